@@ -1,0 +1,74 @@
+"""Who is calling the API: a Bearer API key, or the browser's session (CSRF checked).
+
+`ApiAuth(scope)` is given to each endpoint as its `auth`; it raises the exact errors of the
+authentication table, which wireflow_site/api.py renders as the error body.
+"""
+
+import re
+from dataclasses import dataclass
+
+from django.http import HttpRequest
+from ninja.utils import check_csrf
+
+from wireflow_site.errors import Forbidden, Unauthenticated
+
+from . import keys
+from .models import ApiKey, Team, User
+from .scopes import ALL_SCOPES
+from .selectors import api_key_find, current_team_for_user
+from .services import api_key_touch
+
+_BEARER = re.compile(r"^Bearer (sk-\S+)$")
+_SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
+
+
+@dataclass(frozen=True)
+class Caller:
+    user: User
+    team: Team
+    api_key: ApiKey | None
+    scopes: frozenset[str]
+
+
+class ApiAuth:
+    def __init__(self, scope: str | None = None) -> None:
+        self.scope = scope
+
+    def __call__(self, request: HttpRequest) -> Caller:
+        header = request.headers.get("Authorization")
+        caller = _from_key(header) if header is not None else _from_session(request)
+        if self.scope and self.scope not in caller.scopes:
+            raise Forbidden(f"Forbidden: missing scope {self.scope}", code="forbidden")
+        request.caller = caller  # type: ignore[attr-defined]
+        return caller
+
+
+def _from_key(header: str) -> Caller:
+    match = _BEARER.match(header.strip())
+    if not match:
+        raise Unauthenticated("Invalid API key format. Expected: Bearer sk-...",
+                              code="invalid_api_key_format")
+    secret = match.group(1)
+    if not keys.is_well_formed(secret):
+        raise Unauthenticated("Invalid API key", code="invalid_api_key")
+    api_key = api_key_find(secret)
+    if api_key is None or api_key.revoked_at is not None:
+        raise Unauthenticated("Invalid API key", code="invalid_api_key")
+    if api_key.is_expired():
+        raise Unauthenticated("API key has expired", code="api_key_expired")
+    api_key_touch(api_key)
+    return Caller(user=api_key.user, team=api_key.team, api_key=api_key,
+                  scopes=frozenset(api_key.scopes))
+
+
+def _from_session(request: HttpRequest) -> Caller:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        raise Unauthenticated("Missing Authorization header", code="missing_authorization")
+    if request.method not in _SAFE_METHODS and check_csrf(request) is not None:
+        raise Forbidden("CSRF check failed. Reload the page and try again.", code="csrf_failed")
+    team = current_team_for_user(user)  # type: ignore[arg-type]
+    if team is None:
+        raise Forbidden("You do not belong to any team", code="forbidden")
+    return Caller(user=user, team=team, api_key=None,  # type: ignore[arg-type]
+                  scopes=frozenset(ALL_SCOPES))

@@ -1,0 +1,7 @@
+WORKFLOWS_READ = "workflows:read"
+WORKFLOWS_WRITE = "workflows:write"
+WORKFLOWS_EXECUTE = "workflows:execute"
+EXECUTIONS_READ = "executions:read"
+USAGE_READ = "usage:read"
+
+ALL_SCOPES = [WORKFLOWS_READ, WORKFLOWS_WRITE, WORKFLOWS_EXECUTE, EXECUTIONS_READ, USAGE_READ]

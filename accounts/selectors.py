@@ -1,0 +1,41 @@
+"""Reads for people, teams and API keys. Every lookup is scoped to the caller's teams."""
+
+from django.db.models import QuerySet
+
+from . import keys
+from .models import ApiKey, Membership, Team, User
+
+
+def teams_for_user(user: User) -> QuerySet[Team]:
+    return Team.objects.filter(memberships__user=user).order_by("name")
+
+
+def team_ids_for_user(user: User) -> list[int]:
+    return list(Membership.objects.filter(user=user).values_list("team_id", flat=True))
+
+
+def current_team_for_user(user: User) -> Team | None:
+    """The user's current team if they still belong to it, else their first team."""
+    if user.current_team_id and Membership.objects.filter(
+        user=user, team_id=user.current_team_id
+    ).exists():
+        return user.current_team
+    return teams_for_user(user).first()
+
+
+def membership_get(user: User, team: Team) -> Membership | None:
+    return Membership.objects.filter(user=user, team=team).first()
+
+
+def api_keys_for_team(team: Team) -> QuerySet[ApiKey]:
+    return ApiKey.objects.filter(team=team).select_related("user")
+
+
+def api_key_get_for_user(user: User, key_id: int) -> ApiKey | None:
+    return ApiKey.objects.filter(pk=key_id, team__memberships__user=user).first()
+
+
+def api_key_find(secret: str) -> ApiKey | None:
+    """The key row for a full secret, or None. Call only with a well-formed key."""
+    return (ApiKey.objects.select_related("team", "user")
+            .filter(key_hash=keys.hash_key(secret)).first())

@@ -1,0 +1,100 @@
+"""Writes for people, teams and API keys."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.text import slugify
+
+from wireflow_site.errors import InvalidRequest
+
+from . import keys
+from .models import ApiKey, Membership, Role, Team, User
+from .scopes import ALL_SCOPES
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def _unique_slug(base: str) -> str:
+    root = slugify(base)[:100] or "team"
+    slug, n = root, 1
+    while Team.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{root}-{n}"
+    return slug
+
+
+@transaction.atomic
+def team_create(*, owner: User, name: str) -> Team:
+    team = Team.objects.create(name=name, slug=_unique_slug(name))
+    Membership.objects.create(team=team, user=owner, role=Role.OWNER)
+    if owner.current_team_id is None:
+        owner.current_team = team
+        owner.save(update_fields=["current_team"])
+    return team
+
+
+def user_setup_personal_team(user: User) -> Team:
+    local_part = user.email.split("@")[0] or "personal"
+    return team_create(owner=user, name=f"{local_part}'s team")
+
+
+def user_get_or_create(*, email: str) -> tuple[User, bool]:
+    email = email.strip().lower()
+    user = User.objects.filter(email__iexact=email).first()
+    if user:
+        return user, False
+    return User.objects.create_user(email=email), True
+
+
+def user_switch_team(user: User, team: Team) -> None:
+    user.current_team = team
+    user.save(update_fields=["current_team"])
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    api_key: ApiKey
+    secret: str  # the full key; shown once, never stored
+
+
+def api_key_create(*, user: User, team: Team, name: str, scopes: list[str] | None = None,
+                   expires_in_days: int | None = None) -> CreatedKey:
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise InvalidRequest("Name must be 1 to 100 characters")
+    chosen = list(scopes) if scopes else list(ALL_SCOPES)
+    unknown = sorted(set(chosen) - set(ALL_SCOPES))
+    if unknown:
+        raise InvalidRequest(f"Unknown scope: {', '.join(unknown)}")
+    if expires_in_days is not None and not 1 <= expires_in_days <= 3650:
+        raise InvalidRequest("Expiry must be between 1 and 3650 days")
+    expires_at = timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None
+    secret = keys.generate()
+    api_key = ApiKey.objects.create(
+        user=user, team=team, name=name, key_hash=keys.hash_key(secret), last4=secret[-4:],
+        scopes=[s for s in ALL_SCOPES if s in chosen], expires_at=expires_at,
+    )
+    return CreatedKey(api_key=api_key, secret=secret)
+
+
+def api_key_revoke(api_key: ApiKey) -> None:
+    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def api_key_touch(api_key: ApiKey) -> None:
+    """Record use at most once a minute: a conditional UPDATE, so a busy key costs one write
+    per minute, not one per request."""
+    now = timezone.now()
+    if api_key.last_used_at and now - api_key.last_used_at < LAST_USED_RESOLUTION:
+        return
+    ApiKey.objects.filter(pk=api_key.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
+    ).update(last_used_at=now)
+    api_key.last_used_at = now
+
+
+__all__ = ["CreatedKey", "api_key_create", "api_key_revoke", "api_key_touch",
+           "team_create", "user_get_or_create", "user_setup_personal_team", "user_switch_team"]

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Production: the ASGI server, Celery workers and Celery beat against PostgreSQL and Redis.
+# Scale out by running more of these (web on more machines, workers on more machines).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+: "${DATABASE_URL:?set DATABASE_URL}" "${REDIS_URL:?set REDIS_URL}" "${SECRET_KEY:?set SECRET_KEY}"
+BIN=.venv/bin
+$BIN/python manage.py migrate --noinput
+$BIN/python manage.py collectstatic --noinput >/dev/null
+WEB_WORKERS=${WEB_WORKERS:-2}
+CELERY_CONCURRENCY=${CELERY_CONCURRENCY:-4}
+trap 'kill 0' EXIT INT TERM
+$BIN/celery -A wireflow_site worker --loglevel=INFO --concurrency "$CELERY_CONCURRENCY" &
+$BIN/celery -A wireflow_site beat --loglevel=INFO --schedule var/celerybeat-schedule &
+$BIN/uvicorn wireflow_site.asgi:application --host "${HOST:-0.0.0.0}" --port "${PORT:-8000}" \
+  --workers "$WEB_WORKERS" --proxy-headers &
+wait -n

@@ -1,0 +1,109 @@
+"""The one NinjaAPI. Every error — ours, ninja's, Django's — leaves here as the error body."""
+
+import json
+import logging
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
+
+from .errors import ApiError, error_body
+
+logger = logging.getLogger("wireflow.api")
+
+
+class InvalidJson(ValueError):
+    pass
+
+
+class JsonParser(Parser):
+    def parse_body(self, request: HttpRequest) -> Any:
+        try:
+            return json.loads(request.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidJson(str(exc)) from exc
+
+
+api = NinjaAPI(
+    title="Wireflow API",
+    version="1.0.0",
+    description="Build and run AI pipelines. Authenticate with `Authorization: Bearer sk-wf_...`.",
+    urls_namespace="api",
+    parser=JsonParser(),
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+
+
+def _respond(request: HttpRequest, status: int, body: dict[str, Any],
+             headers: dict[str, str] | None = None) -> HttpResponse:
+    response = api.create_response(request, body, status=status)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+@api.exception_handler(ApiError)
+def on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
+    return _respond(request, exc.status, exc.body(), exc.headers)
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "payload")]
+    field = ".".join(loc) or "body"
+    return f"{field}: {error.get('msg', 'invalid')}"
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    problems = [_describe(e) for e in exc.errors]
+    fields = sorted({p.split(":", 1)[0] for p in problems})
+    message = "Invalid request: " + "; ".join(problems[:10])
+    return _respond(request, 400, error_body(message, "invalid_request", fields=fields))
+
+
+_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 409: "conflict", 429: "rate_limited"}
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if isinstance(exc.__cause__, InvalidJson):
+        return _respond(request, 400, error_body("Malformed JSON body", "invalid_json"))
+    if isinstance(exc.__cause__, RequestDataTooBig):
+        return _respond(request, 413, error_body("Request body too large", "payload_too_large"))
+    if isinstance(exc, AuthenticationError):
+        return _respond(request, 401, error_body("Missing Authorization header",
+                                                 "missing_authorization"))
+    code = _HTTP_CODES.get(exc.status_code, "error")
+    return _respond(request, exc.status_code, error_body(str(exc), code))
+
+
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return _respond(request, 404, error_body("Not found", "not_found"))
+
+
+@api.exception_handler(RequestDataTooBig)
+def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return _respond(request, 413, error_body("Request body too large", "payload_too_large"))
+
+
+@api.exception_handler(Exception)
+def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    logger.exception("unhandled API error on %s %s", request.method, request.path)
+    return _respond(request, 500, error_body("Internal server error", "internal_error"))
+
+
+def _mount_routers() -> None:
+    from workflows.api import nodes_router
+    from workflows.api import router as workflows_router
+
+    api.add_router("/nodes", nodes_router)
+    api.add_router("/workflows", workflows_router)
+
+
+_mount_routers()

@@ -1,0 +1,66 @@
+"""Domain errors and their one mapping to the API's error body.
+
+Services raise these; wireflow_site/api.py turns every one of them (and ninja's own errors)
+into `{"error": ..., "code": ..., **extra}` with the right status.
+"""
+
+from typing import Any
+
+
+class ApiError(Exception):
+    status = 400
+    code = "bad_request"
+    message = "Bad request"
+
+    def __init__(self, message: str | None = None, *, code: str | None = None,
+                 status: int | None = None, headers: dict[str, str] | None = None,
+                 **extra: Any) -> None:
+        self.message = message or self.message
+        self.code = code or self.code
+        self.status = status or self.status
+        self.headers = headers or {}
+        self.extra = extra
+        super().__init__(self.message)
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.message, "code": self.code, **self.extra}
+
+
+class Unauthenticated(ApiError):
+    status = 401
+    code = "invalid_api_key"
+    message = "Invalid API key"
+
+
+class Forbidden(ApiError):
+    status = 403
+    code = "forbidden"
+    message = "Forbidden"
+
+
+class NotFound(ApiError):
+    status = 404
+    code = "not_found"
+    message = "Not found"
+
+
+class Conflict(ApiError):
+    status = 409
+    code = "conflict"
+    message = "Conflict"
+
+
+class InvalidRequest(ApiError):
+    status = 400
+    code = "invalid_request"
+    message = "Invalid request"
+
+
+class Unprocessable(ApiError):
+    status = 422
+    code = "unprocessable"
+    message = "Unprocessable request"
+
+
+def error_body(message: str, code: str, **extra: Any) -> dict[str, Any]:
+    return {"error": message, "code": code, **extra}

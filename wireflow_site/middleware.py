@@ -1,0 +1,106 @@
+"""Request ids on every response and log line; JSON error bodies for the whole /api/ tree."""
+
+import contextvars
+import json
+import logging
+import re
+import uuid
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from .errors import error_body
+
+logger = logging.getLogger("wireflow.request")
+_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+def current_request_id() -> str:
+    return _request_id.get()
+
+
+class RequestIdLogFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = _request_id.get()
+        return True
+
+
+def _is_api(request: HttpRequest) -> bool:
+    path = request.path
+    return path.startswith("/api/") or path.startswith("/workflow/")
+
+
+class RequestIdMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        sent = request.headers.get("X-Request-Id", "")
+        request_id = sent if _SAFE_ID.match(sent) else uuid.uuid4().hex
+        request.request_id = request_id  # type: ignore[attr-defined]
+        token = _request_id.set(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            _request_id.reset(token)
+        response["X-Request-Id"] = request_id
+        return response
+
+
+class ApiErrorMiddleware:
+    """Under /api/ no response is ever an HTML page: oversized bodies, 404s and 405s from the
+    URL layer, and unhandled exceptions all answer with the error body."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not _is_api(request):
+            return self.get_response(request)
+        if _declared_length(request) > settings.API_MAX_BODY_BYTES:
+            return JsonResponse(error_body("Request body too large", "payload_too_large"),
+                                status=413)
+        response = self.get_response(request)
+        return _json_error_for(response)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not _is_api(request):
+            return None
+        logger.exception("unhandled error on %s %s", request.method, request.path)
+        return JsonResponse(error_body("Internal server error", "internal_error"), status=500)
+
+
+def _declared_length(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+_STATUS_ERRORS = {
+    404: ("Not found", "not_found"),
+    405: ("Method not allowed", "method_not_allowed"),
+    500: ("Internal server error", "internal_error"),
+}
+
+
+def _json_error_for(response: HttpResponse) -> HttpResponse:
+    if response.status_code not in _STATUS_ERRORS or response.streaming or _is_json(response):
+        return response
+    message, code = _STATUS_ERRORS[response.status_code]
+    replacement = JsonResponse(error_body(message, code), status=response.status_code)
+    if response.has_header("Allow"):
+        replacement["Allow"] = response["Allow"]
+    return replacement
+
+
+def _is_json(response: HttpResponse) -> bool:
+    if not response.get("Content-Type", "").startswith("application/json"):
+        return False
+    try:
+        json.loads(response.content or b"null")
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,13 @@
+"""Settings for the test suite: real PostgreSQL and Redis on this machine unless told otherwise."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-insecure-key")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/wireflow")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+os.environ.setdefault("WIREFLOW_SIMULATORS", "1")
+
+from .settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
