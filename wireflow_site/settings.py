@@ -178,6 +178,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+SERVE_MEDIA = env_bool("WIREFLOW_SERVE_MEDIA", True)
 
 # --- Providers --------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path, re_path
+from django.views.static import serve
 
 from . import health
 from .api import api
@@ -23,7 +24,11 @@ urlpatterns = [
     path("", include("workflows.urls")),
 ]
 
-if settings.DEBUG:
-    from django.conf.urls.static import static
+if settings.SERVE_MEDIA:
+    # Media written through the default (filesystem) storage; a deployment with object storage
+    # turns this off and serves media from the bucket.
+    urlpatterns += [re_path(r"^media/(?P<path>.*)$", serve,
+                            {"document_root": settings.MEDIA_ROOT})]
 
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+if settings.SIMULATORS_ENABLED:
+    urlpatterns += [path("_sim/", include("executions.simulators.urls"))]

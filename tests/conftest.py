@@ -1,0 +1,171 @@
+"""Shared fixtures: the three personas, API clients, a live ASGI server and Chromium."""
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from accounts.models import Team, User
+from accounts.services import api_key_create
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[..., User]:
+    counter = iter(range(10_000))
+
+    def make(email: str | None = None, password: str = "correct-horse-battery") -> User:
+        user = User.objects.create_user(email=email or f"user{next(counter)}@example.com",
+                                        password=password)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def owner(make_user: Callable[..., User]) -> User:
+    return make_user("owner@example.com")
+
+
+@pytest.fixture
+def team(owner: User) -> Team:
+    assert owner.current_team is not None
+    return owner.current_team
+
+
+@pytest.fixture
+def teammate(make_user: Callable[..., User], team: Team) -> User:
+    from accounts.models import Membership, Role
+
+    user = make_user("teammate@example.com")
+    Membership.objects.create(team=team, user=user, role=Role.EDITOR)
+    user.current_team = team
+    user.save(update_fields=["current_team"])
+    return user
+
+
+@pytest.fixture
+def stranger(make_user: Callable[..., User]) -> User:
+    return make_user("stranger@example.com")
+
+
+class ApiClient:
+    """The Django test client with a Bearer key, JSON bodies and the /api/v1 prefix."""
+
+    def __init__(self, secret: str | None) -> None:
+        self.client = Client()
+        self.secret = secret
+
+    def _headers(self, extra: dict[str, str] | None) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self.secret}"} if self.secret else {}
+        return {**headers, **(extra or {})}
+
+    def request(self, method: str, path: str, body: Any = None,
+                headers: dict[str, str] | None = None, raw: bytes | str | None = None) -> Any:
+        import json
+
+        data = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        call = getattr(self.client, method.lower())
+        kwargs: dict[str, Any] = {"headers": self._headers(headers)}
+        if data is not None:
+            kwargs.update(data=data, content_type="application/json")
+        return call(f"/api/v1{path}", **kwargs)
+
+    def get(self, path: str, **kw: Any) -> Any:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, body: Any = None, **kw: Any) -> Any:
+        return self.request("POST", path, body, **kw)
+
+    def put(self, path: str, body: Any = None, **kw: Any) -> Any:
+        return self.request("PUT", path, body, **kw)
+
+    def delete(self, path: str, **kw: Any) -> Any:
+        return self.request("DELETE", path, **kw)
+
+
+@pytest.fixture
+def api_for(db: None) -> Callable[..., ApiClient]:
+    """api_for(user, scopes=None) -> a client authenticated with a new key of the user's team."""
+
+    def make(user: User, scopes: list[str] | None = None) -> ApiClient:
+        assert user.current_team is not None
+        created = api_key_create(user=user, team=user.current_team, name="test", scopes=scopes)
+        return ApiClient(created.secret)
+
+    return make
+
+
+@pytest.fixture
+def api(api_for: Callable[..., ApiClient], owner: User) -> ApiClient:
+    return api_for(owner)
+
+
+# --- A live ASGI server (HTTP and WebSockets) in a thread -----------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def _asgi_server(django_db_setup: None, django_db_blocker: Any) -> Iterator[str]:
+    import uvicorn
+
+    from wireflow_site.asgi import application
+
+    port = _free_port()
+    config = uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning",
+                            lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    with django_db_blocker.unblock():
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the live ASGI server did not start")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+        server.should_exit = True
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_site(_asgi_server: str, transactional_db: None) -> str:
+    """The base URL of the site served by uvicorn, on the test database (data committed)."""
+    return _asgi_server
+
+
+# --- Chromium through Playwright -------------------------------------------------------------
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def _chromium() -> Iterator[Any]:
+    # Playwright's sync API runs an event loop on this thread; the test code's ORM calls are
+    # still synchronous and ordered, so Django's async guard is relaxed for browser tests.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
+                                             headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(_chromium: Any) -> Iterator[Any]:
+    context = _chromium.new_context(viewport={"width": 1400, "height": 900})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()
