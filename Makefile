@@ -54,6 +54,7 @@ lint: install-test
 
 ## make test: everything, against real PostgreSQL, Redis, Celery workers and Chromium
 test: install-test editor services chromium lint
+	scripts/test-editor.sh
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 
 ## make serve: production processes (set DATABASE_URL, REDIS_URL, SECRET_KEY first)

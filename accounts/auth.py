@@ -29,6 +29,16 @@ class Caller:
     api_key: ApiKey | None
     scopes: frozenset[str]
 
+    @property
+    def lookup_team(self) -> Team | None:
+        """The team lookups are narrowed to: an API key sees only its own team; the browser
+        session sees every team the user belongs to."""
+        return self.team if self.api_key is not None else None
+
+    @property
+    def trigger(self) -> str:
+        return "api" if self.api_key is not None else "editor"
+
 
 class ApiAuth:
     def __init__(self, scope: str | None = None) -> None:

@@ -3,7 +3,10 @@
 from django.db.models import QuerySet
 
 from . import keys
-from .models import ApiKey, Membership, Team, User
+from .models import ApiKey, Membership, Role, Team, User
+
+# Who may create and revoke a team's API keys: everyone but viewers.
+KEY_MANAGER_ROLES = frozenset({Role.OWNER, Role.ADMIN, Role.EDITOR})
 
 
 def teams_for_user(user: User) -> QuerySet[Team]:
@@ -23,8 +26,21 @@ def current_team_for_user(user: User) -> Team | None:
     return teams_for_user(user).first()
 
 
+def team_get_for_user(user: User, team_id: int) -> Team | None:
+    return Team.objects.filter(pk=team_id, memberships__user=user).first()
+
+
+def memberships_for_user(user: User) -> QuerySet[Membership]:
+    return (Membership.objects.filter(user=user).select_related("team")
+            .order_by("team__name", "team_id"))
+
+
 def membership_get(user: User, team: Team) -> Membership | None:
     return Membership.objects.filter(user=user, team=team).first()
+
+
+def can_manage_api_keys(user: User, team: Team) -> bool:
+    return Membership.objects.filter(user=user, team=team, role__in=KEY_MANAGER_ROLES).exists()
 
 
 def api_keys_for_team(team: Team) -> QuerySet[ApiKey]:

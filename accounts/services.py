@@ -3,6 +3,8 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -13,6 +15,7 @@ from wireflow_site.errors import InvalidRequest
 from . import keys
 from .models import ApiKey, Membership, Role, Team, User
 from .scopes import ALL_SCOPES
+from .selectors import current_team_for_user
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -49,9 +52,20 @@ def user_get_or_create(*, email: str) -> tuple[User, bool]:
     return User.objects.create_user(email=email), True
 
 
+def user_ensure_team(user: User) -> Team:
+    """The user's current team, creating their personal team if they have none left."""
+    return current_team_for_user(user) or user_setup_personal_team(user)
+
+
 def user_switch_team(user: User, team: Team) -> None:
     user.current_team = team
     user.save(update_fields=["current_team"])
+
+
+def team_create_and_switch(*, user: User, name: str) -> Team:
+    team = team_create(owner=user, name=name)
+    user_switch_team(user, team)
+    return team
 
 
 @dataclass(frozen=True)
@@ -80,6 +94,20 @@ def api_key_create(*, user: User, team: Team, name: str, scopes: list[str] | Non
     return CreatedKey(api_key=api_key, secret=secret)
 
 
+@transaction.atomic
+def api_key_create_for_email(*, email: str, name: str, scopes: list[str] | None = None,
+                             expires_in_days: int | None = None) -> CreatedKey:
+    """For operators: a key for the person with this email, creating them (with no usable
+    password) and their team if they do not exist yet. Bad input creates nothing."""
+    try:
+        validate_email(email.strip())
+    except ValidationError:
+        raise InvalidRequest(f"Not a valid email address: {email!r}") from None
+    user, _ = user_get_or_create(email=email)
+    return api_key_create(user=user, team=user_ensure_team(user), name=name, scopes=scopes,
+                          expires_in_days=expires_in_days)
+
+
 def api_key_revoke(api_key: ApiKey) -> None:
     ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
 
@@ -96,5 +124,6 @@ def api_key_touch(api_key: ApiKey) -> None:
     api_key.last_used_at = now
 
 
-__all__ = ["CreatedKey", "api_key_create", "api_key_revoke", "api_key_touch",
-           "team_create", "user_get_or_create", "user_setup_personal_team", "user_switch_team"]
+__all__ = ["CreatedKey", "api_key_create", "api_key_create_for_email", "api_key_revoke",
+           "api_key_touch", "team_create", "team_create_and_switch", "user_ensure_team",
+           "user_get_or_create", "user_setup_personal_team", "user_switch_team"]

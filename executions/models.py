@@ -1,0 +1,137 @@
+"""Execution state. Every transition is a conditional UPDATE (see executions/engine/state.py), so a
+stale or duplicate worker can never overwrite newer state."""
+
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+
+class ExecutionStatus(models.TextChoices):
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+class NodeStatus(models.TextChoices):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    SKIPPED = "SKIPPED"
+    CANCELLED = "CANCELLED"
+
+
+class Trigger(models.TextChoices):
+    API = "api"
+    WEBHOOK = "webhook"
+    EDITOR = "editor"
+    SCHEDULE = "schedule"
+
+
+TERMINAL_NODE = {NodeStatus.COMPLETED, NodeStatus.FAILED, NodeStatus.SKIPPED,
+                 NodeStatus.CANCELLED}
+
+
+class Execution(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workflow = models.ForeignKey("workflows.Workflow", on_delete=models.CASCADE,
+                                 related_name="executions")
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE,
+                             related_name="executions")
+    created_by = models.ForeignKey("accounts.User", null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    workflow_version = models.ForeignKey("workflows.WorkflowVersion", null=True, blank=True,
+                                         on_delete=models.SET_NULL, related_name="+")
+    trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.API)
+    status = models.CharField(max_length=10, choices=ExecutionStatus.choices,
+                              default=ExecutionStatus.RUNNING)
+    error = models.TextField(blank=True, default="")
+    nodes = models.JSONField(default=list)
+    edges = models.JSONField(default=list)
+    inputs = models.JSONField(default=dict)
+    trigger_data = models.JSONField(default=dict, blank=True)
+    target_node_id = models.CharField(max_length=200, blank=True, default="")
+    final_output = models.JSONField(default=dict, blank=True)
+    credits_used = models.FloatField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    deadline_at = models.DateTimeField()
+    cancel_requested = models.BooleanField(default=False)
+    # The engine's lease: one advance() at a time; an expired lease is taken over by the sweeper.
+    lease_owner = models.CharField(max_length=64, blank=True, default="")
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # When the engine wants to look at this execution again (a poll or a retry is due).
+    wake_at = models.DateTimeField(null=True, blank=True)
+    last_seq = models.BigIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["workflow", "-created_at"]),
+            models.Index(fields=["status", "wake_at"]),
+            models.Index(fields=["team", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"execution {self.id} ({self.status})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status != ExecutionStatus.RUNNING
+
+
+class NodeRun(models.Model):
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="node_runs")
+    node_id = models.CharField(max_length=200)
+    node_type = models.CharField(max_length=100)
+    label = models.CharField(max_length=200, blank=True, default="")
+    position = models.PositiveIntegerField(default=0)  # topological order, for display
+    status = models.CharField(max_length=10, choices=NodeStatus.choices,
+                              default=NodeStatus.PENDING)
+    # "" | "submitted" (remote job in flight) | "retry_wait" (backing off before next attempt)
+    phase = models.CharField(max_length=12, blank=True, default="")
+    attempt = models.PositiveIntegerField(default=0)
+    input = models.JSONField(null=True, blank=True)
+    output = models.JSONField(null=True, blank=True)
+    ports = models.JSONField(null=True, blank=True)  # values delivered on each output port
+    error = models.TextField(blank=True, default="")
+    attempts_log = models.JSONField(default=list, blank=True)
+    progress = models.FloatField(null=True, blank=True)
+    logs = models.JSONField(default=list, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    deadline_at = models.DateTimeField(null=True, blank=True)
+    next_check_at = models.DateTimeField(null=True, blank=True)
+    polls = models.PositiveIntegerField(default=0)
+    request_id = models.CharField(max_length=200, blank=True, default="")
+    remote = models.JSONField(default=dict, blank=True)  # provider URLs for the job in flight
+    cache_key = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    cached = models.BooleanField(default=False)
+    credits = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["execution", "node_id"],
+                                               name="one_run_per_node")]
+        indexes = [models.Index(fields=["request_id"])]
+        ordering = ["position"]
+
+    def __str__(self) -> str:
+        return f"{self.node_id} ({self.status})"
+
+
+class ExecutionEvent(models.Model):
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="events")
+    seq = models.BigIntegerField()
+    type = models.CharField(max_length=20)
+    payload = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["execution", "seq"],
+                                               name="one_event_per_seq")]
+        ordering = ["seq"]
+
+    def __str__(self) -> str:
+        return f"{self.execution_id}#{self.seq} {self.type}"

@@ -148,10 +148,11 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def _chromium() -> Iterator[Any]:
-    # Playwright's sync API runs an event loop on this thread; the test code's ORM calls are
-    # still synchronous and ordered, so Django's async guard is relaxed for browser tests.
+    # Playwright's sync API runs an event loop on this thread while it is open (so asyncio.run
+    # fails in other tests: hence one browser per module, not per session). The test code's
+    # ORM calls are still synchronous and ordered, so Django's async guard is relaxed.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     from playwright.sync_api import sync_playwright
 

@@ -23,7 +23,7 @@ class JsonParser(Parser):
     def parse_body(self, request: HttpRequest) -> Any:
         try:
             return json.loads(request.body)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise InvalidJson(str(exc)) from exc
 
 
@@ -51,8 +51,16 @@ def on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
     return _respond(request, exc.status, exc.body(), exc.headers)
 
 
+_PARAM_SOURCES = {"body", "query", "path", "header", "cookie", "form", "file"}
+
+
 def _describe(error: dict[str, Any]) -> str:
-    loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "payload")]
+    # ninja's loc is (source, [body parameter name], field...); clients know only the field.
+    loc = [str(part) for part in error.get("loc", ())]
+    if loc and loc[0] in _PARAM_SOURCES:
+        loc = loc[1:]
+    if loc and loc[0] == "payload":
+        loc = loc[1:]
     field = ".".join(loc) or "body"
     return f"{field}: {error.get('msg', 'invalid')}"
 
@@ -99,10 +107,13 @@ def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 
 def _mount_routers() -> None:
-    from workflows.api import nodes_router
+    from executions.api import router as executions_router
     from workflows.api import router as workflows_router
+    from workflows.nodes.api import router as nodes_router
 
     api.add_router("/nodes", nodes_router)
+    # Executions first: its literal "executions/..." paths must win over "{workflow_id}".
+    api.add_router("/workflows", executions_router)
     api.add_router("/workflows", workflows_router)
 
 

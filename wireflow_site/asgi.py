@@ -11,6 +11,20 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from .routing import websocket_urlpatterns  # noqa: E402
 
+
+def _start_embedded_executor() -> None:
+    # Without a broker, executions run on an in-process scheduler; start it now so that runs
+    # left in flight by a previous process are swept up and resumed.
+    from django.conf import settings
+
+    if settings.EMBEDDED:
+        from executions.inprocess import scheduler
+
+        scheduler()
+
+
+_start_embedded_executor()
+
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,

@@ -62,5 +62,13 @@ class Unprocessable(ApiError):
     message = "Unprocessable request"
 
 
+class InvalidGraph(ApiError):
+    """The graph breaks validation rules; `violations` lists every one of them."""
+
+    status = 422
+    code = "invalid_graph"
+    message = "Invalid workflow graph"
+
+
 def error_body(message: str, code: str, **extra: Any) -> dict[str, Any]:
     return {"error": message, "code": code, **extra}

@@ -1,4 +1,3 @@
-from django.urls import URLPattern
+from executions.routing import websocket_urlpatterns as execution_sockets
 
-# WebSocket routes; each app appends its consumers here.
-websocket_urlpatterns: list[URLPattern] = []
+websocket_urlpatterns = [*execution_sockets]

@@ -11,7 +11,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from .env import env_bool, env_int, env_list, env_str
+from .env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("WIREFLOW_VAR_DIR", str(BASE_DIR / "var")))
@@ -125,6 +125,15 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_IGNORE_RESULT = True
+# The sweeper re-advances executions whose wake-up is overdue or whose worker died.
+CELERY_BEAT_SCHEDULE = {
+    "sweep-stalled-executions": {"task": "executions.sweep",
+                                 "schedule": env_float("WIREFLOW_SWEEP_SECONDS", 5.0)},
+}
+SWEEP_GRACE_SECONDS = env_float("WIREFLOW_SWEEP_GRACE_SECONDS", 5.0)
+# How long one advance() may hold an execution before another worker may take it over.
+ENGINE_LEASE_SECONDS = env_float("WIREFLOW_LEASE_SECONDS", 15.0)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -184,8 +193,12 @@ SERVE_MEDIA = env_bool("WIREFLOW_SERVE_MEDIA", True)
 
 SIMULATORS_ENABLED = env_bool("WIREFLOW_SIMULATORS", DEBUG)
 FAL_KEY = env_str("FAL_KEY")
+SIM_DEFAULT_LATENCY = env_float("WIREFLOW_SIM_LATENCY", 0.3)
+SIM_IMAGE_SCALE = env_float("WIREFLOW_SIM_IMAGE_SCALE", 0.5)
 FAL_QUEUE_URL = env_str("FAL_QUEUE_URL", "" if FAL_KEY else f"{SITE_URL}/_sim/fal")
 EXECUTION_DEADLINE_SECONDS = env_int("EXECUTION_DEADLINE_SECONDS", 3600)
+# Hosts exempt from the SSRF guard (tests and trusted internal services only).
+SSRF_ALLOW_HOSTS = env_list("WIREFLOW_SSRF_ALLOW_HOSTS", [])
 
 LOGGING = {
     "version": 1,

@@ -22,6 +22,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("", include("accounts.urls")),
     path("", include("workflows.urls")),
+    path("", include("executions.urls")),
 ]
 
 if settings.SERVE_MEDIA:

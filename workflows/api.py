@@ -1,4 +1,107 @@
-from ninja import Router
+"""The workflows REST endpoints (mounted at /api/v1/workflows). Parse, call, return."""
+
+from typing import Any, cast
+
+from django.http import HttpRequest
+from ninja import Query, Router, Status
+
+from accounts.auth import ApiAuth, Caller
+from accounts.scopes import WORKFLOWS_READ, WORKFLOWS_WRITE
+
+from . import selectors, services
+from .models import Workflow
+from .schemas import (
+    COMMON_ERRORS,
+    DuplicateOut,
+    ErrorOut,
+    InvalidGraphOut,
+    LintIn,
+    LintOut,
+    StaleWriteOut,
+    WorkflowIn,
+    WorkflowListQuery,
+    WorkflowOut,
+    WorkflowUpdateIn,
+    duplicate_out,
+    workflow_out,
+)
 
 router = Router(tags=["workflows"])
-nodes_router = Router(tags=["nodes"])
+
+_read = ApiAuth(WORKFLOWS_READ)
+_write = ApiAuth(WORKFLOWS_WRITE)
+
+
+def _caller(request: HttpRequest) -> Caller:
+    return cast(Caller, request.auth)  # type: ignore[attr-defined]
+
+
+def _workflow(request: HttpRequest, workflow_id: str) -> Workflow:
+    caller = _caller(request)
+    return selectors.workflow_get_for_user(caller.user, workflow_id, team=caller.lookup_team)
+
+
+def _data(payload: WorkflowIn) -> services.WorkflowData:
+    return services.WorkflowData(name=payload.name, nodes=payload.nodes, edges=payload.edges,
+                                 description=payload.description, tags=payload.tags,
+                                 is_active=payload.isActive)
+
+
+@router.get("", auth=_read, response={200: list[WorkflowOut], **COMMON_ERRORS},
+            summary="List the team's workflows, most recently updated first")
+def list_workflows(request: HttpRequest, query: Query[WorkflowListQuery]) -> Any:
+    found = selectors.workflow_list(_caller(request).team, is_active=query.isActive,
+                                    limit=query.limit, offset=query.offset)
+    return [workflow_out(w) for w in found]
+
+
+@router.post("", auth=_write, response={201: WorkflowOut, 422: InvalidGraphOut, **COMMON_ERRORS},
+             summary="Create a workflow")
+def create_workflow(request: HttpRequest, payload: WorkflowIn) -> Any:
+    caller = _caller(request)
+    workflow = services.workflow_create(user=caller.user, team=caller.team, data=_data(payload))
+    return Status(201, workflow_out(workflow))
+
+
+# Declared before /{workflow_id} so that "lint" is never taken for an id.
+@router.post("/lint", auth=_read, response={200: LintOut, **COMMON_ERRORS}, exclude_none=True,
+             summary="Check a graph without saving it (violations are reported, never 422)")
+def lint_workflow(request: HttpRequest, payload: LintIn) -> Any:
+    violations, warnings = services.graph_lint(payload.nodes, payload.edges)
+    return {"ok": not violations, "violations": violations, "warnings": warnings}
+
+
+@router.get("/{workflow_id}", auth=_read, response={200: WorkflowOut, 404: ErrorOut,
+                                                     **COMMON_ERRORS},
+            summary="Get a workflow")
+def get_workflow(request: HttpRequest, workflow_id: str) -> Any:
+    return workflow_out(_workflow(request, workflow_id))
+
+
+@router.put("/{workflow_id}", auth=_write,
+            response={200: WorkflowOut, 404: ErrorOut, 409: StaleWriteOut, 422: InvalidGraphOut,
+                      **COMMON_ERRORS},
+            summary="Replace a workflow (optional baseUpdatedAt guards against stale writes)")
+def update_workflow(request: HttpRequest, workflow_id: str, payload: WorkflowUpdateIn) -> Any:
+    workflow = _workflow(request, workflow_id)
+    updated = services.workflow_update(workflow, user=_caller(request).user, data=_data(payload),
+                                       base_updated_at=payload.baseUpdatedAt)
+    return workflow_out(updated)
+
+
+@router.delete("/{workflow_id}", auth=_write, response={204: None, 404: ErrorOut,
+                                                        **COMMON_ERRORS},
+               summary="Delete a workflow")
+def delete_workflow(request: HttpRequest, workflow_id: str) -> Any:
+    services.workflow_delete(_workflow(request, workflow_id), user=_caller(request).user)
+    return Status(204, None)
+
+
+@router.post("/{workflow_id}/duplicate", auth=_write,
+             response={201: DuplicateOut, 404: ErrorOut, **COMMON_ERRORS},
+             summary="Copy a workflow into the caller's current team")
+def duplicate_workflow(request: HttpRequest, workflow_id: str) -> Any:
+    caller = _caller(request)
+    source = _workflow(request, workflow_id)
+    copied = services.workflow_duplicate(source, user=caller.user, team=caller.team)
+    return Status(201, duplicate_out(copied))

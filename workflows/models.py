@@ -1,0 +1,66 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import Team
+
+
+class Workflow(models.Model):
+    """A team's graph of nodes and edges, saved exactly as the canvas editor sends it."""
+
+    # UUIDs so that ids cannot be enumerated or guessed.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="workflows")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    nodes = models.JSONField(default=list)
+    edges = models.JSONField(default=list)
+    tags = models.JSONField(default=list)
+    is_active = models.BooleanField(default=True)
+    execution_count = models.PositiveIntegerField(default=0)
+    last_executed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    # Written by the services (millisecond resolution, strictly increasing per workflow) so a
+    # client's baseUpdatedAt can be compared exactly for stale-write detection.
+    updated_at = models.DateTimeField(default=timezone.now)
+    version = models.PositiveIntegerField(default=1)
+    webhook_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    # Starter templates shipped with the product (loaded by `manage.py seed`).
+    is_template = models.BooleanField(default=False)
+    template_slug = models.SlugField(max_length=100, blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["team", "-updated_at"], name="workflow_team_updated")]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "template_slug"],
+                                    condition=~Q(template_slug=""),
+                                    name="one_template_per_slug_per_team"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WorkflowVersion(models.Model):
+    """A snapshot of the graph at each save, so an execution can point at the exact graph run."""
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    nodes = models.JSONField(default=list)
+    edges = models.JSONField(default=list)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workflow", "version"],
+                                               name="one_snapshot_per_version")]
+        ordering = ["workflow", "-version"]
+
+    def __str__(self) -> str:
+        return f"{self.workflow_id} v{self.version}"

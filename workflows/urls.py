@@ -1,3 +1,9 @@
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from . import views
+
+urlpatterns = [
+    path("workflows/", views.workflow_list, name="workflow_list"),
+    path("workflows/new", views.workflow_new, name="workflow_new"),
+    path("workflows/<str:workflow_id>/edit", views.workflow_edit, name="workflow_edit"),
+]

@@ -1,3 +1,20 @@
-from django.urls import URLPattern
+"""Routes of the built-in provider simulators, mounted at /_sim/ when SIMULATORS_ENABLED.
 
-urlpatterns: list[URLPattern] = []
+fal model ids contain slashes, so submit takes the rest of the path; the request routes come
+first because their URLs keep only the model's "<owner>/<app>" (as fal's do).
+"""
+
+from django.urls import URLPattern, path
+
+from . import fal
+
+_REQUEST = "fal/<str:owner>/<str:app>/requests/<str:request_id>"
+
+urlpatterns: list[URLPattern] = [
+    path("fal/_stats", fal.stats_view, name="sim-fal-stats"),
+    path("fal/_reset", fal.reset_view, name="sim-fal-reset"),
+    path(f"{_REQUEST}/status", fal.status_view, name="sim-fal-status"),
+    path(f"{_REQUEST}/cancel", fal.cancel_view, name="sim-fal-cancel"),
+    path(_REQUEST, fal.result_view, name="sim-fal-result"),
+    path("fal/<path:model_id>", fal.submit_view, name="sim-fal-submit"),
+]

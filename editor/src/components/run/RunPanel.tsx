@@ -1,0 +1,79 @@
+import { memo, useMemo } from "react";
+import type { NodeState } from "../../api/types";
+import { useEditor, useEditorStore } from "../../store";
+import { OutputPreview } from "../nodes/OutputPreview";
+
+const formatAmount = (credits: number): string => String(Math.round(credits * 100) / 100);
+const ms = (iso: string | null | undefined): number | null => (iso ? Date.parse(iso) : null);
+
+/** The run log: one bar per node from its start to its finish, then errors and outputs. */
+export const RunPanel = memo(function RunPanel() {
+  const open = useEditor((s) => s.runPanelOpen && s.run.executionId !== null);
+  return open ? <RunLog /> : null;
+});
+
+/** Node labels in canvas order, as a string so that dragging nodes does not re-render the log. */
+const labelsKey = (nodes: readonly { id: string; data: { label: string } }[]) =>
+  nodes.map((n) => `${n.id}\u0000${n.data.label}`).join("\u0001");
+
+function RunLog() {
+  const run = useEditor((s) => s.run);
+  const key = useEditor((s) => labelsKey(s.nodes));
+  const labels = useMemo(() => (key ? key.split("\u0001").map((part) => part.split("\u0000")) : []), [key]);
+  const store = useEditorStore();
+  const rows = useMemo(() => {
+    const order = new Map(labels.map(([id], i) => [id, i]));
+    return Object.values(run.nodes).sort((a, b) =>
+      (ms(a.startedAt) ?? Infinity) - (ms(b.startedAt) ?? Infinity) ||
+      (order.get(a.nodeId) ?? 0) - (order.get(b.nodeId) ?? 0));
+  }, [run.nodes, labels]);
+
+  const start = ms(run.startTime) ?? Math.min(...rows.map((r) => ms(r.startedAt) ?? Date.now()));
+  const end = Math.max(ms(run.endTime) ?? 0, ...rows.map((r) => ms(r.finishedAt) ?? (r.status === "RUNNING" ? Date.now() : 0)), start + 1);
+  const labelOf = (id: string) => labels.find(([nodeId]) => nodeId === id)?.[1] ?? id;
+
+  return (
+    <section className="wf-runpanel" data-testid="run-panel" aria-label="Run log">
+      <header>
+        <strong>Run</strong>
+        <span className={`wf-chip wf-chip--${(run.status ?? "pending").toLowerCase()}`} data-testid="run-status">
+          {run.status ?? "…"}
+        </span>
+        <span className="wf-muted">{((end - start) / 1000).toFixed(1)} s</span>
+        {run.creditsUsed != null ? <span className="wf-muted">{formatAmount(run.creditsUsed)} credits</span> : null}
+        <span className="wf-muted wf-mono">{run.executionId}</span>
+        <button type="button" className="wf-btn wf-btn--icon" aria-label="Close run log"
+          onClick={() => store.getState().setRunPanelOpen(false)}>×</button>
+      </header>
+      {run.error ? <p className="wf-runpanel__error">{run.error}</p> : null}
+      <ol className="wf-timeline">
+        {rows.map((row) => (
+          <TimelineRow key={row.nodeId} row={row} label={row.label ?? labelOf(row.nodeId)} start={start} span={end - start} />
+        ))}
+      </ol>
+    </section>
+  );
+}
+
+function TimelineRow({ row, label, start, span }: { row: NodeState; label: string; start: number; span: number }) {
+  const from = ms(row.startedAt);
+  const to = ms(row.finishedAt) ?? (row.status === "RUNNING" ? Date.now() : from);
+  const left = from === null ? 0 : ((from - start) / span) * 100;
+  const width = from === null || to === null ? 0 : Math.max(((to - from) / span) * 100, 0.8);
+  return (
+    <li className={`wf-timeline__row wf-timeline__row--${row.status.toLowerCase()}`} data-testid={`timeline-${row.nodeId}`}>
+      <span className="wf-timeline__label" title={label}>{label}</span>
+      <span className="wf-timeline__track">
+        <span className="wf-timeline__bar" style={{ left: `${left}%`, width: `${width}%` }} />
+      </span>
+      <span className="wf-timeline__meta">
+        {row.status.toLowerCase()}{row.durationMs ? ` · ${(row.durationMs / 1000).toFixed(2)} s` : ""}
+        {row.credits ? ` · ${formatAmount(row.credits)} cr` : ""}
+      </span>
+      {row.error ? <span className="wf-timeline__error">{row.error}</span> : null}
+      <span className="wf-timeline__output">
+        {row.status === "COMPLETED" ? <OutputPreview state={row} /> : null}
+      </span>
+    </li>
+  );
+}

@@ -1,0 +1,40 @@
+import type { PortType } from "../api/types";
+
+export const CATEGORY_COLOURS: Record<string, string> = {
+  input: "#10b981",
+  model: "#7c3aed",
+  utility: "#0284c7",
+  logic: "#d97706",
+  output: "#e11d48",
+};
+
+export const PORT_COLOURS: Record<PortType, string> = {
+  TEXT: "#eab308",
+  IMAGE: "#3b82f6",
+  VIDEO: "#ec4899",
+  AUDIO: "#14b8a6",
+  NUMBER: "#f97316",
+  BOOLEAN: "#ef4444",
+  JSON: "#8b5cf6",
+  ANY: "#94a3b8",
+};
+
+export const categoryColour = (category: string | undefined): string =>
+  CATEGORY_COLOURS[category ?? ""] ?? "#64748b";
+
+export function formatCredits(credits: number, unit?: string): string {
+  if (!credits) return "free";
+  const per = unit && unit !== "run" ? ` / ${unit}` : "";
+  return `${credits} cr${per}`;
+}
+
+export function mediaKind(url: string, fallback?: PortType): "image" | "video" | "audio" | null {
+  const path = url.split("?")[0].toLowerCase();
+  if (/\.(png|jpe?g|webp|gif|avif|bmp)$/.test(path)) return "image";
+  if (/\.(mp4|webm|mov|m4v)$/.test(path)) return "video";
+  if (/\.(wav|mp3|ogg|m4a|flac|aac)$/.test(path)) return "audio";
+  if (fallback === "IMAGE") return "image";
+  if (fallback === "VIDEO") return "video";
+  if (fallback === "AUDIO") return "audio";
+  return null;
+}

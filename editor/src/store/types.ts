@@ -1,0 +1,105 @@
+import type { Connection, EdgeChange, NodeChange } from "@xyflow/react";
+import type {
+  Catalogue, ExecutionPoll, ExecutionStatus, ExecutionUpdate, NodeState, Violation,
+} from "../api/types";
+import type { ConnectionCheck } from "../graph/connection";
+import type { History } from "../graph/history";
+import type { Graph, Params, WfEdge, WfNode } from "../graph/types";
+
+export interface XY {
+  x: number;
+  y: number;
+}
+
+export interface GraphSlice {
+  nodes: WfNode[];
+  edges: WfEdge[];
+  catalogue: Catalogue;
+  history: History;
+  /** Coalesces a burst of edits to one field into one undo step. */
+  lastRecord: { key: string; at: number } | null;
+  dirty: boolean;
+  /** A pointer drag is moving nodes (its start already made the undo step). */
+  dragActive: boolean;
+  onNodesChange: (changes: NodeChange<WfNode>[]) => void;
+  onEdgesChange: (changes: EdgeChange<WfEdge>[]) => void;
+  connect: (conn: Connection) => ConnectionCheck;
+  addNode: (nodeType: string, position: XY) => string | null;
+  addSticky: (position: XY) => void;
+  updateParams: (id: string, patch: Params, remove?: string[]) => void;
+  updateData: (id: string, patch: Record<string, string>) => void;
+  beginDrag: () => void;
+  endDrag: () => void;
+  deleteSelected: () => void;
+  duplicateSelected: () => void;
+  selectAll: () => void;
+  paste: (graph: Graph, offset: XY) => void;
+  undo: () => void;
+  redo: () => void;
+  autoLayout: () => Promise<void>;
+  replaceGraph: (graph: Graph, options?: { record?: boolean; dirty?: boolean }) => void;
+  markSaved: () => void;
+}
+
+export interface WorkflowMeta {
+  id: string | null;
+  name: string;
+  description: string;
+  tags: string[];
+  isActive: boolean;
+  updatedAt: string | null;
+}
+
+export interface Toast {
+  id: number;
+  kind: "info" | "error" | "success";
+  message: string;
+}
+
+export type Dialog = "help" | "run" | "conflict" | null;
+
+export interface Issues {
+  nodes: Record<string, string[]>;
+  edges: Record<string, string[]>;
+}
+
+export interface UiSlice {
+  workflow: WorkflowMeta;
+  selectedNodeIds: string[];
+  runPanelOpen: boolean;
+  dialog: Dialog;
+  toasts: Toast[];
+  issues: Issues;
+  snapToGrid: boolean;
+  saving: boolean;
+  setWorkflow: (patch: Partial<WorkflowMeta>) => void;
+  setSelection: (nodeIds: string[]) => void;
+  setRunPanelOpen: (open: boolean) => void;
+  setDialog: (dialog: Dialog) => void;
+  toast: (kind: Toast["kind"], message: string) => void;
+  dismissToast: (id: number) => void;
+  setIssues: (violations: Violation[]) => void;
+  toggleSnap: () => void;
+  setSaving: (saving: boolean) => void;
+}
+
+export interface RunState {
+  executionId: string | null;
+  status: ExecutionStatus | null;
+  error: string | null;
+  startTime: string | null;
+  endTime: string | null;
+  creditsUsed: number | null;
+  seq: number;
+  nodes: Record<string, NodeState>;
+}
+
+export interface RunSlice {
+  run: RunState;
+  startRun: (executionId: string, nodeIds: string[]) => void;
+  applySnapshot: (poll: ExecutionPoll, seq: number) => void;
+  applyNodeState: (state: NodeState, seq: number) => void;
+  applyExecution: (update: ExecutionUpdate, seq: number) => void;
+}
+
+export type EditorState = GraphSlice & UiSlice & RunSlice;

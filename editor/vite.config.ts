@@ -1,0 +1,20 @@
+import react from "@vitejs/plugin-react";
+import { defineConfig } from "vitest/config";
+
+// The bundle is served by Django from static/editor/; the page template reads the manifest to
+// find the hashed file names, so `base` must match STATIC_URL + "editor/".
+export default defineConfig({
+  plugins: [react()],
+  base: "/static/editor/",
+  build: {
+    outDir: "../static/editor",
+    emptyOutDir: true,
+    manifest: true,
+    sourcemap: true,
+    rolldownOptions: { input: "src/main.tsx" },
+  },
+  test: {
+    include: ["src/**/*.test.ts"],
+    environment: "node",
+  },
+});

@@ -1,0 +1,92 @@
+"""Execute, poll, details, cancel and history (mounted under /api/v1/workflows)."""
+
+from typing import Any, cast
+
+from django.http import HttpRequest, HttpResponse
+from ninja import Body, Query, Router, Status
+
+from accounts.auth import ApiAuth, Caller
+from accounts.scopes import EXECUTIONS_READ, WORKFLOWS_EXECUTE
+from workflows.schemas import COMMON_ERRORS, ErrorOut, InvalidGraphOut
+from workflows.selectors import workflow_get_for_user
+
+from . import presenters, selectors, services
+from .models import Execution
+from .schemas import CancelOut, DetailsOut, ExecuteIn, ExecuteOut, HistoryOut, HistoryQuery, PollOut
+
+router = Router(tags=["executions"])
+_NO_BODY = Body(None)  # every field is optional, so an empty body is a plain execute
+_execute = ApiAuth(WORKFLOWS_EXECUTE)
+_read = ApiAuth(EXECUTIONS_READ)
+
+
+def _caller(request: HttpRequest) -> Caller:
+    return cast(Caller, request.auth)  # type: ignore[attr-defined]
+
+
+def _execution(request: HttpRequest, execution_id: str) -> Execution:
+    caller = _caller(request)
+    return selectors.execution_get_for_user(caller.user, execution_id, team=caller.lookup_team)
+
+
+def poll_url(execution: Execution) -> str:
+    return f"/api/v1/workflows/executions/{execution.pk}/poll"
+
+
+@router.post("/{workflow_id}/execute", auth=_execute,
+             response={201: ExecuteOut, 404: ErrorOut, 409: ErrorOut, 422: InvalidGraphOut,
+                       **COMMON_ERRORS},
+             summary="Execute a workflow; poll the Location URL for its progress")
+def execute(request: HttpRequest, workflow_id: str, response: HttpResponse,
+            payload: ExecuteIn | None = _NO_BODY) -> Any:
+    caller = _caller(request)
+    workflow = workflow_get_for_user(caller.user, workflow_id, team=caller.lookup_team)
+    body = payload or ExecuteIn.model_validate({})
+    execution = services.execution_start(workflow, caller.user, services.ExecuteRequest(
+        nodes=body.nodes, edges=body.edges, inputs=body.inputs,
+        target_node_id=body.targetNodeId, trigger_data=body.triggerData,
+        trigger=caller.trigger))
+    response["Location"] = poll_url(execution)
+    start = presenters.iso(execution.started_at)
+    return Status(201, {"executionId": str(execution.pk), "workflowId": str(workflow.pk),
+                        "status": execution.status,
+                        "executionRuns": [{"id": str(execution.pk), "status": execution.status,
+                                           "startTime": start, "nodeRuns": []}]})
+
+
+@router.get("/executions/{execution_id}/poll", auth=_read,
+            response={200: PollOut, 404: ErrorOut, **COMMON_ERRORS},
+            summary="The execution's status, per-node states and outputs")
+def poll(request: HttpRequest, execution_id: str) -> Any:
+    execution = _execution(request, execution_id)
+    return presenters.poll_shape(execution, selectors.node_runs_of(execution))
+
+
+@router.get("/executions/{execution_id}", auth=_read,
+            response={200: DetailsOut, 404: ErrorOut, **COMMON_ERRORS},
+            summary="Everything about one execution: the graph run, inputs, attempts")
+def details(request: HttpRequest, execution_id: str) -> Any:
+    execution = _execution(request, execution_id)
+    return presenters.details_shape(execution, selectors.node_runs_of(execution))
+
+
+@router.post("/executions/{execution_id}/cancel", auth=_execute,
+             response={202: CancelOut, 404: ErrorOut, **COMMON_ERRORS},
+             summary="Cancel a running execution, remote jobs included")
+def cancel(request: HttpRequest, execution_id: str) -> Any:
+    execution = _execution(request, execution_id)
+    asked = services.execution_cancel(execution)
+    message = "Cancellation requested" if asked else f"Execution already {execution.status}"
+    return Status(202, {"executionId": str(execution.pk), "status": execution.status,
+                        "message": message})
+
+
+@router.get("/{workflow_id}/executions", auth=_read,
+            response={200: HistoryOut, 404: ErrorOut, **COMMON_ERRORS},
+            summary="The workflow's executions, newest first, paged by cursor")
+def history(request: HttpRequest, workflow_id: str, query: Query[HistoryQuery]) -> Any:
+    caller = _caller(request)
+    workflow = workflow_get_for_user(caller.user, workflow_id, team=caller.lookup_team)
+    page, cursor = selectors.executions_for_workflow(workflow, status=query.status,
+                                                     limit=query.limit, cursor=query.cursor)
+    return {"executions": presenters.summaries(page), "nextCursor": cursor}

@@ -1,0 +1,93 @@
+"""Live execution status over WebSocket: `/ws/executions/<id>/` (session-authenticated, scoped
+to the user's teams). First a snapshot, then events in sequence order; `?after=N` resumes after
+event N instead of sending a snapshot."""
+
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from wireflow_site.errors import NotFound
+
+from . import presenters, selectors
+from .events import as_message, group_name
+from .models import Execution
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_NOT_FOUND = 4404
+
+
+class ExecutionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    execution_id = ""
+    last_seq = 0
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        execution_id = self.scope["url_route"]["kwargs"]["execution_id"]
+        try:
+            execution = await database_sync_to_async(selectors.execution_get_for_user)(
+                user, execution_id)
+        except NotFound:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        self.execution_id = str(execution.pk)
+        await self.channel_layer.group_add(group_name(self.execution_id), self.channel_name)
+        await self.accept()
+        after = _after(self.scope.get("query_string", b""))
+        if after is None:
+            await self._send_snapshot()
+        else:
+            self.last_seq = after
+            await self._catch_up()
+
+    async def disconnect(self, code: int) -> None:
+        if self.execution_id:
+            await self.channel_layer.group_discard(group_name(self.execution_id),
+                                                   self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        """Clients only listen; a ping gets a pong so they can check the line."""
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"type": "pong", "seq": self.last_seq})
+
+    async def execution_events(self, message: dict[str, Any]) -> None:
+        events = message.get("events") or []
+        if events and events[0]["seq"] > self.last_seq + 1:
+            await self._catch_up()  # we missed some (e.g. sent before we joined the group)
+        for event in events:
+            if event["seq"] > self.last_seq:
+                await self.send_json(event)
+                self.last_seq = event["seq"]
+
+    async def _send_snapshot(self) -> None:
+        seq, data = await database_sync_to_async(_snapshot)(self.execution_id)
+        self.last_seq = seq
+        await self.send_json({"type": "snapshot", "seq": seq, "data": data})
+
+    async def _catch_up(self) -> None:
+        events = await database_sync_to_async(selectors.events_after)(self.execution_id,
+                                                                      self.last_seq)
+        for event in events:
+            await self.send_json(as_message(event))
+            self.last_seq = event.seq
+
+
+def _snapshot(execution_id: str) -> tuple[int, dict[str, Any]]:
+    # Read the sequence number first: the state read after it is at least that new.
+    seq = Execution.objects.values_list("last_seq", flat=True).get(pk=execution_id)
+    execution = Execution.objects.get(pk=execution_id)
+    return seq, presenters.poll_shape(execution, selectors.node_runs_of(execution))
+
+
+def _after(query_string: bytes) -> int | None:
+    values = parse_qs(query_string.decode(errors="replace")).get("after")
+    if not values:
+        return None
+    try:
+        return max(0, int(values[0]))
+    except ValueError:
+        return None

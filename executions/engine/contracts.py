@@ -1,0 +1,71 @@
+"""What an executor receives and returns. Each node type's executor is declared beside the node
+type in workflows/nodes/<family>.py; the engine only knows these shapes."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel
+
+
+class NodeFailure(Exception):
+    """A node failed for a reason retrying will not fix (bad input, validation error)."""
+
+
+@dataclass(frozen=True)
+class NodeContext:
+    execution_id: str
+    team_id: int
+    node_id: str
+    node_type: str
+    label: str
+    params: BaseModel  # the node's params model, with connected inputs merged in
+    inputs: Mapping[str, Any]  # values that arrived on input ports (lists on multiple ports)
+    input_labels: Mapping[str, list[str]]  # port -> labels of the source nodes, in edge order
+    attempt: int = 1
+    webhook_url: str = ""
+
+
+@dataclass
+class NodeResult:
+    ports: dict[str, Any]  # values delivered on output ports; an absent port delivers nothing
+    output: dict[str, Any]  # what the user sees as the node's output
+    credits: float = 0.0
+
+
+@dataclass(frozen=True)
+class RemoteJob:
+    request_id: str
+    urls: dict[str, str] = field(default_factory=dict)
+    webhook: bool = False  # the provider will call back on completion
+
+
+@dataclass(frozen=True)
+class RemoteStatus:
+    done: bool
+    progress: float | None = None
+    logs: list[str] = field(default_factory=list)
+
+
+class InlineExecutor(Protocol):
+    kind: Literal["inline"]
+
+    def run(self, ctx: NodeContext) -> NodeResult: ...
+
+
+class RemoteExecutor(Protocol):
+    """A queue-style provider: submit, then check until done, then fetch. The engine never
+    waits in a worker slot between these calls."""
+
+    kind: Literal["remote"]
+
+    async def submit(self, ctx: NodeContext) -> RemoteJob: ...
+
+    async def check(self, ctx: NodeContext, job: RemoteJob) -> RemoteStatus: ...
+
+    async def fetch(self, ctx: NodeContext, job: RemoteJob) -> NodeResult: ...
+
+    async def cancel(self, job: RemoteJob) -> None: ...
+
+
+Executor = InlineExecutor | RemoteExecutor

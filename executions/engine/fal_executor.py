@@ -1,0 +1,118 @@
+"""The executor shared by every fal.ai model node: params become fal's input JSON, the queue
+job is submitted, checked and fetched through FalClient, and fal's output becomes ports."""
+
+from dataclasses import dataclass
+from typing import Any, Literal, cast
+
+from django.conf import settings
+
+from executions.providers.fal import FalClient
+from workflows.nodes.registry import BaseParams
+
+from .contracts import NodeContext, NodeFailure, NodeResult, RemoteJob, RemoteStatus
+
+_COMMON = frozenset(BaseParams.model_fields)
+MEDIA_FIELDS = ("image_url", "image_urls", "audio_url", "video_url")
+
+
+def client() -> FalClient:
+    # Without a key the base URL points at the built-in simulator, which accepts any key.
+    return FalClient(settings.FAL_QUEUE_URL, settings.FAL_KEY or "simulator")
+
+
+def absolute(url: Any) -> Any:
+    """Uploads and simulator media are site paths; a provider needs whole URLs."""
+    if isinstance(url, str) and url.startswith("/"):
+        return settings.SITE_URL + url
+    if isinstance(url, list):
+        return [absolute(item) for item in url]
+    return url
+
+
+@dataclass(frozen=True)
+class FalModelExecutor:
+    model_id: str
+    output: Literal["images", "video"]
+    price: float
+    unit: Literal["image", "second", "megapixel"]
+    edit_model_id: str | None = None
+    kind: Literal["remote"] = "remote"
+
+    def payload(self, ctx: NodeContext) -> dict[str, Any]:
+        params = ctx.params
+        fields = set(type(params).model_fields) - _COMMON
+        body = {key: value for key, value in params.model_dump(include=fields).items()
+                if value is not None and value != ""}
+        for key in MEDIA_FIELDS:
+            if key in body:
+                body[key] = absolute(body[key])
+        simulate = (params.model_extra or {}).get("simulate")
+        if settings.SIMULATORS_ENABLED and isinstance(simulate, str):
+            body["simulate"] = simulate
+        return body
+
+    def model_for(self, body: dict[str, Any]) -> str:
+        if self.edit_model_id and body.get("image_urls"):
+            return self.edit_model_id
+        return self.model_id
+
+    async def submit(self, ctx: NodeContext) -> RemoteJob:
+        body = self.payload(ctx)
+        sub = await client().submit(self.model_for(body), body,
+                                    webhook_url=ctx.webhook_url or None)
+        return RemoteJob(request_id=sub.request_id,
+                         urls={"status": sub.status_url, "response": sub.response_url,
+                               "cancel": sub.cancel_url},
+                         webhook=bool(ctx.webhook_url))
+
+    async def check(self, ctx: NodeContext, job: RemoteJob) -> RemoteStatus:
+        status = await client().status(job.urls["status"])
+        if status.failed:
+            raise NodeFailure(status.error or "the model reported an error")
+        return RemoteStatus(done=status.done, progress=status.progress, logs=status.logs)
+
+    async def fetch(self, ctx: NodeContext, job: RemoteJob) -> NodeResult:
+        output = await client().result(job.urls["response"])
+        ports = self.ports(output)
+        return NodeResult(ports=ports, output=output, credits=self.credits(ctx, output))
+
+    async def cancel(self, job: RemoteJob) -> None:
+        if job.urls.get("cancel"):
+            await client().cancel(job.urls["cancel"])
+
+    def ports(self, output: dict[str, Any]) -> dict[str, Any]:
+        if self.output == "video":
+            video = output.get("video")
+            url = video.get("url") if isinstance(video, dict) else None
+            if not isinstance(url, str):
+                raise NodeFailure("the model answered without a video URL")
+            return {"video": url}
+        images = output.get("images")
+        urls = [img["url"] for img in images or [] if isinstance(img, dict)
+                and isinstance(img.get("url"), str)]
+        if not urls:
+            raise NodeFailure("the model answered without images")
+        return {"image": urls[0], "images": urls}
+
+    def credits(self, ctx: NodeContext, output: dict[str, Any]) -> float:
+        if self.unit == "image":
+            units = float(len(output.get("images") or []))
+        elif self.unit == "megapixel":
+            units = sum((img.get("width") or 0) * (img.get("height") or 0)
+                        for img in output.get("images") or [] if isinstance(img, dict)) / 1e6
+        else:
+            units = _video_seconds(ctx, output)
+        return round(self.price * units, 4)
+
+
+def _video_seconds(ctx: NodeContext, output: dict[str, Any]) -> float:
+    video = output.get("video")
+    video = video if isinstance(video, dict) else {}
+    for value in (video.get("duration"), output.get("duration"),
+                  getattr(ctx.params, "duration", None)):
+        try:
+            if value is not None:
+                return float(value)
+        except (TypeError, ValueError):
+            continue
+    return cast(BaseParams, ctx.params).billable_units()

@@ -1,0 +1,141 @@
+"""Turning a node run plus what arrived on its ports into an executor's context: params merged
+with connected inputs and validated, run inputs applied to input nodes, the cache key."""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from pydantic import ValidationError
+
+from executions.models import Execution, NodeRun, NodeStatus
+from workflows import dataflow
+from workflows.nodes.registry import BaseParams, NodeType
+
+from .contracts import Executor, NodeContext, NodeFailure
+from .graphview import GraphView
+
+_NOT_CACHED = frozenset({"retries", "timeoutSeconds", "continueOnError"})
+HOOK_SALT = "wireflow.provider-hook"
+
+
+@dataclass(frozen=True)
+class NodeInput:
+    """Everything needed to (re)build a NodeContext, and what is stored as the run's input."""
+
+    execution_id: str
+    team_id: int
+    node_id: str
+    label: str
+    spec: NodeType
+    params: BaseParams
+    inputs: dict[str, Any]
+    input_labels: dict[str, list[str]]
+
+    @property
+    def executor(self) -> Any:
+        return self.spec.executor
+
+    @property
+    def stored(self) -> dict[str, Any]:
+        return {"params": self.params.model_dump(mode="json"), "inputs": self.inputs,
+                "inputLabels": self.input_labels}
+
+    @property
+    def cache_key(self) -> str:
+        params = {k: v for k, v in self.params.model_dump(mode="json").items()
+                  if k not in _NOT_CACHED}
+        blob = json.dumps({"type": self.spec.node_type, "params": params, "inputs": self.inputs},
+                          sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    @property
+    def timeout_seconds(self) -> int:
+        return self.params.timeoutSeconds or self.spec.timeout_seconds
+
+    def context(self, *, attempt: int, webhook: str) -> NodeContext:
+        return NodeContext(
+            execution_id=self.execution_id, team_id=self.team_id, node_id=self.node_id,
+            node_type=self.spec.node_type, label=self.label, params=self.params,
+            inputs=self.inputs, input_labels=self.input_labels, attempt=attempt,
+            webhook_url=webhook,
+        )
+
+    @classmethod
+    def from_stored(cls, ex: Execution, run: NodeRun, graph: GraphView) -> "NodeInput":
+        stored = run.input or {}
+        spec = graph.specs[run.node_id]
+        return cls(
+            execution_id=str(ex.pk), team_id=ex.team_id, node_id=run.node_id,
+            label=graph.label(run.node_id), spec=spec,  # type: ignore[arg-type]
+            params=spec.params.model_validate(stored.get("params") or {}),  # type: ignore[attr-defined]
+            inputs=stored.get("inputs") or {}, input_labels=stored.get("inputLabels") or {},
+        )
+
+
+def prepare(ex: Execution, run: NodeRun, graph: GraphView, decision: dataflow.Run) -> NodeInput:
+    spec: NodeType = graph.specs[run.node_id]  # type: ignore[assignment]
+    raw = graph.params(run.node_id)
+    if spec.input_param and run.node_id in ex.inputs:
+        raw[spec.input_param] = ex.inputs[run.node_id]
+    fields = spec.params.model_fields if spec.ports_override_params else {}
+    merged = {**raw, **{port: value for port, value in decision.inputs.items() if port in fields}}
+    try:
+        params = spec.params.model_validate(merged)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise NodeFailure(f"Invalid params: {problems}") from exc
+    labels = {port: [graph.label(source) for source in sources]
+              for port, sources in decision.sources.items()}
+    return NodeInput(execution_id=str(ex.pk), team_id=ex.team_id, node_id=run.node_id,
+                     label=graph.label(run.node_id), spec=spec, params=params,
+                     inputs=dict(decision.inputs), input_labels=labels)
+
+
+@dataclass(frozen=True)
+class Flags:
+    retries: int
+    timeout_seconds: int
+    continue_on_error: bool
+
+
+def common_flags(graph: GraphView, node_id: str) -> Flags:
+    """The params every node has, read leniently: a node whose params fail validation still
+    needs to know whether to continue on error."""
+    spec = graph.specs[node_id]
+    try:
+        base = BaseParams.model_validate(graph.params(node_id))
+    except ValidationError:
+        base = BaseParams.model_validate({})
+    return Flags(retries=base.retries,
+                 timeout_seconds=base.timeoutSeconds or spec.timeout_seconds,  # type: ignore[attr-defined]
+                 continue_on_error=base.continueOnError)
+
+
+def cached_result(team_id: int, cache_key: str) -> NodeRun | None:
+    """The newest completed run of the same node type, params and inputs in this team."""
+    return (NodeRun.objects.filter(cache_key=cache_key, status=NodeStatus.COMPLETED,
+                                   execution__team_id=team_id)
+            .order_by("-finished_at").first())
+
+
+def webhook_url(run: NodeRun) -> str:
+    token = signing.dumps({"run": run.pk, "attempt": run.attempt}, salt=HOOK_SALT, compress=True)
+    return f"{settings.SITE_URL}/hooks/provider/{token}/"
+
+
+def read_hook_token(token: str) -> tuple[int, int] | None:
+    try:
+        data = signing.loads(token, salt=HOOK_SALT, max_age=7 * 24 * 3600)
+    except signing.BadSignature:
+        return None
+    if not isinstance(data, dict):
+        return None
+    run, attempt = data.get("run"), data.get("attempt")
+    return (run, attempt) if isinstance(run, int) and isinstance(attempt, int) else None
+
+
+__all__ = ["Executor", "Flags", "NodeInput", "cached_result", "common_flags", "prepare",
+           "read_hook_token", "webhook_url"]

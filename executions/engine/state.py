@@ -1,0 +1,59 @@
+"""Conditional writes for the engine. Each returns whether it won; a loser (a stale or duplicate
+worker) changes nothing and backs off."""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from executions.models import Execution, ExecutionStatus, NodeRun
+
+
+def lease_seconds() -> float:
+    return float(getattr(settings, "ENGINE_LEASE_SECONDS", 15))
+
+
+def acquire_lease(execution_id: str, owner: str) -> bool:
+    now = timezone.now()
+    won = (Execution.objects
+           .filter(pk=execution_id, status=ExecutionStatus.RUNNING)
+           .filter(Q(lease_owner="") | Q(lease_expires_at__lt=now))
+           .update(lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_seconds())))
+    return won == 1
+
+
+def renew_lease(execution_id: str, owner: str) -> bool:
+    expires = timezone.now() + timedelta(seconds=lease_seconds())
+    return Execution.objects.filter(pk=execution_id, lease_owner=owner).update(
+        lease_expires_at=expires) == 1
+
+
+def release_lease(execution_id: str, owner: str, wake_at: datetime | None) -> None:
+    Execution.objects.filter(pk=execution_id, lease_owner=owner).update(
+        lease_owner="", lease_expires_at=None, wake_at=wake_at)
+
+
+def lease_holder_expiry(execution_id: str) -> datetime | None:
+    return (Execution.objects.filter(pk=execution_id)
+            .values_list("lease_expires_at", flat=True).first())
+
+
+def node_transition(run: NodeRun, **fields: Any) -> bool:
+    """UPDATE the run WHERE it is still in the status and attempt we last saw."""
+    won = NodeRun.objects.filter(pk=run.pk, status=run.status, attempt=run.attempt).update(
+        **fields) == 1
+    if won:
+        for name, value in fields.items():
+            setattr(run, name, value)
+    return won
+
+
+def execution_transition(execution: Execution, owner: str, **fields: Any) -> bool:
+    won = Execution.objects.filter(pk=execution.pk, status=ExecutionStatus.RUNNING,
+                                   lease_owner=owner).update(**fields) == 1
+    if won:
+        for name, value in fields.items():
+            setattr(execution, name, value)
+    return won

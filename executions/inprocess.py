@@ -1,0 +1,83 @@
+"""The embedded mode's executor: `advance` on a small in-process thread pool, with a timer
+heap for delayed wake-ups and the same periodic sweep that Celery beat runs in production."""
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from django.db import close_old_connections
+
+logger = logging.getLogger("wireflow.inprocess")
+SWEEP_EVERY_SECONDS = 5.0
+
+
+class Scheduler:
+    def __init__(self, workers: int = 4) -> None:
+        self._heap: list[tuple[float, int, str, int]] = []
+        self._counter = itertools.count()
+        self._cv = threading.Condition()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="advance")
+        self._next_sweep = time.monotonic()
+        threading.Thread(target=self._loop, name="scheduler", daemon=True).start()
+
+    def schedule(self, delay: float, execution_id: str, contention: int = 0) -> None:
+        with self._cv:
+            heapq.heappush(self._heap, (time.monotonic() + max(0.0, delay),
+                                        next(self._counter), execution_id, contention))
+            self._cv.notify()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cv:
+                now = time.monotonic()
+                timeout = min(self._next_sweep, self._heap[0][0] if self._heap else now + 60) - now
+                if timeout > 0:
+                    self._cv.wait(timeout)
+                    continue
+                due = []
+                while self._heap and self._heap[0][0] <= now:
+                    due.append(heapq.heappop(self._heap))
+            for _, _, execution_id, contention in due:
+                self._pool.submit(_run_advance, execution_id, contention)
+            if time.monotonic() >= self._next_sweep:
+                self._next_sweep = time.monotonic() + SWEEP_EVERY_SECONDS
+                self._pool.submit(_run_sweep)
+
+
+def _run_advance(execution_id: str, contention: int) -> None:
+    from .engine.runner import advance
+
+    close_old_connections()
+    try:
+        advance(execution_id, contention)
+    except Exception:
+        logger.exception("advance of %s failed", execution_id)
+    finally:
+        close_old_connections()
+
+
+def _run_sweep() -> None:
+    from .services import sweep_stalled
+
+    close_old_connections()
+    try:
+        sweep_stalled()
+    except Exception:
+        logger.exception("sweep failed")
+    finally:
+        close_old_connections()
+
+
+_scheduler: Scheduler | None = None
+_lock = threading.Lock()
+
+
+def scheduler() -> Scheduler:
+    global _scheduler
+    with _lock:
+        if _scheduler is None:
+            _scheduler = Scheduler()
+        return _scheduler

@@ -1,0 +1,125 @@
+"""The API's execution shapes (api.md "Execution (poll shape)"), built from model rows.
+Used by the REST endpoints, the event stream and the WebSocket snapshot alike."""
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from .models import Execution, NodeRun, NodeStatus
+
+_MEDIA_KEYS = ("image", "images", "video", "videos", "audio", "audios", "url", "urls")
+
+
+def iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def duration_ms(start: datetime | None, end: datetime | None) -> int | None:
+    if start is None or end is None:
+        return None
+    return int((end - start).total_seconds() * 1000)
+
+
+def _urls_in(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value] if value.startswith(("http://", "https://", "/")) else []
+    if isinstance(value, list):
+        return [url for item in value for url in _urls_in(item)]
+    if isinstance(value, dict) and isinstance(value.get("url"), str):
+        return [value["url"]]
+    return []
+
+
+def media_urls(run: NodeRun) -> list[str]:
+    if run.status != NodeStatus.COMPLETED or not run.ports:
+        return []
+    urls: list[str] = []
+    for key in _MEDIA_KEYS:
+        for url in _urls_in(run.ports.get(key)):
+            if url not in urls:
+                urls.append(url)
+    return urls
+
+
+def primary_text(run: NodeRun) -> str | None:
+    if run.status != NodeStatus.COMPLETED or not run.ports:
+        return None
+    text = run.ports.get("text")
+    return text if isinstance(text, str) else None
+
+
+def node_state(run: NodeRun) -> dict[str, Any]:
+    urls = media_urls(run)
+    return {
+        "nodeId": run.node_id,
+        "label": run.label,
+        "nodeType": run.node_type,
+        "status": run.status,
+        "error": run.error or None,
+        "progress": run.progress,
+        "outputUrl": urls[0] if urls else None,
+        "outputUrls": urls,
+        "text": primary_text(run),
+        "requestId": run.request_id or None,
+        "attempts": run.attempt,
+        "startedAt": iso(run.started_at),
+        "finishedAt": iso(run.finished_at),
+        "durationMs": duration_ms(run.started_at, run.finished_at),
+        "credits": run.credits,
+        "cached": run.cached,
+    }
+
+
+def execution_status(execution: Execution) -> dict[str, Any]:
+    return {
+        "executionId": str(execution.id),
+        "workflowId": str(execution.workflow_id),
+        "status": execution.status,
+        "error": execution.error or None,
+        "startTime": iso(execution.started_at),
+        "endTime": iso(execution.finished_at),
+        "durationMs": duration_ms(execution.started_at, execution.finished_at),
+        "creditsUsed": execution.credits_used,
+        "trigger": execution.trigger,
+    }
+
+
+def poll_shape(execution: Execution, runs: Sequence[NodeRun]) -> dict[str, Any]:
+    return {
+        **execution_status(execution),
+        "nodeStates": [node_state(run) for run in runs],
+        "nodeResults": {"nodeRuns": [
+            {"nodeId": run.node_id, "status": run.status,
+             "output": run.output if run.status == NodeStatus.COMPLETED else None}
+            for run in runs
+        ]},
+        "finalOutput": execution.final_output or {},
+    }
+
+
+def details_shape(execution: Execution, runs: Sequence[NodeRun]) -> dict[str, Any]:
+    shape = poll_shape(execution, runs)
+    by_id = {run.node_id: run for run in runs}
+    for state in shape["nodeStates"]:
+        run = by_id[state["nodeId"]]
+        state["input"] = run.input
+        state["attemptsLog"] = run.attempts_log
+        state["cacheKey"] = run.cache_key or None
+    shape.update(
+        inputs=execution.inputs,
+        triggerData=execution.trigger_data,
+        targetNodeId=execution.target_node_id or None,
+        graph={"nodes": execution.nodes, "edges": execution.edges},
+        versionId=str(execution.workflow_version_id) if execution.workflow_version_id else None,
+    )
+    return shape
+
+
+def execution_summary(execution: Execution) -> dict[str, Any]:
+    return execution_status(execution)
+
+
+def summaries(executions: Iterable[Execution]) -> list[dict[str, Any]]:
+    return [execution_summary(execution) for execution in executions]

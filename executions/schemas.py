@@ -1,0 +1,117 @@
+"""Request and response shapes of the execution endpoints (api.md "Execution (poll shape)")."""
+
+from typing import Any
+
+from ninja import Schema
+from pydantic import Field
+
+
+class ExecuteIn(Schema):
+    nodes: list[dict[str, Any]] | None = Field(
+        None, description="Run this graph instead of the saved one (validated).")
+    edges: list[dict[str, Any]] | None = None
+    inputs: dict[str, Any] = Field(default_factory=dict,
+                                   description="Values for input nodes, by node id or label.")
+    targetNodeId: str | None = Field(
+        None, max_length=200,
+        description="Run only this node and what it needs, reusing cached upstream results.")
+    triggerData: dict[str, Any] = Field(default_factory=dict,
+                                        description="Free-form, stored with the execution.")
+
+
+class ExecutionRunOut(Schema):
+    id: str
+    status: str
+    startTime: str | None
+    nodeRuns: list[dict[str, Any]]
+
+
+class ExecuteOut(Schema):
+    executionId: str
+    workflowId: str
+    status: str
+    executionRuns: list[ExecutionRunOut]
+
+
+class NodeStateOut(Schema):
+    nodeId: str
+    label: str
+    nodeType: str
+    status: str
+    error: str | None
+    progress: float | None
+    outputUrl: str | None
+    outputUrls: list[str]
+    text: str | None
+    requestId: str | None
+    attempts: int
+    startedAt: str | None
+    finishedAt: str | None
+    durationMs: int | None
+    credits: float
+    cached: bool
+
+
+class NodeStateDetailOut(NodeStateOut):
+    input: dict[str, Any] | None
+    attemptsLog: list[dict[str, Any]]
+    cacheKey: str | None
+
+
+class NodeRunResultOut(Schema):
+    nodeId: str
+    status: str
+    output: Any = None
+
+
+class NodeResultsOut(Schema):
+    nodeRuns: list[NodeRunResultOut]
+
+
+class ExecutionSummaryOut(Schema):
+    executionId: str
+    workflowId: str
+    status: str
+    error: str | None
+    startTime: str | None
+    endTime: str | None
+    durationMs: int | None
+    creditsUsed: float
+    trigger: str
+
+
+class PollOut(ExecutionSummaryOut):
+    nodeStates: list[NodeStateOut]
+    nodeResults: NodeResultsOut
+    finalOutput: dict[str, Any]
+
+
+class GraphOut(Schema):
+    nodes: list[dict[str, Any]]
+    edges: list[dict[str, Any]]
+
+
+class DetailsOut(PollOut):
+    nodeStates: list[NodeStateDetailOut]  # type: ignore[assignment]
+    inputs: dict[str, Any]
+    triggerData: dict[str, Any]
+    targetNodeId: str | None
+    graph: GraphOut
+    versionId: str | None
+
+
+class HistoryOut(Schema):
+    executions: list[ExecutionSummaryOut]
+    nextCursor: str | None
+
+
+class HistoryQuery(Schema):
+    status: str | None = Field(None, pattern="^(RUNNING|COMPLETED|FAILED|CANCELLED)$")
+    limit: int = Field(20, ge=1, le=100)
+    cursor: str | None = Field(None, max_length=500)
+
+
+class CancelOut(Schema):
+    executionId: str
+    status: str
+    message: str

@@ -1,0 +1,67 @@
+"""Reads for executions, scoped to the caller's teams (404 otherwise)."""
+
+import base64
+import binascii
+import uuid
+from datetime import datetime
+
+from django.db.models import Q, QuerySet
+
+from accounts.models import Team, User
+from wireflow_site.errors import InvalidRequest, NotFound
+from workflows.models import Workflow
+
+from .models import Execution, ExecutionEvent, NodeRun
+
+
+def execution_get_for_user(user: User, execution_id: str, *, team: Team | None = None
+                           ) -> Execution:
+    try:
+        pk = uuid.UUID(str(execution_id))
+    except ValueError:
+        raise NotFound("Execution not found") from None
+    found = Execution.objects.filter(pk=pk, team__memberships__user=user)
+    if team is not None:
+        found = found.filter(team=team)
+    execution = found.first()
+    if execution is None:
+        raise NotFound("Execution not found")
+    return execution
+
+
+def node_runs_of(execution: Execution) -> list[NodeRun]:
+    return list(execution.node_runs.order_by("position", "pk"))
+
+
+def events_after(execution_id: str, seq: int, limit: int = 1000) -> list[ExecutionEvent]:
+    return list(ExecutionEvent.objects.filter(execution_id=execution_id, seq__gt=seq)
+                .order_by("seq")[:limit])
+
+
+def encode_cursor(execution: Execution) -> str:
+    raw = f"{execution.created_at.isoformat()}|{execution.pk}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        moment, pk = raw.split("|", 1)
+        return datetime.fromisoformat(moment), uuid.UUID(pk)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidRequest("Invalid cursor", fields=["cursor"]) from None
+
+
+def executions_for_workflow(workflow: Workflow, *, status: str | None, limit: int,
+                            cursor: str | None) -> tuple[list[Execution], str | None]:
+    """A page of the workflow's executions, newest first, and the cursor of the next page."""
+    found: QuerySet[Execution] = workflow.executions.all()
+    if status:
+        found = found.filter(status=status)
+    if cursor:
+        moment, pk = _decode_cursor(cursor)
+        found = found.filter(Q(created_at__lt=moment) | Q(created_at=moment, pk__lt=pk))
+    page = list(found.order_by("-created_at", "-pk")[:limit + 1])
+    more = len(page) > limit
+    page = page[:limit]
+    return page, encode_cursor(page[-1]) if more and page else None

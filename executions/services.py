@@ -1,0 +1,162 @@
+"""Writes for executions: start, cancel, wake on a provider webhook, and the sweeper."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from accounts.models import User
+from wireflow_site.errors import Conflict, InvalidGraph, InvalidRequest
+from workflows import graph
+from workflows.models import Workflow
+from workflows.nodes import catalogue
+from workflows.selectors import workflow_version_latest
+
+from . import dispatch
+from .models import Execution, ExecutionStatus, NodeRun, NodeStatus, Trigger
+
+
+@dataclass(frozen=True)
+class ExecuteRequest:
+    nodes: list[dict[str, Any]] | None = None
+    edges: list[dict[str, Any]] | None = None
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    target_node_id: str | None = None
+    trigger_data: Mapping[str, Any] = field(default_factory=dict)
+    trigger: str = Trigger.API
+
+
+def _graph_for(workflow: Workflow, request: ExecuteRequest) -> tuple[list[Any], list[Any], bool]:
+    if request.nodes is None and request.edges is None:
+        return workflow.nodes, workflow.edges, False
+    nodes = request.nodes if request.nodes is not None else workflow.nodes
+    edges = request.edges if request.edges is not None else workflow.edges
+    return nodes, edges, True
+
+
+def _runnable(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [node for node in nodes if node.get("data", {}).get("nodeType") in catalogue]
+
+
+def resolve_inputs(nodes: list[dict[str, Any]], given: Mapping[str, Any], *,
+                   strict: bool) -> dict[str, Any]:
+    """Map `{nodeId or label: value}` onto input nodes' ids (ids first, then labels ignoring
+    case). With `strict`, a key that names no input node is an error."""
+    inputs = [n for n in _runnable(nodes) if catalogue[n["data"]["nodeType"]].category == "input"]
+    by_id = {n["id"]: n for n in inputs}
+    by_label = {str(n["data"].get("label", "")).strip().lower(): n for n in inputs}
+    resolved: dict[str, Any] = {}
+    unknown = []
+    for key, value in given.items():
+        node = by_id.get(key) or by_label.get(str(key).strip().lower())
+        if node is None:
+            unknown.append(key)
+        else:
+            resolved[node["id"]] = value
+    if strict and unknown:
+        raise InvalidRequest(f"Unknown input: {', '.join(map(str, unknown))}. Inputs are keyed "
+                             "by the node id or label of an input node.", fields=["inputs"])
+    _check_input_values(by_id, resolved)
+    return resolved
+
+
+def _check_input_values(nodes: Mapping[str, dict[str, Any]], values: Mapping[str, Any]) -> None:
+    for node_id, value in values.items():
+        spec = catalogue[nodes[node_id]["data"]["nodeType"]]
+        params = dict(nodes[node_id]["data"].get("params") or {})
+        params[spec.input_param] = value  # type: ignore[index]
+        errors = spec.param_errors(params, set())
+        if errors:
+            raise InvalidRequest(f"Invalid value for input '{node_id}': {errors[0]}",
+                                 fields=[f"inputs.{node_id}"])
+
+
+@transaction.atomic
+def execution_start(workflow: Workflow, user: User | None, request: ExecuteRequest) -> Execution:
+    if not workflow.is_active:
+        raise Conflict("Workflow is inactive", code="workflow_inactive")
+    nodes, edges, overridden = _graph_for(workflow, request)
+    violations = graph.validate(nodes, edges, catalogue)
+    if violations:
+        raise InvalidGraph(violations=[v.to_dict() for v in violations])
+    runnable = _runnable(nodes)
+    scope = [n["id"] for n in runnable]
+    if request.target_node_id:
+        if request.target_node_id not in scope:
+            raise InvalidRequest(f"targetNodeId '{request.target_node_id}' is not a node of "
+                                 "this workflow", fields=["targetNodeId"])
+        upstream = graph.upstream_of(request.target_node_id,
+                                     [(e["source"], e["target"]) for e in edges])
+        scope = [node_id for node_id in scope if node_id in upstream]
+    inputs = resolve_inputs(nodes, request.inputs, strict=request.trigger != Trigger.WEBHOOK)
+    now = timezone.now()
+    execution = Execution.objects.create(
+        workflow=workflow, team_id=workflow.team_id, created_by=user,
+        workflow_version=None if overridden else workflow_version_latest(workflow),
+        trigger=request.trigger, nodes=nodes, edges=edges, inputs=inputs,
+        trigger_data=dict(request.trigger_data), target_node_id=request.target_node_id or "",
+        started_at=now, deadline_at=now + timedelta(seconds=settings.EXECUTION_DEADLINE_SECONDS),
+        wake_at=now,
+    )
+    _create_node_runs(execution, runnable, scope, edges)
+    Workflow.objects.filter(pk=workflow.pk).update(execution_count=F("execution_count") + 1,
+                                                   last_executed_at=now)
+    dispatch.advance_later(str(execution.pk))
+    return execution
+
+
+def _create_node_runs(execution: Execution, runnable: list[dict[str, Any]], scope: list[str],
+                      edges: list[dict[str, Any]]) -> None:
+    in_scope = set(scope)
+    order = graph.topological_order(scope, [(e["source"], e["target"]) for e in edges])
+    position = {node_id: i for i, node_id in enumerate(order)}
+    NodeRun.objects.bulk_create([
+        NodeRun(execution=execution, node_id=node["id"], node_type=node["data"]["nodeType"],
+                label=str(node["data"].get("label") or node["data"]["nodeType"])[:200],
+                position=position[node["id"]])
+        for node in runnable if node["id"] in in_scope
+    ])
+
+
+def execution_cancel(execution: Execution) -> bool:
+    """Ask the engine to stop. Returns False when the execution had already ended."""
+    asked = Execution.objects.filter(pk=execution.pk, status=ExecutionStatus.RUNNING).update(
+        cancel_requested=True)
+    if asked:
+        dispatch.advance_later(str(execution.pk))
+    return bool(asked)
+
+
+def provider_hook_received(run_id: int) -> None:
+    """A provider says a job is done: look at it now rather than at the next scheduled poll."""
+    run = (NodeRun.objects.filter(pk=run_id, status=NodeStatus.RUNNING)
+           .select_related("execution").first())
+    if run is None or run.execution.status != ExecutionStatus.RUNNING:
+        return  # already recorded: deliveries repeat, and that is fine
+    NodeRun.objects.filter(pk=run.pk, status=NodeStatus.RUNNING).update(
+        next_check_at=timezone.now())
+    dispatch.advance_later(str(run.execution_id))
+
+
+def sweep_stalled() -> int:
+    """Re-advance executions whose wake-up is overdue by the grace period and whose lease is
+    free or expired (a lost task, a dead worker); past-deadline ones are failed by that advance.
+    Each one found is pushed a grace period ahead, so a backlog is not flooded with duplicates.
+    Run periodically by Celery beat or the in-process scheduler."""
+    now = timezone.now()
+    grace = timedelta(seconds=settings.SWEEP_GRACE_SECONDS)
+    stalled = list(
+        Execution.objects.filter(status=ExecutionStatus.RUNNING, wake_at__lt=now - grace)
+        .filter(Q(lease_owner="") | Q(lease_expires_at__lt=now))
+        .values_list("pk", flat=True)[:500]
+    )
+    if stalled:
+        Execution.objects.filter(pk__in=stalled).update(wake_at=now + grace)
+    for execution_id in stalled:
+        dispatch.advance_later(str(execution_id))
+    return len(stalled)

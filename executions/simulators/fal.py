@@ -1,0 +1,147 @@
+"""The simulated fal queue over HTTP, at /_sim/fal/: the protocol of queue.fal.run.
+
+Views only translate: they parse the request, call fal_jobs, and answer JSON. Every error,
+including a bug, answers fal's `{"detail": ...}` body, never an HTML page.
+"""
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import wraps
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, JsonResponse
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+
+from . import fal_jobs, state
+from .fal_jobs import Refusal
+from .state import Job
+
+logger = logging.getLogger("wireflow.simulators")
+View = Callable[..., JsonResponse]
+
+
+def fal_view(method: str, *, auth: bool = True) -> Callable[[View], View]:
+    def decorate(view: View) -> View:
+        @csrf_exempt
+        @wraps(view)
+        def wrapper(request: HttpRequest, **kwargs: Any) -> JsonResponse:
+            try:
+                if request.method != method:
+                    raise Refusal(405, f"Method {request.method} not allowed here")
+                if auth:
+                    _check_key(request)
+                return view(request, **kwargs)
+            except Refusal as refusal:
+                return _refusal_response(refusal)
+            except Exception:  # the simulator must answer like fal even when it has a bug
+                logger.exception("simulated fal failed on %s %s", request.method, request.path)
+                return JsonResponse({"detail": "Internal simulator error"}, status=500)
+        return wrapper
+    return decorate
+
+
+@fal_view("POST")
+def submit_view(request: HttpRequest, model_id: str) -> JsonResponse:
+    webhook_url = _webhook_url(request)
+    job = fal_jobs.submit(model_id, _payload(request), webhook_url)
+    return JsonResponse({"request_id": job.request_id, **_urls(request, job),
+                         "queue_position": 0})
+
+
+@fal_view("GET")
+def status_view(request: HttpRequest, owner: str, app: str, request_id: str) -> JsonResponse:
+    job = fal_jobs.find(f"{owner}/{app}", request_id)
+    report = fal_jobs.report(job)
+    status = report.phase.status
+    body: dict[str, Any] = {"status": status, "request_id": job.request_id,
+                            **_urls(request, job)}
+    if status == "IN_QUEUE":
+        body["queue_position"] = 0
+    if request.GET.get("logs") in ("1", "true"):
+        body["logs"] = [_log(job, line) for line in report.phase.logs]
+    if status == "COMPLETED":
+        body["metrics"] = {"inference_time": job.latency}
+    if report.error:
+        body.update(error=report.error, error_type=report.error_type)
+    return JsonResponse(body, status=200 if status == "COMPLETED" else 202)
+
+
+@fal_view("GET")
+def result_view(request: HttpRequest, owner: str, app: str, request_id: str) -> JsonResponse:
+    outcome = fal_jobs.result(fal_jobs.find(f"{owner}/{app}", request_id))
+    return JsonResponse(outcome.body, status=outcome.http_status)
+
+
+@fal_view("PUT")
+def cancel_view(request: HttpRequest, owner: str, app: str, request_id: str) -> JsonResponse:
+    if fal_jobs.cancel(fal_jobs.find(f"{owner}/{app}", request_id)):
+        return JsonResponse({"status": "CANCELLATION_REQUESTED"}, status=202)
+    return JsonResponse({"status": "ALREADY_COMPLETED"}, status=400)
+
+
+@fal_view("GET", auth=False)
+def stats_view(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(state.simulator_stats())
+
+
+@fal_view("POST", auth=False)
+def reset_view(request: HttpRequest) -> JsonResponse:
+    state.reset_simulator()
+    return JsonResponse({"reset": True})
+
+
+# --- Helpers -------------------------------------------------------------------------------
+
+def _check_key(request: HttpRequest) -> None:
+    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    if scheme != "Key" or not key.strip():
+        raise Refusal(401, "Missing or malformed Authorization header; expected 'Key <FAL_KEY>'")
+
+
+def _payload(request: HttpRequest) -> dict[str, Any]:
+    try:
+        payload = json.loads(request.body or b"{}")
+    except RequestDataTooBig as exc:
+        raise Refusal(413, "Request body too large") from exc
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
+        raise Refusal(422, [{"loc": ["body"], "msg": f"Invalid JSON: {exc}",
+                             "type": "json_invalid"}]) from exc
+    if not isinstance(payload, dict):
+        raise Refusal(422, [{"loc": ["body"], "msg": "Input should be a valid dictionary",
+                             "type": "dict_type"}])
+    return payload
+
+
+def _webhook_url(request: HttpRequest) -> str | None:
+    url = request.GET.get("fal_webhook") or None
+    if url is not None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise Refusal(422, [{"loc": ["query", "fal_webhook"], "type": "url_parsing",
+                                 "msg": "fal_webhook must be an http(s) URL"}])
+    return url
+
+
+def _urls(request: HttpRequest, job: Job) -> dict[str, str]:
+    owner, app = job.app.split("/")
+    ids = {"owner": owner, "app": app, "request_id": job.request_id}
+    return {"status_url": request.build_absolute_uri(reverse("sim-fal-status", kwargs=ids)),
+            "response_url": request.build_absolute_uri(reverse("sim-fal-result", kwargs=ids)),
+            "cancel_url": request.build_absolute_uri(reverse("sim-fal-cancel", kwargs=ids))}
+
+
+def _log(job: Job, message: str) -> dict[str, str]:
+    when = datetime.fromtimestamp(job.submitted_at, UTC).isoformat()
+    return {"message": message, "level": "INFO", "source": "user", "timestamp": when}
+
+
+def _refusal_response(refusal: Refusal) -> JsonResponse:
+    response = JsonResponse({"detail": refusal.detail}, status=refusal.http_status)
+    for name, value in refusal.headers.items():
+        response[name] = value
+    return response

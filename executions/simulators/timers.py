@@ -1,0 +1,64 @@
+"""Run a function at a wall-clock time, in this process, without Celery.
+
+One daemon thread per process waits for the next due call and hands it to a small thread pool,
+so a thousand pending jobs cost a heap entry each, not a thread each. Used by the simulators
+only (they must work in the single-process embedded mode, where no broker exists).
+"""
+
+import heapq
+import itertools
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+logger = logging.getLogger("wireflow.simulators")
+Entry = tuple[float, int, Callable[..., Any], tuple[Any, ...]]
+
+
+class Timers:
+    def __init__(self, workers: int = 4) -> None:
+        self._workers = workers
+        self._ready = threading.Condition()
+        self._order = itertools.count()
+        self._heap: list[Entry] = []
+        self._pid = -1
+        self._pool: ThreadPoolExecutor | None = None
+
+    def call_at(self, when: float, function: Callable[..., Any], *args: Any) -> None:
+        with self._ready:
+            self._start_once_per_process()
+            heapq.heappush(self._heap, (when, next(self._order), function, args))
+            self._ready.notify()
+
+    def _start_once_per_process(self) -> None:
+        # After a fork the child inherits the heap but not the thread: start afresh.
+        if self._pid == os.getpid():
+            return
+        self._pid, self._heap = os.getpid(), []
+        self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="sim-work")
+        threading.Thread(target=self._loop, name="sim-timers", daemon=True).start()
+
+    def _loop(self) -> None:
+        while True:
+            with self._ready:
+                while not self._heap or self._heap[0][0] > time.time():
+                    wait = self._heap[0][0] - time.time() if self._heap else None
+                    self._ready.wait(wait)
+                _, _, function, args = heapq.heappop(self._heap)
+                pool = self._pool
+            if pool is not None:
+                pool.submit(_safely, function, *args)
+
+
+def _safely(function: Callable[..., Any], *args: Any) -> None:
+    try:
+        function(*args)
+    except Exception:  # a background job has no caller to report to: log and carry on
+        logger.exception("simulator background call %s failed", function.__name__)
+
+
+timers = Timers()

@@ -1,0 +1,21 @@
+"""Provider completion webhooks: a signed URL per node run, so deliveries cannot be forged."""
+
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from wireflow_site.errors import error_body
+
+from .engine.nodectx import read_hook_token
+from .services import provider_hook_received
+
+
+@csrf_exempt
+@require_POST
+def provider_hook(request: HttpRequest, token: str) -> JsonResponse:
+    parsed = read_hook_token(token)
+    if parsed is None:
+        return JsonResponse(error_body("Webhook not found", "not_found"), status=404)
+    run_id, _attempt = parsed
+    provider_hook_received(run_id)
+    return JsonResponse({"ok": True})

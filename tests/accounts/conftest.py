@@ -1,0 +1,37 @@
+"""Personas and fixtures for the accounts tests (the shared ones live in tests/conftest.py)."""
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from accounts.models import Membership, Role, Team, User
+
+
+@pytest.fixture(autouse=True)
+def _no_allauth_rate_limits(settings: Any) -> None:
+    # allauth counts failed logins in the (Redis) cache, which outlives a test run; these
+    # tests fail logins on purpose and must not lock each other out.
+    settings.ACCOUNT_RATE_LIMITS = False
+
+
+@pytest.fixture
+def viewer(make_user: Callable[..., User], team: Team) -> User:
+    user = make_user("viewer@example.com")
+    Membership.objects.create(team=team, user=user, role=Role.VIEWER)
+    user.current_team = team
+    user.save(update_fields=["current_team"])
+    return user
+
+
+@pytest.fixture
+def browser_for(db: None) -> Callable[[User], Client]:
+    """browser_for(user) -> a Django test client logged in as that user."""
+
+    def make(user: User) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return make

@@ -1,0 +1,66 @@
+import pytest
+
+from accounts.models import Membership, Role
+from accounts.selectors import (
+    api_key_get_for_user,
+    api_keys_for_team,
+    can_manage_api_keys,
+    current_team_for_user,
+    memberships_for_user,
+    team_get_for_user,
+    teams_for_user,
+)
+from accounts.services import api_key_create, team_create
+
+
+def test_a_user_sees_only_the_teams_they_belong_to(owner, team, teammate, stranger):
+    assert team in teams_for_user(teammate)
+    assert team not in teams_for_user(stranger)
+    assert set(teams_for_user(stranger)) == {stranger.current_team}
+
+
+def test_team_lookup_is_scoped_to_the_users_teams(owner, team, teammate, stranger):
+    assert team_get_for_user(owner, team.pk) == team
+    assert team_get_for_user(teammate, team.pk) == team
+    assert team_get_for_user(stranger, team.pk) is None
+    assert team_get_for_user(owner, 987654) is None
+
+
+def test_memberships_list_the_users_teams_with_their_roles(owner, team):
+    other = team_create(owner=owner, name="Acme")
+    assert [(m.team, m.role) for m in memberships_for_user(owner)] == [
+        (other, Role.OWNER), (team, Role.OWNER)]
+
+
+def test_key_lookup_is_scoped_to_the_users_teams(owner, team, teammate, stranger):
+    api_key = api_key_create(user=owner, team=team, name="k").api_key
+    assert api_key_get_for_user(owner, api_key.pk) == api_key
+    assert api_key_get_for_user(teammate, api_key.pk) == api_key
+    assert api_key_get_for_user(stranger, api_key.pk) is None
+
+
+def test_a_teams_key_list_holds_only_that_teams_keys(owner, team, stranger):
+    mine = api_key_create(user=owner, team=team, name="mine").api_key
+    assert stranger.current_team is not None
+    api_key_create(user=stranger, team=stranger.current_team, name="theirs")
+    assert list(api_keys_for_team(team)) == [mine]
+
+
+@pytest.mark.parametrize("role, allowed", [
+    (Role.OWNER, True), (Role.ADMIN, True), (Role.EDITOR, True), (Role.VIEWER, False)])
+def test_every_role_but_viewer_manages_keys(make_user, team, role, allowed):
+    user = make_user()
+    Membership.objects.create(team=team, user=user, role=role)
+    assert can_manage_api_keys(user, team) is allowed
+
+
+def test_a_stranger_cannot_manage_another_teams_keys(team, stranger):
+    assert can_manage_api_keys(stranger, team) is False
+
+
+def test_the_current_team_falls_back_when_the_user_left_it(owner, team, teammate):
+    Membership.objects.filter(user=teammate, team=team).delete()
+    teammate.refresh_from_db()
+    fallback = current_team_for_user(teammate)
+    assert fallback is not None
+    assert fallback != team

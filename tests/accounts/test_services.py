@@ -1,0 +1,196 @@
+import hashlib
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from accounts import keys
+from accounts.models import ApiKey, Membership, Role, Team, User
+from accounts.scopes import ALL_SCOPES, EXECUTIONS_READ, WORKFLOWS_READ
+from accounts.services import (
+    api_key_create,
+    api_key_create_for_email,
+    api_key_revoke,
+    api_key_touch,
+    team_create_and_switch,
+    user_ensure_team,
+    user_switch_team,
+)
+from wireflow_site.errors import InvalidRequest
+
+# --- api_key_create ----------------------------------------------------------------------
+
+
+def test_creating_a_key_stores_only_its_sha256_and_last_four(owner, team):
+    created = api_key_create(user=owner, team=team, name="CI")
+
+    row = ApiKey.objects.get(pk=created.api_key.pk)
+    assert keys.is_well_formed(created.secret)
+    assert row.key_hash == hashlib.sha256(created.secret.encode()).hexdigest()
+    assert row.last4 == created.secret[-4:]
+    assert row.masked == f"sk-wf_…{created.secret[-4:]}"
+    stored = [str(value) for value in ApiKey.objects.filter(pk=row.pk).values().get().values()]
+    assert not any(created.secret in value for value in stored)
+
+
+def test_a_key_created_without_scopes_has_all_of_them(owner, team):
+    assert api_key_create(user=owner, team=team, name="k").api_key.scopes == ALL_SCOPES
+
+
+def test_chosen_scopes_are_kept_in_catalogue_order_without_duplicates(owner, team):
+    api_key = api_key_create(user=owner, team=team, name="k",
+                             scopes=[EXECUTIONS_READ, WORKFLOWS_READ, WORKFLOWS_READ]).api_key
+    assert api_key.scopes == [WORKFLOWS_READ, EXECUTIONS_READ]
+
+
+def test_expiry_in_days_sets_the_expiry_date(owner, team):
+    api_key = api_key_create(user=owner, team=team, name="k", expires_in_days=30).api_key
+    assert api_key.expires_at is not None
+    assert abs(api_key.expires_at - (timezone.now() + timedelta(days=30))) < timedelta(minutes=1)
+
+
+def test_a_key_without_expiry_never_expires(owner, team):
+    assert api_key_create(user=owner, team=team, name="k").api_key.expires_at is None
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"name": ""}, {"name": "   "}, {"name": "x" * 101},
+    {"name": "k", "scopes": ["workflows:delete"]},
+    {"name": "k", "expires_in_days": 0}, {"name": "k", "expires_in_days": -3},
+    {"name": "k", "expires_in_days": 3651},
+])
+def test_bad_input_is_refused_and_creates_nothing(owner, team, kwargs):
+    with pytest.raises(InvalidRequest):
+        api_key_create(user=owner, team=team, **kwargs)
+    assert not ApiKey.objects.exists()
+
+
+# --- api_key_revoke ----------------------------------------------------------------------
+
+
+def test_revoking_a_key_stamps_it_once(owner, team):
+    api_key = api_key_create(user=owner, team=team, name="k").api_key
+    api_key_revoke(api_key)
+    first = ApiKey.objects.get(pk=api_key.pk).revoked_at
+
+    api_key_revoke(api_key)
+
+    assert first is not None
+    assert ApiKey.objects.get(pk=api_key.pk).revoked_at == first
+
+
+def test_revoking_one_key_leaves_the_others_alone(owner, team):
+    kept = api_key_create(user=owner, team=team, name="kept").api_key
+    api_key_revoke(api_key_create(user=owner, team=team, name="gone").api_key)
+    assert ApiKey.objects.get(pk=kept.pk).revoked_at is None
+
+
+# --- api_key_touch -----------------------------------------------------------------------
+
+
+def test_last_used_is_written_on_first_use(owner, team):
+    api_key = api_key_create(user=owner, team=team, name="k").api_key
+    api_key_touch(api_key)
+    assert ApiKey.objects.get(pk=api_key.pk).last_used_at is not None
+
+
+def test_two_uses_within_a_minute_cost_one_write(owner, team, django_assert_num_queries):
+    api_key = api_key_create(user=owner, team=team, name="k").api_key
+    with django_assert_num_queries(1):
+        api_key_touch(api_key)
+        api_key_touch(api_key)
+
+
+def test_another_process_within_the_minute_does_not_move_last_used(owner, team):
+    api_key = api_key_create(user=owner, team=team, name="k").api_key
+    api_key_touch(api_key)
+    written = ApiKey.objects.get(pk=api_key.pk).last_used_at
+    stale_copy = ApiKey.objects.get(pk=api_key.pk)
+    stale_copy.last_used_at = None  # as loaded by a request that started before the write
+
+    api_key_touch(stale_copy)
+
+    assert ApiKey.objects.get(pk=api_key.pk).last_used_at == written
+
+
+def test_last_used_moves_again_after_a_minute(owner, team):
+    api_key = api_key_create(user=owner, team=team, name="k").api_key
+    long_ago = timezone.now() - timedelta(seconds=61)
+    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=long_ago)
+    api_key.refresh_from_db()
+
+    api_key_touch(api_key)
+
+    assert ApiKey.objects.get(pk=api_key.pk).last_used_at > long_ago
+
+
+# --- teams -------------------------------------------------------------------------------
+
+
+def test_a_new_user_gets_a_personal_team_they_own(owner):
+    membership = Membership.objects.get(user=owner)
+    assert membership.role == Role.OWNER
+    assert owner.current_team == membership.team
+    assert membership.team.name == "owner's team"
+
+
+def test_creating_a_team_makes_the_creator_its_owner_and_switches_to_it(owner, team):
+    new = team_create_and_switch(user=owner, name="Acme Studio")
+    owner.refresh_from_db()
+    assert new.slug == "acme-studio"
+    assert Membership.objects.get(user=owner, team=new).role == Role.OWNER
+    assert owner.current_team == new
+
+
+def test_two_teams_with_one_name_get_distinct_slugs(owner, stranger):
+    first = team_create_and_switch(user=owner, name="Acme")
+    second = team_create_and_switch(user=stranger, name="Acme")
+    assert first.slug != second.slug
+
+
+def test_switching_team_changes_the_current_team(owner, team):
+    other = team_create_and_switch(user=owner, name="Other")
+    user_switch_team(owner, team)
+    owner.refresh_from_db()
+    assert owner.current_team == team != other
+
+
+def test_ensure_team_gives_a_user_left_without_teams_a_personal_team(owner, team):
+    Membership.objects.filter(user=owner).delete()
+    restored = user_ensure_team(owner)
+    assert restored != team
+    assert Membership.objects.filter(user=owner, team=restored, role=Role.OWNER).exists()
+
+
+def test_ensure_team_keeps_the_current_team(owner, team):
+    assert user_ensure_team(owner) == team
+    assert Team.objects.count() == 1
+
+
+# --- api_key_create_for_email ------------------------------------------------------------
+
+
+def test_a_key_for_a_new_email_creates_the_user_without_a_password_and_their_team(db):
+    created = api_key_create_for_email(email="  Ops@Example.com ", name="ops")
+    user = User.objects.get(email="ops@example.com")
+    assert not user.has_usable_password()
+    assert created.api_key.user == user
+    assert created.api_key.team == user.current_team
+
+
+def test_a_key_for_an_existing_email_goes_to_their_current_team(owner, team):
+    created = api_key_create_for_email(email="OWNER@example.com", name="ops")
+    assert (created.api_key.user, created.api_key.team) == (owner, team)
+    assert User.objects.count() == 1
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"email": "not-an-email", "name": "ops"},
+    {"email": "new@example.com", "name": "ops", "scopes": ["nope"]},
+    {"email": "new@example.com", "name": "ops", "expires_in_days": 0},
+])
+def test_a_refused_operator_key_creates_no_user_either(db, kwargs):
+    with pytest.raises(InvalidRequest):
+        api_key_create_for_email(**kwargs)
+    assert not User.objects.exists()
+    assert not ApiKey.objects.exists()

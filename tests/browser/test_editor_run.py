@@ -1,0 +1,144 @@
+"""Running from the editor in Chromium: live node status over the WebSocket, the upscaled image
+preview, "Run to here" reusing cached results, and Cancel. The engine runs for real: a Celery
+worker (the engine tests' harness) on the test database, with the fal simulator as provider."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from accounts.models import User
+from workflows.models import Workflow
+
+from ..engine.conftest import Worker, _flush_broker, _start
+from .editor_page import log_in, node, select_node
+
+pytestmark = pytest.mark.browser
+
+RUN_TIMEOUT_MS = 45_000
+
+
+@pytest.fixture(scope="module")
+def _worker(_asgi_server: str) -> Iterator[Worker]:
+    """A Celery worker for this module, started with the engine tests' harness."""
+    _flush_broker()
+    worker = _start(_asgi_server, "editor-run")
+    yield worker
+    worker.stop()
+    _flush_broker()
+
+
+@pytest.fixture
+def engine_site(live_site: str, settings: Any, _worker: Worker) -> str:
+    """The live site running executions, with a clean fal simulator as the provider."""
+    from executions.simulators.state import reset_simulator
+
+    settings.SITE_URL = live_site
+    settings.FAL_QUEUE_URL = f"{live_site}/_sim/fal"
+    reset_simulator()
+    return live_site
+
+
+def pipeline(owner: User, prompt: str) -> Workflow:
+    def n(node_id: str, node_type: str, label: str, x: int, **params: Any) -> dict[str, Any]:
+        return {"id": node_id, "type": "basedNode", "position": {"x": x, "y": 0},
+                "data": {"label": label, "nodeType": node_type, "params": params}}
+
+    def e(source: str, out: str, target: str, into: str) -> dict[str, Any]:
+        return {"id": f"{source}-{target}", "source": source, "target": target,
+                "sourceHandle": f"out-{out}", "targetHandle": f"in-{into}"}
+
+    nodes = [n("prompt", "input:text", "Prompt", 0, text=prompt),
+             n("flux", "generate:flux_2", "Flux", 320, image_size="square"),
+             n("up", "upscale:crystal_upscaler", "Upscale", 640)]
+    edges = [e("prompt", "text", "flux", "prompt"), e("flux", "image", "up", "image_url")]
+    return Workflow.objects.create(team=owner.current_team, created_by=owner, name="Run me",
+                                   nodes=nodes, edges=edges)
+
+
+def open_editor(page, site: str, owner: User, workflow: Workflow) -> None:
+    log_in(page, site, owner, next_path=f"/workflows/{workflow.pk}/edit")
+
+
+def run_from_dialog(page) -> None:
+    page.get_by_test_id("run-button").click()
+    page.get_by_test_id("run-dialog-submit").click()
+
+
+def expect_status(page, node_type: str, status: str) -> None:
+    expect(node(page, node_type)).to_have_attribute("data-status", status, timeout=RUN_TIMEOUT_MS)
+
+
+def submissions(model_id: str) -> int:
+    from executions.simulators.state import simulator_stats
+
+    return int(simulator_stats()["byModel"].get(model_id, 0))
+
+
+def test_a_run_turns_every_node_completed_and_shows_the_upscaled_image(engine_site, page, owner):
+    workflow = pipeline(owner, "a red fox [sim latency=1s]")
+    open_editor(page, engine_site, owner, workflow)
+
+    run_from_dialog(page)
+    expect(page.get_by_test_id("run-panel")).to_be_visible()
+    for node_type in ("input:text", "generate:flux_2", "upscale:crystal_upscaler"):
+        expect_status(page, node_type, "completed")
+    preview = node(page, "upscale:crystal_upscaler").get_by_test_id("node-preview-image")
+    expect(preview).to_be_visible()
+    assert preview.evaluate("img => img.complete && img.naturalWidth > 0")
+    expect(page.get_by_test_id("run-status")).to_have_text("COMPLETED")
+
+
+def test_the_last_runs_outputs_show_when_the_editor_opens(engine_site, page, owner):
+    workflow = pipeline(owner, "a blue heron")
+    open_editor(page, engine_site, owner, workflow)
+    run_from_dialog(page)
+    expect_status(page, "upscale:crystal_upscaler", "completed")
+
+    page.reload()
+    expect_status(page, "upscale:crystal_upscaler", "completed")
+    preview = node(page, "upscale:crystal_upscaler").get_by_test_id("node-preview-image")
+    expect(preview).to_be_visible()
+
+
+def test_run_to_here_reuses_the_cached_upstream_results(engine_site, page, owner):
+    workflow = pipeline(owner, "a green owl")
+    open_editor(page, engine_site, owner, workflow)
+    run_from_dialog(page)
+    expect_status(page, "upscale:crystal_upscaler", "completed")
+    assert submissions("fal-ai/flux-2") == 1
+    assert submissions("clarityai/crystal-upscaler") == 1
+
+    select_node(page, "generate:flux_2")
+    page.get_by_test_id("run-to-here").click()
+    expect(page.get_by_test_id("run-status")).to_have_text("COMPLETED", timeout=RUN_TIMEOUT_MS)
+    expect_status(page, "generate:flux_2", "completed")
+    # Flux was served from the cache, and the upscaler below the target did not run at all.
+    assert submissions("fal-ai/flux-2") == 1
+    assert submissions("clarityai/crystal-upscaler") == 1
+
+
+def test_cancel_stops_a_run(engine_site, page, owner):
+    workflow = pipeline(owner, "never finishes [sim hang]")
+    open_editor(page, engine_site, owner, workflow)
+    run_from_dialog(page)
+    expect_status(page, "generate:flux_2", "running")
+
+    page.get_by_test_id("cancel-button").click()
+    expect(page.get_by_test_id("run-status")).to_have_text("CANCELLED", timeout=RUN_TIMEOUT_MS)
+    expect_status(page, "generate:flux_2", "cancelled")
+    expect(node(page, "upscale:crystal_upscaler")).to_have_attribute("data-status", "cancelled")
+    expect(page.get_by_test_id("run-button")).to_be_visible()
+
+
+def test_reopening_the_page_during_a_run_reattaches_to_it(engine_site, page, owner):
+    workflow = pipeline(owner, "a slow snail [sim latency=4s]")
+    open_editor(page, engine_site, owner, workflow)
+    run_from_dialog(page)
+    expect_status(page, "generate:flux_2", "running")
+
+    page.reload()
+    expect(page.get_by_test_id("cancel-button")).to_be_visible()  # the run is still going
+    expect_status(page, "upscale:crystal_upscaler", "completed")
+    expect(page.get_by_test_id("run-button")).to_be_visible()

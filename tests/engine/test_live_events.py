@@ -1,0 +1,85 @@
+"""The WebSocket: a snapshot first, then every event in order, resumable by sequence number."""
+
+import json
+from urllib.parse import urlsplit
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from websockets.sync.client import connect
+
+from .helpers import create_workflow, edge, execute, node, wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _session_cookie(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+def _socket(site: str, user, execution_id: str, query: str = ""):
+    host = urlsplit(site).netloc
+    return connect(f"ws://{host}/ws/executions/{execution_id}/{query}",
+                   additional_headers={"Cookie": _session_cookie(user), "Origin": site},
+                   open_timeout=5)
+
+
+def _receive_until_done(socket) -> list[dict]:
+    messages = []
+    while True:
+        message = json.loads(socket.recv(timeout=20))
+        messages.append(message)
+        if message["type"] == "execution" or (
+                message["type"] == "snapshot" and message["data"]["status"] != "RUNNING"):
+            return messages
+
+
+def _pipeline(api) -> str:
+    nodes = [node("p", "input:text", text="live [sim latency=1s]"),
+             node("g", "generate:flux_2", image_size="square"),
+             node("out", "output:result")]
+    edges = [edge("p", "text", "g", "prompt"), edge("g", "image", "out", "value")]
+    return create_workflow(api, nodes, edges)
+
+
+def test_the_socket_sends_a_snapshot_then_ordered_events(engine, api, owner):
+    execution_id = execute(api, _pipeline(api))
+    with _socket(engine, owner, execution_id) as socket:
+        messages = _receive_until_done(socket)
+    assert messages[0]["type"] == "snapshot"
+    assert messages[0]["data"]["executionId"] == execution_id
+    seqs = [m["seq"] for m in messages[1:]]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    assert messages[-1]["type"] == "execution"
+    assert messages[-1]["data"]["status"] == "COMPLETED"
+    completed = {m["data"]["nodeId"] for m in messages
+                 if m["type"] == "node" and m["data"]["status"] == "COMPLETED"}
+    assert completed == {"p", "g", "out"} - _done_in_snapshot(messages[0])
+
+
+def _done_in_snapshot(snapshot: dict) -> set[str]:
+    return {s["nodeId"] for s in snapshot["data"]["nodeStates"] if s["status"] == "COMPLETED"}
+
+
+def test_resuming_after_a_sequence_number_replays_exactly_the_missed_events(engine, api, owner):
+    execution_id = execute(api, _pipeline(api))
+    wait_for(api, execution_id)
+    with _socket(engine, owner, execution_id) as socket:
+        first = json.loads(socket.recv(timeout=5))
+    assert first["type"] == "snapshot"
+    last = first["seq"]
+    assert last >= 4
+    with _socket(engine, owner, execution_id, "?after=2") as socket:
+        replayed = [json.loads(socket.recv(timeout=5)) for _ in range(last - 2)]
+    assert [m["seq"] for m in replayed] == list(range(3, last + 1))
+
+
+def test_a_stranger_cannot_listen(engine, api, stranger):
+    from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+    execution_id = execute(api, _pipeline(api))
+    with pytest.raises((ConnectionClosed, InvalidStatus)), \
+            _socket(engine, stranger, execution_id) as socket:
+        socket.recv(timeout=5)

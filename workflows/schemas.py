@@ -1,0 +1,197 @@
+"""Request and response shapes of the workflows API (camelCase, as api.md publishes them)."""
+
+import math
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from django.conf import settings
+from ninja import Schema
+from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema, field_validator
+
+from .models import Workflow
+
+
+def iso_ms(moment: datetime) -> str:
+    """`2026-11-28T16:13:40.123Z`: UTC, always with milliseconds, as api.md writes times."""
+    utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(iso_ms, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time",
+                    "example": "2026-11-28T16:13:40.123Z"}),
+]
+Node = dict[str, Any]
+Edge = dict[str, Any]
+# Patterns say in the OpenAPI document what the validators below enforce: no NUL characters
+# (PostgreSQL cannot store them) and, for names, at least one visible character.
+NO_NUL = r"^[^\x00]*$"
+Tag = Annotated[str, Field(min_length=1, max_length=50, pattern=NO_NUL)]
+
+
+# --- Errors -------------------------------------------------------------------------------
+
+class ErrorOut(Schema):
+    error: str
+    code: str
+
+
+class FieldsErrorOut(ErrorOut):
+    fields: list[str] = Field(default_factory=list, description="The fields at fault")
+
+
+class ViolationOut(Schema):
+    rule: str
+    message: str
+    nodeId: str | None = None
+    edgeId: str | None = None
+
+
+class InvalidGraphOut(ErrorOut):
+    violations: list[ViolationOut]
+
+
+class StaleWriteOut(ErrorOut):
+    currentUpdatedAt: str = Field(description="The workflow's updatedAt on the server now")
+
+
+# Every authenticated endpoint can answer these (bad input, auth, scope, size, rate limit).
+COMMON_ERRORS: dict[int, Any] = {400: FieldsErrorOut, 401: ErrorOut, 403: ErrorOut,
+                                 413: ErrorOut, 429: ErrorOut}
+
+
+# --- Workflows ----------------------------------------------------------------------------
+
+MAX_JSON_DEPTH = 64
+
+
+def storable_json_problem(value: Any) -> str | None:
+    """Why PostgreSQL would refuse this parsed JSON, or None. Python's json module accepts NaN,
+    Infinity, lone surrogates and NUL characters that jsonb and text columns reject; deep
+    nesting would exhaust the stack when the value is copied or stored. Iterative on purpose."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return f"is nested more than {MAX_JSON_DEPTH} levels deep"
+        if isinstance(item, dict):
+            stack.extend((key, depth) for key in item)
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+        elif isinstance(item, str) and not _storable_text(item):
+            return "contains a NUL character or an unpaired surrogate"
+        elif isinstance(item, float) and not math.isfinite(item):
+            return "contains NaN or Infinity"
+    return None
+
+
+def _storable_text(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+# Request bodies are plain pydantic models: ninja's Schema reads any object through getattr,
+# so it would take a JSON array for an object whose fields all have defaults.
+
+class WorkflowIn(BaseModel):
+    name: str = Field(max_length=200, pattern=r"^[^\x00]*[^\s\x00][^\x00]*$")
+    description: str | None = Field(None, max_length=10_000, pattern=NO_NUL)
+    nodes: list[Node] = Field(description="React Flow nodes (see api.md, Objects > Graph)")
+    edges: list[Edge]
+    tags: list[Tag] | None = Field(None, max_length=20)
+    isActive: bool | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("name must not be blank")
+        return value.strip()
+
+    @field_validator("name", "description", "nodes", "edges", "tags")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        problem = storable_json_problem(value)
+        if problem:
+            raise ValueError(f"value {problem}")
+        return value
+
+
+class WorkflowUpdateIn(WorkflowIn):
+    """Replaces the workflow. Optional fields left out keep their current values."""
+
+    baseUpdatedAt: datetime | None = Field(
+        None, description="The updatedAt the client last saw; a newer one on the server is 409")
+
+
+class WorkflowOut(Schema):
+    id: str
+    name: str
+    description: str
+    nodes: list[Node]
+    edges: list[Edge]
+    tags: list[str]
+    isActive: bool
+    teamId: int
+    webhookId: str | None
+    webhookUrl: str | None
+    executionCount: int
+    lastExecutedAt: Timestamp | None
+    createdAt: Timestamp
+    updatedAt: Timestamp
+    version: int
+
+
+class WorkflowListQuery(Schema):
+    isActive: bool | None = None
+    limit: int = Field(100, ge=1, le=200)
+    offset: int = Field(0, ge=0, le=1_000_000_000)  # bounded: PostgreSQL's OFFSET is a bigint
+
+
+class LintIn(BaseModel):
+    # Items are deliberately untyped: lint reports malformed nodes as violations, never 4xx.
+    nodes: list[Any] = Field(default_factory=list)
+    edges: list[Any] = Field(default_factory=list)
+
+
+class LintOut(Schema):
+    ok: bool
+    violations: list[ViolationOut]
+    warnings: list[ViolationOut]
+
+
+class DuplicateOut(Schema):
+    id: str
+    name: str
+    url: str
+
+
+def webhook_url(workflow: Workflow) -> str | None:
+    if not workflow.webhook_id:
+        return None
+    return f"{settings.SITE_URL}/api/v1/workflow/{workflow.webhook_id}/trigger"
+
+
+def workflow_out(workflow: Workflow) -> dict[str, Any]:
+    return {
+        "id": str(workflow.id), "name": workflow.name, "description": workflow.description,
+        "nodes": workflow.nodes, "edges": workflow.edges, "tags": workflow.tags,
+        "isActive": workflow.is_active, "teamId": workflow.team_id,
+        "webhookId": workflow.webhook_id, "webhookUrl": webhook_url(workflow),
+        "executionCount": workflow.execution_count, "lastExecutedAt": workflow.last_executed_at,
+        "createdAt": workflow.created_at, "updatedAt": workflow.updated_at,
+        "version": workflow.version,
+    }
+
+
+def duplicate_out(workflow: Workflow) -> dict[str, str]:
+    return {"id": str(workflow.id), "name": workflow.name,
+            "url": f"/workflows/{workflow.id}/edit"}

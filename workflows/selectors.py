@@ -1,0 +1,67 @@
+"""Reads for workflows. Every lookup is scoped to the caller's teams; anything else is 404."""
+
+import uuid
+
+from django.db.models import QuerySet
+
+from accounts.models import Membership, Role, Team, User
+from wireflow_site.errors import NotFound
+
+from .models import Workflow, WorkflowVersion
+
+
+def _parse_id(workflow_id: str | uuid.UUID) -> uuid.UUID | None:
+    if isinstance(workflow_id, uuid.UUID):
+        return workflow_id
+    try:
+        return uuid.UUID(str(workflow_id))
+    except ValueError:
+        return None
+
+
+def workflow_get_for_user(user: User, workflow_id: str | uuid.UUID, *,
+                          team: Team | None = None) -> Workflow:
+    """The workflow if it belongs to one of the user's teams, else NotFound("Workflow not found").
+
+    `team` narrows the lookup to that one team: an API key sees only the team it belongs to.
+    A malformed id is simply not found, so ids cannot be probed by shape.
+    """
+    pk = _parse_id(workflow_id)
+    if pk is None:
+        raise NotFound("Workflow not found")
+    found = Workflow.objects.filter(pk=pk, team__memberships__user=user)
+    if team is not None:
+        found = found.filter(team=team)
+    workflow = found.select_related("team").first()
+    if workflow is None:
+        raise NotFound("Workflow not found")
+    return workflow
+
+
+def workflows_for_team(team: Team, *, is_active: bool | None = None) -> QuerySet[Workflow]:
+    """The team's workflows, most recently updated first."""
+    found = Workflow.objects.filter(team=team)
+    if is_active is not None:
+        found = found.filter(is_active=is_active)
+    return found.order_by("-updated_at", "-created_at", "-pk")
+
+
+def workflow_list(team: Team, *, is_active: bool | None = None, limit: int = 100,
+                  offset: int = 0) -> list[Workflow]:
+    return list(workflows_for_team(team, is_active=is_active)[offset:offset + limit])
+
+
+def workflow_templates(team: Team) -> QuerySet[Workflow]:
+    """The starter templates installed in a team (see `manage.py seed`), by name."""
+    return Workflow.objects.filter(team=team, is_template=True).order_by("name")
+
+
+def workflow_version_latest(workflow: Workflow) -> WorkflowVersion | None:
+    return workflow.versions.order_by("-version").first()
+
+
+def user_can_modify(user: User, team: Team) -> bool:
+    """Members may change their team's workflows, except viewers."""
+    role = (Membership.objects.filter(user=user, team=team)
+            .values_list("role", flat=True).first())
+    return role is not None and role != Role.VIEWER
