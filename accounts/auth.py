@@ -1,15 +1,19 @@
 """Who is calling the API: a Bearer API key, or the browser's session (CSRF checked).
 
 `ApiAuth(scope)` is given to each endpoint as its `auth`; it raises the exact errors of the
-authentication table, which wireflow_site/api.py renders as the error body.
+authentication table, which wireflow_site/api.py renders as the error body. It also counts the
+call against the caller's rate limits (wireflow_site/ratelimit.py): endpoints that start an
+execution say so with `ApiAuth(scope, counts=EXECUTION)`.
 """
 
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 from django.http import HttpRequest
 from ninja.utils import check_csrf
 
+from wireflow_site import ratelimit
 from wireflow_site.errors import Forbidden, Unauthenticated
 
 from . import keys
@@ -20,6 +24,10 @@ from .services import api_key_touch
 
 _BEARER = re.compile(r"^Bearer (sk-\S+)$")
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
+
+Counts = Literal["request", "execution"]
+REQUEST: Counts = "request"
+EXECUTION: Counts = "execution"
 
 
 @dataclass(frozen=True)
@@ -41,16 +49,29 @@ class Caller:
 
 
 class ApiAuth:
-    def __init__(self, scope: str | None = None) -> None:
+    def __init__(self, scope: str | None = None, counts: Counts = REQUEST) -> None:
         self.scope = scope
+        self.counts = counts
 
     def __call__(self, request: HttpRequest) -> Caller:
         header = request.headers.get("Authorization")
         caller = _from_key(header) if header is not None else _from_session(request)
-        if self.scope and self.scope not in caller.scopes:
+        allowed = not self.scope or self.scope in caller.scopes
+        # A call refused for its scope starts nothing: it is counted as a plain request.
+        _count(request, caller, self.counts if allowed else REQUEST)
+        if not allowed:
             raise Forbidden(f"Forbidden: missing scope {self.scope}", code="forbidden")
         request.caller = caller  # type: ignore[attr-defined]
         return caller
+
+
+def _count(request: HttpRequest, caller: Caller, counts: Counts) -> None:
+    if counts == EXECUTION:
+        ratelimit.enforce_execution_limits(caller.team, request)
+    elif caller.api_key is None:
+        ratelimit.enforce_editor_limit(caller.user, request)
+    else:
+        ratelimit.enforce_request_limit(caller.team, request)
 
 
 def _from_key(header: str) -> Caller:

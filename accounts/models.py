@@ -117,3 +117,56 @@ class ApiKey(models.Model):
         if self.revoked_at is not None:
             return "revoked"
         return "expired" if self.is_expired() else "active"
+
+
+class CreditKind(models.TextChoices):
+    GRANT = "grant"
+    RESERVE = "reserve"
+    CHARGE = "charge"
+    RELEASE = "release"
+    ADJUSTMENT = "adjustment"
+
+
+class CreditAccount(models.Model):
+    """A team's balance: the running sum of its ledger, updated in the same transaction as each
+    entry, under this row's lock. Reading it is O(1); the CHECK makes the database itself refuse
+    a negative balance."""
+
+    team = models.OneToOneField(Team, primary_key=True, on_delete=models.CASCADE,
+                                related_name="credit_account")
+    balance = models.DecimalField(max_digits=16, decimal_places=4, default=0)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(balance__gte=0),
+                                              name="credit_balance_never_negative")]
+
+    def __str__(self) -> str:
+        return f"{self.team_id}: {self.balance}"
+
+
+class CreditEntry(models.Model):
+    """One line of a team's append-only credit ledger (1 credit = US$0.01); the balance is the
+    sum of `amount`. Rows are only ever inserted: see accounts/credits.py for the design."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="credit_entries")
+    amount = models.DecimalField(max_digits=12, decimal_places=4)
+    kind = models.CharField(max_length=10, choices=CreditKind.choices)
+    # SET_NULL, not CASCADE: deleting a workflow (and its executions) must not change a balance.
+    execution = models.ForeignKey("executions.Execution", null=True, blank=True,
+                                  on_delete=models.SET_NULL, related_name="credit_entries")
+    node_id = models.CharField(max_length=200, blank=True, default="")
+    note = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            # One reservation and one final release per execution, and one charge and one
+            # release per node: a repeated write can never charge twice.
+            models.UniqueConstraint(
+                fields=["execution", "node_id", "kind"], name="one_ledger_entry_per_node_kind",
+                condition=models.Q(kind__in=["reserve", "charge", "release"])),
+        ]
+        indexes = [models.Index(fields=["team", "kind", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount} for {self.team_id}"

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -13,6 +14,7 @@ from django.utils.text import slugify
 from wireflow_site.errors import InvalidRequest
 
 from . import keys
+from .credits import signup_grant
 from .models import ApiKey, Membership, Role, Team, User
 from .scopes import ALL_SCOPES
 from .selectors import current_team_for_user
@@ -41,7 +43,11 @@ def team_create(*, owner: User, name: str) -> Team:
 
 def user_setup_personal_team(user: User) -> Team:
     local_part = user.email.split("@")[0] or "personal"
-    return team_create(owner=user, name=f"{local_part}'s team")
+    team = team_create(owner=user, name=f"{local_part}'s team")
+    # The sign-up credits come with the person's own team, not with every team they create:
+    # otherwise creating teams would mint credits.
+    signup_grant(team, settings.SIGNUP_CREDITS)
+    return team
 
 
 def user_get_or_create(*, email: str) -> tuple[User, bool]:

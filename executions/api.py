@@ -5,12 +5,15 @@ from typing import Any, cast
 from django.http import HttpRequest, HttpResponse
 from ninja import Body, Query, Router, Status
 
-from accounts.auth import ApiAuth, Caller
+from accounts.auth import EXECUTION, ApiAuth, Caller
 from accounts.scopes import EXECUTIONS_READ, WORKFLOWS_EXECUTE
+from wireflow_site.idempotency import OPENAPI as IDEMPOTENCY_OPENAPI
+from wireflow_site.idempotency import idempotent
 from workflows.schemas import COMMON_ERRORS, ErrorOut, InvalidGraphOut
 from workflows.selectors import workflow_get_for_user
 
 from . import presenters, selectors, services
+from .estimate_api import InsufficientCreditsOut
 from .models import Execution
 from .schemas import CancelOut, DetailsOut, ExecuteIn, ExecuteOut, HistoryOut, HistoryQuery, PollOut
 
@@ -33,10 +36,12 @@ def poll_url(execution: Execution) -> str:
     return f"/api/v1/workflows/executions/{execution.pk}/poll"
 
 
-@router.post("/{workflow_id}/execute", auth=_execute,
-             response={201: ExecuteOut, 404: ErrorOut, 409: ErrorOut, 422: InvalidGraphOut,
-                       **COMMON_ERRORS},
+@router.post("/{workflow_id}/execute", auth=ApiAuth(WORKFLOWS_EXECUTE, counts=EXECUTION),
+             response={201: ExecuteOut, 402: InsufficientCreditsOut, 404: ErrorOut,
+                       409: ErrorOut, 422: InvalidGraphOut | ErrorOut, **COMMON_ERRORS},
+             openapi_extra=IDEMPOTENCY_OPENAPI,
              summary="Execute a workflow; poll the Location URL for its progress")
+@idempotent
 def execute(request: HttpRequest, workflow_id: str, response: HttpResponse,
             payload: ExecuteIn | None = _NO_BODY) -> Any:
     caller = _caller(request)

@@ -21,7 +21,9 @@ class Scheduler:
         self._cv = threading.Condition()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="advance")
         self._next_sweep = time.monotonic()
-        threading.Thread(target=self._loop, name="scheduler", daemon=True).start()
+        self._stopped = False
+        self._thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
+        self._thread.start()
 
     def schedule(self, delay: float, execution_id: str, contention: int = 0) -> None:
         with self._cv:
@@ -29,8 +31,16 @@ class Scheduler:
                                         next(self._counter), execution_id, contention))
             self._cv.notify()
 
+    def stop(self) -> None:
+        """Drop pending wake-ups, stop sweeping, and wait for the work already running."""
+        with self._cv:
+            self._stopped = True
+            self._cv.notify()
+        self._thread.join()
+        self._pool.shutdown(wait=True)
+
     def _loop(self) -> None:
-        while True:
+        while not self._stopped:
             with self._cv:
                 now = time.monotonic()
                 timeout = min(self._next_sweep, self._heap[0][0] if self._heap else now + 60) - now
@@ -60,11 +70,14 @@ def _run_advance(execution_id: str, contention: int) -> None:
 
 
 def _run_sweep() -> None:
+    from wireflow_site.idempotency import idempotency_purge
+
     from .services import sweep_stalled
 
     close_old_connections()
     try:
         sweep_stalled()
+        idempotency_purge()
     except Exception:
         logger.exception("sweep failed")
     finally:
@@ -81,3 +94,14 @@ def scheduler() -> Scheduler:
         if _scheduler is None:
             _scheduler = Scheduler()
         return _scheduler
+
+
+def scheduler_stop() -> None:
+    """Stop the scheduler if it was started: the test suite does, so that no thread of it
+    touches the database after the embedded-mode tests (or while the test database is dropped).
+    """
+    global _scheduler
+    with _lock:
+        running, _scheduler = _scheduler, None
+    if running is not None:
+        running.stop()  # outside the lock: the work it waits for may call scheduler()

@@ -135,3 +135,38 @@ class ExecutionEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.execution_id}#{self.seq} {self.type}"
+
+
+class IdempotencyState(models.TextChoices):
+    PROCESSING = "processing"
+    DONE = "done"
+
+
+class IdempotencyRecord(models.Model):
+    """One Idempotency-Key of a team: claimed by the first request, then its stored response.
+    See wireflow_site/idempotency.py for the protocol."""
+
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=500)
+    # sha256 of method, path and body: the same key with another request is refused.
+    fingerprint = models.CharField(max_length=64)
+    state = models.CharField(max_length=12, choices=IdempotencyState.choices,
+                             default=IdempotencyState.PROCESSING)
+    # Who holds the claim: a stale claim taken over gets a new token, so the request that lost
+    # it can no longer store its response.
+    token = models.UUIDField(default=uuid.uuid4)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    body = models.TextField(blank=True, default="")
+    headers = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "key"],
+                                               name="one_idempotency_record_per_team_key")]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created")]
+
+    def __str__(self) -> str:
+        return f"{self.team_id}:{self.key} ({self.state})"

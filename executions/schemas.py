@@ -3,7 +3,8 @@
 from typing import Any
 
 from ninja import Schema
-from pydantic import Field
+from ninja.schema import DjangoGetter
+from pydantic import Field, model_validator
 
 
 class ExecuteIn(Schema):
@@ -17,6 +18,16 @@ class ExecuteIn(Schema):
         description="Run only this node and what it needs, reusing cached upstream results.")
     triggerData: dict[str, Any] = Field(default_factory=dict,
                                         description="Free-form, stored with the execution.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _is_an_object(cls, value: Any) -> Any:
+        # ninja's Schema wraps whatever it is given in a DjangoGetter and reads attributes off
+        # it, so without this a JSON array or string body would pass as an empty execute.
+        raw = value._obj if isinstance(value, DjangoGetter) else value
+        if not isinstance(raw, dict):
+            raise ValueError("the body must be a JSON object")
+        return value
 
 
 class ExecutionRunOut(Schema):

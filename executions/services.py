@@ -3,6 +3,7 @@
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -10,6 +11,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from accounts.credits import LineItem, credit_balance, credits_reserve, to_credits, total_of
 from accounts.models import User
 from wireflow_site.errors import Conflict, InvalidGraph, InvalidRequest
 from workflows import graph
@@ -76,10 +78,18 @@ def _check_input_values(nodes: Mapping[str, dict[str, Any]], values: Mapping[str
                                  fields=[f"inputs.{node_id}"])
 
 
-@transaction.atomic
-def execution_start(workflow: Workflow, user: User | None, request: ExecuteRequest) -> Execution:
-    if not workflow.is_active:
-        raise Conflict("Workflow is inactive", code="workflow_inactive")
+@dataclass(frozen=True)
+class RunPlan:
+    """The graph an execute would run, validated, and the ids of the nodes in its scope."""
+
+    nodes: list[dict[str, Any]]
+    edges: list[dict[str, Any]]
+    overridden: bool
+    runnable: list[dict[str, Any]]
+    scope: list[str]
+
+
+def plan_run(workflow: Workflow, request: ExecuteRequest) -> RunPlan:
     nodes, edges, overridden = _graph_for(workflow, request)
     violations = graph.validate(nodes, edges, catalogue)
     if violations:
@@ -93,21 +103,65 @@ def execution_start(workflow: Workflow, user: User | None, request: ExecuteReque
         upstream = graph.upstream_of(request.target_node_id,
                                      [(e["source"], e["target"]) for e in edges])
         scope = [node_id for node_id in scope if node_id in upstream]
-    inputs = resolve_inputs(nodes, request.inputs, strict=request.trigger != Trigger.WEBHOOK)
+    return RunPlan(nodes, edges, overridden, runnable, scope)
+
+
+@transaction.atomic
+def execution_start(workflow: Workflow, user: User | None, request: ExecuteRequest) -> Execution:
+    if not workflow.is_active:
+        raise Conflict("Workflow is inactive", code="workflow_inactive")
+    plan = plan_run(workflow, request)
+    inputs = resolve_inputs(plan.nodes, request.inputs, strict=request.trigger != Trigger.WEBHOOK)
     now = timezone.now()
     execution = Execution.objects.create(
         workflow=workflow, team_id=workflow.team_id, created_by=user,
-        workflow_version=None if overridden else workflow_version_latest(workflow),
-        trigger=request.trigger, nodes=nodes, edges=edges, inputs=inputs,
+        workflow_version=None if plan.overridden else workflow_version_latest(workflow),
+        trigger=request.trigger, nodes=plan.nodes, edges=plan.edges, inputs=inputs,
         trigger_data=dict(request.trigger_data), target_node_id=request.target_node_id or "",
         started_at=now, deadline_at=now + timedelta(seconds=settings.EXECUTION_DEADLINE_SECONDS),
         wake_at=now,
     )
-    _create_node_runs(execution, runnable, scope, edges)
+    _create_node_runs(execution, plan.runnable, plan.scope, plan.edges)
+    # Credits: reserve the estimate under the team's lock, or raise the 402 (which rolls all of
+    # this back: nothing is created).
+    credits_reserve(workflow.team_id, execution.pk, line_items(plan))
     Workflow.objects.filter(pk=workflow.pk).update(execution_count=F("execution_count") + 1,
                                                    last_executed_at=now)
     dispatch.advance_later(str(execution.pk))
     return execution
+
+
+# --- Credits: what a run is expected to cost -------------------------------------------------
+
+def line_items(plan: RunPlan) -> list[LineItem]:
+    """The priced nodes in the plan's scope, in the graph's order. Cached upstream results of a
+    targetNodeId run are still counted: whether they hit is known only while running."""
+    in_scope = set(plan.scope)
+    items = []
+    for node in plan.runnable:
+        data = node["data"]
+        price = catalogue[data["nodeType"]].estimate_credits(data.get("params") or {})
+        if node["id"] in in_scope and price > 0:
+            items.append(LineItem(node_id=node["id"], node_type=data["nodeType"],
+                                  node_label=str(data.get("label") or data["nodeType"]),
+                                  credits=to_credits(price)))
+    return items
+
+
+@dataclass(frozen=True)
+class Estimate:
+    items: list[LineItem]
+    available: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return total_of(self.items)
+
+
+def execution_estimate(workflow: Workflow, request: ExecuteRequest) -> Estimate:
+    """What executing would reserve, validated as execute validates (a read: nothing is
+    written). The team's available credits are those of the workflow's team."""
+    return Estimate(line_items(plan_run(workflow, request)), credit_balance(workflow.team_id))
 
 
 def _create_node_runs(execution: Execution, runnable: list[dict[str, Any]], scope: list[str],
@@ -132,15 +186,22 @@ def execution_cancel(execution: Execution) -> bool:
     return bool(asked)
 
 
-def provider_hook_received(run_id: int) -> None:
-    """A provider says a job is done: look at it now rather than at the next scheduled poll."""
-    run = (NodeRun.objects.filter(pk=run_id, status=NodeStatus.RUNNING)
-           .select_related("execution").first())
-    if run is None or run.execution.status != ExecutionStatus.RUNNING:
-        return  # already recorded: deliveries repeat, and that is fine
-    NodeRun.objects.filter(pk=run.pk, status=NodeStatus.RUNNING).update(
-        next_check_at=timezone.now())
-    dispatch.advance_later(str(run.execution_id))
+def provider_hook_received(run_id: int, attempt: int, body: dict[str, Any] | None) -> None:
+    """A provider says a job is done. Keep what it delivered (so the engine needs no round
+    trip to the provider) and look at the node now rather than at the next scheduled poll.
+    Deliveries repeat and may be stale: only the attempt in flight is touched."""
+    with transaction.atomic():
+        run = (NodeRun.objects.select_for_update()
+               .filter(pk=run_id, status=NodeStatus.RUNNING, attempt=attempt,
+                       execution__status=ExecutionStatus.RUNNING).first())
+        if run is None:
+            return  # already recorded, or a delivery for an earlier attempt
+        if body is not None and body.get("request_id") in (None, run.request_id) \
+                or body is not None and not run.request_id:  # called back before we recorded it
+            run.remote = {**run.remote, "delivered": body}
+        run.next_check_at = timezone.now()
+        run.save(update_fields=["remote", "next_check_at"])
+        dispatch.advance_later(str(run.execution_id))
 
 
 def sweep_stalled() -> int:

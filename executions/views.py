@@ -1,5 +1,8 @@
 """Provider completion webhooks: a signed URL per node run, so deliveries cannot be forged."""
 
+import json
+from typing import Any
+
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -16,6 +19,14 @@ def provider_hook(request: HttpRequest, token: str) -> JsonResponse:
     parsed = read_hook_token(token)
     if parsed is None:
         return JsonResponse(error_body("Webhook not found", "not_found"), status=404)
-    run_id, _attempt = parsed
-    provider_hook_received(run_id)
+    run_id, attempt = parsed
+    provider_hook_received(run_id, attempt, _json_object(request.body))
     return JsonResponse({"ok": True})
+
+
+def _json_object(raw: bytes) -> dict[str, Any] | None:
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None

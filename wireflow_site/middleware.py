@@ -1,4 +1,5 @@
-"""Request ids on every response and log line; JSON error bodies for the whole /api/ tree."""
+"""Request ids on every response and log line; JSON error bodies for the whole /api/ tree;
+X-RateLimit-* headers on every response whose caller was counted against a limit."""
 
 import contextvars
 import json
@@ -46,6 +47,24 @@ class RequestIdMiddleware:
         finally:
             _request_id.reset(token)
         response["X-Request-Id"] = request_id
+        return response
+
+
+class RateLimitMiddleware:
+    """ApiAuth counts the call and notes the decision on the request (also when the view then
+    fails, e.g. 404); the headers are added here so that every such response carries them."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        # Imported here: the logging config imports this module before the apps are loaded,
+        # and the limiter needs the accounts models.
+        from .ratelimit import settle
+
+        self.get_response = get_response
+        self.settle = settle
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        self.settle(request, response)
         return response
 
 

@@ -59,6 +59,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "wireflow_site.middleware.RequestIdMiddleware",
+    "executions.triggers.TriggerCorsMiddleware",
+    "wireflow_site.middleware.RateLimitMiddleware",
     "wireflow_site.middleware.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -130,6 +132,8 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE = {
     "sweep-stalled-executions": {"task": "executions.sweep",
                                  "schedule": env_float("WIREFLOW_SWEEP_SECONDS", 5.0)},
+    # Idempotency-Key records are kept 24 hours (wireflow_site/idempotency.py).
+    "purge-idempotency-keys": {"task": "executions.purge_idempotency", "schedule": 3600.0},
 }
 SWEEP_GRACE_SECONDS = env_float("WIREFLOW_SWEEP_GRACE_SECONDS", 5.0)
 # How long one advance() may hold an execution before another worker may take it over.
@@ -170,6 +174,8 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Wireflow <noreply@localhost>
 # --- HTTP ------------------------------------------------------------------------------
 
 API_MAX_BODY_BYTES = 256 * 1024
+# Per-team plan limits (accounts/plans.py, enforced by wireflow_site/ratelimit.py).
+RATE_LIMITS_ENABLED = env_bool("WIREFLOW_RATE_LIMITS", True)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", SITE_URL.startswith("https"))
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
@@ -197,6 +203,9 @@ SIM_DEFAULT_LATENCY = env_float("WIREFLOW_SIM_LATENCY", 0.3)
 SIM_IMAGE_SCALE = env_float("WIREFLOW_SIM_IMAGE_SCALE", 0.5)
 FAL_QUEUE_URL = env_str("FAL_QUEUE_URL", "" if FAL_KEY else f"{SITE_URL}/_sim/fal")
 EXECUTION_DEADLINE_SECONDS = env_int("EXECUTION_DEADLINE_SECONDS", 3600)
+# Credits every new team starts with (1 credit = US$0.01): enough to try the seed pipeline
+# (about 40 credits a run) several times.
+SIGNUP_CREDITS = env_int("WIREFLOW_SIGNUP_CREDITS", 500)
 # Hosts exempt from the SSRF guard (tests and trusted internal services only).
 SSRF_ALLOW_HOSTS = env_list("WIREFLOW_SSRF_ALLOW_HOSTS", [])
 

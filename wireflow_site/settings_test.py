@@ -14,3 +14,9 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Close connections after each request: the live server's threads must not keep the test
 # database open when it is dropped.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+# Other suites run hundreds of model executions with fresh teams; credit tests set exact
+# balances themselves.
+SIGNUP_CREDITS = 1_000_000
+# Other suites run hundreds of calls and executions per test; the rate-limit tests switch the
+# limits on with pytest-django's `settings` fixture (the live server runs in this process too).
+RATE_LIMITS_ENABLED = False

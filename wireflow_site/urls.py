@@ -4,6 +4,8 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import include, path, re_path
 from django.views.static import serve
 
+from executions import triggers
+
 from . import health
 from .api import api
 from .errors import error_body
@@ -16,6 +18,11 @@ def api_not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    # The public webhook trigger, before the API (it takes no API key) and its catch-all.
+    re_path(r"^api/v1/workflow/(?P<webhook_id>[^/]+)/trigger/?$", triggers.trigger,
+            name="webhook_trigger"),
+    re_path(r"^workflow/(?P<webhook_id>[^/]+)/trigger/?$", triggers.trigger,
+            name="webhook_trigger_short"),
     path("api/v1/", api.urls),
     re_path(r"^api/(?P<rest>.*)$", api_not_found),
     path("admin/", admin.site.urls),

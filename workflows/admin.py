@@ -12,6 +12,7 @@ class WorkflowAdmin(admin.ModelAdmin):
     raw_id_fields = ["team", "created_by"]
     readonly_fields = ["id", "created_at", "updated_at", "version", "execution_count",
                        "last_executed_at"]
+    exclude = ["webhook_secret"]  # encrypted; set it on the workflow's settings page
 
 
 @admin.register(WorkflowVersion)

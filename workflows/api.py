@@ -1,5 +1,6 @@
 """The workflows REST endpoints (mounted at /api/v1/workflows). Parse, call, return."""
 
+import dataclasses
 from typing import Any, cast
 
 from django.http import HttpRequest
@@ -47,6 +48,11 @@ def _data(payload: WorkflowIn) -> services.WorkflowData:
                                  is_active=payload.isActive)
 
 
+def _update_data(payload: WorkflowUpdateIn) -> services.WorkflowData:
+    return dataclasses.replace(_data(payload), webhook_enabled=payload.webhookEnabled,
+                               webhook_secret=payload.webhook_secret_change())
+
+
 @router.get("", auth=_read, response={200: list[WorkflowOut], **COMMON_ERRORS},
             summary="List the team's workflows, most recently updated first")
 def list_workflows(request: HttpRequest, query: Query[WorkflowListQuery]) -> Any:
@@ -84,7 +90,8 @@ def get_workflow(request: HttpRequest, workflow_id: str) -> Any:
             summary="Replace a workflow (optional baseUpdatedAt guards against stale writes)")
 def update_workflow(request: HttpRequest, workflow_id: str, payload: WorkflowUpdateIn) -> Any:
     workflow = _workflow(request, workflow_id)
-    updated = services.workflow_update(workflow, user=_caller(request).user, data=_data(payload),
+    updated = services.workflow_update(workflow, user=_caller(request).user,
+                                       data=_update_data(payload),
                                        base_updated_at=payload.baseUpdatedAt)
     return workflow_out(updated)
 
@@ -95,6 +102,16 @@ def update_workflow(request: HttpRequest, workflow_id: str, payload: WorkflowUpd
 def delete_workflow(request: HttpRequest, workflow_id: str) -> Any:
     services.workflow_delete(_workflow(request, workflow_id), user=_caller(request).user)
     return Status(204, None)
+
+
+@router.post("/{workflow_id}/webhook/rotate", auth=_write,
+             response={200: WorkflowOut, 404: ErrorOut, 409: ErrorOut, **COMMON_ERRORS},
+             summary="Give the webhook trigger a new id; the old URL stops working at once",
+             description="Enable the webhook first (PUT with `webhookEnabled: true`); a "
+                         "disabled webhook answers 409 `webhook_disabled`.")
+def rotate_webhook(request: HttpRequest, workflow_id: str) -> Any:
+    workflow = _workflow(request, workflow_id)
+    return workflow_out(services.workflow_webhook_rotate(workflow, user=_caller(request).user))
 
 
 @router.post("/{workflow_id}/duplicate", auth=_write,

@@ -29,7 +29,12 @@ class Workflow(models.Model):
     # client's baseUpdatedAt can be compared exactly for stale-write detection.
     updated_at = models.DateTimeField(default=timezone.now)
     version = models.PositiveIntegerField(default=1)
+    # The public trigger URL's id: set while the webhook is enabled, None otherwise, so a
+    # disabled webhook leaves nothing reachable (enabling again gives a new id).
     webhook_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    webhook_enabled = models.BooleanField(default=False)
+    # The signing secret, Fernet-encrypted (workflows/secretbox.py); "" when unset.
+    webhook_secret = models.TextField(blank=True, default="")
     # Starter templates shipped with the product (loaded by `manage.py seed`).
     is_template = models.BooleanField(default=False)
     template_slug = models.SlugField(max_length=100, blank=True, default="")

@@ -130,6 +130,26 @@ class WorkflowUpdateIn(WorkflowIn):
 
     baseUpdatedAt: datetime | None = Field(
         None, description="The updatedAt the client last saw; a newer one on the server is 409")
+    webhookEnabled: bool | None = Field(
+        None, description="Turn the webhook trigger on (a new webhookId) or off (no URL).")
+    webhookSecret: str | None = Field(
+        None, max_length=255, pattern=NO_NUL, json_schema_extra={"writeOnly": True},
+        description="Signing secret for the webhook (X-Wireflow-Signature); \"\" or null "
+                    "clears it. Write-only: the workflow shows only webhookSecretSet.")
+
+    @field_validator("webhookSecret")
+    @classmethod
+    def _secret_storable(cls, value: str | None) -> str | None:
+        if value is not None and not _storable_text(value):
+            raise ValueError("value contains a NUL character or an unpaired surrogate")
+        return value
+
+    def webhook_secret_change(self) -> str | None:
+        """None: leave the secret as it is; "": clear it; else the new secret. A null sent
+        explicitly clears, an absent field changes nothing."""
+        if "webhookSecret" not in self.model_fields_set:
+            return None
+        return self.webhookSecret or ""
 
 
 class WorkflowOut(Schema):
@@ -143,6 +163,8 @@ class WorkflowOut(Schema):
     teamId: int
     webhookId: str | None
     webhookUrl: str | None
+    webhookEnabled: bool
+    webhookSecretSet: bool = Field(description="Whether webhook requests must be signed")
     executionCount: int
     lastExecutedAt: Timestamp | None
     createdAt: Timestamp
@@ -175,7 +197,7 @@ class DuplicateOut(Schema):
 
 
 def webhook_url(workflow: Workflow) -> str | None:
-    if not workflow.webhook_id:
+    if not (workflow.webhook_enabled and workflow.webhook_id):
         return None
     return f"{settings.SITE_URL}/api/v1/workflow/{workflow.webhook_id}/trigger"
 
@@ -185,7 +207,9 @@ def workflow_out(workflow: Workflow) -> dict[str, Any]:
         "id": str(workflow.id), "name": workflow.name, "description": workflow.description,
         "nodes": workflow.nodes, "edges": workflow.edges, "tags": workflow.tags,
         "isActive": workflow.is_active, "teamId": workflow.team_id,
-        "webhookId": workflow.webhook_id, "webhookUrl": webhook_url(workflow),
+        "webhookId": workflow.webhook_id if workflow.webhook_enabled else None,
+        "webhookUrl": webhook_url(workflow), "webhookEnabled": workflow.webhook_enabled,
+        "webhookSecretSet": bool(workflow.webhook_secret),
         "executionCount": workflow.execution_count, "lastExecutedAt": workflow.last_executed_at,
         "createdAt": workflow.created_at, "updatedAt": workflow.updated_at,
         "version": workflow.version,

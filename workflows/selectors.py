@@ -1,5 +1,6 @@
 """Reads for workflows. Every lookup is scoped to the caller's teams; anything else is 404."""
 
+import re
 import uuid
 
 from django.db.models import QuerySet
@@ -8,6 +9,8 @@ from accounts.models import Membership, Role, Team, User
 from wireflow_site.errors import NotFound
 
 from .models import Workflow, WorkflowVersion
+
+_WEBHOOK_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def _parse_id(workflow_id: str | uuid.UUID) -> uuid.UUID | None:
@@ -65,3 +68,11 @@ def user_can_modify(user: User, team: Team) -> bool:
     role = (Membership.objects.filter(user=user, team=team)
             .values_list("role", flat=True).first())
     return role is not None and role != Role.VIEWER
+
+
+def workflow_get_by_webhook(webhook_id: str) -> Workflow | None:
+    """The workflow whose enabled webhook has this id (the public trigger URL), or None."""
+    if not _WEBHOOK_ID.fullmatch(webhook_id):  # ids are token_urlsafe(); others cannot match
+        return None
+    return (Workflow.objects.filter(webhook_id=webhook_id, webhook_enabled=True)
+            .select_related("team").first())

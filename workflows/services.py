@@ -2,6 +2,7 @@
 
 import copy
 import json
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +16,7 @@ from accounts.selectors import current_team_for_user
 from accounts.services import user_setup_personal_team
 from wireflow_site.errors import Conflict, Forbidden, InvalidGraph
 
-from . import graph
+from . import graph, secretbox
 from .models import Workflow, WorkflowVersion
 from .nodes import catalogue
 from .schemas import iso_ms
@@ -23,6 +24,7 @@ from .selectors import user_can_modify
 
 NAME_MAX = 200
 COPY_SUFFIX = " (copy)"
+WEBHOOK_ID_BYTES = 24  # 192 random bits: a webhook id cannot be guessed
 TEMPLATES_DIR = Path(__file__).resolve().parent / "starter_templates"
 DEMO_EMAIL = "demo@wireflow.local"
 DEMO_PASSWORD = "wireflow-demo"  # noqa: S105 - the public demo login, printed by `make dev`
@@ -38,6 +40,8 @@ class WorkflowData:
     description: str | None = None
     tags: list[str] | None = None
     is_active: bool | None = None
+    webhook_enabled: bool | None = None
+    webhook_secret: str | None = None  # "" clears it
 
 
 # --- Times --------------------------------------------------------------------------------
@@ -127,10 +131,12 @@ def workflow_update(workflow: Workflow, *, user: User, data: WorkflowData,
         raise Conflict("Workflow was modified since baseUpdatedAt", code="stale_write",
                        currentUpdatedAt=iso_ms(current.updated_at))
     _apply(current, data, nodes, edges)
+    webhook_fields = _apply_webhook(current, enabled=data.webhook_enabled,
+                                    secret=data.webhook_secret)
     current.version += 1
     current.updated_at = _next_updated_at(current.updated_at)
     current.save(update_fields=["name", "description", "nodes", "edges", "tags", "is_active",
-                                "version", "updated_at"])
+                                "version", "updated_at", *webhook_fields])
     _snapshot(current, user)
     return current
 
@@ -144,6 +150,49 @@ def _apply(workflow: Workflow, data: WorkflowData, nodes: list[dict[str, Any]],
         workflow.tags = list(data.tags)
     if data.is_active is not None:
         workflow.is_active = data.is_active
+
+
+# --- The webhook trigger ------------------------------------------------------------------
+
+def _apply_webhook(workflow: Workflow, *, enabled: bool | None,
+                   secret: str | None) -> list[str]:
+    """Change the in-memory row; returns the fields changed. Enabling gives a new id;
+    disabling drops the id, so the old URL leads nowhere. The secret outlives a disable."""
+    changed = []
+    if enabled is not None and enabled != workflow.webhook_enabled:
+        workflow.webhook_enabled = enabled
+        workflow.webhook_id = secrets.token_urlsafe(WEBHOOK_ID_BYTES) if enabled else None
+        changed += ["webhook_enabled", "webhook_id"]
+    if secret is not None:
+        workflow.webhook_secret = secretbox.seal(secret) if secret else ""
+        changed.append("webhook_secret")
+    return changed
+
+
+@transaction.atomic
+def workflow_webhook_set(workflow: Workflow, *, user: User, enabled: bool | None = None,
+                         secret: str | None = None) -> Workflow:
+    """Turn the webhook on or off and/or set the signing secret ("" clears it). Not a graph
+    edit: version and updatedAt stay, so an open editor's next save is not stale."""
+    _ensure_can_modify(user, workflow.team)
+    current = Workflow.objects.select_for_update().get(pk=workflow.pk)
+    changed = _apply_webhook(current, enabled=enabled, secret=secret)
+    if changed:
+        current.save(update_fields=changed)
+    return current
+
+
+@transaction.atomic
+def workflow_webhook_rotate(workflow: Workflow, *, user: User) -> Workflow:
+    """A new webhook id: the old URL stops working at once."""
+    _ensure_can_modify(user, workflow.team)
+    current = Workflow.objects.select_for_update().get(pk=workflow.pk)
+    if not current.webhook_enabled:
+        raise Conflict("The webhook is disabled: enable it to get a URL",
+                       code="webhook_disabled")
+    current.webhook_id = secrets.token_urlsafe(WEBHOOK_ID_BYTES)
+    current.save(update_fields=["webhook_id"])
+    return current
 
 
 def workflow_delete(workflow: Workflow, *, user: User) -> None:

@@ -38,6 +38,8 @@ class RemoteJob:
     request_id: str
     urls: dict[str, str] = field(default_factory=dict)
     webhook: bool = False  # the provider will call back on completion
+    # The provider's completion webhook body, when it arrived: the outcome without asking.
+    delivered: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

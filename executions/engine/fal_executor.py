@@ -6,7 +6,7 @@ from typing import Any, Literal, cast
 
 from django.conf import settings
 
-from executions.providers.fal import FalClient
+from executions.providers.fal import FalClient, parse_webhook
 from workflows.nodes.registry import BaseParams
 
 from .contracts import NodeContext, NodeFailure, NodeResult, RemoteJob, RemoteStatus
@@ -66,15 +66,31 @@ class FalModelExecutor:
                          webhook=bool(ctx.webhook_url))
 
     async def check(self, ctx: NodeContext, job: RemoteJob) -> RemoteStatus:
+        if job.delivered is not None:
+            return RemoteStatus(done=True)
         status = await client().status(job.urls["status"])
         if status.failed:
             raise NodeFailure(status.error or "the model reported an error")
         return RemoteStatus(done=status.done, progress=status.progress, logs=status.logs)
 
     async def fetch(self, ctx: NodeContext, job: RemoteJob) -> NodeResult:
-        output = await client().result(job.urls["response"])
+        output = self._from_webhook(job.delivered) if job.delivered is not None else None
+        if output is None:
+            output = await client().result(job.urls["response"])
         ports = self.ports(output)
         return NodeResult(ports=ports, output=output, credits=self.credits(ctx, output))
+
+    @staticmethod
+    def _from_webhook(body: dict[str, Any]) -> dict[str, Any] | None:
+        """fal's completion webhook carries the output; a failure there fails the node. A body
+        we cannot read falls back to fetching the result."""
+        try:
+            hook = parse_webhook(body)
+        except ValueError:
+            return None
+        if not hook.ok:
+            raise NodeFailure(hook.error or "the model reported an error")
+        return hook.payload if isinstance(hook.payload, dict) else None
 
     async def cancel(self, job: RemoteJob) -> None:
         if job.urls.get("cancel"):

@@ -16,6 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.credits import credits_charge_node, credits_release_execution
 from executions import dispatch
 from executions.events import EventBuffer, LeaseLost
 from executions.models import Execution, ExecutionStatus, NodeRun, NodeStatus
@@ -53,12 +54,14 @@ def advance(execution_id: str, contention: int = 0) -> None:
 
 
 def _retry_when_free(execution_id: str, contention: int) -> None:
-    """Someone else holds the lease. Come back shortly: the holder may finish before it sees
-    what woke us (a webhook, a cancel), and a dead holder's lease expires."""
-    expires = state.lease_holder_expiry(execution_id)
-    if expires is None and contention > 0:
-        return  # finished meanwhile, or no longer running
-    dispatch.advance_later(execution_id, min(0.1 * 2 ** contention, 2.0), contention + 1)
+    """Someone else holds the lease. Come back: the holder may finish before it sees what woke
+    us (a webhook, a cancel), and a dead holder's lease expires. Never drop the wake-up while
+    the execution runs; back off while the lease stays taken."""
+    holder = state.lease_holder(execution_id)
+    if holder is None:
+        return  # ended meanwhile
+    delay = min(0.05 * 2 ** contention, 2.0) if holder else 0.0
+    dispatch.advance_later(execution_id, delay, min(contention + 1, 10))
 
 
 class Runner:
@@ -77,6 +80,7 @@ class Runner:
 
     def run(self) -> datetime | None:
         for _ in range(MAX_ROUNDS):
+            self._sync_wakeups()
             if self._cancel_requested():
                 self.stop(ExecutionStatus.CANCELLED, "Cancelled")
             elif timezone.now() >= self.ex.deadline_at:
@@ -94,7 +98,19 @@ class Runner:
                 break
             if not state.renew_lease(str(self.ex.pk), self.owner):
                 raise LeaseLost(str(self.ex.pk))
+        self._sync_wakeups()
         return self._next_wake()
+
+    def _sync_wakeups(self) -> None:
+        """A provider webhook marks its node due in the database while we may hold the lease;
+        read those marks so that the wake-up is not lost."""
+        due = NodeRun.objects.filter(execution_id=self.ex.pk, status=NodeStatus.RUNNING,
+                                     next_check_at__isnull=False)
+        for node_id, moment in due.values_list("node_id", "next_check_at"):
+            run = self.runs[node_id]
+            if moment is not None and (run.next_check_at is None or moment < run.next_check_at):
+                run.next_check_at = moment
+                run.remote = {**run.remote, **_delivery_of(run.pk)}
 
     def _cancel_requested(self) -> bool:
         return bool(Execution.objects.filter(pk=self.ex.pk, cancel_requested=True).exists())
@@ -177,6 +193,7 @@ class Runner:
                                  input=prepared.stored, cache_key=prepared.cache_key,
                                  ports=result.ports, output=result.output,
                                  credits=result.credits, progress=1.0, attempts_log=[entry]):
+            self._charge(run)
             self.events.add("node", node_state(run))
 
     def _claim_inline(self, run: NodeRun, started: datetime, stored: Any) -> None:
@@ -296,9 +313,12 @@ class Runner:
             self._progress(run, value)
 
     def _submitted(self, run: NodeRun, job: RemoteJob) -> None:
-        delay = poll_delay(0, webhook=job.webhook)
+        # A fast provider may have called back already; keep what it delivered.
+        delivered = _delivery_of(run.pk)
+        delay = 0.0 if delivered else poll_delay(0, webhook=job.webhook)
         if state.node_transition(run, phase="submitted", request_id=job.request_id,
-                                 remote={**job.urls, "webhook": job.webhook}, polls=0,
+                                 remote={**job.urls, "webhook": job.webhook, **delivered},
+                                 polls=0,
                                  next_check_at=timezone.now() + timedelta(seconds=delay)):
             self.events.add("node", node_state(run))
 
@@ -319,7 +339,16 @@ class Runner:
                                  ports=result.ports, output=result.output,
                                  credits=result.credits, progress=1.0, attempts_log=log,
                                  next_check_at=None):
+            self._charge(run)
             self.events.add("node", node_state(run))
+
+    def _charge(self, run: NodeRun) -> None:
+        """Credits: charge a node that just completed (its transition won, so this runs once
+        per node; the ledger's unique constraint backs that up). If the team could not cover
+        the whole cost, the node records what was charged."""
+        charged = credits_charge_node(self.ex.team_id, self.ex.pk, run.node_id, run.credits)
+        if float(charged) != run.credits:
+            state.node_transition(run, credits=float(charged))
 
     def _attempt_failed(self, run: NodeRun, exc: BaseException) -> None:
         http_status = exc.http_status if isinstance(exc, ProviderError) else None
@@ -391,6 +420,9 @@ class Runner:
             self._finish(ExecutionStatus.COMPLETED, "", now, self._final_output())
 
     def _finish(self, status: str, error: str, now: datetime, final: dict[str, Any]) -> None:
+        # Credits: give back the unused reservation. Before the transition, so the team's lock
+        # is always taken before the execution row's; rolled back with it if the lease is lost.
+        credits_release_execution(self.ex.team_id, self.ex.pk)
         credits = sum(run.credits for run in self.runs.values())
         if not state.execution_transition(self.ex, self.owner, status=status, error=error,
                                           finished_at=now, final_output=final,
@@ -416,6 +448,13 @@ class Runner:
 
 def _urls(run: NodeRun) -> dict[str, str]:
     return {key: value for key, value in run.remote.items() if isinstance(value, str)}
+
+
+def _delivery_of(run_pk: int) -> dict[str, Any]:
+    """The provider's completion webhook body, if one arrived for the job in flight."""
+    remote = NodeRun.objects.filter(pk=run_pk).values_list("remote", flat=True).first() or {}
+    delivered = remote.get("delivered")
+    return {"delivered": delivered} if isinstance(delivered, dict) else {}
 
 
 def _due(run: NodeRun, now: datetime) -> bool:
@@ -448,7 +487,9 @@ async def _gather(calls: list[Awaitable[Outcome]]) -> list[Outcome]:
 
 
 async def _check_and_fetch(prepared: NodeInput, run: NodeRun) -> Any:
-    job = RemoteJob(request_id=run.request_id, urls=_urls(run))
+    delivered = run.remote.get("delivered")
+    job = RemoteJob(request_id=run.request_id, urls=_urls(run),
+                    delivered=delivered if isinstance(delivered, dict) else None)
     ctx = prepared.context(attempt=run.attempt, webhook="")
     status = await prepared.executor.check(ctx, job)
     if not status.done:

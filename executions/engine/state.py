@@ -35,9 +35,10 @@ def release_lease(execution_id: str, owner: str, wake_at: datetime | None) -> No
         lease_owner="", lease_expires_at=None, wake_at=wake_at)
 
 
-def lease_holder_expiry(execution_id: str) -> datetime | None:
-    return (Execution.objects.filter(pk=execution_id)
-            .values_list("lease_expires_at", flat=True).first())
+def lease_holder(execution_id: str) -> str | None:
+    """Who holds the running execution's lease ("" when free); None once it has ended."""
+    return (Execution.objects.filter(pk=execution_id, status=ExecutionStatus.RUNNING)
+            .values_list("lease_owner", flat=True).first())
 
 
 def node_transition(run: NodeRun, **fields: Any) -> bool:

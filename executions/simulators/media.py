@@ -21,6 +21,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from executions.media import open_media_by_url
 from wireflow_site.env import env_float
+from wireflow_site.tls import client_context
 
 FLUX_SIZES = {
     "square_hd": (1024, 1024), "square": (512, 512),
@@ -220,7 +221,7 @@ def fetch_input(url: str) -> bytes:
     if own is not None:
         return own
     try:
-        response = httpx.get(url, timeout=15, follow_redirects=True)
+        response = httpx.get(url, timeout=15, follow_redirects=True, verify=client_context())
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise MediaInputError(f"could not fetch {url}: {exc}") from exc
     if response.is_error or len(response.content) > MAX_INPUT_BYTES:

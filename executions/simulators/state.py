@@ -8,13 +8,13 @@ background worker is needed to move a job along.
 
 import hashlib
 import json
-import time
+import threading
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, TypeVar
+from functools import cache as cache_fn
+from typing import Any, Literal
 
+import redis
 from django.conf import settings
 from django.core.cache import cache
 
@@ -22,12 +22,9 @@ from wireflow_site.env import env_float
 
 TTL_SECONDS = 24 * 3600
 _PREFIX = "sim:fal:"
-_STATS_KEY = f"{_PREFIX}stats"
-_LOCK_KEY = f"{_PREFIX}stats-lock"
 STEPS = 10
 
 Status = Literal["IN_QUEUE", "IN_PROGRESS", "COMPLETED"]
-T = TypeVar("T")
 
 
 def default_latency() -> float:
@@ -125,69 +122,108 @@ def _logs(model_id: str, done: int) -> list[str]:
 
 
 # --- Counters -----------------------------------------------------------------------------
+# Atomic counters, so concurrent submits (web processes, timer threads) never wait on a lock:
+# Redis INCR / HINCRBY / RPUSH when Redis is configured, a locked dict in the embedded mode.
+
+_COUNTS = f"{_PREFIX}counts"  # hash: submissions, webhooks
+_HASHES = ("byRequest", "byModel", "attempts")
+_CANCELLED = f"{_PREFIX}cancelled"
+_local_lock = threading.Lock()
+_local: dict[str, Any] = {}
+
+
+@cache_fn
+def _redis() -> redis.Redis | None:
+    url = getattr(settings, "REDIS_URL", "")
+    return redis.Redis.from_url(url) if url else None
+
 
 def _empty_stats() -> dict[str, Any]:
     return {"submissions": 0, "byRequest": {}, "byModel": {}, "attempts": {}, "cancelled": [],
             "webhooks": 0}
 
 
+def _hash_key(name: str) -> str:
+    return f"{_PREFIX}{name}"
+
+
+def _bump(counter: str | None = None, hashes: dict[str, str] | None = None,
+          cancelled: str | None = None) -> list[int]:
+    """Add one to `counter` and to each `hashes[name][field]`, append `cancelled`; returns the
+    new hash values in order."""
+    client = _redis()
+    if client is None:
+        return _bump_local(counter, hashes or {}, cancelled)
+    pipe = client.pipeline()
+    for name, item in (hashes or {}).items():
+        pipe.hincrby(_hash_key(name), item, 1)
+        pipe.expire(_hash_key(name), TTL_SECONDS)
+    if counter:
+        pipe.hincrby(_COUNTS, counter, 1)
+        pipe.expire(_COUNTS, TTL_SECONDS)
+    if cancelled:
+        pipe.rpush(_CANCELLED, cancelled)
+        pipe.expire(_CANCELLED, TTL_SECONDS)
+    results = pipe.execute()
+    return [int(results[i * 2]) for i in range(len(hashes or {}))]
+
+
+def _bump_local(counter: str | None, hashes: dict[str, str], cancelled: str | None) -> list[int]:
+    with _local_lock:
+        stats = _local.setdefault("stats", _empty_stats())
+        values = []
+        for name, item in hashes.items():
+            stats[name][item] = stats[name].get(item, 0) + 1
+            values.append(stats[name][item])
+        if counter:
+            stats[counter] += 1
+        if cancelled:
+            stats["cancelled"].append(cancelled)
+        return values
+
+
 def simulator_stats() -> dict[str, Any]:
-    stats = cache.get(_STATS_KEY)
-    return stats if isinstance(stats, dict) else _empty_stats()
+    client = _redis()
+    if client is None:
+        with _local_lock:
+            return json.loads(json.dumps(_local.get("stats") or _empty_stats()))
+    pipe = client.pipeline()
+    pipe.hgetall(_COUNTS)
+    for name in _HASHES:
+        pipe.hgetall(_hash_key(name))
+    pipe.lrange(_CANCELLED, 0, -1)
+    counts, *hashes, cancelled = pipe.execute()
+    stats = _empty_stats()
+    for name, value in counts.items():
+        stats[name.decode()] = int(value)
+    for name, values in zip(_HASHES, hashes, strict=True):
+        stats[name] = {k.decode(): int(v) for k, v in values.items()}
+    stats["cancelled"] = [item.decode() for item in cancelled]
+    return stats
 
 
 def reset_simulator() -> None:
-    with _stats_lock():
-        cache.delete(_STATS_KEY)
+    client = _redis()
+    if client is None:
+        with _local_lock:
+            _local.pop("stats", None)
+        return
+    client.delete(_COUNTS, _CANCELLED, *(_hash_key(name) for name in _HASHES))
 
 
 def count_attempt(key: str) -> int:
     """Counts a submit of this payload (accepted or not) and returns its number, from 1.
     Only payloads with a `fail=` directive are counted (the rest need no number)."""
-    def bump(stats: dict[str, Any]) -> int:
-        stats["attempts"][key] = stats["attempts"].get(key, 0) + 1
-        return int(stats["attempts"][key])
-    return _update_stats(bump)
+    return _bump(hashes={"attempts": key})[0]
 
 
 def count_submission(key: str, model_id: str) -> None:
-    def bump(stats: dict[str, Any]) -> None:
-        stats["submissions"] += 1
-        stats["byRequest"][key] = stats["byRequest"].get(key, 0) + 1
-        stats["byModel"][model_id] = stats["byModel"].get(model_id, 0) + 1
-    _update_stats(bump)
+    _bump("submissions", {"byRequest": key, "byModel": model_id})
 
 
 def count_cancel(request_id: str) -> None:
-    _update_stats(lambda stats: stats["cancelled"].append(request_id))
+    _bump(cancelled=request_id)
 
 
 def count_webhook() -> None:
-    def bump(stats: dict[str, Any]) -> None:
-        stats["webhooks"] += 1
-    _update_stats(bump)
-
-
-def _update_stats(change: Callable[[dict[str, Any]], T]) -> T:
-    with _stats_lock():
-        stats = simulator_stats()
-        result = change(stats)
-        cache.set(_STATS_KEY, stats, TTL_SECONDS)
-    return result
-
-
-@contextmanager
-def _stats_lock(wait_seconds: float = 5.0) -> Iterator[None]:
-    """A cross-process lock from the cache's atomic `add` (Redis SET NX); it expires on its own
-    if a holder dies, and a waiter gives up after `wait_seconds` rather than stall a request."""
-    token = uuid.uuid4().hex
-    deadline = time.monotonic() + wait_seconds
-    while not cache.add(_LOCK_KEY, token, timeout=5):
-        if time.monotonic() > deadline:
-            break
-        time.sleep(0.002)
-    try:
-        yield
-    finally:
-        if cache.get(_LOCK_KEY) == token:
-            cache.delete(_LOCK_KEY)
+    _bump("webhooks")

@@ -107,6 +107,22 @@ def sim_site(live_site: str, settings: Any) -> str:
 
 
 @pytest.fixture
-def engine(sim_site: str, _module_worker: Worker) -> str:
-    """The live site with the simulator as fal, and a worker running executions."""
-    return sim_site
+def engine(sim_site: str, _module_worker: Worker) -> Iterator[str]:
+    """The live site with the simulator as fal, and a worker running executions. Afterwards,
+    executions still running are cancelled and waited for, so that the worker is not writing
+    while the test database is emptied."""
+    yield sim_site
+    _quiesce()
+
+
+def _quiesce(timeout: float = 15.0) -> None:
+    from executions.models import Execution, ExecutionStatus
+    from executions.services import execution_cancel
+
+    deadline = time.monotonic() + timeout
+    running = Execution.objects.filter(status=ExecutionStatus.RUNNING)
+    while running.exists() and time.monotonic() < deadline:
+        for execution in running.filter(cancel_requested=False):
+            execution_cancel(execution)
+        time.sleep(0.1)
+    time.sleep(0.3)  # let the last advance commit and release its lease

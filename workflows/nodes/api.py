@@ -7,6 +7,7 @@ from ninja import Router, Schema
 
 from accounts.auth import ApiAuth
 from workflows.nodes import all_types, catalogue_entry
+from workflows.schemas import COMMON_ERRORS
 
 router = Router(tags=["nodes"])
 
@@ -37,6 +38,7 @@ class CatalogueOut(Schema):
     nodes: list[NodeTypeOut]
 
 
-@router.get("", auth=ApiAuth(), response=CatalogueOut, summary="List node types")
+@router.get("", auth=ApiAuth(), response={200: CatalogueOut, **COMMON_ERRORS},
+            summary="List node types")
 def list_nodes(request: HttpRequest) -> dict[str, Any]:
     return {"nodes": [catalogue_entry(nt) for nt in all_types()]}

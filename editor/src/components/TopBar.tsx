@@ -19,6 +19,7 @@ export const TopBar = memo(function TopBar() {
   const snap = useEditor((s) => s.snapToGrid);
   const running = useEditor((s) => s.run.status === "RUNNING");
   const hasRun = useEditor((s) => s.run.executionId !== null);
+  const workflowId = useEditor((s) => s.workflow.id);
   const { fitView } = useReactFlow();
   const startRun = useStartRun();
   const s = store.getState;
@@ -40,6 +41,11 @@ export const TopBar = memo(function TopBar() {
         <IconButton label={`Snap to grid: ${snap ? "on" : "off"}`} testId="snap-button" pressed={snap}
           onClick={() => s().toggleSnap()} icon="grid" />
         <ImportExport />
+        {workflowId ? (
+          <a className="wf-btn" style={{ textDecoration: "none" }} href={`/workflows/${workflowId}/settings/`}
+            data-testid="settings-link"
+            title="Webhook trigger and API examples">Settings</a>
+        ) : null}
         <IconButton label="Keyboard shortcuts (?)" testId="help-button" onClick={() => s().setDialog("help")} icon="help" />
         <IconButton label="Delete workflow" testId="delete-workflow" icon="trash"
           onClick={() => { if (window.confirm(`Delete “${name}”? This cannot be undone.`)) void deleteWorkflow(store, env); }} />

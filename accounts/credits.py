@@ -1,0 +1,255 @@
+"""Credits: each team's append-only ledger (1 credit = US$0.01), its reads and its writes.
+
+The balance is the sum of the team's `CreditEntry.amount`s, and it is also what is available:
+a running execution's reservation is already subtracted. The entries:
+
+- grant +G (sign-up, operator), adjustment ±A (operator; never below zero);
+- reserve −R when an execution starts (R = the estimate of the nodes that will run);
+- per completed node with cost c: release +min(c, outstanding reservation), and charge −c —
+  the cost moves from the reservation to a charge, so the balance does not move unless the node
+  cost more than was left reserved;
+- release +rest when the execution ends (completed, failed or cancelled).
+
+So at every moment: balance = grants ± adjustments − charges − outstanding reservations.
+
+The balance itself is kept in `CreditAccount`, updated in the same transaction as each entry,
+so reading it does not sum a ledger that grows for ever (the tests check the two agree).
+
+Never negative: every write takes the lock of the team's account row (SELECT ... FOR UPDATE),
+so concurrent executes and charges of one team are serialised and each compares against the
+fresh balance; a CHECK constraint backs that up in the database. A node may cost more than
+reserved (the upscaler is priced by the megapixels it produces, unknown before the run): the
+overrun is taken from the team's available credits, and if those run out the charge is capped
+at what is there. The team is never charged more than it has, and the node's recorded credits
+are the capped amount, so `creditsUsed` stays the sum of the charges. Nodes that cost nothing
+(and cached results) write no entry.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+from uuid import UUID
+
+from django.db import transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+
+from wireflow_site.errors import ApiError, InvalidRequest
+
+from .models import CreditAccount, CreditEntry, CreditKind, Team
+from .plans import limits_for
+
+ZERO = Decimal(0)
+QUANTUM = Decimal("0.0001")  # the ledger's precision: Decimal(12, 4)
+MAX_AMOUNT = Decimal("99999999.9999")
+ExecutionId = UUID | str
+
+
+def to_credits(value: float | int | str | Decimal) -> Decimal:
+    """A ledger amount: four decimals; floats go through their shortest text, so 0.1 is 0.1."""
+    try:
+        amount = Decimal(str(value)).quantize(QUANTUM, rounding=ROUND_HALF_UP)
+    except InvalidOperation:
+        raise InvalidRequest(f"Not an amount of credits: {value!r}") from None
+    if not amount.is_finite() or abs(amount) > MAX_AMOUNT:
+        raise InvalidRequest(f"Not an amount of credits: {value!r}")
+    return amount
+
+
+def as_number(amount: Decimal) -> int | float:
+    """For JSON: 20, not 20.0 or "20.0000"."""
+    return int(amount) if amount == amount.to_integral_value() else float(amount)
+
+
+def as_text(amount: Decimal) -> str:
+    """For messages: 20, 12.5 — no trailing zeros, no exponent."""
+    text = format(amount.normalize(), "f")
+    return "0" if text in ("-0", "") else text
+
+
+# --- the estimate's line items and the 402 --------------------------------------------------
+
+@dataclass(frozen=True)
+class LineItem:
+    """What one node is expected to cost."""
+
+    node_id: str
+    node_label: str
+    node_type: str
+    credits: Decimal
+
+    def as_json(self) -> dict[str, Any]:
+        return {"nodeId": self.node_id, "nodeLabel": self.node_label,
+                "nodeType": self.node_type, "credits": as_number(self.credits)}
+
+
+def total_of(items: Sequence[LineItem]) -> Decimal:
+    return sum((item.credits for item in items), ZERO)
+
+
+class InsufficientCredits(ApiError):
+    status = 402
+    code = "insufficient_credits"
+
+    def __init__(self, required: Decimal, available: Decimal, items: Sequence[LineItem]) -> None:
+        super().__init__(
+            f"Insufficient credits. Required: {as_text(required)}, "
+            f"Available: {as_text(available)}",
+            insufficientCredits=True, requiredCredits=as_number(required),
+            availableCredits=as_number(available),
+            breakdown=[item.as_json() for item in items])
+
+
+# --- reads ----------------------------------------------------------------------------------
+
+def credit_balance(team_id: int) -> Decimal:
+    """What the team has and may spend now (reservations already subtracted)."""
+    found = CreditAccount.objects.filter(team_id=team_id).values_list("balance", flat=True)
+    return found.first() or ZERO
+
+
+def credits_used_since(team_id: int, since: datetime) -> Decimal:
+    """Credits charged for nodes since a moment (reservations are not use)."""
+    total = (CreditEntry.objects.filter(team_id=team_id, kind=CreditKind.CHARGE,
+                                        created_at__gte=since)
+             .aggregate(total=Sum("amount"))["total"])
+    return -total if total else ZERO
+
+
+def reservation_outstanding(execution_id: ExecutionId) -> Decimal:
+    """What is still reserved for an execution: its reservation minus what was released."""
+    total = (CreditEntry.objects.filter(execution_id=execution_id,
+                                        kind__in=[CreditKind.RESERVE, CreditKind.RELEASE])
+             .aggregate(total=Sum("amount"))["total"])
+    return -total if total else ZERO
+
+
+@dataclass(frozen=True)
+class Usage:
+    plan: str
+    balance: Decimal
+    used_today: Decimal
+    used_this_month: Decimal
+    executions_today: int
+    daily_execution_limit: int | None  # None: unlimited
+    requests_per_minute: int
+
+
+def team_usage(team: Team, now: datetime | None = None) -> Usage:
+    """Credits used since UTC midnight and since the first of the month; executions in the last
+    24 hours, the rolling window the daily execution limit counts (wireflow_site/ratelimit.py)."""
+    now = now or timezone.now()
+    midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    limits = limits_for(team.plan)
+    return Usage(
+        plan=team.plan, balance=credit_balance(team.pk),
+        used_today=credits_used_since(team.pk, midnight),
+        used_this_month=credits_used_since(team.pk, midnight.replace(day=1)),
+        executions_today=team.executions.filter(created_at__gt=now - timedelta(days=1)).count(),
+        daily_execution_limit=limits.executions_per_day,
+        requests_per_minute=limits.requests_per_minute)
+
+
+# --- writes (each under the lock of the team's account row) -------------------------------
+
+def _lock_account(team_id: int) -> Decimal:
+    """Lock the team's account (creating it on first use) until the caller's transaction ends,
+    which serialises the team's ledger writes; returns its balance."""
+    CreditAccount.objects.bulk_create([CreditAccount(team_id=team_id)], ignore_conflicts=True)
+    return (CreditAccount.objects.select_for_update().filter(team_id=team_id)
+            .values_list("balance", flat=True).get())
+
+
+def _post(team_id: int, *entries: CreditEntry) -> None:
+    """Append entries and move the balance by their sum. The caller holds the account lock."""
+    CreditEntry.objects.bulk_create(entries)
+    delta = sum((entry.amount for entry in entries), ZERO)
+    CreditAccount.objects.filter(team_id=team_id).update(balance=F("balance") + delta)
+
+
+def _entry(team_id: int, kind: str, amount: Decimal, *, execution_id: ExecutionId | None = None,
+           node_id: str = "", note: str = "") -> CreditEntry:
+    return CreditEntry(team_id=team_id, kind=kind, amount=amount, execution_id=execution_id,
+                       node_id=node_id, note=note[:200], created_at=timezone.now())
+
+
+@transaction.atomic
+def credits_grant(team: Team, amount: float | int | str | Decimal, *, note: str = "") -> Decimal:
+    """Add credits (an operator's grant or the sign-up grant); returns the new balance."""
+    credits = to_credits(amount)
+    if credits <= 0:
+        raise InvalidRequest("A grant must be a positive amount of credits")
+    balance = _lock_account(team.pk)
+    _post(team.pk, _entry(team.pk, CreditKind.GRANT, credits, note=note))
+    return balance + credits
+
+
+@transaction.atomic
+def credits_adjust(team: Team, amount: float | int | str | Decimal, *, note: str = "") -> Decimal:
+    """An operator's correction, either way; refused if it would leave the balance below zero.
+    Returns the new balance."""
+    credits = to_credits(amount)
+    if credits == 0:
+        raise InvalidRequest("An adjustment must not be zero")
+    balance = _lock_account(team.pk)
+    if balance + credits < 0:
+        raise InvalidRequest(f"The balance is {as_text(balance)}: taking {as_text(-credits)} "
+                             "would leave it below zero")
+    _post(team.pk, _entry(team.pk, CreditKind.ADJUSTMENT, credits, note=note))
+    return balance + credits
+
+
+def signup_grant(team: Team, amount: int) -> None:
+    """The free-plan credits a person's own team starts with (settings.SIGNUP_CREDITS)."""
+    if amount > 0:
+        credits_grant(team, amount, note="Sign-up grant")
+
+
+@transaction.atomic
+def credits_reserve(team_id: int, execution_id: ExecutionId, items: Sequence[LineItem]) -> None:
+    """Reserve the estimate for a starting execution, or raise the 402. Call it inside the
+    transaction that creates the execution, so a 402 leaves nothing behind."""
+    required = total_of(items)
+    if required <= 0:
+        return  # nothing to pay: no need to queue behind the team's lock
+    available = _lock_account(team_id)
+    if required > available:
+        raise InsufficientCredits(required, available, items)
+    _post(team_id, _entry(team_id, CreditKind.RESERVE, -required, execution_id=execution_id))
+
+
+@transaction.atomic
+def credits_charge_node(team_id: int, execution_id: ExecutionId, node_id: str,
+                        cost: float | Decimal) -> Decimal:
+    """Charge a completed node, once, moving its cost out of the execution's reservation.
+    Returns what was charged: the cost, or less if the team could not cover an overrun."""
+    cost = to_credits(cost)
+    if cost <= 0:
+        return ZERO
+    available = _lock_account(team_id)
+    from_reservation = min(cost, reservation_outstanding(execution_id))
+    charged = min(cost, from_reservation + available)
+    note = "" if charged == cost else f"capped: cost {as_text(cost)} exceeded the balance"
+    charge = _entry(team_id, CreditKind.CHARGE, -charged, execution_id=execution_id,
+                    node_id=node_id, note=note)
+    if from_reservation > 0:
+        # The release goes first, so that even entry by entry the running sum stays >= 0.
+        _post(team_id, _entry(team_id, CreditKind.RELEASE, from_reservation,
+                              execution_id=execution_id, node_id=node_id), charge)
+    else:
+        _post(team_id, charge)
+    return charged
+
+
+@transaction.atomic
+def credits_release_execution(team_id: int, execution_id: ExecutionId) -> Decimal:
+    """Give back what an ending execution still holds in reserve; returns the amount."""
+    if reservation_outstanding(execution_id) <= 0:
+        return ZERO  # nothing reserved (a free run): no need to queue behind the team's lock
+    _lock_account(team_id)
+    rest = reservation_outstanding(execution_id)
+    if rest > 0:
+        _post(team_id, _entry(team_id, CreditKind.RELEASE, rest, execution_id=execution_id))
+    return max(rest, ZERO)

@@ -1,0 +1,32 @@
+"""B2: fan-out efficiency — N parallel model nodes of 1 s simulated latency each, against one
+such node alone (ideal: the same wall time)."""
+
+from .common import Result, Site, create_workflow, node, run_to_end
+
+LATENCY = "[sim latency=1s]"
+
+
+def fan_out(n: int) -> tuple[list, list]:
+    """N independent model nodes (the prompt is a param: 100 nodes is the graph limit)."""
+    nodes = [node(f"g{i}", "generate:flux_2", image_size="square", prompt=f"fan {i} {LATENCY}")
+             for i in range(n)]
+    return nodes, []
+
+
+def run(site: Site) -> list[Result]:
+    results = []
+    with site.client() as client:
+        single_id = create_workflow(client, *fan_out(1))
+        run_to_end(client, single_id, poll_every=0.02)  # warm up
+        single, _ = run_to_end(client, single_id, poll_every=0.02)
+        for n in (10, 50, 100):
+            wall, poll = run_to_end(client, create_workflow(client, *fan_out(n)),
+                                    poll_every=0.02)
+            assert poll["status"] == "COMPLETED", poll["error"]
+            goal_met = wall <= 1.1 * single if n == 100 else None
+            results.append(Result(
+                id="B2", what=f"fan-out of {n} parallel 1 s model nodes", figure=round(wall, 3),
+                unit="s", baseline=round(single, 3),
+                goal="<= 1.1x one node at N=100" if n == 100 else "(trend)", met=goal_met,
+            ))
+    return results

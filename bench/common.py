@@ -1,0 +1,223 @@
+"""What every benchmark shares: a production-like site (uvicorn + a Celery worker on Redis +
+PostgreSQL + the provider simulator), an API client with a key, the machine's facts, and the
+results table. Every figure is printed beside a baseline measured in the same run."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+RESULTS = ROOT / "bench" / "results"
+DB_NAME = "wireflow_bench"
+PG_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres:postgres@127.0.0.1:5432")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+EMAIL = "bench@wireflow.local"
+PASSWORD = "bench-password-1"  # noqa: S105 - a throwaway account on a throwaway database
+
+
+@dataclass
+class Result:
+    id: str
+    what: str
+    figure: float | None
+    unit: str
+    baseline: float | None
+    goal: str
+    met: bool | None
+    note: str = ""
+    ratio: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.ratio is None and self.figure is not None and self.baseline:
+            self.ratio = round(self.figure / self.baseline, 3)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def machine() -> dict[str, Any]:
+    memory_kb = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text()
+                      .splitlines() if line.startswith("MemTotal")), 0)
+    return {"cores": os.cpu_count(), "memoryGiB": round(memory_kb / 1024 / 1024, 1),
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
+def redis_rtt_ms(samples: int = 200) -> float:
+    client = redis.Redis.from_url(REDIS_URL)
+    times = []
+    for _ in range(samples):
+        start = time.perf_counter()
+        client.ping()
+        times.append((time.perf_counter() - start) * 1000)
+    return round(statistics.median(times), 3)
+
+
+@dataclass
+class Site:
+    """The site under test. Start with `with Site() as site:`."""
+
+    web_workers: int = 2
+    celery_concurrency: int = 2
+    url: str = ""
+    api_key: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def __enter__(self) -> Site:
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.env = {**os.environ, "DJANGO_SETTINGS_MODULE": "wireflow_site.settings",
+                    "DEBUG": "0", "SECRET_KEY": "bench-not-secret", "SITE_URL": self.url,
+                    "DATABASE_URL": f"{PG_URL}/{DB_NAME}", "REDIS_URL": REDIS_URL,
+                    "FAL_QUEUE_URL": f"{self.url}/_sim/fal", "WIREFLOW_SIMULATORS": "1",
+                    "WIREFLOW_RATE_LIMITS": "0", "WIREFLOW_SIGNUP_CREDITS": "10000000",
+                    "LOG_LEVEL": "WARNING"}
+        _recreate_database()
+        redis.Redis.from_url(REDIS_URL).flushdb()
+        self._manage("migrate", "--noinput")
+        self.api_key = self._manage("createapikey", "--email", EMAIL, "--name", "bench"
+                                    ).strip().splitlines()[-1]
+        log = (ROOT / "var" / "bench-web.log").open("w")
+        self.processes.append(subprocess.Popen(
+            [str(BIN / "uvicorn"), "wireflow_site.asgi:application", "--host", "127.0.0.1",
+             "--port", str(port), "--workers", str(self.web_workers), "--log-level", "warning"],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT))
+        worker_log = (ROOT / "var" / "bench-worker.log").open("w")
+        self.processes.append(subprocess.Popen(
+            [str(BIN / "celery"), "-A", "wireflow_site", "worker", "-B", "--loglevel", "WARNING",
+             "--concurrency", str(self.celery_concurrency), "--without-gossip",
+             "--without-mingle", "--without-heartbeat",
+             "--schedule", str(ROOT / "var" / "bench-beat-schedule")],
+            cwd=ROOT, env=self.env, stdout=worker_log, stderr=subprocess.STDOUT))
+        self._wait_until_up()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    def _manage(self, *args: str, check: bool = True) -> str:
+        done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env,
+                              capture_output=True, text=True, check=False)
+        if check and done.returncode != 0:
+            raise RuntimeError(f"manage.py {args[0]} failed: {done.stderr}")
+        return done.stdout
+
+    def _wait_until_up(self) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    time.sleep(2)  # and give the worker a moment to join the broker
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError("the site did not come up; see var/bench-web.log")
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=f"{self.url}/api/v1", timeout=60,
+                            headers={"Authorization": f"Bearer {self.api_key}"})
+
+
+def _recreate_database() -> None:
+    with psycopg.connect(f"{PG_URL}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+
+
+def node(node_id: str, node_type: str, **params: Any) -> dict[str, Any]:
+    return {"id": node_id, "type": "basedNode", "position": {"x": 0, "y": 0},
+            "data": {"label": node_id, "nodeType": node_type, "params": params}}
+
+
+def edge(source: str, source_port: str, target: str, target_port: str) -> dict[str, Any]:
+    return {"id": f"{source}-{target}-{target_port}", "source": source, "target": target,
+            "sourceHandle": f"out-{source_port}", "targetHandle": f"in-{target_port}"}
+
+
+def create_workflow(client: httpx.Client, nodes: list[Any], edges: list[Any]) -> str:
+    response = client.post("/workflows", json={"name": "bench", "nodes": nodes, "edges": edges})
+    response.raise_for_status()
+    return str(response.json()["id"])
+
+
+def run_to_end(client: httpx.Client, workflow_id: str, poll_every: float = 0.005,
+               timeout: float = 120) -> tuple[float, dict[str, Any]]:
+    """Seconds from the execute request to seeing a terminal status, and the last poll."""
+    start = time.perf_counter()
+    response = client.post(f"/workflows/{workflow_id}/execute", json={})
+    response.raise_for_status()
+    execution_id = response.json()["executionId"]
+    while True:
+        poll = client.get(f"/workflows/executions/{execution_id}/poll").json()
+        if poll["status"] != "RUNNING":
+            return time.perf_counter() - start, poll
+        if time.perf_counter() - start > timeout:
+            raise RuntimeError(f"execution {execution_id} still running after {timeout}s")
+        time.sleep(poll_every)
+
+
+def celery_round_trip_ms(samples: int = 50) -> float:
+    """A raw Celery no-op task round trip on the same Redis: the B1 baseline."""
+    from celery import Celery
+
+    app = Celery("bench", broker=REDIS_URL)
+    client = redis.Redis.from_url(REDIS_URL)
+    times = []
+    for i in range(samples):
+        key = f"bench:pong:{os.getpid()}:{i}"
+        start = time.perf_counter()
+        app.send_task("executions.ping", args=[key])
+        if client.blpop([key], timeout=10) is None:
+            raise RuntimeError("no Celery worker answered the ping")
+        times.append((time.perf_counter() - start) * 1000)
+    return round(statistics.median(times), 3)
+
+
+def write_results(facts: dict[str, Any], results: list[Result]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / "latest.json"
+    path.write_text(json.dumps({"machine": facts, "results": [asdict(r) for r in results]},
+                               indent=2))
+    return path
+
+
+def print_table(facts: dict[str, Any], results: list[Result]) -> None:
+    print(f"\nmachine: {facts['cores']} cores, {facts['memoryGiB']} GiB; "
+          f"Redis round trip {facts.get('redisRttMs')} ms")
+    header = f"{'id':<4} {'what':<46} {'figure':>12} {'baseline':>12} {'ratio':>7}  goal / met"
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        figure = "n/a" if r.figure is None else f"{r.figure:.3f} {r.unit}"
+        baseline = "-" if r.baseline is None else f"{r.baseline:.3f} {r.unit}"
+        ratio = "-" if r.ratio is None else f"{r.ratio:.2f}"
+        met = {True: "MET", False: "NOT MET", None: "-"}[r.met]
+        print(f"{r.id:<4} {r.what[:46]:<46} {figure:>12} {baseline:>12} {ratio:>7}  "
+              f"{r.goal} / {met}")
+        if r.note:
+            print(f"     {r.note}")

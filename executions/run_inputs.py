@@ -1,0 +1,84 @@
+"""What a workflow asks of a run: its input nodes, described for GET /workflows/{id}/run, and
+the check that every required one has a value."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from wireflow_site.errors import InvalidRequest
+from workflows.nodes import catalogue
+
+# api.md's input types; video and audio files are given by URL like any other file.
+INPUT_TYPES = {"input:text": "text", "input:image": "image", "input:video": "url",
+               "input:audio": "url", "input:number": "number", "input:boolean": "boolean",
+               "input:select": "select"}
+_EXAMPLES: dict[str, Any] = {"text": "some text", "image": "https://example.com/image.png",
+                             "url": "https://example.com/file.mp4", "number": 1,
+                             "boolean": True, "select": ""}
+
+
+@dataclass(frozen=True)
+class RunInput:
+    node_id: str
+    label: str
+    type: str
+    required: bool
+    default: Any  # None: no default
+    options: list[str] | None
+
+    def as_json(self) -> dict[str, Any]:
+        shape: dict[str, Any] = {"nodeId": self.node_id, "label": self.label,
+                                 "type": self.type, "required": self.required}
+        if self.default is not None:
+            shape["default"] = self.default
+        if self.options is not None:
+            shape["options"] = self.options
+        return shape
+
+    def example(self) -> Any:
+        if self.default is not None:
+            return self.default
+        if self.options:
+            return self.options[0]
+        return _EXAMPLES[self.type]
+
+
+def run_inputs(nodes: list[Any]) -> list[RunInput]:
+    """The workflow's input nodes, in graph order. The value saved in the node is its default
+    (an empty text or URL is none)."""
+    found = []
+    for node in nodes:
+        data = node.get("data") if isinstance(node, dict) else None
+        if isinstance(data, dict) and data.get("nodeType") in INPUT_TYPES:
+            found.append(_describe(node, data))
+    return found
+
+
+def _describe(node: dict[str, Any], data: dict[str, Any]) -> RunInput:
+    spec = catalogue[data["nodeType"]]
+    params = spec.parse_params(data.get("params") or {})
+    value = getattr(params, spec.input_param or "", None)
+    return RunInput(node_id=str(node.get("id")), label=str(data.get("label") or spec.label),
+                    type=INPUT_TYPES[spec.node_type],
+                    required=bool(getattr(params, "required", False)),
+                    default=None if value in ("", None) else value,
+                    options=getattr(params, "options", None))
+
+
+def example_inputs(inputs: list[RunInput]) -> dict[str, Any]:
+    """A request body's `inputs`, keyed by label where the label names one input only."""
+    labels = [i.label.strip().lower() for i in inputs]
+    ids = {i.node_id for i in inputs}
+    return {(i.label if labels.count(i.label.strip().lower()) == 1 and i.label not in ids
+             else i.node_id): i.example() for i in inputs}
+
+
+def require_inputs(inputs: list[RunInput], given: Mapping[str, Any]) -> None:
+    """400 naming every required input that has neither a value in `given` (resolved: keyed
+    by node id) nor a default."""
+    missing = [i for i in inputs if i.required and i.default is None
+               and given.get(i.node_id) in (None, "")]
+    if missing:
+        names = ", ".join(f"'{i.label}' ({i.node_id})" for i in missing)
+        raise InvalidRequest(f"Missing required input: {names}",
+                             fields=[f"inputs.{i.node_id}" for i in missing])

@@ -1,0 +1,212 @@
+"""The public webhook trigger (api.md "Webhook triggers"): a POST to
+/api/v1/workflow/<webhookId>/trigger, also served at /workflow/<webhookId>/trigger, runs the
+workflow without an API key.
+
+The unguessable webhook id is the credential; a workflow may also require each request to be
+signed with its secret. No cookie is looked at, so CSRF does not apply, and any origin may
+call it (TriggerCorsMiddleware).
+"""
+
+import hashlib
+import hmac
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from wireflow_site import ratelimit
+from wireflow_site.errors import ApiError, InvalidRequest, NotFound, error_body
+from wireflow_site.idempotency import respond_once
+from workflows import secretbox
+from workflows.models import Workflow
+from workflows.schemas import storable_json_problem
+from workflows.selectors import workflow_get_by_webhook
+
+from .models import Trigger
+from .services import ExecuteRequest, execution_start
+
+logger = logging.getLogger("wireflow.triggers")
+
+SIGNATURE_HEADER = "X-Wireflow-Signature"
+SIGNATURE_TOLERANCE_SECONDS = 300
+TRIGGER_PATH = re.compile(r"/(?:api/v1/)?workflow/[^/]+/trigger/?")
+ALLOWED_METHODS = "GET, POST, OPTIONS"
+CORS_HEADERS = {"Access-Control-Allow-Origin": "*",
+                "Access-Control-Expose-Headers": "Idempotent-Replayed, Retry-After, X-Request-Id"}
+PREFLIGHT_HEADERS = {"Access-Control-Allow-Methods": ALLOWED_METHODS,
+                     "Access-Control-Allow-Headers":
+                         "Content-Type, Idempotency-Key, X-Wireflow-Signature",
+                     "Access-Control-Max-Age": "7200"}  # Chromium's ceiling
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_HEX_DIGEST = re.compile(r"[0-9a-fA-F]{64}")
+
+
+class TriggerCorsMiddleware:
+    """Any origin may call the trigger URLs: every response carries the CORS headers (also the
+    413 and 500 answered before or around the view), and preflights are answered here."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not TRIGGER_PATH.fullmatch(request.path):
+            return self.get_response(request)
+        if request.method == "OPTIONS":
+            response = HttpResponse(status=204)
+            for name, value in PREFLIGHT_HEADERS.items():
+                response[name] = value
+        else:
+            response = self.get_response(request)
+        for name, value in CORS_HEADERS.items():
+            response[name] = value
+        return response
+
+
+# --- The views ------------------------------------------------------------------------------
+
+@csrf_exempt
+def trigger(request: HttpRequest, webhook_id: str) -> HttpResponse:
+    handler = {"GET": _describe, "POST": _run}.get(request.method or "")
+    if handler is None:
+        response = JsonResponse(error_body("Method not allowed", "method_not_allowed"),
+                                status=405)
+        response["Allow"] = ALLOWED_METHODS
+        return response
+    try:
+        return handler(request, webhook_id)
+    except ApiError as exc:
+        return _error(exc)
+
+
+def _error(exc: ApiError) -> JsonResponse:
+    response = JsonResponse(exc.body(), status=exc.status)
+    for name, value in exc.headers.items():
+        response[name] = value
+    return response
+
+
+def _workflow(webhook_id: str) -> Workflow:
+    workflow = workflow_get_by_webhook(webhook_id)
+    if workflow is None:
+        raise NotFound("Webhook not found")
+    return workflow
+
+
+def _describe(request: HttpRequest, webhook_id: str) -> HttpResponse:
+    workflow = _workflow(webhook_id)
+    message = ("Webhook is ready: POST a JSON object to this URL to run the workflow."
+               if workflow.is_active else "The workflow is inactive: POSTs are refused.")
+    return JsonResponse({"workflowId": str(workflow.pk), "name": workflow.name,
+                         "isActive": workflow.is_active, "message": message})
+
+
+def _run(request: HttpRequest, webhook_id: str) -> HttpResponse:
+    workflow = _workflow(webhook_id)
+    body = _raw_body(request)
+    verify_signature(workflow, request.headers.get(SIGNATURE_HEADER), body)
+    payload = _json_object(body)
+    ratelimit.enforce_execution_limits(workflow.team, request)
+    # One resource, two URLs: an Idempotency-Key means the same on both.
+    canonical = f"/api/v1/workflow/{webhook_id}/trigger"
+    return respond_once(request, workflow.team, lambda: _start(workflow, payload),
+                        path=canonical)
+
+
+def _start(workflow: Workflow, payload: dict[str, Any]) -> JsonResponse:
+    execution = execution_start(workflow, None, ExecuteRequest(
+        inputs=payload, trigger_data=payload, trigger=Trigger.WEBHOOK))
+    return JsonResponse({"executionId": str(execution.pk), "status": "queued",
+                         "message": "Workflow execution queued successfully"}, status=202)
+
+
+# --- The request ----------------------------------------------------------------------------
+
+class PayloadTooLarge(ApiError):
+    status = 413
+    code = "payload_too_large"
+    message = "Request body too large"
+
+
+def _raw_body(request: HttpRequest) -> bytes:
+    try:
+        body = request.body
+    except RequestDataTooBig as exc:
+        raise PayloadTooLarge() from exc
+    if len(body) > settings.API_MAX_BODY_BYTES:  # sent chunked, without a Content-Length
+        raise PayloadTooLarge()
+    return body
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise InvalidRequest("Malformed JSON body", code="invalid_json") from exc
+    if not isinstance(payload, dict):
+        raise InvalidRequest("The body must be a JSON object", fields=["body"])
+    problem = storable_json_problem(payload)
+    if problem:
+        raise InvalidRequest(f"The body {problem}", fields=["body"])
+    return payload
+
+
+# --- Signatures -----------------------------------------------------------------------------
+
+class InvalidSignature(ApiError):
+    status = 401
+    code = "invalid_signature"
+    message = "Invalid webhook signature"
+
+
+def _digest(secret: str, timestamp: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body,
+                    hashlib.sha256).hexdigest()
+
+
+def sign(secret: str, body: bytes, timestamp: int) -> str:
+    """The X-Wireflow-Signature value for `body` sent at `timestamp` (Unix seconds)."""
+    return f"t={timestamp},v1={_digest(secret, str(timestamp), body)}"
+
+
+def verify_signature(workflow: Workflow, header: str | None, body: bytes,
+                     now: float | None = None) -> None:
+    """Nothing when the workflow has no secret or the signature is good; else 401."""
+    if not workflow.webhook_secret:
+        return
+    if not header:
+        raise InvalidSignature(f"Missing {SIGNATURE_HEADER} header: this webhook only "
+                               "accepts signed requests")
+    secret = secretbox.unseal(workflow.webhook_secret)
+    if secret is None:  # SECRET_KEY changed without a fallback: refuse rather than trust
+        logger.error("webhook secret of workflow %s cannot be decrypted", workflow.pk)
+        raise InvalidSignature("The webhook's secret cannot be read: set it again")
+    timestamp, candidates = _parse_signature(header)
+    if abs((time.time() if now is None else now) - int(timestamp)) \
+            > SIGNATURE_TOLERANCE_SECONDS:
+        raise InvalidSignature("Signature timestamp is more than 5 minutes from the server's "
+                               "time: sign each request when you send it")
+    expected = _digest(secret, timestamp, body)  # over the timestamp exactly as sent
+    if not any(hmac.compare_digest(expected, c.lower()) for c in candidates):
+        raise InvalidSignature("Signature does not match the body and the webhook's secret")
+
+
+def _parse_signature(header: str) -> tuple[str, list[str]]:
+    """("<t>", [v1 digests]) from `t=<unix seconds>,v1=<hex>[,v1=<hex>...]`."""
+    timestamp, candidates = "", []
+    for part in header[:2000].split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "t":
+            timestamp = value
+        elif name == "v1" and _HEX_DIGEST.fullmatch(value):
+            candidates.append(value)
+    if not _TIMESTAMP.fullmatch(timestamp) or not candidates:
+        raise InvalidSignature(f"Malformed {SIGNATURE_HEADER} header: expected "
+                               "t=<unix seconds>,v1=<hex HMAC-SHA256>")
+    return timestamp, candidates

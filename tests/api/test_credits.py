@@ -1,0 +1,527 @@
+"""Credits through the full API and the operator's command: the 402 on execute, the estimate,
+the usage report, grantcredits, and the ledger's arithmetic (reserve, charge, release)."""
+
+import importlib
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from io import StringIO
+from itertools import accumulate
+from typing import Any
+
+import pytest
+from django.apps import apps
+from django.core.management import CommandError, call_command
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.test import Client
+
+from accounts.credits import (
+    credit_balance,
+    credits_adjust,
+    credits_charge_node,
+    credits_grant,
+    credits_release_execution,
+    team_usage,
+)
+from accounts.models import CreditAccount, CreditEntry, CreditKind, Plan, Team, User
+from accounts.scopes import USAGE_READ, WORKFLOWS_EXECUTE, WORKFLOWS_READ
+from accounts.services import team_create
+from executions.models import Execution, NodeRun
+from tests.conftest import ApiClient
+from tests.engine.helpers import create_workflow, edge, node
+from workflows.models import Workflow
+
+pytestmark = pytest.mark.django_db
+
+MISSING_ID = "00000000-0000-4000-8000-000000000000"
+
+
+@pytest.fixture(autouse=True)
+def _no_signup_credits(settings: Any) -> None:
+    """Autouse fixtures run first, so the personas' teams start at zero and each test funds
+    its team with exactly what it needs."""
+    settings.SIGNUP_CREDITS = 0
+
+
+def fund(team: Team, amount: str) -> None:
+    credits_grant(team, amount, note="test")
+
+
+def seed_pipeline(**upscale: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Prompt -> Nano Banana Pro (20 a run) -> Crystal upscaler (estimated 5 x 4 MP = 20)."""
+    nodes = [node("prompt", "input:text", "Prompt", text="a red fox"),
+             node("gen", "generate:nano_banana_pro", "Generate"),
+             node("up", "upscale:crystal_upscaler", "Upscale", **upscale)]
+    edges = [edge("prompt", "text", "gen", "prompt"), edge("gen", "image", "up", "image_url")]
+    return nodes, edges
+
+
+def seed_workflow(api: ApiClient) -> str:
+    return create_workflow(api, *seed_pipeline())
+
+
+SEED_BREAKDOWN = [
+    {"nodeId": "gen", "nodeLabel": "Generate", "nodeType": "generate:nano_banana_pro",
+     "credits": 20},
+    {"nodeId": "up", "nodeLabel": "Upscale", "nodeType": "upscale:crystal_upscaler",
+     "credits": 20},
+]
+
+
+def ledger(team: Team) -> list[tuple[str, Decimal, str]]:
+    return [(e.kind, e.amount, e.node_id)
+            for e in CreditEntry.objects.filter(team=team).order_by("pk")]
+
+
+def ledger_sum(team: Team) -> Decimal:
+    return CreditEntry.objects.filter(team=team).aggregate(s=Sum("amount"))["s"] or Decimal(0)
+
+
+def running_balances(team: Team) -> list[Decimal]:
+    """The balance after each entry in the order written (each write holds the team's lock)."""
+    return list(accumulate(CreditEntry.objects.filter(team=team).order_by("pk")
+                           .values_list("amount", flat=True)))
+
+
+def start(api: ApiClient, workflow_id: str, body: dict[str, Any] | None = None) -> Execution:
+    response = api.post(f"/workflows/{workflow_id}/execute", body or {})
+    assert response.status_code == 201, response.content
+    return Execution.objects.get(pk=response.json()["executionId"])
+
+
+# --- Sign-up grant ----------------------------------------------------------------------------
+
+def test_a_new_person_starts_with_the_signup_grant(settings: Any,
+                                                   make_user: Callable[..., User]) -> None:
+    settings.SIGNUP_CREDITS = 500
+    person = make_user("new@example.com")
+    team = person.current_team
+    assert team is not None
+    assert credit_balance(team.pk) == 500
+    assert ledger(team) == [("grant", Decimal("500.0000"), "")]
+
+
+def test_more_teams_do_not_mint_more_credits(settings: Any, owner: User) -> None:
+    settings.SIGNUP_CREDITS = 500
+    side = team_create(owner=owner, name="Side project")
+    assert credit_balance(side.pk) == 0
+
+
+def test_the_demo_account_from_seed_has_credits(settings: Any) -> None:
+    settings.SIGNUP_CREDITS = 500
+    call_command("seed", stdout=StringIO())
+    demo = User.objects.get(email="demo@wireflow.local")
+    assert demo.current_team is not None
+    assert credit_balance(demo.current_team.pk) == 500
+
+
+def test_teams_from_before_credits_get_the_grant_when_migrating(settings: Any,
+                                                                team: Team) -> None:
+    settings.SIGNUP_CREDITS = 300
+    migration = importlib.import_module("accounts.migrations.0002_credit_ledger")
+    migration.grant_existing_teams(apps, None)
+    assert credit_balance(team.pk) == 300
+
+
+# --- 402 on execute -------------------------------------------------------------------------
+
+def test_execute_without_enough_credits_is_402_with_the_exact_body(api: ApiClient,
+                                                                   team: Team) -> None:
+    workflow_id = seed_workflow(api)
+    fund(team, "25")
+    response = api.post(f"/workflows/{workflow_id}/execute", {})
+    assert response.status_code == 402
+    assert response.json() == {
+        "error": "Insufficient credits. Required: 40, Available: 25",
+        "code": "insufficient_credits", "insufficientCredits": True,
+        "requiredCredits": 40, "availableCredits": 25, "breakdown": SEED_BREAKDOWN}
+
+
+def test_a_402_creates_nothing(api: ApiClient, team: Team) -> None:
+    workflow_id = seed_workflow(api)
+    fund(team, "39.9999")
+    assert api.post(f"/workflows/{workflow_id}/execute", {}).status_code == 402
+    assert Execution.objects.count() == 0
+    assert NodeRun.objects.count() == 0
+    assert ledger(team) == [("grant", Decimal("39.9999"), "")]
+    assert Workflow.objects.get(pk=workflow_id).execution_count == 0
+
+
+def test_the_402_message_shows_fractions_without_trailing_zeros(api: ApiClient,
+                                                                team: Team) -> None:
+    workflow_id = seed_workflow(api)
+    fund(team, "12.5")
+    body = api.post(f"/workflows/{workflow_id}/execute", {}).json()
+    assert body["error"] == "Insufficient credits. Required: 40, Available: 12.5"
+    assert body["availableCredits"] == 12.5
+
+
+def test_a_team_with_no_credits_at_all_is_told_it_has_zero(api: ApiClient) -> None:
+    body = api.post(f"/workflows/{seed_workflow(api)}/execute", {}).json()
+    assert body["error"] == "Insufficient credits. Required: 40, Available: 0"
+    assert body["availableCredits"] == 0
+
+
+def test_exactly_enough_credits_starts_and_reserves_the_estimate(api: ApiClient,
+                                                                 team: Team) -> None:
+    workflow_id = seed_workflow(api)
+    fund(team, "40")
+    execution = start(api, workflow_id)
+    assert credit_balance(team.pk) == 0
+    assert ledger(team)[-1] == ("reserve", Decimal("-40.0000"), "")
+    assert CreditEntry.objects.get(kind=CreditKind.RESERVE).execution_id == execution.pk
+
+
+def test_the_estimate_counts_the_params_that_set_the_price(api: ApiClient) -> None:
+    nodes = [node("gen", "generate:flux_2", "Four", prompt="x", num_images=4)]
+    workflow_id = create_workflow(api, nodes, [])
+    body = api.post(f"/workflows/{workflow_id}/execute", {}).json()
+    assert body["requiredCredits"] == 12  # 3 credits an image
+
+
+def test_a_run_to_a_target_node_needs_only_its_upstream_credits(api: ApiClient,
+                                                                team: Team) -> None:
+    workflow_id = seed_workflow(api)
+    fund(team, "25")
+    start(api, workflow_id, {"targetNodeId": "gen"})
+    assert credit_balance(team.pk) == 5
+
+
+def test_a_graph_override_is_priced_not_the_saved_graph(api: ApiClient, team: Team) -> None:
+    workflow_id = seed_workflow(api)
+    nodes = [node("gen", "generate:flux_2", "Cheap", prompt="x")]
+    fund(team, "3")
+    start(api, workflow_id, {"nodes": nodes, "edges": []})
+    assert credit_balance(team.pk) == 0
+
+
+def test_a_free_workflow_runs_with_no_credits_and_writes_no_ledger_entry(api: ApiClient,
+                                                                         team: Team) -> None:
+    nodes = [node("t", "input:text", text="hi"), node("out", "output:result")]
+    workflow_id = create_workflow(api, nodes, [edge("t", "text", "out", "value")])
+    start(api, workflow_id)
+    assert ledger(team) == []
+
+
+def test_an_invalid_graph_is_422_before_credits_are_looked_at(api: ApiClient) -> None:
+    workflow_id = seed_workflow(api)
+    response = api.post(f"/workflows/{workflow_id}/execute", {"nodes": [], "edges": []})
+    assert response.status_code == 422
+
+
+# --- POST /workflows/{id}/estimate ------------------------------------------------------------
+
+def test_the_estimate_prices_the_saved_graph(api: ApiClient, team: Team) -> None:
+    workflow_id = seed_workflow(api)
+    fund(team, "25")
+    response = api.post(f"/workflows/{workflow_id}/estimate", {})
+    assert response.status_code == 200
+    assert response.json() == {"workflowId": workflow_id, "estimatedCredits": 40,
+                               "availableCredits": 25, "sufficient": False,
+                               "breakdown": SEED_BREAKDOWN}
+
+
+def test_the_estimate_writes_nothing(api: ApiClient, team: Team) -> None:
+    fund(team, "100")
+    body = api.post(f"/workflows/{seed_workflow(api)}/estimate", {}).json()
+    assert body["sufficient"] is True
+    assert Execution.objects.count() == 0
+    assert len(ledger(team)) == 1
+
+
+def test_the_estimate_takes_the_execute_body(api: ApiClient, team: Team) -> None:
+    workflow_id = seed_workflow(api)
+    nodes, edges = seed_pipeline(scale_factor=3)  # 9 MP out: 45 credits
+    body = api.post(f"/workflows/{workflow_id}/estimate",
+                    {"nodes": nodes, "edges": edges, "inputs": {"Prompt": "a cat"}}).json()
+    assert body["estimatedCredits"] == 65
+    target = api.post(f"/workflows/{workflow_id}/estimate", {"targetNodeId": "gen"}).json()
+    assert target["estimatedCredits"] == 20
+    assert [item["nodeId"] for item in target["breakdown"]] == ["gen"]
+
+
+def test_a_fractional_estimate_is_a_decimal_number(api: ApiClient) -> None:
+    nodes, edges = seed_pipeline(scale_factor=1.5)  # 2.25 MP out: 11.25 credits
+    body = api.post(f"/workflows/{create_workflow(api, nodes, edges)}/estimate", {}).json()
+    assert body["estimatedCredits"] == 31.25
+    assert body["breakdown"][1]["credits"] == 11.25
+
+
+def test_the_estimate_of_a_free_workflow_is_zero_and_sufficient(api: ApiClient) -> None:
+    workflow_id = create_workflow(api, [node("t", "input:text", text="hi")], [])
+    body = api.post(f"/workflows/{workflow_id}/estimate", {}).json()
+    assert (body["estimatedCredits"], body["sufficient"], body["breakdown"]) == (0, True, [])
+
+
+def test_the_estimate_validates_like_execute(api: ApiClient) -> None:
+    workflow_id = seed_workflow(api)
+    bad_graph = api.post(f"/workflows/{workflow_id}/estimate", {"nodes": [], "edges": []})
+    assert (bad_graph.status_code, bad_graph.json()["code"]) == (422, "invalid_graph")
+    bad_target = api.post(f"/workflows/{workflow_id}/estimate", {"targetNodeId": "nope"})
+    assert (bad_target.status_code, bad_target.json()["code"]) == (400, "invalid_request")
+    bad_type = api.post(f"/workflows/{workflow_id}/estimate", {"nodes": "many"})
+    assert (bad_type.status_code, bad_type.json()["code"]) == (400, "invalid_request")
+
+
+def test_a_stranger_cannot_estimate_a_workflow(api: ApiClient, stranger: User,
+                                               api_for: Callable[..., ApiClient]) -> None:
+    workflow_id = seed_workflow(api)
+    response = api_for(stranger).post(f"/workflows/{workflow_id}/estimate", {})
+    assert response.status_code == 404
+    assert response.json() == {"error": "Workflow not found", "code": "not_found"}
+    missing = api.post(f"/workflows/{MISSING_ID}/estimate", {})
+    assert missing.status_code == 404
+
+
+def test_the_estimate_needs_workflows_read(api: ApiClient, owner: User,
+                                           api_for: Callable[..., ApiClient]) -> None:
+    workflow_id = seed_workflow(api)
+    reader = api_for(owner, scopes=[WORKFLOWS_READ])
+    assert reader.post(f"/workflows/{workflow_id}/estimate", {}).status_code == 200
+    runner = api_for(owner, scopes=[WORKFLOWS_EXECUTE])
+    response = runner.post(f"/workflows/{workflow_id}/estimate", {})
+    assert response.status_code == 403
+    assert response.json()["error"] == "Forbidden: missing scope workflows:read"
+
+
+def test_a_teammate_sees_the_teams_credits_in_the_estimate(api: ApiClient, team: Team,
+                                                           teammate: User,
+                                                           api_for: Callable[..., ApiClient]
+                                                           ) -> None:
+    workflow_id = seed_workflow(api)
+    fund(team, "77")
+    body = api_for(teammate).post(f"/workflows/{workflow_id}/estimate", {}).json()
+    assert body["availableCredits"] == 77
+
+
+# --- GET /developer/usage --------------------------------------------------------------------
+
+def test_usage_reports_the_plan_balance_and_limits(api: ApiClient, team: Team) -> None:
+    fund(team, "500")
+    response = api.get("/developer/usage")
+    assert response.status_code == 200
+    assert response.json() == {"plan": "free", "creditBalance": 500, "creditsUsedToday": 0,
+                               "creditsUsedThisMonth": 0, "executionsToday": 0,
+                               "dailyExecutionLimit": 50, "rateLimitPerMinute": 10}
+
+
+def test_usage_counts_charges_and_executions(api: ApiClient, team: Team) -> None:
+    fund(team, "100")
+    execution = start(api, seed_workflow(api))
+    credits_charge_node(team.pk, execution.pk, "gen", 20)
+    credits_charge_node(team.pk, execution.pk, "up", 5.2429)
+    body = api.get("/developer/usage").json()
+    assert body["creditsUsedToday"] == body["creditsUsedThisMonth"] == 25.2429
+    assert body["executionsToday"] == 1
+    assert body["creditBalance"] == 60  # 40 still reserved until the execution ends
+    credits_release_execution(team.pk, execution.pk)
+    assert api.get("/developer/usage").json()["creditBalance"] == 74.7571
+
+
+def test_an_enterprise_team_has_no_daily_execution_limit(api: ApiClient, team: Team) -> None:
+    Team.objects.filter(pk=team.pk).update(plan=Plan.ENTERPRISE)
+    body = api.get("/developer/usage").json()
+    assert (body["plan"], body["dailyExecutionLimit"], body["rateLimitPerMinute"]) == (
+        "enterprise", None, 200)
+
+
+def test_usage_days_and_months_are_utc_calendar_periods(team: Team) -> None:
+    now = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
+    charges = {now - timedelta(hours=1): -3, datetime(2026, 3, 15, tzinfo=UTC): -4,
+               datetime(2026, 3, 14, 23, 59, tzinfo=UTC): -10,
+               datetime(2026, 2, 28, 23, 59, tzinfo=UTC): -100}
+    for moment, amount in charges.items():
+        CreditEntry.objects.create(team=team, kind=CreditKind.CHARGE, amount=amount,
+                                   created_at=moment)
+    usage = team_usage(team, now=now)
+    assert usage.used_today == 7
+    assert usage.used_this_month == 17
+
+
+def test_usage_counts_only_the_callers_team(api: ApiClient, team: Team, stranger: User,
+                                            api_for: Callable[..., ApiClient]) -> None:
+    fund(team, "100")
+    start(api, seed_workflow(api))
+    body = api_for(stranger).get("/developer/usage").json()
+    assert (body["creditBalance"], body["executionsToday"]) == (0, 0)
+
+
+def test_usage_needs_usage_read(owner: User, api_for: Callable[..., ApiClient]) -> None:
+    assert api_for(owner, scopes=[USAGE_READ]).get("/developer/usage").status_code == 200
+    response = api_for(owner, scopes=[WORKFLOWS_READ]).get("/developer/usage")
+    assert response.status_code == 403
+    assert response.json()["error"] == "Forbidden: missing scope usage:read"
+
+
+def test_usage_without_a_key_is_401() -> None:
+    response = ApiClient(None).get("/developer/usage")
+    assert response.status_code == 401
+    assert response.json()["code"] == "missing_authorization"
+
+
+# --- manage.py grantcredits -------------------------------------------------------------------
+
+def grantcredits(*args: str) -> str:
+    out = StringIO()
+    call_command("grantcredits", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_grantcredits_adds_credits_by_team_slug(team: Team) -> None:
+    output = grantcredits(team.slug, "250")
+    assert credit_balance(team.pk) == 250
+    assert f"Granted 250 credits for team {team.name} ({team.slug})" in output
+    assert "the balance is now 250" in output
+    assert ledger(team) == [("grant", Decimal("250.0000"), "")]
+
+
+def test_grantcredits_finds_the_team_by_its_owners_email(team: Team, owner: User) -> None:
+    grantcredits(owner.email.upper(), "12.5", "--note", "support ticket 42")
+    assert credit_balance(team.pk) == Decimal("12.5")
+    assert CreditEntry.objects.get(team=team).note == "support ticket 42"
+
+
+def test_a_negative_amount_is_an_adjustment_that_never_goes_below_zero(team: Team) -> None:
+    fund(team, "100")
+    output = grantcredits(team.slug, "-30")
+    assert "Took back 30 credits" in output and "the balance is now 70" in output
+    assert ledger(team)[-1] == ("adjustment", Decimal("-30.0000"), "")
+    with pytest.raises(CommandError, match="would leave it below zero"):
+        grantcredits(team.slug, "-70.0001")
+    assert credit_balance(team.pk) == 70
+
+
+@pytest.mark.parametrize("amount", ["0", "abc", "NaN", "1e400", "0.00001", "100000000"])
+def test_grantcredits_refuses_amounts_that_are_not_credits(team: Team, amount: str) -> None:
+    with pytest.raises(CommandError):
+        grantcredits(team.slug, amount)
+    assert ledger(team) == []
+
+
+def test_grantcredits_refuses_an_unknown_team(db: None) -> None:
+    with pytest.raises(CommandError, match="No team"):
+        grantcredits("no-such-team", "10")
+    with pytest.raises(CommandError, match="No team is owned"):
+        grantcredits("nobody@example.com", "10")
+
+
+# --- The ledger's arithmetic ------------------------------------------------------------------
+
+def test_a_node_charge_moves_credits_from_the_reservation(api: ApiClient, team: Team) -> None:
+    fund(team, "50")
+    execution = start(api, seed_workflow(api))
+    assert credits_charge_node(team.pk, execution.pk, "gen", 20) == 20
+    assert credits_charge_node(team.pk, execution.pk, "up", 5.2429) == Decimal("5.2429")
+    assert credit_balance(team.pk) == 10  # charges came out of the reservation
+    assert credits_release_execution(team.pk, execution.pk) == Decimal("14.7571")
+    assert credit_balance(team.pk) == Decimal("24.7571") == 50 - Decimal("25.2429")
+    assert ledger(team)[1:] == [
+        ("reserve", Decimal("-40.0000"), ""),
+        ("release", Decimal("20.0000"), "gen"), ("charge", Decimal("-20.0000"), "gen"),
+        ("release", Decimal("5.2429"), "up"), ("charge", Decimal("-5.2429"), "up"),
+        ("release", Decimal("14.7571"), "")]
+
+
+def test_an_overrun_is_taken_from_what_is_available(api: ApiClient, team: Team) -> None:
+    fund(team, "45")
+    execution = start(api, seed_workflow(api))
+    credits_charge_node(team.pk, execution.pk, "gen", 20)
+    assert credits_charge_node(team.pk, execution.pk, "up", 23) == 23  # 3 over its estimate
+    assert credits_release_execution(team.pk, execution.pk) == 0
+    assert credit_balance(team.pk) == 2
+
+
+def test_an_overrun_beyond_the_balance_is_capped_and_noted(api: ApiClient, team: Team) -> None:
+    fund(team, "40")
+    execution = start(api, seed_workflow(api))
+    credits_charge_node(team.pk, execution.pk, "gen", 20)
+    assert credits_charge_node(team.pk, execution.pk, "up", 25) == 20
+    assert credit_balance(team.pk) == 0
+    capped = CreditEntry.objects.get(kind=CreditKind.CHARGE, node_id="up")
+    assert capped.amount == -20 and "capped: cost 25" in capped.note
+    assert min(running_balances(team)) == 0
+
+
+def test_a_node_can_never_be_charged_twice(api: ApiClient, team: Team) -> None:
+    fund(team, "100")
+    execution = start(api, seed_workflow(api))
+    credits_charge_node(team.pk, execution.pk, "gen", 20)
+    with pytest.raises(IntegrityError):
+        credits_charge_node(team.pk, execution.pk, "gen", 20)
+    assert CreditEntry.objects.filter(kind=CreditKind.CHARGE).count() == 1
+
+
+def test_an_execution_is_released_once(api: ApiClient, team: Team) -> None:
+    fund(team, "100")
+    execution = start(api, seed_workflow(api))
+    assert credits_release_execution(team.pk, execution.pk) == 40
+    assert credits_release_execution(team.pk, execution.pk) == 0
+    assert credit_balance(team.pk) == 100
+
+
+def test_deleting_a_workflow_keeps_the_ledger_and_the_balance(api: ApiClient,
+                                                              team: Team) -> None:
+    fund(team, "100")
+    workflow_id = seed_workflow(api)
+    execution = start(api, workflow_id)
+    credits_charge_node(team.pk, execution.pk, "gen", 20)
+    credits_release_execution(team.pk, execution.pk)
+    assert api.delete(f"/workflows/{workflow_id}").status_code == 204
+    assert credit_balance(team.pk) == 80 == ledger_sum(team)
+    assert CreditEntry.objects.filter(team=team).count() == 5
+
+
+def test_an_adjustment_cannot_take_the_balance_below_zero(team: Team) -> None:
+    fund(team, "10")
+    credits_adjust(team, "-10")
+    assert credit_balance(team.pk) == 0
+    with pytest.raises(Exception, match="below zero"):
+        credits_adjust(team, "-0.0001")
+
+
+def test_the_database_refuses_a_negative_balance(team: Team) -> None:
+    fund(team, "10")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        CreditAccount.objects.filter(team=team).update(balance=-1)
+    assert credit_balance(team.pk) == 10
+
+
+def test_the_balance_is_always_the_sum_of_the_ledger(api: ApiClient, team: Team) -> None:
+    fund(team, "100")
+    workflow_id = seed_workflow(api)
+    for _ in range(2):
+        execution = start(api, workflow_id)
+        credits_charge_node(team.pk, execution.pk, "gen", 20)
+        credits_release_execution(team.pk, execution.pk)
+    assert credit_balance(team.pk) == ledger_sum(team) == 60
+    assert api.get("/developer/usage").json()["creditBalance"] == 60
+
+
+def test_the_openapi_document_declares_the_402_and_the_credit_endpoints() -> None:
+    paths = Client().get("/api/v1/openapi.json").json()["paths"]
+    execute = paths["/api/v1/workflows/{workflow_id}/execute"]["post"]["responses"]
+    assert "402" in execute
+    assert {"200", "404", "422"} <= set(
+        paths["/api/v1/workflows/{workflow_id}/estimate"]["post"]["responses"])
+    assert "200" in paths["/api/v1/developer/usage"]["get"]["responses"]
+
+
+def test_deleting_a_workflow_mid_run_gives_back_its_reservation(api: ApiClient,
+                                                                team: Team) -> None:
+    fund(team, "100")
+    workflow_id = seed_workflow(api)
+    start(api, workflow_id)  # no worker here: it stays RUNNING, holding 40
+    assert credit_balance(team.pk) == 60
+    assert api.delete(f"/workflows/{workflow_id}").status_code == 204
+    assert credit_balance(team.pk) == 100
+    assert [kind for kind, _, _ in ledger(team)] == ["grant", "reserve", "release"]
+    assert not CreditEntry.objects.filter(execution__isnull=False).exists()
+
+
+def test_deleting_a_team_mid_run_deletes_its_ledger(api: ApiClient, team: Team) -> None:
+    fund(team, "100")
+    start(api, seed_workflow(api))
+    team.delete()
+    assert not CreditEntry.objects.exists()
+    assert not Execution.objects.exists()

@@ -1,0 +1,44 @@
+"""Secrets kept encrypted at rest (a workflow's webhook signing secret).
+
+Fernet (AES-128-CBC + HMAC-SHA256, from `cryptography`) with a key derived from SECRET_KEY by
+HKDF, so no second secret has to be deployed. Keys derived from SECRET_KEY_FALLBACKS still
+decrypt, so rotating SECRET_KEY the Django way keeps stored secrets readable.
+"""
+
+import base64
+import functools
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings
+
+_CONTEXT = b"wireflow webhook signing secret v1"
+
+
+def _fernet_key(secret_key: str) -> bytes:
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                   info=_CONTEXT).derive(secret_key.encode())
+    return base64.urlsafe_b64encode(derived)
+
+
+@functools.cache
+def _box(secret_key: str, fallbacks: tuple[str, ...]) -> MultiFernet:
+    return MultiFernet([Fernet(_fernet_key(key)) for key in (secret_key, *fallbacks)])
+
+
+def _current() -> MultiFernet:
+    return _box(settings.SECRET_KEY, tuple(getattr(settings, "SECRET_KEY_FALLBACKS", ())))
+
+
+def seal(plaintext: str) -> str:
+    return _current().encrypt(plaintext.encode()).decode()
+
+
+def unseal(token: str) -> str | None:
+    """The plaintext, or None if the token cannot be read (SECRET_KEY changed without a
+    fallback, or the column was tampered with): callers must then fail closed."""
+    try:
+        return _current().decrypt(token.encode()).decode()
+    except (InvalidToken, ValueError):
+        return None
