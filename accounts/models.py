@@ -151,9 +151,11 @@ class CreditEntry(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="credit_entries")
     amount = models.DecimalField(max_digits=12, decimal_places=4)
     kind = models.CharField(max_length=10, choices=CreditKind.choices)
-    # SET_NULL, not CASCADE: deleting a workflow (and its executions) must not change a balance.
+    # No database constraint and no action on delete: the ledger is append-only and keeps
+    # naming the execution after a workflow (and its executions) is deleted.
     execution = models.ForeignKey("executions.Execution", null=True, blank=True,
-                                  on_delete=models.SET_NULL, related_name="credit_entries")
+                                  on_delete=models.DO_NOTHING, db_constraint=False,
+                                  related_name="credit_entries")
     node_id = models.CharField(max_length=200, blank=True, default="")
     note = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)

@@ -10,9 +10,8 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from wireflow_site.errors import NotFound
 
-from . import presenters, selectors
-from .events import as_message, group_name
-from .models import Execution
+from . import selectors
+from .events import as_message, group_name, remember_web_loop
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
@@ -23,6 +22,7 @@ class ExecutionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     last_seq = 0
 
     async def connect(self) -> None:
+        remember_web_loop()
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
@@ -64,7 +64,11 @@ class ExecutionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 self.last_seq = event["seq"]
 
     async def _send_snapshot(self) -> None:
-        seq, data = await database_sync_to_async(_snapshot)(self.execution_id)
+        seq, data = await database_sync_to_async(selectors.execution_snapshot)(
+            self.execution_id)
+        if data is None:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
         self.last_seq = seq
         await self.send_json({"type": "snapshot", "seq": seq, "data": data})
 
@@ -74,13 +78,6 @@ class ExecutionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         for event in events:
             await self.send_json(as_message(event))
             self.last_seq = event.seq
-
-
-def _snapshot(execution_id: str) -> tuple[int, dict[str, Any]]:
-    # Read the sequence number first: the state read after it is at least that new.
-    seq = Execution.objects.values_list("last_seq", flat=True).get(pk=execution_id)
-    execution = Execution.objects.get(pk=execution_id)
-    return seq, presenters.poll_shape(execution, selectors.node_runs_of(execution))
 
 
 def _after(query_string: bytes) -> int | None:

@@ -3,10 +3,12 @@ the transaction that made them: events get gap-free sequence numbers, are stored
 commit are sent to the execution's Channels group. WebSocket and SSE consumers read the same
 events, so a reconnect resumes by sequence number."""
 
+import asyncio
 import logging
+import os
+import threading
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -56,8 +58,36 @@ def broadcast(execution_id: str, messages: list[dict[str, Any]]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+    send = layer.group_send(group_name(execution_id),
+                            {"type": "execution.events", "events": messages})
     try:
-        async_to_sync(layer.group_send)(group_name(execution_id),
-                                        {"type": "execution.events", "events": messages})
+        asyncio.run_coroutine_threadsafe(send, _event_loop()).result(timeout=5)
     except Exception:  # live delivery is best effort; consumers catch up from the stored events
         logger.warning("could not broadcast events for %s", execution_id, exc_info=True)
+
+
+# Sending needs an event loop. A new loop per send (async_to_sync) costs a fresh Redis
+# connection each time, so each process keeps one loop: the web server's own when this
+# process serves WebSockets (the in-memory layer of the embedded mode lives there), else a
+# private one on a daemon thread.
+_web_loop: asyncio.AbstractEventLoop | None = None
+_private: tuple[int, asyncio.AbstractEventLoop] | None = None
+_lock = threading.Lock()
+
+
+def remember_web_loop() -> None:
+    """Called from the web server's loop (by the WebSocket consumer)."""
+    global _web_loop
+    _web_loop = asyncio.get_running_loop()
+
+
+def _event_loop() -> asyncio.AbstractEventLoop:
+    global _private
+    if _web_loop is not None and _web_loop.is_running():
+        return _web_loop
+    with _lock:
+        if _private is None or _private[0] != os.getpid():  # a forked worker starts its own
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="events", daemon=True).start()
+            _private = (os.getpid(), loop)
+        return _private[1]

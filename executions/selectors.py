@@ -4,6 +4,7 @@ import base64
 import binascii
 import uuid
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Q, QuerySet
 
@@ -31,6 +32,24 @@ def execution_get_for_user(user: User, execution_id: str, *, team: Team | None =
 
 def node_runs_of(execution: Execution) -> list[NodeRun]:
     return list(execution.node_runs.order_by("position", "pk"))
+
+
+def execution_snapshot(execution_id: str) -> tuple[int, dict[str, Any] | None]:
+    """(last event seq, poll shape) for the live streams; (0, None) once it is gone. The seq is
+    read first, so the state read after it is at least that new."""
+    from . import presenters
+
+    seq = Execution.objects.filter(pk=execution_id).values_list("last_seq", flat=True).first()
+    execution = Execution.objects.filter(pk=execution_id).first()
+    if seq is None or execution is None:
+        return 0, None
+    return seq, presenters.poll_shape(execution, node_runs_of(execution))
+
+
+def execution_progress(execution_id: str) -> tuple[str, int] | None:
+    """(status, last event seq), or None once the execution is gone."""
+    return (Execution.objects.filter(pk=execution_id)
+            .values_list("status", "last_seq").first())
 
 
 def events_after(execution_id: str, seq: int, limit: int = 1000) -> list[ExecutionEvent]:

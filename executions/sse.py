@@ -29,8 +29,8 @@ from accounts.auth import ApiAuth, Caller
 from accounts.scopes import EXECUTIONS_READ
 from workflows.schemas import COMMON_ERRORS, ErrorOut
 
-from . import presenters, selectors
-from .events import as_message, group_name
+from . import selectors
+from .events import as_message, group_name, remember_web_loop
 from .models import Execution, ExecutionStatus
 
 router = Router(tags=["executions"])
@@ -105,7 +105,7 @@ async def stream(execution_id: str, after: int | None) -> AsyncIterator[bytes]:
     await doorbell.join()  # before reading anything, so no broadcast falls in between
     try:
         if after is None:
-            seq, snapshot = await _read(_snapshot, execution_id)
+            seq, snapshot = await _read(selectors.execution_snapshot, execution_id)
             if snapshot is None:
                 return  # deleted since the request was let in
             yield frame("snapshot", seq, snapshot)
@@ -157,6 +157,7 @@ class Doorbell:
         self.channel = ""
 
     async def join(self) -> None:
+        remember_web_loop()
         if self.layer is None:
             return
         try:
@@ -208,22 +209,13 @@ def _closing(function: Callable[..., T]) -> Callable[..., T]:
     return run
 
 
-def _snapshot(execution_id: str) -> tuple[int, dict[str, Any] | None]:
-    # Read the sequence number first: the state read after it is at least that new.
-    seq = Execution.objects.filter(pk=execution_id).values_list("last_seq", flat=True).first()
-    execution = Execution.objects.filter(pk=execution_id).first()
-    if seq is None or execution is None:
-        return 0, None
-    return seq, presenters.poll_shape(execution, selectors.node_runs_of(execution))
-
-
 def _stored_after(execution_id: str, seq: int) -> tuple[list[dict[str, Any]], bool]:
     """The stored events after `seq` (a page), and whether more can still come: not when the
     execution is gone, or has ended with its last event behind us (a resume past the end)."""
     events = [as_message(event) for event in selectors.events_after(execution_id, seq, PAGE)]
     if events:
         return events, True
-    state = Execution.objects.filter(pk=execution_id).values_list("status", "last_seq").first()
+    state = selectors.execution_progress(execution_id)
     if state is None:
         return [], False
     status, last_seq = state

@@ -140,3 +140,17 @@ def test_no_error_is_ever_an_html_page(method: str, path: str, raw: str | None,
     assert response["Content-Type"].startswith("application/json")
     assert not response.content.lstrip().startswith(b"<")
     assert set(response.json()) >= {"error", "code"}
+
+
+def test_an_unexpected_error_is_a_json_500_without_a_trace(api, monkeypatch):
+    from workflows import selectors
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(selectors, "workflow_list", explode)
+    response = api.get("/workflows")
+    assert response.status_code == 500
+    assert response.json() == {"error": "Internal server error", "code": "internal_error"}
+    assert b"secret internals" not in response.content
+    assert response["X-Request-Id"]

@@ -37,10 +37,12 @@ def test_a_killed_worker_loses_nothing_and_submits_nothing_twice(sim_site, api, 
 
 def test_waiting_executions_hold_no_worker_slot(sim_site, api, worker_factory):
     _flush_broker()
-    worker_factory("capacity", concurrency=2)
     slow = create_workflow(api, [node("g", "generate:flux_2", image_size="square",
                                       prompt="slow [sim latency=10s]")], [], name="slow")
     waiting = [execute(api, slow) for _ in range(200)]
+    # The worker starts with all 200 queued, so they are submitted back to back and all wait
+    # on the model together (creating them through the API takes longer than its 10 s).
+    worker_factory("capacity", concurrency=2)
     begun = time.monotonic()
     while NodeRun.objects.filter(phase="submitted").count() < 200:  # all wait on the model
         assert time.monotonic() < begun + 30, "the 200 slow executions were not all submitted"
