@@ -1,13 +1,13 @@
 """The developer endpoints (mounted at /api/v1/developer): the team's plan and usage."""
 
-from typing import Any, cast
+from typing import Any
 
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
 
 from workflows.schemas import COMMON_ERRORS
 
-from .auth import ApiAuth, Caller
+from .auth import ApiAuth, caller_of
 from .credits import as_number, team_usage
 from .scopes import USAGE_READ
 
@@ -31,7 +31,7 @@ class UsageOut(Schema):
 @router.get("/usage", auth=ApiAuth(USAGE_READ), response={200: UsageOut, **COMMON_ERRORS},
             summary="The team's plan, credit balance, usage and limits")
 def usage(request: HttpRequest) -> Any:
-    caller = cast(Caller, request.auth)  # type: ignore[attr-defined]
+    caller = caller_of(request)
     found = team_usage(caller.team)
     return {"plan": found.plan, "creditBalance": as_number(found.balance),
             "creditsUsedToday": as_number(found.used_today),

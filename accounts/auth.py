@@ -8,7 +8,7 @@ execution say so with `ApiAuth(scope, counts=EXECUTION)`.
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 from django.http import HttpRequest
 from ninja.utils import check_csrf
@@ -103,3 +103,8 @@ def _from_session(request: HttpRequest) -> Caller:
         raise Forbidden("You do not belong to any team", code="forbidden")
     return Caller(user=user, team=team, api_key=None,  # type: ignore[arg-type]
                   scopes=frozenset(ALL_SCOPES))
+
+
+def caller_of(request: HttpRequest) -> Caller:
+    """The Caller that ApiAuth attached to this request (for endpoints behind it)."""
+    return cast(Caller, request.auth)  # type: ignore[attr-defined]

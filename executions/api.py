@@ -1,11 +1,11 @@
 """Execute, poll, details, cancel and history (mounted under /api/v1/workflows)."""
 
-from typing import Any, cast
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Body, Query, Router, Status
 
-from accounts.auth import EXECUTION, ApiAuth, Caller
+from accounts.auth import EXECUTION, ApiAuth, caller_of
 from accounts.scopes import EXECUTIONS_READ, WORKFLOWS_EXECUTE
 from wireflow_site.idempotency import OPENAPI as IDEMPOTENCY_OPENAPI
 from wireflow_site.idempotency import idempotent
@@ -23,12 +23,9 @@ _execute = ApiAuth(WORKFLOWS_EXECUTE)
 _read = ApiAuth(EXECUTIONS_READ)
 
 
-def _caller(request: HttpRequest) -> Caller:
-    return cast(Caller, request.auth)  # type: ignore[attr-defined]
-
 
 def _execution(request: HttpRequest, execution_id: str) -> Execution:
-    caller = _caller(request)
+    caller = caller_of(request)
     return selectors.execution_get_for_user(caller.user, execution_id, team=caller.lookup_team)
 
 
@@ -44,7 +41,7 @@ def poll_url(execution: Execution) -> str:
 @idempotent
 def execute(request: HttpRequest, workflow_id: str, response: HttpResponse,
             payload: ExecuteIn | None = _NO_BODY) -> Any:
-    caller = _caller(request)
+    caller = caller_of(request)
     workflow = workflow_get_for_user(caller.user, workflow_id, team=caller.lookup_team)
     body = payload or ExecuteIn.model_validate({})
     execution = services.execution_start(workflow, caller.user, services.ExecuteRequest(
@@ -90,7 +87,7 @@ def cancel(request: HttpRequest, execution_id: str) -> Any:
             response={200: HistoryOut, 404: ErrorOut, **COMMON_ERRORS},
             summary="The workflow's executions, newest first, paged by cursor")
 def history(request: HttpRequest, workflow_id: str, query: Query[HistoryQuery]) -> Any:
-    caller = _caller(request)
+    caller = caller_of(request)
     workflow = workflow_get_for_user(caller.user, workflow_id, team=caller.lookup_team)
     page, cursor = selectors.executions_for_workflow(workflow, status=query.status,
                                                      limit=query.limit, cursor=query.cursor)

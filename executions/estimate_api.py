@@ -1,11 +1,11 @@
 """What an execute would cost (mounted under /api/v1/workflows): POST /{id}/estimate."""
 
-from typing import Any, cast
+from typing import Any
 
 from django.http import HttpRequest
 from ninja import Body, Field, Router, Schema
 
-from accounts.auth import ApiAuth, Caller
+from accounts.auth import ApiAuth, caller_of
 from accounts.credits import as_number
 from accounts.scopes import WORKFLOWS_READ
 from workflows.schemas import COMMON_ERRORS, ErrorOut, InvalidGraphOut
@@ -49,7 +49,7 @@ class EstimateOut(Schema):
              response={200: EstimateOut, 404: ErrorOut, 422: InvalidGraphOut, **COMMON_ERRORS},
              summary="Estimate the credits an execute with this body would reserve")
 def estimate(request: HttpRequest, workflow_id: str, payload: ExecuteIn | None = _NO_BODY) -> Any:
-    caller = cast(Caller, request.auth)  # type: ignore[attr-defined]
+    caller = caller_of(request)
     workflow = workflow_get_for_user(caller.user, workflow_id, team=caller.lookup_team)
     body = payload or ExecuteIn.model_validate({})
     # Inputs do not change the price (params do), so they are accepted but not checked here.

@@ -1,14 +1,14 @@
 """Run with inputs (api.md): GET describes a workflow's inputs, POST starts a run with them.
 Mounted under /api/v1/workflows."""
 
-from typing import Any, cast
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from ninja import Body, Router, Status
 from pydantic import BaseModel, Field, field_validator
 
-from accounts.auth import EXECUTION, ApiAuth, Caller
+from accounts.auth import EXECUTION, ApiAuth, caller_of
 from accounts.scopes import WORKFLOWS_EXECUTE
 from wireflow_site.idempotency import OPENAPI as IDEMPOTENCY_OPENAPI
 from wireflow_site.idempotency import idempotent
@@ -61,15 +61,12 @@ class RunOut(BaseModel):
     status: str
 
 
-def _caller(request: HttpRequest) -> Caller:
-    return cast(Caller, request.auth)  # type: ignore[attr-defined]
-
 
 @router.get("/{workflow_id}/run", auth=ApiAuth(WORKFLOWS_EXECUTE),
             response={200: RunDescriptionOut, 404: ErrorOut, **COMMON_ERRORS},
             exclude_unset=True, summary="Describe the inputs a run of this workflow takes")
 def describe_run(request: HttpRequest, workflow_id: str) -> Any:
-    caller = _caller(request)
+    caller = caller_of(request)
     workflow = workflow_get_for_user(caller.user, workflow_id, team=caller.lookup_team)
     inputs = run_inputs(workflow.nodes)
     return {"workflowId": str(workflow.pk), "workflowName": workflow.name,
@@ -86,7 +83,7 @@ def describe_run(request: HttpRequest, workflow_id: str) -> Any:
 @idempotent
 def run(request: HttpRequest, workflow_id: str, response: HttpResponse,
         payload: RunIn | None = _NO_BODY) -> Any:
-    caller = _caller(request)
+    caller = caller_of(request)
     workflow = workflow_get_for_user(caller.user, workflow_id, team=caller.lookup_team)
     given = (payload or RunIn()).inputs
     require_inputs(run_inputs(workflow.nodes),

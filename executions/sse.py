@@ -16,7 +16,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from channels.layers import BaseChannelLayer, get_channel_layer
@@ -25,7 +25,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from ninja import Header, Query, Router
 
-from accounts.auth import ApiAuth, Caller
+from accounts.auth import ApiAuth, caller_of
 from accounts.scopes import EXECUTIONS_READ
 from workflows.schemas import COMMON_ERRORS, ErrorOut
 
@@ -68,7 +68,7 @@ def events(request: HttpRequest, execution_id: str,
                                             description="Last-Event-ID for clients that "
                                                         "cannot set headers"),
            ) -> HttpResponse | StreamingHttpResponse:
-    caller = cast(Caller, request.auth)  # type: ignore[attr-defined]
+    caller = caller_of(request)
     execution = selectors.execution_get_for_user(caller.user, execution_id,
                                                  team=caller.lookup_team)
     after = last_event_id if last_event_id is not None else resume_after

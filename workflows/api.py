@@ -1,12 +1,12 @@
 """The workflows REST endpoints (mounted at /api/v1/workflows). Parse, call, return."""
 
 import dataclasses
-from typing import Any, cast
+from typing import Any
 
 from django.http import HttpRequest
 from ninja import Query, Router, Status
 
-from accounts.auth import ApiAuth, Caller
+from accounts.auth import ApiAuth, caller_of
 from accounts.scopes import WORKFLOWS_READ, WORKFLOWS_WRITE
 
 from . import selectors, services
@@ -33,12 +33,9 @@ _read = ApiAuth(WORKFLOWS_READ)
 _write = ApiAuth(WORKFLOWS_WRITE)
 
 
-def _caller(request: HttpRequest) -> Caller:
-    return cast(Caller, request.auth)  # type: ignore[attr-defined]
-
 
 def _workflow(request: HttpRequest, workflow_id: str) -> Workflow:
-    caller = _caller(request)
+    caller = caller_of(request)
     return selectors.workflow_get_for_user(caller.user, workflow_id, team=caller.lookup_team)
 
 
@@ -56,7 +53,7 @@ def _update_data(payload: WorkflowUpdateIn) -> services.WorkflowData:
 @router.get("", auth=_read, response={200: list[WorkflowOut], **COMMON_ERRORS},
             summary="List the team's workflows, most recently updated first")
 def list_workflows(request: HttpRequest, query: Query[WorkflowListQuery]) -> Any:
-    found = selectors.workflow_list(_caller(request).team, is_active=query.isActive,
+    found = selectors.workflow_list(caller_of(request).team, is_active=query.isActive,
                                     limit=query.limit, offset=query.offset)
     return [workflow_out(w) for w in found]
 
@@ -64,7 +61,7 @@ def list_workflows(request: HttpRequest, query: Query[WorkflowListQuery]) -> Any
 @router.post("", auth=_write, response={201: WorkflowOut, 422: InvalidGraphOut, **COMMON_ERRORS},
              summary="Create a workflow")
 def create_workflow(request: HttpRequest, payload: WorkflowIn) -> Any:
-    caller = _caller(request)
+    caller = caller_of(request)
     workflow = services.workflow_create(user=caller.user, team=caller.team, data=_data(payload))
     return Status(201, workflow_out(workflow))
 
@@ -90,7 +87,7 @@ def get_workflow(request: HttpRequest, workflow_id: str) -> Any:
             summary="Replace a workflow (optional baseUpdatedAt guards against stale writes)")
 def update_workflow(request: HttpRequest, workflow_id: str, payload: WorkflowUpdateIn) -> Any:
     workflow = _workflow(request, workflow_id)
-    updated = services.workflow_update(workflow, user=_caller(request).user,
+    updated = services.workflow_update(workflow, user=caller_of(request).user,
                                        data=_update_data(payload),
                                        base_updated_at=payload.baseUpdatedAt)
     return workflow_out(updated)
@@ -100,7 +97,7 @@ def update_workflow(request: HttpRequest, workflow_id: str, payload: WorkflowUpd
                                                         **COMMON_ERRORS},
                summary="Delete a workflow")
 def delete_workflow(request: HttpRequest, workflow_id: str) -> Any:
-    services.workflow_delete(_workflow(request, workflow_id), user=_caller(request).user)
+    services.workflow_delete(_workflow(request, workflow_id), user=caller_of(request).user)
     return Status(204, None)
 
 
@@ -111,14 +108,14 @@ def delete_workflow(request: HttpRequest, workflow_id: str) -> Any:
                          "disabled webhook answers 409 `webhook_disabled`.")
 def rotate_webhook(request: HttpRequest, workflow_id: str) -> Any:
     workflow = _workflow(request, workflow_id)
-    return workflow_out(services.workflow_webhook_rotate(workflow, user=_caller(request).user))
+    return workflow_out(services.workflow_webhook_rotate(workflow, user=caller_of(request).user))
 
 
 @router.post("/{workflow_id}/duplicate", auth=_write,
              response={201: DuplicateOut, 404: ErrorOut, **COMMON_ERRORS},
              summary="Copy a workflow into the caller's current team")
 def duplicate_workflow(request: HttpRequest, workflow_id: str) -> Any:
-    caller = _caller(request)
+    caller = caller_of(request)
     source = _workflow(request, workflow_id)
     copied = services.workflow_duplicate(source, user=caller.user, team=caller.team)
     return Status(201, duplicate_out(copied))
