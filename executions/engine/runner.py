@@ -29,6 +29,16 @@ from . import state
 from .contracts import NodeFailure, NodeResult, RemoteJob
 from .graphview import GraphView
 from .nodectx import NodeInput, cached_result, common_flags, prepare, webhook_url
+from .remote import (
+    cancel_job,
+    check_and_fetch,
+    close_attempt,
+    delivery_of,
+    gather,
+    is_due,
+    iso,
+    outcome,
+)
 from .retry import backoff_seconds, poll_delay
 
 logger = logging.getLogger("wireflow.engine")
@@ -110,7 +120,7 @@ class Runner:
             run = self.runs[node_id]
             if moment is not None and (run.next_check_at is None or moment < run.next_check_at):
                 run.next_check_at = moment
-                run.remote = {**run.remote, **_delivery_of(run.pk)}
+                run.remote = {**run.remote, **delivery_of(run.pk)}
 
     def _cancel_requested(self) -> bool:
         return bool(Execution.objects.filter(pk=self.ex.pk, cancel_requested=True).exists())
@@ -186,7 +196,7 @@ class Runner:
             self.fail_node(run, f"Internal error in {run.node_type}: {exc.__class__.__name__}")
             return
         finished = timezone.now()
-        entry = {"attempt": 1, "startedAt": _iso(started), "finishedAt": _iso(finished),
+        entry = {"attempt": 1, "startedAt": iso(started), "finishedAt": iso(finished),
                  "error": None, "httpStatus": None}
         if state.node_transition(run, status=NodeStatus.COMPLETED, attempt=1,
                                  started_at=started, finished_at=finished,
@@ -199,7 +209,7 @@ class Runner:
     def _claim_inline(self, run: NodeRun, started: datetime, stored: Any) -> None:
         state.node_transition(run, status=NodeStatus.RUNNING, attempt=1, started_at=started,
                               input=stored, attempts_log=[{"attempt": 1,
-                                                           "startedAt": _iso(started)}])
+                                                           "startedAt": iso(started)}])
 
     # --- remote nodes -------------------------------------------------------------------------
 
@@ -228,7 +238,7 @@ class Runner:
                     # Only the lease holder submits; finding this means a worker died mid-call.
                     self._log_attempt(run, "worker lost while submitting", None)
                     to_submit.append((run, NodeInput.from_stored(self.ex, run, self.graph)))
-                elif _due(run, now):
+                elif is_due(run, now):
                     prepared = NodeInput.from_stored(self.ex, run, self.graph)
                     (to_submit if run.phase == "retry_wait" else to_check).append((run, prepared))
                 if self.finished:
@@ -268,7 +278,7 @@ class Runner:
     def _claim_submit(self, run: NodeRun, prepared: NodeInput, now: datetime) -> bool:
         timeout = prepared.timeout_seconds
         attempt = run.attempt + 1
-        log = [*run.attempts_log, {"attempt": attempt, "startedAt": _iso(now)}]
+        log = [*run.attempts_log, {"attempt": attempt, "startedAt": iso(now)}]
         won = state.node_transition(
             run, status=NodeStatus.RUNNING, phase="submitting", attempt=attempt,
             started_at=run.started_at or now,
@@ -285,14 +295,14 @@ class Runner:
         calls: list[Awaitable[tuple[str, NodeRun, Any]]] = []
         for run, prepared in to_submit:
             ctx = prepared.context(attempt=run.attempt, webhook=webhook_url(run))
-            calls.append(_outcome("submitted", run, prepared.executor.submit(ctx)))
+            calls.append(outcome("submitted", run, prepared.executor.submit(ctx)))
         for run, prepared in to_check:
-            calls.append(_outcome("checked", run, _check_and_fetch(prepared, run)))
+            calls.append(outcome("checked", run, check_and_fetch(prepared, run)))
         for run in expired:
-            calls.append(_outcome("expired", run, _cancel_job(self.graph, run)))
+            calls.append(outcome("expired", run, cancel_job(self.graph, run)))
         # Record successes first: a failure that stops the execution must find every job that
         # was submitted in this batch, so that it cancels them too.
-        outcomes = sorted(asyncio.run(_gather(calls)),
+        outcomes = sorted(asyncio.run(gather(calls)),
                           key=lambda outcome: isinstance(outcome[2], BaseException))
         with transaction.atomic():
             for kind, run, value in outcomes:
@@ -314,7 +324,7 @@ class Runner:
 
     def _submitted(self, run: NodeRun, job: RemoteJob) -> None:
         # A fast provider may have called back already; keep what it delivered.
-        delivered = _delivery_of(run.pk)
+        delivered = delivery_of(run.pk)
         delay = 0.0 if delivered else poll_delay(0, webhook=job.webhook)
         if state.node_transition(run, phase="submitted", request_id=job.request_id,
                                  remote={**job.urls, "webhook": job.webhook, **delivered},
@@ -334,7 +344,7 @@ class Runner:
 
     def _completed(self, run: NodeRun, result: NodeResult) -> None:
         now = timezone.now()
-        log = _close_attempt(run.attempts_log, now, None, None)
+        log = close_attempt(run.attempts_log, now, None, None)
         if state.node_transition(run, status=NodeStatus.COMPLETED, phase="", finished_at=now,
                                  ports=result.ports, output=result.output,
                                  credits=result.credits, progress=1.0, attempts_log=log,
@@ -358,7 +368,7 @@ class Runner:
             logger.error("remote call for %s crashed", run.node_id, exc_info=exc)
             message = f"Internal error: {exc.__class__.__name__}"
         now = timezone.now()
-        log = _close_attempt(run.attempts_log, now, message, http_status)
+        log = close_attempt(run.attempts_log, now, message, http_status)
         if retryable and run.attempt <= self._retries_of(run):
             retry_after = exc.retry_after if isinstance(exc, ProviderError) else None
             delay = backoff_seconds(run.attempt, retry_after)
@@ -370,7 +380,7 @@ class Runner:
         self.fail_node(run, message)
 
     def _log_attempt(self, run: NodeRun, error: str, http_status: int | None) -> None:
-        log = _close_attempt(run.attempts_log, timezone.now(), error, http_status)
+        log = close_attempt(run.attempts_log, timezone.now(), error, http_status)
         state.node_transition(run, attempts_log=log)
 
     def _retries_of(self, run: NodeRun) -> int:
@@ -402,7 +412,7 @@ class Runner:
         in_flight = [run for run in self.runs.values()
                      if run.status == NodeStatus.RUNNING and run.phase == "submitted"]
         if in_flight:
-            asyncio.run(_gather([_outcome("cancel", run, _cancel_job(self.graph, run))
+            asyncio.run(gather([outcome("cancel", run, cancel_job(self.graph, run))
                                  for run in in_flight]))
         now = timezone.now()
         with transaction.atomic():
@@ -444,64 +454,3 @@ class Runner:
             if run.status == NodeStatus.RUNNING:
                 moments.extend(m for m in (run.next_check_at, run.deadline_at) if m is not None)
         return min(moments)
-
-
-def _urls(run: NodeRun) -> dict[str, str]:
-    return {key: value for key, value in run.remote.items() if isinstance(value, str)}
-
-
-def _delivery_of(run_pk: int) -> dict[str, Any]:
-    """The provider's completion webhook body, if one arrived for the job in flight."""
-    remote = NodeRun.objects.filter(pk=run_pk).values_list("remote", flat=True).first() or {}
-    delivered = remote.get("delivered")
-    return {"delivered": delivered} if isinstance(delivered, dict) else {}
-
-
-def _due(run: NodeRun, now: datetime) -> bool:
-    return run.next_check_at is None or run.next_check_at <= now
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _close_attempt(log: list[dict[str, Any]], now: datetime, error: str | None,
-                   http_status: int | None) -> list[dict[str, Any]]:
-    entries = [dict(entry) for entry in log] or [{"attempt": 1, "startedAt": _iso(now)}]
-    entries[-1].update(finishedAt=_iso(now), error=error, httpStatus=http_status)
-    return entries
-
-
-async def _outcome(kind: str, run: NodeRun, call: Awaitable[Any]) -> tuple[str, NodeRun, Any]:
-    try:
-        return kind, run, await call
-    except Exception as exc:  # recorded as the attempt's error by the caller
-        return kind, run, exc
-
-
-Outcome = tuple[str, NodeRun, Any]
-
-
-async def _gather(calls: list[Awaitable[Outcome]]) -> list[Outcome]:
-    return list(await asyncio.gather(*calls))
-
-
-async def _check_and_fetch(prepared: NodeInput, run: NodeRun) -> Any:
-    delivered = run.remote.get("delivered")
-    job = RemoteJob(request_id=run.request_id, urls=_urls(run),
-                    delivered=delivered if isinstance(delivered, dict) else None)
-    ctx = prepared.context(attempt=run.attempt, webhook="")
-    status = await prepared.executor.check(ctx, job)
-    if not status.done:
-        return status
-    return await prepared.executor.fetch(ctx, job)
-
-
-async def _cancel_job(graph: GraphView, run: NodeRun) -> None:
-    if not run.request_id:
-        return
-    executor = graph.specs[run.node_id].executor  # type: ignore[attr-defined]
-    try:
-        await executor.cancel(RemoteJob(request_id=run.request_id, urls=_urls(run)))
-    except Exception:  # cancelling is best effort; the node is cancelled on our side anyway
-        logger.warning("could not cancel remote job %s", run.request_id, exc_info=True)

@@ -1,0 +1,77 @@
+"""The remote side of an advance: the coroutines that submit, check, fetch and cancel provider
+jobs (run together with asyncio.gather), and the small helpers over a run's job record."""
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from datetime import datetime
+from typing import Any
+
+from executions.models import NodeRun
+
+from .contracts import RemoteJob
+from .graphview import GraphView
+from .nodectx import NodeInput
+
+logger = logging.getLogger("wireflow.engine")
+
+
+def job_urls(run: NodeRun) -> dict[str, str]:
+    return {key: value for key, value in run.remote.items() if isinstance(value, str)}
+
+
+def delivery_of(run_pk: int) -> dict[str, Any]:
+    """The provider's completion webhook body, if one arrived for the job in flight."""
+    remote = NodeRun.objects.filter(pk=run_pk).values_list("remote", flat=True).first() or {}
+    delivered = remote.get("delivered")
+    return {"delivered": delivered} if isinstance(delivered, dict) else {}
+
+
+def is_due(run: NodeRun, now: datetime) -> bool:
+    return run.next_check_at is None or run.next_check_at <= now
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def close_attempt(log: list[dict[str, Any]], now: datetime, error: str | None,
+                   http_status: int | None) -> list[dict[str, Any]]:
+    entries = [dict(entry) for entry in log] or [{"attempt": 1, "startedAt": iso(now)}]
+    entries[-1].update(finishedAt=iso(now), error=error, httpStatus=http_status)
+    return entries
+
+
+async def outcome(kind: str, run: NodeRun, call: Awaitable[Any]) -> tuple[str, NodeRun, Any]:
+    try:
+        return kind, run, await call
+    except Exception as exc:  # recorded as the attempt's error by the caller
+        return kind, run, exc
+
+
+Outcome = tuple[str, NodeRun, Any]
+
+
+async def gather(calls: list[Awaitable[Outcome]]) -> list[Outcome]:
+    return list(await asyncio.gather(*calls))
+
+
+async def check_and_fetch(prepared: NodeInput, run: NodeRun) -> Any:
+    delivered = run.remote.get("delivered")
+    job = RemoteJob(request_id=run.request_id, urls=job_urls(run),
+                    delivered=delivered if isinstance(delivered, dict) else None)
+    ctx = prepared.context(attempt=run.attempt, webhook="")
+    status = await prepared.executor.check(ctx, job)
+    if not status.done:
+        return status
+    return await prepared.executor.fetch(ctx, job)
+
+
+async def cancel_job(graph: GraphView, run: NodeRun) -> None:
+    if not run.request_id:
+        return
+    executor = graph.specs[run.node_id].executor  # type: ignore[attr-defined]
+    try:
+        await executor.cancel(RemoteJob(request_id=run.request_id, urls=job_urls(run)))
+    except Exception:  # cancelling is best effort; the node is cancelled on our side anyway
+        logger.warning("could not cancel remote job %s", run.request_id, exc_info=True)
