@@ -13,6 +13,8 @@ from django.test import Client
 from accounts.models import Team, User
 from accounts.services import api_key_create
 
+from .harness import Worker, flush_broker, quiesce, start_worker
+
 
 @pytest.fixture
 def make_user(db: None) -> Callable[..., User]:
@@ -170,3 +172,49 @@ def page(_chromium: Any) -> Iterator[Any]:
     page = context.new_page()
     yield page
     context.close()
+
+
+# --- The engine harness: Celery workers and the fal simulator ------------------------------
+
+@pytest.fixture
+def worker_factory(_asgi_server: str) -> Iterator[Callable[..., Worker]]:
+    """Start workers for one test; they are stopped, and the broker emptied, when it ends."""
+    started: list[Worker] = []
+
+    def start(name: str = "w1", **kwargs: Any) -> Worker:
+        started.append(start_worker(_asgi_server, name, **kwargs))
+        return started[-1]
+
+    yield start
+    for worker in started:
+        worker.stop()
+    flush_broker()
+
+
+@pytest.fixture(scope="module")
+def _module_worker(_asgi_server: str) -> Iterator[Worker]:
+    flush_broker()
+    worker = start_worker(_asgi_server, "module")
+    yield worker
+    worker.stop()
+    flush_broker()
+
+
+@pytest.fixture
+def sim_site(live_site: str, settings: Any) -> str:
+    """The live site with the simulator as fal and a clean simulator."""
+    settings.SITE_URL = live_site
+    settings.FAL_QUEUE_URL = f"{live_site}/_sim/fal"
+    from executions.simulators.state import reset_simulator
+
+    reset_simulator()
+    return live_site
+
+
+@pytest.fixture
+def engine(sim_site: str, _module_worker: Worker) -> Iterator[str]:
+    """The live site with the simulator as fal, and a worker running executions. Afterwards,
+    executions still running are cancelled and waited for, so that the worker is not writing
+    while the test database is emptied."""
+    yield sim_site
+    quiesce()

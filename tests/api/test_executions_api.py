@@ -19,7 +19,6 @@ from executions.models import Execution
 from tests.conftest import ApiClient
 
 # The engine fixtures live with the engine tests; imported, they serve this module too.
-from tests.engine.conftest import _module_worker, engine, sim_site  # noqa: F401
 from tests.engine.helpers import edge, node, wait_for
 from workflows.models import WorkflowVersion
 

@@ -1,8 +1,7 @@
 """Running from the editor in Chromium: live node status over the WebSocket, the upscaled image
 preview, "Run to here" reusing cached results, and Cancel. The engine runs for real: a Celery
-worker (the engine tests' harness) on the test database, with the fal simulator as provider."""
+worker (tests/harness.py) on the test database, with the fal simulator as provider."""
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,33 +10,11 @@ from playwright.sync_api import expect
 from accounts.models import User
 from workflows.models import Workflow
 
-from ..engine.conftest import Worker, _flush_broker, _start
 from .editor_page import log_in, node, select_node
 
 pytestmark = pytest.mark.browser
 
 RUN_TIMEOUT_MS = 45_000
-
-
-@pytest.fixture(scope="module")
-def _worker(_asgi_server: str) -> Iterator[Worker]:
-    """A Celery worker for this module, started with the engine tests' harness."""
-    _flush_broker()
-    worker = _start(_asgi_server, "editor-run")
-    yield worker
-    worker.stop()
-    _flush_broker()
-
-
-@pytest.fixture
-def engine_site(live_site: str, settings: Any, _worker: Worker) -> str:
-    """The live site running executions, with a clean fal simulator as the provider."""
-    from executions.simulators.state import reset_simulator
-
-    settings.SITE_URL = live_site
-    settings.FAL_QUEUE_URL = f"{live_site}/_sim/fal"
-    reset_simulator()
-    return live_site
 
 
 def pipeline(owner: User, prompt: str) -> Workflow:
@@ -76,9 +53,9 @@ def submissions(model_id: str) -> int:
     return int(simulator_stats()["byModel"].get(model_id, 0))
 
 
-def test_a_run_turns_every_node_completed_and_shows_the_upscaled_image(engine_site, page, owner):
+def test_a_run_turns_every_node_completed_and_shows_the_upscaled_image(engine, page, owner):
     workflow = pipeline(owner, "a red fox [sim latency=1s]")
-    open_editor(page, engine_site, owner, workflow)
+    open_editor(page, engine, owner, workflow)
 
     run_from_dialog(page)
     expect(page.get_by_test_id("run-panel")).to_be_visible()
@@ -90,9 +67,9 @@ def test_a_run_turns_every_node_completed_and_shows_the_upscaled_image(engine_si
     expect(page.get_by_test_id("run-status")).to_have_text("COMPLETED")
 
 
-def test_the_last_runs_outputs_show_when_the_editor_opens(engine_site, page, owner):
+def test_the_last_runs_outputs_show_when_the_editor_opens(engine, page, owner):
     workflow = pipeline(owner, "a blue heron")
-    open_editor(page, engine_site, owner, workflow)
+    open_editor(page, engine, owner, workflow)
     run_from_dialog(page)
     expect_status(page, "upscale:crystal_upscaler", "completed")
 
@@ -102,9 +79,9 @@ def test_the_last_runs_outputs_show_when_the_editor_opens(engine_site, page, own
     expect(preview).to_be_visible()
 
 
-def test_run_to_here_reuses_the_cached_upstream_results(engine_site, page, owner):
+def test_run_to_here_reuses_the_cached_upstream_results(engine, page, owner):
     workflow = pipeline(owner, "a green owl")
-    open_editor(page, engine_site, owner, workflow)
+    open_editor(page, engine, owner, workflow)
     run_from_dialog(page)
     expect_status(page, "upscale:crystal_upscaler", "completed")
     assert submissions("fal-ai/flux-2") == 1
@@ -119,9 +96,9 @@ def test_run_to_here_reuses_the_cached_upstream_results(engine_site, page, owner
     assert submissions("clarityai/crystal-upscaler") == 1
 
 
-def test_cancel_stops_a_run(engine_site, page, owner):
+def test_cancel_stops_a_run(engine, page, owner):
     workflow = pipeline(owner, "never finishes [sim hang]")
-    open_editor(page, engine_site, owner, workflow)
+    open_editor(page, engine, owner, workflow)
     run_from_dialog(page)
     expect_status(page, "generate:flux_2", "running")
 
@@ -132,9 +109,9 @@ def test_cancel_stops_a_run(engine_site, page, owner):
     expect(page.get_by_test_id("run-button")).to_be_visible()
 
 
-def test_reopening_the_page_during_a_run_reattaches_to_it(engine_site, page, owner):
+def test_reopening_the_page_during_a_run_reattaches_to_it(engine, page, owner):
     workflow = pipeline(owner, "a slow snail [sim latency=4s]")
-    open_editor(page, engine_site, owner, workflow)
+    open_editor(page, engine, owner, workflow)
     run_from_dialog(page)
     expect_status(page, "generate:flux_2", "running")
 

@@ -6,15 +6,15 @@ import pytest
 
 from executions.models import NodeRun
 from executions.simulators.state import simulator_stats
+from tests.harness import flush_broker
 
-from .conftest import _flush_broker
 from .helpers import create_workflow, edge, execute, node, states, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_a_killed_worker_loses_nothing_and_submits_nothing_twice(sim_site, api, worker_factory):
-    _flush_broker()
+    flush_broker()
     first = worker_factory("doomed")
     nodes = [node("p", "input:text", text="survive [sim latency=3s]"),
              node("gen", "generate:nano_banana_pro"),
@@ -36,7 +36,7 @@ def test_a_killed_worker_loses_nothing_and_submits_nothing_twice(sim_site, api, 
 
 
 def test_waiting_executions_hold_no_worker_slot(sim_site, api, worker_factory):
-    _flush_broker()
+    flush_broker()
     slow = create_workflow(api, [node("g", "generate:flux_2", image_size="square",
                                       prompt="slow [sim latency=10s]")], [], name="slow")
     waiting = [execute(api, slow) for _ in range(200)]

@@ -15,9 +15,9 @@ from django.conf import settings as django_settings
 from executions.inprocess import scheduler_stop
 from executions.simulators.state import simulator_stats
 from tests.conftest import ApiClient
+from tests.harness import flush_broker
 from workflows.services import starter_templates
 
-from .conftest import _flush_broker
 from .helpers import create_workflow, execute, states, statuses, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -32,12 +32,12 @@ def embedded(sim_site: str, settings: Any) -> Iterator[str]:
     """The live site with the simulator as fal, in the embedded mode. The dispatcher reads
     the setting at send time, so this also covers the live server's provider webhooks.
     Afterwards the scheduler is stopped: its sweeps must not outlive the test."""
-    _flush_broker()
+    flush_broker()
     settings.EMBEDDED = True
     yield sim_site
     settings.EMBEDDED = False  # so work still in flight cannot start a new scheduler
     scheduler_stop()
-    _flush_broker()
+    flush_broker()
 
 
 def test_the_seed_pipeline_completes_in_process_without_a_worker(embedded: str,

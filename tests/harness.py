@@ -1,21 +1,19 @@
-"""Engine tests run the production path: the API in this process, a real Celery worker (with
-beat, for the sweeper) in another, PostgreSQL and Redis, and the fal simulator served by the
-live ASGI server as the remote side."""
+"""The engine harness: real Celery worker processes (with beat, for the sweeper) on the test
+database and Redis, for tests that run executions through the production path. Its fixtures
+live in tests/conftest.py."""
 
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import redis
 from django.conf import settings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 CELERY = str(Path(sys.executable).with_name("celery"))
 
 
@@ -61,61 +59,17 @@ class Worker:
         self.log.close()
 
 
-def _flush_broker() -> None:
+def flush_broker() -> None:
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
 
 
-def _start(site: str, name: str, **kwargs: Any) -> Worker:
+def start_worker(site: str, name: str, **kwargs: Any) -> Worker:
     worker = Worker(site, name, **kwargs)
     time.sleep(1.5)  # let it connect to the broker before work is queued
     return worker
 
 
-@pytest.fixture
-def worker_factory(_asgi_server: str) -> Iterator[Callable[..., Worker]]:
-    """Start workers for one test; they are stopped, and the broker emptied, when it ends."""
-    started: list[Worker] = []
-
-    def start(name: str = "w1", **kwargs: Any) -> Worker:
-        started.append(_start(_asgi_server, name, **kwargs))
-        return started[-1]
-
-    yield start
-    for worker in started:
-        worker.stop()
-    _flush_broker()
-
-
-@pytest.fixture(scope="module")
-def _module_worker(_asgi_server: str) -> Iterator[Worker]:
-    _flush_broker()
-    worker = _start(_asgi_server, "module")
-    yield worker
-    worker.stop()
-    _flush_broker()
-
-
-@pytest.fixture
-def sim_site(live_site: str, settings: Any) -> str:
-    """The live site with the simulator as fal and a clean simulator."""
-    settings.SITE_URL = live_site
-    settings.FAL_QUEUE_URL = f"{live_site}/_sim/fal"
-    from executions.simulators.state import reset_simulator
-
-    reset_simulator()
-    return live_site
-
-
-@pytest.fixture
-def engine(sim_site: str, _module_worker: Worker) -> Iterator[str]:
-    """The live site with the simulator as fal, and a worker running executions. Afterwards,
-    executions still running are cancelled and waited for, so that the worker is not writing
-    while the test database is emptied."""
-    yield sim_site
-    _quiesce()
-
-
-def _quiesce(timeout: float = 15.0) -> None:
+def quiesce(timeout: float = 15.0) -> None:
     from executions.models import Execution, ExecutionStatus
     from executions.services import execution_cancel
 
