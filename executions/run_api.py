@@ -18,7 +18,6 @@ from workflows.selectors import workflow_get_for_user
 from . import services
 from .api import poll_url
 from .estimate_api import InsufficientCreditsOut
-from .models import Trigger
 from .run_inputs import example_inputs, require_inputs, run_inputs
 
 router = Router(tags=["executions"])
@@ -89,6 +88,6 @@ def run(request: HttpRequest, workflow_id: str, response: HttpResponse,
     require_inputs(run_inputs(workflow.nodes),
                    services.resolve_inputs(workflow.nodes, given, strict=True))
     execution = services.execution_start(workflow, caller.user, services.ExecuteRequest(
-        inputs=given, trigger=Trigger.API))
+        inputs=given, trigger=caller.trigger))
     response["Location"] = poll_url(execution)
     return Status(202, {"executionId": str(execution.pk), "status": execution.status})
