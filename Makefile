@@ -10,7 +10,8 @@ HOST ?= 127.0.0.1
 TEST_ENV := DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres:postgres@127.0.0.1:5432/wireflow} \
             REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}
 
-.PHONY: dev test serve bench install install-test editor services chromium lint migrate seed clean
+.PHONY: dev test serve bench install install-test editor services chromium lint migrate seed clean \
+        api-snapshot dev-env
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,17 +31,30 @@ install-test: $(VENV)/.installed-test
 editor:
 	@if [ -f editor/package.json ]; then scripts/build-editor.sh; fi
 
-migrate: install
-	DEBUG=1 $(BIN)/python manage.py migrate --noinput
+# The development settings, left where manage.py finds them (wireflow_site/settings.py), so the
+# README's commands work in a second terminal: .venv/bin/python manage.py createapikey ...
+dev-env:
+	@mkdir -p var
+	@printf '%s\n' "# Written by make dev: development settings for manage.py, uvicorn and celery in" \
+		"# this checkout. Variables set in the environment win; make serve ignores this file." \
+		"DEBUG=1" "SITE_URL=http://$(HOST):$(PORT)" > var/dev.env
+
+migrate: install dev-env
+	$(BIN)/python manage.py migrate --noinput
 
 seed: migrate
-	DEBUG=1 $(BIN)/python manage.py seed
+	$(BIN)/python manage.py seed
 
 ## make dev: the embedded default (SQLite, in-process executor, simulators) on http://$(HOST):$(PORT)
 dev: install editor seed
 	@echo "Wireflow is starting on http://$(HOST):$(PORT)  (demo login: demo@wireflow.local / wireflow-demo)"
-	DEBUG=1 SITE_URL=http://$(HOST):$(PORT) $(BIN)/uvicorn wireflow_site.asgi:application \
-		--host $(HOST) --port $(PORT)
+	$(BIN)/uvicorn wireflow_site.asgi:application --host $(HOST) --port $(PORT)
+
+## make api-snapshot: after changing the API or the catalogue, regenerate what the editor is
+## typed and tested against (editor/src/api/openapi.{json,ts}, editor/src/test/catalogue.json)
+api-snapshot: install
+	DEBUG=1 WIREFLOW_ENV_FILE= $(BIN)/python manage.py apisnapshot
+	cd editor && npm run --silent gen:api
 
 services:
 	scripts/ensure-services.sh

@@ -16,5 +16,7 @@ export default defineConfig({
   test: {
     include: ["src/**/*.test.ts"],
     environment: "node",
+    // A bound on a hang, not a speed goal: CI shares a loaded 2-core machine.
+    testTimeout: 60_000,
   },
 });

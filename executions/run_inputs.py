@@ -6,12 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from wireflow_site.errors import InvalidRequest
-from workflows.nodes import catalogue
+from workflows.nodes import NodeType, catalogue
 
-# api.md's input types; video and audio files are given by URL like any other file.
-INPUT_TYPES = {"input:text": "text", "input:image": "image", "input:video": "url",
-               "input:audio": "url", "input:number": "number", "input:boolean": "boolean",
-               "input:select": "select"}
 _EXAMPLES: dict[str, Any] = {"text": "some text", "image": "https://example.com/image.png",
                              "url": "https://example.com/file.mp4", "number": 1,
                              "boolean": True, "select": ""}
@@ -44,22 +40,23 @@ class RunInput:
 
 
 def run_inputs(nodes: list[Any]) -> list[RunInput]:
-    """The workflow's input nodes, in graph order. The value saved in the node is its default
-    (an empty text or URL is none)."""
+    """The workflow's input nodes (node types that declare an `input_param`), in graph order.
+    The value saved in the node is its default (an empty text or URL is none)."""
     found = []
     for node in nodes:
         data = node.get("data") if isinstance(node, dict) else None
-        if isinstance(data, dict) and data.get("nodeType") in INPUT_TYPES:
-            found.append(_describe(node, data))
+        spec = catalogue.get(data.get("nodeType", "")) if isinstance(data, dict) else None
+        if spec is not None and spec.input_param and spec.input_type and isinstance(data, dict):
+            found.append(_describe(node, data, spec, spec.input_param, spec.input_type))
     return found
 
 
-def _describe(node: dict[str, Any], data: dict[str, Any]) -> RunInput:
-    spec = catalogue[data["nodeType"]]
+def _describe(node: dict[str, Any], data: dict[str, Any], spec: NodeType, param: str,
+              input_type: str) -> RunInput:
     params = spec.parse_params(data.get("params") or {})
-    value = getattr(params, spec.input_param or "", None)
+    value = getattr(params, param, None)
     return RunInput(node_id=str(node.get("id")), label=str(data.get("label") or spec.label),
-                    type=INPUT_TYPES[spec.node_type],
+                    type=input_type,
                     required=bool(getattr(params, "required", False)),
                     default=None if value in ("", None) else value,
                     options=getattr(params, "options", None))

@@ -6,6 +6,8 @@ from ninja import Schema
 from ninja.schema import DjangoGetter
 from pydantic import Field, model_validator
 
+from .models import ExecutionStatus, NodeStatus, Trigger
+
 
 class ExecuteIn(Schema):
     nodes: list[dict[str, Any]] | None = Field(
@@ -32,7 +34,7 @@ class ExecuteIn(Schema):
 
 class ExecutionRunOut(Schema):
     id: str
-    status: str
+    status: ExecutionStatus
     startTime: str | None
     nodeRuns: list[dict[str, Any]]
 
@@ -40,7 +42,7 @@ class ExecutionRunOut(Schema):
 class ExecuteOut(Schema):
     executionId: str
     workflowId: str
-    status: str
+    status: ExecutionStatus
     executionRuns: list[ExecutionRunOut]
 
 
@@ -48,7 +50,7 @@ class NodeStateOut(Schema):
     nodeId: str
     label: str
     nodeType: str
-    status: str
+    status: NodeStatus
     error: str | None
     progress: float | None
     outputUrl: str | None
@@ -71,7 +73,7 @@ class NodeStateDetailOut(NodeStateOut):
 
 class NodeRunResultOut(Schema):
     nodeId: str
-    status: str
+    status: NodeStatus
     output: Any = None
 
 
@@ -82,13 +84,13 @@ class NodeResultsOut(Schema):
 class ExecutionSummaryOut(Schema):
     executionId: str
     workflowId: str
-    status: str
+    status: ExecutionStatus
     error: str | None
     startTime: str | None
     endTime: str | None
     durationMs: int | None
     creditsUsed: float
-    trigger: str
+    trigger: Trigger
 
 
 class PollOut(ExecutionSummaryOut):

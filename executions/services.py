@@ -49,7 +49,7 @@ def resolve_inputs(nodes: list[dict[str, Any]], given: Mapping[str, Any], *,
                    strict: bool) -> dict[str, Any]:
     """Map `{nodeId or label: value}` onto input nodes' ids (ids first, then labels ignoring
     case). With `strict`, a key that names no input node is an error."""
-    inputs = [n for n in _runnable(nodes) if catalogue[n["data"]["nodeType"]].category == "input"]
+    inputs = [n for n in _runnable(nodes) if catalogue[n["data"]["nodeType"]].input_param]
     by_id = {n["id"]: n for n in inputs}
     by_label = {str(n["data"].get("label", "")).strip().lower(): n for n in inputs}
     resolved: dict[str, Any] = {}
@@ -69,13 +69,14 @@ def resolve_inputs(nodes: list[dict[str, Any]], given: Mapping[str, Any], *,
 
 def _check_input_values(nodes: Mapping[str, dict[str, Any]], values: Mapping[str, Any]) -> None:
     for node_id, value in values.items():
-        spec = catalogue[nodes[node_id]["data"]["nodeType"]]
-        params = dict(nodes[node_id]["data"].get("params") or {})
-        params[spec.input_param] = value  # type: ignore[index]
-        errors = spec.param_errors(params, set())
+        data = nodes[node_id]["data"]
+        spec = catalogue[data["nodeType"]]
+        param = spec.input_param or ""
+        errors = spec.param_errors({**(data.get("params") or {}), param: value}, set())
         if errors:
-            raise InvalidRequest(f"Invalid value for input '{node_id}': {errors[0]}",
-                                 fields=[f"inputs.{node_id}"])
+            label = data.get("label") or node_id
+            raise InvalidRequest(f"Invalid value for input '{label}' ({node_id}): "
+                                 f"{errors[0]}", fields=[f"inputs.{node_id}"])
 
 
 @dataclass(frozen=True)

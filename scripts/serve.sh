@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${DATABASE_URL:?set DATABASE_URL}" "${REDIS_URL:?set REDIS_URL}" "${SECRET_KEY:?set SECRET_KEY}"
 BIN=.venv/bin
+# Production reads only the environment, never the development settings make dev left in var/.
+export WIREFLOW_ENV_FILE=""
 $BIN/python manage.py migrate --noinput
 $BIN/python manage.py collectstatic --noinput >/dev/null
 WEB_WORKERS=${WEB_WORKERS:-2}

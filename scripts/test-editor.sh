@@ -5,4 +5,10 @@ cd "$(dirname "$0")/../editor"
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
+# The TypeScript API types must be generated from the checked-in OpenAPI document (pytest checks
+# that the document itself is current).
+if ! npm run --silent check:api >/dev/null 2>&1; then
+  echo "test-editor: editor/src/api/openapi.ts is stale: run make api-snapshot and commit it" >&2
+  exit 1
+fi
 npx --no-install vitest run

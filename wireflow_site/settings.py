@@ -5,16 +5,24 @@ var/, a local-memory cache, an in-memory channel layer and an in-process executo
 switches to PostgreSQL, Redis (cache, channel layer, Celery broker) and Celery workers.
 """
 
+import os
 import secrets
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
 
 from .env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("WIREFLOW_VAR_DIR", str(BASE_DIR / "var")))
+# `make dev` leaves its settings in var/dev.env, so that manage.py, celery or uvicorn started in
+# another terminal of the same checkout run as it does. Variables already set win over the file;
+# WIREFLOW_ENV_FILE names another file, or none when empty (make serve and the tests).
+ENV_FILE = os.environ.get("WIREFLOW_ENV_FILE", str(VAR_DIR / "dev.env"))
+if ENV_FILE:
+    load_dotenv(ENV_FILE, override=False)
 
 DEBUG = env_bool("DEBUG", False)
 

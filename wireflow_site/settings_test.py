@@ -2,6 +2,8 @@
 
 import os
 
+# The tests configure themselves: never the development settings `make dev` left in var/.
+os.environ.setdefault("WIREFLOW_ENV_FILE", "")
 os.environ.setdefault("SECRET_KEY", "test-only-insecure-key")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/wireflow")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")

@@ -2,6 +2,7 @@
 
 import copy
 import json
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,7 @@ from django.utils import timezone
 from accounts.models import Team, User
 from accounts.selectors import current_team_for_user
 from accounts.services import user_setup_personal_team
-from wireflow_site.errors import Conflict, Forbidden, InvalidGraph
+from wireflow_site.errors import Conflict, Forbidden, InvalidGraph, NotFound
 
 from . import graph, secretbox
 from .models import Workflow, WorkflowVersion
@@ -26,6 +27,7 @@ NAME_MAX = 200
 COPY_SUFFIX = " (copy)"
 WEBHOOK_ID_BYTES = 24  # 192 random bits: a webhook id cannot be guessed
 TEMPLATES_DIR = Path(__file__).resolve().parent / "starter_templates"
+_SLUG = re.compile(r"[a-z0-9-]{1,100}")
 DEMO_EMAIL = "demo@wireflow.local"
 DEMO_PASSWORD = "wireflow-demo"  # noqa: S105 - the public demo login, printed by `make dev`
 
@@ -224,6 +226,44 @@ def starter_templates() -> dict[str, dict[str, Any]]:
     """The templates shipped in workflows/starter_templates/, by slug (the file name)."""
     return {path.stem: json.loads(path.read_text())
             for path in sorted(TEMPLATES_DIR.glob("*.json"))}
+
+
+@dataclass(frozen=True)
+class StarterCard:
+    slug: str
+    name: str
+    description: str
+    tags: list[str]
+    node_count: int
+    estimated_credits: float
+
+
+def starter_cards() -> list[StarterCard]:
+    """The starter templates as an empty workflow list offers them."""
+    return [StarterCard(slug=slug, name=t["name"], description=t.get("description", ""),
+                        tags=list(t.get("tags", [])), node_count=len(t["nodes"]),
+                        estimated_credits=_estimate(t["nodes"]))
+            for slug, t in starter_templates().items()]
+
+
+def _estimate(nodes: list[dict[str, Any]]) -> float:
+    total = 0.0
+    for node in nodes:
+        data = node.get("data") or {}
+        spec = catalogue.get(data.get("nodeType", ""))
+        total += spec.estimate_credits(data.get("params") or {}) if spec else 0.0
+    return round(total, 2)
+
+
+def starter_template_use(*, user: User, team: Team, slug: str) -> Workflow:
+    """A new workflow of the team's own, copied from a starter template."""
+    template = starter_templates().get(slug) if _SLUG.fullmatch(slug) else None
+    if template is None:
+        raise NotFound("Template not found")
+    data = WorkflowData(name=template["name"], description=template.get("description", ""),
+                        nodes=template["nodes"], edges=template["edges"],
+                        tags=template.get("tags", []))
+    return workflow_create(user=user, team=team, data=data)
 
 
 def demo_account_ensure() -> tuple[User, Team]:

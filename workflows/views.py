@@ -6,17 +6,20 @@ needs (workflow id, CSRF token, team) through json_script.
 
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from accounts.models import Team, User
 from accounts.selectors import current_team_for_user
-from wireflow_site.errors import NotFound
+from wireflow_site.errors import Forbidden, NotFound
 
+from . import services
 from .models import Workflow
-from .selectors import workflow_get_for_user, workflows_for_team
+from .selectors import user_can_modify, workflow_get_for_user, workflows_for_team
 
 STICKY_TYPES = {"stickyNote"}
 
@@ -28,10 +31,35 @@ def _user(request: HttpRequest) -> User:
 
 @login_required
 def workflow_list(request: HttpRequest) -> HttpResponse:
-    team = current_team_for_user(_user(request))
+    user = _user(request)
+    team = current_team_for_user(user)
     workflows = list(workflows_for_team(team)) if team else []
     rows = [{"workflow": w, "node_count": _node_count(w)} for w in workflows]
-    return render(request, "workflows/list.html", {"rows": rows, "team": team})
+    # An empty list offers the starter templates: a new team has something to run at once.
+    can_create = team is not None and user_can_modify(user, team)
+    starters = services.starter_cards() if not rows and can_create else []
+    return render(request, "workflows/list.html", {"rows": rows, "team": team,
+                                                   "starters": starters,
+                                                   "can_create": can_create})
+
+
+@login_required
+@require_POST
+def workflow_from_starter(request: HttpRequest, slug: str) -> HttpResponse:
+    user = _user(request)
+    team = current_team_for_user(user)
+    if team is None:
+        messages.warning(request, "Create a team first: workflows belong to a team.")
+        return redirect("workflow_list")
+    try:
+        workflow = services.starter_template_use(user=user, team=team, slug=slug)
+    except NotFound as exc:
+        raise Http404("Template not found") from exc
+    except Forbidden as exc:
+        messages.error(request, f"{exc.message}. Ask an owner or admin of {team.name} "
+                                "for the editor role.")
+        return redirect("workflow_list")
+    return redirect("workflow_edit", workflow_id=workflow.pk)
 
 
 @login_required

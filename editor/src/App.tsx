@@ -1,5 +1,6 @@
 import { ReactFlowProvider } from "@xyflow/react";
 import { useEffect, useState } from "react";
+import { reportError } from "./actions/errors";
 import { loadCatalogue, loadLastRun, loadWorkflow } from "./actions/workflow";
 import { ApiClient } from "./api/client";
 import type { EditorConfig } from "./api/types";
@@ -77,7 +78,7 @@ function useLoad(store: EditorStore, env: EditorEnv): Phase {
       .then(([catalogue]) => {
         store.setState({ catalogue });
         setPhase({ kind: "ready" });
-        if (id) loadLastRun(store, env, id).catch(() => undefined);
+        if (id) loadLastRun(store, env, id).catch((error: unknown) => reportError(store, "Could not load the last run", error));
       })
       .catch((error: unknown) => setPhase({
         kind: "failed", message: `The editor could not load: ${error instanceof Error ? error.message : String(error)}`,

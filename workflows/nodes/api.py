@@ -3,10 +3,12 @@
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 
 from accounts.auth import ApiAuth
+from workflows.graph import PortType
 from workflows.nodes import all_types, catalogue_entry
+from workflows.nodes.registry import Category, CreditUnit, InputType
 from workflows.schemas import COMMON_ERRORS
 
 router = Router(tags=["nodes"])
@@ -15,7 +17,7 @@ router = Router(tags=["nodes"])
 class PortOut(Schema):
     id: str
     label: str
-    type: str
+    type: PortType
     required: bool
     multiple: bool
 
@@ -23,15 +25,20 @@ class PortOut(Schema):
 class NodeTypeOut(Schema):
     nodeType: str
     label: str
-    category: str
+    category: Category
     description: str
     inputs: list[PortOut]
     outputs: list[PortOut]
     paramsSchema: dict[str, Any]
     credits: float
-    creditUnit: str
+    creditUnit: CreditUnit
     timeoutSeconds: int
     outputAliases: dict[str, str]
+    inputParam: str | None = Field(
+        description="Input nodes: the param a run input fills (null for other nodes)")
+    inputType: InputType | None = Field(
+        description="Input nodes: how a run asks for the value: text, image, url (a video or "
+                    "audio file), number, boolean or select (one of params.options)")
 
 
 class CatalogueOut(Schema):

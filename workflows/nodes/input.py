@@ -11,7 +11,7 @@ from executions.engine.contracts import NodeContext, NodeFailure, NodeResult
 from workflows.graph import Port, PortType
 
 from .fields import LongText, MediaUrl
-from .registry import BaseParams, NodeType, register
+from .registry import BaseParams, InputType, NodeType, register
 
 
 class InputParams(BaseParams):
@@ -61,11 +61,11 @@ class InputExecutor:
         return NodeResult(ports={self.port: value}, output={self.port: value})
 
 
-def _media(kind: str, port_type: PortType, name: str) -> NodeType:
+def _media(kind: str, port_type: PortType, name: str, input_type: InputType) -> NodeType:
     return NodeType(
         node_type=f"input:{kind}", label=f"{name} input", category="input",
         description=f"{name} file, by URL or upload.", params=MediaParams,
-        outputs=(Port(kind, port_type, name),), input_param="url",
+        outputs=(Port(kind, port_type, name),), input_param="url", input_type=input_type,
         executor=InputExecutor("url", kind),
     )
 
@@ -75,27 +75,31 @@ register(
         node_type="input:text", label="Text input", category="input",
         description="A piece of text, such as a prompt.", params=TextParams,
         outputs=(Port("text", PortType.TEXT, "Text"),), output_aliases={"prompt": "text"},
-        input_param="text", executor=InputExecutor("text", "text"),
+        input_param="text", input_type="text", executor=InputExecutor("text", "text"),
     ),
-    _media("image", PortType.IMAGE, "Image"),
-    _media("video", PortType.VIDEO, "Video"),
-    _media("audio", PortType.AUDIO, "Audio"),
+    # api.md's input types: video and audio files are given by URL like any other file.
+    _media("image", PortType.IMAGE, "Image", "image"),
+    _media("video", PortType.VIDEO, "Video", "url"),
+    _media("audio", PortType.AUDIO, "Audio", "url"),
     NodeType(
         node_type="input:number", label="Number input", category="input",
         description="A number.", params=NumberParams,
-        outputs=(Port("value", PortType.NUMBER, "Number"),), input_param="value",
+        outputs=(Port("value", PortType.NUMBER, "Number"),),
+        input_param="value", input_type="number",
         executor=InputExecutor("value", "value"),
     ),
     NodeType(
         node_type="input:boolean", label="Yes/no input", category="input",
         description="A true/false switch.", params=BooleanParams,
-        outputs=(Port("value", PortType.BOOLEAN, "Value"),), input_param="value",
+        outputs=(Port("value", PortType.BOOLEAN, "Value"),),
+        input_param="value", input_type="boolean",
         executor=InputExecutor("value", "value"),
     ),
     NodeType(
         node_type="input:select", label="Choice input", category="input",
         description="One option out of a list.", params=SelectParams,
-        outputs=(Port("value", PortType.TEXT, "Choice"),), input_param="value",
+        outputs=(Port("value", PortType.TEXT, "Choice"),),
+        input_param="value", input_type="select",
         executor=InputExecutor("value", "value"),
     ),
 )

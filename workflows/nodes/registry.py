@@ -21,6 +21,8 @@ from workflows.graph import Port
 
 Category = Literal["input", "model", "utility", "logic", "output"]
 CreditUnit = Literal["run", "image", "second", "megapixel"]
+# How a run input is asked for and described (api.md "Run with inputs"): files by URL.
+InputType = Literal["text", "image", "url", "number", "boolean", "select"]
 CATEGORY_ORDER: tuple[Category, ...] = ("input", "model", "utility", "logic", "output")
 DEFAULT_TIMEOUT_SECONDS = 60
 TEXTAREA: JsonDict = {"format": "textarea"}
@@ -63,7 +65,10 @@ class NodeType:
     credit_unit: CreditUnit = "run"
     fal_model_id: str | None = None
     fal_edit_model_id: str | None = None  # used instead when images are connected
-    input_param: str | None = None  # input nodes: the param a run input fills
+    # Input nodes: the one param a run input fills, and how a run dialog or an API client
+    # asks for it. Everything that maps run inputs onto nodes reads these two fields.
+    input_param: str | None = None
+    input_type: InputType | None = None
     # A connected input replaces the param of the same name (api.md), except on nodes whose
     # port and param share a name but mean different things (the router's `value`).
     ports_override_params: bool = True
@@ -110,7 +115,16 @@ def register(*node_types: NodeType) -> None:
     for node_type in node_types:
         if node_type.node_type in REGISTRY:
             raise ValueError(f"node type {node_type.node_type} is registered twice")
+        _check_input_param(node_type)
         REGISTRY[node_type.node_type] = node_type
+
+
+def _check_input_param(nt: NodeType) -> None:
+    if (nt.input_param is None) != (nt.input_type is None):
+        raise ValueError(f"node type {nt.node_type}: input_param and input_type go together")
+    if nt.input_param is not None and nt.input_param not in nt.params.model_fields:
+        raise ValueError(f"node type {nt.node_type}: input_param '{nt.input_param}' "
+                         "is not one of its params")
 
 
 def get(node_type: str) -> NodeType | None:
@@ -137,6 +151,8 @@ def catalogue_entry(nt: NodeType) -> dict[str, Any]:
         "creditUnit": nt.credit_unit,
         "timeoutSeconds": nt.timeout_seconds,
         "outputAliases": dict(nt.output_aliases),
+        "inputParam": nt.input_param,
+        "inputType": nt.input_type,
     }
 
 

@@ -1,25 +1,25 @@
 /** Running the workflow from the editor: execute, follow live, cancel. */
-import type { JsonValue } from "../api/types";
+import type { ExecuteOut, JsonValue } from "../api/types";
 import type { EditorEnv } from "../env";
 import { upstreamOf } from "../graph/connection";
 import { isBasedNode } from "../graph/types";
+import { runInputRows } from "../run/inputs";
 import type { EditorStore } from "../store";
-import { reportError, saveWorkflow } from "./workflow";
-
-interface ExecuteOut {
-  executionId: string;
-  status: string;
-}
+import { type Explained, reportError } from "./errors";
+import { saveWorkflow } from "./workflow";
 
 export interface RunOptions {
   inputs?: Record<string, JsonValue>;
   targetNodeId?: string;
 }
 
-export async function runWorkflow(store: EditorStore, env: EditorEnv, options: RunOptions = {}): Promise<void> {
+/** null when the run started; else what went wrong (already shown to the person). */
+export type RunFailure = Explained | null;
+
+export async function runWorkflow(store: EditorStore, env: EditorEnv, options: RunOptions = {}): Promise<RunFailure> {
   const state = store.getState();
   if (state.dirty || !state.workflow.id) {
-    if (!(await saveWorkflow(store, env))) return;
+    if (!(await saveWorkflow(store, env))) return { message: "The workflow could not be saved", issues: null, inputErrors: {} };
   }
   const id = store.getState().workflow.id as string;
   try {
@@ -34,8 +34,9 @@ export async function runWorkflow(store: EditorStore, env: EditorEnv, options: R
     store.getState().startRun(out.executionId, nodeIds);
     store.getState().setRunPanelOpen(true);
     env.live.follow(out.executionId);
+    return null;
   } catch (error) {
-    reportError(store, "Cannot run", error);
+    return reportError(store, "Cannot run", error);
   }
 }
 
@@ -50,7 +51,8 @@ export async function cancelRun(store: EditorStore, env: EditorEnv): Promise<voi
   }
 }
 
-/** Input nodes whose values the run dialog asks for, with their current params as defaults. */
-export function inputNodes(store: EditorStore) {
-  return store.getState().nodes.filter(isBasedNode).filter((n) => n.data.nodeType.startsWith("input:"));
+/** Whether a run asks for values first: the graph has input nodes. */
+export function hasRunInputs(store: EditorStore): boolean {
+  const { nodes, catalogue } = store.getState();
+  return runInputRows(nodes, catalogue).length > 0;
 }

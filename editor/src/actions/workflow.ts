@@ -1,9 +1,10 @@
 /** Loading and saving the workflow: the editor's side of the workflows REST API. */
 import { ApiError } from "../api/client";
-import type { Catalogue, ExecutionPoll, ExecutionSummary, LintResult, NodeSpec, Violation, WorkflowOut } from "../api/types";
+import type { Catalogue, ExecutionPoll, HistoryOut, LintResult, NodeSpec, WorkflowOut } from "../api/types";
 import type { EditorEnv } from "../env";
 import { parseGraph, toSaved } from "../graph/clipboard";
 import type { EditorStore } from "../store";
+import { reportError } from "./errors";
 
 export async function loadCatalogue(env: EditorEnv): Promise<Catalogue> {
   const { nodes } = await env.api.get<{ nodes: NodeSpec[] }>("/nodes");
@@ -19,8 +20,7 @@ export async function loadWorkflow(store: EditorStore, env: EditorEnv, id: strin
 
 /** Reattach to a run in progress, or show the outputs of the last one. */
 export async function loadLastRun(store: EditorStore, env: EditorEnv, id: string): Promise<void> {
-  const { executions } = await env.api.get<{ executions: ExecutionSummary[] }>(
-    `/workflows/${id}/executions?limit=1`);
+  const { executions } = await env.api.get<HistoryOut>(`/workflows/${id}/executions?limit=1`);
   const last = executions[0];
   if (!last) return;
   if (last.status === "RUNNING") {
@@ -83,24 +83,6 @@ function reportSaveError(store: EditorStore, error: unknown): void {
   reportError(store, "Not saved", error);
 }
 
-/** A failed request as a toast; an invalid graph also marks the nodes and edges at fault. */
-export function reportError(store: EditorStore, prefix: string, error: unknown): void {
-  const state = store.getState();
-  if (error instanceof ApiError && error.code === "invalid_graph") {
-    const violations = (error.body.violations ?? []) as Violation[];
-    state.setIssues(violations);
-    state.toast("error", `${prefix}: ${describeViolations(violations)}`);
-    return;
-  }
-  state.toast("error", `${prefix}: ${error instanceof Error ? error.message : String(error)}`);
-}
-
-export function describeViolations(violations: readonly Violation[]): string {
-  if (violations.length === 0) return "the graph is invalid";
-  const first = violations[0].message;
-  return violations.length === 1 ? first : `${first} (and ${violations.length - 1} more)`;
-}
-
 /** Ask the server what is wrong with the graph as it is now; shown on the nodes and edges. */
 export async function lintGraph(store: EditorStore, env: EditorEnv): Promise<void> {
   const { nodes, edges } = store.getState();
@@ -109,8 +91,9 @@ export async function lintGraph(store: EditorStore, env: EditorEnv): Promise<voi
     const result = await env.api.post<LintResult>("/workflows/lint", toSaved(nodes, edges));
     const current = store.getState();
     if (current.nodes === nodes && current.edges === edges) current.setIssues(result.violations ?? []);
-  } catch {
-    // Linting is advisory; saving reports the same problems authoritatively.
+  } catch (error) {
+    // The marks on the canvas would be stale; say why they are not updated.
+    reportError(store, "Could not check the graph", error);
   }
 }
 

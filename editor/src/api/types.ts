@@ -1,6 +1,30 @@
-/** Shapes of the REST API (api.md) as the editor uses them. */
+/**
+ * Shapes of the REST API as the editor uses them. They come from the server's OpenAPI document
+ * (openapi.ts is generated from openapi.json, both written by `make api-snapshot`), so a change
+ * on the server is a type error here. Only what OpenAPI cannot say is written by hand: JSON
+ * Schema for the params forms, and the live events' partial node states.
+ */
+import type { components } from "./openapi";
 
-export type PortType = "TEXT" | "IMAGE" | "VIDEO" | "AUDIO" | "NUMBER" | "BOOLEAN" | "JSON" | "ANY";
+type Schemas = components["schemas"];
+
+export type PortType = Schemas["PortType"];
+export type PortSpec = Schemas["PortOut"];
+export type InputType = NonNullable<Schemas["NodeTypeOut"]["inputType"]>;
+export type NodeStatus = Schemas["NodeStatus"];
+export type ExecutionStatus = Schemas["ExecutionStatus"];
+export type Violation = Schemas["ViolationOut"];
+export type LintResult = Schemas["LintOut"];
+export type ExecutionPoll = Schemas["PollOut"];
+export type ExecutionSummary = Schemas["ExecutionSummaryOut"];
+export type HistoryOut = Schemas["HistoryOut"];
+export type ExecuteOut = Schemas["ExecuteOut"];
+export type WorkflowOut = Schemas["WorkflowOut"];
+export type WorkflowIn = Schemas["WorkflowIn"];
+export type WorkflowUpdateIn = Schemas["WorkflowUpdateIn"];
+export type InsufficientCredits = Schemas["InsufficientCreditsOut"];
+export type InvalidGraph = Schemas["InvalidGraphOut"];
+export type FieldsError = Schemas["FieldsErrorOut"];
 
 export type JsonValue =
   | string
@@ -9,14 +33,6 @@ export type JsonValue =
   | null
   | JsonValue[]
   | { [key: string]: JsonValue };
-
-export interface PortSpec {
-  id: string;
-  label: string;
-  type: PortType;
-  required: boolean;
-  multiple: boolean;
-}
 
 /** The subset of JSON Schema (as pydantic writes it) that the inspector understands. */
 export interface JsonSchema {
@@ -46,95 +62,18 @@ export interface JsonSchema {
   $defs?: Record<string, JsonSchema>;
 }
 
-export interface NodeSpec {
-  nodeType: string;
-  label: string;
-  category: string;
-  description: string;
-  inputs: PortSpec[];
-  outputs: PortSpec[];
-  paramsSchema: JsonSchema;
-  credits: number;
-  creditUnit?: string;
-  timeoutSeconds?: number;
-  outputAliases?: Record<string, string>;
-}
+/** A catalogue entry (GET /nodes), its params schema read as JSON Schema. */
+export type NodeSpec = Omit<Schemas["NodeTypeOut"], "paramsSchema"> & { paramsSchema: JsonSchema };
 
 export type Catalogue = ReadonlyMap<string, NodeSpec>;
 
-export interface Violation {
-  rule: string;
-  message: string;
-  nodeId?: string;
-  edgeId?: string;
-}
+/** A node's state as the run store holds it: complete from a poll or a live event, or only a
+ * status while the run is starting. */
+export type NodeState = Pick<Schemas["NodeStateOut"], "nodeId" | "status"> & Partial<Schemas["NodeStateOut"]>;
 
-export interface LintResult {
-  ok: boolean;
-  violations: Violation[];
-  warnings: Violation[];
-}
-
-export type NodeStatus = "PENDING" | "RUNNING" | "COMPLETED" | "FAILED" | "SKIPPED" | "CANCELLED";
-export type ExecutionStatus = "RUNNING" | "COMPLETED" | "FAILED" | "CANCELLED";
-
-export interface NodeState {
-  nodeId: string;
-  label?: string;
-  nodeType?: string;
-  status: NodeStatus;
-  error?: string | null;
-  progress?: number | null;
-  outputUrl?: string | null;
-  outputUrls?: string[] | null;
-  text?: string | null;
-  requestId?: string | null;
-  attempts?: number | null;
-  startedAt?: string | null;
-  finishedAt?: string | null;
-  durationMs?: number | null;
-  credits?: number | null;
-}
-
-export interface ExecutionPoll {
-  executionId: string;
-  workflowId?: string;
-  status: ExecutionStatus;
-  error?: string | null;
-  startTime?: string | null;
-  endTime?: string | null;
-  durationMs?: number | null;
-  creditsUsed?: number | null;
-  nodeStates: NodeState[];
-  finalOutput?: JsonValue;
-}
-
-export interface ExecutionUpdate {
-  executionId: string;
-  status: ExecutionStatus;
-  error?: string | null;
-  endTime?: string | null;
-  durationMs?: number | null;
-  creditsUsed?: number | null;
-  finalOutput?: JsonValue;
-}
-
-export interface ExecutionSummary {
-  executionId: string;
-  status: ExecutionStatus;
-}
-
-export interface WorkflowOut {
-  id: string;
-  name: string;
-  description: string;
-  nodes: unknown[];
-  edges: unknown[];
-  tags: string[];
-  isActive: boolean;
-  updatedAt: string;
-  version?: number;
-}
+/** The live `execution` event: the execution's status fields without the node states. */
+export type ExecutionUpdate = Pick<ExecutionPoll, "executionId" | "status"> &
+  Partial<Pick<ExecutionPoll, "error" | "endTime" | "durationMs" | "creditsUsed" | "finalOutput">>;
 
 /** What the Django page hands to the editor through json_script. */
 export interface EditorConfig {

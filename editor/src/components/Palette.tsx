@@ -1,6 +1,8 @@
 import { useReactFlow } from "@xyflow/react";
-import { type DragEvent, memo, useMemo, useRef, useState } from "react";
+import { type DragEvent, memo, useMemo, useState } from "react";
 import type { NodeSpec } from "../api/types";
+import { DEFAULT_NODE_SIZE, freeSpot, rectOf } from "../graph/placement";
+import { STICKY_SIZE } from "../graph/types";
 import { useEditor, useEditorStore } from "../store";
 import { NODE_DRAG_MIME } from "./Canvas";
 import { categoryColour, formatCredits } from "./theme";
@@ -49,12 +51,16 @@ export const Palette = memo(function Palette() {
   );
 });
 
-const NOTE_SPEC: NodeSpec = {
+/** A palette entry: a catalogue node type, or the sticky note (not a node type: never run). */
+type PaletteSpec = Omit<NodeSpec, "category"> & { category: NodeSpec["category"] | "note" };
+
+const NOTE_SPEC: PaletteSpec = {
   nodeType: "note:sticky", label: "Sticky note", category: "note", description: "A comment on the canvas; not executed.",
-  inputs: [], outputs: [], paramsSchema: {}, credits: 0,
+  inputs: [], outputs: [], paramsSchema: {}, credits: 0, creditUnit: "run", timeoutSeconds: 0,
+  outputAliases: {}, inputParam: null, inputType: null,
 };
 
-function PaletteItem({ spec, onAdd }: { spec: NodeSpec; onAdd: (nodeType: string) => void }) {
+function PaletteItem({ spec, onAdd }: { spec: PaletteSpec; onAdd: (nodeType: string) => void }) {
   const onDragStart = (event: DragEvent) => {
     event.dataTransfer.setData(NODE_DRAG_MIME, spec.nodeType);
     event.dataTransfer.effectAllowed = "copy";
@@ -73,17 +79,15 @@ function PaletteItem({ spec, onAdd }: { spec: NodeSpec; onAdd: (nodeType: string
   );
 }
 
-/** Click-to-add drops the node in the middle of the visible canvas, cascading repeated adds. */
+/** Click-to-add puts the node at the free spot nearest the middle of the visible canvas. */
 function useAddAtCentre(): (nodeType: string) => void {
   const store = useEditorStore();
   const { screenToFlowPosition } = useReactFlow();
-  const cascade = useRef(0);
   return (nodeType: string) => {
     const pane = document.querySelector(".wf-canvas")?.getBoundingClientRect();
     const centre = pane ? { x: pane.left + pane.width / 2, y: pane.top + pane.height / 2 } : { x: 400, y: 300 };
-    const at = screenToFlowPosition(centre);
-    const step = (cascade.current++ % 6) * 32;
-    const position = { x: Math.round(at.x - 130 + step), y: Math.round(at.y - 60 + step) };
+    const size = nodeType === "note:sticky" ? STICKY_SIZE : DEFAULT_NODE_SIZE;
+    const position = freeSpot(screenToFlowPosition(centre), size, store.getState().nodes.map(rectOf));
     if (nodeType === "note:sticky") store.getState().addSticky(position);
     else store.getState().addNode(nodeType, position);
   };

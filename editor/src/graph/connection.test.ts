@@ -39,7 +39,7 @@ describe("checkConnection", () => {
   });
   it("refuses an image output into a text-only input with the reason", () => {
     const result = checkConnection(conn("flux", "image", "concat", "texts"), nodes, [], catalogue);
-    expect(result).toEqual({ ok: false, reason: "IMAGE output “image” cannot feed TEXT input “texts”" });
+    expect(result).toEqual({ ok: false, reason: "IMAGE output “Image” cannot feed TEXT input “Texts”" });
   });
   it("refuses a self-loop", () => {
     const result = checkConnection(conn("concat", "text", "concat", "texts"), nodes, [], catalogue);

@@ -5,7 +5,7 @@
 import type { JsonSchema, JsonValue } from "../api/types";
 import type { Params } from "./types";
 
-export type FieldKind = "text" | "textarea" | "number" | "integer" | "select" | "checkbox" | "list" | "seed" | "json";
+export type FieldKind = "text" | "textarea" | "url" | "number" | "integer" | "select" | "checkbox" | "list" | "seed" | "json";
 
 export interface FieldDef {
   name: string;
@@ -75,6 +75,7 @@ function kindOf(name: string, prop: JsonSchema): FieldKind {
   if (type === "array" && (prop.items?.type === "string" || !prop.items)) return "list";
   if (type === "array" || type === "object") return "json";
   if (prop.format === "textarea" || LONG_TEXT.test(name)) return "textarea";
+  if (prop.format === "uri") return "url";
   return "text";
 }
 
@@ -100,6 +101,7 @@ export function validateField(field: FieldDef, value: JsonValue | undefined): st
   if (field.kind === "number" || field.kind === "integer" || field.kind === "seed") {
     return validateNumber(field, value);
   }
+  if (field.kind === "url" && !isUrl(String(value))) return "Enter an http(s) URL";
   if (field.kind === "select" && field.options.length && !field.options.includes(value as JsonValue)) {
     return `Choose one of ${field.options.join(", ")}`;
   }
@@ -108,6 +110,17 @@ export function validateField(field: FieldDef, value: JsonValue | undefined): st
     return `At most ${field.maxItems} items`;
   }
   return null;
+}
+
+/** An http(s) URL, or a path on this site (an upload); the server checks it again. */
+function isUrl(value: string): boolean {
+  if (value.startsWith("/")) return true;
+  try {
+    const url = new URL(value);
+    return (url.protocol === "http:" || url.protocol === "https:") && url.host !== "";
+  } catch {
+    return false;
+  }
 }
 
 function validateNumber(field: FieldDef, value: JsonValue | undefined): string | null {

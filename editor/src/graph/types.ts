@@ -30,6 +30,7 @@ export interface Graph {
 }
 
 export const STICKY_NODE_TYPE = "note:sticky";
+export const STICKY_SIZE = { width: 220, height: 140 };
 
 export function isBasedNode(node: WfNode): node is BasedNode {
   return node.type === "basedNode";

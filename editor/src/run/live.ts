@@ -3,7 +3,8 @@
  * execution events, each with a sequence number), reconnecting with `?after=<seq>` so nothing is
  * missed or applied twice. If the socket keeps failing, it falls back to polling the REST API.
  */
-import type { ApiClient } from "../api/client";
+import { reportError } from "../actions/errors";
+import { ApiError, type ApiClient } from "../api/client";
 import type { ExecutionPoll, ExecutionUpdate, NodeState } from "../api/types";
 import type { EditorStore } from "../store";
 
@@ -78,7 +79,13 @@ export class LiveRun {
     if (socket !== this.socket || !this.executionId) return;
     this.socket = null;
     // The server refused us (logged out, or not our execution): retrying cannot help.
-    if (code === CLOSE_UNAUTHENTICATED || code === CLOSE_NOT_FOUND) return this.stop();
+    if (code === CLOSE_UNAUTHENTICATED || code === CLOSE_NOT_FOUND) {
+      this.stop();
+      this.store.getState().toast("error", code === CLOSE_UNAUTHENTICATED
+        ? "Live status stopped: you are logged out. Log in again and reload."
+        : "Live status stopped: this run is not visible to you any more.");
+      return;
+    }
     this.failures += 1;
     const delay = Math.min(500 * 2 ** this.failures, 5000);
     const next = this.failures > MAX_SOCKET_FAILURES ? () => this.poll() : () => this.open();
@@ -93,8 +100,14 @@ export class LiveRun {
       if (id !== this.executionId) return;
       this.store.getState().applySnapshot(poll, this.store.getState().run.seq);
       if (isTerminal(poll.status)) return this.finish();
-    } catch {
-      // A transient failure; the next poll tries again.
+    } catch (error) {
+      // A transient failure (the network, a 429, a 5xx): the next poll tries again. A refusal
+      // that retrying cannot change ends the polling, and says so.
+      if (error instanceof ApiError && error.status >= 400 && error.status < 500 && error.status !== 429) {
+        this.stop();
+        reportError(this.store, "Live status stopped", error);
+        return;
+      }
     }
     this.timer = setTimeout(() => void this.poll(), POLL_MS);
   }

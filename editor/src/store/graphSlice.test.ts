@@ -63,7 +63,7 @@ describe("the editor store", () => {
     const [first, copy] = store.getState().nodes;
     expect(first.id).toBe(a);
     expect(copy.id).not.toBe(a);
-    expect(copy.data.label).toBe("input:text 2");
+    expect(copy.data.label).toBe("Text input 2");
     expect(copy.position).toEqual({ x: 40, y: 40 });
   });
 

@@ -5,7 +5,7 @@ import { checkConnection } from "../graph/connection";
 import { emptyHistory, record, redo, undo } from "../graph/history";
 import { freshId } from "../graph/ids";
 import { defaultParams } from "../graph/schema";
-import { type BasedNode, type Graph, type WfNode, STICKY_NODE_TYPE, isBasedNode } from "../graph/types";
+import { type BasedNode, type Graph, type WfNode, STICKY_NODE_TYPE, STICKY_SIZE, isBasedNode } from "../graph/types";
 import type { EditorState, GraphSlice } from "./types";
 
 type Set = Parameters<StateCreator<EditorState>>[0];
@@ -87,7 +87,7 @@ export const createGraphSlice: StateCreator<EditorState, [], [], GraphSlice> = (
   addSticky: (position) => {
     remember(get, set);
     const id = freshId("note", new Set(get().nodes.map((n) => n.id)));
-    const note: WfNode = { id, type: "stickyNote", position, width: 220, height: 140,
+    const note: WfNode = { id, type: "stickyNote", position, ...STICKY_SIZE,
       data: { label: "Note", nodeType: STICKY_NODE_TYPE, text: "" } };
     set((s) => ({ nodes: [...s.nodes, note], dirty: true }));
   },

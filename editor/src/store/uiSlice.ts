@@ -2,7 +2,8 @@ import type { StateCreator } from "zustand";
 import type { Violation } from "../api/types";
 import type { EditorState, Issues, UiSlice } from "./types";
 
-const TOAST_MS = 5000;
+// Errors stay longer: they say what to fix, and the person may be looking elsewhere.
+const TOAST_MS = { info: 5000, success: 5000, error: 15000 } as const;
 let toastId = 0;
 
 export function issuesFrom(violations: readonly Violation[]): Issues {
@@ -42,7 +43,7 @@ export const createUiSlice: StateCreator<EditorState, [], [], UiSlice> = (set, g
     toastId += 1;
     const id = toastId;
     set((s) => ({ toasts: [...s.toasts.filter((t) => t.message !== message), { id, kind, message }] }));
-    setTimeout(() => get().dismissToast(id), TOAST_MS);
+    setTimeout(() => get().dismissToast(id), TOAST_MS[kind]);
   },
   dismissToast: (id) => set((s) => ({ toasts: s.toasts.filter((t) => t.id !== id) })),
   setIssues: (violations) => set({ issues: issuesFrom(violations) }),

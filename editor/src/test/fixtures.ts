@@ -1,31 +1,24 @@
-import type { Catalogue, NodeSpec, PortSpec, PortType } from "../api/types";
+/**
+ * The real node catalogue, exactly as GET /api/v1/nodes serves it: catalogue.json is written by
+ * `make api-snapshot`, and `make test` fails when it is stale. Tests never describe node types
+ * by hand, so they cannot drift from the server.
+ */
+import type { Catalogue, NodeSpec } from "../api/types";
 import type { BasedNode, WfEdge } from "../graph/types";
+import snapshot from "./catalogue.json";
 
-const port = (id: string, type: PortType, extra: Partial<PortSpec> = {}): PortSpec => ({
-  id, label: id, type, required: false, multiple: false, ...extra,
-});
+export const catalogue: Catalogue = new Map(
+  (snapshot.nodes as unknown as NodeSpec[]).map((spec) => [spec.nodeType, spec]),
+);
 
-const spec = (nodeType: string, inputs: PortSpec[], outputs: PortSpec[], extra: Partial<NodeSpec> = {}): NodeSpec => ({
-  nodeType, label: nodeType, category: nodeType.split(":")[0], description: "", inputs, outputs,
-  paramsSchema: { type: "object", properties: {} }, credits: 0, ...extra,
-});
-
-export const catalogue: Catalogue = new Map([
-  ["input:text", spec("input:text", [], [port("text", "TEXT")], {
-    outputAliases: { prompt: "text" },
-    paramsSchema: { type: "object", properties: { text: { type: "string", default: "" } } },
-  })],
-  ["input:number", spec("input:number", [], [port("value", "NUMBER")])],
-  ["generate:flux_2", spec("generate:flux_2", [port("prompt", "TEXT", { required: true })],
-    [port("image", "IMAGE"), port("images", "IMAGE")])],
-  ["upscale:crystal_upscaler", spec("upscale:crystal_upscaler", [port("image_url", "IMAGE", { required: true })],
-    [port("image", "IMAGE")])],
-  ["utility:prompt_concat", spec("utility:prompt_concat", [port("texts", "TEXT", { multiple: true })],
-    [port("text", "TEXT")])],
-  ["output:result", spec("output:result", [port("value", "ANY", { multiple: true })], [])],
-]);
+export function spec(nodeType: string): NodeSpec {
+  const found = catalogue.get(nodeType);
+  if (!found) throw new Error(`${nodeType} is not in the catalogue snapshot`);
+  return found;
+}
 
 export function node(id: string, nodeType: string, x = 0, y = 0): BasedNode {
+  spec(nodeType);
   return { id, type: "basedNode", position: { x, y }, data: { label: id, nodeType, params: {} } };
 }
 

@@ -4,7 +4,7 @@ import { fieldsFor, type FieldDef, validateField } from "../../graph/schema";
 import { type BasedNodeData, inHandle, isBasedNode } from "../../graph/types";
 import { useEditor, useEditorStore } from "../../store";
 import { categoryColour, formatCredits } from "../theme";
-import { FieldInput } from "./fields";
+import { FieldInput, fieldId } from "./fields";
 
 /** The settings of the one selected node, as a form generated from its paramsSchema. */
 export const Inspector = memo(function Inspector() {
@@ -78,7 +78,7 @@ function Field({ field, value, from, onChange }: {
   const error = from ? null : validateField(field, value);
   return (
     <div className={`wf-field${error ? " has-error" : ""}${from ? " is-overridden" : ""}`}>
-      <label htmlFor={`f-${field.name}`}>
+      <label htmlFor={fieldId(field)}>
         {field.title}{field.required ? <span className="wf-req">*</span> : null}
       </label>
       <FieldInput field={field} value={value} disabled={!!from} onChange={onChange} />

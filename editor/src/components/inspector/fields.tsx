@@ -8,13 +8,20 @@ export interface FieldProps {
   value: JsonValue | undefined;
   disabled: boolean;
   onChange: (value: JsonValue | undefined) => void;
+  /** The control's id (for its <label>) and test id; by default from the field's name. */
+  controlId?: string;
+  testId?: string;
 }
 
-const testId = (field: FieldDef) => `param-${field.name}`;
+export const fieldId = (field: FieldDef) => `f-${field.name}`;
+const ids = (props: FieldProps) => ({
+  id: props.controlId ?? fieldId(props.field), "data-testid": props.testId ?? `param-${props.field.name}`,
+});
 
 export function FieldInput(props: FieldProps) {
   switch (props.field.kind) {
     case "textarea": return <TextField {...props} multiline />;
+    case "url": return <UrlField {...props} />;
     case "number":
     case "integer": return <NumberField {...props} />;
     case "seed": return <SeedField {...props} />;
@@ -26,17 +33,26 @@ export function FieldInput(props: FieldProps) {
   }
 }
 
-function TextField({ field, value, disabled, onChange, multiline }: FieldProps & { multiline?: boolean }) {
-  const text = typeof value === "string" ? value : value == null ? "" : String(value);
-  const common = {
-    id: `f-${field.name}`, name: field.name, value: text, disabled, "data-testid": testId(field),
+function textProps(props: FieldProps) {
+  const { field, value, disabled, onChange } = props;
+  return {
+    ...ids(props), name: field.name, value: typeof value === "string" ? value : value == null ? "" : String(value),
+    disabled, required: field.required,
     onChange: (e: { target: { value: string } }) => onChange(e.target.value === "" && field.nullable ? undefined : e.target.value),
   };
-  return multiline ? <textarea rows={4} {...common} /> : <input type="text" {...common} />;
+}
+
+function TextField(props: FieldProps & { multiline?: boolean }) {
+  return props.multiline ? <textarea rows={4} {...textProps(props)} /> : <input type="text" {...textProps(props)} />;
+}
+
+function UrlField(props: FieldProps) {
+  return <input type="url" inputMode="url" placeholder="https://…" {...textProps(props)} />;
 }
 
 /** Keeps the typed text locally so "-" or "1." can be typed; the param updates when it parses. */
-function NumberField({ field, value, disabled, onChange }: FieldProps) {
+function NumberField(props: FieldProps) {
+  const { field, value, disabled, onChange } = props;
   const [text, setText] = useState(value == null ? "" : String(value));
   useEffect(() => {
     if (Number(text) !== value) setText(value == null ? "" : String(value));
@@ -49,9 +65,9 @@ function NumberField({ field, value, disabled, onChange }: FieldProps) {
     onChange(Number.isNaN(parsed) ? raw : parsed);
   };
   return (
-    <input type="number" id={`f-${field.name}`} name={field.name} value={text} disabled={disabled}
+    <input type="number" {...ids(props)} name={field.name} value={text} disabled={disabled}
       min={field.min} max={field.max} step={field.kind === "number" ? "any" : 1}
-      data-testid={testId(field)} onChange={(e) => commit(e.target.value)} />
+      onChange={(e) => commit(e.target.value)} />
   );
 }
 
@@ -66,11 +82,11 @@ function SeedField(props: FieldProps) {
   );
 }
 
-function SelectField({ field, value, disabled, onChange }: FieldProps) {
+function SelectField(props: FieldProps) {
+  const { field, value, disabled, onChange } = props;
   const current = value === undefined || value === null ? "" : JSON.stringify(value);
   return (
-    <select id={`f-${field.name}`} name={field.name} value={current} disabled={disabled}
-      data-testid={testId(field)}
+    <select {...ids(props)} name={field.name} value={current} disabled={disabled}
       onChange={(e) => onChange(e.target.value === "" ? undefined : (JSON.parse(e.target.value) as JsonValue))}>
       {!field.required ? <option value="">—</option> : null}
       {field.options.map((option) => (
@@ -80,18 +96,22 @@ function SelectField({ field, value, disabled, onChange }: FieldProps) {
   );
 }
 
-function CheckboxField({ field, value, disabled, onChange }: FieldProps) {
+/** A switch: a checkbox that reads as on/off. */
+function CheckboxField(props: FieldProps) {
+  const { field, value, disabled, onChange } = props;
   return (
-    <input type="checkbox" id={`f-${field.name}`} name={field.name} checked={value === true}
-      disabled={disabled} data-testid={testId(field)} onChange={(e) => onChange(e.target.checked)} />
+    <input type="checkbox" role="switch" className="wf-switch" {...ids(props)} name={field.name}
+      checked={value === true} aria-checked={value === true} disabled={disabled}
+      onChange={(e) => onChange(e.target.checked)} />
   );
 }
 
-function ListField({ field, value, disabled, onChange }: FieldProps) {
+function ListField(props: FieldProps) {
+  const { field, value, disabled, onChange } = props;
   const items = Array.isArray(value) ? value.map((v) => String(v ?? "")) : [];
   const set = (next: string[]) => onChange(next.length ? next : undefined);
   return (
-    <div className="wf-list" data-testid={testId(field)}>
+    <div className="wf-list" data-testid={ids(props)["data-testid"]}>
       {items.map((item, i) => (
         <div className="wf-row" key={i}>
           <input type="text" value={item} disabled={disabled} placeholder="https://…"
@@ -107,7 +127,8 @@ function ListField({ field, value, disabled, onChange }: FieldProps) {
   );
 }
 
-function JsonField({ field, value, disabled, onChange }: FieldProps) {
+function JsonField(props: FieldProps) {
+  const { value, disabled, onChange } = props;
   const [text, setText] = useState(value === undefined ? "" : JSON.stringify(value, null, 2));
   const [bad, setBad] = useState(false);
   const commit = (raw: string) => {
@@ -122,7 +143,7 @@ function JsonField({ field, value, disabled, onChange }: FieldProps) {
   };
   return (
     <>
-      <textarea rows={4} className="wf-mono" value={text} disabled={disabled} data-testid={testId(field)}
+      <textarea rows={4} className="wf-mono" value={text} disabled={disabled} {...ids(props)}
         onChange={(e) => commit(e.target.value)} />
       {bad ? <span className="wf-field__error">Not valid JSON yet</span> : null}
     </>

@@ -1,5 +1,5 @@
 import { useCallback } from "react";
-import { inputNodes, runWorkflow } from "../../actions/run";
+import { hasRunInputs, runWorkflow } from "../../actions/run";
 import { useEnv } from "../../env";
 import { useEditorStore } from "../../store";
 
@@ -9,7 +9,7 @@ export function useStartRun(): () => void {
   const env = useEnv();
   return useCallback(() => {
     if (store.getState().run.status === "RUNNING") return;
-    if (inputNodes(store).length > 0) store.getState().setDialog("run");
+    if (hasRunInputs(store)) store.getState().setDialog("run");
     else void runWorkflow(store, env);
   }, [store, env]);
 }
