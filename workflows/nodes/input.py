@@ -11,11 +11,13 @@ from executions.engine.contracts import NodeContext, NodeFailure, NodeResult
 from workflows.graph import Port, PortType
 
 from .fields import LongText, MediaUrl
-from .registry import BaseParams, InputType, NodeType, register
+from .registry import ADVANCED, BaseParams, InputType, NodeType, register
 
 
 class InputParams(BaseParams):
-    required: bool = Field(False, description="A run must supply this value.")
+    # Folded under "Advanced" with the common params: the value is what a node is about.
+    required: bool = Field(False, description="A run must supply this value.",
+                           json_schema_extra=ADVANCED)
 
 
 class TextParams(InputParams):
