@@ -10,7 +10,8 @@ import traceback
 
 from .common import Result, Site, machine, print_table, redis_rtt_ms, write_results
 
-BENCHMARKS = {"B1": "bench.b1_overhead", "B2": "bench.b2_fanout", "B8": "bench.b8_editor"}
+BENCHMARKS = {"B1": "bench.b1_overhead", "B2": "bench.b2_fanout", "B3Q": "bench.b3_waiting",
+              "B8": "bench.b8_editor"}
 
 
 def main(wanted: list[str]) -> int:

@@ -3,8 +3,8 @@
 import os
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -13,7 +13,7 @@ from django.test import Client
 from accounts.models import Team, User
 from accounts.services import api_key_create
 
-from .harness import Worker, flush_broker, quiesce, start_worker
+from .harness import Worker, flush_broker, quiesce, start_worker, wait_until
 
 
 @pytest.fixture
@@ -115,8 +115,20 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    server: Any  # the uvicorn.Server
+
+    def wait_idle(self) -> None:
+        """Until no request is being answered: one left over from a test (a closed browser's,
+        a provider webhook's) must not write while the test database is being emptied."""
+        tasks = self.server.server_state.tasks
+        wait_until(lambda: not tasks, 120, lambda: f"{len(tasks)} requests still answered")
+
+
 @pytest.fixture(scope="session")
-def _asgi_server(django_db_setup: None, django_db_blocker: Any) -> Iterator[str]:
+def _asgi_server(django_db_setup: None, django_db_blocker: Any) -> Iterator[LiveServer]:
     import uvicorn
 
     from wireflow_site.asgi import application
@@ -128,24 +140,22 @@ def _asgi_server(django_db_setup: None, django_db_blocker: Any) -> Iterator[str]
     thread = threading.Thread(target=server.run, daemon=True)
     with django_db_blocker.unblock():
         thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the live ASGI server did not start")
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
+        wait_until(lambda: server.started, 120, "the live ASGI server did not start")
+        yield LiveServer(f"http://127.0.0.1:{port}", server)
         server.should_exit = True
         thread.join(timeout=5)
 
 
 @pytest.fixture
-def live_site(_asgi_server: str, transactional_db: None) -> str:
+def live_site(_asgi_server: LiveServer, transactional_db: None) -> Iterator[str]:
     """The base URL of the site served by uvicorn, on the test database (data committed)."""
-    return _asgi_server
+    yield _asgi_server.url
+    _asgi_server.wait_idle()  # before transactional_db empties the database
 
 
 # --- Chromium through Playwright -------------------------------------------------------------
 
+PAGE_TIMEOUT_MS = 60_000
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -156,8 +166,10 @@ def _chromium() -> Iterator[Any]:
     # fails in other tests: hence one browser per module, not per session). The test code's
     # ORM calls are still synchronous and ordered, so Django's async guard is relaxed.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Waits bound a hang, not a speed: Chromium on a busy two-core machine is slow, not wrong.
+    expect.set_options(timeout=PAGE_TIMEOUT_MS)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
                                              headless=True, args=CHROMIUM_ARGS)
@@ -168,7 +180,7 @@ def _chromium() -> Iterator[Any]:
 @pytest.fixture
 def page(_chromium: Any) -> Iterator[Any]:
     context = _chromium.new_context(viewport={"width": 1400, "height": 900})
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(PAGE_TIMEOUT_MS)
     page = context.new_page()
     yield page
     context.close()
@@ -177,12 +189,12 @@ def page(_chromium: Any) -> Iterator[Any]:
 # --- The engine harness: Celery workers and the fal simulator ------------------------------
 
 @pytest.fixture
-def worker_factory(_asgi_server: str) -> Iterator[Callable[..., Worker]]:
+def worker_factory(_asgi_server: LiveServer) -> Iterator[Callable[..., Worker]]:
     """Start workers for one test; they are stopped, and the broker emptied, when it ends."""
     started: list[Worker] = []
 
     def start(name: str = "w1", **kwargs: Any) -> Worker:
-        started.append(start_worker(_asgi_server, name, **kwargs))
+        started.append(start_worker(_asgi_server.url, name, **kwargs))
         return started[-1]
 
     yield start
@@ -192,9 +204,9 @@ def worker_factory(_asgi_server: str) -> Iterator[Callable[..., Worker]]:
 
 
 @pytest.fixture(scope="module")
-def _module_worker(_asgi_server: str) -> Iterator[Worker]:
+def _module_worker(_asgi_server: LiveServer) -> Iterator[Worker]:
     flush_broker()
-    worker = start_worker(_asgi_server, "module")
+    worker = start_worker(_asgi_server.url, "module")
     yield worker
     worker.stop()
     flush_broker()

@@ -1,20 +1,39 @@
 """The engine harness: real Celery worker processes (with beat, for the sweeper) on the test
 database and Redis, for tests that run executions through the production path. Its fixtures
-live in tests/conftest.py."""
+live in tests/conftest.py. `wait_until` is the one polling loop of the suite."""
 
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
+from celery.utils.nodenames import host_format
 from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[1]
 CELERY = str(Path(sys.executable).with_name("celery"))
+T = TypeVar("T")
+
+
+def wait_until(condition: Callable[[], T], timeout: float, message: str | Callable[[], str],
+               interval: float = 0.05) -> T:
+    """Poll `condition` until it returns something truthy, and return that. The timeout only
+    bounds a hang (keep it generous: a loaded machine is slow, not wrong); past it, fail with
+    `message` (a callable is called then, to describe the state at that moment)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            text = message() if callable(message) else message
+            raise AssertionError(f"{text} (still not so after {timeout:g} s)")
+        time.sleep(interval)
 
 
 def _database_url() -> str:
@@ -34,15 +53,37 @@ class Worker:
                "SECRET_KEY": settings.SECRET_KEY, "SITE_URL": site,
                "FAL_QUEUE_URL": f"{site}/_sim/fal", "WIREFLOW_SIMULATORS": "1",
                "WIREFLOW_SWEEP_SECONDS": "1", "WIREFLOW_LEASE_SECONDS": "5"}
+        self.nodename = host_format(f"{name}@%h")
         args = [CELERY, "-A", "wireflow_site", "worker", "--loglevel", "WARNING",
-                "--concurrency", str(concurrency), "-n", f"{name}@%h", "--without-gossip",
+                "--concurrency", str(concurrency), "-n", self.nodename, "--without-gossip",
                 "--without-mingle", "--without-heartbeat"]
         if beat:
             schedule = ROOT / "var" / f"beat-{name}-{os.getpid()}"
             args += ["-B", "--schedule", str(schedule)]
-        self.log = (ROOT / "var" / f"worker-{name}.log").open("w")
+        # One log per test process: another test run on this machine may start the same names.
+        self.log_path = ROOT / "var" / f"worker-{name}-{os.getpid()}.log"
+        self.log = self.log_path.open("w")
         self.process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self.log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        """Until the worker answers a control ping: its task consumer is started before its
+        remote control, and one loop serves both. Fails with its log if it dies or never
+        answers."""
+        from wireflow_site.celery import app
+
+        def answered() -> bool:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker {self.nodename} exited with "
+                                   f"{self.process.returncode}:\n{self.log_text()}")
+            return bool(app.control.ping(destination=[self.nodename], timeout=0.5))
+
+        wait_until(answered, timeout, lambda: f"worker {self.nodename} never answered a "
+                                              f"ping; its log:\n{self.log_text()}")
+
+    def log_text(self) -> str:
+        self.log.flush()
+        return self.log_path.read_text(errors="replace")[-5000:]
 
     def kill(self) -> None:
         if self.process.poll() is None:
@@ -65,18 +106,27 @@ def flush_broker() -> None:
 
 def start_worker(site: str, name: str, **kwargs: Any) -> Worker:
     worker = Worker(site, name, **kwargs)
-    time.sleep(1.5)  # let it connect to the broker before work is queued
+    try:
+        worker.wait_ready()
+    except BaseException:
+        worker.stop()
+        raise
     return worker
 
 
-def quiesce(timeout: float = 15.0) -> None:
+def quiesce(timeout: float = 120) -> None:
+    """Cancel every execution still running and wait until the engine is done with them: none
+    RUNNING and no lease held (an advance that ended one still writes until it lets go)."""
     from executions.models import Execution, ExecutionStatus
     from executions.services import execution_cancel
 
-    deadline = time.monotonic() + timeout
     running = Execution.objects.filter(status=ExecutionStatus.RUNNING)
-    while running.exists() and time.monotonic() < deadline:
+    leased = Execution.objects.exclude(lease_owner="")
+
+    def settled() -> bool:
         for execution in running.filter(cancel_requested=False):
             execution_cancel(execution)
-        time.sleep(0.1)
-    time.sleep(0.3)  # let the last advance commit and release its lease
+        return not running.exists() and not leased.exists()
+
+    wait_until(settled, timeout, lambda: f"the engine did not settle: "
+                                         f"{running.count()} running, {leased.count()} leased")

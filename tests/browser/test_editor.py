@@ -180,7 +180,9 @@ def test_a_sticky_note_is_saved_with_the_graph(live_site, page, owner):
     assert notes[0]["data"]["text"] == "Remember to pick a style"
 
 
-def test_a_100_node_500_edge_workflow_is_interactive_quickly(live_site, page, owner):
+def test_a_100_node_500_edge_workflow_opens_with_every_edge_and_a_node_can_be_selected(
+        live_site, page, owner):
+    # How fast it opens is a benchmark's question (bench/b8_editor.py), not a test's.
     nodes = [{"id": f"n{i}", "type": "basedNode",
               "position": {"x": (i % 10) * 320, "y": (i // 10) * 200},
               "data": {"label": f"Concat {i}", "nodeType": "utility:prompt_concat",
@@ -194,12 +196,9 @@ def test_a_100_node_500_edge_workflow_is_interactive_quickly(live_site, page, ow
     log_in(page, live_site, owner, next_path="/workflows/")
 
     page.goto(f"{live_site}/workflows/{workflow.pk}/edit")
-    page.wait_for_function("document.querySelectorAll('.react-flow__edge').length === 500",
-                           polling="raf")
-    ready_ms = page.evaluate("performance.now()")
-    # Measured here at about 0.6 s on two cores; the margin absorbs a busy CI machine.
-    assert ready_ms < 1500, f"the editor took {ready_ms:.0f} ms to show the graph"
-    node(page, "utility:prompt_concat", 55).locator(".wf-node__head").click()
+    expect(nodes_of(page, "utility:prompt_concat")).to_have_count(100)
+    expect(edges(page)).to_have_count(500)
+    select_node(page, "utility:prompt_concat", 55)
     expect(page.get_by_test_id("inspector-label")).to_have_value("Concat 55")
 
 

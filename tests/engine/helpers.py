@@ -1,9 +1,12 @@
 """Graph builders and polling for the engine tests."""
 
-import time
 from typing import Any
 
+from tests.harness import wait_until
+
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED"}
+# Bounds a hang, not a speed: a run that should take a second may take many on a busy machine.
+RUN_TIMEOUT = 90
 
 
 def node(node_id: str, node_type: str, label: str | None = None, **params: Any) -> dict[str, Any]:
@@ -30,16 +33,30 @@ def execute(api: Any, workflow_id: str, body: dict[str, Any] | None = None) -> s
     return str(response.json()["executionId"])
 
 
-def wait_for(api: Any, execution_id: str, timeout: float = 30,
+def poll_of(api: Any, execution_id: str) -> dict[str, Any]:
+    return dict(api.get(f"/workflows/executions/{execution_id}/poll").json())
+
+
+def wait_for(api: Any, execution_id: str, timeout: float = RUN_TIMEOUT,
              until: set[str] = TERMINAL) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        poll = api.get(f"/workflows/executions/{execution_id}/poll").json()
-        if poll["status"] in until:
-            return dict(poll)
-        if time.monotonic() > deadline:
-            raise AssertionError(f"execution still {poll['status']} after {timeout}s: {poll}")
-        time.sleep(0.1)
+    seen: list[dict[str, Any]] = []
+
+    def reached() -> dict[str, Any] | None:
+        seen[:] = [poll_of(api, execution_id)]
+        return seen[-1] if seen[-1]["status"] in until else None
+
+    return wait_until(reached, timeout,
+                      lambda: f"execution still {seen[-1]['status']}: {seen[-1]}", interval=0.1)
+
+
+def wait_until_submitted(api: Any, execution_id: str, node_id: str,
+                         timeout: float = RUN_TIMEOUT) -> str:
+    """Until the provider has accepted the node's job; returns the job's request id."""
+    def request_id() -> str:
+        return str(states(poll_of(api, execution_id))[node_id]["requestId"] or "")
+
+    return wait_until(request_id, timeout,
+                      f"the model {node_id} of {execution_id} was never submitted")
 
 
 def states(poll: dict[str, Any]) -> dict[str, dict[str, Any]]:

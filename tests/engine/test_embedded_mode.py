@@ -4,7 +4,6 @@ No Celery worker fixture is used in this module, on purpose: the broker queue is
 stay empty, so a run that completes can only have been driven by executions/inprocess.py.
 """
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +17,7 @@ from tests.conftest import ApiClient
 from tests.harness import flush_broker
 from workflows.services import starter_templates
 
-from .helpers import create_workflow, execute, states, statuses, wait_for
+from .helpers import create_workflow, execute, states, statuses, wait_for, wait_until_submitted
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,7 +43,7 @@ def test_the_seed_pipeline_completes_in_process_without_a_worker(embedded: str,
                                                                    api: ApiClient) -> None:
     seed = starter_templates()["seed-pipeline"]
     execution_id = execute(api, create_workflow(api, seed["nodes"], seed["edges"]))
-    poll = wait_for(api, execution_id, timeout=30)
+    poll = wait_for(api, execution_id)
     assert poll["status"] == "COMPLETED", poll
     assert set(statuses(poll).values()) == {"COMPLETED"}
     models = [s for s in poll["nodeStates"] if s["nodeType"].split(":")[0] in
@@ -61,20 +60,15 @@ def test_cancel_stops_an_in_process_run(embedded: str, api: ApiClient) -> None:
     seed = starter_templates()["seed-pipeline"]
     nodes = [dict(n) for n in seed["nodes"]]
     prompt = next(n for n in nodes if n["data"]["nodeType"] == "input:text")
-    prompt["data"] = {**prompt["data"], "params": {"text": "slow fox [sim latency=20s]"}}
+    # The model never finishes on its own, so the run can only end by the cancel.
+    prompt["data"] = {**prompt["data"], "params": {"text": "slow fox [sim hang]"}}
     execution_id = execute(api, create_workflow(api, nodes, seed["edges"]))
     model = next(n["id"] for n in nodes if n["data"]["nodeType"].startswith("generate:"))
-    _wait_until_submitted(api, execution_id, model)
+    request_id = wait_until_submitted(api, execution_id, model)
     assert api.post(f"/workflows/executions/{execution_id}/cancel").status_code == 202
-    poll = wait_for(api, execution_id, timeout=10)  # not a timing test: a loaded box is fine
+    poll = wait_for(api, execution_id)
     assert poll["status"] == "CANCELLED", poll
+    assert simulator_stats()["cancelled"] == [request_id]
     assert states(poll)[model]["status"] == "CANCELLED"
     assert _broker_queue_length() == 0
 
-
-def _wait_until_submitted(api: ApiClient, execution_id: str, node_id: str) -> None:
-    deadline = time.monotonic() + 15
-    while not states(api.get(f"/workflows/executions/{execution_id}/poll").json()
-                     )[node_id]["requestId"]:
-        assert time.monotonic() < deadline, "the model was never submitted"
-        time.sleep(0.05)

@@ -9,7 +9,16 @@ from PIL import Image
 
 from executions.simulators.state import simulator_stats
 
-from .helpers import create_workflow, edge, execute, node, states, statuses, wait_for
+from .helpers import (
+    create_workflow,
+    edge,
+    execute,
+    node,
+    states,
+    statuses,
+    wait_for,
+    wait_until_submitted,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -117,29 +126,22 @@ def test_continue_on_error_passes_the_error_downstream(engine, api):
 
 def test_a_node_past_its_deadline_fails(engine, api):
     nodes = [node("g", "generate:flux_2", prompt="forever [sim hang]", timeoutSeconds=1)]
-    poll = wait_for(api, execute(api, create_workflow(api, nodes, [])), timeout=20)
+    poll = wait_for(api, execute(api, create_workflow(api, nodes, [])))
     assert poll["status"] == "FAILED"
     assert "Timed out after 1 s" in states(poll)["g"]["error"]
 
 
-def test_cancel_stops_the_run_and_the_remote_job_within_two_seconds(engine, api):
-    nodes = [node("g", "generate:flux_2", prompt="long [sim latency=30s]")]
+def test_cancel_stops_the_run_and_cancels_the_remote_job(engine, api):
+    # The model never finishes on its own: only the cancel can end this run, and the simulator
+    # records a cancel only for a job that was still going.
+    nodes = [node("g", "generate:flux_2", prompt="long [sim hang]")]
     execution_id = execute(api, create_workflow(api, nodes, []))
-    running = wait_for(api, execution_id, until={"RUNNING"})
-    import time
-
-    deadline = time.monotonic() + 10
-    while not states(running)["g"]["requestId"] and time.monotonic() < deadline:
-        time.sleep(0.1)
-        running = api.get(f"/workflows/executions/{execution_id}/poll").json()
-    request_id = states(running)["g"]["requestId"]
-    started = time.monotonic()
+    request_id = wait_until_submitted(api, execution_id, "g")
     assert api.post(f"/workflows/executions/{execution_id}/cancel").status_code == 202
-    poll = wait_for(api, execution_id, timeout=5)
-    assert time.monotonic() - started < 2.0
-    assert poll["status"] == "CANCELLED"
+    poll = wait_for(api, execution_id)
+    assert poll["status"] == "CANCELLED", poll
     assert statuses(poll) == {"g": "CANCELLED"}
-    assert request_id in simulator_stats()["cancelled"]
+    assert simulator_stats()["cancelled"] == [request_id]
 
 
 def test_run_to_here_reuses_cached_upstream_results(engine, api):

@@ -2,7 +2,6 @@
 Last-Event-ID, ending after the terminal event; auth and lookups like the rest of the API."""
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,8 +11,9 @@ import redis
 
 from accounts.services import api_key_create
 from executions.models import ExecutionEvent
+from tests.harness import wait_until
 
-from .helpers import create_workflow, edge, execute, node, wait_for
+from .helpers import RUN_TIMEOUT, create_workflow, edge, execute, node, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -70,8 +70,11 @@ class Stream:
         self.close()
 
 
-def _pipeline(api: Any, latency: str = "1s") -> str:
-    nodes = [node("p", "input:text", text=f"a fox [sim latency={latency}]"),
+def _pipeline(api: Any, latency: str = "3s", hang: bool = False) -> str:
+    """Text into a model into a result. The default latency is far longer than opening a stream
+    takes, so that a stream opened just after `execute` starts while the run is going."""
+    directives = f"latency={latency}" + (" hang" if hang else "")
+    nodes = [node("p", "input:text", text=f"a fox [sim {directives}]"),
              node("g", "generate:flux_2", image_size="square"),
              node("out", "output:result")]
     edges = [edge("p", "text", "g", "prompt"), edge("g", "image", "out", "value")]
@@ -81,6 +84,10 @@ def _pipeline(api: Any, latency: str = "1s") -> str:
 def _stored_seqs(execution_id: str) -> list[int]:
     return list(ExecutionEvent.objects.filter(execution_id=execution_id)
                 .order_by("seq").values_list("seq", flat=True))
+
+
+def _stored_after(execution_id: str, seq: int) -> bool:
+    return ExecutionEvent.objects.filter(execution_id=execution_id, seq__gt=seq).exists()
 
 
 def _done_in(snapshot: dict[str, Any]) -> set[str]:
@@ -111,13 +118,18 @@ def test_live_events_come_by_broadcast_without_waiting_for_a_recheck(engine, api
                                                                    monkeypatch):
     from executions import sse
 
-    monkeypatch.setattr(sse, "RECHECK_SECONDS", 60.0)  # were broadcasts ignored, it would stall
+    # With no recheck (and so no keep-alive either), only broadcasts can wake the stream: were
+    # they ignored, it would fall silent after the snapshot and the read timeout would end it.
+    monkeypatch.setattr(sse, "RECHECK_SECONDS", 3600.0)
     execution_id = execute(api, _pipeline(api))
-    started = time.monotonic()
-    with Stream(engine, _secret(owner), execution_id) as stream:
-        frames = stream.events()
+    with Stream(engine, _secret(owner), execution_id, timeout=RUN_TIMEOUT) as stream:
+        try:
+            frames = stream.events()
+        except httpx.ReadTimeout:
+            pytest.fail(f"the stream fell silent for {RUN_TIMEOUT} s: broadcasts did not wake it")
+    assert frames[-1]["event"] == "execution"
     assert frames[-1]["data"]["status"] == "COMPLETED"
-    assert time.monotonic() - started < 20
+    assert [f["id"] for f in frames[1:]] == _stored_seqs(execution_id)[frames[0]["id"]:]
 
 
 def test_a_finished_execution_streams_its_snapshot_alone(engine, api, owner):
@@ -164,13 +176,15 @@ def test_resuming_after_the_terminal_event_answers_204_so_clients_stop(engine, a
 
 def test_a_client_that_reconnects_with_last_event_id_gets_every_event_exactly_once(
         engine, api, owner):
-    execution_id = execute(api, _pipeline(api, latency="2s"))
+    execution_id = execute(api, _pipeline(api))
     secret, received, resumes = _secret(owner), [], 0
     with Stream(engine, secret, execution_id) as stream:
         snapshot = next(stream.frames())
     last = snapshot["id"]
     while not received or received[-1]["event"] != "execution":
-        time.sleep(0.3)  # let some events pile up, so resuming replays them from the database
+        # Reconnect once the next event is stored, so that resuming replays it from the database.
+        wait_until(lambda after=last: _stored_after(execution_id, after), RUN_TIMEOUT,
+                   f"no event after #{last} was stored")
         with Stream(engine, secret, execution_id, **{"Last-Event-ID": str(last)}) as stream:
             frame = next(f for f in stream.frames() if "comment" not in f)  # then hang up
         received.append(frame)
@@ -186,17 +200,17 @@ def test_a_stream_left_mid_run_leaves_the_execution_group(engine, api, owner):
 
     from executions.events import group_name
 
-    execution_id = execute(api, _pipeline(api, latency="2s"))
+    execution_id = execute(api, _pipeline(api, hang=True))  # still running when left
     members = get_channel_layer()._group_key(group_name(execution_id))
     store = redis.Redis.from_url(settings.REDIS_URL)
     with Stream(engine, _secret(owner), execution_id) as stream:
         frames = stream.frames()  # dropping the reader would close the connection
         next(frames)
         during = store.zcard(members)
-    time.sleep(0.5)  # the server notices the disconnect and cleans up
     assert during == 1
-    assert store.zcard(members) == 0
-    wait_for(api, execution_id)
+    # The server notices the disconnect, then leaves the group.
+    wait_until(lambda: store.zcard(members) == 0, RUN_TIMEOUT,
+               "the stream's channel is still in the execution's group")
 
 
 def test_without_a_channel_layer_the_stream_reads_the_database(engine, api, owner, monkeypatch):
@@ -216,24 +230,34 @@ def test_a_quiet_stream_sends_keep_alive_comments(engine, api, owner, monkeypatc
 
     monkeypatch.setattr(sse, "PING_SECONDS", 0.2)
     monkeypatch.setattr(sse, "RECHECK_SECONDS", 0.1)
-    execution_id = execute(api, _pipeline(api, latency="2s"))
+    # The model never answers, so the stream stays quiet until the test cancels the run.
+    execution_id = execute(api, _pipeline(api, hang=True))
     with Stream(engine, _secret(owner), execution_id) as stream:
-        frames = list(stream.frames())
-    assert {"comment": "ping"} in frames
-    assert frames[-1]["event"] == "execution"
+        frames = stream.frames()
+        assert next(frames)["event"] == "snapshot"
+        assert next((frame for frame in frames if "comment" in frame), None) == {"comment": "ping"}
+        assert api.post(f"/workflows/executions/{execution_id}/cancel").status_code == 202
+        rest = list(frames)
+    assert rest[-1]["event"] == "execution"
+    assert rest[-1]["data"]["status"] == "CANCELLED"
 
 
 def test_the_stream_ends_when_its_execution_is_deleted(engine, api, owner, monkeypatch):
     from executions import sse
 
     monkeypatch.setattr(sse, "RECHECK_SECONDS", 0.2)
-    workflow_id = _pipeline(api, latency="5s")
+    # No keep-alive could hold a stream that failed to end open; the run never ends by itself.
+    monkeypatch.setattr(sse, "PING_SECONDS", 3600.0)
+    workflow_id = _pipeline(api, hang=True)
     execution_id = execute(api, workflow_id)
-    with Stream(engine, _secret(owner), execution_id, timeout=4) as stream:
+    with Stream(engine, _secret(owner), execution_id, timeout=RUN_TIMEOUT) as stream:
         frames = stream.frames()
         assert next(frames)["event"] == "snapshot"
         assert api.delete(f"/workflows/{workflow_id}").status_code == 204
-        rest = list(frames)  # returns once the server ends the stream, else times out
+        try:
+            rest = list(frames)  # returns once the server ends the stream
+        except httpx.ReadTimeout:
+            pytest.fail(f"the stream was still open {RUN_TIMEOUT} s after the deletion")
     assert all(frame.get("event") != "execution" for frame in rest)
 
 

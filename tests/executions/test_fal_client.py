@@ -6,7 +6,6 @@ import json
 import queue
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -27,6 +26,9 @@ from executions.providers.fal import (
     parse_webhook,
 )
 from executions.simulators.state import reset_simulator, simulator_stats
+from tests.harness import wait_until
+
+from .conftest import SimClock
 
 FLUX = "fal-ai/flux-2"
 
@@ -52,14 +54,12 @@ def raised(coroutine: Any) -> ProviderError:
     return caught.value
 
 
-def wait_done(fal: FalClient, submission: FalSubmission, timeout: float = 10) -> FalStatus:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def wait_done(fal: FalClient, submission: FalSubmission) -> FalStatus:
+    def done() -> FalStatus | None:
         status = sync(fal.status(submission))
-        if status.done:
-            return status
-        time.sleep(0.05)
-    raise AssertionError(f"{submission.request_id} did not complete in {timeout} s")
+        return status if status.done else None
+
+    return wait_until(done, 60, f"{submission.request_id} did not complete")
 
 
 def fetch_image(url: str) -> Image.Image:
@@ -70,13 +70,15 @@ def fetch_image(url: str) -> Image.Image:
 
 # --- The whole queue protocol --------------------------------------------------------------
 
-def test_submit_poll_and_fetch_a_real_png_of_the_requested_size(fal: FalClient) -> None:
+def test_submit_poll_and_fetch_a_real_png_of_the_requested_size(fal: FalClient,
+                                                                sim_clock: SimClock) -> None:
     submission = sync(fal.submit(FLUX, {"prompt": "a fox [sim latency=2s]",
                                         "image_size": "landscape_16_9"}))
 
     queued = sync(fal.status(submission))
-    time.sleep(0.7)
+    sim_clock.advance(0.7)  # past the job's 0.4 s in the queue, short of its 2 s
     running = sync(fal.status(submission.status_url))
+    sim_clock.advance(2)
     done = wait_done(fal, submission)
     output = sync(fal.result(submission.response_url))
 
@@ -146,7 +148,8 @@ def test_a_job_that_fails_reports_its_error_in_status_and_result(fal: FalClient)
     assert (error.http_status, error.message) == (500, status.error)
 
 
-def test_cancel_stops_a_running_job_once(fal: FalClient) -> None:
+def test_cancel_stops_a_running_job_once(fal: FalClient, sim_clock: SimClock) -> None:
+    # The simulator's clock stands still: the job is certainly still running when cancelled.
     submission = sync(fal.submit(FLUX, {"prompt": "[sim latency=5s]"}))
 
     first = sync(fal.cancel(submission.cancel_url))
@@ -158,9 +161,9 @@ def test_cancel_stops_a_running_job_once(fal: FalClient) -> None:
     assert simulator_stats()["cancelled"] == [submission.request_id]
 
 
-def test_a_hanging_job_stays_in_progress(fal: FalClient) -> None:
+def test_a_hanging_job_stays_in_progress(fal: FalClient, sim_clock: SimClock) -> None:
     submission = sync(fal.submit(FLUX, {"prompt": "[sim hang latency=100ms]"}))
-    time.sleep(0.5)
+    sim_clock.advance(3600)  # an hour past its latency
 
     status = sync(fal.status(submission))
     error = raised(fal.result(submission.response_url))
@@ -248,7 +251,7 @@ def test_the_completion_webhook_arrives_and_parses(
     url, received = inbox
     submission = sync(fal.submit(FLUX, {"prompt": "a fox"}, webhook_url=url))
 
-    hook = parse_webhook(received.get(timeout=10))
+    hook = parse_webhook(received.get(timeout=60))
 
     assert (hook.request_id, hook.ok, hook.error) == (submission.request_id, True, None)
     assert hook.payload == sync(fal.result(submission.response_url))

@@ -4,9 +4,8 @@ import io
 import json
 import queue
 import threading
-import time
 import wave
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,9 @@ from executions.media import open_media_by_url, save_media
 from executions.simulators.directives import Directives, parse_directives, strip_directives
 from executions.simulators.media import render_wav
 from executions.simulators.state import payload_key, reset_simulator, simulator_stats
+from tests.harness import wait_until
+
+from .conftest import SimClock
 
 AUTH = {"Authorization": "Key test-key"}
 
@@ -48,14 +50,12 @@ def poll(client: Client, url: str) -> Any:
     return client.get(path_of(url) + "?logs=1", headers=AUTH)
 
 
-def wait_until_done(client: Client, status_url: str, timeout: float = 10) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = poll(client, status_url).json()
-        if body["status"] == "COMPLETED":
-            return dict(body)
-        time.sleep(0.05)
-    raise AssertionError(f"{status_url} did not complete in {timeout} s")
+def wait_until_done(client: Client, status_url: str) -> dict[str, Any]:
+    def done() -> dict[str, Any] | None:
+        body = dict(poll(client, status_url).json())
+        return body if body["status"] == "COMPLETED" else None
+
+    return wait_until(done, 60, f"{status_url} did not complete")
 
 
 def run(client: Client, model_id: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -140,17 +140,19 @@ def test_submit_answers_urls_that_drop_the_model_sub_path(client: Client) -> Non
     assert body["queue_position"] == 0
 
 
-def test_a_job_moves_from_queue_to_progress_with_logs_to_completed(client: Client) -> None:
+def test_a_job_moves_from_queue_to_progress_with_logs_to_completed(client: Client,
+                                                                   sim_clock: SimClock) -> None:
     status_url = submit(client, "fal-ai/flux-2",
                         {"prompt": "a fox [sim latency=2s]"}).json()["status_url"]
 
     queued = poll(client, status_url)
     assert (queued.status_code, queued.json()["status"]) == (202, "IN_QUEUE")
-    time.sleep(0.7)
+    sim_clock.advance(0.7)  # past the job's 0.4 s in the queue, short of its 2 s
     running = poll(client, status_url)
     assert (running.status_code, running.json()["status"]) == (202, "IN_PROGRESS")
     messages = [log["message"] for log in running.json()["logs"]]
     assert "step 1/10" in messages and "step 10/10" not in messages
+    sim_clock.advance(2)
     done = wait_until_done(client, status_url)
     assert "step 10/10" in [log["message"] for log in done["logs"]]
     assert poll(client, status_url).status_code == 200
@@ -331,9 +333,10 @@ def test_fail_job_accepts_the_submit_then_the_job_ends_in_an_error(client: Clien
     assert "Simulated model failure" in done["error"]
 
 
-def test_a_hanging_job_stays_in_progress_and_has_no_result(client: Client) -> None:
+def test_a_hanging_job_stays_in_progress_and_has_no_result(client: Client,
+                                                            sim_clock: SimClock) -> None:
     submitted = submit(client, "fal-ai/flux-2", {"prompt": "[sim hang latency=100ms]"}).json()
-    time.sleep(0.4)
+    sim_clock.advance(3600)  # an hour past its latency
 
     status = poll(client, submitted["status_url"])
     result = client.get(path_of(submitted["response_url"]), headers=AUTH)
@@ -345,7 +348,8 @@ def test_a_hanging_job_stays_in_progress_and_has_no_result(client: Client) -> No
 
 # --- Cancel --------------------------------------------------------------------------------
 
-def test_cancel_stops_a_running_job_and_is_recorded(client: Client) -> None:
+def test_cancel_stops_a_running_job_and_is_recorded(client: Client, sim_clock: SimClock) -> None:
+    # The simulator's clock stands still: the job is certainly still running when cancelled.
     submitted = submit(client, "fal-ai/flux-2", {"prompt": "[sim latency=5s]"}).json()
 
     cancel = client.put(path_of(submitted["cancel_url"]), headers=AUTH)
@@ -467,14 +471,15 @@ def test_the_completion_webhook_is_posted_with_fal_body(
     url, inbox = webhook_inbox
     submitted = submit(client, "fal-ai/flux-2", {"prompt": "a fox"}, f"?fal_webhook={url}").json()
 
-    delivery = inbox.get(timeout=10)
+    delivery = inbox.get(timeout=60)
 
     assert (delivery["request_id"], delivery["status"]) == (submitted["request_id"], "OK")
     assert delivery["payload"]["images"][0]["url"].endswith(".png")
     assert delivery["error"] is None
     assert delivery["payload"] == client.get(path_of(submitted["response_url"]),
                                              headers=AUTH).json()
-    assert _eventually(lambda: simulator_stats()["webhooks"] == 1)
+    # Counted once the receiver has answered, which may be just after it queued the body.
+    wait_until(lambda: simulator_stats()["webhooks"] == 1, 60, "the delivery was not counted")
 
 
 def test_a_failed_job_posts_an_error_webhook(
@@ -482,19 +487,10 @@ def test_a_failed_job_posts_an_error_webhook(
     url, inbox = webhook_inbox
     submit(client, "fal-ai/flux-2", {"prompt": "[sim fail=job]"}, f"?fal_webhook={url}")
 
-    delivery = inbox.get(timeout=10)
+    delivery = inbox.get(timeout=60)
 
     assert (delivery["status"], delivery["error"]) == ("ERROR", "Invalid status code: 500")
     assert "Simulated model failure" in delivery["payload"]["detail"]
-
-
-def _eventually(check: Callable[[], bool], timeout: float = 5) -> bool:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 # --- Media storage ---------------------------------------------------------------------------
