@@ -13,23 +13,14 @@ from accounts.plans import limits_for
 from wireflow_site import ratelimit
 from workflows.models import Workflow
 
-from .editor_page import log_in, node
+from .editor_page import graph_edge, graph_node, log_in, node
 
 pytestmark = pytest.mark.browser
 
 
-def n(node_id: str, node_type: str, label: str, x: int, **params: Any) -> dict[str, Any]:
-    return {"id": node_id, "type": "basedNode", "position": {"x": x, "y": 0},
-            "data": {"label": label, "nodeType": node_type, "params": params}}
-
-
-def e(source: str, out: str, target: str, into: str) -> dict[str, Any]:
-    return {"id": f"{source}-{target}", "source": source, "target": target,
-            "sourceHandle": f"out-{out}", "targetHandle": f"in-{into}"}
-
-
 @pytest.fixture
 def pipeline(owner: User) -> Workflow:
+    n, e = graph_node, graph_edge
     nodes = [n("prompt", "input:text", "Prompt", 0, text="a red fox"),
              n("gen", "generate:nano_banana_pro", "Generate", 320),
              n("up", "upscale:crystal_upscaler", "Upscale", 640)]

@@ -2,7 +2,6 @@
 preview, "Run to here" reusing cached results, and Cancel. The engine runs for real: a Celery
 worker (tests/harness.py) on the test database, with the fal simulator as provider."""
 
-from typing import Any
 
 import pytest
 from playwright.sync_api import expect
@@ -11,7 +10,7 @@ from accounts.models import User
 from executions.models import Execution
 from workflows.models import Workflow
 
-from .editor_page import log_in, node, select_node
+from .editor_page import graph_edge, graph_node, log_in, node, select_node
 
 pytestmark = pytest.mark.browser
 
@@ -19,14 +18,7 @@ RUN_TIMEOUT_MS = 45_000
 
 
 def pipeline(owner: User, prompt: str) -> Workflow:
-    def n(node_id: str, node_type: str, label: str, x: int, **params: Any) -> dict[str, Any]:
-        return {"id": node_id, "type": "basedNode", "position": {"x": x, "y": 0},
-                "data": {"label": label, "nodeType": node_type, "params": params}}
-
-    def e(source: str, out: str, target: str, into: str) -> dict[str, Any]:
-        return {"id": f"{source}-{target}", "source": source, "target": target,
-                "sourceHandle": f"out-{out}", "targetHandle": f"in-{into}"}
-
+    n, e = graph_node, graph_edge
     nodes = [n("prompt", "input:text", "Prompt", 0, text=prompt),
              n("flux", "generate:flux_2", "Flux", 320, image_size="square"),
              n("up", "upscale:crystal_upscaler", "Upscale", 640)]

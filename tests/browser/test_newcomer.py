@@ -10,7 +10,16 @@ from accounts.models import User
 from workflows.models import Workflow
 from workflows.services import starter_templates
 
-from .editor_page import PASSWORD, handle, log_in, node, nodes_of, wait_for_editor, wire
+from .editor_page import (
+    PASSWORD,
+    graph_node,
+    handle,
+    log_in,
+    node,
+    nodes_of,
+    wait_for_editor,
+    wire,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -102,8 +111,7 @@ def test_auto_layout_spreads_a_pile_of_unconnected_nodes_into_a_grid(live_site: 
               "generate:imagen4": {"prompt": "a fox"}, "generate:nano_banana_pro": {"prompt": "a"},
               "upscale:crystal_upscaler": {"image_url": "https://example.com/fox.png"}}
     types = list(params)
-    pile = [{"id": f"n{i}", "type": "basedNode", "position": {"x": 0, "y": 0},
-             "data": {"label": f"Node {i}", "nodeType": node_type, "params": params[node_type]}}
+    pile = [graph_node(f"n{i}", node_type, f"Node {i}", **params[node_type])
             for i, node_type in enumerate(types)]
     workflow = Workflow.objects.create(team=owner.current_team, created_by=owner, name="Pile",
                                        nodes=pile, edges=[])
