@@ -1,11 +1,19 @@
 """The operator's admin: people, teams, memberships and API keys.
 
 API keys are read-only here apart from their name, and their hash is never shown: a key's
-secret exists only in the response that created it."""
+secret exists only in the response that created it.
 
+A membership removed here (on its own page, in bulk, or on its team's page) goes through
+`services.membership_remove`, which revokes the person's keys of that team with it; a
+membership cannot be moved to another person or team (that would be a removal in disguise)."""
+
+from typing import Any
+
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
 from . import services
@@ -13,8 +21,29 @@ from .forms import EmailUserChangeForm, EmailUserCreationForm
 from .models import ApiKey, Membership, Team, User
 
 
+class MembershipForm(forms.ModelForm):
+    class Meta:
+        model = Membership
+        fields = ["team", "user", "role", "created_at"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.instance.pk and {"team", "user"} & set(self.changed_data):
+            raise forms.ValidationError("A membership cannot move to another person or team: "
+                                        "delete it and add a new one.")
+        return cleaned
+
+
+class MembershipFormSet(BaseInlineFormSet):
+    def delete_existing(self, obj: Membership, commit: bool = True) -> None:
+        if commit:
+            services.membership_remove(obj.team, obj.user, by=None)
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
+    form = MembershipForm
+    formset = MembershipFormSet
     extra = 0
     autocomplete_fields = ["user"]
 
@@ -50,10 +79,18 @@ class TeamAdmin(admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
+    form = MembershipForm
     list_display = ("user", "team", "role", "created_at")
     list_filter = ("role",)
     search_fields = ("user__email", "team__name", "team__slug")
     autocomplete_fields = ["user", "team"]
+
+    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
+        services.membership_remove(obj.team, obj.user, by=None)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        for membership in queryset.select_related("team", "user"):
+            services.membership_remove(membership.team, membership.user, by=None)
 
 
 @admin.register(ApiKey)

@@ -3,7 +3,11 @@
 `ApiAuth(scope)` is given to each endpoint as its `auth`; it raises the exact errors of the
 authentication table, which wireflow_site/api.py renders as the error body. It also counts the
 call against the caller's rate limits (wireflow_site/ratelimit.py): endpoints that start an
-execution say so with `ApiAuth(scope, counts=EXECUTION)`.
+execution say so with `ApiAuth(scope, counts=EXECUTION)`, and charge the workflow's team once
+they have found it.
+
+An API key is live only while its creator is active and a member of the key's team; it acts
+with the creator's current role there (accounts/permissions.py).
 """
 
 import re
@@ -47,6 +51,11 @@ class Caller:
     def trigger(self) -> str:
         return "api" if self.api_key is not None else "editor"
 
+    def require_scope(self, scope: str) -> None:
+        """403 unless the caller holds `scope` (a browser session holds every scope)."""
+        if scope not in self.scopes:
+            raise Forbidden(f"Forbidden: missing scope {scope}", code="forbidden")
+
 
 class ApiAuth:
     def __init__(self, scope: str | None = None, counts: Counts = REQUEST) -> None:
@@ -59,17 +68,23 @@ class ApiAuth:
         allowed = not self.scope or self.scope in caller.scopes
         # A call refused for its scope starts nothing: it is counted as a plain request.
         _count(request, caller, self.counts if allowed else REQUEST)
-        if not allowed:
-            raise Forbidden(f"Forbidden: missing scope {self.scope}", code="forbidden")
+        if self.scope:
+            caller.require_scope(self.scope)
         request.caller = caller  # type: ignore[attr-defined]
         return caller
 
 
 def _count(request: HttpRequest, caller: Caller, counts: Counts) -> None:
-    if counts == EXECUTION:
-        ratelimit.enforce_execution_limits(caller.team, request)
-    elif caller.api_key is None:
+    """An execution is charged to the team that owns its workflow, by the endpoint once it has
+    found the workflow (ratelimit.enforce_execution_limits). Here, before that:"""
+    if caller.api_key is None:
+        # A browser session reaches every team of its user, so no team is known yet: its calls,
+        # executions too, count against the person's editor allowance.
         ratelimit.enforce_editor_limit(caller.user, request)
+    elif counts == EXECUTION:
+        # A key reaches only its own team's workflows, so its team is the one: counted up front,
+        # failed attempts too. The endpoint's charge of that same team is then no second count.
+        ratelimit.enforce_execution_limits(caller.team, request)
     else:
         ratelimit.enforce_request_limit(caller.team, request)
 
@@ -82,8 +97,8 @@ def _from_key(header: str) -> Caller:
     secret = match.group(1)
     if not keys.is_well_formed(secret):
         raise Unauthenticated("Invalid API key", code="invalid_api_key")
-    api_key = api_key_find(secret)
-    if api_key is None or api_key.revoked_at is not None:
+    api_key = api_key_find(secret)  # None also for a key whose creator lost their place
+    if api_key is None:
         raise Unauthenticated("Invalid API key", code="invalid_api_key")
     if api_key.is_expired():
         raise Unauthenticated("API key has expired", code="api_key_expired")

@@ -5,6 +5,9 @@ a running execution's reservation is already subtracted. The entries:
 
 - grant +G (sign-up, operator), adjustment ±A (operator; never below zero);
 - reserve −R when an execution starts (R = the estimate of the nodes that will run);
+- cover −X before a priced node runs, when the most it can cost (measured on the params and
+  media it runs with) exceeds its line of the estimate by X (refused, and the node failed, if
+  the team does not have X): so every node runs with its whole cost reserved;
 - per completed node with cost c: release +min(c, outstanding reservation), and charge −c —
   the cost moves from the reservation to a charge, so the balance does not move unless the node
   cost more than was left reserved;
@@ -17,16 +20,16 @@ so reading it does not sum a ledger that grows for ever (the tests check the two
 
 Never negative: every write takes the lock of the team's account row (SELECT ... FOR UPDATE),
 so concurrent executes and charges of one team are serialised and each compares against the
-fresh balance; a CHECK constraint backs that up in the database. A node may cost more than
-reserved (the upscaler is priced by the megapixels it produces, unknown before the run): the
-overrun is taken from the team's available credits, and if those run out the charge is capped
-at what is there. The team is never charged more than it has, and the node's recorded credits
-are the capped amount, so `creditsUsed` stays the sum of the charges. Nodes that cost nothing
-(and cached results) write no entry.
+fresh balance; a CHECK constraint backs that up in the database. The engine charges a node at
+most the bound it covered, so a charge always comes out of the reservation; should one cost more
+all the same, the overrun is taken from the team's available credits, and if those run out the
+charge is capped at what is there. The team is never charged more than it has, and the node's
+recorded credits are the capped amount, so `creditsUsed` stays the sum of the charges. Nodes
+that cost nothing (and cached results) write no entry.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -241,6 +244,26 @@ def credits_charge_node(team_id: int, execution_id: ExecutionId, node_id: str,
     else:
         _post(team_id, charge)
     return charged
+
+
+@transaction.atomic
+def credits_cover_node(team_id: int, execution_id: ExecutionId, item: LineItem,
+                       bound: float | Decimal) -> None:
+    """Before a priced node runs: make the execution's reservation cover the most the node can
+    cost (`bound`, measured on the params and media it runs with) and not only its line of the
+    estimate (`item`, reserved when the execution started). The difference is reserved from
+    the team's available credits, once per node (a retry is already covered); if the team does
+    not have it, InsufficientCredits is raised and nothing is written: the node must not run."""
+    extra = to_credits(bound) - item.credits
+    if extra <= 0 or CreditEntry.objects.filter(execution_id=execution_id, node_id=item.node_id,
+                                                kind=CreditKind.RESERVE).exists():
+        return
+    available = _lock_account(team_id)
+    if extra > available:
+        raise InsufficientCredits(to_credits(bound), item.credits + available,
+                                  [replace(item, credits=to_credits(bound))])
+    _post(team_id, _entry(team_id, CreditKind.RESERVE, -extra, execution_id=execution_id,
+                          node_id=item.node_id, note="the node's cost bound over its estimate"))
 
 
 @transaction.atomic

@@ -1,6 +1,6 @@
 """Reads for people, teams and API keys. Every lookup is scoped to the caller's teams."""
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from . import keys
 from .models import ApiKey, Membership, Role, Team, User
@@ -39,6 +39,12 @@ def membership_get(user: User, team: Team) -> Membership | None:
     return Membership.objects.filter(user=user, team=team).first()
 
 
+def membership_role(user: User, team: Team) -> str | None:
+    """The user's role in the team now, or None if they are not a member."""
+    return (Membership.objects.filter(user=user, team=team)
+            .values_list("role", flat=True).first())
+
+
 def can_manage_api_keys(user: User, team: Team) -> bool:
     return Membership.objects.filter(user=user, team=team, role__in=KEY_MANAGER_ROLES).exists()
 
@@ -52,6 +58,12 @@ def api_key_get_for_user(user: User, key_id: int) -> ApiKey | None:
 
 
 def api_key_find(secret: str) -> ApiKey | None:
-    """The key row for a full secret, or None. Call only with a well-formed key."""
+    """The live key row for a full secret, or None: a key is dead once revoked, or once its
+    creator is deactivated or no longer a member of the key's team (it acts with its creator's
+    current rights, and they have none there). Expiry is left to the caller, which names it.
+    Call only with a well-formed key."""
+    creator_is_member = Exists(Membership.objects.filter(team=OuterRef("team"),
+                                                         user=OuterRef("user")))
     return (ApiKey.objects.select_related("team", "user")
-            .filter(key_hash=keys.hash_key(secret)).first())
+            .filter(creator_is_member, key_hash=keys.hash_key(secret), revoked_at__isnull=True,
+                    user__is_active=True).first())

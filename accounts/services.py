@@ -11,11 +11,12 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
-from wireflow_site.errors import InvalidRequest
+from wireflow_site.errors import Conflict, InvalidRequest, NotFound
 
 from . import keys
 from .credits import signup_grant
 from .models import ApiKey, Membership, Role, Team, User
+from .permissions import Action, ForbiddenRole, require_role
 from .scopes import ALL_SCOPES
 from .selectors import current_team_for_user
 
@@ -72,6 +73,40 @@ def team_create_and_switch(*, user: User, name: str) -> Team:
     team = team_create(owner=user, name=name)
     user_switch_team(user, team)
     return team
+
+
+@transaction.atomic
+def membership_remove(team: Team, user: User, by: User | None) -> None:
+    """Take `user` out of `team` and revoke their API keys of that team, in one transaction:
+    a key must not outlive its creator's place in the team, also if they rejoin later.
+
+    `by` is the member doing it: anyone may leave (`by` is `user`); removing someone else takes
+    an owner, or an admin for anyone but an owner (403 forbidden_role). The last owner can
+    neither leave nor be removed (409 last_owner). `by=None` is the operator (the admin site),
+    whom the team's rules do not bind.
+    """
+    # Changes to one team's members take turns, so two owners cannot remove each other at once.
+    Team.objects.select_for_update().filter(pk=team.pk).first()
+    membership = Membership.objects.filter(team=team, user=user).first()
+    if membership is None:
+        raise NotFound("Member not found")
+    if by is not None:
+        _check_may_remove(membership, by)
+    membership.delete()
+    ApiKey.objects.filter(team=team, user=user, revoked_at__isnull=True).update(
+        revoked_at=timezone.now())
+
+
+def _check_may_remove(membership: Membership, by: User) -> None:
+    team = membership.team
+    if by.pk != membership.user_id:
+        role = require_role(by, team, Action.MANAGE_MEMBERS)
+        if membership.role == Role.OWNER and role != Role.OWNER:
+            raise ForbiddenRole()
+    other_owners = Membership.objects.filter(team=team, role=Role.OWNER).exclude(pk=membership.pk)
+    if membership.role == Role.OWNER and not other_owners.exists():
+        raise Conflict("The last owner of a team can be neither removed nor leave: make "
+                       "someone else an owner first", code="last_owner")
 
 
 @dataclass(frozen=True)
@@ -131,5 +166,6 @@ def api_key_touch(api_key: ApiKey) -> None:
 
 
 __all__ = ["CreatedKey", "api_key_create", "api_key_create_for_email", "api_key_revoke",
-           "api_key_touch", "team_create", "team_create_and_switch", "user_ensure_team",
-           "user_get_or_create", "user_setup_personal_team", "user_switch_team"]
+           "api_key_touch", "membership_remove", "team_create", "team_create_and_switch",
+           "user_ensure_team", "user_get_or_create", "user_setup_personal_team",
+           "user_switch_team"]

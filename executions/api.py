@@ -6,9 +6,12 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Body, Query, Router, Status
 
 from accounts.auth import EXECUTION, ApiAuth, caller_of
-from accounts.scopes import EXECUTIONS_READ, WORKFLOWS_EXECUTE
+from accounts.permissions import Action, require_role
+from accounts.scopes import EXECUTIONS_READ, WORKFLOWS_EXECUTE, WORKFLOWS_WRITE
+from wireflow_site import ratelimit
 from wireflow_site.idempotency import OPENAPI as IDEMPOTENCY_OPENAPI
 from wireflow_site.idempotency import idempotent
+from workflows.models import Workflow
 from workflows.schemas import COMMON_ERRORS, ErrorOut, InvalidGraphOut
 from workflows.selectors import workflow_get_for_user
 
@@ -29,6 +32,21 @@ def _execution(request: HttpRequest, execution_id: str) -> Execution:
     return selectors.execution_get_for_user(caller.user, execution_id, team=caller.lookup_team)
 
 
+def workflow_to_start(request: HttpRequest, workflow_id: str, *,
+                      overrides_graph: bool = False) -> Workflow:
+    """The workflow an execute or run starts, once the caller may: 404 unless it is theirs,
+    403 forbidden_role for a viewer of its team, 403 for a key without workflows:write when the
+    body replaces the graph (running a graph of one's own is writing one); then the execution
+    is charged to the limits of the team that owns the workflow (429)."""
+    caller = caller_of(request)
+    workflow = workflow_get_for_user(caller.user, workflow_id, team=caller.lookup_team)
+    require_role(caller.user, workflow.team, Action.EXECUTE)
+    if overrides_graph:
+        caller.require_scope(WORKFLOWS_WRITE)
+    ratelimit.enforce_execution_limits(workflow.team, request)
+    return workflow
+
+
 def poll_url(execution: Execution) -> str:
     return f"/api/v1/workflows/executions/{execution.pk}/poll"
 
@@ -42,8 +60,9 @@ def poll_url(execution: Execution) -> str:
 def execute(request: HttpRequest, workflow_id: str, response: HttpResponse,
             payload: ExecuteIn | None = _NO_BODY) -> Any:
     caller = caller_of(request)
-    workflow = workflow_get_for_user(caller.user, workflow_id, team=caller.lookup_team)
     body = payload or ExecuteIn.model_validate({})
+    workflow = workflow_to_start(request, workflow_id,
+                                 overrides_graph=body.nodes is not None or body.edges is not None)
     execution = services.execution_start(workflow, caller.user, services.ExecuteRequest(
         nodes=body.nodes, edges=body.edges, inputs=body.inputs,
         target_node_id=body.targetNodeId, trigger_data=body.triggerData,
@@ -77,6 +96,7 @@ def details(request: HttpRequest, execution_id: str) -> Any:
              summary="Cancel a running execution, remote jobs included")
 def cancel(request: HttpRequest, execution_id: str) -> Any:
     execution = _execution(request, execution_id)
+    require_role(caller_of(request).user, execution.team, Action.EXECUTE)
     asked = services.execution_cancel(execution)
     message = "Cancellation requested" if asked else f"Execution already {execution.status}"
     return Status(202, {"executionId": str(execution.pk), "status": execution.status,

@@ -11,6 +11,7 @@ from typing import Any
 
 from channels.layers import get_channel_layer
 from django.db import transaction
+from django.db.models import F
 
 from .models import Execution, ExecutionEvent
 
@@ -34,16 +35,21 @@ class EventBuffer:
         self.pending.append((kind, data))
 
     def flush(self) -> None:
-        """Store the buffered events; call inside the transaction that made the changes."""
+        """Store the buffered events; call inside the transaction that made the changes.
+        Sequence numbers are taken by an increment of the execution's counter, whose row lock
+        is held until that transaction ends: gap-free and in commit order, also when a runner
+        that lost its lease still records the node it had claimed."""
         if not self.pending:
             return
-        base = self.execution.last_seq
-        top = base + len(self.pending)
-        if not Execution.objects.filter(pk=self.execution.pk, last_seq=base).update(last_seq=top):
-            raise LeaseLost(str(self.execution.pk))
-        rows = [ExecutionEvent(execution_id=self.execution.pk, seq=base + i + 1, type=kind,
-                               payload=data) for i, (kind, data) in enumerate(self.pending)]
-        ExecutionEvent.objects.bulk_create(rows)
+        with transaction.atomic():
+            executions = Execution.objects.filter(pk=self.execution.pk)
+            if not executions.update(last_seq=F("last_seq") + len(self.pending)):
+                raise LeaseLost(str(self.execution.pk))  # the execution is gone
+            top = executions.values_list("last_seq", flat=True).get()
+            base = top - len(self.pending)
+            rows = [ExecutionEvent(execution_id=self.execution.pk, seq=base + i + 1, type=kind,
+                                   payload=data) for i, (kind, data) in enumerate(self.pending)]
+            ExecutionEvent.objects.bulk_create(rows)
         self.execution.last_seq = top
         self.pending = []
         messages = [as_message(row) for row in rows]

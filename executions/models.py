@@ -90,7 +90,9 @@ class NodeRun(models.Model):
     position = models.PositiveIntegerField(default=0)  # topological order, for display
     status = models.CharField(max_length=10, choices=NodeStatus.choices,
                               default=NodeStatus.PENDING)
-    # "" | "submitted" (remote job in flight) | "retry_wait" (backing off before next attempt)
+    # "" | "running" (an inline executor claimed it) | "submitting" (a remote job is being
+    # submitted) | "submitted" (remote job in flight) | "retry_wait" (backing off before the
+    # next attempt)
     phase = models.CharField(max_length=12, blank=True, default="")
     attempt = models.PositiveIntegerField(default=0)
     input = models.JSONField(null=True, blank=True)
@@ -110,6 +112,9 @@ class NodeRun(models.Model):
     cache_key = models.CharField(max_length=64, blank=True, default="", db_index=True)
     cached = models.BooleanField(default=False)
     credits = models.FloatField(default=0)
+    # The most this node may be charged: its cost bound, covered by the execution's reservation
+    # before it ran (accounts/credits.py, credits_cover_node). None for free nodes.
+    credits_limit = models.FloatField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["execution", "node_id"],

@@ -5,6 +5,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from workflows.node_secrets import redact_graph, redact_params
+
 from .models import Execution, NodeRun, NodeStatus
 
 _MEDIA_KEYS = ("image", "images", "video", "videos", "audio", "audios", "url", "urls")
@@ -104,17 +106,24 @@ def details_shape(execution: Execution, runs: Sequence[NodeRun]) -> dict[str, An
     by_id = {run.node_id: run for run in runs}
     for state in shape["nodeStates"]:
         run = by_id[state["nodeId"]]
-        state["input"] = run.input
+        state["input"] = _redacted_input(run)
         state["attemptsLog"] = run.attempts_log
         state["cacheKey"] = run.cache_key or None
     shape.update(
         inputs=execution.inputs,
         triggerData=execution.trigger_data,
         targetNodeId=execution.target_node_id or None,
-        graph={"nodes": execution.nodes, "edges": execution.edges},
+        graph={"nodes": redact_graph(execution.nodes), "edges": execution.edges},
         versionId=str(execution.workflow_version_id) if execution.workflow_version_id else None,
     )
     return shape
+
+
+def _redacted_input(run: NodeRun) -> Any:
+    """The run's stored input with its write-only params (signing secrets) hidden."""
+    if not isinstance(run.input, dict) or "params" not in run.input:
+        return run.input
+    return {**run.input, "params": redact_params(run.node_type, run.input["params"])}
 
 
 def execution_summary(execution: Execution) -> dict[str, Any]:

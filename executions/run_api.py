@@ -16,7 +16,7 @@ from workflows.schemas import COMMON_ERRORS, ErrorOut, InvalidGraphOut, storable
 from workflows.selectors import workflow_get_for_user
 
 from . import services
-from .api import poll_url
+from .api import poll_url, workflow_to_start
 from .estimate_api import InsufficientCreditsOut
 from .run_inputs import example_inputs, require_inputs, run_inputs
 
@@ -83,7 +83,7 @@ def describe_run(request: HttpRequest, workflow_id: str) -> Any:
 def run(request: HttpRequest, workflow_id: str, response: HttpResponse,
         payload: RunIn | None = _NO_BODY) -> Any:
     caller = caller_of(request)
-    workflow = workflow_get_for_user(caller.user, workflow_id, team=caller.lookup_team)
+    workflow = workflow_to_start(request, workflow_id)
     given = (payload or RunIn()).inputs
     require_inputs(run_inputs(workflow.nodes),
                    services.resolve_inputs(workflow.nodes, given, strict=True))

@@ -4,7 +4,9 @@ from typing import Any
 
 from ninja import Schema
 from ninja.schema import DjangoGetter
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from workflows.schemas import storable
 
 from .models import ExecutionStatus, NodeStatus, Trigger
 
@@ -30,6 +32,11 @@ class ExecuteIn(Schema):
         if not isinstance(raw, dict):
             raise ValueError("the body must be a JSON object")
         return value
+
+    @field_validator("nodes", "edges", "inputs", "targetNodeId", "triggerData")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        return storable(value)
 
 
 class ExecutionRunOut(Schema):

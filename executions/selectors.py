@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Q, QuerySet
 
 from accounts.models import Team, User
@@ -35,15 +36,18 @@ def node_runs_of(execution: Execution) -> list[NodeRun]:
 
 
 def execution_snapshot(execution_id: str) -> tuple[int, dict[str, Any] | None]:
-    """(last event seq, poll shape) for the live streams; (0, None) once it is gone. The seq is
-    read first, so the state read after it is at least that new."""
+    """(last event seq, poll shape) for the live streams; (0, None) once it is gone. Read under
+    the execution row's lock, which the engine takes when it numbers the events of a change,
+    in the change's own transaction: the state is exactly the one after that seq, so an event
+    replayed after the snapshot is never one the snapshot already shows."""
     from . import presenters
 
-    seq = Execution.objects.filter(pk=execution_id).values_list("last_seq", flat=True).first()
-    execution = Execution.objects.filter(pk=execution_id).first()
-    if seq is None or execution is None:
-        return 0, None
-    return seq, presenters.poll_shape(execution, node_runs_of(execution))
+    with transaction.atomic():
+        execution = (Execution.objects.select_for_update(no_key=True)
+                     .filter(pk=execution_id).first())
+        if execution is None:
+            return 0, None
+        return execution.last_seq, presenters.poll_shape(execution, node_runs_of(execution))
 
 
 def execution_progress(execution_id: str) -> tuple[str, int] | None:

@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts.credits import LineItem, credit_balance, credits_reserve, to_credits, total_of
 from accounts.models import User
 from wireflow_site.errors import Conflict, InvalidGraph, InvalidRequest
-from workflows import graph
+from workflows import dataflow, graph, node_secrets
 from workflows.models import Workflow
 from workflows.nodes import catalogue
 from workflows.selectors import workflow_version_latest
@@ -36,7 +36,9 @@ class ExecuteRequest:
 def _graph_for(workflow: Workflow, request: ExecuteRequest) -> tuple[list[Any], list[Any], bool]:
     if request.nodes is None and request.edges is None:
         return workflow.nodes, workflow.edges, False
-    nodes = request.nodes if request.nodes is not None else workflow.nodes
+    # A graph sent with the request has its write-only params sealed like a saved one.
+    nodes = (node_secrets.seal_graph(request.nodes, workflow.nodes)
+             if request.nodes is not None else workflow.nodes)
     edges = request.edges if request.edges is not None else workflow.edges
     return nodes, edges, True
 
@@ -138,15 +140,26 @@ def line_items(plan: RunPlan) -> list[LineItem]:
     """The priced nodes in the plan's scope, in the graph's order. Cached upstream results of a
     targetNodeId run are still counted: whether they hit is known only while running."""
     in_scope = set(plan.scope)
+    fed = connected_ports(plan.runnable, plan.edges)
     items = []
     for node in plan.runnable:
         data = node["data"]
-        price = catalogue[data["nodeType"]].estimate_credits(data.get("params") or {})
+        price = catalogue[data["nodeType"]].estimate_credits(data.get("params") or {},
+                                                             fed.get(node["id"], set()))
         if node["id"] in in_scope and price > 0:
             items.append(LineItem(node_id=node["id"], node_type=data["nodeType"],
                                   node_label=str(data.get("label") or data["nodeType"]),
                                   credits=to_credits(price)))
     return items
+
+
+def connected_ports(nodes: list[dict[str, Any]],
+                    edges: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """Node id -> its input ports that an edge feeds (their params are replaced at run time)."""
+    fed: dict[str, set[str]] = {}
+    for link in dataflow.links(nodes, edges, catalogue):
+        fed.setdefault(link.target, set()).add(link.target_port)
+    return fed
 
 
 @dataclass(frozen=True)
@@ -206,19 +219,23 @@ def provider_hook_received(run_id: int, attempt: int, body: dict[str, Any] | Non
 
 
 def sweep_stalled() -> int:
-    """Re-advance executions whose wake-up is overdue by the grace period and whose lease is
-    free or expired (a lost task, a dead worker); past-deadline ones are failed by that advance.
-    Each one found is pushed a grace period ahead, so a backlog is not flooded with duplicates.
-    Run periodically by Celery beat or the in-process scheduler."""
+    """Re-advance every running execution that nobody is advancing: its lease free with its
+    wake-up overdue by the grace period or missing, or its lease expired (a dead worker)
+    whatever its wake time. Past-deadline ones are failed by that advance. Each one found is
+    released and pushed a grace period ahead, so a backlog is not flooded with duplicates and
+    a holder that only lost its heartbeat stops at its next renewal. Run periodically by
+    Celery beat or the in-process scheduler."""
     now = timezone.now()
     grace = timedelta(seconds=settings.SWEEP_GRACE_SECONDS)
-    stalled = list(
-        Execution.objects.filter(status=ExecutionStatus.RUNNING, wake_at__lt=now - grace)
-        .filter(Q(lease_owner="") | Q(lease_expires_at__lt=now))
-        .values_list("pk", flat=True)[:500]
-    )
-    if stalled:
-        Execution.objects.filter(pk__in=stalled).update(wake_at=now + grace)
-    for execution_id in stalled:
-        dispatch.advance_later(str(execution_id))
-    return len(stalled)
+    unattended = (Q(lease_owner="") & (Q(wake_at__isnull=True) | Q(wake_at__lt=now - grace))
+                  | ~Q(lease_owner="") & Q(lease_expires_at__lt=now))
+    running = Execution.objects.filter(status=ExecutionStatus.RUNNING)
+    found = list(running.filter(unattended).values_list("pk", flat=True)[:500])
+    swept = 0
+    for execution_id in found:
+        # Conditional: a runner may have taken the lease since it was read.
+        if running.filter(unattended, pk=execution_id).update(
+                lease_owner="", lease_expires_at=None, wake_at=now + grace):
+            dispatch.advance_later(str(execution_id))
+            swept += 1
+    return swept

@@ -21,12 +21,18 @@ The contract:
 - `settings.SSRF_ALLOW_HOSTS` lists exact hosts (as written in the URL, names or IPs) that skip
   the address check, for tests and trusted internal services. They are still resolved once and
   pinned.
+- The site itself (SITE_URL's host and port, exactly) is reachable whatever its address, so a
+  development site on 127.0.0.1 can fetch its own media and receive its own provider webhooks.
+  Only that one origin: every other port of the same loopback address stays refused.
 
 Every failure is a `FetchError` (`BlockedUrl` for refusals), so callers never see httpx errors.
+Messages are shown to users: they never name the address a host resolved to or was connected
+to (that would map the internal network); the log keeps it for the operator.
 """
 
 import asyncio
 import ipaddress
+import logging
 import socket
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +44,7 @@ from django.conf import settings
 
 from wireflow_site.tls import client_context
 
+logger = logging.getLogger("wireflow.ssrf")
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 DEFAULT_TIMEOUT = 10.0
@@ -155,13 +162,17 @@ def _parse(url: str) -> httpx.URL:
     return parsed
 
 
+NOT_PUBLIC = "URL refused: its host is not a public address"
+
+
 def _checked_addresses(url: httpx.URL) -> list[IPAddress]:
     addresses = _resolve(url)
-    if _is_allowed_host(url.host):
+    if _is_allowed_host(url.host) or _is_the_site(url):
         return addresses
     for address in addresses:
         if not is_public_address(address):
-            raise BlockedUrl(f"URL host resolves to a non-public address ({address})")
+            logger.info("refused %s: %s resolves to %s", url, url.host, address)
+            raise BlockedUrl(NOT_PUBLIC)
     return addresses
 
 
@@ -184,6 +195,17 @@ def _port(url: httpx.URL) -> int:
 def _is_allowed_host(host: str) -> bool:
     allowed = getattr(settings, "SSRF_ALLOW_HOSTS", [])
     return host.lower() in {entry.strip("[]").lower() for entry in allowed}
+
+
+def _is_the_site(url: httpx.URL) -> bool:
+    """The URL is on SITE_URL's host and port (the site may always call itself)."""
+    try:
+        site = httpx.URL(settings.SITE_URL)
+    except (httpx.InvalidURL, TypeError):
+        return False
+    if not site.host or site.scheme not in ALLOWED_SCHEMES:
+        return False
+    return (url.host.lower(), _port(url)) == (site.host.lower(), _port(site))
 
 
 # --- Fetching ----------------------------------------------------------------------------
@@ -254,8 +276,11 @@ async def _send(
         except httpx.TimeoutException:
             raise  # afetch turns it into FetchTimeout, like the overall deadline
         except httpx.HTTPError as exc:
-            raise FetchError(f"Fetching the URL failed: {exc}") from exc
-    raise FetchError(f"Could not connect to {hop.url.host}: {failure}") from failure
+            # httpx's own text may name the pinned address: say only what kind of failure.
+            logger.info("fetching %s failed: %r", hop.url, exc)
+            raise FetchError(f"Fetching the URL failed ({type(exc).__name__})") from exc
+    logger.info("could not connect to %s: %r", hop.url, failure)
+    raise FetchError(f"Could not connect to {hop.url.host}") from failure
 
 
 async def _send_to(

@@ -1,17 +1,34 @@
-"""Thin Celery tasks: ids in, one service call."""
+"""Thin Celery tasks: ids in, one service call.
+
+Every task runs under CELERY_TASK_SOFT_TIME_LIMIT and CELERY_TASK_TIME_LIMIT (settings.py).
+"""
+
+import logging
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 
 from wireflow_site.idempotency import idempotency_purge
 
+from . import dispatch
 from .engine.runner import advance
 from .services import sweep_stalled
+
+logger = logging.getLogger("wireflow.engine")
 
 
 @shared_task(name="executions.advance", acks_late=True, reject_on_worker_lost=True,
              ignore_result=True)
 def advance_task(execution_id: str, contention: int = 0) -> None:
-    advance(execution_id, contention)
+    try:
+        advance(execution_id, contention)
+    except SoftTimeLimitExceeded:
+        # The pass ran out of time. What it recorded is committed and advance() let go of the
+        # lease on the way out; a fresh task carries on from there (the execution's deadline
+        # bounds a run whose every pass would time out).
+        logger.warning("advance of %s hit the task's soft time limit; continuing in a new task",
+                       execution_id)
+        dispatch.advance_later(execution_id)
 
 
 @shared_task(name="executions.ping", ignore_result=True)

@@ -3,26 +3,34 @@
 workflow without an API key.
 
 The unguessable webhook id is the credential; a workflow may also require each request to be
-signed with its secret. No cookie is looked at, so CSRF does not apply, and any origin may
-call it (TriggerCorsMiddleware).
+signed with its secret. A signature is accepted once: it is remembered (in the cache, until it
+would be too old anyway) and a replay is refused, unless it repeats the first request's
+Idempotency-Key, which then answers the first response and starts nothing. Each webhook also
+has a per-minute limit of its own besides its team's limits. No cookie is looked at, so CSRF
+does not apply, and any origin may call it (TriggerCorsMiddleware).
 """
 
 import hashlib
 import hmac
 import json
 import logging
+import math
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+import redis
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from wireflow_site import ratelimit
 from wireflow_site.errors import ApiError, InvalidRequest, NotFound, error_body
+from wireflow_site.idempotency import HEADER as IDEMPOTENCY_HEADER
 from wireflow_site.idempotency import respond_once
 from workflows import secretbox
 from workflows.models import Workflow
@@ -110,7 +118,21 @@ def _describe(request: HttpRequest, webhook_id: str) -> HttpResponse:
 def _run(request: HttpRequest, webhook_id: str) -> HttpResponse:
     workflow = _workflow(webhook_id)
     body = _raw_body(request)
-    verify_signature(workflow, request.headers.get(SIGNATURE_HEADER), body)
+    signed = verify_signature(workflow, request.headers.get(SIGNATURE_HEADER), body)
+    claim = claim_signature(workflow, signed, request.headers.get(IDEMPOTENCY_HEADER, ""))
+    try:
+        response = _accept(request, workflow, webhook_id, body)
+    except BaseException:
+        claim.release()  # nothing started: the same signed request may be sent again
+        raise
+    if response.status_code >= 400:
+        claim.release()
+    return response
+
+
+def _accept(request: HttpRequest, workflow: Workflow, webhook_id: str,
+            body: bytes) -> HttpResponse:
+    ratelimit.enforce_webhook_limit(workflow.pk, request)
     payload = _json_object(body)
     ratelimit.enforce_execution_limits(workflow.team, request)
     # One resource, two URLs: an Idempotency-Key means the same on both.
@@ -175,11 +197,20 @@ def sign(secret: str, body: bytes, timestamp: int) -> str:
     return f"t={timestamp},v1={_digest(secret, str(timestamp), body)}"
 
 
+@dataclass(frozen=True)
+class Signed:
+    """A signature that verified: its timestamp (Unix seconds) and digest."""
+
+    timestamp: int
+    digest: str
+
+
 def verify_signature(workflow: Workflow, header: str | None, body: bytes,
-                     now: float | None = None) -> None:
-    """Nothing when the workflow has no secret or the signature is good; else 401."""
+                     now: float | None = None) -> Signed | None:
+    """None when the workflow has no secret, what was verified when the signature is good;
+    else 401."""
     if not workflow.webhook_secret:
-        return
+        return None
     if not header:
         raise InvalidSignature(f"Missing {SIGNATURE_HEADER} header: this webhook only "
                                "accepts signed requests")
@@ -195,6 +226,51 @@ def verify_signature(workflow: Workflow, header: str | None, body: bytes,
     expected = _digest(secret, timestamp, body)  # over the timestamp exactly as sent
     if not any(hmac.compare_digest(expected, c.lower()) for c in candidates):
         raise InvalidSignature("Signature does not match the body and the webhook's secret")
+    return Signed(int(timestamp), expected)
+
+
+# --- Replays --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SignatureClaim:
+    """This request's hold on its signature; released when the request started nothing."""
+
+    key: str | None = None
+
+    def release(self) -> None:
+        if self.key is not None:
+            _forget(self.key)
+
+
+def claim_signature(workflow: Workflow, signed: Signed | None, idempotency_key: str,
+                    now: float | None = None) -> SignatureClaim:
+    """Remember a verified signature until it expires; 401 if it was seen already, unless both
+    requests carry the same Idempotency-Key (that request is answered by its first response,
+    so a replay of it starts nothing)."""
+    if signed is None:
+        return SignatureClaim()
+    key = f"wf:webhook-signature:{workflow.pk}:{signed.digest}"
+    # Kept for as long as the timestamp is accepted (it may be up to 5 minutes ahead of us).
+    expires_in = signed.timestamp + SIGNATURE_TOLERANCE_SECONDS - (now or time.time()) + 1
+    try:
+        if cache.add(key, idempotency_key, timeout=max(1, math.ceil(expires_in))):
+            return SignatureClaim(key)
+        first = cache.get(key)
+    except redis.RedisError:  # the cache protects the service; it must not take it down
+        logger.warning("cannot remember webhook signatures; replays are not refused",
+                       exc_info=True)
+        return SignatureClaim()
+    if idempotency_key and first == idempotency_key:
+        return SignatureClaim()
+    raise InvalidSignature("This signature was already used: sign each request when you send "
+                           "it (a retry of the same request keeps its Idempotency-Key)")
+
+
+def _forget(key: str) -> None:
+    try:
+        cache.delete(key)
+    except redis.RedisError:
+        logger.warning("could not forget a webhook signature", exc_info=True)
 
 
 def _parse_signature(header: str) -> tuple[str, list[str]]:

@@ -8,6 +8,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from wireflow_site.errors import error_body
+from workflows.schemas import storable_json_problem
 
 from .engine.nodectx import read_hook_token
 from .services import provider_hook_received
@@ -25,8 +26,12 @@ def provider_hook(request: HttpRequest, token: str) -> JsonResponse:
 
 
 def _json_object(raw: bytes) -> dict[str, Any] | None:
+    """The delivery, or None when it cannot be kept (not a JSON object, or JSON PostgreSQL
+    refuses to store): the engine then asks the provider for the result itself."""
     try:
         body = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
-    return body if isinstance(body, dict) else None
+    if not isinstance(body, dict) or storable_json_problem(body):
+        return None
+    return body

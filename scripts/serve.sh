@@ -12,8 +12,11 @@ $BIN/python manage.py collectstatic --noinput >/dev/null
 WEB_WORKERS=${WEB_WORKERS:-2}
 CELERY_CONCURRENCY=${CELERY_CONCURRENCY:-4}
 trap 'kill 0' EXIT INT TERM
-$BIN/celery -A wireflow_site worker --loglevel=INFO --concurrency "$CELERY_CONCURRENCY" &
-$BIN/celery -A wireflow_site beat --loglevel=INFO --schedule var/celerybeat-schedule &
+# Workers hold one plain connection per process (prefork children cannot share a pool).
+WIREFLOW_DB_POOL_SIZE=0 $BIN/celery -A wireflow_site worker --loglevel=INFO \
+  --concurrency "$CELERY_CONCURRENCY" &
+WIREFLOW_DB_POOL_SIZE=0 $BIN/celery -A wireflow_site beat --loglevel=INFO \
+  --schedule var/celerybeat-schedule &
 $BIN/uvicorn wireflow_site.asgi:application --host "${HOST:-0.0.0.0}" --port "${PORT:-8000}" \
-  --workers "$WEB_WORKERS" --proxy-headers &
+  --workers "$WEB_WORKERS" --proxy-headers --timeout-keep-alive 75 &
 wait -n

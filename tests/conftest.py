@@ -1,6 +1,5 @@
 """Shared fixtures: the three personas, API clients, a live ASGI server and Chromium."""
 
-import os
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -165,16 +164,20 @@ def _chromium() -> Iterator[Any]:
     # Playwright's sync API runs an event loop on this thread while it is open (so asyncio.run
     # fails in other tests: hence one browser per module, not per session). The test code's
     # ORM calls are still synchronous and ordered, so Django's async guard is relaxed.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import expect, sync_playwright
+    # Only while the browser is open: later tests (and the processes they start, which
+    # inherit the environment) keep the guard.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        from playwright.sync_api import expect, sync_playwright
 
-    # Waits bound a hang, not a speed: Chromium on a busy two-core machine is slow, not wrong.
-    expect.set_options(timeout=PAGE_TIMEOUT_MS)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                             headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+        # Waits bound a hang, not a speed: Chromium on a busy two-core machine is slow, not
+        # wrong.
+        expect.set_options(timeout=PAGE_TIMEOUT_MS)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
+                                                 headless=True, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
 
 
 @pytest.fixture

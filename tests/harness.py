@@ -4,6 +4,7 @@ live in tests/conftest.py. `wait_until` is the one polling loop of the suite."""
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import redis
 from celery.utils.nodenames import host_format
 from django.conf import settings
@@ -130,3 +132,51 @@ def quiesce(timeout: float = 120) -> None:
 
     wait_until(settled, timeout, lambda: f"the engine did not settle: "
                                          f"{running.count()} running, {leased.count()} leased")
+
+
+class ProductionWeb:
+    """The site as `make serve` runs it (production settings, DEBUG off, uvicorn with several
+    worker processes, each with its own PostgreSQL connection pool) on the test database."""
+
+    def __init__(self, workers: int = 2, **env: str) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = int(sock.getsockname()[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+        unset = {"DJANGO_SETTINGS_MODULE", "DEBUG", "WIREFLOW_DB_POOL_SIZE"}
+        full_env = {**{k: v for k, v in os.environ.items() if k not in unset},
+                    "DJANGO_SETTINGS_MODULE": "wireflow_site.settings", "WIREFLOW_ENV_FILE": "",
+                    "DATABASE_URL": _database_url(), "REDIS_URL": settings.REDIS_URL,
+                    "SECRET_KEY": settings.SECRET_KEY, "SITE_URL": self.url,
+                    "ALLOWED_HOSTS": "127.0.0.1", "LOG_LEVEL": "WARNING", **env}
+        self.log_path = ROOT / "var" / f"web-{self.port}-{os.getpid()}.log"
+        self.log = self.log_path.open("w")
+        self.process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("uvicorn")), "wireflow_site.asgi:application",
+             "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers),
+             "--timeout-keep-alive", "75", "--log-level", "warning"],
+            cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        wait_until(self._ready, 120, lambda: f"the web server never answered:\n{self.log_text()}")
+
+    def _ready(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"the web server exited:\n{self.log_text()}")
+        try:
+            return httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def log_text(self) -> str:
+        self.log.flush()
+        return self.log_path.read_text(errors="replace")[-5000:]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        self.log.close()

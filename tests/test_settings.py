@@ -73,3 +73,100 @@ def test_production_ignores_the_development_settings_and_still_needs_a_secret_ke
 
 def test_serve_reads_no_development_settings():
     assert 'export WIREFLOW_ENV_FILE=""' in (ROOT / "scripts" / "serve.sh").read_text()
+
+
+# --- Production defaults (simulators, fal, HTTPS) -------------------------------------------
+
+PRODUCTION = {"SECRET_KEY": "x7-Qm2pL9vR4tZ8wK1nB6yH3jF5dS0aG-" * 2, "WIREFLOW_ENV_FILE": "",
+              "SITE_URL": "https://flows.example.com", "ALLOWED_HOSTS": "flows.example.com"}
+# The HTTPS settings the README's "Running it for real" sets.
+HTTPS_ONLY = {"SECURE_SSL_REDIRECT": "1", "SECURE_HSTS_SECONDS": "31536000",
+              "SECURE_HSTS_INCLUDE_SUBDOMAINS": "1", "SECURE_HSTS_PRELOAD": "1"}
+
+
+def _run(code: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items()
+             if k not in {"SECRET_KEY", "DEBUG", "DATABASE_URL", "REDIS_URL", "SITE_URL",
+                          "WIREFLOW_ENV_FILE", "WIREFLOW_SIMULATORS", "FAL_KEY", "FAL_QUEUE_URL",
+                          "ALLOWED_HOSTS", *HTTPS_ONLY}}
+    return subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"], cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "wireflow_site.settings",
+             "WIREFLOW_VAR_DIR": str(tmp_path), **env},
+        capture_output=True, text=True, timeout=120, check=False)
+
+
+SERVES_SIMULATORS = ("from django.urls import Resolver404, resolve\n"
+                     "try:\n    resolve('/_sim/fal/fal-ai/flux-2')\n"
+                     "except Resolver404:\n    print('not served')\n"
+                     "else:\n    print('served')")
+
+
+def test_production_does_not_serve_the_simulators(tmp_path):
+    done = _run(SERVES_SIMULATORS, tmp_path, **PRODUCTION)
+    assert done.stdout.strip() == "not served", done.stderr
+
+
+def test_the_simulators_are_served_with_debug_off_only_when_switched_on(tmp_path):
+    done = _run(SERVES_SIMULATORS, tmp_path, **PRODUCTION, WIREFLOW_SIMULATORS="1")
+    assert done.stdout.strip() == "served", done.stderr
+
+
+def test_development_serves_the_simulators(tmp_path):
+    done = _run(SERVES_SIMULATORS, tmp_path, DEBUG="1", WIREFLOW_ENV_FILE="")
+    assert done.stdout.strip() == "served", done.stderr
+
+
+FAL_QUEUE = "from django.conf import settings; print(settings.FAL_QUEUE_URL)"
+
+
+def test_production_sends_model_calls_to_fal_s_queue(tmp_path):
+    for extra in ({}, {"FAL_KEY": "fal-key"}, {"FAL_KEY": "fal-key", "WIREFLOW_SIMULATORS": "1"}):
+        done = _run(FAL_QUEUE, tmp_path, **PRODUCTION, **extra)
+        assert done.stdout.strip() == "https://queue.fal.run", (extra, done.stderr)
+
+
+def test_without_a_fal_key_the_simulators_stand_in_when_they_are_served(tmp_path):
+    done = _run(FAL_QUEUE, tmp_path, **PRODUCTION, WIREFLOW_SIMULATORS="1")
+    assert done.stdout.strip() == "https://flows.example.com/_sim/fal", done.stderr
+    done = _run(FAL_QUEUE, tmp_path, DEBUG="1", WIREFLOW_ENV_FILE="",
+                SITE_URL="http://127.0.0.1:8000")
+    assert done.stdout.strip() == "http://127.0.0.1:8000/_sim/fal", done.stderr
+
+
+CHECK_DEPLOY = ("from django.core.management import call_command\n"
+                "call_command('check', deploy=True, fail_level='WARNING')\n"
+                "print('no issues')")
+
+
+def test_check_deploy_finds_nothing_with_the_documented_production_settings(tmp_path):
+    done = _run(CHECK_DEPLOY, tmp_path, **PRODUCTION, **HTTPS_ONLY)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("no issues")
+    assert "WARNINGS" not in done.stderr and "security.W" not in done.stderr
+
+
+def test_check_deploy_names_what_is_missing_without_them(tmp_path):
+    done = _run(CHECK_DEPLOY, tmp_path, **PRODUCTION)
+    assert done.returncode != 0
+    for warning in ("security.W004", "security.W008"):  # HSTS, the HTTPS redirect
+        assert warning in done.stderr
+
+
+def test_https_settings_come_from_the_environment(tmp_path):
+    names = ["SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+             "SECURE_HSTS_PRELOAD", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"]
+    code = ("from django.conf import settings; "
+            f"print([getattr(settings, name) for name in {names!r}])")
+    assert _run(code, tmp_path, **PRODUCTION, **HTTPS_ONLY).stdout.strip() == \
+        "[True, 31536000, True, True, True, True]"
+    plain = _run(code, tmp_path, **{**PRODUCTION, "SITE_URL": "http://127.0.0.1:8000"})
+    assert plain.stdout.strip() == "[False, 0, False, False, False, False]", plain.stderr
+
+
+def test_health_probes_are_not_redirected_to_https(tmp_path):
+    code = ("from django.test import Client\n"
+            "client = Client()\n"
+            "print(client.get('/healthz').status_code, client.get('/workflows/').status_code)")
+    done = _run(code, tmp_path, **{**PRODUCTION, **HTTPS_ONLY, "ALLOWED_HOSTS": "testserver"})
+    assert done.stdout.strip() == "200 301", done.stderr

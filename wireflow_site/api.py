@@ -10,7 +10,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 
-from .errors import ApiError, error_body
+from .errors import ApiError, error_body, unavailable_error
 
 logger = logging.getLogger("wireflow.api")
 
@@ -102,6 +102,10 @@ def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
 
 @api.exception_handler(Exception)
 def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    busy = unavailable_error(exc)
+    if busy is not None:
+        logger.warning("busy on %s %s: %s", request.method, request.path, exc)
+        return on_api_error(request, busy)
     logger.exception("unhandled API error on %s %s", request.method, request.path)
     return _respond(request, 500, error_body("Internal server error", "internal_error"))
 

@@ -72,3 +72,36 @@ class InvalidGraph(ApiError):
 
 def error_body(message: str, code: str, **extra: Any) -> dict[str, Any]:
     return {"error": message, "code": code, **extra}
+
+
+class ServiceUnavailable(ApiError):
+    """A backing service is saturated or unreachable for a moment: the client should retry."""
+
+    status = 503
+    code = "service_unavailable"
+    message = "The service is busy. Try again in a few seconds."
+
+
+RETRY_AFTER_SECONDS = 2
+
+
+def unavailable_error(exc: BaseException) -> ServiceUnavailable | None:
+    """A 503 for an exception that means "overloaded or briefly unreachable" — no free database
+    connection in the pool, the database refusing connections, Redis or the broker down —
+    anywhere in its cause chain; None for anything else (a bug: a 500)."""
+    from django.db import OperationalError as DbOperationalError
+    from kombu.exceptions import OperationalError as BrokerError
+    from psycopg import OperationalError as PgOperationalError  # psycopg_pool.PoolTimeout too
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeout
+
+    transient = (DbOperationalError, PgOperationalError, BrokerError, RedisConnectionError,
+                 RedisTimeout)
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, transient):
+            return ServiceUnavailable(headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None

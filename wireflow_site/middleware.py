@@ -5,13 +5,14 @@ import contextvars
 import json
 import logging
 import re
+import sys
 import uuid
 from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from .errors import error_body
+from .errors import error_body, unavailable_error
 
 logger = logging.getLogger("wireflow.request")
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -87,8 +88,36 @@ class ApiErrorMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not _is_api(request):
             return None
-        logger.exception("unhandled error on %s %s", request.method, request.path)
-        return JsonResponse(error_body("Internal server error", "internal_error"), status=500)
+        return error_response(request, exception)
+
+
+def error_response(request: HttpRequest, exception: BaseException | None) -> HttpResponse:
+    """The answer to an exception nothing else handled: 503 with Retry-After when a backing
+    service is overloaded or briefly down (the client should retry), else 500. JSON under /api/,
+    a short page elsewhere. Also Django's handler500, so it covers the middleware too."""
+    busy = unavailable_error(exception) if exception is not None else None
+    if busy is not None:
+        logger.warning("busy on %s %s: %s", request.method, request.path, exception)
+        status, body = busy.status, busy.body()
+    else:
+        logger.error("unhandled error on %s %s", request.method, request.path,
+                     exc_info=exception)
+        status, body = 500, error_body("Internal server error", "internal_error")
+    response: HttpResponse
+    if _is_api(request):
+        response = JsonResponse(body, status=status)
+    else:
+        response = HttpResponse(f"<!doctype html><title>{status}</title><h1>{body['error']}</h1>",
+                                status=status)
+    for name, value in (busy.headers if busy is not None else {}).items():
+        response[name] = value
+    return response
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: Django calls it while handling the exception (also one raised in a
+    middleware, where process_exception is never called)."""
+    return error_response(request, sys.exc_info()[1])
 
 
 def _declared_length(request: HttpRequest) -> int:

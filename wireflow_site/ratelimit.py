@@ -9,18 +9,21 @@ embedded mode (no REDIS_URL, one process) the same steps run on a dict behind a 
 
 The policy (who counts where):
 - an API-key call counts against the team's "API requests / min";
-- an execution (execute, run, webhook trigger) counts against the team's "executions / min" and
-  "executions / day" instead. The day is a rolling 24 hours, the same algorithm with a longer
-  window, so there is no burst of 2x the cap around midnight;
+- an execution (execute, run, webhook trigger) counts against "executions / min" and
+  "executions / day" of the team that owns the workflow, whoever starts it: a key, a browser
+  session (whatever its current team: switching teams resets nothing), the public webhook. The
+  day is a rolling 24 hours, the same algorithm with a longer window, so there is no burst of
+  2x the cap around midnight;
 - a browser-session call counts against a generous per-user editor bucket
   (accounts.plans.EDITOR_REQUESTS_PER_MINUTE), not the team's API allowance.
 
-How to use it: `ApiAuth(scope, counts=EXECUTION)` on an endpoint that starts an execution; code
-that starts executions without ApiAuth (the webhook trigger) calls
-`enforce_execution_limits(team, request)` before doing any work. Both raise `RateLimited` or
-`DailyExecutionLimit` (429). The RateLimitMiddleware then adds the X-RateLimit-* headers to the
-response and gives the day slot back if the execution did not start (an error response, or an
-idempotent replay), so a typo'd workflow id does not use up the day. Every attempt still counts
+How to use it: `ApiAuth(scope, counts=EXECUTION)` on an endpoint that starts an execution, and
+`enforce_execution_limits(workflow.team, request)` once the endpoint has found the workflow,
+before doing any work; code that starts executions without ApiAuth (the webhook trigger) makes
+the same call. Both raise `RateLimited` or `DailyExecutionLimit` (429). The RateLimitMiddleware
+then adds the X-RateLimit-* headers to the response and gives the day slot back if the
+execution did not start (an error response, or an idempotent replay), so a typo'd workflow id
+does not use up the day. Every attempt still counts
 against the per-minute bucket: that one protects the server, and failed attempts cost it too.
 
 With settings.RATE_LIMITS_ENABLED off nothing is counted and no X-RateLimit-* header is sent.
@@ -247,8 +250,14 @@ def enforce_editor_limit(user: User, request: HttpRequest) -> None:
 
 
 def enforce_execution_limits(team: Team, request: HttpRequest) -> None:
-    """Count one execution (execute, run or webhook trigger) against the team's per-minute and
-    per-day limits. Call it before starting the execution; it raises the 429s."""
+    """Count one execution (execute, run or webhook trigger) against the per-minute and per-day
+    limits of `team`, the team that owns the workflow. Call it before starting the execution;
+    it raises the 429s. A request is counted once per team: ApiAuth counts an API key's
+    execution against the key's team up front, and the endpoint's call for the workflow's team
+    (the same one: a key reaches no other) then changes nothing."""
+    if getattr(request, "rate_limit_execution_team", None) == team.pk:
+        return
+    request.rate_limit_execution_team = team.pk  # type: ignore[attr-defined]
     limits = limits_for(team.plan)
     minute = _enforce(request, bucket_key(team.pk, EXECUTIONS), limits.executions_per_minute,
                       MINUTE)
@@ -264,6 +273,19 @@ def enforce_execution_limits(team: Team, request: HttpRequest) -> None:
     request.rate_limit_day_slot = (day_key, day.token)  # type: ignore[attr-defined]
     # The headers describe the tighter of the two buckets: the one a client will hit first.
     request.rate_limit = min(minute, day, key=lambda d: d.remaining)  # type: ignore[attr-defined]
+
+
+def webhook_key(workflow_id: object) -> str:
+    return f"wf:rl:webhook:{workflow_id}"
+
+
+def enforce_webhook_limit(workflow_id: object, request: HttpRequest) -> None:
+    """Count one request to a workflow's public trigger URL against
+    settings.WEBHOOK_RATE_LIMIT_PER_MINUTE (0: no such limit). Keyed by the workflow, so
+    rotating the URL does not reset it. Raises `RateLimited` (429)."""
+    limit = settings.WEBHOOK_RATE_LIMIT_PER_MINUTE
+    if limit > 0:
+        _enforce(request, webhook_key(workflow_id), limit, MINUTE)
 
 
 def settle(request: HttpRequest, response: HttpResponse) -> None:

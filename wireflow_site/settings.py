@@ -107,8 +107,21 @@ DATABASE_URL = env_str("DATABASE_URL")
 REDIS_URL = env_str("REDIS_URL")
 EMBEDDED = not REDIS_URL
 
+# PostgreSQL connections come from a bounded pool per process (psycopg 3's, through Django): a
+# request waits up to DB_POOL_TIMEOUT seconds for a free one, then answers 503 with Retry-After
+# instead of opening one more and meeting "too many clients". Size it so that
+#   web processes × WIREFLOW_DB_POOL_SIZE + Celery worker processes + 1 (beat) ≤ max_connections
+# (make serve runs the workers without a pool: one connection per worker process).
+DB_POOL_SIZE = env_int("WIREFLOW_DB_POOL_SIZE", 10)
+DB_POOL_TIMEOUT = env_float("WIREFLOW_DB_POOL_TIMEOUT", 10.0)
+
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_POOL_SIZE > 0:
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1, "max_size": DB_POOL_SIZE, "timeout": DB_POOL_TIMEOUT}
+    else:
+        DATABASES["default"]["CONN_MAX_AGE"] = 60
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -136,6 +149,19 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
+# Every task has a time limit, so no work can hold a worker forever. The soft limit raises
+# SoftTimeLimitExceeded in the task (executions/tasks.py ends the pass and wakes the execution
+# again); the hard limit kills the worker process. Both sit well above the engine's longest
+# bounded call (a provider request, a media fetch or a webhook delivery: 30 s each) and a pass's
+# bookkeeping. A task killed by the hard limit is acknowledged, not redelivered (Celery's
+# task_acks_on_failure_or_timeout): the same work would only hit the limit again; its
+# execution's lease expires and the sweeper takes it over.
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 300)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 360)
+if not 0 < CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "CELERY_TASK_SOFT_TIME_LIMIT must be positive and below CELERY_TASK_TIME_LIMIT "
+        f"(got {CELERY_TASK_SOFT_TIME_LIMIT} and {CELERY_TASK_TIME_LIMIT})")
 # The sweeper re-advances executions whose wake-up is overdue or whose worker died.
 CELERY_BEAT_SCHEDULE = {
     "sweep-stalled-executions": {"task": "executions.sweep",
@@ -146,6 +172,9 @@ CELERY_BEAT_SCHEDULE = {
 SWEEP_GRACE_SECONDS = env_float("WIREFLOW_SWEEP_GRACE_SECONDS", 5.0)
 # How long one advance() may hold an execution before another worker may take it over.
 ENGINE_LEASE_SECONDS = env_float("WIREFLOW_LEASE_SECONDS", 15.0)
+# How long one advance() keeps starting inline nodes before it hands the rest to a fresh task:
+# well below the soft time limit, so a long chain of slow nodes never meets it.
+ENGINE_PASS_SECONDS = env_float("WIREFLOW_ENGINE_PASS_SECONDS", CELERY_TASK_SOFT_TIME_LIMIT / 4)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -182,12 +211,26 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Wireflow <noreply@localhost>
 # --- HTTP ------------------------------------------------------------------------------
 
 API_MAX_BODY_BYTES = 256 * 1024
+# The most text or data (as JSON) one node may build or pass on a port: media travel by URL, so
+# a bigger value is a runaway (a template bomb, a regex replace multiplying its input).
+MAX_TEXT_BYTES = env_int("WIREFLOW_MAX_TEXT_BYTES", 1_000_000)
 # Per-team plan limits (accounts/plans.py, enforced by wireflow_site/ratelimit.py).
 RATE_LIMITS_ENABLED = env_bool("WIREFLOW_RATE_LIMITS", True)
+# Requests a minute one public webhook trigger URL accepts (on top of its team's execution
+# limits, which all the team's keys and webhooks share); 0: no per-webhook limit.
+WEBHOOK_RATE_LIMIT_PER_MINUTE = env_int("WIREFLOW_WEBHOOK_RATE_LIMIT", 60)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", SITE_URL.startswith("https"))
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", SESSION_COOKIE_SECURE)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY") else None
+# HTTPS only (what `manage.py check --deploy` asks for). Off by default: behind a TLS proxy the
+# redirect needs BEHIND_PROXY=1, and HSTS cannot be taken back once browsers have seen it. The
+# README's production settings turn them on. Health probes may stay on plain HTTP.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -209,7 +252,9 @@ SIMULATORS_ENABLED = env_bool("WIREFLOW_SIMULATORS", DEBUG)
 FAL_KEY = env_str("FAL_KEY")
 SIM_DEFAULT_LATENCY = env_float("WIREFLOW_SIM_LATENCY", 0.3)
 SIM_IMAGE_SCALE = env_float("WIREFLOW_SIM_IMAGE_SCALE", 0.5)
-FAL_QUEUE_URL = env_str("FAL_QUEUE_URL", "" if FAL_KEY else f"{SITE_URL}/_sim/fal")
+# fal's real queue unless the simulators stand in for it (no key, simulators on).
+FAL_QUEUE_URL = env_str("FAL_QUEUE_URL", f"{SITE_URL}/_sim/fal"
+                        if SIMULATORS_ENABLED and not FAL_KEY else "https://queue.fal.run")
 EXECUTION_DEADLINE_SECONDS = env_int("EXECUTION_DEADLINE_SECONDS", 3600)
 # Credits every new team starts with (1 credit = US$0.01): enough to try the seed pipeline
 # (about 40 credits a run) several times.

@@ -8,6 +8,9 @@ os.environ.setdefault("SECRET_KEY", "test-only-insecure-key")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/wireflow")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("WIREFLOW_SIMULATORS", "1")
+# The test database is created, flushed and dropped under the test process's feet: plain
+# connections here; the production-mode tests run their servers with the pool.
+os.environ.setdefault("WIREFLOW_DB_POOL_SIZE", "0")
 
 from .settings import *  # noqa: E402,F403
 

@@ -10,6 +10,8 @@ from . import health
 from .api import api
 from .errors import error_body
 
+handler500 = "wireflow_site.middleware.server_error"
+
 
 def api_not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
     return JsonResponse(error_body("Not found", "not_found"), status=404)

@@ -9,6 +9,7 @@ from ninja import Schema
 from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema, field_validator
 
 from .models import Workflow
+from .node_secrets import redact_graph
 
 
 def iso_ms(moment: datetime) -> str:
@@ -65,6 +66,16 @@ COMMON_ERRORS: dict[int, Any] = {400: FieldsErrorOut, 401: ErrorOut, 403: ErrorO
 # --- Workflows ----------------------------------------------------------------------------
 
 MAX_JSON_DEPTH = 64
+WEBHOOK_SECRET_MIN_LENGTH = 16  # as the settings page asks
+
+
+def storable(value: Any) -> Any:
+    """A field validator's check: what PostgreSQL would refuse to store (a NUL, a lone
+    surrogate, runaway nesting) is a 400 naming the field, never a 500."""
+    problem = storable_json_problem(value)
+    if problem:
+        raise ValueError(f"value {problem}")
+    return value
 
 
 def storable_json_problem(value: Any) -> str | None:
@@ -119,10 +130,7 @@ class WorkflowIn(BaseModel):
     @field_validator("name", "description", "nodes", "edges", "tags")
     @classmethod
     def _storable(cls, value: Any) -> Any:
-        problem = storable_json_problem(value)
-        if problem:
-            raise ValueError(f"value {problem}")
-        return value
+        return storable(value)
 
 
 class WorkflowUpdateIn(WorkflowIn):
@@ -142,6 +150,10 @@ class WorkflowUpdateIn(WorkflowIn):
     def _secret_storable(cls, value: str | None) -> str | None:
         if value is not None and not _storable_text(value):
             raise ValueError("value contains a NUL character or an unpaired surrogate")
+        if value and len(value) < WEBHOOK_SECRET_MIN_LENGTH:
+            # A short secret can be guessed offline from one signed request.
+            raise ValueError(f"must be at least {WEBHOOK_SECRET_MIN_LENGTH} characters "
+                             "(\"\" or null clears it)")
         return value
 
     def webhook_secret_change(self) -> str | None:
@@ -205,7 +217,7 @@ def webhook_url(workflow: Workflow) -> str | None:
 def workflow_out(workflow: Workflow) -> dict[str, Any]:
     return {
         "id": str(workflow.id), "name": workflow.name, "description": workflow.description,
-        "nodes": workflow.nodes, "edges": workflow.edges, "tags": workflow.tags,
+        "nodes": redact_graph(workflow.nodes), "edges": workflow.edges, "tags": workflow.tags,
         "isActive": workflow.is_active, "teamId": workflow.team_id,
         "webhookId": workflow.webhook_id if workflow.webhook_enabled else None,
         "webhookUrl": webhook_url(workflow), "webhookEnabled": workflow.webhook_enabled,

@@ -1,4 +1,5 @@
-"""Secrets kept encrypted at rest (a workflow's webhook signing secret).
+"""Secrets kept encrypted at rest: a workflow's webhook signing secret, and write-only node
+params such as output:webhook's signing secret (see workflows/node_secrets.py).
 
 Fernet (AES-128-CBC + HMAC-SHA256, from `cryptography`) with a key derived from SECRET_KEY by
 HKDF, so no second secret has to be deployed. Keys derived from SECRET_KEY_FALLBACKS still
@@ -42,3 +43,27 @@ def unseal(token: str) -> str | None:
         return _current().decrypt(token.encode()).decode()
     except (InvalidToken, ValueError):
         return None
+
+
+# --- Write-only node params -------------------------------------------------------------------
+# A node param is stored as SEALED_PREFIX + token, so a stored value is told from a plaintext
+# one sent by a client (or saved before secrets were sealed); reads show PLACEHOLDER.
+
+SEALED_PREFIX = "wf-sealed:v1:"
+PLACEHOLDER = "********"
+
+
+def seal_param(plaintext: str) -> str:
+    return SEALED_PREFIX + seal(plaintext)
+
+
+def is_sealed_param(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(SEALED_PREFIX)
+
+
+def reveal_param(value: str) -> str | None:
+    """The plaintext of a stored param: unsealed, or as it is if it was never sealed. None if
+    it cannot be unsealed (callers must fail closed)."""
+    if not is_sealed_param(value):
+        return value
+    return unseal(value[len(SEALED_PREFIX):])

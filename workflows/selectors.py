@@ -5,7 +5,9 @@ import uuid
 
 from django.db.models import QuerySet
 
-from accounts.models import Membership, Role, Team, User
+from accounts.models import Team, User
+from accounts.permissions import Action, role_may
+from accounts.selectors import membership_role
 from wireflow_site.errors import NotFound
 
 from .models import Workflow, WorkflowVersion
@@ -64,10 +66,8 @@ def workflow_version_latest(workflow: Workflow) -> WorkflowVersion | None:
 
 
 def user_can_modify(user: User, team: Team) -> bool:
-    """Members may change their team's workflows, except viewers."""
-    role = (Membership.objects.filter(user=user, team=team)
-            .values_list("role", flat=True).first())
-    return role is not None and role != Role.VIEWER
+    """Members may change their team's workflows, except viewers (accounts/permissions.py)."""
+    return role_may(membership_role(user, team), Action.MODIFY)
 
 
 def workflow_get_by_webhook(webhook_id: str) -> Workflow | None:

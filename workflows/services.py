@@ -17,7 +17,7 @@ from accounts.selectors import current_team_for_user
 from accounts.services import user_setup_personal_team
 from wireflow_site.errors import Conflict, Forbidden, InvalidGraph, NotFound
 
-from . import graph, secretbox
+from . import graph, node_secrets, secretbox
 from .models import Workflow, WorkflowVersion
 from .nodes import catalogue
 from .schemas import iso_ms
@@ -71,8 +71,12 @@ def graph_lint(nodes: list[Any], edges: list[Any]) -> tuple[list[dict[str, Any]]
     return [v.to_dict() for v in violations], [w.to_dict() for w in warnings]
 
 
-def _checked_graph(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]
+def _checked_graph(nodes: list[dict[str, Any]], edges: list[dict[str, Any]],
+                   previous: list[dict[str, Any]]
                    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The graph as stored: write-only params sealed (a placeholder keeps what `previous`
+    stored), validated, categories filled in."""
+    nodes = node_secrets.seal_graph(nodes, previous)
     violations = graph.validate(nodes, edges, catalogue)
     if violations:
         raise InvalidGraph(violations=[v.to_dict() for v in violations])
@@ -109,7 +113,7 @@ def _snapshot(workflow: Workflow, user: User | None) -> WorkflowVersion:
 def workflow_create(*, user: User, team: Team, data: WorkflowData,
                     template_slug: str = "") -> Workflow:
     _ensure_can_modify(user, team)
-    nodes, edges = _checked_graph(data.nodes, data.edges)
+    nodes, edges = _checked_graph(data.nodes, data.edges, previous=[])
     now = _next_updated_at(None)
     workflow = Workflow.objects.create(
         team=team, created_by=user, name=data.name, description=data.description or "",
@@ -127,11 +131,11 @@ def workflow_update(workflow: Workflow, *, user: User, data: WorkflowData,
     """Replace the workflow's fields and graph; 409 stale_write if someone saved since
     `base_updated_at`. The row is locked, so two racing saves cannot both pass the check."""
     _ensure_can_modify(user, workflow.team)
-    nodes, edges = _checked_graph(data.nodes, data.edges)
     current = Workflow.objects.select_for_update().get(pk=workflow.pk)
     if base_updated_at is not None and _to_ms(base_updated_at) != _to_ms(current.updated_at):
         raise Conflict("Workflow was modified since baseUpdatedAt", code="stale_write",
                        currentUpdatedAt=iso_ms(current.updated_at))
+    nodes, edges = _checked_graph(data.nodes, data.edges, previous=current.nodes)
     _apply(current, data, nodes, edges)
     webhook_fields = _apply_webhook(current, enabled=data.webhook_enabled,
                                     secret=data.webhook_secret)
@@ -204,12 +208,16 @@ def workflow_delete(workflow: Workflow, *, user: User) -> None:
 
 @transaction.atomic
 def workflow_duplicate(workflow: Workflow, *, user: User, team: Team) -> Workflow:
-    """A copy of the workflow in `team` (the caller's current team), as a new workflow."""
+    """A copy of the workflow in `team` (the caller's current team), as a new workflow. Its
+    nodes' secrets go with it only within the team: another team could otherwise have
+    deliveries signed with them."""
     _ensure_can_modify(user, team)
     now = _next_updated_at(None)
+    nodes = workflow.nodes if team.pk == workflow.team_id \
+        else node_secrets.strip_secrets(workflow.nodes)
     copied = Workflow.objects.create(
         team=team, created_by=user, name=_copy_name(workflow.name),
-        description=workflow.description, nodes=copy.deepcopy(workflow.nodes),
+        description=workflow.description, nodes=copy.deepcopy(nodes),
         edges=copy.deepcopy(workflow.edges), tags=list(workflow.tags),
         is_active=workflow.is_active, created_at=now, updated_at=now, version=1)
     _snapshot(copied, user)

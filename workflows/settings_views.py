@@ -20,15 +20,16 @@ from wireflow_site.errors import ApiError, NotFound
 
 from . import services
 from .models import Workflow
-from .schemas import webhook_url
+from .schemas import WEBHOOK_SECRET_MIN_LENGTH, webhook_url
 from .selectors import user_can_modify, workflow_get_for_user
 
 
 class WebhookSecretForm(forms.Form):
     secret = forms.CharField(
-        label="Signing secret", min_length=16, max_length=255, strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text="At least 16 characters. It is stored encrypted and never shown again.")
+        label="Signing secret", min_length=WEBHOOK_SECRET_MIN_LENGTH, max_length=255,
+        strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=f"At least {WEBHOOK_SECRET_MIN_LENGTH} characters. It is stored encrypted "
+                  "and never shown again.")
 
     def clean_secret(self) -> str:
         secret: str = self.cleaned_data["secret"]

@@ -6,7 +6,7 @@ from typing import Any, Literal, cast
 
 from django.conf import settings
 
-from executions.providers.fal import FalClient, parse_webhook
+from executions.providers.fal import FalClient, fal_client, parse_webhook
 from workflows.nodes.registry import BaseParams
 
 from .contracts import NodeContext, NodeFailure, NodeResult, RemoteJob, RemoteStatus
@@ -16,8 +16,8 @@ MEDIA_FIELDS = ("image_url", "image_urls", "audio_url", "video_url")
 
 
 def client() -> FalClient:
-    # Without a key the base URL points at the built-in simulator, which accepts any key.
-    return FalClient(settings.FAL_QUEUE_URL, settings.FAL_KEY or "simulator")
+    # Without FAL_KEY the base URL points at the built-in simulator, which wants its own key.
+    return fal_client()
 
 
 def absolute(url: Any) -> Any:

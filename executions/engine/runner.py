@@ -1,48 +1,60 @@
 """advance(execution_id): take the lease, run every node that is ready, record, and return.
 
-Inline nodes (input, utility, logic, output, local media ops) run here, in topological order,
-many per transaction. Remote nodes are submitted, checked and fetched as coroutines, all due ones
-at once; between those calls the task returns and the execution is woken again by the provider's
+Claim, then act: a node is claimed (PENDING -> RUNNING, committed) before its executor runs and
+its outcome is recorded by a second conditional update; network calls happen between the two,
+outside any transaction, while the lease is kept alive (heartbeat.py). Inline nodes (input,
+utility, logic, output, local media ops) run one by one on a thread of their own, bounded by
+their deadline. Remote nodes are submitted, checked and fetched as coroutines, all due ones at
+once; between those calls the task returns and the execution is woken again by the provider's
 webhook or a scheduled poll, so no worker slot is held while a model generates.
+
+Every executor has the same failure contract (recorder.py): `retries` for retryable errors,
+`timeoutSeconds`, `continueOnError`. An inline node found RUNNING that this runner did not
+claim belongs to a runner that died or lost its lease (or the database, mid-call): one without
+side effects is run again, once, under a new attempt that makes a late result of the old one
+lose; one with side effects (a webhook delivery) is left alone until its deadline, then failed
+as timed out, so it is never repeated.
+A remote node lost while `submitting` is never submitted again: if the provider accepted it,
+its completion webhook (signed for that attempt) still delivers the result; else it fails at
+its deadline.
 """
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-from accounts.credits import credits_charge_node, credits_release_execution
+from accounts.credits import InsufficientCredits, credits_cover_node
 from executions import dispatch
-from executions.events import EventBuffer, LeaseLost
+from executions.events import LeaseLost
 from executions.models import Execution, ExecutionStatus, NodeRun, NodeStatus
-from executions.presenters import execution_status, node_state
-from executions.providers.errors import ProviderError
+from executions.presenters import node_state
 from workflows import dataflow
-from workflows.graph import topological_order
 
 from . import state
-from .contracts import NodeFailure, NodeResult, RemoteJob
-from .graphview import GraphView
-from .nodectx import NodeInput, cached_result, common_flags, prepare, webhook_url
-from .remote import (
-    cancel_job,
-    check_and_fetch,
-    close_attempt,
-    delivery_of,
-    gather,
-    is_due,
-    iso,
-    outcome,
-)
-from .retry import backoff_seconds, poll_delay
+from .contracts import NodeFailure, NodeResult
+from .heartbeat import CallTimedOut, Heartbeat
+from .limits import input_problem
+from .nodectx import NodeInput, cached_result, prepare, webhook_url
+from .pricing import cost_bound, line_item
+from .recorder import DeadlinePassed, Recorder
+from .remote import cancel_job, check_and_fetch, close_attempt, delivery_of, gather, is_due, outcome
+from .retry import poll_delay
 
 logger = logging.getLogger("wireflow.engine")
 MAX_ROUNDS = 1000
+LOST_INLINE = "The worker running this attempt was lost; the node was run again."
+LOST_WHILE_SUBMITTING = ("The worker submitting this job was lost before it recorded the "
+                         "provider's answer. The job was not submitted again, so as not to pay "
+                         "twice, and the provider did not report back before the deadline.")
 
 
 def advance(execution_id: str, contention: int = 0) -> None:
@@ -50,17 +62,50 @@ def advance(execution_id: str, contention: int = 0) -> None:
     if not state.acquire_lease(execution_id, owner):
         _retry_when_free(execution_id, contention)
         return
+    heartbeat = Heartbeat(execution_id, owner)
     wake_at: datetime | None = None
     try:
-        execution = Execution.objects.get(pk=execution_id)
-        wake_at = Runner(execution, owner).run()
-    except LeaseLost:
-        logger.warning("lost the lease on %s; another worker continues", execution_id)
+        wake_at = _advance(execution_id, heartbeat)
     finally:
+        # If the database is gone this fails too: the lease then expires and the sweeper
+        # re-advances the execution once it is back.
         state.release_lease(execution_id, owner, wake_at)
     if wake_at is not None:
         delay = max(0.0, (wake_at - timezone.now()).total_seconds())
         dispatch.advance_later(execution_id, delay)
+
+
+def _advance(execution_id: str, heartbeat: Heartbeat) -> datetime | None:
+    """Run a pass; whatever goes wrong, the execution ends up terminal or due again."""
+    try:
+        return Runner(Execution.objects.get(pk=execution_id), heartbeat).run()
+    except Execution.DoesNotExist:
+        return None  # deleted meanwhile
+    except LeaseLost:
+        logger.warning("lost the lease on %s; another worker continues", execution_id)
+        dispatch.advance_later(execution_id)  # so that whoever holds it looks again
+        return None
+    except (OperationalError, InterfaceError, SoftTimeLimitExceeded):
+        # The database is away, or the task ran out of time: not the execution's fault. A node
+        # left claimed is failed at its deadline by a later pass.
+        logger.warning("advancing %s was cut short", execution_id, exc_info=True)
+        return timezone.now() + timedelta(seconds=settings.SWEEP_GRACE_SECONDS)
+    except Exception as exc:
+        logger.exception("advancing %s crashed", execution_id)
+        _fail_after_crash(execution_id, heartbeat,
+                          f"Internal error while running the execution ({exc.__class__.__name__})")
+        return None
+
+
+def _fail_after_crash(execution_id: str, heartbeat: Heartbeat, message: str) -> None:
+    try:
+        Runner(Execution.objects.get(pk=execution_id), heartbeat).stop(
+            ExecutionStatus.FAILED, message)
+    except LeaseLost:
+        dispatch.advance_later(execution_id)
+    except Exception:
+        logger.exception("ending %s after a crash failed; forcing it", execution_id)
+        state.execution_force_fail(execution_id, heartbeat.owner, message)
 
 
 def _retry_when_free(execution_id: str, contention: int) -> None:
@@ -74,23 +119,16 @@ def _retry_when_free(execution_id: str, contention: int) -> None:
     dispatch.advance_later(execution_id, delay, min(contention + 1, 10))
 
 
-class Runner:
-    def __init__(self, execution: Execution, owner: str) -> None:
-        self.ex = execution
-        self.owner = owner
-        self.graph = GraphView.build(execution.nodes, execution.edges)
-        self.runs = {run.node_id: run for run in execution.node_runs.all()}
-        pairs = [(link.source, link.target) for link in self.graph.links]
-        self.order = [n for n in topological_order(list(self.graph.nodes), pairs)
-                      if n in self.runs]
-        self.events = EventBuffer(execution)
-        self.finished = False
-
+class Runner(Recorder):
     # --- the loop ---------------------------------------------------------------------------
 
     def run(self) -> datetime | None:
-        for _ in range(MAX_ROUNDS):
-            self._sync_wakeups()
+        self._pass_ends = time.monotonic() + settings.ENGINE_PASS_SECONDS
+        self._started = 0
+        for round_ in range(MAX_ROUNDS):
+            if round_:  # the first round starts right after the lease was taken
+                self.heartbeat.check()
+            self.refresh()
             if self._cancel_requested():
                 self.stop(ExecutionStatus.CANCELLED, "Cancelled")
             elif timezone.now() >= self.ex.deadline_at:
@@ -104,23 +142,16 @@ class Runner:
                 self.complete()
             if self.finished:
                 return None
+            if self._out_of_time():
+                return timezone.now()  # the rest in a fresh task: none meets its time limit
             if not changed:
                 break
-            if not state.renew_lease(str(self.ex.pk), self.owner):
-                raise LeaseLost(str(self.ex.pk))
-        self._sync_wakeups()
         return self._next_wake()
 
-    def _sync_wakeups(self) -> None:
-        """A provider webhook marks its node due in the database while we may hold the lease;
-        read those marks so that the wake-up is not lost."""
-        due = NodeRun.objects.filter(execution_id=self.ex.pk, status=NodeStatus.RUNNING,
-                                     next_check_at__isnull=False)
-        for node_id, moment in due.values_list("node_id", "next_check_at"):
-            run = self.runs[node_id]
-            if moment is not None and (run.next_check_at is None or moment < run.next_check_at):
-                run.next_check_at = moment
-                run.remote = {**run.remote, **delivery_of(run.pk)}
+    def _out_of_time(self) -> bool:
+        """Whether this pass has used its time (settings.ENGINE_PASS_SECONDS); it always
+        starts at least one node, so every pass makes progress."""
+        return self._started > 0 and time.monotonic() >= self._pass_ends
 
     def _cancel_requested(self) -> bool:
         return bool(Execution.objects.filter(pk=self.ex.pk, cancel_requested=True).exists())
@@ -144,72 +175,111 @@ class Runner:
     def _is_remote(self, node_id: str) -> bool:
         return getattr(self.graph.specs[node_id].executor, "kind", "inline") == "remote"  # type: ignore[attr-defined]
 
+    def _next_wake(self) -> datetime:
+        moments = [self.ex.deadline_at]
+        for run in self.runs.values():
+            if run.status == NodeStatus.RUNNING:
+                moments.extend(m for m in (run.next_check_at, run.deadline_at) if m is not None)
+        return min(moments)
+
+    def _prepared(self, run: NodeRun, decision: dataflow.Run | None) -> NodeInput | None:
+        """The node's input, or None once its failure is recorded (it cannot be built)."""
+        try:
+            prepared = (prepare(self.ex, run, self.graph, decision) if decision is not None
+                        else NodeInput.from_stored(self.ex, run, self.graph))
+        except NodeFailure as exc:
+            message = str(exc)
+            self.guarded(run, "the failure", lambda: self.fail_unstarted(run, message))
+            return None
+        problem = input_problem(prepared.stored)
+        if problem:
+            self.guarded(run, "the failure", lambda: self.fail_unstarted(run, problem))
+            return None
+        return prepared
+
     # --- inline nodes -------------------------------------------------------------------------
 
     def inline_wave(self) -> bool:
+        """Pass over the graph until nothing more can start; progress counts only transitions
+        that won, so a runner that keeps losing them stops instead of looping."""
         changed = False
         while not self.finished:
-            with transaction.atomic():
-                progressed = self._inline_pass()
-                self.events.flush()
+            progressed = False
+            for node_id in self.order:
+                if self.finished:
+                    break
+                progressed = self._inline_step(node_id) or progressed
             if not progressed:
                 break
             changed = True
         return changed
 
-    def _inline_pass(self) -> bool:
-        progressed = False
-        for node_id in self.order:
-            run = self.runs[node_id]
-            if run.status != NodeStatus.PENDING:
-                continue
+    def _inline_step(self, node_id: str) -> bool:
+        run = self.runs[node_id]
+        if run.status == NodeStatus.PENDING:
             decision = self._decide(node_id)
             if isinstance(decision, dataflow.Skip):
-                self._skip(run, decision.reason)
-            elif isinstance(decision, dataflow.Run) and not self._is_remote(node_id):
-                self._run_inline(run, decision)
-            else:
-                continue
-            progressed = True
-            if self.finished:
-                break
-        return progressed
+                return self.guarded(run, "the skip", lambda: self.skip(run, decision.reason))
+            if isinstance(decision, dataflow.Run) and not self._is_remote(node_id):
+                prepared = self._prepared(run, decision)
+                return True if prepared is None else self._attempt_inline(run, prepared)
+            return False
+        if run.status == NodeStatus.RUNNING and not self._is_remote(node_id):
+            return self._resume_inline(run)
+        return False
 
-    def _skip(self, run: NodeRun, reason: str) -> None:
-        if state.node_transition(run, status=NodeStatus.SKIPPED, error="",
-                                 finished_at=timezone.now()):
-            logger.debug("skipped %s: %s", run.node_id, reason)
-            self.events.add("node", node_state(run))
+    def _resume_inline(self, run: NodeRun) -> bool:
+        """A RUNNING inline node: waiting to retry, or claimed by a runner that is gone (or
+        still working on it: its claim is honoured until the deadline)."""
+        now = timezone.now()
+        if run.deadline_at and now >= run.deadline_at:
+            message = f"Timed out after {self.timeout_of(run)} s"
+            if run.phase == "running":
+                message += " (the worker running it was lost)"
+            return self.guarded(run, "the timeout", lambda: self.expire(run, message))
+        if run.phase == "retry_wait" and is_due(run, now):
+            prepared = self._prepared(run, None)
+            return True if prepared is None else self._attempt_inline(run, prepared)
+        if run.phase == "running" and self._may_repeat(run):
+            # Its runner died or lost the database mid-call (a crash, a restart). A node
+            # without side effects is simply run again, once: the new attempt makes a late
+            # result of the old one lose, and a node that keeps killing its worker still ends
+            # at its deadline.
+            run.attempts_log = close_attempt(run.attempts_log, now, LOST_INLINE, None)
+            prepared = self._prepared(run, None)
+            return True if prepared is None else self._attempt_inline(run, prepared)
+        return False
 
-    def _run_inline(self, run: NodeRun, decision: dataflow.Run) -> None:
-        started = timezone.now()
+    def _may_repeat(self, run: NodeRun) -> bool:
+        executor = self.graph.specs[run.node_id].executor  # type: ignore[attr-defined]
+        return getattr(executor, "repeatable", True) and not any(
+            entry.get("error") == LOST_INLINE for entry in run.attempts_log)
+
+    def _attempt_inline(self, run: NodeRun, prepared: NodeInput) -> bool:
+        if self._out_of_time():
+            return False
+        self._started += 1
+        if not self.guarded(run, "the start", lambda: self.claim(run, prepared, "running")):
+            return False
+        result = self._call_inline(run, prepared)
+        if isinstance(result, NodeResult):
+            self.guarded(run, "the result", lambda: self.completed(run, result))
+        else:
+            self.guarded(run, "the failure", lambda: self.failed_attempt(run, result))
+        return True
+
+    def _call_inline(self, run: NodeRun, prepared: NodeInput) -> NodeResult | BaseException:
+        ctx = prepared.context(attempt=run.attempt, webhook="")
+        assert run.deadline_at is not None  # set by the claim
+        left = min(run.deadline_at, self.ex.deadline_at) - timezone.now()
         try:
-            prepared = prepare(self.ex, run, self.graph, decision)
-            result = prepared.executor.run(prepared.context(attempt=1, webhook=""))
-        except NodeFailure as exc:
-            self._claim_inline(run, started, None)
-            self.fail_node(run, str(exc))
-            return
-        except Exception as exc:  # a bug in an executor fails its node, not the worker
-            logger.exception("executor of %s crashed", run.node_type)
-            self._claim_inline(run, started, None)
-            self.fail_node(run, f"Internal error in {run.node_type}: {exc.__class__.__name__}")
-            return
-        finished = timezone.now()
-        entry = {"attempt": 1, "startedAt": iso(started), "finishedAt": iso(finished),
-                 "error": None, "httpStatus": None}
-        if state.node_transition(run, status=NodeStatus.COMPLETED, attempt=1,
-                                 started_at=started, finished_at=finished,
-                                 input=prepared.stored, cache_key=prepared.cache_key,
-                                 ports=result.ports, output=result.output,
-                                 credits=result.credits, progress=1.0, attempts_log=[entry]):
-            self._charge(run)
-            self.events.add("node", node_state(run))
-
-    def _claim_inline(self, run: NodeRun, started: datetime, stored: Any) -> None:
-        state.node_transition(run, status=NodeStatus.RUNNING, attempt=1, started_at=started,
-                              input=stored, attempts_log=[{"attempt": 1,
-                                                           "startedAt": iso(started)}])
+            return self.heartbeat.call(lambda: prepared.executor.run(ctx), left.total_seconds())
+        except CallTimedOut:
+            return DeadlinePassed()
+        except SoftTimeLimitExceeded:
+            raise  # the task's time is up, not the node's: a later pass sees the claimed node
+        except Exception as exc:  # the node's failure, recorded by the caller
+            return exc
 
     # --- remote nodes -------------------------------------------------------------------------
 
@@ -217,48 +287,77 @@ class Runner:
         now = timezone.now()
         to_submit: list[tuple[NodeRun, NodeInput]] = []
         to_check: list[tuple[NodeRun, NodeInput]] = []
-        expired: list[NodeRun] = []
+        expired: list[tuple[NodeRun, str]] = []
         changed = False
-        with transaction.atomic():
-            for node_id in self.order:
-                run = self.runs[node_id]
-                if run.status == NodeStatus.PENDING and self._is_remote(node_id):
-                    decision = self._decide(node_id)
-                    if isinstance(decision, dataflow.Run):
-                        prepared = self._prepare_or_fail(run, decision)
-                        if prepared is None or self._reuse_cached(run, prepared):
-                            changed = True
-                        else:
-                            to_submit.append((run, prepared))
-                elif run.status != NodeStatus.RUNNING:
-                    continue
-                elif run.deadline_at and now >= run.deadline_at:
-                    expired.append(run)
-                elif run.phase == "submitting":
-                    # Only the lease holder submits; finding this means a worker died mid-call.
-                    self._log_attempt(run, "worker lost while submitting", None)
-                    to_submit.append((run, NodeInput.from_stored(self.ex, run, self.graph)))
-                elif is_due(run, now):
-                    prepared = NodeInput.from_stored(self.ex, run, self.graph)
-                    (to_submit if run.phase == "retry_wait" else to_check).append((run, prepared))
-                if self.finished:
-                    break
-            claimed = [(run, p) for run, p in to_submit if self._claim_submit(run, p, now)]
-            self.events.flush()
+        for node_id in self.order:
+            run = self.runs[node_id]
+            if self.finished:
+                break
+            if not self._is_remote(node_id) or run.status not in (NodeStatus.PENDING,
+                                                                  NodeStatus.RUNNING):
+                continue
+            if run.status == NodeStatus.PENDING:
+                decision = self._decide(node_id)
+                if isinstance(decision, dataflow.Run):
+                    prepared = self._prepared(run, decision)
+                    if prepared is None or self._reuse_cached(run, prepared):
+                        changed = True
+                    else:
+                        to_submit.append((run, prepared))
+            elif run.deadline_at and now >= run.deadline_at:
+                lost = run.phase == "submitting" and not run.request_id
+                expired.append((run, LOST_WHILE_SUBMITTING if lost
+                                else f"Timed out after {self.timeout_of(run)} s"))
+            elif run.phase == "submitting":
+                # Not ours: its runner died mid-call. Never submitted again; a completion
+                # webhook for that attempt still brings the result.
+                if run.remote.get("delivered"):
+                    to_check.append((run, NodeInput.from_stored(self.ex, run, self.graph)))
+            elif is_due(run, now):
+                prepared_again = NodeInput.from_stored(self.ex, run, self.graph)
+                (to_submit if run.phase == "retry_wait" else to_check).append((run,
+                                                                               prepared_again))
         if self.finished:
             return True
-        if not (claimed or to_check or expired):
-            return changed
-        self._do_remote_io(claimed, to_check, expired)
-        return True
+        bounds = self._cost_bounds([(run, prepared) for run, prepared in to_submit
+                                    if run.status == NodeStatus.PENDING and prepared.spec.credits])
+        claimed = [(run, prepared) for run, prepared in to_submit
+                   if not self.finished and self._claim_remote(run, prepared, bounds.get(run.pk))
+                   and run.phase == "submitting"]
+        if self.finished or not (claimed or to_check or expired):
+            return changed or bool(claimed)
+        return self._do_remote_io(claimed, to_check, expired) or changed or bool(claimed)
 
-    def _prepare_or_fail(self, run: NodeRun, decision: dataflow.Run) -> NodeInput | None:
-        try:
-            return prepare(self.ex, run, self.graph, decision)
-        except NodeFailure as exc:
-            self._claim_inline(run, timezone.now(), None)
-            self.fail_node(run, str(exc))
-            return None
+    def _cost_bounds(self, priced: list[tuple[NodeRun, NodeInput]]) -> dict[int, float]:
+        """Measure what each priced node about to start may cost (its media are read: I/O, so
+        outside any transaction); a node that cannot be measured is priced at its worst."""
+        bounds = {run.pk: round(prepared.spec.credits * prepared.params.bound_units(None), 4)
+                  for run, prepared in priced if type(prepared.params).measured_media is None}
+        to_measure = [(run, prepared) for run, prepared in priced if run.pk not in bounds]
+        if to_measure:
+            measured = self.heartbeat.call(lambda: asyncio.run(gather(
+                [outcome("bound", run, cost_bound(prepared)) for run, prepared in to_measure])),
+                None)
+            worst = {run.pk: prepared.spec.credits * type(prepared.params).max_billable_units()
+                     for run, prepared in to_measure}
+            bounds.update({run.pk: value if isinstance(value, float) else worst[run.pk]
+                           for _, run, value in measured})
+        return bounds
+
+    def _claim_remote(self, run: NodeRun, prepared: NodeInput, bound: float | None) -> bool:
+        """Claim the node for submission; a priced one only once the execution's reservation
+        covers its cost bound, else it fails with the insufficient-credits error unsubmitted."""
+        def start() -> bool:
+            if bound is None:
+                return self.claim(run, prepared, "submitting")
+            try:
+                credits_cover_node(self.ex.team_id, self.ex.pk,
+                                   line_item(self.graph, run.node_id), bound)
+            except InsufficientCredits as exc:
+                return self.fail_unstarted(run, str(exc))
+            return self.claim(run, prepared, "submitting", credits_limit=bound)
+
+        return self.guarded(run, "the start", start)
 
     def _reuse_cached(self, run: NodeRun, prepared: NodeInput) -> bool:
         if not self.ex.target_node_id or run.node_id == self.ex.target_node_id:
@@ -266,191 +365,84 @@ class Runner:
         hit = cached_result(self.ex.team_id, prepared.cache_key)
         if hit is None:
             return False
-        now = timezone.now()
-        if state.node_transition(run, status=NodeStatus.COMPLETED, attempt=hit.attempt,
-                                 started_at=now, finished_at=now, input=prepared.stored,
-                                 cache_key=prepared.cache_key, ports=hit.ports,
-                                 output=hit.output, credits=0, cached=True, progress=1.0,
-                                 request_id=hit.request_id):
-            self.events.add("node", node_state(run))
-        return True
 
-    def _claim_submit(self, run: NodeRun, prepared: NodeInput, now: datetime) -> bool:
-        timeout = prepared.timeout_seconds
-        attempt = run.attempt + 1
-        log = [*run.attempts_log, {"attempt": attempt, "startedAt": iso(now)}]
-        won = state.node_transition(
-            run, status=NodeStatus.RUNNING, phase="submitting", attempt=attempt,
-            started_at=run.started_at or now,
-            deadline_at=run.deadline_at or now + timedelta(seconds=timeout),
-            input=prepared.stored, cache_key=prepared.cache_key, attempts_log=log,
-            next_check_at=None, request_id="", remote={}, polls=0,
-        )
+        def reuse() -> bool:
+            now = timezone.now()
+            won = state.node_transition(
+                run, status=NodeStatus.COMPLETED, attempt=hit.attempt, started_at=now,
+                finished_at=now, input=prepared.stored, cache_key=prepared.cache_key,
+                ports=hit.ports, output=hit.output, credits=0, cached=True, progress=1.0,
+                request_id=hit.request_id)
+            if won:
+                self.events.add("node", node_state(run))
+            return won
+
+        return self.guarded(run, "the cached result", reuse)
+
+    def _do_remote_io(self, to_submit: list[tuple[NodeRun, NodeInput]],
+                      to_check: list[tuple[NodeRun, NodeInput]],
+                      expired: list[tuple[NodeRun, str]]) -> bool:
+        def calls() -> list[Awaitable[tuple[str, NodeRun, Any]]]:
+            made: list[Awaitable[tuple[str, NodeRun, Any]]] = []
+            for run, prepared in to_submit:
+                ctx = prepared.context(attempt=run.attempt, webhook=webhook_url(run))
+                made.append(outcome("submitted", run, prepared.executor.submit(ctx)))
+            for run, prepared in to_check:
+                made.append(outcome("checked", run, check_and_fetch(prepared, run)))
+            for run, _ in expired:
+                made.append(outcome("expired", run, cancel_job(self.graph, run)))
+            return made
+
+        results = self.heartbeat.call(lambda: asyncio.run(gather(calls())), None)
+        # Record successes first: a failure that stops the execution must find every job that
+        # was submitted in this batch, so that it cancels them too.
+        results.sort(key=lambda item: isinstance(item[2], BaseException))
+        messages = {run.pk: message for run, message in expired}
+        changed = False
+        for kind, run, value in results:
+            if self.finished:
+                break
+            changed = self._record_guarded(kind, run, value, messages.get(run.pk, "")) \
+                or changed
+        return changed
+
+    def _record_guarded(self, kind: str, run: NodeRun, value: Any, expiry: str) -> bool:
+        return self.guarded(run, "the provider's answer",
+                            lambda: self._record(kind, run, value, expiry))
+
+    def _record(self, kind: str, run: NodeRun, value: Any, expiry: str) -> bool:
+        if kind == "expired":
+            return self.expire(run, expiry)
+        if isinstance(value, BaseException):
+            return self.failed_attempt(run, value)
+        if kind == "submitted":
+            return self._submitted(run, value)
+        if isinstance(value, NodeResult):
+            delivered = run.remote.get("delivered")
+            found = delivered.get("request_id") if isinstance(delivered, dict) else None
+            extra = {"request_id": found} if not run.request_id and isinstance(found, str) \
+                else {}
+            return self.completed(run, value, **extra)
+        return self._progress(run, value)
+
+    def _submitted(self, run: NodeRun, job: Any) -> bool:
+        # A fast provider may have called back already; keep what it delivered.
+        delivered = delivery_of(run.pk)
+        delay = 0.0 if delivered else poll_delay(0, webhook=job.webhook)
+        won = state.node_transition(run, phase="submitted", request_id=job.request_id,
+                                    remote={**job.urls, "webhook": job.webhook, **delivered},
+                                    polls=0,
+                                    next_check_at=timezone.now() + timedelta(seconds=delay))
         if won:
             self.events.add("node", node_state(run))
         return won
 
-    def _do_remote_io(self, to_submit: list[tuple[NodeRun, NodeInput]],
-                      to_check: list[tuple[NodeRun, NodeInput]], expired: list[NodeRun]) -> None:
-        calls: list[Awaitable[tuple[str, NodeRun, Any]]] = []
-        for run, prepared in to_submit:
-            ctx = prepared.context(attempt=run.attempt, webhook=webhook_url(run))
-            calls.append(outcome("submitted", run, prepared.executor.submit(ctx)))
-        for run, prepared in to_check:
-            calls.append(outcome("checked", run, check_and_fetch(prepared, run)))
-        for run in expired:
-            calls.append(outcome("expired", run, cancel_job(self.graph, run)))
-        # Record successes first: a failure that stops the execution must find every job that
-        # was submitted in this batch, so that it cancels them too.
-        outcomes = sorted(asyncio.run(gather(calls)),
-                          key=lambda outcome: isinstance(outcome[2], BaseException))
-        with transaction.atomic():
-            for kind, run, value in outcomes:
-                if not self.finished:
-                    self._record(kind, run, value)
-            self.events.flush()
-
-    def _record(self, kind: str, run: NodeRun, value: Any) -> None:
-        if kind == "expired":
-            self.fail_node(run, f"Timed out after {self._timeout_of(run)} s")
-        elif isinstance(value, BaseException):
-            self._attempt_failed(run, value)
-        elif kind == "submitted":
-            self._submitted(run, value)
-        elif isinstance(value, NodeResult):
-            self._completed(run, value)
-        else:
-            self._progress(run, value)
-
-    def _submitted(self, run: NodeRun, job: RemoteJob) -> None:
-        # A fast provider may have called back already; keep what it delivered.
-        delivered = delivery_of(run.pk)
-        delay = 0.0 if delivered else poll_delay(0, webhook=job.webhook)
-        if state.node_transition(run, phase="submitted", request_id=job.request_id,
-                                 remote={**job.urls, "webhook": job.webhook, **delivered},
-                                 polls=0,
-                                 next_check_at=timezone.now() + timedelta(seconds=delay)):
+    def _progress(self, run: NodeRun, status: Any) -> bool:
+        moved = status.progress is not None and status.progress != run.progress
+        won = state.node_transition(
+            run, polls=run.polls + 1, progress=status.progress, logs=status.logs[-20:],
+            next_check_at=timezone.now() + timedelta(
+                seconds=poll_delay(run.polls + 1, webhook=bool(run.remote.get("webhook")))))
+        if won and moved:
             self.events.add("node", node_state(run))
-
-    def _progress(self, run: NodeRun, status: Any) -> None:
-        changed = status.progress is not None and status.progress != run.progress
-        state.node_transition(run, polls=run.polls + 1, progress=status.progress,
-                              logs=status.logs[-20:],
-                              next_check_at=timezone.now() + timedelta(
-                                  seconds=poll_delay(run.polls + 1,
-                                                     webhook=bool(run.remote.get("webhook")))))
-        if changed:
-            self.events.add("node", node_state(run))
-
-    def _completed(self, run: NodeRun, result: NodeResult) -> None:
-        now = timezone.now()
-        log = close_attempt(run.attempts_log, now, None, None)
-        if state.node_transition(run, status=NodeStatus.COMPLETED, phase="", finished_at=now,
-                                 ports=result.ports, output=result.output,
-                                 credits=result.credits, progress=1.0, attempts_log=log,
-                                 next_check_at=None):
-            self._charge(run)
-            self.events.add("node", node_state(run))
-
-    def _charge(self, run: NodeRun) -> None:
-        """Credits: charge a node that just completed (its transition won, so this runs once
-        per node; the ledger's unique constraint backs that up). If the team could not cover
-        the whole cost, the node records what was charged."""
-        charged = credits_charge_node(self.ex.team_id, self.ex.pk, run.node_id, run.credits)
-        if float(charged) != run.credits:
-            state.node_transition(run, credits=float(charged))
-
-    def _attempt_failed(self, run: NodeRun, exc: BaseException) -> None:
-        http_status = exc.http_status if isinstance(exc, ProviderError) else None
-        message = str(exc) or exc.__class__.__name__
-        retryable = isinstance(exc, ProviderError) and exc.retryable
-        if not isinstance(exc, ProviderError | NodeFailure):
-            logger.error("remote call for %s crashed", run.node_id, exc_info=exc)
-            message = f"Internal error: {exc.__class__.__name__}"
-        now = timezone.now()
-        log = close_attempt(run.attempts_log, now, message, http_status)
-        if retryable and run.attempt <= self._retries_of(run):
-            retry_after = exc.retry_after if isinstance(exc, ProviderError) else None
-            delay = backoff_seconds(run.attempt, retry_after)
-            if state.node_transition(run, phase="retry_wait", attempts_log=log,
-                                     next_check_at=now + timedelta(seconds=delay)):
-                self.events.add("node", node_state(run))
-            return
-        state.node_transition(run, attempts_log=log)
-        self.fail_node(run, message)
-
-    def _log_attempt(self, run: NodeRun, error: str, http_status: int | None) -> None:
-        log = close_attempt(run.attempts_log, timezone.now(), error, http_status)
-        state.node_transition(run, attempts_log=log)
-
-    def _retries_of(self, run: NodeRun) -> int:
-        return common_flags(self.graph, run.node_id).retries
-
-    def _timeout_of(self, run: NodeRun) -> int:
-        return common_flags(self.graph, run.node_id).timeout_seconds
-
-    # --- failure, cancellation, completion -------------------------------------------------
-
-    def fail_node(self, run: NodeRun, message: str) -> None:
-        now = timezone.now()
-        flags = common_flags(self.graph, run.node_id)
-        if flags.continue_on_error:
-            outputs = self.graph.specs[run.node_id].outputs
-            ports = {port.id: {"error": message} for port in outputs}
-            if state.node_transition(run, status=NodeStatus.FAILED, phase="", error=message,
-                                     finished_at=now, ports=ports, output={"error": message}):
-                self.events.add("node", node_state(run))
-            return
-        if state.node_transition(run, status=NodeStatus.FAILED, phase="", error=message,
-                                 finished_at=now):
-            self.events.add("node", node_state(run))
-        label = self.graph.label(run.node_id)
-        self.stop(ExecutionStatus.FAILED, f"Node '{label}' ({run.node_id}) failed: {message}")
-
-    def stop(self, status: str, error: str) -> None:
-        """End the execution: cancel remote jobs in flight and every unfinished node."""
-        in_flight = [run for run in self.runs.values()
-                     if run.status == NodeStatus.RUNNING and run.phase == "submitted"]
-        if in_flight:
-            asyncio.run(gather([outcome("cancel", run, cancel_job(self.graph, run))
-                                 for run in in_flight]))
-        now = timezone.now()
-        with transaction.atomic():
-            for run in self.runs.values():
-                unfinished = run.status in (NodeStatus.PENDING, NodeStatus.RUNNING)
-                if unfinished and state.node_transition(run, status=NodeStatus.CANCELLED,
-                                                        phase="", finished_at=now,
-                                                        next_check_at=None):
-                    self.events.add("node", node_state(run))
-            self._finish(status, error, now, {})
-
-    def complete(self) -> None:
-        now = timezone.now()
-        with transaction.atomic():
-            self._finish(ExecutionStatus.COMPLETED, "", now, self._final_output())
-
-    def _finish(self, status: str, error: str, now: datetime, final: dict[str, Any]) -> None:
-        # Credits: give back the unused reservation. Before the transition, so the team's lock
-        # is always taken before the execution row's; rolled back with it if the lease is lost.
-        credits_release_execution(self.ex.team_id, self.ex.pk)
-        credits = sum(run.credits for run in self.runs.values())
-        if not state.execution_transition(self.ex, self.owner, status=status, error=error,
-                                          finished_at=now, final_output=final,
-                                          credits_used=credits, wake_at=None):
-            raise LeaseLost(str(self.ex.pk))
-        self.events.add("execution", {**execution_status(self.ex), "finalOutput": final})
-        self.events.flush()
-        self.finished = True
-
-    def _final_output(self) -> dict[str, Any]:
-        outputs = [n for n in self.order if self.graph.specs[n].node_type.startswith("output:")]
-        chosen = outputs or dataflow.sinks(self.order, self.graph.links)
-        return {node_id: self.runs[node_id].output for node_id in chosen
-                if self.runs[node_id].status == NodeStatus.COMPLETED}
-
-    def _next_wake(self) -> datetime:
-        moments = [self.ex.deadline_at]
-        for run in self.runs.values():
-            if run.status == NodeStatus.RUNNING:
-                moments.extend(m for m in (run.next_check_at, run.deadline_at) if m is not None)
-        return min(moments)
+        return won

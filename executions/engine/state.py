@@ -5,10 +5,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from executions.models import Execution, ExecutionStatus, NodeRun
+from accounts.credits import credits_release_execution
+from executions.models import Execution, ExecutionStatus, NodeRun, NodeStatus
 
 
 def lease_seconds() -> float:
@@ -58,3 +60,20 @@ def execution_transition(execution: Execution, owner: str, **fields: Any) -> boo
         for name, value in fields.items():
             setattr(execution, name, value)
     return won
+
+
+@transaction.atomic
+def execution_force_fail(execution_id: str, owner: str, error: str) -> bool:
+    """The last resort when ending an execution the ordinary way failed: every unfinished node
+    CANCELLED, the execution FAILED, its credit reservation released. Plain writes, no events
+    or provider calls, so that as little as possible can fail again."""
+    credits_release_execution(
+        Execution.objects.filter(pk=execution_id).values_list("team_id", flat=True).get(),
+        execution_id)
+    now = timezone.now()
+    NodeRun.objects.filter(execution_id=execution_id,
+                           status__in=[NodeStatus.PENDING, NodeStatus.RUNNING]).update(
+        status=NodeStatus.CANCELLED, phase="", finished_at=now, next_check_at=None)
+    return Execution.objects.filter(pk=execution_id, status=ExecutionStatus.RUNNING,
+                                    lease_owner=owner).update(
+        status=ExecutionStatus.FAILED, error=error, finished_at=now, wake_at=None) == 1

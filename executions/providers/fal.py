@@ -11,6 +11,7 @@ from typing import Any, Literal, TypeVar
 
 import httpx
 from django.conf import settings
+from django.utils.crypto import salted_hmac
 from pydantic import BaseModel, ValidationError
 
 from wireflow_site.tls import client_context
@@ -19,8 +20,10 @@ from .errors import ProviderError, detail_message, error_from_http
 
 FalState = Literal["IN_QUEUE", "IN_PROGRESS", "COMPLETED"]
 PROVIDER = "fal"
-_STEP = re.compile(r"\b(\d+)\s*/\s*(\d+)\b")
-_PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*%")
+# Read from a model's logs, which may echo anything: linear scans (a match never starts inside a
+# run of digits, which a long one made quadratic) over numbers int() can read.
+_STEP = re.compile(r"\b(\d{1,9})\s*/\s*(\d{1,9})\b")
+_PERCENT = re.compile(r"(?<!\d)(\d+(?:\.\d+)?)\s*%")
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -166,10 +169,18 @@ class FalClient:
             raise ProviderError(f"bad request to fal ({method} {url}): {exc}") from exc
 
 
+def platform_key() -> str:
+    """The platform's fal key: FAL_KEY, else the built-in simulator's own key. The simulator
+    accepts only this key, so it derives from SECRET_KEY: every process of one deployment
+    (web, workers) agrees on it and nobody outside can guess it."""
+    if settings.FAL_KEY:
+        return str(settings.FAL_KEY)
+    return "sim-" + salted_hmac("wireflow.simulators.fal", "key").hexdigest()[:40]
+
+
 def fal_client(key: str | None = None) -> FalClient:
-    """The client the settings describe: a team's own key, else the platform's. With neither,
-    FAL_QUEUE_URL points at the built-in simulator, which takes any key but wants one."""
-    return FalClient(settings.FAL_QUEUE_URL, key or settings.FAL_KEY or "simulated")
+    """The client the settings describe: a team's own key, else the platform's."""
+    return FalClient(settings.FAL_QUEUE_URL, key or platform_key())
 
 
 def parse_webhook(body: dict[str, Any]) -> FalWebhook:

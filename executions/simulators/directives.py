@@ -15,7 +15,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-_BLOCK = re.compile(r"\[sim\b([^\]]*)\]", re.IGNORECASE)
+# No `[` inside a block: each scan for the closing `]` then stops at the next `[`, so a prompt of
+# many unclosed `[sim` costs linear time, not quadratic (a 100 KB one took a minute).
+_BLOCK = re.compile(r"\[sim\b([^\[\]]*)\]", re.IGNORECASE)
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s)?$")
 _FAIL = re.compile(r"^(\d{3})(?:x(\d+))?$")
 MAX_LATENCY_SECONDS = 3600.0

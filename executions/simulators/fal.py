@@ -2,8 +2,13 @@
 
 Views only translate: they parse the request, call fal_jobs, and answer JSON. Every error,
 including a bug, answers fal's `{"detail": ...}` body, never an HTML page.
+
+Like fal, every call needs `Authorization: Key <key>`: FAL_KEY when the operator set one, else
+the simulator's own key, which only the site's fal client knows (providers/fal.py). Nothing is
+answered while SIMULATORS_ENABLED is off, even if the routes were mounted.
 """
 
+import hmac
 import json
 import logging
 from collections.abc import Callable
@@ -12,10 +17,14 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
+
+from executions import ssrf
+from executions.providers.fal import platform_key
 
 from . import fal_jobs, state
 from .fal_jobs import Refusal
@@ -25,16 +34,17 @@ logger = logging.getLogger("wireflow.simulators")
 View = Callable[..., JsonResponse]
 
 
-def fal_view(method: str, *, auth: bool = True) -> Callable[[View], View]:
+def fal_view(method: str) -> Callable[[View], View]:
     def decorate(view: View) -> View:
         @csrf_exempt
         @wraps(view)
         def wrapper(request: HttpRequest, **kwargs: Any) -> JsonResponse:
             try:
+                if not settings.SIMULATORS_ENABLED:
+                    raise Refusal(404, "Not found")
+                _check_key(request)
                 if request.method != method:
                     raise Refusal(405, f"Method {request.method} not allowed here")
-                if auth:
-                    _check_key(request)
                 return view(request, **kwargs)
             except Refusal as refusal:
                 return _refusal_response(refusal)
@@ -84,12 +94,12 @@ def cancel_view(request: HttpRequest, owner: str, app: str, request_id: str) -> 
     return JsonResponse({"status": "ALREADY_COMPLETED"}, status=400)
 
 
-@fal_view("GET", auth=False)
+@fal_view("GET")
 def stats_view(request: HttpRequest) -> JsonResponse:
     return JsonResponse(state.simulator_stats())
 
 
-@fal_view("POST", auth=False)
+@fal_view("POST")
 def reset_view(request: HttpRequest) -> JsonResponse:
     state.reset_simulator()
     return JsonResponse({"reset": True})
@@ -101,6 +111,8 @@ def _check_key(request: HttpRequest) -> None:
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
     if scheme != "Key" or not key.strip():
         raise Refusal(401, "Missing or malformed Authorization header; expected 'Key <FAL_KEY>'")
+    if not hmac.compare_digest(key.strip().encode(), platform_key().encode()):
+        raise Refusal(401, "Invalid key")
 
 
 def _payload(request: HttpRequest) -> dict[str, Any]:
@@ -118,13 +130,23 @@ def _payload(request: HttpRequest) -> dict[str, Any]:
 
 
 def _webhook_url(request: HttpRequest) -> str | None:
+    """The completion webhook, refused at once if the SSRF guard would refuse to POST there
+    (delivery checks it again: DNS may change in between)."""
     url = request.GET.get("fal_webhook") or None
-    if url is not None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise Refusal(422, [{"loc": ["query", "fal_webhook"], "type": "url_parsing",
-                                 "msg": "fal_webhook must be an http(s) URL"}])
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise _bad_webhook("url_parsing", "fal_webhook must be an http(s) URL")
+    try:
+        ssrf.check_url(url)
+    except ssrf.FetchError as exc:
+        raise _bad_webhook("value_error", f"fal_webhook: {exc}") from exc
     return url
+
+
+def _bad_webhook(kind: str, message: str) -> Refusal:
+    return Refusal(422, [{"loc": ["query", "fal_webhook"], "type": kind, "msg": message}])
 
 
 def _urls(request: HttpRequest, job: Job) -> dict[str, str]:

@@ -2,19 +2,18 @@
 
 Views call these functions and only translate their answers to HTTP. A job finishes by the
 clock; at its due time a background call (timers.py) renders its output once and, when the
-submit named `fal_webhook`, POSTs fal's completion body there (retried, at least once).
+submit named `fal_webhook`, POSTs fal's completion body there (retried, at least once) through
+the SSRF guard: the simulator runs inside the site, so it must not post where users may not.
 """
 
 import logging
 import time
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
-import httpx
 from pydantic import ValidationError
 
-from wireflow_site.tls import client_context
+from executions import ssrf
 
 from . import state
 from .directives import Directives, parse_directives
@@ -26,6 +25,7 @@ from .timers import timers
 logger = logging.getLogger("wireflow.simulators")
 WEBHOOK_TRIES = 5
 WEBHOOK_TIMEOUT_SECONDS = 5.0
+WEBHOOK_MAX_ANSWER = 64 * 1024  # what is read of the receiver's answer (it is not used)
 CANCELLED = Outcome(400, {"detail": "Request was cancelled"}, "request_cancelled")
 
 
@@ -185,21 +185,15 @@ def _error_text(outcome: Outcome) -> str:
     return str(detail or f"HTTP {outcome.http_status}")
 
 
-@cache
-def _http() -> httpx.Client:
-    """One pooled client per process for webhook deliveries (a new client per call costs a
-    TLS context, about 35 ms)."""
-    return httpx.Client(verify=client_context())
-
-
 def _deliver(url: str, job: Job, outcome: Outcome) -> bool:
     try:
-        response = _http().post(url, json=webhook_body(job, outcome),
-                                timeout=WEBHOOK_TIMEOUT_SECONDS)
-    except httpx.HTTPError as exc:
+        response = ssrf.fetch("POST", url, json=webhook_body(job, outcome),
+                              timeout=WEBHOOK_TIMEOUT_SECONDS, max_bytes=WEBHOOK_MAX_ANSWER,
+                              max_redirects=0)
+    except ssrf.FetchError as exc:
         logger.warning("webhook for %s to %s failed: %s", job.request_id, url, exc)
         return False
-    if response.is_success:
+    if 200 <= response.status_code < 300:
         state.count_webhook()
         return True
     logger.warning("webhook for %s answered HTTP %s", job.request_id, response.status_code)

@@ -15,13 +15,12 @@ import textwrap
 import wave
 from collections.abc import Iterable
 
-import httpx
 from django.conf import settings
 from PIL import Image, ImageDraw, ImageFont
 
+from executions import ssrf
 from executions.media import open_media_by_url
 from wireflow_site.env import env_float
-from wireflow_site.tls import client_context
 
 FLUX_SIZES = {
     "square_hd": (1024, 1024), "square": (512, 512),
@@ -32,6 +31,7 @@ LONG_SIDE = {"1K": 1024, "2K": 2048, "4K": 4096}
 IMAGE_FORMATS = {"png": ("PNG", "image/png"), "jpeg": ("JPEG", "image/jpeg"),
                  "jpg": ("JPEG", "image/jpeg"), "webp": ("WEBP", "image/webp")}
 MAX_INPUT_BYTES = 32 * 1024 * 1024
+INPUT_TIMEOUT_SECONDS = 15.0
 MAX_SIDE = 8192
 
 
@@ -215,16 +215,16 @@ def wav_seconds(content: bytes) -> float | None:
 
 def fetch_input(url: str) -> bytes:
     """The bytes behind an input URL. Our own media is read from storage (no HTTP round trip
-    to ourselves); anything else is fetched: the simulator plays fal, a trusted remote side,
-    so this is not a fetch of user URLs on the site's behalf."""
+    to ourselves); anything else is fetched through the SSRF guard. The simulator plays fal,
+    but it runs inside the site: whoever can submit a job must not make the site fetch an
+    internal address, nor read its errors."""
     own = open_media_by_url(url)
     if own is not None:
         return own
     try:
-        response = httpx.get(url, timeout=15, follow_redirects=True, verify=client_context())
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        raise MediaInputError(f"could not fetch {url}: {exc}") from exc
-    if response.is_error or len(response.content) > MAX_INPUT_BYTES:
-        raise MediaInputError(f"could not fetch {url}: HTTP {response.status_code}")
+        response = ssrf.fetch("GET", url, timeout=INPUT_TIMEOUT_SECONDS, max_bytes=MAX_INPUT_BYTES)
+    except ssrf.FetchError as exc:
+        raise MediaInputError(f"could not fetch the input URL: {exc}") from exc
+    if response.status_code >= 400:
+        raise MediaInputError(f"could not fetch the input URL: HTTP {response.status_code}")
     return response.content
-

@@ -63,3 +63,101 @@ def test_adding_a_user_by_email_gives_them_a_personal_team(admin_client_):
 
 def test_a_user_change_page_opens(admin_client_, owner):
     assert admin_client_.get(f"/admin/accounts/user/{owner.pk}/change/").status_code == 200
+
+
+# --- Removing people from teams revokes their keys of that team ------------------------------
+
+@pytest.fixture
+def member_with_key(make_user, team):
+    member = make_user("member@example.com")
+    membership = Membership.objects.create(team=team, user=member, role=Role.EDITOR)
+    api_key = api_key_create(user=member, team=team, name="k").api_key
+    return membership, api_key
+
+
+def _assert_removed_and_revoked(membership, api_key):
+    assert not Membership.objects.filter(pk=membership.pk).exists()
+    assert ApiKey.objects.get(pk=api_key.pk).revoked_at is not None
+
+
+def test_deleting_a_membership_revokes_the_members_keys_of_that_team(admin_client_,
+                                                                     member_with_key):
+    membership, api_key = member_with_key
+    response = admin_client_.post(f"/admin/accounts/membership/{membership.pk}/delete/",
+                                  {"post": "yes"})
+    assert response.status_code == 302
+    _assert_removed_and_revoked(membership, api_key)
+
+
+def test_deleting_memberships_in_bulk_revokes_the_keys_too(admin_client_, member_with_key):
+    membership, api_key = member_with_key
+    response = admin_client_.post("/admin/accounts/membership/", {
+        "action": "delete_selected", "_selected_action": [membership.pk], "post": "yes"})
+    assert response.status_code == 302
+    _assert_removed_and_revoked(membership, api_key)
+
+
+def _team_form(team, memberships, **changes):
+    """The team change form as the admin page posts it, with `changes` on the inline rows."""
+    data = {"name": team.name, "slug": team.slug, "plan": team.plan,
+            "created_at_0": team.created_at.strftime("%Y-%m-%d"),
+            "created_at_1": team.created_at.strftime("%H:%M:%S"),
+            "memberships-TOTAL_FORMS": str(len(memberships)),
+            "memberships-INITIAL_FORMS": str(len(memberships)),
+            "memberships-MIN_NUM_FORMS": "0", "memberships-MAX_NUM_FORMS": "1000"}
+    for i, membership in enumerate(memberships):
+        data.update({f"memberships-{i}-id": str(membership.pk),
+                     f"memberships-{i}-team": str(team.pk),
+                     f"memberships-{i}-user": str(membership.user_id),
+                     f"memberships-{i}-role": membership.role,
+                     f"memberships-{i}-created_at_0": membership.created_at.strftime("%Y-%m-%d"),
+                     f"memberships-{i}-created_at_1": membership.created_at.strftime("%H:%M:%S")})
+    data.update({key.format(i=memberships.index(m)): value
+                 for m, key, value in changes.get("rows", [])})
+    return data
+
+
+def test_removing_a_member_on_the_team_page_revokes_their_keys(admin_client_, team,
+                                                               member_with_key):
+    membership, api_key = member_with_key
+    memberships = list(Membership.objects.filter(team=team).order_by("pk"))
+    data = _team_form(team, memberships,
+                      rows=[(membership, "memberships-{i}-DELETE", "on")])
+    response = admin_client_.post(f"/admin/accounts/team/{team.pk}/change/", data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    _assert_removed_and_revoked(membership, api_key)
+
+
+def test_a_membership_cannot_be_handed_to_another_person(admin_client_, team, stranger,
+                                                         member_with_key):
+    membership, api_key = member_with_key
+    response = admin_client_.post(f"/admin/accounts/membership/{membership.pk}/change/", {
+        "team": team.pk, "user": stranger.pk, "role": membership.role,
+        "created_at_0": membership.created_at.strftime("%Y-%m-%d"),
+        "created_at_1": membership.created_at.strftime("%H:%M:%S")})
+    assert response.status_code == 200  # the form again, with the error
+    assert Membership.objects.get(pk=membership.pk).user_id == membership.user_id
+    assert ApiKey.objects.get(pk=api_key.pk).revoked_at is None
+
+
+def test_a_membership_on_the_team_page_cannot_be_handed_to_another_person(
+        admin_client_, team, stranger, member_with_key):
+    membership, api_key = member_with_key
+    memberships = list(Membership.objects.filter(team=team).order_by("pk"))
+    data = _team_form(team, memberships,
+                      rows=[(membership, "memberships-{i}-user", str(stranger.pk))])
+    response = admin_client_.post(f"/admin/accounts/team/{team.pk}/change/", data)
+    assert response.status_code == 200
+    assert Membership.objects.get(pk=membership.pk).user_id == membership.user_id
+
+
+def test_changing_a_members_role_in_the_admin_keeps_their_keys(admin_client_, team,
+                                                               member_with_key):
+    membership, api_key = member_with_key
+    response = admin_client_.post(f"/admin/accounts/membership/{membership.pk}/change/", {
+        "team": team.pk, "user": membership.user_id, "role": Role.VIEWER,
+        "created_at_0": membership.created_at.strftime("%Y-%m-%d"),
+        "created_at_1": membership.created_at.strftime("%H:%M:%S")})
+    assert response.status_code == 302
+    assert Membership.objects.get(pk=membership.pk).role == Role.VIEWER
+    assert ApiKey.objects.get(pk=api_key.pk).revoked_at is None

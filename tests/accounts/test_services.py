@@ -6,17 +6,19 @@ from django.utils import timezone
 
 from accounts import keys
 from accounts.models import ApiKey, Membership, Role, Team, User
+from accounts.permissions import ForbiddenRole
 from accounts.scopes import ALL_SCOPES, EXECUTIONS_READ, WORKFLOWS_READ
 from accounts.services import (
     api_key_create,
     api_key_create_for_email,
     api_key_revoke,
     api_key_touch,
+    membership_remove,
     team_create_and_switch,
     user_ensure_team,
     user_switch_team,
 )
-from wireflow_site.errors import InvalidRequest
+from wireflow_site.errors import Conflict, InvalidRequest, NotFound
 
 # --- api_key_create ----------------------------------------------------------------------
 
@@ -194,3 +196,92 @@ def test_a_refused_operator_key_creates_no_user_either(db, kwargs):
         api_key_create_for_email(**kwargs)
     assert not User.objects.exists()
     assert not ApiKey.objects.exists()
+
+
+# --- membership_remove -------------------------------------------------------------------
+
+
+def _member(make_user, team, role, email=None):
+    user = make_user(email)
+    Membership.objects.create(team=team, user=user, role=role)
+    return user
+
+
+def test_removing_a_member_revokes_exactly_their_keys_of_that_team(make_user, owner, team):
+    member = _member(make_user, team, Role.EDITOR)
+    theirs = api_key_create(user=member, team=team, name="theirs").api_key
+    assert member.current_team is not None
+    in_their_own_team = api_key_create(user=member, team=member.current_team, name="own").api_key
+    owners = api_key_create(user=owner, team=team, name="owner's").api_key
+
+    membership_remove(team, member, by=owner)
+
+    assert not Membership.objects.filter(team=team, user=member).exists()
+    assert ApiKey.objects.get(pk=theirs.pk).revoked_at is not None
+    assert ApiKey.objects.get(pk=in_their_own_team.pk).revoked_at is None
+    assert ApiKey.objects.get(pk=owners.pk).revoked_at is None
+
+
+def test_a_key_revoked_earlier_keeps_its_revocation_time(make_user, owner, team):
+    member = _member(make_user, team, Role.EDITOR)
+    api_key = api_key_create(user=member, team=team, name="k").api_key
+    api_key_revoke(api_key)
+    revoked_at = ApiKey.objects.get(pk=api_key.pk).revoked_at
+    membership_remove(team, member, by=owner)
+    assert ApiKey.objects.get(pk=api_key.pk).revoked_at == revoked_at
+
+
+@pytest.mark.parametrize("by_role, their_role, allowed", [
+    (Role.OWNER, Role.OWNER, True), (Role.OWNER, Role.ADMIN, True),
+    (Role.OWNER, Role.EDITOR, True), (Role.OWNER, Role.VIEWER, True),
+    (Role.ADMIN, Role.OWNER, False), (Role.ADMIN, Role.ADMIN, True),
+    (Role.ADMIN, Role.EDITOR, True), (Role.ADMIN, Role.VIEWER, True),
+    (Role.EDITOR, Role.EDITOR, False), (Role.EDITOR, Role.VIEWER, False),
+    (Role.VIEWER, Role.VIEWER, False), (Role.VIEWER, Role.EDITOR, False),
+])
+def test_who_may_remove_whom_follows_the_roles_table(make_user, team, by_role, their_role,
+                                                    allowed):
+    by = _member(make_user, team, by_role)
+    them = _member(make_user, team, their_role)
+    api_key = api_key_create(user=them, team=team, name="k").api_key
+    if allowed:
+        membership_remove(team, them, by=by)
+    else:
+        with pytest.raises(ForbiddenRole):
+            membership_remove(team, them, by=by)
+    assert Membership.objects.filter(team=team, user=them).exists() is not allowed
+    assert (ApiKey.objects.get(pk=api_key.pk).revoked_at is not None) is allowed
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_anyone_may_leave(make_user, team, role):
+    member = _member(make_user, team, role)
+    membership_remove(team, member, by=member)
+    assert not Membership.objects.filter(team=team, user=member).exists()
+
+
+def test_the_last_owner_cannot_leave(owner, team):
+    api_key = api_key_create(user=owner, team=team, name="k").api_key
+    with pytest.raises(Conflict) as refused:
+        membership_remove(team, owner, by=owner)
+    assert refused.value.code == "last_owner"
+    assert Membership.objects.filter(team=team, user=owner, role=Role.OWNER).exists()
+    assert ApiKey.objects.get(pk=api_key.pk).revoked_at is None
+
+
+def test_an_owner_may_leave_while_another_owner_stays(make_user, owner, team):
+    _member(make_user, team, Role.OWNER)
+    membership_remove(team, owner, by=owner)
+    assert not Membership.objects.filter(team=team, user=owner).exists()
+
+
+def test_the_operator_may_remove_anyone(owner, team):
+    api_key = api_key_create(user=owner, team=team, name="k").api_key
+    membership_remove(team, owner, by=None)
+    assert not Membership.objects.filter(team=team).exists()
+    assert ApiKey.objects.get(pk=api_key.pk).revoked_at is not None
+
+
+def test_removing_someone_who_is_not_a_member_is_404(owner, team, stranger):
+    with pytest.raises(NotFound, match="Member not found"):
+        membership_remove(team, stranger, by=owner)

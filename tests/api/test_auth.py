@@ -9,9 +9,10 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts import keys
-from accounts.models import ApiKey, Team, User
+from accounts.models import ApiKey, Membership, Role, Team, User
 from accounts.scopes import EXECUTIONS_READ, WORKFLOWS_READ
-from accounts.services import api_key_create, api_key_revoke
+from accounts.services import api_key_create, api_key_revoke, membership_remove
+from executions.models import Execution
 from tests.conftest import ApiClient
 
 pytestmark = pytest.mark.django_db
@@ -105,3 +106,104 @@ def test_the_key_is_checked_before_the_body_is_read() -> None:
     response = Client().post("/api/v1/workflows", data="{not json",
                              content_type="application/json")
     _assert_error(response, 401, "Missing Authorization header", "missing_authorization")
+
+
+# --- A key acts with its creator's current rights (api.md "Roles") ---------------------------
+
+def _deactivated(team: Team, user: User, owner: User) -> None:
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+
+
+def _membership_gone(team: Team, user: User, owner: User) -> None:
+    # However the row went (a cascade, an old deletion, a script): the key checks, not trusts.
+    Membership.objects.filter(team=team, user=user).delete()
+
+
+def _left(team: Team, user: User, owner: User) -> None:
+    membership_remove(team, user, by=user)
+
+
+def _removed(team: Team, user: User, owner: User) -> None:
+    membership_remove(team, user, by=owner)
+
+
+LOSING_RIGHTS = {"deactivated": _deactivated, "membership gone": _membership_gone,
+                 "left the team": _left, "removed by the owner": _removed}
+EVERY_KIND_OF_CALL = [("GET", "/workflows"), ("GET", "/workflows/{id}"),
+                      ("POST", "/workflows/{id}/execute"), ("GET", "/developer/usage")]
+
+
+@pytest.mark.parametrize("lose", LOSING_RIGHTS.values(), ids=LOSING_RIGHTS.keys())
+@pytest.mark.parametrize(("method", "path"), EVERY_KIND_OF_CALL)
+def test_a_key_whose_creator_lost_their_place_in_the_team_is_dead(
+        api: ApiClient, api_for: Callable[..., ApiClient], owner: User, teammate: User,
+        team: Team, lose: Callable[[Team, User, User], None], method: str, path: str) -> None:
+    workflow_id = _create(api)
+    theirs = api_for(teammate)
+    assert theirs.get("/workflows").status_code == 200
+    lose(team, teammate, owner)
+    response = theirs.request(method, path.format(id=workflow_id),
+                              {} if method == "POST" else None)
+    _assert_error(response, 401, "Invalid API key", "invalid_api_key")
+    assert not Execution.objects.exists()
+    assert api.get("/workflows").status_code == 200  # the owner's own key is unaffected
+
+
+def test_a_dead_key_is_invalid_rather_than_expired(api_for: Callable[..., ApiClient],
+                                                   teammate: User, team: Team) -> None:
+    created = api_key_create(user=teammate, team=team, name="ci", expires_in_days=1)
+    ApiKey.objects.filter(pk=created.api_key.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1))
+    Membership.objects.filter(team=team, user=teammate).delete()
+    _assert_error(_get_with(f"Bearer {created.secret}"), 401, "Invalid API key",
+                  "invalid_api_key")
+
+
+def test_a_key_of_a_member_removed_from_the_team_stays_dead_when_they_rejoin(
+        api_for: Callable[..., ApiClient], owner: User, teammate: User, team: Team) -> None:
+    theirs = api_for(teammate)
+    membership_remove(team, teammate, by=owner)
+    Membership.objects.create(team=team, user=teammate, role=Role.EDITOR)
+    _assert_error(theirs.get("/workflows"), 401, "Invalid API key", "invalid_api_key")
+
+
+def test_a_key_works_again_when_its_creator_is_reactivated(
+        api_for: Callable[..., ApiClient], teammate: User) -> None:
+    theirs = api_for(teammate)
+    for active, status in [(False, 401), (True, 200)]:
+        teammate.is_active = active
+        teammate.save(update_fields=["is_active"])
+        assert theirs.get("/workflows").status_code == status
+
+
+def test_a_key_of_someone_made_a_viewer_keeps_only_what_a_viewer_may_do(
+        api: ApiClient, api_for: Callable[..., ApiClient], teammate: User,
+        team: Team) -> None:
+    workflow_id = _create(api)
+    theirs = api_for(teammate)  # every scope
+    Membership.objects.filter(team=team, user=teammate).update(role=Role.VIEWER)
+    assert theirs.get("/workflows").status_code == 200
+    assert theirs.get(f"/workflows/{workflow_id}").status_code == 200
+    assert theirs.post(f"/workflows/{workflow_id}/estimate", {}).status_code == 200
+    for response in [theirs.post(f"/workflows/{workflow_id}/execute", {}),
+                     theirs.post(f"/workflows/{workflow_id}/run", {"inputs": {}})]:
+        _assert_error(response, 403, "Your role in this team cannot do this", "forbidden_role")
+    changed = theirs.put(f"/workflows/{workflow_id}", {"name": "y", "nodes": _graph(),
+                                                       "edges": []})
+    assert changed.status_code == 403
+    assert not Execution.objects.exists()
+    assert api.get(f"/workflows/{workflow_id}").json()["name"] == "x"
+    Membership.objects.filter(team=team, user=teammate).update(role=Role.EDITOR)
+    assert theirs.post(f"/workflows/{workflow_id}/execute", {}).status_code == 201
+
+
+def _create(api: ApiClient) -> str:
+    response = api.post("/workflows", {"name": "x", "nodes": _graph(), "edges": []})
+    assert response.status_code == 201, response.content
+    return str(response.json()["id"])
+
+
+def _graph() -> list[dict[str, Any]]:
+    return [{"id": "words", "type": "basedNode", "position": {"x": 0, "y": 0},
+             "data": {"label": "Words", "nodeType": "input:text", "params": {"text": "hi"}}}]

@@ -21,11 +21,12 @@ from django.test import Client, RequestFactory
 from accounts.models import Membership, Plan, Role, Team, User
 from accounts.plans import PLANS, PlanLimits, team_set_plan
 from accounts.scopes import EXECUTIONS_READ
-from accounts.services import team_create
+from accounts.services import team_create, team_create_and_switch
 from tests.conftest import ApiClient
 from wireflow_site import ratelimit
 from wireflow_site.ratelimit import DAY, EXECUTIONS_DAY, LocalLimiter, RedisLimiter, bucket_key
-from workflows.services import WorkflowData, workflow_create
+from workflows.models import Workflow
+from workflows.services import WorkflowData, workflow_create, workflow_update
 
 RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 
@@ -298,6 +299,86 @@ def test_executions_started_in_the_editor_count_against_the_team(owner: User, te
                                content_type="application/json")
         assert started.status_code == 201
     assert _execute(api, workflow_id).json()["code"] == "rate_limited"
+
+
+def _webhook_url(owner: User, workflow_id: str) -> str:
+    workflow = Workflow.objects.get(pk=workflow_id)
+    enabled = workflow_update(workflow, user=owner, data=WorkflowData(
+        name=workflow.name, nodes=workflow.nodes, edges=workflow.edges, webhook_enabled=True))
+    return f"/api/v1/workflow/{enabled.webhook_id}/trigger"
+
+
+def _browser(user: User) -> ApiClient:
+    client = ApiClient(None)
+    client.client.force_login(user)
+    return client
+
+
+def _start_in_the_browser(browser: ApiClient, workflow_id: str, how: str) -> Any:
+    if how == "run":
+        return browser.post(f"/workflows/{workflow_id}/run", {"inputs": {}})
+    return browser.post(f"/workflows/{workflow_id}/execute", {})
+
+
+@pytest.mark.parametrize("how", ["execute", "run"])
+def test_a_session_execution_is_charged_to_the_workflows_team_not_the_current_one(
+        owner: User, team: Team, api: ApiClient, how: str) -> None:
+    workflow_id = _workflow_id(owner, team)
+    side = team_create_and_switch(user=owner, name="Side project")
+    browser = _browser(owner)
+    for _ in range(10):
+        assert _start_in_the_browser(browser, workflow_id, how).status_code in {201, 202}
+    refused = _start_in_the_browser(browser, workflow_id, how)
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "rate_limited"
+    assert _execute(api, workflow_id).json()["code"] == "rate_limited"
+    side_workflow = _workflow_id(owner, side)
+    assert _start_in_the_browser(browser, side_workflow, how).status_code in {201, 202}
+
+
+def test_switching_the_current_team_does_not_reset_the_count(owner: User, team: Team,
+                                                             api: ApiClient) -> None:
+    workflow_id = _workflow_id(owner, team)
+    browser = _browser(owner)
+    for n in range(10):
+        team_create_and_switch(user=owner, name=f"Throwaway {n}")
+        assert _start_in_the_browser(browser, workflow_id, "execute").status_code == 201
+    team_create_and_switch(user=owner, name="One more")
+    assert _start_in_the_browser(browser, workflow_id, "run").json()["code"] == "rate_limited"
+
+
+def test_new_teams_do_not_multiply_another_teams_daily_cap(owner: User, team: Team,
+                                                           teammate: User) -> None:
+    workflow_id = _workflow_id(owner, team)
+    _use_up_the_day(team, 50)
+    team_create_and_switch(user=teammate, name="Teammate's own")
+    refused = _start_in_the_browser(_browser(teammate), workflow_id, "execute")
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "daily_execution_limit"
+    assert _rate(refused) == ("50", "0")
+
+
+def test_keys_sessions_and_the_webhook_share_the_workflows_teams_count(
+        owner: User, team: Team, api: ApiClient) -> None:
+    workflow_id = _workflow_id(owner, team)
+    hook = _webhook_url(owner, workflow_id)
+    team_create_and_switch(user=owner, name="Elsewhere")
+    browser = _browser(owner)
+    for _ in range(3):
+        assert _execute(api, workflow_id).status_code == 201
+        assert _start_in_the_browser(browser, workflow_id, "execute").status_code == 201
+        assert Client().post(hook, {}, content_type="application/json").status_code == 202
+    assert _start_in_the_browser(browser, workflow_id, "run").status_code == 202
+    assert _execute(api, workflow_id).json()["code"] == "rate_limited"
+
+
+def test_a_session_execute_of_no_workflow_charges_no_team(owner: User, team: Team,
+                                                          api: ApiClient) -> None:
+    missing = _start_in_the_browser(_browser(owner), str(uuid.uuid4()), "execute")
+    assert missing.status_code == 404
+    assert _rate(missing)[0] == "600"  # the person's editor allowance, not a team's
+    started = _execute(api, _workflow_id(owner, team))
+    assert _rate(started) == ("10", "9")
 
 
 # --- Exact under concurrency, through a live server ----------------------------------------------

@@ -166,13 +166,15 @@ def test_a_key_without_the_execute_scope_is_403(api_for: Callable[..., ApiClient
     assert error_of(run(reader, workflow["id"], {"Style": "x"})) == (403, "forbidden")
 
 
-def test_a_viewer_may_run_it_too(api_for: Callable[..., ApiClient], make_user: Any,
+def test_a_viewer_may_not_run_it(api_for: Callable[..., ApiClient], make_user: Any,
                                  team: Team, workflow: dict[str, Any]) -> None:
     viewer = make_user("viewer@example.com")
     Membership.objects.create(team=team, user=viewer, role=Role.VIEWER)
     viewer.current_team = team
     viewer.save(update_fields=["current_team"])
-    assert run(api_for(viewer), workflow["id"], {"Style": "photo"}).status_code == 202
+    refused = run(api_for(viewer), workflow["id"], {"Style": "photo"})
+    assert error_of(refused) == (403, "forbidden_role")
+    assert not Execution.objects.exists()
 
 
 def test_without_authorization_it_is_401(workflow: dict[str, Any]) -> None:

@@ -144,11 +144,20 @@ def test_a_put_without_the_secret_keeps_it(api: ApiClient, workflow: dict[str, A
     assert put(api, workflow, description="x").json()["webhookSecretSet"] is True
 
 
-@pytest.mark.parametrize("bad", [123, "x" * 256, "nul\u0000char"])
+@pytest.mark.parametrize("bad", [123, "x" * 256, "nul\u0000char-long-enough",
+                                 "x", "short-secret", "x" * 15])
 def test_a_bad_secret_is_400(api: ApiClient, workflow: dict[str, Any], bad: Any) -> None:
     response = put(api, workflow, webhookSecret=bad)
     assert error_of(response) == (400, "invalid_request")
     assert "webhookSecret" in response.json()["fields"]
+    assert Workflow.objects.get().webhook_secret == ""
+
+
+def test_a_secret_shorter_than_16_characters_is_refused_and_16_are_enough(
+        api: ApiClient, workflow: dict[str, Any]) -> None:
+    response = put(api, workflow, webhookSecret="x" * 15)
+    assert "at least 16 characters" in response.json()["error"]
+    assert put(api, workflow, webhookSecret="x" * 16).json()["webhookSecretSet"] is True
 
 
 # --- Triggering -------------------------------------------------------------------------------
@@ -339,6 +348,76 @@ def test_a_signature_over_the_timestamp_as_sent_is_checked(web: Client,
     assert fire(web, signed, raw=BODY, **{"X-Wireflow-Signature": tampered}).status_code == 401
 
 
+def _signature_variants(header: str) -> dict[str, str]:
+    """The same signature written differently: each is the same signature used again."""
+    stamp, digest = header.split(",")
+    return {"as sent": header, "upper-case hex": f"{stamp},v1={digest[3:].upper()}",
+            "with spaces": f" {stamp} , {digest} ",
+            "after another digest": f"{stamp},v1={'0' * 64},{digest}",
+            "before another digest": f"{stamp},{digest},v1={'f' * 64}"}
+
+
+@pytest.mark.parametrize("variant", list(_signature_variants("t=1,v1=" + "a" * 64)))
+@pytest.mark.parametrize("short", [False, True])
+def test_a_signed_request_is_accepted_once_and_a_replay_is_401(
+        web: Client, signed: dict[str, Any], variant: str, short: bool) -> None:
+    header = sign(SECRET, BODY, int(time.time()))
+    assert fire(web, signed, raw=BODY, **{"X-Wireflow-Signature": header}).status_code == 202
+
+    again = _signature_variants(header)[variant]
+    replayed = fire(web, signed, raw=BODY, short=short, **{"X-Wireflow-Signature": again})
+
+    assert error_of(replayed) == (401, "invalid_signature")
+    assert "already used" in replayed.json()["error"]
+    assert replayed["Access-Control-Allow-Origin"] == "*"
+    assert Execution.objects.count() == 1
+
+
+def test_each_freshly_signed_request_is_accepted(web: Client, signed: dict[str, Any]) -> None:
+    now = int(time.time())
+    answers = [fire(web, signed, raw=BODY, **{"X-Wireflow-Signature": sign(SECRET, BODY, t)})
+               for t in (now - 2, now - 1, now)]
+    assert [a.status_code for a in answers] == [202, 202, 202]
+
+
+def test_a_replay_with_the_first_idempotency_key_is_answered_by_the_first_response(
+        web: Client, signed: dict[str, Any]) -> None:
+    headers = {"X-Wireflow-Signature": sign(SECRET, BODY, int(time.time())),
+               "Idempotency-Key": "order-7"}
+    first = fire(web, signed, raw=BODY, **headers)
+
+    retried = fire(web, signed, raw=BODY, **headers)
+    other_key = fire(web, signed, raw=BODY, **{**headers, "Idempotency-Key": "order-8"})
+    no_key = fire(web, signed, raw=BODY, **{"X-Wireflow-Signature": headers[
+        "X-Wireflow-Signature"]})
+
+    assert (first.status_code, retried.status_code) == (202, 202)
+    assert (retried.json(), retried["Idempotent-Replayed"]) == (first.json(), "true")
+    assert error_of(other_key) == (401, "invalid_signature")
+    assert error_of(no_key) == (401, "invalid_signature")
+    assert Execution.objects.count() == 1
+
+
+def test_a_signed_request_that_started_nothing_may_be_sent_again(
+        api: ApiClient, web: Client, signed: dict[str, Any]) -> None:
+    header = {"X-Wireflow-Signature": sign(SECRET, BODY, int(time.time()))}
+    put(api, signed, isActive=False)
+    assert error_of(fire(web, signed, raw=BODY, **header)) == (409, "workflow_inactive")
+    put(api, signed, isActive=True)
+
+    assert fire(web, signed, raw=BODY, **header).status_code == 202
+    assert error_of(fire(web, signed, raw=BODY, **header)) == (401, "invalid_signature")
+
+
+def test_a_signature_of_one_webhook_is_no_replay_on_another(
+        api: ApiClient, web: Client, signed: dict[str, Any]) -> None:
+    other = put(api, create_workflow(api, inputs_graph(), name="Other"), webhookEnabled=True,
+                webhookSecret=SECRET).json()
+    header = {"X-Wireflow-Signature": sign(SECRET, BODY, int(time.time()))}
+    assert fire(web, signed, raw=BODY, **header).status_code == 202
+    assert fire(web, other, raw=BODY, **header).status_code == 202
+
+
 def test_an_unreadable_secret_refuses_every_request(web: Client, signed: dict[str, Any]) -> None:
     Workflow.objects.update(webhook_secret="not-a-fernet-token")
     header = sign(SECRET, BODY, int(time.time()))
@@ -372,3 +451,41 @@ def test_triggers_count_against_the_team_s_execution_limit(web: Client, team: Te
     assert answers[-1].json()["code"] == "rate_limited"
     assert answers[-1]["Access-Control-Allow-Origin"] == "*"
     assert Execution.objects.count() == 10
+
+
+def test_each_webhook_has_a_per_minute_limit_of_its_own(api: ApiClient, web: Client,
+                                                        team: Team, workflow: dict[str, Any],
+                                                        settings: Any) -> None:
+    settings.RATE_LIMITS_ENABLED = True
+    settings.WEBHOOK_RATE_LIMIT_PER_MINUTE = 3
+    forget_rate_limits(team)
+    other = put(api, create_workflow(api, inputs_graph(), name="Other"),
+                webhookEnabled=True).json()
+
+    answers = [fire(web, workflow) for _ in range(4)]
+    rotated = api.post(f"/workflows/{workflow['id']}/webhook/rotate").json()
+    after_rotating = fire(web, rotated)
+    elsewhere = fire(web, other)
+    forget_rate_limits(team)
+
+    assert [a.status_code for a in answers] == [202, 202, 202, 429]
+    refused = answers[-1]
+    assert refused.json()["code"] == "rate_limited"
+    wait = refused.json()["retryAfter"]
+    assert refused["Retry-After"] == str(wait) and 1 <= wait <= 60
+    assert refused.json()["error"] == f"Rate limit exceeded. Try again in {wait} seconds."
+    assert refused["Access-Control-Allow-Origin"] == "*"
+    assert error_of(after_rotating) == (429, "rate_limited")  # a new URL, the same webhook
+    assert elsewhere.status_code == 202  # the team's other webhooks are not held back
+    assert Execution.objects.count() == 4
+
+
+def test_the_per_webhook_limit_can_be_switched_off(web: Client, team: Team,
+                                                   workflow: dict[str, Any],
+                                                   settings: Any) -> None:
+    settings.RATE_LIMITS_ENABLED = True
+    settings.WEBHOOK_RATE_LIMIT_PER_MINUTE = 0
+    forget_rate_limits(team)
+    answers = [fire(web, workflow) for _ in range(4)]
+    forget_rate_limits(team)
+    assert [a.status_code for a in answers] == [202] * 4

@@ -24,6 +24,7 @@ from executions.providers.fal import (
     FalSubmission,
     fal_client,
     parse_webhook,
+    platform_key,
 )
 from executions.simulators.state import reset_simulator, simulator_stats
 from tests.harness import wait_until
@@ -40,7 +41,7 @@ def fal(live_site: str, settings: Any) -> Iterator[FalClient]:
     settings.SIM_IMAGE_SCALE = 0.5
     settings.SIM_DEFAULT_LATENCY = 0.2
     reset_simulator()
-    yield FalClient(f"{live_site}/_sim/fal", "test-key", timeout=10)
+    yield FalClient(f"{live_site}/_sim/fal", platform_key(), timeout=10)
     reset_simulator()
 
 
@@ -180,7 +181,8 @@ def test_an_unknown_request_is_a_permanent_404(fal: FalClient, live_site: str) -
     assert "not found" in error.message
 
 
-def test_the_key_travels_as_a_key_authorization_header(live_site: str) -> None:
+def test_the_key_travels_as_a_key_authorization_header(live_site: str, settings: Any) -> None:
+    settings.FAL_KEY = "abc:123"  # the key the simulator then wants
     sent: list[httpx.Request] = []
 
     async def go() -> None:
@@ -214,7 +216,7 @@ def test_the_default_client_uses_the_simulator_when_no_key_is_set(
 def test_the_client_can_share_an_http_client(fal: FalClient, live_site: str) -> None:
     async def go() -> FalSubmission:
         async with httpx.AsyncClient() as http:
-            return await FalClient(f"{live_site}/_sim/fal", "k", http=http).submit(
+            return await FalClient(f"{live_site}/_sim/fal", platform_key(), http=http).submit(
                 FLUX, {"prompt": "shared"})
 
     assert sync(go()).request_id
@@ -236,7 +238,9 @@ class _Inbox(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def inbox() -> Iterator[tuple[str, "queue.Queue[dict[str, Any]]"]]:
+def inbox(settings: Any) -> Iterator[tuple[str, "queue.Queue[dict[str, Any]]"]]:
+    """A receiver on this machine, standing for a public one (the SSRF guard lets it in)."""
+    settings.SSRF_ALLOW_HOSTS = ["127.0.0.1"]
     received: queue.Queue[dict[str, Any]] = queue.Queue()
     server = ThreadingHTTPServer(("127.0.0.1", 0), type("Inbox", (_Inbox,),
                                                          {"received": received}))

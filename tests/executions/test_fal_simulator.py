@@ -16,6 +16,7 @@ from django.test import Client
 from PIL import Image
 
 from executions.media import open_media_by_url, save_media
+from executions.providers.fal import platform_key
 from executions.simulators.directives import Directives, parse_directives, strip_directives
 from executions.simulators.media import render_wav
 from executions.simulators.state import payload_key, reset_simulator, simulator_stats
@@ -23,7 +24,10 @@ from tests.harness import wait_until
 
 from .conftest import SimClock
 
-AUTH = {"Authorization": "Key test-key"}
+
+def auth() -> dict[str, str]:
+    """The key the site's own fal client sends (no FAL_KEY in the tests: the simulator's)."""
+    return {"Authorization": f"Key {platform_key()}"}
 
 
 @pytest.fixture(autouse=True)
@@ -39,7 +43,7 @@ def submit(client: Client, model_id: str, payload: Any, query: str = "",
            headers: dict[str, str] | None = None) -> Any:
     return client.post(f"/_sim/fal/{model_id}{query}", data=json.dumps(payload),
                        content_type="application/json",
-                       headers=AUTH if headers is None else headers)
+                       headers=auth() if headers is None else headers)
 
 
 def path_of(url: str) -> str:
@@ -47,7 +51,7 @@ def path_of(url: str) -> str:
 
 
 def poll(client: Client, url: str) -> Any:
-    return client.get(path_of(url) + "?logs=1", headers=AUTH)
+    return client.get(path_of(url) + "?logs=1", headers=auth())
 
 
 def wait_until_done(client: Client, status_url: str) -> dict[str, Any]:
@@ -62,7 +66,7 @@ def run(client: Client, model_id: str, payload: dict[str, Any]) -> dict[str, Any
     submitted = submit(client, model_id, payload)
     assert submitted.status_code == 200, submitted.content
     wait_until_done(client, submitted.json()["status_url"])
-    result = client.get(path_of(submitted.json()["response_url"]), headers=AUTH)
+    result = client.get(path_of(submitted.json()["response_url"]), headers=auth())
     assert result.status_code == 200, result.content
     return dict(result.json())
 
@@ -216,7 +220,7 @@ def test_an_unreadable_input_fails_the_job_like_fal_does(client: Client) -> None
                        {"image_url": "http://127.0.0.1:9/nothing.png"}).json()
 
     done = wait_until_done(client, submitted["status_url"])
-    result = client.get(path_of(submitted["response_url"]), headers=AUTH)
+    result = client.get(path_of(submitted["response_url"]), headers=auth())
 
     assert done["error_type"] == "file_download_error"
     assert result.status_code == 422
@@ -327,7 +331,7 @@ def test_fail_job_accepts_the_submit_then_the_job_ends_in_an_error(client: Clien
     submitted = submit(client, "fal-ai/flux-2", {"prompt": "[sim fail=job]"}).json()
 
     done = wait_until_done(client, submitted["status_url"])
-    result = client.get(path_of(submitted["response_url"]), headers=AUTH)
+    result = client.get(path_of(submitted["response_url"]), headers=auth())
 
     assert (done["error_type"], result.status_code) == ("runtime_error", 500)
     assert "Simulated model failure" in done["error"]
@@ -339,7 +343,7 @@ def test_a_hanging_job_stays_in_progress_and_has_no_result(client: Client,
     sim_clock.advance(3600)  # an hour past its latency
 
     status = poll(client, submitted["status_url"])
-    result = client.get(path_of(submitted["response_url"]), headers=AUTH)
+    result = client.get(path_of(submitted["response_url"]), headers=auth())
 
     assert (status.status_code, status.json()["status"]) == (202, "IN_PROGRESS")
     assert "step 10/10" not in [log["message"] for log in status.json()["logs"]]
@@ -352,9 +356,9 @@ def test_cancel_stops_a_running_job_and_is_recorded(client: Client, sim_clock: S
     # The simulator's clock stands still: the job is certainly still running when cancelled.
     submitted = submit(client, "fal-ai/flux-2", {"prompt": "[sim latency=5s]"}).json()
 
-    cancel = client.put(path_of(submitted["cancel_url"]), headers=AUTH)
+    cancel = client.put(path_of(submitted["cancel_url"]), headers=auth())
     status = poll(client, submitted["status_url"]).json()
-    again = client.put(path_of(submitted["cancel_url"]), headers=AUTH)
+    again = client.put(path_of(submitted["cancel_url"]), headers=auth())
 
     assert (cancel.status_code, cancel.json()) == (202, {"status": "CANCELLATION_REQUESTED"})
     assert (status["status"], status["error_type"]) == ("COMPLETED", "request_cancelled")
@@ -366,7 +370,7 @@ def test_cancel_after_completion_answers_already_completed(client: Client) -> No
     submitted = submit(client, "fal-ai/flux-2", {"prompt": "quick"}).json()
     wait_until_done(client, submitted["status_url"])
 
-    cancel = client.put(path_of(submitted["cancel_url"]), headers=AUTH)
+    cancel = client.put(path_of(submitted["cancel_url"]), headers=auth())
 
     assert (cancel.status_code, cancel.json()) == (400, {"status": "ALREADY_COMPLETED"})
     assert simulator_stats()["cancelled"] == []
@@ -386,7 +390,7 @@ def test_a_submit_without_a_key_is_refused(client: Client) -> None:
                                            ("[1, 2]", "dict_type")])
 def test_a_body_that_is_not_a_json_object_is_a_422(client: Client, raw: str, kind: str) -> None:
     response = client.post("/_sim/fal/fal-ai/flux-2", data=raw, content_type="application/json",
-                           headers=AUTH)
+                           headers=auth())
 
     assert response.status_code == 422
     assert response.json()["detail"][0]["type"] == kind
@@ -397,7 +401,7 @@ def test_an_unknown_or_mismatched_request_id_is_a_404(client: Client) -> None:
     elsewhere = submitted["status_url"].replace("fal-ai/flux-2", "fal-ai/other")
 
     for url in ("/_sim/fal/fal-ai/flux-2/requests/nope/status", path_of(elsewhere)):
-        response = client.get(url, headers=AUTH)
+        response = client.get(url, headers=auth())
         assert response.status_code == 404
         assert "not found" in response.json()["detail"]
 
@@ -408,7 +412,7 @@ def test_an_unknown_or_mismatched_request_id_is_a_404(client: Client) -> None:
     ("get", "/_sim/fal/fal-ai/flux-2/requests/abc/cancel"),
 ])
 def test_a_wrong_method_is_a_405_with_a_detail(client: Client, method: str, path: str) -> None:
-    response = getattr(client, method)(path, headers=AUTH)
+    response = getattr(client, method)(path, headers=auth())
 
     assert response.status_code == 405
     assert "not allowed" in response.json()["detail"]
@@ -432,14 +436,14 @@ def test_stats_count_submissions_per_payload_and_reset_clears_them(client: Clien
     for payload in (fox, fox, cat):
         submit(client, "fal-ai/flux-2", payload)
 
-    stats = client.get("/_sim/fal/_stats").json()
+    stats = client.get("/_sim/fal/_stats", headers=auth()).json()
 
     assert stats["submissions"] == 3
     assert stats["byRequest"] == {payload_key("fal-ai/flux-2", fox): 2,
                                   payload_key("fal-ai/flux-2", cat): 1}
     assert stats["byModel"] == {"fal-ai/flux-2": 3}
-    assert client.post("/_sim/fal/_reset").status_code == 200
-    assert client.get("/_sim/fal/_stats").json()["submissions"] == 0
+    assert client.post("/_sim/fal/_reset", headers=auth()).status_code == 200
+    assert client.get("/_sim/fal/_stats", headers=auth()).json()["submissions"] == 0
 
 
 class _Receiver(BaseHTTPRequestHandler):
@@ -456,7 +460,9 @@ class _Receiver(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def webhook_inbox() -> Iterator[tuple[str, "queue.Queue[dict[str, Any]]"]]:
+def webhook_inbox(settings: Any) -> Iterator[tuple[str, "queue.Queue[dict[str, Any]]"]]:
+    """A receiver on this machine, standing for a public one (the SSRF guard lets it in)."""
+    settings.SSRF_ALLOW_HOSTS = ["127.0.0.1"]
     inbox: queue.Queue[dict[str, Any]] = queue.Queue()
     handler = type("Receiver", (_Receiver,), {"received": inbox})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -477,7 +483,7 @@ def test_the_completion_webhook_is_posted_with_fal_body(
     assert delivery["payload"]["images"][0]["url"].endswith(".png")
     assert delivery["error"] is None
     assert delivery["payload"] == client.get(path_of(submitted["response_url"]),
-                                             headers=AUTH).json()
+                                             headers=auth()).json()
     # Counted once the receiver has answered, which may be just after it queued the body.
     wait_until(lambda: simulator_stats()["webhooks"] == 1, 60, "the delivery was not counted")
 

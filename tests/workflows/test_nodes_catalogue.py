@@ -305,7 +305,7 @@ def test_nano_banana_pro_switches_to_its_edit_model_for_images() -> None:
     ("talking:veed_fabric", {"resolution": "720p"}, 150),  # assumes 10 s of speech
     ("upscale:crystal_upscaler", {}, 20),  # assumes a 1 MP input: 4 MP out at 2x
     ("upscale:crystal_upscaler", {"scale_factor": 4}, 80),
-    ("generate:flux_2", {"num_images": "many"}, 3),  # invalid params: priced at the defaults
+    ("generate:flux_2", {"num_images": "many"}, 12),  # invalid params: at the worst (4 images)
     ("input:text", {"text": "free"}, 0),
     ("utility:image_upscale", {"scale_factor": 4}, 0),
 ])

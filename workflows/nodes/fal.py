@@ -20,9 +20,14 @@ from .registry import BaseParams, NodeType, register
 IMAGE_TIMEOUT_SECONDS = 300
 VIDEO_TIMEOUT_SECONDS = 600
 MAX_IMAGES = 4
-# Unknown before the run (they depend on the input media), so estimates assume these.
+# Unknown before the run (they depend on the input media), so estimates assume these...
 ESTIMATED_INPUT_MEGAPIXELS = 1.0
 ESTIMATED_SPEECH_SECONDS = 10.0
+# ...and before a node runs the engine measures its media; these are the providers' limits,
+# the most a run can cost when the media cannot be measured.
+MAX_SPEECH_SECONDS = 300.0  # VEED Fabric takes at most 5 minutes of speech
+MAX_OUTPUT_MEGAPIXELS = 100.0  # the Crystal upscaler's largest output
+MAX_VIDEO_SECONDS = 10.0
 
 ImageSize = Literal["square_hd", "square", "portrait_4_3", "portrait_16_9", "landscape_4_3",
                     "landscape_16_9"]
@@ -43,11 +48,16 @@ class PromptParams(BaseParams):
 
 
 class ImageCountParams(PromptParams):
+    price_fields = frozenset({"num_images"})
     num_images: int = Field(1, ge=1, le=MAX_IMAGES, description="How many images.")
     seed: Seed = None
 
     def billable_units(self) -> float:
         return float(self.num_images)
+
+    @classmethod
+    def max_billable_units(cls) -> float:
+        return float(MAX_IMAGES)
 
 
 class Flux2Params(ImageCountParams):
@@ -82,9 +92,14 @@ class KlingParams(PromptParams):
     negative_prompt: LongText = Field("blur, distort, and low quality",
                                       description="What to avoid.")
     cfg_scale: float = Field(0.5, ge=0, le=1, description="How closely to follow the prompt.")
+    price_fields = frozenset({"duration"})
 
     def billable_units(self) -> float:
         return float(self.duration)
+
+    @classmethod
+    def max_billable_units(cls) -> float:
+        return MAX_VIDEO_SECONDS
 
 
 class FabricParams(BaseParams):
@@ -92,8 +107,17 @@ class FabricParams(BaseParams):
     audio_url: MediaUrl = Field("", description="The speech, unless connected.")
     resolution: Literal["720p", "480p"] = Field(description="Video resolution.")
 
+    measured_media = ("audio_url", "seconds")
+
     def billable_units(self) -> float:
         return ESTIMATED_SPEECH_SECONDS  # the video is as long as the audio
+
+    @classmethod
+    def max_billable_units(cls) -> float:
+        return MAX_SPEECH_SECONDS
+
+    def bound_units(self, measured: float | None) -> float:
+        return MAX_SPEECH_SECONDS if measured is None else min(MAX_SPEECH_SECONDS, measured)
 
 
 class CrystalParams(BaseParams):
@@ -102,8 +126,20 @@ class CrystalParams(BaseParams):
     creativity: float = Field(0, ge=0, le=10, description="Higher: more invented detail.")
     output_format: Literal["png", "jpg"] = Field("png", description="File format.")
 
-    def billable_units(self) -> float:
-        return ESTIMATED_INPUT_MEGAPIXELS * self.scale_factor**2  # output megapixels
+    price_fields = frozenset({"scale_factor"})
+    measured_media = ("image_url", "megapixels")
+
+    def billable_units(self) -> float:  # output megapixels
+        return self.bound_units(ESTIMATED_INPUT_MEGAPIXELS)
+
+    @classmethod
+    def max_billable_units(cls) -> float:
+        return MAX_OUTPUT_MEGAPIXELS
+
+    def bound_units(self, measured: float | None) -> float:
+        if measured is None:
+            return MAX_OUTPUT_MEGAPIXELS
+        return min(MAX_OUTPUT_MEGAPIXELS, measured * self.scale_factor**2)
 
 
 PROMPT = Port("prompt", PortType.TEXT, "Prompt", required=True)

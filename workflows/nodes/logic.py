@@ -13,7 +13,7 @@ from workflows.graph import Port, PortType
 
 from .fields import regex_problem
 from .registry import BaseParams, NodeType, register
-from .runtime import Inline
+from .runtime import REGEX_TIMEOUT_SECONDS, Inline, regex_bounds
 
 MAX_SWITCH_CASES = 8
 NUMERIC_OPERATORS = frozenset({"gt", "lt", "gte", "lte"})
@@ -81,8 +81,6 @@ class MergeParams(BaseParams):
 
 # --- Executors ---------------------------------------------------------------------------
 
-REGEX_TIMEOUT_SECONDS = 1.0
-
 
 def _text(value: Any) -> str:
     if isinstance(value, str):
@@ -104,11 +102,13 @@ def _is_empty(value: Any) -> bool:
 
 
 def _regex_search(pattern: str, text: str, ignore_case: bool = False) -> bool:
+    flags = regex.IGNORECASE if ignore_case else 0
     try:
-        flags = regex.IGNORECASE if ignore_case else 0
-        return regex.search(pattern, text, flags, timeout=REGEX_TIMEOUT_SECONDS) is not None
-    except TimeoutError:
-        raise NodeFailure("the regular expression took too long on this input") from None
+        compiled = regex.compile(pattern, flags)  # cheap: the params check bounded its size
+    except regex.error as exc:
+        raise NodeFailure(f"invalid regular expression: {exc}") from None
+    with regex_bounds():
+        return compiled.search(text, timeout=REGEX_TIMEOUT_SECONDS) is not None
 
 
 def holds(operator: str, value: Any, operand: Any, case_sensitive: bool = True) -> bool:

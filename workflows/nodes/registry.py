@@ -8,10 +8,10 @@ Execution is not declared here.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.config import JsonDict
@@ -45,9 +45,29 @@ class BaseParams(BaseModel):
         False, title="Continue on error", json_schema_extra=ADVANCED,
         description="On failure, pass {error} downstream instead of failing the run.")
 
+    # The params a run's price depends on. When one of them is fed by an edge, its value is
+    # known only while running, so the estimate assumes the worst.
+    price_fields: ClassVar[frozenset[str]] = frozenset()
+
     def billable_units(self) -> float:
-        """How many credit units one run costs (images, seconds, megapixels); 1 by default."""
+        """How many credit units one run costs (images, seconds, megapixels); 1 by default.
+        Quantities that depend on the input media are estimated at a typical size."""
         return 1.0
+
+    @classmethod
+    def max_billable_units(cls) -> float:
+        """The most units any run of this node type can cost, whatever its params and inputs
+        (the provider's own limits); what is reserved when the params cannot be known."""
+        return 1.0
+
+    # The input media a run's price depends on, measured before it runs: (param, "megapixels"
+    # or "seconds"); None when the params alone set the price.
+    measured_media: ClassVar[tuple[str, str] | None] = None
+
+    def bound_units(self, measured: float | None) -> float:
+        """The most units this run can cost, given the measure of its `measured_media` (None
+        when it could not be measured: then the worst case)."""
+        return self.billable_units()
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,10 +111,23 @@ class NodeType:
         except ValidationError:
             return self.params.model_construct()
 
-    def estimate_credits(self, params: Mapping[str, Any]) -> float:
+    def estimate_credits(self, params: Mapping[str, Any],
+                         connected: Collection[str] = ()) -> float:
+        """What a run is expected to cost, on the params that will run: a param fed by an edge
+        is replaced by what arrives, so its saved value does not count. If the price depends
+        on such a param, or the params do not validate, the worst case is assumed (never the
+        defaults: they would price a run other than the one that happens)."""
         if not self.credits:
             return 0.0
-        return round(self.credits * self.parse_params(params).billable_units(), 4)
+        replaced = set(connected) & set(self.params.model_fields)
+        try:
+            if replaced & self.params.price_fields:
+                raise ValueError("priced by a value known only while running")
+            units = self.params.model_validate(
+                {k: v for k, v in params.items() if k not in replaced}).billable_units()
+        except (ValidationError, ValueError):
+            units = self.params.max_billable_units()
+        return round(self.credits * units, 4)
 
 
 def _overridden(error: ErrorDetails, connected_inputs: set[str]) -> bool:

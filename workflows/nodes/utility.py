@@ -15,9 +15,19 @@ from workflows.graph import Port, PortType
 
 from .fields import LongText, Regex
 from .registry import BaseParams, NodeType, register
-from .runtime import Inline, read_media, save_image
+from .runtime import (
+    MAX_IMAGE_SIDE,
+    REGEX_TIMEOUT_SECONDS,
+    Inline,
+    TextBudget,
+    check_output_size,
+    decode_image,
+    read_media,
+    regex_bounds,
+    save_image,
+    text_size,
+)
 
-MAX_IMAGE_SIDE = 8192
 # `$`, then `.key`, `[3]`, `[-1]` or `["any key"]` steps: a small JSON path, no filters or code.
 JSON_PATH = re.compile(r"""\$(\.[A-Za-z_][\w-]*|\[-?\d+\]|\["[^"]*"\]|\['[^']*'\])*""")
 ImageFormat = Literal["png", "jpeg", "webp"]
@@ -87,8 +97,10 @@ class UpscaleParams(BaseParams):
 
 # --- Executors ---------------------------------------------------------------------------
 
-REGEX_TIMEOUT_SECONDS = 1.0
-_PLACEHOLDER = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
+# `{{`, a name (no braces), `}}`. The possessive `++` cannot backtrack: each `{{` is followed
+# by one scan to the next brace, so the search is linear whatever the text (the lazy
+# `\{\{\s*([^{}]+?)\s*\}\}` it replaces took hours on `{{` and 20,000 spaces).
+_PLACEHOLDER = re.compile(r"\{\{([^{}]++)\}\}")
 _STEP = re.compile(r"""\.([A-Za-z_][\w-]*)|\[(-?\d+)\]|\["([^"]*)"\]|\['([^']*)'\]""")
 
 
@@ -106,21 +118,38 @@ def as_text(value: Any) -> str:
 
 def _concat(ctx: NodeContext) -> dict[str, Any]:
     params = cast(ConcatParams, ctx.params)
-    texts = [as_text(t) for t in ctx.inputs.get("texts", []) if as_text(t) != ""]
+    texts = [text for text in map(as_text, ctx.inputs.get("texts", [])) if text != ""]
+    TextBudget("The joined text").spend(
+        sum(map(text_size, texts)) + text_size(params.separator) * max(0, len(texts) - 1))
     return {"text": params.separator.join(texts)}
 
 
 def _template(ctx: NodeContext) -> dict[str, Any]:
+    """Fills the placeholders, counting the result's size before building it: each value is
+    turned into text once, however many placeholders name it."""
     params = cast(TemplateParams, ctx.params)
     values = ctx.inputs.get("vars", [])
     labels = ctx.input_labels.get("vars", [])
     by_name = {label.strip().lower(): value for label, value in zip(labels, values, strict=False)}
-
-    def fill(match: re.Match[str]) -> str:
+    texts: dict[str, tuple[str, int]] = {}
+    budget = TextBudget("The filled template")
+    pieces: list[str] = []
+    copied = 0
+    for match in _PLACEHOLDER.finditer(params.template):
         name = match.group(1).strip().lower()
-        return as_text(by_name[name]) if name in by_name else match.group(0)
-
-    return {"text": _PLACEHOLDER.sub(fill, params.template)}
+        if name not in by_name:
+            continue  # not a value's name: left as written
+        if name not in texts:
+            text = as_text(by_name[name])
+            texts[name] = (text, text_size(text))
+        literal = params.template[copied:match.start()]
+        text, size = texts[name]
+        budget.spend(text_size(literal) + size)
+        pieces += [literal, text]
+        copied = match.end()
+    rest = params.template[copied:]
+    budget.spend(text_size(rest))
+    return {"text": "".join([*pieces, rest])}
 
 
 def _json_value(value: Any) -> Any:
@@ -150,21 +179,48 @@ def _regex(ctx: NodeContext) -> dict[str, Any]:
     flags = regex.IGNORECASE if params.ignore_case else 0
     try:
         pattern = regex.compile(params.pattern, flags)
-        matches = [m.group(1) if m.groups() else m.group(0)
-                   for m in pattern.finditer(text, timeout=REGEX_TIMEOUT_SECONDS)]
+    except regex.error as exc:
+        raise NodeFailure(f"invalid regular expression: {exc}") from None
+    with regex_bounds():
+        matches = _matches(pattern, text)
         if params.mode == "replace":
-            result = pattern.sub(params.replacement, text, timeout=REGEX_TIMEOUT_SECONDS)
+            result = _replace(pattern, params.replacement, text)
         elif params.mode == "extract_all":
             result = "\n".join(matches)
         elif params.mode == "test":
             result = "true" if matches else "false"
         else:
             result = matches[0] if matches else ""
-    except TimeoutError:
-        raise NodeFailure("the regular expression took too long on this text") from None
-    except regex.error as exc:
-        raise NodeFailure(f"invalid regular expression: {exc}") from None
     return {"text": result, "matches": matches, "matched": bool(matches)}
+
+
+def _matches(pattern: regex.Pattern[str], text: str) -> list[str]:
+    """Each match (or its first group), counted as it is found: matches may overlap through
+    groups in lookarounds (`(?=(.*))` captures every suffix: quadratic in the text)."""
+    budget = TextBudget("The list of matches")
+    found = []
+    for match in pattern.finditer(text, timeout=REGEX_TIMEOUT_SECONDS):
+        item = match.group(1) if match.groups() else match.group(0)
+        budget.spend(text_size(item) + 1)
+        found.append(item)
+    return found
+
+
+def _replace(pattern: regex.Pattern[str], replacement: str, text: str) -> str:
+    """The substitution, its size counted match by match before the result is built: a long
+    replacement for each of many (even empty) matches would multiply the text."""
+    budget = TextBudget("The replaced text")
+    budget.spend(text_size(text))
+
+    def expand(match: regex.Match[str]) -> str:
+        try:
+            piece = match.expand(replacement)
+        except (IndexError, regex.error) as exc:
+            raise NodeFailure(f"invalid replacement: {exc}") from None
+        budget.spend(text_size(piece) - text_size(match.group(0)))
+        return piece
+
+    return pattern.sub(expand, text, timeout=REGEX_TIMEOUT_SECONDS)
 
 
 def _split(ctx: NodeContext) -> dict[str, Any]:
@@ -185,19 +241,10 @@ _RESAMPLE = {"lanczos": "LANCZOS", "bicubic": "BICUBIC", "bilinear": "BILINEAR",
 
 
 def _open(ctx: NodeContext) -> Any:
-    from PIL import Image, UnidentifiedImageError
-
     url = ctx.inputs.get("image")
     if not isinstance(url, str) or not url:
         raise NodeFailure("no image arrived")
-    try:
-        image = Image.open(io.BytesIO(read_media(url)))
-        image.load()
-    except (UnidentifiedImageError, OSError) as exc:
-        raise NodeFailure(f"not an image: {exc}") from None
-    if image.width * image.height > MAX_IMAGE_SIDE * MAX_IMAGE_SIDE:
-        raise NodeFailure("the image is too large")
-    return image
+    return decode_image(read_media(url))
 
 
 def _store(image: Any, fmt: str) -> dict[str, Any]:
@@ -216,6 +263,7 @@ def _resize(ctx: NodeContext) -> dict[str, Any]:
     width = params.width or round(image.width * (params.height or image.height) / image.height)
     height = params.height or round(image.height * width / image.width)
     size = (max(1, width), max(1, height))
+    check_output_size(size)  # one side given: the other follows the ratio, unbounded
     if params.fit == "fill":
         image = image.resize(size)
     elif params.fit == "cover":
@@ -231,8 +279,7 @@ def _upscale(ctx: NodeContext) -> dict[str, Any]:
     params = cast(UpscaleParams, ctx.params)
     image = _open(ctx)
     size = (round(image.width * params.scale_factor), round(image.height * params.scale_factor))
-    if size[0] > MAX_IMAGE_SIDE or size[1] > MAX_IMAGE_SIDE:
-        raise NodeFailure(f"the result would exceed {MAX_IMAGE_SIDE} pixels per side")
+    check_output_size(size)
     resample = getattr(Image.Resampling, _RESAMPLE[params.resample])
     return _store(image.resize(size, resample), "png")
 

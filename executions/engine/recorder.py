@@ -1,0 +1,265 @@
+"""The writes of one advance: every node and execution transition, each a conditional UPDATE
+(state.py) in a short transaction of its own, never held across a network call.
+
+`guarded` is the failure contract of recording: a step that raises is rolled back and the node's
+failure is recorded instead, so an execution is never left RUNNING because a write failed (a
+value jsonb refuses, a bug, a broken constraint). Ending an execution (`stop`, `complete`)
+cancels remote jobs first, outside any transaction, then writes.
+"""
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.credits import credits_charge_node, credits_release_execution
+from executions.events import EventBuffer, LeaseLost
+from executions.models import Execution, ExecutionStatus, NodeRun, NodeStatus
+from executions.presenters import execution_status, node_state
+from executions.providers.errors import ProviderError
+from workflows import dataflow
+from workflows.graph import topological_order
+
+from . import limits, state
+from .contracts import NodeFailure, NodeResult
+from .graphview import GraphView
+from .heartbeat import Heartbeat
+from .nodectx import NodeInput, common_flags
+from .remote import cancel_job, close_attempt, gather, iso, outcome
+from .retry import backoff_seconds
+
+logger = logging.getLogger("wireflow.engine")
+OPEN = (NodeStatus.PENDING, NodeStatus.RUNNING)
+
+
+class DeadlinePassed(Exception):
+    """An inline node's executor was still running at the node's deadline."""
+
+
+class Recorder:
+    def __init__(self, execution: Execution, heartbeat: Heartbeat) -> None:
+        self.ex = execution
+        self.heartbeat = heartbeat
+        self.owner = heartbeat.owner
+        self.graph = GraphView.build(execution.nodes, execution.edges)
+        self.runs = {run.node_id: run for run in execution.node_runs.all()}
+        pairs = [(link.source, link.target) for link in self.graph.links]
+        self.order = [n for n in topological_order(list(self.graph.nodes), pairs)
+                      if n in self.runs]
+        self.events = EventBuffer(execution)
+        self.finished = False
+        self._stop_with: tuple[str, str] | None = None
+
+    def refresh(self) -> None:
+        """Re-read the unfinished nodes: a provider webhook may have marked one due, and a
+        runner that lost its lease may still have recorded the node it was running."""
+        open_runs = [run.pk for run in self.runs.values() if run.status in OPEN]
+        for fresh in NodeRun.objects.filter(pk__in=open_runs):
+            self.runs[fresh.node_id] = fresh
+
+    # --- the failure contract of recording ------------------------------------------------
+
+    def guarded(self, run: NodeRun | None, what: str, step: Callable[[], bool]) -> bool:
+        """Run one recording step in a transaction of its own; whether a transition won. If
+        the step raises, it is undone and the failure of `run` is recorded instead (without a
+        run, the exception goes on: the caller ends the execution). A stop asked for by the
+        step (a failed node) happens after the commit, because it calls providers."""
+        try:
+            with transaction.atomic():
+                won = step()
+                self.events.flush()
+        except (LeaseLost, SoftTimeLimitExceeded):
+            raise  # not the node's doing: the pass ends and the execution is woken again
+        except Exception as exc:
+            self._undo()
+            if run is None:
+                raise
+            logger.exception("recording %s of %s in %s failed", what, run.node_id, self.ex.pk)
+            run.refresh_from_db()
+            with transaction.atomic():
+                won = self.fail_node(run, f"Could not record {what}: {_describe(exc)}")
+                self.events.flush()
+        if self._stop_with is not None and not self.finished:
+            status, error = self._stop_with
+            self.stop(status, error)
+        return won
+
+    def _undo(self) -> None:
+        """Forget what a rolled-back step changed in memory."""
+        self.events.pending.clear()
+        self._stop_with = None
+        self.ex.refresh_from_db(fields=["status", "error", "finished_at", "final_output",
+                                        "credits_used", "last_seq"])
+        self.finished = self.ex.status != ExecutionStatus.RUNNING
+
+    # --- node transitions (call inside `guarded`) -----------------------------------------
+
+    def claim(self, run: NodeRun, prepared: NodeInput, phase: str, **extra: Any) -> bool:
+        """PENDING (or a retry's wait) -> RUNNING with a new attempt: only the runner whose
+        claim wins runs the node, and the claim is committed before it does."""
+        now = timezone.now()
+        attempt = run.attempt + 1
+        won = state.node_transition(
+            run, status=NodeStatus.RUNNING, phase=phase, attempt=attempt,
+            started_at=run.started_at or now,
+            deadline_at=run.deadline_at or now + timedelta(seconds=prepared.timeout_seconds),
+            input=prepared.stored, cache_key=prepared.cache_key,
+            attempts_log=[*run.attempts_log, {"attempt": attempt, "startedAt": iso(now)}],
+            next_check_at=None, request_id="", remote={}, polls=0, **extra)
+        if won:
+            self.events.add("node", node_state(run))
+        return won
+
+    def fail_unstarted(self, run: NodeRun, message: str) -> bool:
+        """A node that fails before its executor could run (bad params, an input too big)."""
+        now = timezone.now()
+        state.node_transition(run, status=NodeStatus.RUNNING, attempt=run.attempt + 1,
+                              started_at=now, input=None,
+                              attempts_log=[{"attempt": run.attempt + 1, "startedAt": iso(now)}])
+        return self.fail_node(run, message)
+
+    def skip(self, run: NodeRun, reason: str) -> bool:
+        won = state.node_transition(run, status=NodeStatus.SKIPPED, error="",
+                                    finished_at=timezone.now())
+        if won:
+            logger.debug("skipped %s: %s", run.node_id, reason)
+            self.events.add("node", node_state(run))
+        return won
+
+    def completed(self, run: NodeRun, result: NodeResult, **extra: Any) -> bool:
+        problem = limits.result_problem(result)
+        if problem:
+            return self.failed_attempt(run, NodeFailure(problem))
+        now = timezone.now()
+        credits = result.credits
+        if run.credits_limit is not None and credits > run.credits_limit:
+            # Never more than the bound the reservation covered before the node ran.
+            logger.warning("%s cost %s, over its bound %s", run.node_id, credits,
+                           run.credits_limit)
+            credits = run.credits_limit
+        won = state.node_transition(
+            run, status=NodeStatus.COMPLETED, phase="", finished_at=now, ports=result.ports,
+            output=result.output, credits=credits, progress=1.0, next_check_at=None,
+            attempts_log=close_attempt(run.attempts_log, now, None, None), **extra)
+        if won:
+            self._charge(run)
+            self.events.add("node", node_state(run))
+        return won
+
+    def _charge(self, run: NodeRun) -> None:
+        """Credits: charge a node that just completed (its transition won, so this runs once
+        per node; the ledger's unique constraint backs that up). If the team could not cover
+        the whole cost, the node records what was charged."""
+        charged = credits_charge_node(self.ex.team_id, self.ex.pk, run.node_id, run.credits)
+        if float(charged) != run.credits:
+            state.node_transition(run, credits=float(charged))
+
+    def failed_attempt(self, run: NodeRun, exc: BaseException) -> bool:
+        """An attempt failed: wait and try again if the error is retryable and retries are
+        left, else fail the node. Every executor, inline or remote, goes through here."""
+        if isinstance(exc, DeadlinePassed):
+            return self.fail_node(run, f"Timed out after {self.timeout_of(run)} s")
+        http_status = exc.http_status if isinstance(exc, ProviderError) else None
+        message = str(exc) or exc.__class__.__name__
+        retryable = isinstance(exc, ProviderError) and exc.retryable
+        if not isinstance(exc, ProviderError | NodeFailure):
+            logger.error("executor of %s (%s) crashed", run.node_id, run.node_type, exc_info=exc)
+            message = f"Internal error in {run.node_type}: {exc.__class__.__name__}"
+        now = timezone.now()
+        log = close_attempt(run.attempts_log, now, message, http_status)
+        if retryable and run.attempt <= self.retries_of(run):
+            retry_after = exc.retry_after if isinstance(exc, ProviderError) else None
+            delay = backoff_seconds(run.attempt, retry_after)
+            won = state.node_transition(run, phase="retry_wait", attempts_log=log,
+                                        next_check_at=now + timedelta(seconds=delay))
+            if won:
+                self.events.add("node", node_state(run))
+            return won
+        state.node_transition(run, attempts_log=log)
+        return self.fail_node(run, message)
+
+    def expire(self, run: NodeRun, message: str) -> bool:
+        state.node_transition(run, attempts_log=close_attempt(run.attempts_log, timezone.now(),
+                                                              message, None))
+        return self.fail_node(run, message)
+
+    def fail_node(self, run: NodeRun, message: str) -> bool:
+        now = timezone.now()
+        if common_flags(self.graph, run.node_id).continue_on_error:
+            outputs = self.graph.specs[run.node_id].outputs
+            ports = {port.id: {"error": message} for port in outputs}
+            won = state.node_transition(run, status=NodeStatus.FAILED, phase="", error=message,
+                                        finished_at=now, ports=ports, output={"error": message},
+                                        next_check_at=None)
+            if won:
+                self.events.add("node", node_state(run))
+            return won
+        won = state.node_transition(run, status=NodeStatus.FAILED, phase="", error=message,
+                                    finished_at=now, next_check_at=None)
+        if won:
+            self.events.add("node", node_state(run))
+            label = self.graph.label(run.node_id)
+            self._stop_with = (ExecutionStatus.FAILED,
+                               f"Node '{label}' ({run.node_id}) failed: {message}")
+        return won
+
+    def retries_of(self, run: NodeRun) -> int:
+        return common_flags(self.graph, run.node_id).retries
+
+    def timeout_of(self, run: NodeRun) -> int:
+        return common_flags(self.graph, run.node_id).timeout_seconds
+
+    # --- ending the execution ---------------------------------------------------------------
+
+    def stop(self, status: str, error: str) -> None:
+        """End the execution: cancel remote jobs in flight and every unfinished node."""
+        self._stop_with = None
+        jobs = [run for run in self.runs.values()
+                if run.status == NodeStatus.RUNNING and run.request_id]
+        if jobs:
+            self.heartbeat.call(lambda: asyncio.run(gather(
+                [outcome("cancel", run, cancel_job(self.graph, run)) for run in jobs])), None)
+
+        def cancel_the_rest() -> bool:
+            now = timezone.now()
+            for run in self.runs.values():
+                if run.status in OPEN and state.node_transition(
+                        run, status=NodeStatus.CANCELLED, phase="", finished_at=now,
+                        next_check_at=None):
+                    self.events.add("node", node_state(run))
+            return self._finish(status, error, now, {})
+
+        self.guarded(None, "the end of the execution", cancel_the_rest)
+
+    def complete(self) -> None:
+        self.guarded(None, "the end of the execution", lambda: self._finish(
+            ExecutionStatus.COMPLETED, "", timezone.now(), self._final_output()))
+
+    def _finish(self, status: str, error: str, now: datetime, final: dict[str, Any]) -> bool:
+        # Credits: give back the unused reservation. Before the transition, so the team's lock
+        # is always taken before the execution row's; rolled back with it if the lease is lost.
+        credits_release_execution(self.ex.team_id, self.ex.pk)
+        credits = sum(run.credits for run in self.runs.values())
+        if not state.execution_transition(self.ex, self.owner, status=status, error=error,
+                                          finished_at=now, final_output=final,
+                                          credits_used=credits, wake_at=None):
+            raise LeaseLost(str(self.ex.pk))
+        self.events.add("execution", {**execution_status(self.ex), "finalOutput": final})
+        self.finished = True
+        return True
+
+    def _final_output(self) -> dict[str, Any]:
+        outputs = [n for n in self.order if self.graph.specs[n].node_type.startswith("output:")]
+        chosen = outputs or dataflow.sinks(self.order, self.graph.links)
+        return {node_id: self.runs[node_id].output for node_id in chosen
+                if self.runs[node_id].status == NodeStatus.COMPLETED}
+
+
+def _describe(exc: BaseException) -> str:
+    """What users see of a failed write: the kind of error, not the database's internals."""
+    return f"{exc.__class__.__name__} while saving it"

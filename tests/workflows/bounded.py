@@ -1,0 +1,74 @@
+"""Running a node's executor in a child process with a deadline, for pathological inputs: one that
+pins the CPU while holding the GIL (a backtracking regex, a runaway allocation) cannot be bounded
+by a thread of the test process, which would hang with it. In a child, the test fails instead.
+
+The child is spawned, not forked: the test process has threads (a live server) whose locks a
+fork could copy in a held state.
+"""
+
+import multiprocessing
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+# Bounds a hang, not a speed: these runs take a second or two, more on a busy machine.
+DEADLINE_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ports: dict[str, Any] | None = None  # what the node delivered, if it succeeded
+    failure: str | None = None  # the NodeFailure's message, if it failed as a node should
+    crash: str | None = None  # any other exception: a bug
+
+    @property
+    def text(self) -> str:
+        assert self.ports is not None, self
+        return str(self.ports["text"])
+
+
+def run_node(node_type: str, params: dict[str, Any], inputs: dict[str, Any] | None = None,
+             labels: dict[str, list[str]] | None = None,
+             deadline: float = DEADLINE_SECONDS) -> Outcome:
+    """Run `node_type`'s executor on these params and inputs in a child process; its outcome,
+    or an AssertionError if it has not finished by the deadline (the child is then killed)."""
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_run, args=(sender, node_type, params, inputs or {},
+                                               labels or {}), daemon=True)
+    child.start()
+    sender.close()
+    try:
+        if not receiver.poll(deadline):
+            raise AssertionError(f"{node_type} did not finish within {deadline:g} s")
+        try:
+            outcome: Outcome = receiver.recv()
+        except EOFError:
+            raise AssertionError(f"{node_type} died (exit code {child.exitcode})") from None
+        return outcome
+    finally:
+        child.kill()
+        child.join()
+        receiver.close()
+
+
+def _run(sender: Connection, node_type: str, params: dict[str, Any], inputs: dict[str, Any],
+         labels: dict[str, list[str]]) -> None:
+    import django
+
+    django.setup()
+    from executions.engine.contracts import NodeContext, NodeFailure
+    from workflows.nodes import catalogue
+
+    spec = catalogue[node_type]
+    ctx = NodeContext(execution_id="bounded", team_id=0, node_id="node", node_type=node_type,
+                      label="node", params=spec.params.model_validate(params), inputs=inputs,
+                      input_labels=labels)
+    try:
+        outcome = Outcome(ports=spec.executor.run(ctx).ports)
+    except NodeFailure as exc:
+        outcome = Outcome(failure=str(exc))
+    except Exception as exc:  # reported to the test, which fails on it
+        outcome = Outcome(crash=f"{exc.__class__.__name__}: {exc}"[:2000])
+    sender.send(outcome)
+    sender.close()
