@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -170,3 +172,24 @@ def test_health_probes_are_not_redirected_to_https(tmp_path):
             "print(client.get('/healthz').status_code, client.get('/workflows/').status_code)")
     done = _run(code, tmp_path, **{**PRODUCTION, **HTTPS_ONLY, "ALLOWED_HOSTS": "testserver"})
     assert done.stdout.strip() == "200 301", done.stderr
+
+
+# --- Time limits ----------------------------------------------------------------------------
+
+CELERY_LIMITS = ("from wireflow_site.celery import app\n"
+                 "print(app.conf.task_soft_time_limit, app.conf.task_time_limit)")
+
+
+def test_every_celery_task_runs_under_the_configured_time_limits(tmp_path):
+    assert _run(CELERY_LIMITS, tmp_path, **PRODUCTION).stdout.split() == ["300", "360"]
+    chosen = _run(CELERY_LIMITS, tmp_path, **PRODUCTION, CELERY_TASK_SOFT_TIME_LIMIT="50",
+                  CELERY_TASK_TIME_LIMIT="60")
+    assert chosen.stdout.split() == ["50", "60"], chosen.stderr
+
+
+@pytest.mark.parametrize(("soft", "hard"), [("60", "60"), ("90", "60"), ("0", "60")])
+def test_a_soft_limit_not_below_the_hard_one_is_refused(tmp_path, soft, hard):
+    done = _run(CELERY_LIMITS, tmp_path, **PRODUCTION, CELERY_TASK_SOFT_TIME_LIMIT=soft,
+                CELERY_TASK_TIME_LIMIT=hard)
+    assert done.returncode != 0
+    assert "CELERY_TASK_SOFT_TIME_LIMIT must be positive and below" in done.stderr
