@@ -50,6 +50,18 @@ def teammate(make_user: Callable[..., User], team: Team) -> User:
 
 
 @pytest.fixture
+def viewer(make_user: Callable[..., User], team: Team) -> User:
+    """A member of the owner's team who may only look, working in that team."""
+    from accounts.models import Membership, Role
+
+    user = make_user("viewer@example.com")
+    Membership.objects.create(team=team, user=user, role=Role.VIEWER)
+    user.current_team = team
+    user.save(update_fields=["current_team"])
+    return user
+
+
+@pytest.fixture
 def stranger(make_user: Callable[..., User]) -> User:
     return make_user("stranger@example.com")
 

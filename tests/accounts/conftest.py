@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from accounts.models import Membership, Role, Team, User
+from accounts.models import User
 
 
 @pytest.fixture(autouse=True)
@@ -15,14 +15,6 @@ def _no_allauth_rate_limits(settings: Any) -> None:
     # tests fail logins on purpose and must not lock each other out.
     settings.ACCOUNT_RATE_LIMITS = False
 
-
-@pytest.fixture
-def viewer(make_user: Callable[..., User], team: Team) -> User:
-    user = make_user("viewer@example.com")
-    Membership.objects.create(team=team, user=user, role=Role.VIEWER)
-    user.current_team = team
-    user.save(update_fields=["current_team"])
-    return user
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from accounts.models import Membership, Role, Team, User
+from accounts.models import Membership, Role, User
 from accounts.scopes import (
     ALL_SCOPES,
     EXECUTIONS_READ,
@@ -31,13 +31,6 @@ FORBIDDEN_ROLE = {"error": "Your role in this team cannot do this", "code": "for
 def _no_rate_limits(settings: Any) -> None:
     settings.RATE_LIMITS_ENABLED = False
 
-
-@pytest.fixture
-def viewer(make_user: Callable[..., User], team: Team) -> User:
-    user = make_user("viewer@example.com")
-    Membership.objects.create(team=team, user=user, role=Role.VIEWER)
-    user_switch_team(user, team)
-    return user
 
 
 def browser(user: User) -> ApiClient:

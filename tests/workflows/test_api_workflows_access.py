@@ -8,8 +8,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from accounts.models import Membership, Role, Team, User
-from accounts.services import user_switch_team
+from accounts.models import User
 from tests.conftest import ApiClient
 from tests.workflows.test_api_workflows import (
     WORKFLOW_KEYS,
@@ -22,13 +21,6 @@ from workflows.models import Workflow
 
 pytestmark = pytest.mark.django_db
 
-
-@pytest.fixture
-def viewer(make_user: Callable[..., User], team: Team) -> User:
-    user = make_user("viewer@example.com")
-    Membership.objects.create(team=team, user=user, role=Role.VIEWER)
-    user_switch_team(user, team)
-    return user
 
 
 # --- Who may do what ------------------------------------------------------------------------
