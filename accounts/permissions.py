@@ -1,32 +1,62 @@
 """Who may do what in a team: api.md's roles table, in one place.
 
-A role is always read from the membership as it is now, in the team that owns the object acted
-on: a browser session acts with its role in the workflow's team (not its current team), and an
-API key with its creator's current role in the key's team. Lookups come first, so another
+Every page, API endpoint, WebSocket and template action asks this module; nothing else compares
+roles. A role is always read from the membership as it is now, in the team that owns the object
+acted on: a browser session acts with its role in the workflow's team (not its current team), and
+an API key with its creator's current role in the key's team. Lookups come first, so another
 team's object is still 404 and never 403.
+
+| may                                                           | owner | admin | editor | viewer |
+|---------------------------------------------------------------|-------|-------|--------|--------|
+| READ: workflows, runs, templates, stats, members              |   ✓   |   ✓   |   ✓    |   ✓    |
+| MODIFY: create / edit / delete workflows, versions, schedules |   ✓   |   ✓   |   ✓    |   —    |
+| EXECUTE: execute, run, batch, cancel, rerun                   |   ✓   |   ✓   |   ✓    |   —    |
+| USE_TEMPLATE: make a workflow from a template                 |   ✓   |   ✓   |   ✓    |   —    |
+| PUBLISH_TEMPLATE: publish; update/delete the team's templates |   ✓   |   ✓   | own    |   —    |
+| CREATE_API_KEY: for themself (viewers: read scopes only)      |   ✓   |   ✓   |   ✓    | read   |
+| MANAGE_MEMBERS: invite, roles, remove, others' keys           |   ✓   | not owners |  — |   —    |
+| MANAGE_PROVIDER_KEYS                                          |   ✓   |   ✓   |   —    |   —    |
+| OWN_TEAM: plan, transfer ownership, delete the team           |   ✓   |   —   |   —    |   —    |
+
+The "own", "read" and "not owners" cells are refinements of a ✓ that need the object:
+`may_change_template`, `api_key_scopes_allowed` and `may_manage_member` answer them.
 """
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 from wireflow_site.errors import Forbidden
 
 from .models import Role, Team, User
+from .scopes import READ_SCOPES
 from .selectors import membership_role
 
 
 class Action(StrEnum):
-    READ = "read"  # workflows, runs, stats, members
-    MODIFY = "modify"  # create, edit, delete workflows, versions, schedules
-    EXECUTE = "execute"  # execute, run, batch, cancel, rerun
-    MANAGE_MEMBERS = "manage_members"  # invite, change roles, remove members, others' keys
+    READ = "read"
+    MODIFY = "modify"
+    EXECUTE = "execute"
+    USE_TEMPLATE = "use_template"
+    PUBLISH_TEMPLATE = "publish_template"
+    CREATE_API_KEY = "create_api_key"
+    MANAGE_MEMBERS = "manage_members"
+    MANAGE_PROVIDER_KEYS = "manage_provider_keys"
+    OWN_TEAM = "own_team"
 
 
+_ALL = frozenset(Role)
 _MEMBERS = frozenset({Role.OWNER, Role.ADMIN, Role.EDITOR})
+_MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
 PERMISSIONS: dict[Action, frozenset[str]] = {
-    Action.READ: frozenset(Role),
+    Action.READ: _ALL,
     Action.MODIFY: _MEMBERS,
     Action.EXECUTE: _MEMBERS,
-    Action.MANAGE_MEMBERS: frozenset({Role.OWNER, Role.ADMIN}),
+    Action.USE_TEMPLATE: _MEMBERS,
+    Action.PUBLISH_TEMPLATE: _MEMBERS,
+    Action.CREATE_API_KEY: _ALL,
+    Action.MANAGE_MEMBERS: _MANAGERS,
+    Action.MANAGE_PROVIDER_KEYS: _MANAGERS,
+    Action.OWN_TEAM: frozenset({Role.OWNER}),
 }
 
 
@@ -39,9 +69,40 @@ def role_may(role: str | None, action: Action) -> bool:
     return role is not None and role in PERMISSIONS[action]
 
 
+def user_may(user: User, team: Team, action: Action) -> bool:
+    return role_may(membership_role(user, team), action)
+
+
 def require_role(user: User, team: Team, action: Action) -> str:
     """The user's role in the team if it may do `action`, else 403 forbidden_role."""
     role = membership_role(user, team)
     if role is None or not role_may(role, action):
         raise ForbiddenRole()
     return role
+
+
+def may_change_template(role: str | None, *, is_author: bool) -> bool:
+    """Update, republish or unpublish a team's template: managers any, editors their own."""
+    if role in _MANAGERS:
+        return True
+    return is_author and role_may(role, Action.PUBLISH_TEMPLATE)
+
+
+def may_manage_member(role: str | None, target_role: str) -> bool:
+    """Change the role of, or remove, a member whose role is `target_role` (or make someone
+    `target_role`): owners anyone, admins anyone but owners."""
+    if not role_may(role, Action.MANAGE_MEMBERS):
+        return False
+    return role == Role.OWNER or target_role != Role.OWNER
+
+
+def api_key_scopes_allowed(role: str | None, scopes: Iterable[str]) -> bool:
+    """Whether someone of `role` may create a key with these scopes: viewers read-only."""
+    if not role_may(role, Action.CREATE_API_KEY):
+        return False
+    return role != Role.VIEWER or set(scopes) <= READ_SCOPES
+
+
+def actions_for(role: str | None) -> dict[str, bool]:
+    """The whole row of the table for one role, as the pages and the editor read it."""
+    return {action.value: role_may(role, action) for action in Action}

@@ -112,12 +112,15 @@ def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 def _mount_routers() -> None:
     from accounts.api import router as developer_router
+    from accounts.team_api import router as team_router
     from executions.api import router as executions_router
     from executions.estimate_api import router as estimate_router
     from executions.run_api import router as run_router
     from executions.sse import router as events_router
     from workflows.api import router as workflows_router
     from workflows.nodes.api import router as nodes_router
+    from workflows.templates_api import router as templates_router
+    from workflows.versions_api import router as versions_router
 
     api.add_router("/nodes", nodes_router)
     # Executions first: its literal "executions/..." paths must win over "{workflow_id}".
@@ -125,8 +128,11 @@ def _mount_routers() -> None:
     api.add_router("/workflows", run_router)
     api.add_router("/workflows", estimate_router)
     api.add_router("/workflows", events_router)
+    api.add_router("/workflows", versions_router)
     api.add_router("/workflows", workflows_router)
     api.add_router("/developer", developer_router)
+    api.add_router("/team", team_router)
+    api.add_router("/templates", templates_router)
 
 
 _mount_routers()

@@ -259,6 +259,10 @@ EXECUTION_DEADLINE_SECONDS = env_int("EXECUTION_DEADLINE_SECONDS", 3600)
 # Credits every new team starts with (1 credit = US$0.01): enough to try the seed pipeline
 # (about 40 credits a run) several times.
 SIGNUP_CREDITS = env_int("WIREFLOW_SIGNUP_CREDITS", 500)
+# Teams and templates: how long an invitation link works, and whether members may publish
+# templates to every account on this instance (scope "public").
+INVITATION_DAYS = env_int("WIREFLOW_INVITATION_DAYS", 7)
+PUBLIC_TEMPLATES_ENABLED = env_bool("WIREFLOW_PUBLIC_TEMPLATES", True)
 # Hosts exempt from the SSRF guard (tests and trusted internal services only).
 SSRF_ALLOW_HOSTS = env_list("WIREFLOW_SSRF_ALLOW_HOSTS", [])
 

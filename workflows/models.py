@@ -38,6 +38,12 @@ class Workflow(models.Model):
     # Starter templates shipped with the product (loaded by `manage.py seed`).
     is_template = models.BooleanField(default=False)
     template_slug = models.SlugField(max_length=100, blank=True, default="")
+    # The template this workflow was made from ("Use template"), and that template's version.
+    template = models.ForeignKey("Template", null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+")
+    template_version = models.PositiveIntegerField(null=True, blank=True)
+    # Pins the webhook trigger to a version (a number or a tag); "" runs the current graph.
+    webhook_version = models.CharField(max_length=40, blank=True, default="")
 
     class Meta:
         indexes = [models.Index(fields=["team", "-updated_at"], name="workflow_team_updated")]
@@ -61,11 +67,61 @@ class WorkflowVersion(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="+")
+    # A semantic version ("1.4.0") given to this snapshot, unique per workflow; "" when untagged.
+    tag = models.CharField(max_length=40, blank=True, default="")
+    note = models.CharField(max_length=500, blank=True, default="")
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["workflow", "version"],
-                                               name="one_snapshot_per_version")]
+        constraints = [
+            models.UniqueConstraint(fields=["workflow", "version"],
+                                    name="one_snapshot_per_version"),
+            models.UniqueConstraint(fields=["workflow", "tag"], condition=~Q(tag=""),
+                                    name="one_version_per_tag"),
+        ]
         ordering = ["workflow", "-version"]
 
     def __str__(self) -> str:
         return f"{self.workflow_id} v{self.version}"
+
+
+class TemplateScope(models.TextChoices):
+    STARTER = "starter"  # ships with the product, visible to every team
+    TEAM = "team"  # visible to the publishing team
+    PUBLIC = "public"  # visible to every account on this instance
+
+
+class Template(models.Model):
+    """A snapshot of a workflow's graph, published to be reused (the gallery)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # None for the starter templates, which belong to no team.
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.CASCADE,
+                             related_name="templates")
+    scope = models.CharField(max_length=10, choices=TemplateScope.choices,
+                             default=TemplateScope.TEAM)
+    # The starter templates' file name (workflows/starter_templates/<slug>.json).
+    slug = models.SlugField(max_length=100, blank=True, default="")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    tags = models.JSONField(default=list)
+    nodes = models.JSONField(default=list)
+    edges = models.JSONField(default=list)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                               on_delete=models.SET_NULL, related_name="+")
+    source_workflow = models.ForeignKey(Workflow, null=True, blank=True,
+                                        on_delete=models.SET_NULL, related_name="+")
+    version = models.PositiveIntegerField(default=1)
+    use_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["scope", "-updated_at"], name="template_scope_updated"),
+                   models.Index(fields=["team", "-updated_at"], name="template_team_updated")]
+        constraints = [
+            models.UniqueConstraint(fields=["slug"], condition=Q(scope="starter"),
+                                    name="one_starter_template_per_slug"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
