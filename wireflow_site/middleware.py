@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import csrf
 
 from .errors import error_body, unavailable_error
 
@@ -31,7 +32,7 @@ class RequestIdLogFilter(logging.Filter):
 
 def _is_api(request: HttpRequest) -> bool:
     path = request.path
-    return path.startswith("/api/") or path.startswith("/workflow/")
+    return path == "/api" or path.startswith(("/api/", "/workflow/"))
 
 
 class RequestIdMiddleware:
@@ -112,6 +113,16 @@ def error_response(request: HttpRequest, exception: BaseException | None) -> Htt
     for name, value in (busy.headers if busy is not None else {}).items():
         response[name] = value
     return response
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: JSON under /api/ (a browser session calling the API without its
+    token), Django's page elsewhere. Key-authenticated API calls never reach it: the API's views
+    are exempt and check the token themselves only for a session (accounts/auth.py)."""
+    if _is_api(request):
+        return JsonResponse(error_body("CSRF check failed. Reload the page and try again.",
+                                       "csrf_failed"), status=403)
+    return csrf.csrf_failure(request, reason=reason)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

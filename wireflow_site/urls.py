@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from django.views.static import serve
 
 from executions import triggers
@@ -13,6 +14,7 @@ from .errors import error_body
 handler500 = "wireflow_site.middleware.server_error"
 
 
+@csrf_exempt  # no session is used here, and an unknown path is 404 for every method
 def api_not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
     return JsonResponse(error_body("Not found", "not_found"), status=404)
 
@@ -26,7 +28,7 @@ urlpatterns = [
     re_path(r"^workflow/(?P<webhook_id>[^/]+)/trigger/?$", triggers.trigger,
             name="webhook_trigger_short"),
     path("api/v1/", api.urls),
-    re_path(r"^api/(?P<rest>.*)$", api_not_found),
+    re_path(r"^api(?:/(?P<rest>.*))?$", api_not_found),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("", include("accounts.urls")),
