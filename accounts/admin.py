@@ -3,6 +3,9 @@
 API keys are read-only here apart from their name, and their hash is never shown: a key's
 secret exists only in the response that created it.
 
+Invitations are read-only here (they are sent from Settings > Team, which shows the link once;
+only its hash exists), apart from revoking them.
+
 A membership removed here (on its own page, in bulk, or on its team's page) goes through
 `services.membership_remove`, which revokes the person's keys of that team with it; a
 membership cannot be moved to another person or team (that would be a removal in disguise)."""
@@ -15,10 +18,12 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
+from django.utils import timezone
 
 from . import services
 from .forms import EmailUserChangeForm, EmailUserCreationForm
-from .models import ApiKey, Membership, Team, User
+from .invitations import invitation_state
+from .models import ApiKey, Invitation, Membership, Team, User
 
 
 class MembershipForm(forms.ModelForm):
@@ -113,3 +118,27 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for api_key in queryset:
             services.api_key_revoke(api_key)
         self.message_user(request, f"Revoked {queryset.count()} key(s).")
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = ("email", "team", "role", "state", "invited_by", "created_at", "expires_at")
+    list_filter = ("role",)
+    search_fields = ("email", "team__name", "team__slug")
+    fields = ("email", "team", "role", "state", "invited_by", "created_at", "sent_at",
+              "expires_at", "accepted_at", "accepted_by", "revoked_at")
+    readonly_fields = fields
+    actions = ["revoke"]
+
+    @admin.display(description="State")
+    def state(self, obj: Invitation) -> str:
+        return invitation_state(obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # an invitation's link exists only in the email and on the inviter's page
+
+    @admin.action(description="Revoke selected invitations")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:
+        count = queryset.filter(accepted_at__isnull=True, revoked_at__isnull=True).update(
+            revoked_at=timezone.now())
+        self.message_user(request, f"Revoked {count} invitation(s).")

@@ -1,11 +1,13 @@
-"""Browser forms for teams and API keys, and the admin's user forms (email, no username)."""
+"""Browser forms for teams, members, invitations and API keys, and the admin's user forms
+(email, no username)."""
 
+from collections.abc import Iterable
 from typing import Any
 
 from django import forms
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
-from .models import User
+from .models import Role, User
 from .scopes import ALL_SCOPES
 
 MAX_EXPIRY_DAYS = 3650
@@ -16,10 +18,19 @@ SCOPE_HELP = {
     "workflows:execute": "run and cancel workflows",
     "executions:read": "read executions and their outputs",
     "usage:read": "read credits and usage",
+    "team:manage": "manage members, invitations and provider keys",
 }
 
 EXPIRY_CHOICES = [("never", "Never"), ("30", "30 days"), ("90", "90 days"),
                   ("365", "1 year"), ("custom", "Custom")]
+
+
+def _offer_only(field: forms.Field, allowed: Iterable[str]) -> None:
+    """Show only the choices the person may pick; the field still accepts every valid one, so
+    a forged choice reaches the service and is refused there (403), not passed off as a typo."""
+    offered = set(allowed)
+    widget = field.widget
+    widget.choices = [c for c in widget.choices if c[0] in offered]  # type: ignore[attr-defined]
 
 
 class ApiKeyForm(forms.Form):
@@ -35,6 +46,11 @@ class ApiKeyForm(forms.Form):
     expires_in_days = forms.IntegerField(
         required=False, min_value=1, max_value=MAX_EXPIRY_DAYS, label="Days",
         widget=forms.NumberInput(attrs={"placeholder": "days", "inputmode": "numeric"}))
+
+    def __init__(self, *args: Any, allowed_scopes: Iterable[str] = ALL_SCOPES,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _offer_only(self.fields["scopes"], allowed_scopes)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -60,6 +76,35 @@ class TeamForm(forms.Form):
 
 class TeamSwitchForm(forms.Form):
     team = forms.IntegerField(min_value=1)
+
+
+class RoleField(forms.ChoiceField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=Role.choices, **kwargs)
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(max_length=254, widget=forms.EmailInput(
+        attrs={"placeholder": "name@example.com", "autocomplete": "off"}))
+    role = RoleField(initial=Role.EDITOR)
+
+    def __init__(self, *args: Any, allowed_roles: Iterable[str] = Role.values,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _offer_only(self.fields["role"], allowed_roles)
+
+
+class MemberRoleForm(forms.Form):
+    role = RoleField()
+
+
+class TransferForm(forms.Form):
+    user = forms.IntegerField(min_value=1, max_value=2**62, label="New owner")
+
+
+class TeamDeleteForm(forms.Form):
+    confirm = forms.CharField(max_length=110, label="Type the team's name to confirm",
+                              widget=forms.TextInput(attrs={"autocomplete": "off"}))
 
 
 class EmailUserCreationForm(AdminUserCreationForm):

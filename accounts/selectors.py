@@ -3,10 +3,7 @@
 from django.db.models import Exists, OuterRef, QuerySet
 
 from . import keys
-from .models import ApiKey, Membership, Role, Team, User
-
-# Who may create and revoke a team's API keys: everyone but viewers.
-KEY_MANAGER_ROLES = frozenset({Role.OWNER, Role.ADMIN, Role.EDITOR})
+from .models import ApiKey, Membership, Team, User
 
 
 def teams_for_user(user: User) -> QuerySet[Team]:
@@ -45,8 +42,27 @@ def membership_role(user: User, team: Team) -> str | None:
             .values_list("role", flat=True).first())
 
 
-def can_manage_api_keys(user: User, team: Team) -> bool:
-    return Membership.objects.filter(user=user, team=team, role__in=KEY_MANAGER_ROLES).exists()
+def members_of_team(team: Team) -> QuerySet[Membership]:
+    """The team's memberships with their people, in the order they joined."""
+    return (Membership.objects.filter(team=team).select_related("user")
+            .order_by("created_at", "pk"))
+
+
+def member_get(team: Team, user_id: int) -> Membership | None:
+    return members_of_team(team).filter(user_id=user_id).first()
+
+
+def member_roles(team: Team) -> dict[int, str]:
+    """user id -> role, for every member of the team."""
+    return dict(Membership.objects.filter(team=team).values_list("user_id", "role"))
+
+
+def member_count(team: Team) -> int:
+    return Membership.objects.filter(team=team).count()
+
+
+def user_exists_with_email(email: str) -> bool:
+    return User.objects.filter(email__iexact=email).exists()
 
 
 def api_keys_for_team(team: Team) -> QuerySet[ApiKey]:

@@ -1,4 +1,5 @@
-"""Browser pages for accounts: home, settings (account, teams, API keys) and the team switcher.
+"""Browser pages for accounts: home, settings (account, teams, API keys) and the team switcher;
+Settings > Team and the invitation pages are in team_views.py.
 
 Sign up, log in, log out and password reset are allauth's views with our templates."""
 
@@ -16,13 +17,14 @@ from wireflow_site.errors import InvalidRequest
 
 from . import services
 from .forms import ApiKeyForm, TeamForm, TeamSwitchForm
-from .models import Team, User
+from .models import ApiKey, Team, User
+from .permissions import ForbiddenRole, api_key_scopes_allowed
 from .scopes import ALL_SCOPES
 from .selectors import (
     api_key_get_for_user,
     api_keys_for_team,
-    can_manage_api_keys,
     current_team_for_user,
+    member_roles,
     memberships_for_user,
     team_get_for_user,
 )
@@ -36,8 +38,10 @@ def _user(request: HttpRequest) -> User:
     return cast(User, request.user)  # every caller is behind login_required
 
 
-def _forbidden(request: HttpRequest, message: str) -> HttpResponse:
-    return render(request, "accounts/forbidden.html", {"message": message}, status=403)
+def forbidden(request: HttpRequest, message: str, back_url: str = "/settings/api-keys/",
+              back_label: str = "Back to API keys") -> HttpResponse:
+    return render(request, "accounts/forbidden.html", {
+        "message": message, "back_url": back_url, "back_label": back_label}, status=403)
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -95,25 +99,40 @@ def api_keys(request: HttpRequest) -> HttpResponse:
     if team is None:
         messages.warning(request, "Create a team first: API keys belong to a team.")
         return redirect("teams")
-    can_manage = can_manage_api_keys(user, team)
-    form = ApiKeyForm(request.POST if request.method == "POST" else None)
+    roles = member_roles(team)
+    role = roles.get(user.pk)
+    allowed_scopes = [s for s in ALL_SCOPES if api_key_scopes_allowed(role, [s])]
+    form = ApiKeyForm(request.POST if request.method == "POST" else None,
+                      allowed_scopes=allowed_scopes)
     if request.method == "POST":
-        if not can_manage:
-            return _forbidden(request, "Viewers cannot create API keys.")
-        if _create_key(request, user, team, form):
-            return redirect("api_keys")
+        try:
+            if _create_key(request, user, team, form):
+                return redirect("api_keys")
+        except ForbiddenRole:
+            return forbidden(request, "Your role in this team cannot create a key with these "
+                                      "scopes: viewers may create keys with read scopes only.")
+    keys = list(api_keys_for_team(team))
     return render(request, "accounts/api_keys.html", {
-        "tab": "api_keys", "team": team, "form": form, "can_manage": can_manage,
-        "keys": api_keys_for_team(team), "all_scope_count": len(ALL_SCOPES),
+        "tab": "api_keys", "team": team, "form": form, "can_create": bool(allowed_scopes),
+        "read_only_keys": len(allowed_scopes) < len(ALL_SCOPES),
+        "keys": keys, "revocable": _revocable(user, role, roles, keys),
+        "all_scope_count": len(ALL_SCOPES),
         "new_key": request.session.pop(NEW_KEY_SESSION_KEY, None),
     })
+
+
+def _revocable(user: User, role: str | None, roles: dict[int, str],
+               keys: list[ApiKey]) -> set[int]:
+    """The ids of the live keys this person may revoke."""
+    return {k.pk for k in keys if k.revoked_at is None and services.api_key_may_revoke(
+        k, by=user, by_role=role, creator_role=roles.get(k.user_id))}
 
 
 def _create_key(request: HttpRequest, user: User, team: Team, form: ApiKeyForm) -> bool:
     if not form.is_valid():
         return False
     try:
-        created = services.api_key_create(
+        created = services.api_key_create_as_member(
             user=user, team=team, name=form.cleaned_data["name"],
             scopes=form.cleaned_data["scopes"], expires_in_days=form.days())
     except InvalidRequest as error:
@@ -132,10 +151,13 @@ def api_key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
     api_key = api_key_get_for_user(user, key_id)
     if api_key is None:
         raise Http404("API key not found")
-    if not can_manage_api_keys(user, api_key.team):
-        return _forbidden(request, "Viewers cannot revoke API keys.")
+    roles = member_roles(api_key.team)
+    if not services.api_key_may_revoke(api_key, by=user, by_role=roles.get(user.pk),
+                                       creator_role=roles.get(api_key.user_id)):
+        return forbidden(request, "Your role in this team cannot revoke another member's key: "
+                                  "owners and admins can.")
     if request.method == "POST":
-        services.api_key_revoke(api_key)
+        services.api_key_revoke_as_member(api_key, by=user)
         messages.success(request, f"Revoked “{api_key.name}”. It no longer works.")
         return redirect("api_keys")
     return render(request, "accounts/api_key_revoke.html", {"tab": "api_keys", "key": api_key})

@@ -372,7 +372,6 @@ def drag_result(drag: Frames, idle: Frames) -> Result:
 # --- The README screenshot: `python -m bench.b8_editor --screenshot` ----------------------
 
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
-SEED_WORKFLOW = "Prompt to upscaled image"  # workflows/starter_templates/seed-pipeline.json
 DEMO_LOGIN = ("demo@wireflow.local", "wireflow-demo")  # workflows/services.py, printed by make dev
 RUN_TIMEOUT_MS = 60_000
 
@@ -380,7 +379,7 @@ RUN_TIMEOUT_MS = 60_000
 @contextmanager
 def embedded_site() -> Iterator[str]:
     """What `make dev` starts, in a temporary directory: SQLite, the in-process executor and
-    the provider simulators, with the demo account and its starter workflows."""
+    the provider simulators, with the demo account and the starter templates."""
     with tempfile.TemporaryDirectory() as var_dir:
         url = f"http://127.0.0.1:{free_port()}"
         # Without these the site is the embedded default; without FAL_KEY it cannot reach
@@ -423,7 +422,8 @@ def screenshot_of_a_finished_run(url: str, path: Path = SCREENSHOT) -> None:
     with chromium() as browser:
         page = logged_in_context(browser, url, *DEMO_LOGIN).new_page()
         page.goto(f"{url}/workflows/")
-        page.get_by_role("link", name=SEED_WORKFLOW, exact=True).click()
+        # The demo team starts empty: its list offers the gallery's starters (Use opens one).
+        page.get_by_test_id("starter-seed-pipeline").get_by_test_id("use-starter").click()
         nodes = page.locator("[data-node-type]")
         expect(nodes).to_have_count(4)
         page.get_by_test_id("run-button").click()

@@ -9,11 +9,13 @@ from accounts.auth import EXECUTION, ApiAuth, caller_of
 from accounts.permissions import Action, require_role
 from accounts.scopes import EXECUTIONS_READ, WORKFLOWS_EXECUTE, WORKFLOWS_WRITE
 from wireflow_site import ratelimit
+from wireflow_site.errors import InvalidRequest
 from wireflow_site.idempotency import OPENAPI as IDEMPOTENCY_OPENAPI
 from wireflow_site.idempotency import idempotent
-from workflows.models import Workflow
+from workflows.models import Workflow, WorkflowVersion
 from workflows.schemas import COMMON_ERRORS, ErrorOut, InvalidGraphOut
 from workflows.selectors import workflow_get_for_user
+from workflows.versions import version_resolve
 
 from . import presenters, selectors, services
 from .estimate_api import InsufficientCreditsOut
@@ -47,6 +49,18 @@ def workflow_to_start(request: HttpRequest, workflow_id: str, *,
     return workflow
 
 
+def version_to_run(workflow: Workflow, ref: int | str | None, *,
+                   overrides_graph: bool = False) -> WorkflowVersion | None:
+    """The version a body's `version` names (None: the current graph); 404 Version not found
+    for an unknown one, 400 when the body also sends a graph of its own."""
+    if ref is None:
+        return None
+    if overrides_graph:
+        raise InvalidRequest("Send either a version or a graph (nodes, edges), not both",
+                             fields=["version"])
+    return version_resolve(workflow, ref)
+
+
 def poll_url(execution: Execution) -> str:
     return f"/api/v1/workflows/executions/{execution.pk}/poll"
 
@@ -61,12 +75,13 @@ def execute(request: HttpRequest, workflow_id: str, response: HttpResponse,
             payload: ExecuteIn | None = _NO_BODY) -> Any:
     caller = caller_of(request)
     body = payload or ExecuteIn.model_validate({})
-    workflow = workflow_to_start(request, workflow_id,
-                                 overrides_graph=body.nodes is not None or body.edges is not None)
+    overrides = body.nodes is not None or body.edges is not None
+    workflow = workflow_to_start(request, workflow_id, overrides_graph=overrides)
+    version = version_to_run(workflow, body.version, overrides_graph=overrides)
     execution = services.execution_start(workflow, caller.user, services.ExecuteRequest(
         nodes=body.nodes, edges=body.edges, inputs=body.inputs,
         target_node_id=body.targetNodeId, trigger_data=body.triggerData,
-        trigger=caller.trigger))
+        trigger=caller.trigger, version=version))
     response["Location"] = poll_url(execution)
     start = presenters.iso(execution.started_at)
     return Status(201, {"executionId": str(execution.pk), "workflowId": str(workflow.pk),

@@ -10,6 +10,7 @@ from accounts.credits import as_number
 from accounts.scopes import WORKFLOWS_READ
 from workflows.schemas import COMMON_ERRORS, ErrorOut, InvalidGraphOut
 from workflows.selectors import workflow_get_for_user
+from workflows.versions import version_resolve
 
 from . import services
 from .schemas import ExecuteIn
@@ -53,8 +54,9 @@ def estimate(request: HttpRequest, workflow_id: str, payload: ExecuteIn | None =
     workflow = workflow_get_for_user(caller.user, workflow_id, team=caller.lookup_team)
     body = payload or ExecuteIn.model_validate({})
     # Inputs do not change the price (params do), so they are accepted but not checked here.
+    version = version_resolve(workflow, body.version) if body.version is not None else None
     found = services.execution_estimate(workflow, services.ExecuteRequest(
-        nodes=body.nodes, edges=body.edges, target_node_id=body.targetNodeId))
+        nodes=body.nodes, edges=body.edges, target_node_id=body.targetNodeId, version=version))
     return {"workflowId": str(workflow.pk), "estimatedCredits": as_number(found.total),
             "availableCredits": as_number(found.available),
             "sufficient": found.total <= found.available,

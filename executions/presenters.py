@@ -5,6 +5,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from workflows.models import WorkflowVersion
 from workflows.node_secrets import redact_graph, redact_params
 
 from .models import Execution, NodeRun, NodeStatus
@@ -88,9 +89,22 @@ def execution_status(execution: Execution) -> dict[str, Any]:
     }
 
 
+def version_of(execution: Execution) -> dict[str, Any]:
+    """Which saved version ran: `version` (its number) and `versionTag` (its tag as it is now),
+    both null for a graph sent with the execute."""
+    return _version_fields(execution.workflow_version if execution.workflow_version_id
+                           else None)
+
+
+def _version_fields(version: WorkflowVersion | None) -> dict[str, Any]:
+    return {"version": version.version if version else None,
+            "versionTag": (version.tag or None) if version else None}
+
+
 def poll_shape(execution: Execution, runs: Sequence[NodeRun]) -> dict[str, Any]:
     return {
         **execution_status(execution),
+        **version_of(execution),
         "nodeStates": [node_state(run) for run in runs],
         "nodeResults": {"nodeRuns": [
             {"nodeId": run.node_id, "status": run.status,
@@ -127,8 +141,14 @@ def _redacted_input(run: NodeRun) -> Any:
 
 
 def execution_summary(execution: Execution) -> dict[str, Any]:
-    return execution_status(execution)
+    return {**execution_status(execution), **version_of(execution)}
 
 
 def summaries(executions: Iterable[Execution]) -> list[dict[str, Any]]:
-    return [execution_summary(execution) for execution in executions]
+    """The history's summaries; the versions they ran are read in one query for the page."""
+    page = list(executions)
+    ids = {e.workflow_version_id for e in page if e.workflow_version_id}
+    found = {v.pk: v for v in WorkflowVersion.objects.filter(pk__in=ids).only("version", "tag")}
+    return [{**execution_status(execution),
+             **_version_fields(found.get(execution.workflow_version_id or 0))}
+            for execution in page]

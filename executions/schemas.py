@@ -6,7 +6,7 @@ from ninja import Schema
 from ninja.schema import DjangoGetter
 from pydantic import Field, field_validator, model_validator
 
-from workflows.schemas import storable
+from workflows.schemas import VersionRef, storable
 
 from .models import ExecutionStatus, NodeStatus, Trigger
 
@@ -22,6 +22,9 @@ class ExecuteIn(Schema):
         description="Run only this node and what it needs, reusing cached upstream results.")
     triggerData: dict[str, Any] = Field(default_factory=dict,
                                         description="Free-form, stored with the execution.")
+    version: VersionRef | None = Field(
+        None, description="Run this saved version (a number or a tag) instead of the current "
+                          "graph; not together with nodes/edges. Unknown: 404.")
 
     @model_validator(mode="before")
     @classmethod
@@ -98,6 +101,9 @@ class ExecutionSummaryOut(Schema):
     durationMs: int | None
     creditsUsed: float
     trigger: Trigger
+    version: int | None = Field(description="The number of the workflow version run; null "
+                                            "for a graph sent with the execute")
+    versionTag: str | None = Field(description="That version's tag, if it has one")
 
 
 class PollOut(ExecutionSummaryOut):

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 
 from accounts.models import Team, User
+from accounts.permissions import readable_by
 from wireflow_site.errors import InvalidRequest, NotFound
 from workflows.models import Workflow
 
@@ -22,7 +23,7 @@ def execution_get_for_user(user: User, execution_id: str, *, team: Team | None =
         pk = uuid.UUID(str(execution_id))
     except ValueError:
         raise NotFound("Execution not found") from None
-    found = Execution.objects.filter(pk=pk, team__memberships__user=user)
+    found = Execution.objects.filter(readable_by(user), pk=pk)
     if team is not None:
         found = found.filter(team=team)
     execution = found.first()

@@ -15,7 +15,7 @@ from accounts.credits import LineItem, credit_balance, credits_reserve, to_credi
 from accounts.models import User
 from wireflow_site.errors import Conflict, InvalidGraph, InvalidRequest
 from workflows import dataflow, graph, node_secrets
-from workflows.models import Workflow
+from workflows.models import Workflow, WorkflowVersion
 from workflows.nodes import catalogue
 from workflows.selectors import workflow_version_latest
 
@@ -31,10 +31,21 @@ class ExecuteRequest:
     target_node_id: str | None = None
     trigger_data: Mapping[str, Any] = field(default_factory=dict)
     trigger: str = Trigger.API
+    # A pinned run: this saved version's graph instead of the current one.
+    version: WorkflowVersion | None = None
+
+    @property
+    def overrides_graph(self) -> bool:
+        return self.nodes is not None or self.edges is not None
 
 
 def _graph_for(workflow: Workflow, request: ExecuteRequest) -> tuple[list[Any], list[Any], bool]:
-    if request.nodes is None and request.edges is None:
+    if request.version is not None:
+        if request.overrides_graph:
+            raise InvalidRequest("Send either a version or a graph (nodes, edges), not both",
+                                 fields=["version"])
+        return request.version.nodes, request.version.edges, False
+    if not request.overrides_graph:
         return workflow.nodes, workflow.edges, False
     # A graph sent with the request has its write-only params sealed like a saved one.
     nodes = (node_secrets.seal_graph(request.nodes, workflow.nodes)
@@ -47,13 +58,25 @@ def _runnable(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [node for node in nodes if node.get("data", {}).get("nodeType") in catalogue]
 
 
+def _input_nodes(nodes: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]],
+                                                        dict[str, dict[str, Any]]]:
+    """The input nodes by id, and by label (stripped, lower case)."""
+    inputs = [n for n in _runnable(nodes) if catalogue[n["data"]["nodeType"]].input_param]
+    return ({n["id"]: n for n in inputs},
+            {str(n["data"].get("label", "")).strip().lower(): n for n in inputs})
+
+
+def input_keys(nodes: list[dict[str, Any]]) -> set[str]:
+    """The keys that name an input node: its id, or its label in lower case."""
+    by_id, by_label = _input_nodes(nodes)
+    return set(by_id) | set(by_label)
+
+
 def resolve_inputs(nodes: list[dict[str, Any]], given: Mapping[str, Any], *,
                    strict: bool) -> dict[str, Any]:
     """Map `{nodeId or label: value}` onto input nodes' ids (ids first, then labels ignoring
     case). With `strict`, a key that names no input node is an error."""
-    inputs = [n for n in _runnable(nodes) if catalogue[n["data"]["nodeType"]].input_param]
-    by_id = {n["id"]: n for n in inputs}
-    by_label = {str(n["data"].get("label", "")).strip().lower(): n for n in inputs}
+    by_id, by_label = _input_nodes(nodes)
     resolved: dict[str, Any] = {}
     unknown = []
     for key, value in given.items():
@@ -118,7 +141,7 @@ def execution_start(workflow: Workflow, user: User | None, request: ExecuteReque
     now = timezone.now()
     execution = Execution.objects.create(
         workflow=workflow, team_id=workflow.team_id, created_by=user,
-        workflow_version=None if plan.overridden else workflow_version_latest(workflow),
+        workflow_version=_version_run(workflow, request, plan),
         trigger=request.trigger, nodes=plan.nodes, edges=plan.edges, inputs=inputs,
         trigger_data=dict(request.trigger_data), target_node_id=request.target_node_id or "",
         started_at=now, deadline_at=now + timedelta(seconds=settings.EXECUTION_DEADLINE_SECONDS),
@@ -132,6 +155,15 @@ def execution_start(workflow: Workflow, user: User | None, request: ExecuteReque
                                                    last_executed_at=now)
     dispatch.advance_later(str(execution.pk))
     return execution
+
+
+def _version_run(workflow: Workflow, request: ExecuteRequest,
+                 plan: RunPlan) -> WorkflowVersion | None:
+    """The version an execution records: the pinned one, else the latest (the current graph),
+    none for a graph sent with the request."""
+    if plan.overridden:
+        return None
+    return request.version or workflow_version_latest(workflow)
 
 
 # --- Credits: what a run is expected to cost -------------------------------------------------

@@ -33,12 +33,13 @@ from wireflow_site.errors import ApiError, InvalidRequest, NotFound, error_body
 from wireflow_site.idempotency import HEADER as IDEMPOTENCY_HEADER
 from wireflow_site.idempotency import respond_once
 from workflows import secretbox
-from workflows.models import Workflow
+from workflows.models import Workflow, WorkflowVersion
 from workflows.schemas import storable_json_problem
 from workflows.selectors import workflow_get_by_webhook
+from workflows.versions import version_resolve
 
 from .models import Trigger
-from .services import ExecuteRequest, execution_start
+from .services import ExecuteRequest, execution_start, input_keys
 
 logger = logging.getLogger("wireflow.triggers")
 
@@ -143,9 +144,25 @@ def _accept(request: HttpRequest, workflow: Workflow, webhook_id: str,
 
 def _start(workflow: Workflow, payload: dict[str, Any]) -> JsonResponse:
     execution = execution_start(workflow, None, ExecuteRequest(
-        inputs=payload, trigger_data=payload, trigger=Trigger.WEBHOOK))
+        inputs=payload, trigger_data=payload, trigger=Trigger.WEBHOOK,
+        version=_version(workflow, payload)))
     return JsonResponse({"executionId": str(execution.pk), "status": "queued",
                          "message": "Workflow execution queued successfully"}, status=202)
+
+
+def _version(workflow: Workflow, payload: dict[str, Any]) -> WorkflowVersion | None:
+    """The version this request runs. A top-level `version` in the body names one (a number or
+    a tag) and wins over the workflow's pin (webhookVersion): whoever holds the webhook URL may
+    already run the workflow, and every version is the team's own graph. Without one, the pin;
+    without a pin, the current graph. Where the graph the webhook would run has an input node
+    whose id or label is "version", that key stays its input's value and selects nothing.
+    404 Version not found for a version that does not exist."""
+    pinned = (version_resolve(workflow, workflow.webhook_version)
+              if workflow.webhook_version else None)
+    named = payload.get("version")
+    if named is None or "version" in input_keys(pinned.nodes if pinned else workflow.nodes):
+        return pinned
+    return version_resolve(workflow, named)
 
 
 # --- The request ----------------------------------------------------------------------------

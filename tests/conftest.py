@@ -39,26 +39,35 @@ def team(owner: User) -> Team:
 
 
 @pytest.fixture
-def teammate(make_user: Callable[..., User], team: Team) -> User:
-    from accounts.models import Membership, Role
+def member_of(make_user: Callable[..., User], team: Team) -> Callable[..., User]:
+    """member_of(role, email=None) -> a new member of the owner's team, working in it."""
+    from accounts.models import Membership
 
-    user = make_user("teammate@example.com")
-    Membership.objects.create(team=team, user=user, role=Role.EDITOR)
-    user.current_team = team
-    user.save(update_fields=["current_team"])
-    return user
+    def make(role: str, email: str | None = None) -> User:
+        user = make_user(email)
+        Membership.objects.create(team=team, user=user, role=role)
+        user.current_team = team
+        user.save(update_fields=["current_team"])
+        return user
+
+    return make
 
 
 @pytest.fixture
-def viewer(make_user: Callable[..., User], team: Team) -> User:
-    """A member of the owner's team who may only look, working in that team."""
-    from accounts.models import Membership, Role
+def teammate(member_of: Callable[..., User]) -> User:
+    """An editor of the owner's team, working in it."""
+    return member_of("editor", "teammate@example.com")
 
-    user = make_user("viewer@example.com")
-    Membership.objects.create(team=team, user=user, role=Role.VIEWER)
-    user.current_team = team
-    user.save(update_fields=["current_team"])
-    return user
+
+@pytest.fixture
+def viewer(member_of: Callable[..., User]) -> User:
+    """A member of the owner's team who may only look, working in that team."""
+    return member_of("viewer", "viewer@example.com")
+
+
+@pytest.fixture
+def admin(member_of: Callable[..., User]) -> User:
+    return member_of("admin", "admin@example.com")
 
 
 @pytest.fixture

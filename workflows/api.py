@@ -47,7 +47,8 @@ def _data(payload: WorkflowIn) -> services.WorkflowData:
 
 def _update_data(payload: WorkflowUpdateIn) -> services.WorkflowData:
     return dataclasses.replace(_data(payload), webhook_enabled=payload.webhookEnabled,
-                               webhook_secret=payload.webhook_secret_change())
+                               webhook_secret=payload.webhook_secret_change(),
+                               webhook_version=payload.webhook_version_change())
 
 
 @router.get("", auth=_read, response={200: list[WorkflowOut], **COMMON_ERRORS},

@@ -35,9 +35,6 @@ class Workflow(models.Model):
     webhook_enabled = models.BooleanField(default=False)
     # The signing secret, Fernet-encrypted (workflows/secretbox.py); "" when unset.
     webhook_secret = models.TextField(blank=True, default="")
-    # Starter templates shipped with the product (loaded by `manage.py seed`).
-    is_template = models.BooleanField(default=False)
-    template_slug = models.SlugField(max_length=100, blank=True, default="")
     # The template this workflow was made from ("Use template"), and that template's version.
     template = models.ForeignKey("Template", null=True, blank=True, on_delete=models.SET_NULL,
                                  related_name="+")
@@ -47,11 +44,6 @@ class Workflow(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["team", "-updated_at"], name="workflow_team_updated")]
-        constraints = [
-            models.UniqueConstraint(fields=["team", "template_slug"],
-                                    condition=~Q(template_slug=""),
-                                    name="one_template_per_slug_per_team"),
-        ]
 
     def __str__(self) -> str:
         return self.name

@@ -6,10 +6,18 @@ from typing import Annotated, Any
 
 from django.conf import settings
 from ninja import Schema
-from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    WithJsonSchema,
+    field_validator,
+)
 
 from .models import Workflow
 from .node_secrets import redact_graph
+from .versions import webhook_pin_out
 
 
 def iso_ms(moment: datetime) -> str:
@@ -30,6 +38,27 @@ Edge = dict[str, Any]
 # (PostgreSQL cannot store them) and, for names, at least one visible character.
 NO_NUL = r"^[^\x00]*$"
 Tag = Annotated[str, Field(min_length=1, max_length=50, pattern=NO_NUL)]
+VERSION_REF_MAX = 50
+
+
+def _version_ref(value: Any) -> int | str:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError("must be a version number or a tag")
+    if isinstance(value, str) and len(value) > VERSION_REF_MAX:
+        raise ValueError(f"must be at most {VERSION_REF_MAX} characters")
+    return value
+
+
+# A version of a workflow, by number (3 or "3") or by tag ("1.0.0" or "v1.0.0"). One validator
+# rather than a union, so that an error names the field, not the union's branches.
+VersionRef = Annotated[
+    int | str,
+    PlainValidator(_version_ref),
+    WithJsonSchema({"anyOf": [{"type": "integer"},
+                              {"type": "string", "maxLength": VERSION_REF_MAX}],
+                    "description": "A version number (3 or \"3\") or tag (\"1.0.0\" or "
+                                   "\"v1.0.0\")"}),
+]
 
 
 # --- Errors -------------------------------------------------------------------------------
@@ -140,6 +169,9 @@ class WorkflowUpdateIn(WorkflowIn):
         None, description="The updatedAt the client last saw; a newer one on the server is 409")
     webhookEnabled: bool | None = Field(
         None, description="Turn the webhook trigger on (a new webhookId) or off (no URL).")
+    webhookVersion: VersionRef | None = Field(
+        None, description="Pin the webhook trigger to this version (a number or a tag); \"\" "
+                          "or null: the webhook runs the current graph. Left out: unchanged.")
     webhookSecret: str | None = Field(
         None, max_length=255, pattern=NO_NUL, json_schema_extra={"writeOnly": True},
         description="Signing secret for the webhook (X-Wireflow-Signature); \"\" or null "
@@ -155,6 +187,13 @@ class WorkflowUpdateIn(WorkflowIn):
             raise ValueError(f"must be at least {WEBHOOK_SECRET_MIN_LENGTH} characters "
                              "(\"\" or null clears it)")
         return value
+
+    def webhook_version_change(self) -> str | int | None:
+        """None: leave the pin as it is; "": run the current graph; else the version named.
+        A null sent explicitly clears the pin, an absent field changes nothing."""
+        if "webhookVersion" not in self.model_fields_set:
+            return None
+        return "" if self.webhookVersion is None else self.webhookVersion
 
     def webhook_secret_change(self) -> str | None:
         """None: leave the secret as it is; "": clear it; else the new secret. A null sent
@@ -177,6 +216,8 @@ class WorkflowOut(Schema):
     webhookUrl: str | None
     webhookEnabled: bool
     webhookSecretSet: bool = Field(description="Whether webhook requests must be signed")
+    webhookVersion: int | str | None = Field(
+        description="The version the webhook runs (a number or a tag); null: the current graph")
     executionCount: int
     lastExecutedAt: Timestamp | None
     createdAt: Timestamp
@@ -222,6 +263,7 @@ def workflow_out(workflow: Workflow) -> dict[str, Any]:
         "webhookId": workflow.webhook_id if workflow.webhook_enabled else None,
         "webhookUrl": webhook_url(workflow), "webhookEnabled": workflow.webhook_enabled,
         "webhookSecretSet": bool(workflow.webhook_secret),
+        "webhookVersion": webhook_pin_out(workflow),
         "executionCount": workflow.execution_count, "lastExecutedAt": workflow.last_executed_at,
         "createdAt": workflow.created_at, "updatedAt": workflow.updated_at,
         "version": workflow.version,

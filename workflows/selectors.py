@@ -6,7 +6,7 @@ import uuid
 from django.db.models import QuerySet
 
 from accounts.models import Team, User
-from accounts.permissions import Action, role_may
+from accounts.permissions import Action, readable_by, role_may
 from accounts.selectors import membership_role
 from wireflow_site.errors import NotFound
 
@@ -34,7 +34,7 @@ def workflow_get_for_user(user: User, workflow_id: str | uuid.UUID, *,
     pk = _parse_id(workflow_id)
     if pk is None:
         raise NotFound("Workflow not found")
-    found = Workflow.objects.filter(pk=pk, team__memberships__user=user)
+    found = Workflow.objects.filter(readable_by(user), pk=pk)
     if team is not None:
         found = found.filter(team=team)
     workflow = found.select_related("team").first()
@@ -54,11 +54,6 @@ def workflows_for_team(team: Team, *, is_active: bool | None = None) -> QuerySet
 def workflow_list(team: Team, *, is_active: bool | None = None, limit: int = 100,
                   offset: int = 0) -> list[Workflow]:
     return list(workflows_for_team(team, is_active=is_active)[offset:offset + limit])
-
-
-def workflow_templates(team: Team) -> QuerySet[Workflow]:
-    """The starter templates installed in a team (see `manage.py seed`), by name."""
-    return Workflow.objects.filter(team=team, is_template=True).order_by("name")
 
 
 def workflow_version_latest(workflow: Workflow) -> WorkflowVersion | None:

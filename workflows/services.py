@@ -1,8 +1,7 @@
-"""Writes for workflows: create, update, delete, duplicate, and the starter templates."""
+"""Writes for workflows: create, update, delete, duplicate; the demo account and estimates."""
 
 import copy
 import json
-import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,21 +12,20 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Team, User
+from accounts.permissions import Action, require_role
 from accounts.selectors import current_team_for_user
 from accounts.services import user_setup_personal_team
-from wireflow_site.errors import Conflict, Forbidden, InvalidGraph, NotFound
+from wireflow_site.errors import Conflict, InvalidGraph
 
-from . import graph, node_secrets, secretbox
-from .models import Workflow, WorkflowVersion
+from . import graph, node_secrets, secretbox, versions
+from .models import Template, Workflow, WorkflowVersion
 from .nodes import catalogue
 from .schemas import iso_ms
-from .selectors import user_can_modify
 
 NAME_MAX = 200
 COPY_SUFFIX = " (copy)"
 WEBHOOK_ID_BYTES = 24  # 192 random bits: a webhook id cannot be guessed
 TEMPLATES_DIR = Path(__file__).resolve().parent / "starter_templates"
-_SLUG = re.compile(r"[a-z0-9-]{1,100}")
 DEMO_EMAIL = "demo@wireflow.local"
 DEMO_PASSWORD = "wireflow-demo"  # noqa: S105 - the public demo login, printed by `make dev`
 
@@ -44,6 +42,7 @@ class WorkflowData:
     is_active: bool | None = None
     webhook_enabled: bool | None = None
     webhook_secret: str | None = None  # "" clears it
+    webhook_version: str | int | None = None  # a version number or tag; "" = current graph
 
 
 # --- Times --------------------------------------------------------------------------------
@@ -99,19 +98,19 @@ def _with_categories(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
 # --- Workflows ----------------------------------------------------------------------------
 
 def _ensure_can_modify(user: User, team: Team) -> None:
-    if not user_can_modify(user, team):
-        raise Forbidden("Forbidden: viewers cannot modify workflows")
+    require_role(user, team, Action.MODIFY)
 
 
-def _snapshot(workflow: Workflow, user: User | None) -> WorkflowVersion:
+def _snapshot(workflow: Workflow, user: User | None, note: str = "") -> WorkflowVersion:
     return WorkflowVersion.objects.create(
         workflow=workflow, version=workflow.version, nodes=workflow.nodes, edges=workflow.edges,
-        created_at=workflow.updated_at, created_by=user)
+        created_at=workflow.updated_at, created_by=user, note=note[:versions.NOTE_MAX])
 
 
 @transaction.atomic
 def workflow_create(*, user: User, team: Team, data: WorkflowData,
-                    template_slug: str = "") -> Workflow:
+                    template: Template | None = None) -> Workflow:
+    """`template`: the gallery template this workflow is made from (recorded with its version)."""
     _ensure_can_modify(user, team)
     nodes, edges = _checked_graph(data.nodes, data.edges, previous=[])
     now = _next_updated_at(None)
@@ -120,31 +119,142 @@ def workflow_create(*, user: User, team: Team, data: WorkflowData,
         nodes=nodes, edges=edges, tags=list(data.tags or []),
         is_active=True if data.is_active is None else data.is_active,
         created_at=now, updated_at=now, version=1,
-        is_template=bool(template_slug), template_slug=template_slug)
+        template=template, template_version=template.version if template else None)
     _snapshot(workflow, user)
     return workflow
 
 
 @transaction.atomic
 def workflow_update(workflow: Workflow, *, user: User, data: WorkflowData,
-                    base_updated_at: datetime | None = None) -> Workflow:
+                    base_updated_at: datetime | None = None, note: str = "") -> Workflow:
     """Replace the workflow's fields and graph; 409 stale_write if someone saved since
-    `base_updated_at`. The row is locked, so two racing saves cannot both pass the check."""
+    `base_updated_at`. The row is locked, so two racing saves cannot both pass the check.
+
+    A save that changes the graph (nodes or edges, compared as stored: after sealing) makes a
+    new version and its snapshot, with `note`; one that changes neither keeps the version and
+    makes no snapshot. Either way updatedAt moves on, so an older baseUpdatedAt is stale."""
     _ensure_can_modify(user, workflow.team)
     current = Workflow.objects.select_for_update().get(pk=workflow.pk)
     if base_updated_at is not None and _to_ms(base_updated_at) != _to_ms(current.updated_at):
         raise Conflict("Workflow was modified since baseUpdatedAt", code="stale_write",
                        currentUpdatedAt=iso_ms(current.updated_at))
     nodes, edges = _checked_graph(data.nodes, data.edges, previous=current.nodes)
+    graph_changed = not _same_graph(nodes, edges, current.nodes, current.edges)
+    if not graph_changed:  # keep the stored JSON (and the sealed secrets) exactly as it is
+        nodes, edges = current.nodes, current.edges
     _apply(current, data, nodes, edges)
     webhook_fields = _apply_webhook(current, enabled=data.webhook_enabled,
                                     secret=data.webhook_secret)
-    current.version += 1
+    if graph_changed:
+        current.version += 1
     current.updated_at = _next_updated_at(current.updated_at)
     current.save(update_fields=["name", "description", "nodes", "edges", "tags", "is_active",
                                 "version", "updated_at", *webhook_fields])
-    _snapshot(current, user)
+    if graph_changed:
+        _snapshot(current, user, note)
+    if data.webhook_version is not None:  # after the snapshot: the new version may be pinned
+        pinned = versions.webhook_pin(current, data.webhook_version)
+        if pinned != current.webhook_version:
+            current.webhook_version = pinned
+            current.save(update_fields=["webhook_version"])
     return current
+
+
+def _same_graph(nodes: list[dict[str, Any]], edges: list[dict[str, Any]],
+                stored_nodes: Any, stored_edges: Any) -> bool:
+    """Whether a checked graph equals the stored one: as JSON (key order aside, 1 is not
+    true), with write-only params compared by their plaintext (sealing the same secret twice
+    gives two different ciphertexts)."""
+    return (_canonical(edges) == _canonical(stored_edges)
+            and _canonical(_revealed(nodes)) == _canonical(_revealed(stored_nodes)))
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _secret_parts(node: Any) -> tuple[frozenset[str], dict[str, Any] | None]:
+    """(the node's write-only param names, its params) — (empty, None) for any other node."""
+    data = node.get("data") if isinstance(node, dict) and isinstance(node.get("id"), str) \
+        else None
+    node_type = data.get("nodeType") if isinstance(data, dict) else None
+    params = data.get("params") if isinstance(data, dict) else None
+    if not isinstance(node_type, str) or not isinstance(params, dict):
+        return frozenset(), None
+    return node_secrets.secret_params(node_type), params
+
+
+def _with_params(node: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    return {**node, "data": {**node["data"], "params": params}}
+
+
+def _revealed(nodes: Any) -> Any:
+    """The nodes with each sealed write-only param replaced by its plaintext (in memory only,
+    for comparing)."""
+    if not isinstance(nodes, list):
+        return nodes
+    shown = []
+    for node in nodes:
+        names, params = _secret_parts(node)
+        if names and params is not None:
+            node = _with_params(node, {
+                key: secretbox.reveal_param(value) if key in names and isinstance(value, str)
+                else value for key, value in params.items()})
+        shown.append(node)
+    return shown
+
+
+@transaction.atomic
+def workflow_restore(workflow: Workflow, *, user: User, version: WorkflowVersion,
+                     base_updated_at: datetime | None = None) -> Workflow:
+    """Make the workflow's graph that of `version` again, as a new version (history is never
+    rewritten): a save like any other, validated, its secrets sealed, stale writes refused.
+    Restoring the graph the workflow already has makes no new version."""
+    _ensure_can_modify(user, workflow.team)
+    current = Workflow.objects.select_for_update().get(pk=workflow.pk)
+    data = WorkflowData(name=current.name, nodes=_resendable(version.nodes, current.nodes),
+                        edges=copy.deepcopy(version.edges))
+    return workflow_update(current, user=user, data=data, base_updated_at=base_updated_at,
+                           note=f"Restored from version {version.version}")
+
+
+def _resendable(nodes: Any, stored: Any) -> Any:
+    """A snapshot's nodes as a client would send them to save that graph: each write-only
+    param in plaintext (seal_graph seals it again), or the placeholder where the workflow
+    stores the same secret for the same node (so its ciphertext is kept). A secret that can no
+    longer be read (SECRET_KEY changed without a fallback) is 422: it must be entered again."""
+    if not isinstance(nodes, list):
+        return copy.deepcopy(nodes)
+    stored_by_id = {node["id"]: node for node in stored if isinstance(node, dict)
+                    and isinstance(node.get("id"), str)} if isinstance(stored, list) else {}
+    resent, violations = [], []
+    for node in copy.deepcopy(nodes):
+        names, params = _secret_parts(node)
+        if not names or params is None:
+            resent.append(node)
+            continue
+        twin = stored_by_id.get(node["id"])
+        _, twin_params = _secret_parts(twin)
+        kept_params = twin_params if twin_params is not None and twin is not None \
+            and twin["data"].get("nodeType") == node["data"]["nodeType"] else {}
+        shown = dict(params)
+        for name in names & params.keys():
+            value = params[name]
+            if not isinstance(value, str) or not value or value == node_secrets.PLACEHOLDER:
+                continue
+            plain = secretbox.reveal_param(value)
+            if plain is None:
+                violations.append({"rule": "invalid_params", "nodeId": node["id"],
+                                   "message": f"{name}: this version's secret can no longer "
+                                              "be read: enter the secret again"})
+                continue
+            kept = kept_params.get(name)
+            same = isinstance(kept, str) and bool(kept) and secretbox.reveal_param(kept) == plain
+            shown[name] = node_secrets.PLACEHOLDER if same else plain
+        resent.append(_with_params(node, shown))
+    if violations:
+        raise InvalidGraph(violations=violations)
+    return resent
 
 
 def _apply(workflow: Workflow, data: WorkflowData, nodes: list[dict[str, Any]],
@@ -228,7 +338,9 @@ def _copy_name(name: str) -> str:
     return name[:NAME_MAX - len(COPY_SUFFIX)] + COPY_SUFFIX
 
 
-# --- Demo account and starter templates (`manage.py seed`) -------------------------------
+# --- Demo account, starter templates and estimates ---------------------------------------
+# The starter templates are gallery templates (scope "starter", workflows/templates.py installs
+# them); here: reading their files, and what a graph costs to run.
 
 def starter_templates() -> dict[str, dict[str, Any]]:
     """The templates shipped in workflows/starter_templates/, by slug (the file name)."""
@@ -236,42 +348,26 @@ def starter_templates() -> dict[str, dict[str, Any]]:
             for path in sorted(TEMPLATES_DIR.glob("*.json"))}
 
 
-@dataclass(frozen=True)
-class StarterCard:
-    slug: str
-    name: str
-    description: str
-    tags: list[str]
-    node_count: int
-    estimated_credits: float
+def starter_graph(template: dict[str, Any]) -> tuple[list[dict[str, Any]],
+                                                     list[dict[str, Any]]]:
+    """A starter file's graph as a workflow would store it: validated, categories filled."""
+    return _checked_graph(template["nodes"], template["edges"], previous=[])
 
 
-def starter_cards() -> list[StarterCard]:
-    """The starter templates as an empty workflow list offers them."""
-    return [StarterCard(slug=slug, name=t["name"], description=t.get("description", ""),
-                        tags=list(t.get("tags", [])), node_count=len(t["nodes"]),
-                        estimated_credits=_estimate(t["nodes"]))
-            for slug, t in starter_templates().items()]
-
-
-def _estimate(nodes: list[dict[str, Any]]) -> float:
+def estimate_credits(nodes: Any) -> float:
+    """The credits one run of these nodes is expected to cost (each node's own estimate from
+    its params); 0 for anything malformed. Pure: the gallery and the empty list show it."""
     total = 0.0
-    for node in nodes:
-        data = node.get("data") or {}
-        spec = catalogue.get(data.get("nodeType", ""))
-        total += spec.estimate_credits(data.get("params") or {}) if spec else 0.0
+    for node in nodes if isinstance(nodes, list) else []:
+        data = node.get("data") if isinstance(node, dict) else None
+        if not isinstance(data, dict):
+            continue
+        node_type = data.get("nodeType")
+        spec = catalogue.get(node_type) if isinstance(node_type, str) else None
+        params = data.get("params")
+        total += spec.estimate_credits(params if isinstance(params, dict) else {}) \
+            if spec else 0.0
     return round(total, 2)
-
-
-def starter_template_use(*, user: User, team: Team, slug: str) -> Workflow:
-    """A new workflow of the team's own, copied from a starter template."""
-    template = starter_templates().get(slug) if _SLUG.fullmatch(slug) else None
-    if template is None:
-        raise NotFound("Template not found")
-    data = WorkflowData(name=template["name"], description=template.get("description", ""),
-                        nodes=template["nodes"], edges=template["edges"],
-                        tags=template.get("tags", []))
-    return workflow_create(user=user, team=team, data=data)
 
 
 def demo_account_ensure() -> tuple[User, Team]:
@@ -282,19 +378,3 @@ def demo_account_ensure() -> tuple[User, Team]:
         user = User.objects.create_user(email=DEMO_EMAIL, password=DEMO_PASSWORD)
     team = current_team_for_user(user) or user_setup_personal_team(user)
     return user, team
-
-
-@transaction.atomic
-def starter_templates_install(*, user: User, team: Team) -> list[Workflow]:
-    """Add each starter template the team does not have yet; returns the ones added."""
-    have = set(Workflow.objects.filter(team=team, is_template=True)
-               .values_list("template_slug", flat=True))
-    added = []
-    for slug, template in starter_templates().items():
-        if slug in have:
-            continue
-        data = WorkflowData(name=template["name"], description=template.get("description", ""),
-                            nodes=template["nodes"], edges=template["edges"],
-                            tags=template.get("tags", []))
-        added.append(workflow_create(user=user, team=team, data=data, template_slug=slug))
-    return added

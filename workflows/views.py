@@ -1,4 +1,5 @@
-"""Browser pages for workflows: the team's list and the canvas editor.
+"""Browser pages for workflows: the team's list and the canvas editor (the template gallery's
+pages are in gallery_views.py).
 
 The editor itself is a React app (editor/); these views only check access and hand it what it
 needs (workflow id, CSRF token, team) through json_script.
@@ -6,20 +7,21 @@ needs (workflow id, CSRF token, team) through json_script.
 
 from typing import Any
 
-from django.contrib import messages
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
-from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.shortcuts import render
 
 from accounts.models import Team, User
-from accounts.selectors import current_team_for_user
-from wireflow_site.errors import Forbidden, NotFound
+from accounts.permissions import Action, actions_for, user_may
+from accounts.selectors import current_team_for_user, membership_role
+from wireflow_site.errors import NotFound
 
-from . import services
+from . import gallery_views
 from .models import Workflow
 from .selectors import user_can_modify, workflow_get_for_user, workflows_for_team
+from .templates import starter_templates_list, template_may_change, template_published_from
 
 STICKY_TYPES = {"stickyNote"}
 
@@ -35,31 +37,14 @@ def workflow_list(request: HttpRequest) -> HttpResponse:
     team = current_team_for_user(user)
     workflows = list(workflows_for_team(team)) if team else []
     rows = [{"workflow": w, "node_count": _node_count(w)} for w in workflows]
-    # An empty list offers the starter templates: a new team has something to run at once.
+    # An empty list offers the gallery's starter templates: a new team has something to run.
     can_create = team is not None and user_can_modify(user, team)
-    starters = services.starter_cards() if not rows and can_create else []
+    starters = gallery_views.cards(starter_templates_list()) if not rows and can_create else []
+    can_publish = team is not None and user_may(user, team, Action.PUBLISH_TEMPLATE)
     return render(request, "workflows/list.html", {"rows": rows, "team": team,
                                                    "starters": starters,
-                                                   "can_create": can_create})
-
-
-@login_required
-@require_POST
-def workflow_from_starter(request: HttpRequest, slug: str) -> HttpResponse:
-    user = _user(request)
-    team = current_team_for_user(user)
-    if team is None:
-        messages.warning(request, "Create a team first: workflows belong to a team.")
-        return redirect("workflow_list")
-    try:
-        workflow = services.starter_template_use(user=user, team=team, slug=slug)
-    except NotFound as exc:
-        raise Http404("Template not found") from exc
-    except Forbidden as exc:
-        messages.error(request, f"{exc.message}. Ask an owner or admin of {team.name} "
-                                "for the editor role.")
-        return redirect("workflow_list")
-    return redirect("workflow_edit", workflow_id=workflow.pk)
+                                                   "can_create": can_create,
+                                                   "can_publish": can_publish})
 
 
 @login_required
@@ -77,13 +62,24 @@ def workflow_edit(request: HttpRequest, workflow_id: str) -> HttpResponse:
 
 
 def _editor(request: HttpRequest, workflow: Workflow | None) -> HttpResponse:
-    team = workflow.team if workflow else current_team_for_user(_user(request))
+    user = _user(request)
+    team = workflow.team if workflow else current_team_for_user(user)
+    # The role in the workflow's team decides what the editor shows (the API still enforces it).
+    role = membership_role(user, team) if team else None
+    published = template_published_from(workflow) if workflow else None
     config = {
+        "mode": "edit",
         "workflowId": str(workflow.pk) if workflow else None,
         "csrfToken": get_token(request),
         "apiBase": "/api/v1",
         "listUrl": "/workflows/",
         "team": _team_json(team),
+        "permissions": actions_for(role),
+        "publicTemplates": settings.PUBLIC_TEMPLATES_ENABLED,
+        # Publishing again republishes that template, if this person may change it; otherwise
+        # they publish a template of their own.
+        "publishedTemplateId": str(published.pk)
+        if published and template_may_change(published, user) else None,
     }
     title = workflow.name if workflow else "New workflow"
     return render(request, "workflows/editor.html", {"config": config, "title": title})

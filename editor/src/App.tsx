@@ -1,5 +1,5 @@
 import { ReactFlowProvider } from "@xyflow/react";
-import { useEffect, useState } from "react";
+import { type ReactNode, useEffect, useState } from "react";
 import { reportError } from "./actions/errors";
 import { loadCatalogue, loadLastRun, loadWorkflow } from "./actions/workflow";
 import { ApiClient } from "./api/client";
@@ -11,16 +11,21 @@ import { Palette } from "./components/Palette";
 import { RunPanel } from "./components/run/RunPanel";
 import { Toasts } from "./components/Toasts";
 import { TopBar } from "./components/TopBar";
+import { VersionsPanel } from "./components/versions/VersionsPanel";
+import { isReadOnly, viewGraph } from "./config";
 import { type EditorEnv, EnvContext } from "./env";
 import { useBeforeUnload, useShortcuts } from "./hooks/useShortcuts";
 import { useLiveLint } from "./hooks/useLiveLint";
 import { LiveRun } from "./run/live";
-import { createEditorStore, type EditorStore, EditorStoreContext } from "./store";
+import { createEditorStore, type EditorStore, EditorStoreContext, useEditor } from "./store";
 
 type Phase = { kind: "loading" } | { kind: "ready" } | { kind: "failed"; message: string };
 
+/** The editor (`mode: "edit"`) or only its canvas, read-only (`mode: "view"`): one component
+ * tree, one store, the same nodes and styles. */
 export function App({ config }: { config: EditorConfig }) {
-  const [store] = useState<EditorStore>(() => createEditorStore());
+  const view = config.mode === "view";
+  const [store] = useState<EditorStore>(() => createEditorStore({ readOnly: isReadOnly(config) }));
   const [env] = useState<EditorEnv>(() => {
     const api = new ApiClient(config.apiBase, config.csrfToken);
     return { api, config, live: new LiveRun(store, api) };
@@ -28,21 +33,29 @@ export function App({ config }: { config: EditorConfig }) {
   const phase = useLoad(store, env);
   useEffect(() => () => env.live.stop(), [env]);
 
-  if (phase.kind === "loading") return <div className="wf-splash">Loading the editor…</div>;
+  if (phase.kind === "loading") {
+    return <div className={view ? "wf-view wf-view--splash" : "wf-splash"}>{view ? "Loading the graph…" : "Loading the editor…"}</div>;
+  }
   if (phase.kind === "failed") {
     return (
-      <div className="wf-splash wf-splash--error" role="alert">
+      <div className={view ? "wf-view wf-view--splash wf-splash--error" : "wf-splash wf-splash--error"} role="alert">
         <p>{phase.message}</p>
-        <a href={config.listUrl}>Back to workflows</a>
+        {view ? null : <a href={config.listUrl}>Back to workflows</a>}
       </div>
     );
   }
   return (
+    <Providers store={store} env={env}>
+      {view ? <GraphView /> : <Editor />}
+    </Providers>
+  );
+}
+
+function Providers({ store, env, children }: { store: EditorStore; env: EditorEnv; children: ReactNode }) {
+  return (
     <EditorStoreContext.Provider value={store}>
       <EnvContext.Provider value={env}>
-        <ReactFlowProvider>
-          <Editor />
-        </ReactFlowProvider>
+        <ReactFlowProvider>{children}</ReactFlowProvider>
       </EnvContext.Provider>
     </EditorStoreContext.Provider>
   );
@@ -52,11 +65,15 @@ function Editor() {
   useShortcuts();
   useBeforeUnload();
   useLiveLint();
+  const readOnly = useEditor((s) => s.readOnly);
+  const versions = useEditor((s) => s.sidePanel === "versions");
   return (
     <div className="wf-editor">
       <TopBar />
-      <div className="wf-main">
-        <Palette />
+      <div className={`wf-main${readOnly ? " wf-main--readonly" : ""}${versions ? " wf-main--versions" : ""}`}>
+        {/* The Versions panel takes the palette's place: the inspector stays for a look at a
+            compared node's settings. */}
+        {versions ? <VersionsPanel /> : readOnly ? null : <Palette />}
         <div className="wf-stage">
           <Canvas />
           <RunPanel />
@@ -69,11 +86,28 @@ function Editor() {
   );
 }
 
-/** Catalogue and workflow in parallel; the last run is extra and never blocks the editor. */
+/** View mode: the canvas alone (pan, zoom, fit; a picked node's settings, read-only). */
+function GraphView() {
+  return (
+    <div className="wf-view" data-testid="graph-view">
+      <div className="wf-stage">
+        <Canvas minimap={false} />
+      </div>
+      <Inspector floating />
+      <Toasts />
+    </div>
+  );
+}
+
+/** Catalogue and graph in parallel; the last run is extra and never blocks the editor. View
+ * mode's graph comes with the page. */
 function useLoad(store: EditorStore, env: EditorEnv): Phase {
   const [phase, setPhase] = useState<Phase>({ kind: "loading" });
   useEffect(() => {
-    const id = env.config.workflowId;
+    const { config } = env;
+    const id = config.mode === "view" ? null : config.workflowId;
+    if (config.mode === "view") store.getState().replaceGraph(viewGraph(config));
+    store.getState().setPublishedTemplateId(config.publishedTemplateId ?? null);
     Promise.all([loadCatalogue(env), id ? loadWorkflow(store, env, id) : Promise.resolve()])
       .then(([catalogue]) => {
         store.setState({ catalogue });
@@ -81,7 +115,7 @@ function useLoad(store: EditorStore, env: EditorEnv): Phase {
         if (id) loadLastRun(store, env, id).catch((error: unknown) => reportError(store, "Could not load the last run", error));
       })
       .catch((error: unknown) => setPhase({
-        kind: "failed", message: `The editor could not load: ${error instanceof Error ? error.message : String(error)}`,
+        kind: "failed", message: `The ${config.mode === "view" ? "graph" : "editor"} could not load: ${error instanceof Error ? error.message : String(error)}`,
       }));
   }, [store, env]);
   return phase;

@@ -16,7 +16,6 @@ def _no_allauth_rate_limits(settings: Any) -> None:
     settings.ACCOUNT_RATE_LIMITS = False
 
 
-
 @pytest.fixture
 def browser_for(db: None) -> Callable[[User], Client]:
     """browser_for(user) -> a Django test client logged in as that user."""

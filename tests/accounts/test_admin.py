@@ -18,7 +18,7 @@ def admin_client_(make_user) -> Client:
     return client
 
 
-@pytest.mark.parametrize("model", ["user", "team", "membership", "apikey"])
+@pytest.mark.parametrize("model", ["user", "team", "membership", "apikey", "invitation"])
 def test_every_accounts_model_has_a_changelist(admin_client_, owner, model):
     assert admin_client_.get(f"/admin/accounts/{model}/").status_code == 200
 
@@ -162,3 +162,20 @@ def test_changing_a_members_role_in_the_admin_keeps_their_keys(admin_client_, te
     assert response.status_code == 302
     assert Membership.objects.get(pk=membership.pk).role == Role.VIEWER
     assert ApiKey.objects.get(pk=api_key.pk).revoked_at is None
+
+
+def test_the_invitation_pages_show_no_token_hash_and_can_revoke(admin_client_, owner, team):
+    from accounts.invitations import invitation_create
+    from accounts.models import Invitation
+
+    invitation = invitation_create(team=team, by=owner, email="new@example.com",
+                                   role=Role.EDITOR).invitation
+    for path in ["/admin/accounts/invitation/",
+                 f"/admin/accounts/invitation/{invitation.pk}/change/"]:
+        html = admin_client_.get(path).content.decode()
+        assert "new@example.com" in html
+        assert invitation.token_hash not in html
+    assert admin_client_.get("/admin/accounts/invitation/add/").status_code == 403
+    admin_client_.post("/admin/accounts/invitation/", {
+        "action": "revoke", "_selected_action": [invitation.pk]})
+    assert Invitation.objects.get().revoked_at is not None

@@ -1,5 +1,6 @@
 """Settings > API Keys in the browser: create (shown once), list, revoke; owner, teammate,
-viewer and stranger."""
+viewer and stranger, by api.md's roles table: viewers create read-only keys, anyone revokes
+their own key, owners and admins (not an owner's) others'."""
 
 from datetime import timedelta
 
@@ -8,8 +9,16 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts import keys
-from accounts.models import ApiKey, Membership
-from accounts.scopes import ALL_SCOPES, USAGE_READ, WORKFLOWS_READ
+from accounts.models import ApiKey, Membership, Role
+from accounts.scopes import (
+    ALL_SCOPES,
+    READ_SCOPES,
+    TEAM_MANAGE,
+    USAGE_READ,
+    WORKFLOWS_EXECUTE,
+    WORKFLOWS_READ,
+    WORKFLOWS_WRITE,
+)
 from accounts.services import api_key_create, api_key_revoke
 from accounts.views import NEW_KEY_SESSION_KEY
 from wireflow_site.errors import Unauthenticated
@@ -220,10 +229,36 @@ def test_confirming_revokes_the_key_and_it_stops_authenticating(owner, team, bro
         authenticate(created.secret)
 
 
-def test_a_teammate_editor_may_revoke_the_teams_keys(owner, team, teammate, browser_for):
-    api_key = api_key_create(user=owner, team=team, name="k").api_key
-    browser_for(teammate).post(revoke_url(api_key))
-    assert ApiKey.objects.get(pk=api_key.pk).revoked_at is not None
+def test_an_editor_revokes_their_own_key_but_not_the_owners(owner, team, teammate,
+                                                             browser_for):
+    mine = api_key_create(user=teammate, team=team, name="mine").api_key
+    owners = api_key_create(user=owner, team=team, name="owner's").api_key
+    client = browser_for(teammate)
+    html = client.get(URL).content.decode()
+    assert f'data-testid="revoke-{mine.pk}"' in html
+    assert f'data-testid="revoke-{owners.pk}"' not in html
+    assert client.get(revoke_url(owners)).status_code == 403
+    assert client.post(revoke_url(owners)).status_code == 403
+    assert ApiKey.objects.get(pk=owners.pk).revoked_at is None
+    client.post(revoke_url(mine))
+    assert ApiKey.objects.get(pk=mine.pk).revoked_at is not None
+
+
+@pytest.mark.parametrize("by_role, their_role, allowed", [
+    (Role.OWNER, Role.OWNER, True), (Role.OWNER, Role.VIEWER, True),
+    (Role.ADMIN, Role.OWNER, False), (Role.ADMIN, Role.ADMIN, True),
+    (Role.ADMIN, Role.EDITOR, True), (Role.EDITOR, Role.VIEWER, False),
+    (Role.VIEWER, Role.EDITOR, False),
+])
+def test_revoking_another_members_key_follows_the_roles_table(make_user, team, browser_for,
+                                                             by_role, their_role, allowed):
+    by, them = make_user(), make_user()
+    Membership.objects.create(team=team, user=by, role=by_role)
+    Membership.objects.create(team=team, user=them, role=their_role)
+    api_key = api_key_create(user=them, team=team, name="theirs").api_key
+    response = browser_for(by).post(revoke_url(api_key))
+    assert response.status_code == (302 if allowed else 403)
+    assert (ApiKey.objects.get(pk=api_key.pk).revoked_at is not None) is allowed
 
 
 def test_a_stranger_cannot_see_or_revoke_another_teams_key(owner, team, stranger, browser_for):
@@ -259,18 +294,41 @@ def test_revoking_an_already_revoked_key_changes_nothing(owner, team, browser_fo
 
 # --- viewers --------------------------------------------------------------------------------
 
-def test_a_viewer_sees_the_keys_but_no_create_form(owner, team, viewer, browser_for):
+def test_a_viewer_is_offered_read_scopes_only(owner, team, viewer, browser_for):
     api_key = api_key_create(user=owner, team=team, name="k").api_key
     html = browser_for(viewer).get(URL).content.decode()
     assert api_key.masked in html
-    assert 'data-testid="create-key"' not in html
+    assert 'data-testid="create-key"' in html
+    assert 'data-testid="read-only-keys"' in html
+    offered = {part.split('"', 1)[0] for part in html.split('name="scopes" value="')[1:]}
+    assert offered == set(READ_SCOPES)
     assert f'data-testid="revoke-{api_key.pk}"' not in html
 
 
-def test_a_viewer_may_not_create_a_key(viewer, browser_for):
-    response = create(browser_for(viewer))
+def test_a_viewers_key_without_scopes_ticked_gets_every_read_scope(viewer, team, browser_for):
+    assert create(browser_for(viewer)).status_code == 302
+    api_key = ApiKey.objects.get()
+    assert (api_key.user, api_key.team) == (viewer, team)
+    assert api_key.scopes == [s for s in ALL_SCOPES if s in READ_SCOPES]
+
+
+def test_a_viewer_may_create_a_key_with_chosen_read_scopes(viewer, browser_for):
+    assert create(browser_for(viewer), scopes=[WORKFLOWS_READ]).status_code == 302
+    assert ApiKey.objects.get().scopes == [WORKFLOWS_READ]
+
+
+@pytest.mark.parametrize("scopes", [[WORKFLOWS_WRITE], [WORKFLOWS_READ, WORKFLOWS_EXECUTE],
+                                    [TEAM_MANAGE]])
+def test_a_viewer_forging_a_write_scope_gets_403(viewer, browser_for, scopes):
+    response = create(browser_for(viewer), scopes=scopes)
     assert response.status_code == 403
     assert not ApiKey.objects.exists()
+
+
+def test_a_viewer_revokes_their_own_key(viewer, team, browser_for):
+    mine = api_key_create(user=viewer, team=team, name="mine", scopes=[WORKFLOWS_READ]).api_key
+    assert browser_for(viewer).post(revoke_url(mine)).status_code == 302
+    assert ApiKey.objects.get(pk=mine.pk).revoked_at is not None
 
 
 def test_a_viewer_may_not_revoke_a_key(owner, team, viewer, browser_for):

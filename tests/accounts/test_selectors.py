@@ -1,11 +1,12 @@
-import pytest
 
 from accounts.models import Membership, Role
 from accounts.selectors import (
     api_key_get_for_user,
     api_keys_for_team,
-    can_manage_api_keys,
     current_team_for_user,
+    member_get,
+    member_roles,
+    members_of_team,
     memberships_for_user,
     team_get_for_user,
     teams_for_user,
@@ -46,16 +47,19 @@ def test_a_teams_key_list_holds_only_that_teams_keys(owner, team, stranger):
     assert list(api_keys_for_team(team)) == [mine]
 
 
-@pytest.mark.parametrize("role, allowed", [
-    (Role.OWNER, True), (Role.ADMIN, True), (Role.EDITOR, True), (Role.VIEWER, False)])
-def test_every_role_but_viewer_manages_keys(make_user, team, role, allowed):
-    user = make_user()
-    Membership.objects.create(team=team, user=user, role=role)
-    assert can_manage_api_keys(user, team) is allowed
+def test_a_teams_members_are_listed_in_the_order_they_joined(owner, team, teammate, viewer):
+    assert [(m.user, m.role) for m in members_of_team(team)] == [
+        (owner, Role.OWNER), (teammate, Role.EDITOR), (viewer, Role.VIEWER)]
+    assert member_roles(team) == {owner.pk: Role.OWNER, teammate.pk: Role.EDITOR,
+                                  viewer.pk: Role.VIEWER}
 
 
-def test_a_stranger_cannot_manage_another_teams_keys(team, stranger):
-    assert can_manage_api_keys(stranger, team) is False
+def test_a_member_lookup_is_scoped_to_the_team(owner, team, teammate, stranger):
+    found = member_get(team, teammate.pk)
+    assert found is not None and found.role == Role.EDITOR
+    assert member_get(team, stranger.pk) is None
+    assert stranger.current_team is not None
+    assert member_get(stranger.current_team, owner.pk) is None
 
 
 def test_the_current_team_falls_back_when_the_user_left_it(owner, team, teammate):

@@ -10,9 +10,11 @@ from accounts.permissions import ForbiddenRole
 from accounts.scopes import ALL_SCOPES, EXECUTIONS_READ, WORKFLOWS_READ
 from accounts.services import (
     api_key_create,
+    api_key_create_as_member,
     api_key_create_for_email,
     api_key_revoke,
     api_key_touch,
+    member_change_role,
     membership_remove,
     team_create_and_switch,
     user_ensure_team,
@@ -285,3 +287,46 @@ def test_the_operator_may_remove_anyone(owner, team):
 def test_removing_someone_who_is_not_a_member_is_404(owner, team, stranger):
     with pytest.raises(NotFound, match="Member not found"):
         membership_remove(team, stranger, by=owner)
+
+
+# --- member_change_role, api_key_create_as_member ----------------------------------------------
+
+@pytest.mark.parametrize("by_role, their_role, new_role, allowed", [
+    (Role.OWNER, Role.EDITOR, Role.OWNER, True), (Role.OWNER, Role.OWNER, Role.VIEWER, True),
+    (Role.ADMIN, Role.EDITOR, Role.ADMIN, True), (Role.ADMIN, Role.ADMIN, Role.VIEWER, True),
+    (Role.ADMIN, Role.EDITOR, Role.OWNER, False), (Role.ADMIN, Role.OWNER, Role.VIEWER, False),
+    (Role.EDITOR, Role.VIEWER, Role.EDITOR, False), (Role.VIEWER, Role.EDITOR, Role.VIEWER, False),
+])
+def test_who_may_give_whom_which_role_follows_the_roles_table(make_user, owner, team, by_role,
+                                                              their_role, new_role, allowed):
+    by = _member(make_user, team, by_role)
+    them = _member(make_user, team, their_role)
+    if allowed:
+        member_change_role(team, them.pk, new_role, by=by)
+    else:
+        with pytest.raises(ForbiddenRole):
+            member_change_role(team, them.pk, new_role, by=by)
+    expected = new_role if allowed else their_role
+    assert Membership.objects.get(team=team, user=them).role == expected
+
+
+@pytest.mark.parametrize("role, scopes, made", [
+    (Role.OWNER, None, ALL_SCOPES), (Role.EDITOR, [WORKFLOWS_READ], [WORKFLOWS_READ]),
+    (Role.VIEWER, None, [WORKFLOWS_READ, EXECUTIONS_READ, "usage:read"]),
+    (Role.VIEWER, [EXECUTIONS_READ], [EXECUTIONS_READ]),
+    (Role.VIEWER, ["workflows:write"], None), (Role.VIEWER, ["team:manage"], None),
+])
+def test_members_create_keys_within_their_role(make_user, team, role, scopes, made):
+    user = _member(make_user, team, role)
+    if made is None:
+        with pytest.raises(ForbiddenRole):
+            api_key_create_as_member(user=user, team=team, name="k", scopes=scopes)
+        assert not ApiKey.objects.filter(user=user).exists()
+    else:
+        created = api_key_create_as_member(user=user, team=team, name="k", scopes=scopes)
+        assert created.api_key.scopes == made
+
+
+def test_a_stranger_creates_no_key_in_another_team(team, stranger):
+    with pytest.raises(ForbiddenRole):
+        api_key_create_as_member(user=stranger, team=team, name="k")

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.django_db
 
 ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 SUMMARY_KEYS = {"executionId", "workflowId", "status", "error", "startTime", "endTime",
-                "durationMs", "creditsUsed", "trigger"}
+                "durationMs", "creditsUsed", "trigger", "version", "versionTag"}
 POLL_KEYS = SUMMARY_KEYS | {"nodeStates", "nodeResults", "finalOutput"}
 # `cached` is ours on top of api.md (a run-to-here reused the result); additive, so clients of
 # the hosted API are unaffected.

@@ -72,3 +72,31 @@ def edges(page: Page) -> Any:
 def select_node(page: Page, node_type: str, index: int = 0) -> None:
     node(page, node_type, index).locator(".wf-node__head").click()
     expect(page.get_by_test_id("inspector-label")).to_be_visible()
+
+
+def open_page(page: Page, site: str, user: User, path: str) -> None:
+    """Log in, then open `path` (a read-only editor, a template page: no palette to wait for)."""
+    log_in(page, site, user, next_path="/workflows/")
+    page.goto(f"{site}{path}")
+
+
+def canvas_node(page: Page, node_id: str) -> Any:
+    """The canvas node with that id (its test id is the same in edit and view mode)."""
+    return page.get_by_test_id(f"node-{node_id}")
+
+
+def flow_position(page: Page, node_id: str) -> str:
+    """Where the node sits on the canvas (not on screen: panning does not change it)."""
+    return str(page.locator(f'.react-flow__node[data-id="{node_id}"]')
+               .evaluate("el => el.style.transform"))
+
+
+def drag_node(page: Page, node_id: str, dx: int, dy: int) -> None:
+    """Press on the node's header and move it by (dx, dy) in steps, as a hand would."""
+    box = canvas_node(page, node_id).locator(".wf-node__head").bounding_box()
+    assert box, "the node must be on screen"
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + dx, y + dy, steps=10)
+    page.mouse.up()

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 WORKFLOW_KEYS = {"id", "name", "description", "nodes", "edges", "tags", "isActive", "teamId",
                  "webhookId", "webhookUrl", "executionCount", "lastExecutedAt", "createdAt",
-                 "updatedAt", "version", "webhookEnabled", "webhookSecretSet"}
+                 "updatedAt", "version", "webhookEnabled", "webhookSecretSet", "webhookVersion"}
 MISSING_ID = "00000000-0000-4000-8000-000000000000"
 
 

@@ -79,7 +79,7 @@ def test_a_viewer_cannot_modify_workflows(api: ApiClient, api_for: Callable[...,
                                           payload: Any) -> None:
     created = create(api)
     response = api_for(viewer).request(method, path.format(id=created["id"]), payload)
-    assert_error(response, 403, "Forbidden: viewers cannot modify workflows", "forbidden")
+    assert_error(response, 403, "Your role in this team cannot do this", "forbidden_role")
     assert api.get(f"/workflows/{created['id']}").json() == created
     assert Workflow.objects.count() == 1
 

@@ -1,4 +1,5 @@
-"""`manage.py seed`: the demo account and the starter templates, idempotently."""
+"""`manage.py seed` and every `migrate`: the demo account and the starter templates in the
+gallery, idempotently."""
 
 from io import StringIO
 from typing import Any
@@ -9,10 +10,10 @@ from django.test import Client
 
 from accounts.models import Membership, Role, User
 from workflows import graph
-from workflows.models import Workflow, WorkflowVersion
+from workflows.models import Template, TemplateScope, Workflow, WorkflowVersion
 from workflows.nodes import catalogue
-from workflows.selectors import workflow_templates
 from workflows.services import DEMO_EMAIL, DEMO_PASSWORD, starter_templates
+from workflows.templates import starter_templates_sync
 
 TEMPLATES = starter_templates()
 
@@ -59,33 +60,59 @@ def test_seed_creates_the_demo_account_with_its_own_team() -> None:
     assert Client().login(email=DEMO_EMAIL, password=DEMO_PASSWORD)
 
 
+def starters() -> list[Template]:
+    return list(Template.objects.filter(scope=TemplateScope.STARTER).order_by("slug"))
+
+
 @pytest.mark.django_db
-def test_seed_installs_every_template_in_the_demo_team_marked_as_a_template() -> None:
+def test_migrate_puts_every_starter_template_in_the_gallery_without_a_seed() -> None:
+    # The test database was made by `migrate`: its post_migrate installed them.
+    installed = starters()
+    assert [t.slug for t in installed] == sorted(TEMPLATES)
+    assert all(t.team is None and t.author is None and t.version == 1 for t in installed)
+    assert [t.name for t in installed] == [TEMPLATES[slug]["name"] for slug in sorted(TEMPLATES)]
+
+
+@pytest.mark.django_db
+def test_seed_copies_no_starter_into_the_demo_team() -> None:
     output = seed()
     demo = User.objects.get(email=DEMO_EMAIL)
-    installed = workflow_templates(demo.current_team)  # type: ignore[arg-type]
-    assert sorted(w.template_slug for w in installed) == sorted(TEMPLATES)
-    assert all(w.is_template and w.version == 1 and w.created_by == demo for w in installed)
-    assert f"{len(TEMPLATES)} starter workflow(s) added" in output
+    assert not Workflow.objects.filter(team=demo.current_team).exists()
+    assert f"{len(TEMPLATES)} starter template(s) in the gallery (0 added, 0 updated)" in output
 
 
 @pytest.mark.django_db
 def test_installed_templates_have_their_categories_filled() -> None:
-    seed()
-    pipeline = Workflow.objects.get(template_slug="seed-pipeline")
+    pipeline = Template.objects.get(scope=TemplateScope.STARTER, slug="seed-pipeline")
     categories = [n["data"]["category"] for n in pipeline.nodes]
     assert categories == ["input", "model", "model", "output"]
     assert pipeline.edges == TEMPLATES["seed-pipeline"]["edges"]
 
 
 @pytest.mark.django_db
+def test_a_missing_starter_is_added_a_changed_one_updated_and_a_dropped_one_removed() -> None:
+    Template.objects.filter(scope=TemplateScope.STARTER, slug="seed-pipeline").delete()
+    Template.objects.filter(scope=TemplateScope.STARTER, slug="router-branching") \
+        .update(name="An old name")
+    Template.objects.create(scope=TemplateScope.STARTER, slug="retired", name="Retired")
+    synced = starter_templates_sync()
+    assert (synced.added, synced.updated, synced.removed) == (1, 1, 1)
+    router = Template.objects.get(scope=TemplateScope.STARTER, slug="router-branching")
+    assert router.name == TEMPLATES["router-branching"]["name"] and router.version == 2
+    assert [t.slug for t in starters()] == sorted(TEMPLATES)
+
+
+@pytest.mark.django_db
 def test_running_seed_twice_creates_nothing_new() -> None:
     seed()
-    counts = (User.objects.count(), Workflow.objects.count(), WorkflowVersion.objects.count())
+    counts = (User.objects.count(), Workflow.objects.count(), WorkflowVersion.objects.count(),
+              Template.objects.count())
+    updated = [t.updated_at for t in starters()]
     output = seed()
-    assert (User.objects.count(), Workflow.objects.count(),
-            WorkflowVersion.objects.count()) == counts
-    assert "0 starter workflow(s) added" in output
+    assert (User.objects.count(), Workflow.objects.count(), WorkflowVersion.objects.count(),
+            Template.objects.count()) == counts
+    assert [t.updated_at for t in starters()] == updated
+    assert "(0 added, 0 updated)" in output
 
 
 @pytest.mark.django_db

@@ -4,6 +4,7 @@ import type { Catalogue, ExecutionPoll, HistoryOut, LintResult, NodeSpec, Workfl
 import type { EditorEnv } from "../env";
 import { parseGraph, toSaved } from "../graph/clipboard";
 import type { EditorStore } from "../store";
+import type { WorkflowMeta } from "../store/types";
 import { reportError } from "./errors";
 
 export async function loadCatalogue(env: EditorEnv): Promise<Catalogue> {
@@ -32,9 +33,9 @@ export async function loadLastRun(store: EditorStore, env: EditorEnv, id: string
   store.getState().applySnapshot(poll, 0);
 }
 
-function metaOf(w: WorkflowOut) {
+export function metaOf(w: WorkflowOut): WorkflowMeta {
   return { id: w.id, name: w.name, description: w.description ?? "", tags: w.tags ?? [],
-    isActive: w.isActive ?? true, updatedAt: w.updatedAt };
+    isActive: w.isActive ?? true, updatedAt: w.updatedAt, version: w.version ?? null };
 }
 
 /**
@@ -71,6 +72,8 @@ function afterSave(store: EditorStore, saved: WorkflowOut, revision: { nodes: un
   // Edits made while the request was in flight are still unsaved.
   if (state.nodes === revision.nodes && state.edges === revision.edges) state.markSaved();
   state.setIssues([]);
+  // The comparison was against the version before this save.
+  state.setCompare(null);
   state.toast("success", "Saved");
   if (isNew) window.history.replaceState(null, "", `/workflows/${saved.id}/edit`);
 }

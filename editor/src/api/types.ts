@@ -75,11 +75,25 @@ export type NodeState = Pick<Schemas["NodeStateOut"], "nodeId" | "status"> & Par
 export type ExecutionUpdate = Pick<ExecutionPoll, "executionId" | "status"> &
   Partial<Pick<ExecutionPoll, "error" | "endTime" | "durationMs" | "creditsUsed" | "finalOutput">>;
 
-/** What the Django page hands to the editor through json_script. */
+/** One row of accounts/permissions.py's table for the person's role in the workflow's team
+ * (`actions_for(role)`): "read", "modify", "execute", "publish_template", … → may they. */
+export type Permissions = Readonly<Record<string, boolean>>;
+
+/** What the Django page hands to the editor through json_script (read by config.ts). */
 export interface EditorConfig {
   workflowId: string | null;
   csrfToken: string;
   apiBase: string;
   listUrl: string;
   team: { id: number; name: string } | null;
+  /** "edit" (the default) is the whole editor; "view" is only the canvas, read-only, showing
+   * `graph` (the template page, the run page). */
+  mode?: "edit" | "view";
+  graph?: { nodes: unknown[]; edges: unknown[] };
+  /** Absent: everything is allowed (the server still decides). */
+  permissions?: Permissions;
+  /** The operator allows publishing templates to every account (settings.PUBLIC_TEMPLATES_ENABLED). */
+  publicTemplates?: boolean;
+  /** The team template last published from this workflow: publishing again republishes it. */
+  publishedTemplateId?: string | null;
 }

@@ -19,11 +19,14 @@ const EDGE_DEFAULTS = { interactionWidth: 16 };
 const MULTI_SELECT_KEYS = ["Meta", "Control"];
 const MINIMAP_STYLE = { width: 180, height: 120 };
 
-export function Canvas() {
+/** The canvas of the editor and of view mode: one component; `readOnly` (from the store)
+ * leaves panning, zooming, fitting and picking a node to look at. */
+export function Canvas({ minimap = true }: { minimap?: boolean }) {
   const store = useEditorStore();
-  const nodes = useEditor((s) => s.nodes);
+  const nodes = useShownNodes();
   const edges = useStyledEdges();
   const snapToGrid = useEditor((s) => s.snapToGrid);
+  const readOnly = useEditor((s) => s.readOnly);
   const minimapColour = useMinimapColour();
   const { screenToFlowPosition } = useReactFlow();
   // Fit only a graph that exists when the editor opens: on a new canvas, fitting when the first
@@ -56,6 +59,7 @@ export function Canvas() {
   }, [setSelection]);
 
   const onDrop = useCallback((event: DragEvent) => {
+    if (store.getState().readOnly) return;
     const nodeType = event.dataTransfer.getData(NODE_DRAG_MIME);
     if (!nodeType) return;
     event.preventDefault();
@@ -66,22 +70,26 @@ export function Canvas() {
   }, [screenToFlowPosition, store]);
 
   return (
-    <div className="wf-canvas" onDragOver={onDragOver} onDrop={onDrop}>
+    <div className={`wf-canvas${readOnly ? " is-readonly" : ""}`} onDragOver={readOnly ? undefined : onDragOver} onDrop={onDrop}>
       <ReactFlow<WfNode, WfEdge>
         nodes={nodes} edges={edges} nodeTypes={nodeTypes}
         onNodesChange={onNodesChange} onEdgesChange={onEdgesChange} onConnect={onConnect}
         isValidConnection={isValidConnection} onConnectEnd={onConnectEnd}
         onNodeDragStart={beginDrag} onNodeDragStop={endDrag} onSelectionDragStart={beginDrag}
         onSelectionDragStop={endDrag} onSelectionChange={onSelectionChange}
-        deleteKeyCode={null} selectionKeyCode="Shift" multiSelectionKeyCode={MULTI_SELECT_KEYS}
+        nodesDraggable={!readOnly} nodesConnectable={!readOnly} edgesReconnectable={!readOnly}
+        nodesFocusable={!readOnly} edgesFocusable={!readOnly}
+        deleteKeyCode={null} selectionKeyCode={readOnly ? null : "Shift"} multiSelectionKeyCode={MULTI_SELECT_KEYS}
         selectionMode={SelectionMode.Partial} snapToGrid={snapToGrid} snapGrid={SNAP}
         onlyRenderVisibleElements={nodes.length > 60} minZoom={0.1} maxZoom={2.5}
         fitView={fitOnOpen} fitViewOptions={FIT} proOptions={PRO}
         defaultEdgeOptions={EDGE_DEFAULTS} connectionRadius={28}
       >
         <Background variant={BackgroundVariant.Dots} gap={16} size={1.3} color="#cbd5e1" />
-        <MiniMap pannable zoomable nodeColor={minimapColour} nodeStrokeWidth={2}
-          className="wf-minimap" ariaLabel="Minimap" style={MINIMAP_STYLE} />
+        {minimap ? (
+          <MiniMap pannable zoomable nodeColor={minimapColour} nodeStrokeWidth={2}
+            className="wf-minimap" ariaLabel="Minimap" style={MINIMAP_STYLE} />
+        ) : null}
         <Controls showInteractive={false} position="bottom-left" />
       </ReactFlow>
     </div>
@@ -92,6 +100,13 @@ function onDragOver(event: DragEvent) {
   if (!event.dataTransfer.types.includes(NODE_DRAG_MIME)) return;
   event.preventDefault();
   event.dataTransfer.dropEffect = "copy";
+}
+
+/** The graph, plus the ghosts of nodes removed since a compared version. */
+function useShownNodes(): WfNode[] {
+  const nodes = useEditor((s) => s.nodes);
+  const ghosts = useEditor((s) => s.compare?.ghosts.nodes);
+  return useMemo(() => (ghosts?.length ? [...nodes, ...ghosts] : nodes), [nodes, ghosts]);
 }
 
 function useMinimapColour(): (node: WfNode) => string {
@@ -109,18 +124,21 @@ function useStyledEdges(): WfEdge[] {
   const typesKey = useEditor((s) => s.nodes.map((n) => `${n.id}=${n.data.nodeType}`).join("|"));
   const issues = useEditor((s) => s.issues.edges);
   const runNodes = useEditor((s) => s.run.nodes);
+  const compare = useEditor((s) => s.compare);
   const store = useEditorStore();
   return useMemo(() => {
     const { nodes, catalogue } = store.getState();
     const byId = new Map(nodes.map((n) => [n.id, n]));
-    return edges.map((e) => {
+    const added = new Set(compare?.diff.edgesAdded ?? []);
+    const styled = edges.map((e) => {
       const type = outputType(byId.get(e.source), e.sourceHandle, catalogue);
       const bad = issues[e.id];
       const animated = runNodes[e.target]?.status === "RUNNING";
       const stroke = bad ? "#dc2626" : type ? PORT_COLOURS[type] : "#94a3b8";
-      return { ...e, animated, className: bad ? "wf-edge--error" : undefined,
-        style: { stroke, strokeWidth: bad ? 2.5 : 2 }, label: bad ? bad[0] : undefined };
+      const className = bad ? "wf-edge--error" : added.has(e.id) ? "wf-edge--added" : undefined;
+      return { ...e, animated, className, style: { stroke, strokeWidth: bad ? 2.5 : 2 }, label: bad ? bad[0] : undefined };
     });
+    return compare?.ghosts.edges.length ? [...styled, ...compare.ghosts.edges] : styled;
     // typesKey stands in for the node types the colours depend on.
-  }, [edges, typesKey, issues, runNodes, store]);
+  }, [edges, typesKey, issues, runNodes, compare, store]);
 }

@@ -2,6 +2,7 @@ import { saveWorkflow } from "../actions/workflow";
 import { useEnv } from "../env";
 import { useEditor, useEditorStore } from "../store";
 import { Dialog } from "./Dialog";
+import { PublishDialog } from "./PublishDialog";
 import { RunDialog } from "./run/RunDialog";
 
 export const SHORTCUTS: Array<[string, string]> = [
@@ -26,6 +27,7 @@ export function Dialogs() {
   if (dialog === "help") return <HelpDialog />;
   if (dialog === "run") return <RunDialog />;
   if (dialog === "conflict") return <ConflictDialog />;
+  if (dialog === "publish") return <PublishDialog />;
   return null;
 }
 

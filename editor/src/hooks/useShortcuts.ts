@@ -2,6 +2,7 @@ import { useReactFlow } from "@xyflow/react";
 import { useEffect, useRef } from "react";
 import { saveWorkflow } from "../actions/workflow";
 import { useStartRun } from "../components/run/useStartRun";
+import { may } from "../config";
 import { useEnv } from "../env";
 import { copySelection, parseClipboard } from "../graph/clipboard";
 import { useEditorStore } from "../store";
@@ -11,7 +12,8 @@ function isEditable(target: EventTarget | null): boolean {
   return !!el && (el.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(el.tagName));
 }
 
-/** Editor keyboard shortcuts, plus copy/paste of graph JSON through the system clipboard. */
+/** Editor keyboard shortcuts, plus copy/paste of graph JSON through the system clipboard. A
+ * read-only canvas keeps only what changes nothing: fit, help and copy. */
 export function useShortcuts(): void {
   const store = useEditorStore();
   const env = useEnv();
@@ -24,11 +26,12 @@ export function useShortcuts(): void {
     const onKey = (e: KeyboardEvent) => {
       const mod = e.ctrlKey || e.metaKey;
       const key = e.key.toLowerCase();
+      if (s().readOnly) return void viewShortcut(e, mod, key);
       if (mod && key === "s") {
         e.preventDefault();
         return void saveWorkflow(store, env);
       }
-      if (mod && key === "enter") return startRun();
+      if (mod && key === "enter") return may(env.config, "execute") ? startRun() : undefined;
       if (isEditable(e.target) || s().dialog) return;
       const action = shortcut(key, mod, e.shiftKey);
       if (!action) return;
@@ -45,10 +48,17 @@ export function useShortcuts(): void {
       if (!payload || !e.clipboardData) return;
       e.clipboardData.setData("text/plain", JSON.stringify(payload));
       e.preventDefault();
-      if (e.type === "cut") s().deleteSelected();
+      if (e.type === "cut" && !s().readOnly) s().deleteSelected();
+    };
+    const viewShortcut = (e: KeyboardEvent, mod: boolean, key: string) => {
+      if (isEditable(e.target) || s().dialog) return;
+      const action = shortcut(key, mod, e.shiftKey);
+      if (action === "fit") void flow.fitView({ padding: 0.2, duration: 300 });
+      else if (action === "help") s().setDialog("help");
+      if (action === "fit" || action === "help") e.preventDefault();
     };
     const onPaste = (e: ClipboardEvent) => {
-      if (isEditable(e.target)) return;
+      if (isEditable(e.target) || s().readOnly) return;
       const graph = parseClipboard(e.clipboardData?.getData("text/plain") ?? "");
       if (!graph) return;
       e.preventDefault();

@@ -14,6 +14,8 @@ type Get = () => EditorState;
 const COALESCE_MS = 1000;
 const PASTE_OFFSET = { x: 40, y: 40 };
 const CONTENT_CHANGES = new Set(["position", "remove", "add", "replace"]);
+// What a read-only canvas still takes from React Flow: measuring and picking, never edits.
+const VIEW_CHANGES = new Set(["select", "dimensions"]);
 
 /** Push the current graph on the undo stack; repeated `key`s within a second count once. */
 function remember(get: Get, set: Set, key?: string): void {
@@ -45,7 +47,13 @@ export const createGraphSlice: StateCreator<EditorState, [], [], GraphSlice> = (
   dirty: false,
   dragActive: false,
 
-  onNodesChange: (changes: NodeChange<WfNode>[]) => {
+  onNodesChange: (all: NodeChange<WfNode>[]) => {
+    const { readOnly, compare } = get();
+    const ghostIds = compare?.ghosts.nodes.length ? new Set(compare.ghosts.nodes.map((n) => n.id)) : null;
+    const ours = (c: NodeChange<WfNode>) => !ghostIds || !("id" in c) || !ghostIds.has(c.id);
+    if (ghostIds) get().onGhostChanges(all.filter((c) => !ours(c)));
+    const changes = all.filter((c) => ours(c) && (!readOnly || VIEW_CHANGES.has(c.type)));
+    if (changes.length === 0) return;
     const edits = changes.some((c) => CONTENT_CHANGES.has(c.type));
     // Keyboard nudges arrive as position changes outside a drag; one undo step per burst.
     const nudged = changes.some((c) => c.type === "position" && !c.dragging && c.position);
@@ -53,7 +61,9 @@ export const createGraphSlice: StateCreator<EditorState, [], [], GraphSlice> = (
     set((s) => ({ nodes: applyNodeChanges(changes, s.nodes), dirty: s.dirty || edits }));
   },
 
-  onEdgesChange: (changes: EdgeChange[]) => {
+  onEdgesChange: (all: EdgeChange[]) => {
+    const changes = get().readOnly ? all.filter((c) => c.type === "select") : all;
+    if (changes.length === 0) return;
     const edits = changes.some((c) => CONTENT_CHANGES.has(c.type));
     set((s) => ({ edges: applyEdgeChanges(changes, s.edges), dirty: s.dirty || edits }));
   },

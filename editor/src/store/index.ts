@@ -2,6 +2,7 @@
 import { createContext, useContext } from "react";
 import { useStore } from "zustand";
 import { createStore, type StoreApi } from "zustand/vanilla";
+import { createCompareSlice } from "./compareSlice";
 import { createGraphSlice } from "./graphSlice";
 import { createRunSlice } from "./runSlice";
 import type { EditorState } from "./types";
@@ -9,11 +10,18 @@ import { createUiSlice } from "./uiSlice";
 
 export type EditorStore = StoreApi<EditorState>;
 
-export function createEditorStore(): EditorStore {
+export interface StoreOptions {
+  /** View mode, or a role that may not modify: the graph only changes by loading one. */
+  readOnly?: boolean;
+}
+
+export function createEditorStore(options: StoreOptions = {}): EditorStore {
   return createStore<EditorState>()((...a) => ({
     ...createGraphSlice(...a),
     ...createUiSlice(...a),
     ...createRunSlice(...a),
+    ...createCompareSlice(...a),
+    readOnly: options.readOnly ?? false,
   }));
 }
 

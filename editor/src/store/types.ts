@@ -2,9 +2,11 @@ import type { Connection, EdgeChange, NodeChange } from "@xyflow/react";
 import type {
   Catalogue, ExecutionPoll, ExecutionStatus, ExecutionUpdate, NodeState, Violation,
 } from "../api/types";
+import type { VersionDiff } from "../api/sharing";
 import type { ConnectionCheck } from "../graph/connection";
 import type { History } from "../graph/history";
 import type { Graph, Params, WfEdge, WfNode } from "../graph/types";
+import type { DiffMark } from "../versions/diff";
 
 export interface XY {
   x: number;
@@ -48,6 +50,8 @@ export interface WorkflowMeta {
   tags: string[];
   isActive: boolean;
   updatedAt: string | null;
+  /** The saved version the canvas started from (null until first saved). */
+  version: number | null;
 }
 
 export interface Toast {
@@ -56,7 +60,9 @@ export interface Toast {
   message: string;
 }
 
-export type Dialog = "help" | "run" | "conflict" | null;
+export type Dialog = "help" | "run" | "conflict" | "publish" | null;
+
+export type SidePanel = "versions" | null;
 
 export interface Issues {
   nodes: Record<string, string[]>;
@@ -64,6 +70,8 @@ export interface Issues {
 }
 
 export interface UiSlice {
+  /** The canvas takes no edits (view mode, or a role that may not modify); fixed per store. */
+  readOnly: boolean;
   workflow: WorkflowMeta;
   selectedNodeIds: string[];
   runPanelOpen: boolean;
@@ -72,6 +80,9 @@ export interface UiSlice {
   issues: Issues;
   snapToGrid: boolean;
   saving: boolean;
+  sidePanel: SidePanel;
+  /** The team template last published from this workflow (republishing bumps its version). */
+  publishedTemplateId: string | null;
   setWorkflow: (patch: Partial<WorkflowMeta>) => void;
   setSelection: (nodeIds: string[]) => void;
   setRunPanelOpen: (open: boolean) => void;
@@ -81,6 +92,8 @@ export interface UiSlice {
   setIssues: (violations: Violation[]) => void;
   toggleSnap: () => void;
   setSaving: (saving: boolean) => void;
+  setSidePanel: (panel: SidePanel) => void;
+  setPublishedTemplateId: (id: string | null) => void;
 }
 
 export interface RunState {
@@ -102,4 +115,21 @@ export interface RunSlice {
   applyExecution: (update: ExecutionUpdate, seq: number) => void;
 }
 
-export type EditorState = GraphSlice & UiSlice & RunSlice;
+/** A version compared with the latest saved one, drawn over the canvas. */
+export interface Comparison {
+  number: number;
+  against: number;
+  diff: VersionDiff;
+  marks: Record<string, DiffMark>;
+  /** Removed nodes and edges as the older version had them; never saved. */
+  ghosts: Graph;
+}
+
+export interface CompareSlice {
+  compare: Comparison | null;
+  setCompare: (compare: Comparison | null) => void;
+  /** React Flow's measurements of the ghost nodes (they are not in `nodes`). */
+  onGhostChanges: (changes: NodeChange<WfNode>[]) => void;
+}
+
+export type EditorState = GraphSlice & UiSlice & RunSlice & CompareSlice;

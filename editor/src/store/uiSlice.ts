@@ -22,7 +22,10 @@ export function shortMessage(message: string): string {
 }
 
 export const createUiSlice: StateCreator<EditorState, [], [], UiSlice> = (set, get) => ({
-  workflow: { id: null, name: "Untitled workflow", description: "", tags: [], isActive: true, updatedAt: null },
+  readOnly: false,
+  workflow: {
+    id: null, name: "Untitled workflow", description: "", tags: [], isActive: true, updatedAt: null, version: null,
+  },
   selectedNodeIds: [],
   runPanelOpen: false,
   dialog: null,
@@ -30,6 +33,8 @@ export const createUiSlice: StateCreator<EditorState, [], [], UiSlice> = (set, g
   issues: { nodes: {}, edges: {} },
   snapToGrid: true,
   saving: false,
+  sidePanel: null,
+  publishedTemplateId: null,
 
   setWorkflow: (patch) => set((s) => ({ workflow: { ...s.workflow, ...patch } })),
   setSelection: (nodeIds) => {
@@ -49,4 +54,6 @@ export const createUiSlice: StateCreator<EditorState, [], [], UiSlice> = (set, g
   setIssues: (violations) => set({ issues: issuesFrom(violations) }),
   toggleSnap: () => set((s) => ({ snapToGrid: !s.snapToGrid })),
   setSaving: (saving) => set({ saving }),
+  setSidePanel: (sidePanel) => set(sidePanel ? { sidePanel } : { sidePanel, compare: null }),
+  setPublishedTemplateId: (publishedTemplateId) => set({ publishedTemplateId }),
 });

@@ -2,17 +2,18 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from workflows.services import DEMO_EMAIL, demo_account_ensure, starter_templates_install
+from workflows.services import DEMO_EMAIL, demo_account_ensure
+from workflows.templates import starter_templates_list, starter_templates_sync
 
 
 class Command(BaseCommand):
-    help = "Create the demo account and its starter workflows if missing (safe to run again)."
+    help = ("Create the demo account if missing and install the starter templates in the "
+            "gallery (safe to run again).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         user, team = demo_account_ensure()
-        added = starter_templates_install(user=user, team=team)
-        for workflow in added:
-            self.stdout.write(f"Added starter workflow: {workflow.name}")
+        synced = starter_templates_sync()
         self.stdout.write(self.style.SUCCESS(
             f"Demo account {DEMO_EMAIL} ready in team {team.name!r}; "
-            f"{len(added)} starter workflow(s) added."))
+            f"{len(starter_templates_list())} starter template(s) in the gallery "
+            f"({synced.added} added, {synced.updated} updated)."))

@@ -6,8 +6,11 @@ import { useEditor, useEditorStore } from "../../store";
 import { categoryColour, formatCredits } from "../theme";
 import { FieldInput, fieldId } from "./fields";
 
-/** The settings of the one selected node, as a form generated from its paramsSchema. */
-export const Inspector = memo(function Inspector() {
+/**
+ * The settings of the one selected node, as a form generated from its paramsSchema; read-only
+ * when the canvas is. `floating` (view mode) shows it over the canvas only while a node is picked.
+ */
+export const Inspector = memo(function Inspector({ floating = false }: { floating?: boolean }) {
   const selectedId = useEditor((s) => (s.selectedNodeIds.length === 1 ? s.selectedNodeIds[0] : null));
   // The node's data, not the node: dragging moves the node but must not re-render the form.
   const data = useEditor((s) => {
@@ -16,16 +19,25 @@ export const Inspector = memo(function Inspector() {
   });
   const count = useEditor((s) => s.selectedNodeIds.length);
   const spec = useEditor((s) => (data ? s.catalogue.get(data.nodeType) : undefined));
+  const readOnly = useEditor((s) => s.readOnly);
 
+  if (floating) {
+    return selectedId && data && spec ? (
+      <aside className="wf-inspector wf-inspector--floating" data-testid="node-details" aria-label="Node settings">
+        <NodeForm id={selectedId} data={data} spec={spec} readOnly />
+      </aside>
+    ) : null;
+  }
   return (
     <aside className="wf-inspector" data-testid="inspector" aria-label="Inspector">
       {selectedId && data && spec ? (
-        <NodeForm id={selectedId} data={data} spec={spec} />
+        <NodeForm id={selectedId} data={data} spec={spec} readOnly={readOnly} />
       ) : (
         <div className="wf-inspector__empty">
           <h2>{count > 1 ? `${count} nodes selected` : "Inspector"}</h2>
           <p className="wf-muted">
-            {count > 1 ? "Select a single node to edit its settings." : "Select a node to edit its settings. Drag nodes in from the palette and connect an output (right) to an input (left)."}
+            {readOnly ? "Select a node to see its settings. Your role in this team can look but not edit."
+              : count > 1 ? "Select a single node to edit its settings." : "Select a node to edit its settings. Drag nodes in from the palette and connect an output (right) to an input (left)."}
           </p>
         </div>
       )}
@@ -33,7 +45,7 @@ export const Inspector = memo(function Inspector() {
   );
 });
 
-function NodeForm({ id, data, spec }: { id: string; data: BasedNodeData; spec: NodeSpec }) {
+function NodeForm({ id, data, spec, readOnly }: { id: string; data: BasedNodeData; spec: NodeSpec; readOnly: boolean }) {
   const store = useEditorStore();
   const fields = useMemo(() => fieldsFor(spec.paramsSchema), [spec]);
   const overrides = useOverrides(id);
@@ -45,7 +57,7 @@ function NodeForm({ id, data, spec }: { id: string; data: BasedNodeData; spec: N
   const main = fields.filter((f) => !f.advanced);
   const advanced = fields.filter((f) => f.advanced);
   const row = (f: FieldDef) => (
-    <Field key={f.name} field={f} value={data.params[f.name]} from={overrides.get(f.name)}
+    <Field key={f.name} field={f} value={data.params[f.name]} from={overrides.get(f.name)} readOnly={readOnly}
       onChange={(v) => setParam(f.name, v)} />
   );
 
@@ -54,7 +66,7 @@ function NodeForm({ id, data, spec }: { id: string; data: BasedNodeData; spec: N
       <div className="wf-inspector__head" style={{ borderColor: categoryColour(spec.category) }}>
         <span className="wf-inspector__type">{spec.category} · {spec.nodeType}</span>
         <input className="wf-inspector__label" aria-label="Node label" value={data.label}
-          data-testid="inspector-label"
+          data-testid="inspector-label" readOnly={readOnly}
           onChange={(e) => store.getState().updateData(id, { label: e.target.value })} />
         <p className="wf-muted">{spec.description}</p>
         <p className="wf-inspector__price">Price: {formatCredits(spec.credits, spec.creditUnit)}</p>
@@ -63,7 +75,7 @@ function NodeForm({ id, data, spec }: { id: string; data: BasedNodeData; spec: N
       {main.map(row)}
       {main.length === 0 ? <p className="wf-muted">This node has no settings.</p> : null}
       {advanced.length ? (
-        <details className="wf-advanced">
+        <details className="wf-advanced" open={readOnly || undefined}>
           <summary>Advanced</summary>
           {advanced.map(row)}
         </details>
@@ -72,16 +84,16 @@ function NodeForm({ id, data, spec }: { id: string; data: BasedNodeData; spec: N
   );
 }
 
-function Field({ field, value, from, onChange }: {
-  field: FieldDef; value: JsonValue | undefined; from?: string; onChange: (v: JsonValue | undefined) => void;
+function Field({ field, value, from, readOnly, onChange }: {
+  field: FieldDef; value: JsonValue | undefined; from?: string; readOnly: boolean; onChange: (v: JsonValue | undefined) => void;
 }) {
-  const error = from ? null : validateField(field, value);
+  const error = from || readOnly ? null : validateField(field, value);
   return (
     <div className={`wf-field${error ? " has-error" : ""}${from ? " is-overridden" : ""}`}>
       <label htmlFor={fieldId(field)}>
         {field.title}{field.required ? <span className="wf-req">*</span> : null}
       </label>
-      <FieldInput field={field} value={value} disabled={!!from} onChange={onChange} />
+      <FieldInput field={field} value={value} disabled={!!from || readOnly} onChange={onChange} />
       {from ? <span className="wf-field__note" data-testid={`override-${field.name}`}>from {from}</span> : null}
       {error ? <span className="wf-field__error" role="alert">{error}</span> : null}
       {field.description && !error && !from ? <span className="wf-field__help">{field.description}</span> : null}

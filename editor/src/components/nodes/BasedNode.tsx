@@ -17,15 +17,18 @@ function BasedNodeView({ id, data, selected }: NodeProps<BasedNode>) {
   const spec = useEditor((s) => s.catalogue.get(data.nodeType));
   const state = useEditor((s) => s.run.nodes[id]);
   const issues = useEditor((s) => s.issues.nodes[id]);
+  const diff = useEditor((s) => s.compare?.marks[id]);
+  const readOnly = useEditor((s) => s.readOnly);
   const summary = useMemo(() => (spec ? summaryOf(spec.paramsSchema, data.params) : []), [spec, data.params]);
   const status = state?.status.toLowerCase() ?? "idle";
   const colour = categoryColour(spec?.category ?? data.category);
 
   return (
-    <div className={`wf-node wf-node--${status}${selected ? " is-selected" : ""}${issues ? " has-issues" : ""}`}
-      data-node-type={data.nodeType} data-status={status} data-testid={`node-${id}`}
+    <div className={`wf-node wf-node--${status}${selected ? " is-selected" : ""}${issues ? " has-issues" : ""}${diff ? ` wf-node--diff-${diff}` : ""}`}
+      data-node-type={data.nodeType} data-status={status} data-testid={`node-${id}`} data-diff={diff}
       style={{ "--wf-cat": colour } as CSSProperties}>
-      <NodeActions id={id} visible={selected} runnable={!!spec} />
+      {readOnly ? null : <NodeActions id={id} visible={selected} runnable={!!spec} />}
+      {diff ? <span className="wf-node__diff">{DIFF_TEXT[diff]}</span> : null}
       <header className="wf-node__head">
         <span className="wf-node__dot" />
         <span className="wf-node__label" title={data.label}>{data.label}</span>
@@ -58,6 +61,8 @@ function BasedNodeView({ id, data, selected }: NodeProps<BasedNode>) {
     </div>
   );
 }
+
+const DIFF_TEXT = { added: "Added", changed: "Changed", removed: "Removed" } as const;
 
 const STATUS_TEXT: Record<string, string> = {
   PENDING: "Pending", RUNNING: "Running", COMPLETED: "Done", FAILED: "Failed",

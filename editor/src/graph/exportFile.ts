@@ -1,0 +1,42 @@
+/**
+ * The Export JSON file: the saved graph plus the workflow's name and the version it was saved
+ * as, so a file says which version it is. Import reads back only the graph (parseGraph), so a
+ * file from another workflow, an older export or the API's own JSON imports the same way.
+ */
+import { parseGraph, toSaved } from "./clipboard";
+import type { Graph, WfEdge, WfNode } from "./types";
+
+export interface ExportedWorkflow extends Graph {
+  name: string;
+  description: string;
+  tags: string[];
+  /** The saved version the canvas was at; null for a workflow never saved. */
+  version: number | null;
+}
+
+export function exportPayload(
+  workflow: { name: string; description: string; tags: string[]; version: number | null },
+  nodes: readonly WfNode[], edges: readonly WfEdge[],
+): ExportedWorkflow {
+  const { name, description, tags, version } = workflow;
+  return { name, description, tags, version, ...toSaved(nodes, edges) };
+}
+
+export function exportFileName(name: string, version: number | null): string {
+  const base = name.replace(/[^\w-]+/g, "_") || "workflow";
+  return version ? `${base}-v${version}.json` : `${base}.json`;
+}
+
+/** The graph of an imported file and, when the file says so, the version it was exported at. */
+export function readImport(text: string): { graph: Graph; version: number | null } | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const graph = parseGraph(value);
+  if (!graph || graph.nodes.length === 0) return null;
+  const version = (value as { version?: unknown }).version;
+  return { graph, version: typeof version === "number" && Number.isInteger(version) ? version : null };
+}
