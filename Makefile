@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 TEST_ENV := DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres:postgres@127.0.0.1:5432/wireflow} \
             REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}
 
-.PHONY: dev test serve bench install install-test editor services chromium lint migrate seed clean \
+.PHONY: dev test serve build bench install install-test editor services chromium lint migrate seed clean \
         api-snapshot dev-env
 
 $(BIN)/python:
@@ -71,11 +71,17 @@ test: install-test editor services chromium lint
 	scripts/test-editor.sh
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 
+## make build: everything production serves, built once: the Python packages, the editor bundle
+## and the collected static files (var/staticfiles/). Node is needed here, never at run time.
+build: install editor
+	WIREFLOW_ENV_FILE= SECRET_KEY=$${SECRET_KEY:-build-only} $(BIN)/python manage.py \
+		collectstatic --noinput --verbosity 0
+
 ## make serve: production processes (set DATABASE_URL, REDIS_URL, SECRET_KEY first)
-serve: install
+serve: build
 	scripts/serve.sh
 
-bench: install-test services
+bench: install-test editor services
 	$(TEST_ENV) $(BIN)/python -m bench
 
 clean:

@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 BIN=.venv/bin
 # Production reads only the environment, never the development settings make dev left in var/.
 export WIREFLOW_ENV_FILE=""
+# Migrations run before the new web processes start (make build collected the static files).
 $BIN/python manage.py migrate --noinput
-$BIN/python manage.py collectstatic --noinput >/dev/null
 WEB_WORKERS=${WEB_WORKERS:-2}
 CELERY_CONCURRENCY=${CELERY_CONCURRENCY:-4}
 trap 'kill 0' EXIT INT TERM

@@ -1,0 +1,205 @@
+"""The README's production path, end to end: a clean copy of the tree (no editor build, no
+collected static files), `make serve` there with its own PostgreSQL database and Redis database,
+then in Chromium a new person signs up, opens a starter template in the editor and runs it
+through the Celery worker to COMPLETED; the editor's hashed assets carry long-lived cache headers
+and /readyz is green. Every process it started is stopped at the end.
+
+The copy shares this checkout's virtualenv and editor/node_modules (symlinks, with file times
+kept so make sees them up to date): installing those again is what `make test` already proved;
+what is checked here is that `make serve` builds and serves everything else by itself."""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import psycopg
+import pytest
+from django.conf import settings
+from playwright.sync_api import Page, expect
+
+from tests.browser.editor_page import PASSWORD, node, wait_for_editor
+from tests.harness import ROOT, _database_url, wait_until
+
+pytestmark = pytest.mark.browser
+
+START_TIMEOUT = 600  # the editor build on a loaded two-core machine
+RUN_TIMEOUT_MS = 120_000
+STARTER = "seed-pipeline"  # "Prompt to upscaled image"
+
+
+def _tracked_files() -> list[str]:
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
+                             "--exclude-standard"], cwd=ROOT, check=True,
+                            capture_output=True).stdout
+    return [name for name in listed.decode().split("\0") if name and (ROOT / name).is_file()]
+
+
+def _copy_tree(target: Path) -> None:
+    """The project's files as a fresh clone has them (file times kept), nothing built."""
+    archive = target.with_suffix(".tar")
+    with tarfile.open(archive, "w") as tar:
+        for name in _tracked_files():
+            tar.add(ROOT / name, arcname=name, recursive=False)
+    target.mkdir()
+    with tarfile.open(archive) as tar:
+        tar.extractall(target, filter="tar")
+    archive.unlink()
+    assert not (target / "static" / "editor").exists()
+    (target / ".venv").symlink_to(ROOT / ".venv")
+    (target / "editor" / "node_modules").symlink_to(ROOT / "editor" / "node_modules")
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def _other_redis_db(url: str) -> str:
+    parts = urlsplit(url)
+    current = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{(current + 1) % 16}"))
+
+
+class Served:
+    """`make serve` in a directory, in its own process group."""
+
+    def __init__(self, tree: Path, env: dict[str, str]) -> None:
+        self.url = env["SITE_URL"]
+        self.log_path = tree / "serve.log"
+        self.log = self.log_path.open("w")
+        self.process = subprocess.Popen(["make", "serve"], cwd=tree, env=env, stdout=self.log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+
+    def log_text(self) -> str:
+        self.log.flush()
+        return self.log_path.read_text(errors="replace")[-6000:]
+
+    def ready(self) -> bool:
+        if self.process.poll() is not None:
+            raise AssertionError(f"make serve exited:\n{self.log_text()}")
+        try:
+            return httpx.get(f"{self.url}/readyz", timeout=5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self) -> bool:
+        """SIGTERM to every process `make serve` started; True if all of them were gone
+        within a minute (a Celery warm shutdown takes a few seconds), else they are killed."""
+        group = self.process.pid
+        if _group_alive(group):
+            os.killpg(group, signal.SIGTERM)
+        try:
+            # poll() reaps make itself, which would otherwise stay in the group as a zombie.
+            wait_until(lambda: self.process.poll() is not None and not _group_alive(group), 60,
+                       "make serve did not stop", interval=0.2)
+            stopped = True
+        except AssertionError:
+            os.killpg(group, signal.SIGKILL)
+            stopped = False
+        self.process.wait(timeout=10)
+        self.log.close()
+        return stopped
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _group_alive(pid: int) -> bool:
+    try:
+        os.killpg(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    tree = tmp_path / "wireflow"
+    _copy_tree(tree)
+    database = f"wireflow_smoke_{os.getpid()}"
+    admin_url = _with_database(_database_url(), "postgres")
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{database}"')
+        conn.execute(f'CREATE DATABASE "{database}"')
+    port = _free_port()
+    site = f"http://127.0.0.1:{port}"
+    unset = {"DJANGO_SETTINGS_MODULE", "DEBUG", "WIREFLOW_DB_POOL_SIZE", "WIREFLOW_ENV_FILE",
+             "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env = {**{k: v for k, v in os.environ.items() if k not in unset},
+           "DATABASE_URL": _with_database(_database_url(), database),
+           "REDIS_URL": _other_redis_db(settings.REDIS_URL),
+           "SECRET_KEY": "smoke-test-secret-key-" + "x" * 40, "SITE_URL": site,
+           "ALLOWED_HOSTS": "127.0.0.1", "HOST": "127.0.0.1", "PORT": str(port),
+           "WEB_WORKERS": "1", "CELERY_CONCURRENCY": "2", "WIREFLOW_SIMULATORS": "1",
+           "WIREFLOW_SIM_LATENCY": "0.2"}
+    serve = Served(tree, env)
+    try:
+        wait_until(serve.ready, START_TIMEOUT,
+                   lambda: f"make serve never became ready:\n{serve.log_text()}", interval=0.5)
+        yield serve
+    finally:
+        stopped = serve.stop()
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        shutil.rmtree(tree, ignore_errors=True)
+    assert stopped, "a process make serve started outlived SIGTERM by a minute"
+
+
+def test_make_serve_from_a_clean_tree_serves_the_editor_and_runs_a_starter(
+        served: Served, page: Page) -> None:
+    site = served.url
+    ready = httpx.get(f"{site}/readyz", timeout=10)
+    assert ready.status_code == 200 and ready.json()["status"] == "ok", ready.text
+
+    page.goto(f"{site}/accounts/signup/")
+    page.fill("input[name=email]", "operator@example.com")
+    page.fill("input[name=password1]", PASSWORD)
+    page.fill("input[name=password2]", PASSWORD)
+    page.locator("form button[type=submit]").last.click()
+    page.wait_for_url(f"{site}/workflows/")
+
+    _open_starter(page, STARTER)
+    wait_for_editor(page)
+    script = page.locator("script[type=module]").first.get_attribute("src")
+    assert script and re.fullmatch(r"/static/editor/assets/.+\.js", script), script
+    asset = httpx.get(f"{site}{script}", timeout=10)
+    assert asset.status_code == 200
+    assert "immutable" in asset.headers["Cache-Control"], asset.headers
+    assert "max-age=315360000" in asset.headers["Cache-Control"]
+
+    page.get_by_test_id("run-button").click()
+    page.get_by_test_id("run-dialog-submit").click()
+    expect(page.get_by_test_id("run-dialog")).to_be_hidden()
+    for node_type in ["input:text", "generate:nano_banana_pro", "upscale:crystal_upscaler",
+                      "output:result"]:
+        expect(node(page, node_type)).to_have_attribute("data-status", "completed",
+                                                        timeout=RUN_TIMEOUT_MS)
+    runs = _executions(page, site)
+    assert [run["status"] for run in runs] == ["COMPLETED"], runs
+
+
+def _open_starter(page: Page, slug: str) -> None:
+    """From the empty workflow list, which offers the starter templates: Use this template."""
+    page.get_by_test_id(f"starter-{slug}").get_by_test_id("use-starter").click()
+    page.wait_for_url(re.compile(r"/workflows/[0-9a-f-]+/edit"))
+
+
+def _executions(page: Page, site: str) -> Any:
+    workflow_id = re.search(r"/workflows/([0-9a-f-]+)/edit", page.url)
+    assert workflow_id, page.url
+    response = page.request.get(f"{site}/api/v1/workflows/{workflow_id.group(1)}/executions")
+    assert response.status == 200, response.text()
+    return response.json()["executions"]
