@@ -41,6 +41,9 @@ def _owners_workflow(owner: User) -> Workflow:
         tags=["cards"]))
 
 
+FITS_THE_WIDTH = "document.documentElement.scrollWidth <= window.innerWidth"
+
+
 def _csrf_post(page: Page, url: str, body: dict[str, Any]) -> Any:
     """An API call from the page's own session, with its CSRF token, as the editor makes it."""
     token = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
@@ -102,6 +105,9 @@ def test_invite_publish_find_use_and_run_and_a_viewer_only_looks(
     for node_id in ["words", "joined", "out"]:
         expect(mate.get_by_test_id(f"node-{node_id}")).to_have_attribute(
             "data-status", "completed", timeout=RUN_TIMEOUT_MS)
+    # product.md: every page works at 1280x800; the editor's top bar, run log button and all,
+    # fits without scrolling sideways.
+    assert mate.evaluate(FITS_THE_WIDTH), mate.evaluate("document.documentElement.scrollWidth")
     used = Workflow.objects.exclude(pk=workflow.pk).get(team=owner.current_team,
                                                         template=template)
     assert used.created_by == teammate and used.template_version == template.version
@@ -122,6 +128,7 @@ def test_invite_publish_find_use_and_run_and_a_viewer_only_looks(
     looker.goto(f"{site}/workflows/{used.pk}/edit")
     expect(looker.locator(".react-flow__node")).to_have_count(3)
     expect(looker.get_by_test_id("run-button")).to_have_count(0)
+    assert looker.evaluate(FITS_THE_WIDTH)
     refused = _csrf_post(looker, f"{site}/api/v1/templates/{template.pk}/use", {})
     assert refused.status == 403, refused.text()
     assert refused.json() == {"error": "Your role in this team cannot do this",

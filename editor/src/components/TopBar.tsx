@@ -51,14 +51,17 @@ export const TopBar = memo(function TopBar() {
       <div className="wf-topbar__group wf-topbar__group--end">
         {workflowId ? (
           <button type="button" className={`wf-btn${versionsOpen ? " is-on" : ""}`} data-testid="versions-button"
+            aria-label="Versions" title="Versions"
             aria-pressed={versionsOpen} onClick={() => s().setSidePanel(versionsOpen ? null : "versions")}>
-            <Icon name="history" /> Versions
+            <Icon name="history" /><span className="wf-btn__wide-label"> Versions</span>
           </button>
         ) : null}
         {may(env.config, "publish_template") ? (
-          <button type="button" className="wf-btn" data-testid="publish-button"
-            title="Share this workflow in the team's template gallery"
-            onClick={() => s().setDialog("publish")}><Icon name="share" /> Publish</button>
+          <button type="button" className="wf-btn" data-testid="publish-button" aria-label="Publish"
+            title="Publish as template: share this workflow in the team's template gallery"
+            onClick={() => s().setDialog("publish")}>
+            <Icon name="share" /><span className="wf-btn__wide-label"> Publish</span>
+          </button>
         ) : null}
         <RunButtons />
       </div>
@@ -104,8 +107,10 @@ function RunButtons() {
   return (
     <>
       {hasRun ? (
-        <button type="button" className="wf-btn" data-testid="run-panel-toggle"
-          onClick={() => s().setRunPanelOpen(!s().runPanelOpen)}><Icon name="log" /> Run log</button>
+        <button type="button" className="wf-btn" data-testid="run-panel-toggle" aria-label="Run log"
+          title="Run log" onClick={() => s().setRunPanelOpen(!s().runPanelOpen)}>
+          <Icon name="log" /><span className="wf-btn__wide-label"> Run log</span>
+        </button>
       ) : null}
       {may(env.config, "modify") ? (
         <button type="button" className="wf-btn" data-testid="save-button" disabled={saving}
