@@ -1,8 +1,9 @@
 """The README's production path, end to end: a clean copy of the tree (no editor build, no
-collected static files), `make serve` there with its own PostgreSQL database and Redis database,
-then in Chromium a new person signs up, opens a starter template in the editor and runs it
-through the Celery worker to COMPLETED; the editor's hashed assets carry long-lived cache headers
-and /readyz is green. Every process it started is stopped at the end.
+collected static files), `make serve` there with a PostgreSQL cluster and a Redis server of its
+own on free ports (tests/reliability/services.py), then in Chromium a new person signs up,
+opens a starter template in the editor and runs it through the Celery worker to COMPLETED; the
+editor's hashed assets carry long-lived cache headers and /readyz is green. Every process it
+started is stopped at the end.
 
 The copy shares this checkout's virtualenv and editor/node_modules (symlinks, with file times
 kept so make sees them up to date): installing those again is what `make test` already proved;
@@ -14,19 +15,20 @@ import shutil
 import signal
 import subprocess
 import tarfile
+import tempfile
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-import psycopg
 import pytest
-from django.conf import settings
 from playwright.sync_api import Page, expect
 
 from tests.browser.editor_page import PASSWORD, node, wait_for_editor
-from tests.harness import ROOT, _database_url, wait_until
+from tests.conftest import _free_port
+from tests.harness import ROOT, wait_until
+from tests.reliability.services import PostgresCluster, RedisServer
 
 pytestmark = pytest.mark.browser
 
@@ -55,17 +57,6 @@ def _copy_tree(target: Path) -> None:
     assert not (target / "static" / "editor").exists()
     (target / ".venv").symlink_to(ROOT / ".venv")
     (target / "editor" / "node_modules").symlink_to(ROOT / "editor" / "node_modules")
-
-
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def _other_redis_db(url: str) -> str:
-    parts = urlsplit(url)
-    current = int(parts.path.strip("/") or 0)
-    return urlunsplit(parts._replace(path=f"/{(current + 1) % 16}"))
 
 
 class Served:
@@ -109,14 +100,6 @@ class Served:
         return stopped
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _group_alive(pid: int) -> bool:
     try:
         os.killpg(pid, 0)
@@ -126,36 +109,37 @@ def _group_alive(pid: int) -> bool:
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    tree = tmp_path / "wireflow"
-    _copy_tree(tree)
-    database = f"wireflow_smoke_{os.getpid()}"
-    admin_url = _with_database(_database_url(), "postgres")
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{database}"')
-        conn.execute(f'CREATE DATABASE "{database}"')
-    port = _free_port()
-    site = f"http://127.0.0.1:{port}"
-    unset = {"DJANGO_SETTINGS_MODULE", "DEBUG", "WIREFLOW_DB_POOL_SIZE", "WIREFLOW_ENV_FILE",
-             "DJANGO_ALLOW_ASYNC_UNSAFE"}
-    env = {**{k: v for k, v in os.environ.items() if k not in unset},
-           "DATABASE_URL": _with_database(_database_url(), database),
-           "REDIS_URL": _other_redis_db(settings.REDIS_URL),
-           "SECRET_KEY": "smoke-test-secret-key-" + "x" * 40, "SITE_URL": site,
-           "ALLOWED_HOSTS": "127.0.0.1", "HOST": "127.0.0.1", "PORT": str(port),
-           "WEB_WORKERS": "1", "CELERY_CONCURRENCY": "2", "WIREFLOW_SIMULATORS": "1",
-           "WIREFLOW_SIM_LATENCY": "0.2"}
-    serve = Served(tree, env)
-    try:
-        wait_until(serve.ready, START_TIMEOUT,
-                   lambda: f"make serve never became ready:\n{serve.log_text()}", interval=0.5)
-        yield serve
-    finally:
-        stopped = serve.stop()
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        shutil.rmtree(tree, ignore_errors=True)
-    assert stopped, "a process make serve started outlived SIGTERM by a minute"
+def served() -> Iterator[Served]:
+    base = Path(tempfile.mkdtemp(prefix="wireflow-smoke-"))
+    base.chmod(0o755)  # the postgres user must reach its cluster's directory inside
+    with ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, base, ignore_errors=True)
+        postgres = PostgresCluster(base / "postgres")
+        cleanup.callback(postgres.stop, "immediate")
+        postgres.init()
+        redis_server = RedisServer(base / "redis")
+        cleanup.callback(redis_server.stop)
+        redis_server.start()
+        tree = base / "wireflow"
+        _copy_tree(tree)
+        site = f"http://127.0.0.1:{_free_port()}"
+        unset = {"DJANGO_SETTINGS_MODULE", "DEBUG", "WIREFLOW_DB_POOL_SIZE",
+                 "WIREFLOW_ENV_FILE", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+        env = {**{k: v for k, v in os.environ.items() if k not in unset},
+               "DATABASE_URL": postgres.url, "REDIS_URL": redis_server.url,
+               "SECRET_KEY": "smoke-test-secret-key-" + "x" * 40, "SITE_URL": site,
+               "ALLOWED_HOSTS": "127.0.0.1", "HOST": "127.0.0.1", "PORT": site.rsplit(":", 1)[1],
+               "WEB_WORKERS": "1", "CELERY_CONCURRENCY": "2", "WIREFLOW_SIMULATORS": "1",
+               "WIREFLOW_SIM_LATENCY": "0.2"}
+        serve = Served(tree, env)
+        try:
+            wait_until(serve.ready, START_TIMEOUT,
+                       lambda: f"make serve never became ready:\n{serve.log_text()}",
+                       interval=0.5)
+            yield serve
+        finally:
+            stopped = serve.stop()
+        assert stopped, "a process make serve started outlived SIGTERM by a minute"
 
 
 def test_make_serve_from_a_clean_tree_serves_the_editor_and_runs_a_starter(
