@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import team_views, views
+from . import team_views, usage_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -8,6 +8,7 @@ urlpatterns = [
     path("settings/teams/", views.teams, name="teams"),
     path("settings/api-keys/", views.api_keys, name="api_keys"),
     path("settings/api-keys/<int:key_id>/revoke/", views.api_key_revoke, name="api_key_revoke"),
+    path("settings/usage/", usage_views.usage, name="usage"),
     path("teams/switch/", views.team_switch, name="team_switch"),
     # Settings > Team: the page shows the current team; each change names the team it acts on.
     path("settings/team/", team_views.team_settings, name="team_settings"),

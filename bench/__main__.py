@@ -11,7 +11,7 @@ import traceback
 from .common import Result, Site, machine, print_table, redis_rtt_ms, write_results
 
 BENCHMARKS = {"B1": "bench.b1_overhead", "B2": "bench.b2_fanout", "B3Q": "bench.b3_waiting",
-              "B8": "bench.b8_editor"}
+              "B8": "bench.b8_editor", "DASH": "bench.dashboard"}
 
 
 def main(wanted: list[str]) -> int:

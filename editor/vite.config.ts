@@ -11,7 +11,9 @@ export default defineConfig({
     emptyOutDir: true,
     manifest: true,
     sourcemap: true,
-    rolldownOptions: { input: "src/main.tsx" },
+    // Two entries: the canvas editor, and the charts of the Dashboard and Usage pages (Chart.js),
+    // each page loading only its own (workflows/templatetags/editor_assets.py).
+    rolldownOptions: { input: { main: "src/main.tsx", charts: "src/charts/main.ts" } },
   },
   test: {
     include: ["src/**/*.test.ts"],

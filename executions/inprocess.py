@@ -1,5 +1,6 @@
 """The embedded mode's executor: `advance` on a small in-process thread pool, with a timer
-heap for delayed wake-ups and the same periodic sweep that Celery beat runs in production."""
+heap for delayed wake-ups and the same periodic sweep and schedule firing that Celery beat runs
+in production."""
 
 import heapq
 import itertools
@@ -8,6 +9,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from django.conf import settings
 from django.db import close_old_connections
 
 logger = logging.getLogger("wireflow.inprocess")
@@ -21,6 +23,7 @@ class Scheduler:
         self._cv = threading.Condition()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="advance")
         self._next_sweep = time.monotonic()
+        self._next_fire = time.monotonic()
         self._stopped = False
         self._thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
         self._thread.start()
@@ -43,7 +46,8 @@ class Scheduler:
         while not self._stopped:
             with self._cv:
                 now = time.monotonic()
-                timeout = min(self._next_sweep, self._heap[0][0] if self._heap else now + 60) - now
+                timeout = min(self._next_sweep, self._next_fire,
+                              self._heap[0][0] if self._heap else now + 60) - now
                 if timeout > 0:
                     self._cv.wait(timeout)
                     continue
@@ -55,6 +59,9 @@ class Scheduler:
             if time.monotonic() >= self._next_sweep:
                 self._next_sweep = time.monotonic() + SWEEP_EVERY_SECONDS
                 self._pool.submit(_run_sweep)
+            if time.monotonic() >= self._next_fire:
+                self._next_fire = time.monotonic() + settings.SCHEDULE_TICK_SECONDS
+                self._pool.submit(_run_fire_schedules)
 
 
 def _run_advance(execution_id: str, contention: int) -> None:
@@ -72,14 +79,28 @@ def _run_advance(execution_id: str, contention: int) -> None:
 def _run_sweep() -> None:
     from wireflow_site.idempotency import idempotency_purge
 
+    from .batches import batch_sweep
     from .services import sweep_stalled
 
     close_old_connections()
     try:
         sweep_stalled()
+        batch_sweep()
         idempotency_purge()
     except Exception:
         logger.exception("sweep failed")
+    finally:
+        close_old_connections()
+
+
+def _run_fire_schedules() -> None:
+    from .schedules import schedules_fire_due
+
+    close_old_connections()
+    try:
+        schedules_fire_due()
+    except Exception:
+        logger.exception("firing due schedules failed")
     finally:
         close_old_connections()
 

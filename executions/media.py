@@ -44,12 +44,19 @@ def open_media_by_url(url: str) -> bytes | None:
 
 
 def media_name_for_url(url: str) -> str | None:
-    base = default_storage.url("")
+    base = _storage_base_url()
     for prefix in {base, absolute_media_url(base)}:
         if url.startswith(prefix) and len(url) > len(prefix):
             name = unquote(urlsplit(url[len(prefix):]).path)
             return None if _escapes(name) else name
     return None
+
+
+def _storage_base_url() -> str:
+    # The URL of a file named "_", less that name and any query: a storage that signs its URLs
+    # (S3 with WIREFLOW_S3_SIGNED_URLS) cannot sign an empty name.
+    probe = urlsplit(default_storage.url("_"))
+    return probe._replace(query="", fragment="").geturl().removesuffix("_")
 
 
 def _escapes(name: str) -> bool:

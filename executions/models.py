@@ -28,6 +28,7 @@ class Trigger(models.TextChoices):
     WEBHOOK = "webhook"
     EDITOR = "editor"
     SCHEDULE = "schedule"
+    BATCH = "batch"
 
 
 TERMINAL_NODE = {NodeStatus.COMPLETED, NodeStatus.FAILED, NodeStatus.SKIPPED,
@@ -66,12 +67,21 @@ class Execution(models.Model):
     # When the engine wants to look at this execution again (a poll or a retry is due).
     wake_at = models.DateTimeField(null=True, blank=True)
     last_seq = models.BigIntegerField(default=0)
+    # A re-run records the execution it repeats; with `from_failed` the nodes that completed
+    # there were carried over (cached, not charged again).
+    rerun_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="reruns")
+    schedule = models.ForeignKey("executions.Schedule", null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="executions")
 
     class Meta:
         indexes = [
             models.Index(fields=["workflow", "-created_at"]),
             models.Index(fields=["status", "wake_at"]),
             models.Index(fields=["team", "-created_at"]),
+            # The Runs page's filters (status, trigger) and the statistics' windows.
+            models.Index(fields=["team", "status", "-created_at"], name="execution_team_status"),
+            models.Index(fields=["team", "trigger", "-created_at"], name="execution_team_trigger"),
         ]
 
     def __str__(self) -> str:
@@ -175,3 +185,127 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.team_id}:{self.key} ({self.state})"
+
+
+class Schedule(models.Model):
+    """A cron schedule of a workflow: `next_run_at` is claimed with a conditional UPDATE (from
+    the value read to the next due time after now), so one due time starts one execution
+    whatever the number of beat and worker processes, and downtime costs one catch-up fire."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workflow = models.ForeignKey("workflows.Workflow", on_delete=models.CASCADE,
+                                 related_name="schedules")
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="schedules")
+    created_by = models.ForeignKey("accounts.User", null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    cron = models.CharField(max_length=120)
+    timezone = models.CharField(max_length=64, default="UTC")  # an IANA name
+    inputs = models.JSONField(default=dict, blank=True)
+    version = models.ForeignKey("workflows.WorkflowVersion", null=True, blank=True,
+                                on_delete=models.SET_NULL, related_name="+")
+    enabled = models.BooleanField(default=True)
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_execution = models.ForeignKey(Execution, null=True, blank=True,
+                                       on_delete=models.SET_NULL, related_name="+")
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["enabled", "next_run_at"], name="schedule_due")]
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.cron} ({self.timezone})"
+
+
+class BatchStatus(models.TextChoices):
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+
+
+class RowStatus(models.TextChoices):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+class Batch(models.Model):
+    """Many executions of one workflow, a row of inputs each, at most `concurrency` at once."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workflow = models.ForeignKey("workflows.Workflow", on_delete=models.CASCADE,
+                                 related_name="batches")
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="batches")
+    created_by = models.ForeignKey("accounts.User", null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    version = models.ForeignKey("workflows.WorkflowVersion", null=True, blank=True,
+                                on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(max_length=10, choices=BatchStatus.choices,
+                              default=BatchStatus.RUNNING)
+    total = models.PositiveIntegerField(default=0)
+    concurrency = models.PositiveSmallIntegerField(default=5)
+    cancel_requested = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["team", "-created_at"], name="batch_team_created"),
+                   models.Index(fields=["status"], name="batch_status")]
+
+    def __str__(self) -> str:
+        return f"batch {self.id} ({self.status})"
+
+
+class BatchRow(models.Model):
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="rows")
+    index = models.PositiveIntegerField()
+    inputs = models.JSONField(default=dict)
+    execution = models.OneToOneField(Execution, null=True, blank=True,
+                                     on_delete=models.SET_NULL, related_name="batch_row")
+    status = models.CharField(max_length=10, choices=RowStatus.choices,
+                              default=RowStatus.PENDING)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["batch", "index"],
+                                               name="one_row_per_index")]
+        indexes = [models.Index(fields=["batch", "status", "index"], name="batch_row_status")]
+        ordering = ["index"]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id}[{self.index}] ({self.status})"
+
+
+def _upload_path(instance: "Upload", filename: str) -> str:
+    # An unguessable folder per upload: the URL is the capability to read it.
+    return f"uploads/{instance.token}/{filename}"
+
+
+class Upload(models.Model):
+    """A media file a person uploaded for an input node (image, video or audio), stored through
+    Django's default storage (the filesystem, or an S3-compatible bucket when configured)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="uploads")
+    created_by = models.ForeignKey("accounts.User", null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    token = models.CharField(max_length=64, unique=True)
+    file = models.FileField(upload_to=_upload_path, max_length=300)
+    original_name = models.CharField(max_length=255, blank=True, default="")
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["team", "-created_at"], name="upload_team_created")]
+
+    def __str__(self) -> str:
+        return f"upload {self.id} ({self.content_type})"

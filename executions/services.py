@@ -2,7 +2,7 @@
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -33,6 +33,10 @@ class ExecuteRequest:
     trigger: str = Trigger.API
     # A pinned run: this saved version's graph instead of the current one.
     version: WorkflowVersion | None = None
+    # A re-run (executions/reruns.py): the execution it repeats, whose stored graph is run as
+    # it is (already sealed), and the nodes that completed there, carried over uncharged.
+    rerun_of: Execution | None = None
+    carried: Mapping[str, NodeRun] = field(default_factory=dict)
 
     @property
     def overrides_graph(self) -> bool:
@@ -48,8 +52,9 @@ def _graph_for(workflow: Workflow, request: ExecuteRequest) -> tuple[list[Any], 
     if not request.overrides_graph:
         return workflow.nodes, workflow.edges, False
     # A graph sent with the request has its write-only params sealed like a saved one.
-    nodes = (node_secrets.seal_graph(request.nodes, workflow.nodes)
-             if request.nodes is not None else workflow.nodes)
+    nodes = (workflow.nodes if request.nodes is None
+             else request.nodes if request.rerun_of is not None  # sealed when it first ran
+             else node_secrets.seal_graph(request.nodes, workflow.nodes))
     edges = request.edges if request.edges is not None else workflow.edges
     return nodes, edges, True
 
@@ -145,12 +150,13 @@ def execution_start(workflow: Workflow, user: User | None, request: ExecuteReque
         trigger=request.trigger, nodes=plan.nodes, edges=plan.edges, inputs=inputs,
         trigger_data=dict(request.trigger_data), target_node_id=request.target_node_id or "",
         started_at=now, deadline_at=now + timedelta(seconds=settings.EXECUTION_DEADLINE_SECONDS),
-        wake_at=now,
+        wake_at=now, rerun_of=request.rerun_of,
     )
-    _create_node_runs(execution, plan.runnable, plan.scope, plan.edges)
+    _create_node_runs(execution, plan.runnable, plan.scope, plan.edges, request.carried)
     # Credits: reserve the estimate under the team's lock, or raise the 402 (which rolls all of
-    # this back: nothing is created).
-    credits_reserve(workflow.team_id, execution.pk, line_items(plan))
+    # this back: nothing is created). Carried-over nodes are not paid again.
+    credits_reserve(workflow.team_id, execution.pk,
+                    [item for item in line_items(plan) if item.node_id not in request.carried])
     Workflow.objects.filter(pk=workflow.pk).update(execution_count=F("execution_count") + 1,
                                                    last_executed_at=now)
     dispatch.advance_later(str(execution.pk))
@@ -211,16 +217,31 @@ def execution_estimate(workflow: Workflow, request: ExecuteRequest) -> Estimate:
 
 
 def _create_node_runs(execution: Execution, runnable: list[dict[str, Any]], scope: list[str],
-                      edges: list[dict[str, Any]]) -> None:
+                      edges: list[dict[str, Any]],
+                      carried: Mapping[str, NodeRun] | None = None) -> None:
     in_scope = set(scope)
     order = graph.topological_order(scope, [(e["source"], e["target"]) for e in edges])
     position = {node_id: i for i, node_id in enumerate(order)}
+    now = timezone.now()
     NodeRun.objects.bulk_create([
         NodeRun(execution=execution, node_id=node["id"], node_type=node["data"]["nodeType"],
                 label=str(node["data"].get("label") or node["data"]["nodeType"])[:200],
-                position=position[node["id"]])
+                position=position[node["id"]],
+                **_carried_over((carried or {}).get(node["id"]), node, now))
         for node in runnable if node["id"] in in_scope
     ])
+
+
+def _carried_over(old: NodeRun | None, node: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A node that completed in the execution being re-run starts COMPLETED with its outputs
+    (a cached result: the engine treats it as done and charges nothing)."""
+    if old is None or old.status != NodeStatus.COMPLETED \
+            or old.node_type != node["data"]["nodeType"]:
+        return {}
+    return {"status": NodeStatus.COMPLETED, "cached": True, "credits": 0, "progress": 1.0,
+            "ports": old.ports, "output": old.output, "input": old.input,
+            "request_id": old.request_id, "attempt": old.attempt, "cache_key": old.cache_key,
+            "started_at": now, "finished_at": now}
 
 
 def execution_cancel(execution: Execution) -> bool:

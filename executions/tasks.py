@@ -11,6 +11,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from wireflow_site.idempotency import idempotency_purge
 
 from . import dispatch
+from .batches import batch_sweep
 from .engine.runner import advance
 from .services import sweep_stalled
 
@@ -46,6 +47,14 @@ def ping_task(reply_key: str) -> None:
 @shared_task(name="executions.sweep", ignore_result=True)
 def sweep_task() -> None:
     sweep_stalled()
+    batch_sweep()  # batches whose row-finished hook was lost (executions/batches.py)
+
+
+@shared_task(name="executions.fire_schedules", ignore_result=True)
+def fire_schedules_task() -> None:
+    from .schedules import schedules_fire_due
+
+    schedules_fire_due()
 
 
 @shared_task(name="executions.purge_idempotency", ignore_result=True)

@@ -12,7 +12,6 @@ does not apply, and any origin may call it (TriggerCorsMiddleware).
 
 import hashlib
 import hmac
-import json
 import logging
 import math
 import re
@@ -32,6 +31,7 @@ from wireflow_site import ratelimit
 from wireflow_site.errors import ApiError, InvalidRequest, NotFound, error_body
 from wireflow_site.idempotency import HEADER as IDEMPOTENCY_HEADER
 from wireflow_site.idempotency import respond_once
+from wireflow_site.jsonbody import MalformedJson, parse_json
 from workflows import secretbox
 from workflows.models import Workflow, WorkflowVersion
 from workflows.schemas import storable_json_problem
@@ -185,8 +185,8 @@ def _raw_body(request: HttpRequest) -> bytes:
 
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        payload = parse_json(body)
+    except MalformedJson as exc:
         raise InvalidRequest("Malformed JSON body", code="invalid_json") from exc
     if not isinstance(payload, dict):
         raise InvalidRequest("The body must be a JSON object", fields=["body"])

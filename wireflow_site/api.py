@@ -1,6 +1,5 @@
 """The one NinjaAPI. Every error — ours, ninja's, Django's — leaves here as the error body."""
 
-import json
 import logging
 from typing import Any
 
@@ -11,20 +10,17 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 
 from .errors import ApiError, error_body, unavailable_error
+from .jsonbody import MalformedJson, parse_json
 
 logger = logging.getLogger("wireflow.api")
 
 
-class InvalidJson(ValueError):
-    pass
+InvalidJson = MalformedJson
 
 
 class JsonParser(Parser):
     def parse_body(self, request: HttpRequest) -> Any:
-        try:
-            return json.loads(request.body)
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-            raise InvalidJson(str(exc)) from exc
+        return parse_json(request.body)
 
 
 api = NinjaAPI(
@@ -114,15 +110,26 @@ def _mount_routers() -> None:
     from accounts.api import router as developer_router
     from accounts.team_api import router as team_router
     from executions.api import router as executions_router
+    from executions.batches_api import router as batches_router
     from executions.estimate_api import router as estimate_router
     from executions.run_api import router as run_router
+    from executions.runs_api import router as runs_router
+    from executions.schedules_api import router as schedules_router
     from executions.sse import router as events_router
+    from executions.stats_api import router as stats_router
+    from executions.uploads_api import router as uploads_router
     from workflows.api import router as workflows_router
     from workflows.nodes.api import router as nodes_router
     from workflows.templates_api import router as templates_router
     from workflows.versions_api import router as versions_router
 
     api.add_router("/nodes", nodes_router)
+    # Routers whose paths span several prefixes (/executions and /workflows/executions/...).
+    api.add_router("", runs_router)
+    api.add_router("", stats_router)
+    api.add_router("", schedules_router)
+    api.add_router("", batches_router)
+    api.add_router("", uploads_router)
     # Executions first: its literal "executions/..." paths must win over "{workflow_id}".
     api.add_router("/workflows", executions_router)
     api.add_router("/workflows", run_router)

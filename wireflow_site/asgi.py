@@ -9,6 +9,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from .bodylimit import BodySizeLimit  # noqa: E402
 from .routing import websocket_urlpatterns  # noqa: E402
 
 
@@ -25,9 +26,18 @@ def _start_embedded_executor() -> None:
 
 _start_embedded_executor()
 
+
+def _largest_body() -> int:
+    from django.conf import settings
+
+    from .middleware import MULTIPART_OVERHEAD_BYTES
+
+    return max(settings.UPLOAD_MAX_BYTES, settings.BATCH_CSV_MAX_BYTES,
+               settings.API_MAX_BODY_BYTES) + MULTIPART_OVERHEAD_BYTES
+
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": BodySizeLimit(django_asgi_app, limit=_largest_body()),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

@@ -39,6 +39,7 @@ from accounts.models import Team
 from executions.models import IdempotencyRecord, IdempotencyState
 
 from .errors import Conflict, InvalidRequest, Unprocessable
+from .jsonbody import MalformedJson, parse_json
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -87,9 +88,9 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
 
 def _canonical(body: bytes) -> bytes:
     try:
-        parsed = json.loads(body) if body.strip() else None
+        parsed = parse_json(body) if body.strip() else None
         return json.dumps(parsed, sort_keys=True, separators=(",", ":")).encode()
-    except (ValueError, UnicodeDecodeError, RecursionError):
+    except MalformedJson:
         return body
 
 

@@ -80,7 +80,7 @@ class ApiErrorMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not _is_api(request):
             return self.get_response(request)
-        if _declared_length(request) > settings.API_MAX_BODY_BYTES:
+        if _declared_length(request) > _body_limit(request):
             return JsonResponse(error_body("Request body too large", "payload_too_large"),
                                 status=413)
         response = self.get_response(request)
@@ -129,6 +129,25 @@ def server_error(request: HttpRequest) -> HttpResponse:
     """handler500: Django calls it while handling the exception (also one raised in a
     middleware, where process_exception is never called)."""
     return error_response(request, sys.exc_info()[1])
+
+
+# Media uploads (executions/uploads.py) carry files up to UPLOAD_MAX_BYTES, plus the multipart
+# framing around them; the upload handler bounds the file itself again while it is read.
+UPLOADS_PATH = "/api/v1/uploads"
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+
+
+_BATCHES_PATH = re.compile(r"^/api/v1/workflows/[^/]+/batches/?$")
+
+
+def _body_limit(request: HttpRequest) -> int:
+    if request.path == UPLOADS_PATH and request.content_type == "multipart/form-data":
+        return int(settings.UPLOAD_MAX_BYTES) + MULTIPART_OVERHEAD_BYTES
+    # A batch sent as a CSV file (executions/batches_api.py): its multipart body may carry up
+    # to BATCH_CSV_MAX_BYTES plus the framing; a JSON batch keeps the ordinary limit.
+    if request.content_type == "multipart/form-data" and _BATCHES_PATH.match(request.path):
+        return int(settings.BATCH_CSV_MAX_BYTES) + MULTIPART_OVERHEAD_BYTES
+    return int(settings.API_MAX_BODY_BYTES)
 
 
 def _declared_length(request: HttpRequest) -> int:

@@ -37,6 +37,7 @@ import math
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -87,6 +88,8 @@ class Limiter(Protocol):
             now: float | None = None) -> Decision: ...
 
     def release(self, key: str, token: str) -> None: ...
+
+    def count(self, key: str, window_seconds: int) -> int: ...
 
 
 # --- Redis: one atomic script ---------------------------------------------------------------
@@ -140,6 +143,11 @@ class RedisLimiter:
     def release(self, key: str, token: str) -> None:
         self.redis.zrem(key, token)
 
+    def count(self, key: str, window_seconds: int) -> int:
+        seconds, micros = self.redis.time()  # the clock the script keeps the log by
+        since = int(seconds) * _MICRO + int(micros) - window_seconds * _MICRO
+        return int(self.redis.zcount(key, f"({since}", "+inf"))
+
 
 # --- Embedded: the same steps in this process -----------------------------------------------
 
@@ -183,6 +191,12 @@ class LocalLimiter:
             log = self._logs.get(key)
             if log is not None:
                 log.entries = [entry for entry in log.entries if entry[1] != token]
+
+    def count(self, key: str, window_seconds: int) -> int:
+        since = time.time() - window_seconds
+        with self._lock:
+            log = self._logs.get(key)
+            return sum(1 for at, _ in log.entries if at > since) if log else 0
 
     def _sweep(self, now: float) -> None:
         self._hits += 1
@@ -275,6 +289,26 @@ def enforce_execution_limits(team: Team, request: HttpRequest) -> None:
     request.rate_limit = min(minute, day, key=lambda d: d.remaining)  # type: ignore[attr-defined]
 
 
+def take_execution_slot(team: Team) -> Callable[[], None]:
+    """enforce_execution_limits without a request (a schedule firing): count one execution
+    against the same per-minute and per-day counters of `team`, raising the same 429s. Returns
+    a function that gives the day slot back, for an execution that then did not start."""
+    limits = limits_for(team.plan)
+    minute = _hit(bucket_key(team.pk, EXECUTIONS), limits.executions_per_minute, MINUTE)
+    if minute is not None and not minute.allowed:
+        raise RateLimited(minute)
+    if minute is None or limits.executions_per_day is None:
+        return lambda: None
+    day_key = bucket_key(team.pk, EXECUTIONS_DAY)
+    day = _hit(day_key, limits.executions_per_day, DAY)
+    if day is None:
+        return lambda: None
+    if not day.allowed:
+        raise DailyExecutionLimit(day, team.plan)
+    token = day.token or ""
+    return lambda: _release(day_key, token)
+
+
 def webhook_key(workflow_id: object) -> str:
     return f"wf:rl:webhook:{workflow_id}"
 
@@ -322,6 +356,18 @@ def _hit(key: str, limit: int, window: int) -> Decision | None:
         return limiter().hit(key, limit, window)
     except redis.RedisError:
         logger.warning("rate limiter unavailable; letting %s through", key, exc_info=True)
+        return None
+
+
+def bucket_count(key: str, window_seconds: int) -> int | None:
+    """How many admissions a bucket holds in its window now, counting none (Settings > Usage);
+    None when nothing is counted (limits off) or the limiter cannot be reached."""
+    if not settings.RATE_LIMITS_ENABLED:
+        return None
+    try:
+        return limiter().count(key, window_seconds)
+    except redis.RedisError:
+        logger.warning("rate limiter unavailable; cannot read %s", key, exc_info=True)
         return None
 
 

@@ -222,6 +222,19 @@ RATE_LIMITS_ENABLED = env_bool("WIREFLOW_RATE_LIMITS", True)
 # limits, which all the team's keys and webhooks share); 0: no per-webhook limit.
 WEBHOOK_RATE_LIMIT_PER_MINUTE = env_int("WIREFLOW_WEBHOOK_RATE_LIMIT", 60)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+# Uploaded media (POST /api/v1/uploads): the largest file accepted (413 above it).
+UPLOAD_MAX_BYTES = env_int("WIREFLOW_UPLOAD_MAX_BYTES", 50 * 1024 * 1024)
+# Batches: the most rows one batch may have, the largest CSV file, the most rows run at once.
+BATCH_MAX_ROWS = env_int("WIREFLOW_BATCH_MAX_ROWS", 1000)
+BATCH_CSV_MAX_BYTES = env_int("WIREFLOW_BATCH_CSV_MAX_BYTES", 5 * 1024 * 1024)
+BATCH_MAX_CONCURRENCY = 50
+# How often due schedules are looked for (Celery beat, or the embedded scheduler).
+SCHEDULE_TICK_SECONDS = env_float("WIREFLOW_SCHEDULE_TICK_SECONDS", 10.0)
+# Due schedules fire from beat like the sweeper; a tick not run within its interval is dropped
+# (the next one looks again), and the schedule's claim makes any number of beats start one run.
+CELERY_BEAT_SCHEDULE["fire-due-schedules"] = {
+    "task": "executions.fire_schedules", "schedule": SCHEDULE_TICK_SECONDS,
+    "options": {"expires": SCHEDULE_TICK_SECONDS}}
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", SITE_URL.startswith("https"))
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", SESSION_COOKIE_SECURE)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY") else None
@@ -248,7 +261,40 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_IMMUTABLE_FILE_TEST = immutable_file_test
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
-SERVE_MEDIA = env_bool("WIREFLOW_SERVE_MEDIA", True)
+# Media (uploads, provider outputs) go to an S3-compatible bucket when one is named (AWS S3,
+# MinIO, Cloudflare R2, ...), else to MEDIA_ROOT on the local disk, served by the site itself
+# (SERVE_MEDIA) at MEDIA_URL. The README lists the WIREFLOW_S3_* variables.
+S3_BUCKET = env_str("WIREFLOW_S3_BUCKET")
+SERVE_MEDIA = env_bool("WIREFLOW_SERVE_MEDIA", not S3_BUCKET)
+if S3_BUCKET:
+    STORAGES = {
+        "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
+            "bucket_name": S3_BUCKET,
+            "endpoint_url": env_str("WIREFLOW_S3_ENDPOINT_URL") or None,
+            "region_name": env_str("WIREFLOW_S3_REGION") or None,
+            # Unset: boto3's own chain (AWS_ACCESS_KEY_ID, an instance or pod role, ...).
+            "access_key": env_str("WIREFLOW_S3_ACCESS_KEY_ID") or None,
+            "secret_key": env_str("WIREFLOW_S3_SECRET_ACCESS_KEY") or None,
+            "custom_domain": env_str("WIREFLOW_S3_CUSTOM_DOMAIN") or None,
+            "location": env_str("WIREFLOW_S3_PREFIX"),
+            "addressing_style": env_str("WIREFLOW_S3_ADDRESSING_STYLE") or None,
+            "default_acl": env_str("WIREFLOW_S3_DEFAULT_ACL") or None,
+            # Off: plain URLs, for a public-read bucket (URLs stay valid in saved workflows).
+            # On: signed URLs that expire (a private bucket; re-upload after the expiry).
+            "querystring_auth": env_bool("WIREFLOW_S3_SIGNED_URLS", False),
+            "querystring_expire": env_int("WIREFLOW_S3_URL_EXPIRY_SECONDS", 7 * 24 * 3600),
+            "signature_version": "s3v4",  # signed URLs live at most 7 days with it
+            "file_overwrite": False,
+        }},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+# Every file in a multipart body is counted while it is read and refused past UPLOAD_MAX_BYTES
+# (executions/uploads.py); files over 2.5 MB are spooled to disk, never held in memory.
+FILE_UPLOAD_HANDLERS = [
+    "executions.uploads.UploadSizeLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # --- Providers --------------------------------------------------------------------------
 

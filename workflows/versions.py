@@ -119,14 +119,33 @@ def version_resolve(workflow: Workflow, ref: Any) -> WorkflowVersion:
 
 # Counted in SQL, so listing many versions never loads their graphs. Sticky notes are comments,
 # not nodes (as workflows/graph.py treats them). Constant SQL; the two names are parameters.
-_NODE_COUNT = RawSQL(  # noqa: S611
+class _Counted(RawSQL):
+    """A count over a version's JSON graph, in PostgreSQL's dialect or, in the embedded mode,
+    SQLite's (json_each and json_extract instead of the jsonb functions)."""
+
+    def __init__(self, postgres: str, sqlite: str, params: tuple[str, ...]) -> None:
+        super().__init__(postgres, params)
+        self.sqlite = sqlite
+
+    def as_sqlite(self, compiler: Any, connection: Any) -> tuple[str, Any]:
+        return f"({self.sqlite})", self.params
+
+
+_NODE_COUNT = _Counted(
     "CASE WHEN jsonb_typeof(workflows_workflowversion.nodes) = 'array' THEN "
     "(SELECT count(*) FROM jsonb_array_elements(workflows_workflowversion.nodes) AS n(node) "
     "WHERE NOT coalesce(node->>'type' = %s OR node->'data'->>'nodeType' = %s, false)) "
+    "ELSE 0 END",
+    "CASE WHEN json_type(workflows_workflowversion.nodes) = 'array' THEN "
+    "(SELECT count(*) FROM json_each(workflows_workflowversion.nodes) AS n "
+    "WHERE NOT coalesce(json_extract(n.value, '$.type') = %s "
+    "OR json_extract(n.value, '$.data.nodeType') = %s, 0)) "
     "ELSE 0 END", (STICKY_TYPE, STICKY_NODE_TYPE))
-_EDGE_COUNT = RawSQL(  # noqa: S611
+_EDGE_COUNT = _Counted(
     "CASE WHEN jsonb_typeof(workflows_workflowversion.edges) = 'array' THEN "
-    "jsonb_array_length(workflows_workflowversion.edges) ELSE 0 END", ())
+    "jsonb_array_length(workflows_workflowversion.edges) ELSE 0 END",
+    "CASE WHEN json_type(workflows_workflowversion.edges) = 'array' THEN "
+    "json_array_length(workflows_workflowversion.edges) ELSE 0 END", ())
 
 
 @dataclass(frozen=True)

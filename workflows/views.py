@@ -16,6 +16,7 @@ from django.shortcuts import render
 from accounts.models import Team, User
 from accounts.permissions import Action, actions_for, user_may
 from accounts.selectors import current_team_for_user, membership_role
+from executions.stats_selectors import with_run_summary
 from wireflow_site.errors import NotFound
 
 from . import gallery_views
@@ -35,7 +36,8 @@ def _user(request: HttpRequest) -> User:
 def workflow_list(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     team = current_team_for_user(user)
-    workflows = list(workflows_for_team(team)) if team else []
+    # Each row's last run status and runs in the last 7 days come in the list's own query.
+    workflows = list(with_run_summary(workflows_for_team(team))) if team else []
     rows = [{"workflow": w, "node_count": _node_count(w)} for w in workflows]
     # An empty list offers the gallery's starter templates: a new team has something to run.
     can_create = team is not None and user_can_modify(user, team)

@@ -17,6 +17,7 @@ import { type EditorEnv, EnvContext } from "./env";
 import { useBeforeUnload, useShortcuts } from "./hooks/useShortcuts";
 import { useLiveLint } from "./hooks/useLiveLint";
 import { LiveRun } from "./run/live";
+import { RunPage } from "./runpage/RunPage";
 import { createEditorStore, type EditorStore, EditorStoreContext, useEditor } from "./store";
 
 type Phase = { kind: "loading" } | { kind: "ready" } | { kind: "failed"; message: string };
@@ -46,7 +47,8 @@ export function App({ config }: { config: EditorConfig }) {
   }
   return (
     <Providers store={store} env={env}>
-      {view ? <GraphView /> : <Editor />}
+      {view && config.executionId ? <RunPage executionId={config.executionId} />
+        : view ? <GraphView /> : <Editor />}
     </Providers>
   );
 }
@@ -112,6 +114,8 @@ function useLoad(store: EditorStore, env: EditorEnv): Phase {
       .then(([catalogue]) => {
         store.setState({ catalogue });
         setPhase({ kind: "ready" });
+        // A run's page: its node statuses, live while it runs (a snapshot first).
+        if (config.mode === "view" && config.executionId) env.live.follow(config.executionId);
         if (id) loadLastRun(store, env, id).catch((error: unknown) => reportError(store, "Could not load the last run", error));
       })
       .catch((error: unknown) => setPhase({

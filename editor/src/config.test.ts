@@ -62,3 +62,17 @@ describe("reading the page's editor config", () => {
     expect(readConfig(null).listUrl).toBe("/workflows/");
   });
 });
+
+describe("a run page's config", () => {
+  it("names the execution to follow in view mode", () => {
+    const config = readConfig({ mode: "view", executionId: "e1", graph: { nodes: [], edges: [] } });
+    expect(config.executionId).toBe("e1");
+    expect(may(config, "execute")).toBe(false);
+  });
+
+  it("ignores an execution outside view mode, or an odd one", () => {
+    expect(readConfig({ mode: "edit", executionId: "e1" }).executionId).toBeNull();
+    expect(readConfig({ mode: "view", executionId: 7 }).executionId).toBeNull();
+    expect(readConfig({ mode: "view" }).executionId).toBeNull();
+  });
+});

@@ -25,6 +25,8 @@ export function readConfig(value: unknown): EditorConfig {
     publicTemplates: raw.publicTemplates === true,
     publishedTemplateId: typeof raw.publishedTemplateId === "string" && raw.publishedTemplateId
       ? raw.publishedTemplateId : null,
+    executionId: raw.mode === "view" && typeof raw.executionId === "string" && raw.executionId
+      ? raw.executionId : null,
   };
 }
 

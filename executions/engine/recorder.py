@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -18,8 +19,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.credits import credits_charge_node, credits_release_execution
+from executions.batches import batch_row_finished_safely
 from executions.events import EventBuffer, LeaseLost
-from executions.models import Execution, ExecutionStatus, NodeRun, NodeStatus
+from executions.models import Execution, ExecutionStatus, NodeRun, NodeStatus, Trigger
 from executions.presenters import execution_status, node_state
 from executions.providers.errors import ProviderError
 from workflows import dataflow
@@ -251,6 +253,8 @@ class Recorder:
             raise LeaseLost(str(self.ex.pk))
         self.events.add("execution", {**execution_status(self.ex), "finalOutput": final})
         self.finished = True
+        if self.ex.trigger == Trigger.BATCH:  # its batch starts the next row once this commits
+            transaction.on_commit(partial(batch_row_finished_safely, str(self.ex.pk)))
         return True
 
     def _final_output(self) -> dict[str, Any]:

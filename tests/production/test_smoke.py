@@ -66,6 +66,7 @@ class Served:
         self.url = env["SITE_URL"]
         self.log_path = tree / "serve.log"
         self.log = self.log_path.open("w")
+        self.survivors = ""
         self.process = subprocess.Popen(["make", "serve"], cwd=tree, env=env, stdout=self.log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -93,6 +94,8 @@ class Served:
                        "make serve did not stop", interval=0.2)
             stopped = True
         except AssertionError:
+            self.survivors = subprocess.run(["ps", "-o", "pid,stat,etime,args", "-g", str(group)],
+                                            capture_output=True, text=True).stdout
             os.killpg(group, signal.SIGKILL)
             stopped = False
         self.process.wait(timeout=10)
@@ -139,7 +142,8 @@ def served() -> Iterator[Served]:
             yield serve
         finally:
             stopped = serve.stop()
-        assert stopped, "a process make serve started outlived SIGTERM by a minute"
+        assert stopped, ("a process make serve started outlived SIGTERM by a minute:\n"
+                         f"{serve.survivors}\n{serve.log_text()}")
 
 
 def test_make_serve_from_a_clean_tree_serves_the_editor_and_runs_a_starter(

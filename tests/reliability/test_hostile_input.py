@@ -560,9 +560,13 @@ def test_every_api_body_refuses_or_survives_hostile_values(site: Site,
     invitation = site.json("POST", "/api/v1/team/invitations",
                            {"email": "hostile@example.com", "role": "viewer"}, expect=201)
     me = site.json("GET", "/api/v1/team/members")["members"][0]
+    schedule = site.json("POST", f"/api/v1/workflows/{workflow['id']}/schedules",
+                         {"cron": "0 9 * * *", "timezone": "UTC", "enabled": False},
+                         expect=201)
     ids = {"workflow_id": workflow["id"], "execution_id": execution["executionId"],
            "number": "1", "a": "1", "b": "1", "template_id": template["id"],
-           "invitation_id": invitation["id"], "user_id": me["userId"]}
+           "invitation_id": invitation["id"], "user_id": me["userId"],
+           "schedule_id": schedule["id"]}
     document = site.json("GET", "/api/v1/openapi.json")
 
     requests = []

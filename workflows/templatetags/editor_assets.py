@@ -1,4 +1,5 @@
-"""`{% editor_assets as assets %}`: the script and styles of the built canvas editor.
+"""`{% editor_assets as assets %}`: the script and styles of the built canvas editor;
+`{% editor_assets "src/charts/main.ts" as assets %}` those of another entry of the same build.
 
 Vite writes hashed file names to static/editor/.vite/manifest.json; this tag reads it (again
 only when the file changes) so the page always loads the current build.
@@ -16,7 +17,8 @@ from django.templatetags.static import static
 register = template.Library()
 
 ENTRY = "src/main.tsx"
-_cache: dict[str, tuple[float, "EditorAssets"]] = {}
+CHARTS_ENTRY = "src/charts/main.ts"
+_cache: dict[tuple[str, str], tuple[float, "EditorAssets"]] = {}
 
 
 @dataclass(frozen=True)
@@ -29,26 +31,27 @@ def manifest_path() -> Path:
     return Path(settings.BASE_DIR) / "static" / "editor" / ".vite" / "manifest.json"
 
 
-def editor_assets_from_manifest(path: Path | None = None) -> EditorAssets | None:
+def editor_assets_from_manifest(path: Path | None = None, entry: str = ENTRY
+                                ) -> EditorAssets | None:
     """The entry's JS and CSS paths (relative to static/editor/), or None if not built."""
     path = path or manifest_path()
     try:
         mtime = path.stat().st_mtime
     except OSError:
         return None
-    cached = _cache.get(str(path))
+    cached = _cache.get((str(path), entry))
     if cached and cached[0] == mtime:
         return cached[1]
-    assets = _parse(path)
+    assets = _parse(path, entry)
     if assets is not None:
-        _cache[str(path)] = (mtime, assets)
+        _cache[(str(path), entry)] = (mtime, assets)
     return assets
 
 
-def _parse(path: Path) -> EditorAssets | None:
+def _parse(path: Path, name: str) -> EditorAssets | None:
     try:
         manifest: Any = json.loads(path.read_text())
-        entry = manifest[ENTRY]
+        entry = manifest[name]
         return EditorAssets(script=str(entry["file"]),
                             styles=tuple(str(css) for css in entry.get("css", [])))
     except (OSError, ValueError, KeyError, TypeError):
@@ -57,9 +60,9 @@ def _parse(path: Path) -> EditorAssets | None:
 
 
 @register.simple_tag
-def editor_assets() -> dict[str, Any] | None:
+def editor_assets(entry: str = ENTRY) -> dict[str, Any] | None:
     """Use as `{% editor_assets as assets %}`: static URLs of the script and styles, or None."""
-    assets = editor_assets_from_manifest()
+    assets = editor_assets_from_manifest(entry=entry)
     if assets is None:
         return None
     return {"script": static(f"editor/{assets.script}"),

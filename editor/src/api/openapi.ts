@@ -4,6 +4,74 @@
  */
 
 export interface paths {
+    "/api/v1/batches/{batch_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A batch's progress and its rows with their outputs, paged by cursor */
+        get: operations["executions_batches_api_get_batch"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/batches/{batch_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cancel a batch: pending rows never start, running ones are cancelled */
+        post: operations["executions_batches_api_cancel_batch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/batches/{batch_id}/results.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A CSV line per row: its inputs, status, output URLs and texts */
+        get: operations["executions_batches_api_results_csv"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/batches/{batch_id}/results.zip": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The media files of the rows' outputs, named row-003-<nodeId>.png */
+        get: operations["executions_batches_api_results_zip"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/developer/usage": {
         parameters: {
             query?: never;
@@ -21,6 +89,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/executions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The team's executions, newest first, filtered and paged by cursor */
+        get: operations["executions_runs_api_runs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/nodes": {
         parameters: {
             query?: never;
@@ -30,6 +115,45 @@ export interface paths {
         };
         /** List node types */
         get: operations["workflows_nodes_api_list_nodes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/schedules/{schedule_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One schedule */
+        get: operations["executions_schedules_api_get_schedule"];
+        /**
+         * Change, pause (enabled: false) or resume a schedule
+         * @description Only the fields sent change. A new cron or timezone, or a resume, computes the next run from now.
+         */
+        put: operations["executions_schedules_api_update_schedule"];
+        post?: never;
+        /** Delete a schedule (its past executions stay) */
+        delete: operations["executions_schedules_api_delete_schedule"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The team's runs, success rate, durations and credits, by day, workflow and node type */
+        get: operations["executions_stats_api_team_stats"];
         put?: never;
         post?: never;
         delete?: never;
@@ -227,6 +351,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload an image, video or audio file for an input node
+         * @description Multipart field `file`. Images (PNG, JPEG, WebP, GIF), video (MP4, WebM) and audio (MP3, WAV, Ogg) are recognised by their content, not their name: anything else is 415 `unsupported_media_type`. Over the size limit (50 MB unless configured) is 413 `payload_too_large`; no `file` field is 400 `invalid_request`; a body sent without a Content-Length (chunked) is 411 `length_required`.
+         */
+        post: operations["executions_uploads_api_create_upload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workflows": {
         parameters: {
             query?: never;
@@ -313,6 +457,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workflows/executions/{execution_id}/rerun": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Run an execution again: the same graph, inputs and version */
+        post: operations["executions_runs_api_rerun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workflows/lint": {
         parameters: {
             query?: never;
@@ -344,6 +505,23 @@ export interface paths {
         post?: never;
         /** Delete a workflow */
         delete: operations["workflows_api_delete_workflow"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workflows/{workflow_id}/batches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Run the workflow once per row of inputs (JSON rows or a CSV file) */
+        post: operations["executions_batches_api_create_batch"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -429,6 +607,44 @@ export interface paths {
         put?: never;
         /** Run the workflow with these inputs; poll the Location URL for progress */
         post: operations["executions_run_api_run"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workflows/{workflow_id}/schedules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The workflow's schedules */
+        get: operations["executions_schedules_api_list_schedules"];
+        put?: never;
+        /**
+         * Run the workflow on a cron schedule
+         * @description Each due time starts one execution (trigger `schedule`); after downtime it fires once. A refusal (429, 402) is kept in `lastError`. 422 `invalid_schedule` for a bad cron or timezone.
+         */
+        post: operations["executions_schedules_api_create_schedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workflows/{workflow_id}/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One workflow's runs, success rate, durations and credits, by day and node */
+        get: operations["executions_stats_api_workflow_stats"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -557,6 +773,92 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** BatchCancelOut */
+        BatchCancelOut: {
+            /** Batchid */
+            batchId: string;
+            /** Message */
+            message: string;
+            /** Status */
+            status: string;
+        };
+        /** BatchCreatedOut */
+        BatchCreatedOut: {
+            /** Batchid */
+            batchId: string;
+            /** Status */
+            status: string;
+            /** Total */
+            total: number;
+            /** Workflowid */
+            workflowId: string;
+        };
+        /** BatchOut */
+        BatchOut: {
+            /** Batchid */
+            batchId: string;
+            /** Cancelled */
+            cancelled: number;
+            /** Completed */
+            completed: number;
+            /** Concurrency */
+            concurrency: number;
+            /** Createdat */
+            createdAt: string | null;
+            /** Creditsused */
+            creditsUsed: number;
+            /** Failed */
+            failed: number;
+            /** Finishedat */
+            finishedAt: string | null;
+            /** Nextcursor */
+            nextCursor: string | null;
+            /** Pending */
+            pending: number;
+            /** Rows */
+            rows: components["schemas"]["BatchRowOut"][];
+            /** Running */
+            running: number;
+            /** Status */
+            status: string;
+            /** Total */
+            total: number;
+            /** Workflowid */
+            workflowId: string;
+        };
+        /** BatchQuery */
+        BatchQuery: {
+            /** Cursor */
+            cursor?: string | null;
+            /**
+             * Limit
+             * @default 50
+             */
+            limit: number;
+        };
+        /** BatchRowOut */
+        BatchRowOut: {
+            /** Error */
+            error: string | null;
+            /** Executionid */
+            executionId: string | null;
+            /**
+             * Index
+             * @description The row's number, from 1
+             */
+            index: number;
+            /**
+             * Inputs
+             * @description The row's inputs, by input node id
+             */
+            inputs: {
+                [key: string]: unknown;
+            };
+            /** Outputs */
+            outputs: components["schemas"]["NodeOutputOut"][];
+            /** Status */
+            status: string;
+        };
         /** CancelOut */
         CancelOut: {
             /** Executionid */
@@ -570,6 +872,26 @@ export interface components {
         CatalogueOut: {
             /** Nodes */
             nodes: components["schemas"]["NodeTypeOut"][];
+        };
+        /** DayOut */
+        DayOut: {
+            /** Cancelled */
+            cancelled: number;
+            /** Completed */
+            completed: number;
+            /** Creditsused */
+            creditsUsed: number;
+            /**
+             * Date
+             * @description YYYY-MM-DD (UTC)
+             */
+            date: string;
+            /** Failed */
+            failed: number;
+            /** P50Durationms */
+            p50DurationMs: number | null;
+            /** Runs */
+            runs: number;
         };
         /** DetailsOut */
         DetailsOut: {
@@ -965,10 +1287,45 @@ export interface components {
             /** Nodeid */
             nodeId: string;
         };
+        /** NodeOutputOut */
+        NodeOutputOut: {
+            /** Label */
+            label: string;
+            /** Nodeid */
+            nodeId: string;
+            /** Texts */
+            texts: string[];
+            /** Urls */
+            urls: string[];
+        };
         /** NodeResultsOut */
         NodeResultsOut: {
             /** Noderuns */
             nodeRuns: components["schemas"]["NodeRunResultOut"][];
+        };
+        /** NodeRowOut */
+        NodeRowOut: {
+            /**
+             * Category
+             * @description The palette category (input, model, utility, ...)
+             */
+            category: string;
+            /** Creditsused */
+            creditsUsed: number;
+            /** Failed */
+            failed: number;
+            /** Label */
+            label: string;
+            /** Nodeid */
+            nodeId: string;
+            /** Nodetype */
+            nodeType: string;
+            /** Nodetypelabel */
+            nodeTypeLabel: string;
+            /** P50Durationms */
+            p50DurationMs: number | null;
+            /** Runs */
+            runs: number;
         };
         /** NodeRunResultOut */
         NodeRunResultOut: {
@@ -1106,6 +1463,24 @@ export interface components {
             /** Timeoutseconds */
             timeoutSeconds: number;
         };
+        /** NodeTypeRowOut */
+        NodeTypeRowOut: {
+            /**
+             * Category
+             * @description The palette category (input, model, utility, ...)
+             */
+            category: string;
+            /** Creditsused */
+            creditsUsed: number;
+            /** Failed */
+            failed: number;
+            /** Nodetype */
+            nodeType: string;
+            /** Nodetypelabel */
+            nodeTypeLabel: string;
+            /** Runs */
+            runs: number;
+        };
         /** PollOut */
         PollOut: {
             /** Creditsused */
@@ -1159,6 +1534,15 @@ export interface components {
          * @enum {string}
          */
         PortType: "TEXT" | "IMAGE" | "VIDEO" | "AUDIO" | "NUMBER" | "BOOLEAN" | "JSON" | "ANY";
+        /** RerunIn */
+        RerunIn: {
+            /**
+             * Fromfailed
+             * @description Keep the outputs of the nodes that completed (not charged again); run the rest again.
+             * @default false
+             */
+            fromFailed: boolean;
+        };
         /** RestoreIn */
         RestoreIn: {
             /**
@@ -1238,6 +1622,151 @@ export interface components {
             /** Status */
             status: string;
         };
+        /** RunsQuery */
+        RunsQuery: {
+            /** Cursor */
+            cursor?: string | null;
+            /**
+             * Limit
+             * @default 20
+             */
+            limit: number;
+            /**
+             * Since
+             * @description ISO 8601 date or date-time
+             */
+            since?: string | null;
+            status?: components["schemas"]["ExecutionStatus"] | null;
+            trigger?: components["schemas"]["Trigger"] | null;
+            /**
+             * Until
+             * @description ISO 8601 date or date-time (a date: up to its end)
+             */
+            until?: string | null;
+            /** Workflowid */
+            workflowId?: string | null;
+        };
+        /** ScheduleIn */
+        ScheduleIn: {
+            /**
+             * Cron
+             * @description Five fields: minute hour day-of-month month day-of-week (e.g. "0 9 * * 1-5"); never more often than once a minute. Invalid: 422 invalid_schedule.
+             */
+            cron: string;
+            /**
+             * Enabled
+             * @description false: saved, but paused
+             * @default true
+             */
+            enabled: boolean;
+            /**
+             * Inputs
+             * @description Values for input nodes, by node id or label (stored by node id).
+             */
+            inputs?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Timezone
+             * @description An IANA name (Europe/Berlin); the cron is read on its wall clock. Default UTC.
+             * @default UTC
+             */
+            timezone: string;
+            /**
+             * Version
+             * @description Run this saved version (a number or a tag); null: the current graph.
+             */
+            version?: (number | string) | null;
+        };
+        /** ScheduleListOut */
+        ScheduleListOut: {
+            /** Schedules */
+            schedules: components["schemas"]["ScheduleOut"][];
+        };
+        /** ScheduleOut */
+        ScheduleOut: {
+            /** Createdat */
+            createdAt: string | null;
+            /** Cron */
+            cron: string;
+            /**
+             * Description
+             * @description The cron in plain language, with the timezone
+             */
+            description: string;
+            /** Enabled */
+            enabled: boolean;
+            /** Id */
+            id: string;
+            /** Inputs */
+            inputs: {
+                [key: string]: unknown;
+            };
+            /**
+             * Lasterror
+             * @description Why the last due time started no run (e.g. a 429 or 402), else null
+             */
+            lastError: string | null;
+            /** Lastexecutionid */
+            lastExecutionId: string | null;
+            /** Lastexecutionstatus */
+            lastExecutionStatus: string | null;
+            /** Lastrunat */
+            lastRunAt: string | null;
+            /** Nextrunat */
+            nextRunAt: string | null;
+            /** Timezone */
+            timezone: string;
+            /**
+             * Upcoming
+             * @description The next due times (none while paused)
+             */
+            upcoming: string[];
+            /** Updatedat */
+            updatedAt: string | null;
+            /**
+             * Version
+             * @description The pinned version's number; null: current graph
+             */
+            version: number | null;
+            /** Versiontag */
+            versionTag: string | null;
+            /** Workflowid */
+            workflowId: string;
+        };
+        /**
+         * ScheduleUpdateIn
+         * @description Every field optional: what is sent changes, the rest stays.
+         */
+        ScheduleUpdateIn: {
+            /**
+             * Cron
+             * @description Five fields: minute hour day-of-month month day-of-week (e.g. "0 9 * * 1-5"); never more often than once a minute. Invalid: 422 invalid_schedule.
+             */
+            cron?: string | null;
+            /**
+             * Enabled
+             * @description false pauses (nothing is cleared); true resumes from now
+             */
+            enabled?: boolean | null;
+            /**
+             * Inputs
+             * @description Values for input nodes, by node id or label (stored by node id).
+             */
+            inputs?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Timezone
+             * @description An IANA name (Europe/Berlin); the cron is read on its wall clock. Default UTC.
+             */
+            timezone?: string | null;
+            /**
+             * Version
+             * @description Run this saved version (a number or a tag); null: the current graph.
+             */
+            version?: (number | string) | null;
+        };
         /** StaleWriteOut */
         StaleWriteOut: {
             /** Code */
@@ -1249,6 +1778,15 @@ export interface components {
             currentUpdatedAt: string;
             /** Error */
             error: string;
+        };
+        /** StatsQuery */
+        StatsQuery: {
+            /**
+             * Days
+             * @description The window: today and the days before it, whole UTC days (1-365; otherwise 400 invalid_request).
+             * @default 30
+             */
+            days: number;
         };
         /** TagIn */
         TagIn: {
@@ -1294,6 +1832,59 @@ export interface components {
         TeamRenameIn: {
             /** Name */
             name: string;
+        };
+        /** TeamStatsOut */
+        TeamStatsOut: {
+            /** Avgcreditsperrun */
+            avgCreditsPerRun: number;
+            /**
+             * Byday
+             * @description Every day of the window, oldest first
+             */
+            byDay: components["schemas"]["DayOut"][];
+            /**
+             * Bynodetype
+             * @description Most credits first (at most 100)
+             */
+            byNodeType: components["schemas"]["NodeTypeRowOut"][];
+            /**
+             * Byworkflow
+             * @description Most credits first (at most 100)
+             */
+            byWorkflow: components["schemas"]["WorkflowRowOut"][];
+            /** Cancelled */
+            cancelled: number;
+            /** Completed */
+            completed: number;
+            /**
+             * Creditsused
+             * @description Credits charged for these runs (their ledger charges; counted once a run has ended)
+             */
+            creditsUsed: number;
+            /** Days */
+            days: number;
+            /** Failed */
+            failed: number;
+            /**
+             * P50Durationms
+             * @description Duration percentile (finishedAt - startTime) of the finished runs; null without any
+             */
+            p50DurationMs: number | null;
+            /**
+             * P95Durationms
+             * @description Duration percentile (finishedAt - startTime) of the finished runs; null without any
+             */
+            p95DurationMs: number | null;
+            /**
+             * Runs
+             * @description Executions started in the window, running ones included
+             */
+            runs: number;
+            /**
+             * Successrate
+             * @description completed / (completed + failed + cancelled), 0-1; null without finished runs
+             */
+            successRate: number | null;
         };
         /** TemplateAuthorOut */
         TemplateAuthorOut: {
@@ -1528,7 +2119,42 @@ export interface components {
          * Trigger
          * @enum {string}
          */
-        Trigger: "api" | "webhook" | "editor" | "schedule";
+        Trigger: "api" | "webhook" | "editor" | "schedule" | "batch";
+        /** UploadOut */
+        UploadOut: {
+            /**
+             * Contenttype
+             * @description The type recognised from the content
+             */
+            contentType: string;
+            /**
+             * Durationseconds
+             * @description Audio and video, when known
+             */
+            durationSeconds?: number | null;
+            /**
+             * Height
+             * @description Images only: pixels
+             */
+            height?: number | null;
+            /** Id */
+            id: string;
+            /**
+             * Size
+             * @description Bytes
+             */
+            size: number;
+            /**
+             * Url
+             * @description Absolute URL of the file; unguessable, readable by anyone who has it (give it to an input node)
+             */
+            url: string;
+            /**
+             * Width
+             * @description Images only: pixels
+             */
+            width?: number | null;
+        };
         /** UsageOut */
         UsageOut: {
             /**
@@ -1758,6 +2384,73 @@ export interface components {
              */
             webhookVersion: number | string | null;
         };
+        /** WorkflowRowOut */
+        WorkflowRowOut: {
+            /** Completed */
+            completed: number;
+            /** Creditsused */
+            creditsUsed: number;
+            /** Failed */
+            failed: number;
+            /** Name */
+            name: string;
+            /** P50Durationms */
+            p50DurationMs: number | null;
+            /** Runs */
+            runs: number;
+            /** Workflowid */
+            workflowId: string;
+        };
+        /** WorkflowStatsOut */
+        WorkflowStatsOut: {
+            /** Avgcreditsperrun */
+            avgCreditsPerRun: number;
+            /**
+             * Byday
+             * @description Every day of the window, oldest first
+             */
+            byDay: components["schemas"]["DayOut"][];
+            /**
+             * Bynode
+             * @description Most credits first (at most 100)
+             */
+            byNode: components["schemas"]["NodeRowOut"][];
+            /** Cancelled */
+            cancelled: number;
+            /** Completed */
+            completed: number;
+            /**
+             * Creditsused
+             * @description Credits charged for these runs (their ledger charges; counted once a run has ended)
+             */
+            creditsUsed: number;
+            /** Days */
+            days: number;
+            /** Failed */
+            failed: number;
+            /**
+             * P50Durationms
+             * @description Duration percentile (finishedAt - startTime) of the finished runs; null without any
+             */
+            p50DurationMs: number | null;
+            /**
+             * P95Durationms
+             * @description Duration percentile (finishedAt - startTime) of the finished runs; null without any
+             */
+            p95DurationMs: number | null;
+            /**
+             * Runs
+             * @description Executions started in the window, running ones included
+             */
+            runs: number;
+            /**
+             * Successrate
+             * @description completed / (completed + failed + cancelled), 0-1; null without finished runs
+             */
+            successRate: number | null;
+            /** Workflowid */
+            workflowId: string;
+        };
         /**
          * WorkflowUpdateIn
          * @description Replaces the workflow. Optional fields left out keep their current values.
@@ -1812,6 +2505,313 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    executions_batches_api_get_batch: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                batch_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FieldsErrorOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    executions_batches_api_cancel_batch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                batch_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchCancelOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FieldsErrorOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    executions_batches_api_results_csv: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                batch_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file, as an attachment */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FieldsErrorOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    executions_batches_api_results_zip: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                batch_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file, as an attachment */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/zip": string;
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FieldsErrorOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     accounts_api_usage: {
         parameters: {
             query?: never;
@@ -1877,6 +2877,90 @@ export interface operations {
             };
         };
     };
+    executions_runs_api_runs: {
+        parameters: {
+            query?: {
+                workflowId?: string | null;
+                status?: components["schemas"]["ExecutionStatus"] | null;
+                trigger?: components["schemas"]["Trigger"] | null;
+                /** @description ISO 8601 date or date-time */
+                since?: string | null;
+                /** @description ISO 8601 date or date-time (a date: up to its end) */
+                until?: string | null;
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HistoryOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FieldsErrorOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     workflows_nodes_api_list_nodes: {
         parameters: {
             query?: never;
@@ -1893,6 +2977,313 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CatalogueOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FieldsErrorOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    executions_schedules_api_get_schedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                schedule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FieldsErrorOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    executions_schedules_api_update_schedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                schedule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ScheduleUpdateIn"] | null;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FieldsErrorOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FieldsErrorOut"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    executions_schedules_api_delete_schedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                schedule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FieldsErrorOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    executions_stats_api_team_stats: {
+        parameters: {
+            query?: {
+                /** @description The window: today and the days before it, whole UTC days (1-365; otherwise 400 invalid_request). */
+                days?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TeamStatsOut"];
                 };
             };
             /** @description Bad Request */
@@ -3224,6 +4615,96 @@ export interface operations {
             };
         };
     };
+    executions_uploads_api_create_upload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /** File */
+                    file?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FieldsErrorOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Length Required */
+            411: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     workflows_api_list_workflows: {
         parameters: {
             query?: {
@@ -3687,6 +5168,116 @@ export interface operations {
             };
         };
     };
+    executions_runs_api_rerun: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes retries safe: a second request with the same key within 24 hours gets the first response (Idempotent-Replayed: true) and starts nothing. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                execution_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RerunIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExecuteOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FieldsErrorOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InsufficientCreditsOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidGraphOut"] | components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     workflows_api_lint_workflow: {
         parameters: {
             query?: never;
@@ -3991,6 +5582,129 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    executions_batches_api_create_batch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                workflow_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @default 5 */
+                    concurrency?: number;
+                    /** @description One object of inputs per run, keyed by input node id or label */
+                    rows: Record<string, never>[];
+                    version?: number | string;
+                };
+                "multipart/form-data": {
+                    /** @default 5 */
+                    concurrency?: number;
+                    /**
+                     * Format: binary
+                     * @description CSV, UTF-8; header row: input node ids or labels
+                     */
+                    file: string;
+                    version?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchCreatedOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FieldsErrorOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InsufficientCreditsOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidGraphOut"] | components["schemas"]["ErrorOut"];
                 };
             };
             /** @description Too Many Requests */
@@ -4535,6 +6249,250 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["InvalidGraphOut"] | components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    executions_schedules_api_list_schedules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                workflow_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleListOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FieldsErrorOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    executions_schedules_api_create_schedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                workflow_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScheduleIn"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FieldsErrorOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FieldsErrorOut"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    executions_stats_api_workflow_stats: {
+        parameters: {
+            query?: {
+                /** @description The window: today and the days before it, whole UTC days (1-365; otherwise 400 invalid_request). */
+                days?: number;
+            };
+            header?: never;
+            path: {
+                workflow_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkflowStatsOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FieldsErrorOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
             /** @description Too Many Requests */

@@ -96,4 +96,6 @@ export interface EditorConfig {
   publicTemplates?: boolean;
   /** The team template last published from this workflow: publishing again republishes it. */
   publishedTemplateId?: string | null;
+  /** View mode on a run's page: the execution whose node statuses paint the graph (live). */
+  executionId?: string | null;
 }

@@ -6,6 +6,9 @@ import { type DragEvent, useCallback, useMemo, useState } from "react";
 import { checkConnection, outputType } from "../graph/connection";
 import type { WfEdge, WfNode } from "../graph/types";
 import { useEditor, useEditorStore } from "../store";
+import { dropFile } from "../upload/actions";
+import { DropStatus } from "../upload/DropStatus";
+import { useUploader } from "../upload/useUploader";
 import { nodeTypes } from "./nodes/nodeTypes";
 import { categoryColour, PORT_COLOURS } from "./theme";
 
@@ -29,6 +32,7 @@ export function Canvas({ minimap = true }: { minimap?: boolean }) {
   const readOnly = useEditor((s) => s.readOnly);
   const minimapColour = useMinimapColour();
   const { screenToFlowPosition } = useReactFlow();
+  const upload = useUploader();
   // Fit only a graph that exists when the editor opens: on a new canvas, fitting when the first
   // node appears would yank the view away from where it was dropped.
   const [fitOnOpen] = useState(() => store.getState().nodes.length > 0);
@@ -60,6 +64,14 @@ export function Canvas({ minimap = true }: { minimap?: boolean }) {
 
   const onDrop = useCallback((event: DragEvent) => {
     if (store.getState().readOnly) return;
+    // A file from the desktop: uploaded, onto the media input node under it or a new one.
+    const file = event.dataTransfer.files[0];
+    if (file) {
+      event.preventDefault();
+      const target = (event.target as Element).closest?.(".react-flow__node")?.getAttribute("data-id") ?? null;
+      void dropFile(store, upload, file, screenToFlowPosition({ x: event.clientX, y: event.clientY }), target);
+      return;
+    }
     const nodeType = event.dataTransfer.getData(NODE_DRAG_MIME);
     if (!nodeType) return;
     event.preventDefault();
@@ -67,7 +79,7 @@ export function Canvas({ minimap = true }: { minimap?: boolean }) {
     const { addNode, addSticky } = store.getState();
     if (nodeType === "note:sticky") addSticky(position);
     else addNode(nodeType, { x: position.x - 130, y: position.y - 30 });
-  }, [screenToFlowPosition, store]);
+  }, [screenToFlowPosition, store, upload]);
 
   return (
     <div className={`wf-canvas${readOnly ? " is-readonly" : ""}`} onDragOver={readOnly ? undefined : onDragOver} onDrop={onDrop}>
@@ -92,12 +104,14 @@ export function Canvas({ minimap = true }: { minimap?: boolean }) {
         ) : null}
         <Controls showInteractive={false} position="bottom-left" />
       </ReactFlow>
+      {readOnly ? null : <DropStatus />}
     </div>
   );
 }
 
 function onDragOver(event: DragEvent) {
-  if (!event.dataTransfer.types.includes(NODE_DRAG_MIME)) return;
+  const { types } = event.dataTransfer;
+  if (!types.includes(NODE_DRAG_MIME) && !types.includes("Files")) return;
   event.preventDefault();
   event.dataTransfer.dropEffect = "copy";
 }

@@ -1,4 +1,5 @@
 import { saveWorkflow } from "../actions/workflow";
+import { BatchDialog } from "../batch/BatchDialog";
 import { useEnv } from "../env";
 import { useEditor, useEditorStore } from "../store";
 import { Dialog } from "./Dialog";
@@ -28,6 +29,7 @@ export function Dialogs() {
   if (dialog === "run") return <RunDialog />;
   if (dialog === "conflict") return <ConflictDialog />;
   if (dialog === "publish") return <PublishDialog />;
+  if (dialog === "batch") return <BatchDialog />;
   return null;
 }
 

@@ -2,6 +2,7 @@ import { useReactFlow } from "@xyflow/react";
 import { memo, useRef } from "react";
 import { cancelRun } from "../actions/run";
 import { deleteWorkflow, saveWorkflow } from "../actions/workflow";
+import { WorkflowMenu } from "../batch/WorkflowMenu";
 import { may } from "../config";
 import { useEnv } from "../env";
 import { exportFileName, exportPayload, readImport } from "../graph/exportFile";
@@ -62,6 +63,10 @@ export const TopBar = memo(function TopBar() {
             onClick={() => s().setDialog("publish")}>
             <Icon name="share" /><span className="wf-btn__wide-label"> Publish</span>
           </button>
+        ) : null}
+        {workflowId ? (
+          <WorkflowMenu workflowId={workflowId} canExecute={may(env.config, "execute")}
+            onBatch={() => s().setDialog("batch")} />
         ) : null}
         <RunButtons />
       </div>

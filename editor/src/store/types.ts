@@ -60,7 +60,7 @@ export interface Toast {
   message: string;
 }
 
-export type Dialog = "help" | "run" | "conflict" | "publish" | null;
+export type Dialog = "help" | "run" | "conflict" | "publish" | "batch" | null;
 
 export type SidePanel = "versions" | null;
 

@@ -1,10 +1,12 @@
-import { memo, useMemo } from "react";
+import { memo, type ReactNode, useMemo } from "react";
 import type { JsonValue, NodeSpec } from "../../api/types";
 import { fieldsFor, type FieldDef, validateField } from "../../graph/schema";
 import { type BasedNodeData, inHandle, isBasedNode } from "../../graph/types";
 import { useEditor, useEditorStore } from "../../store";
+import { kindOfNodeType, URL_PARAM } from "../../upload/types";
 import { categoryColour, formatCredits } from "../theme";
 import { FieldInput, fieldId } from "./fields";
+import { UploadButton } from "./UploadButton";
 
 /**
  * The settings of the one selected node, as a form generated from its paramsSchema; read-only
@@ -54,11 +56,16 @@ function NodeForm({ id, data, spec, readOnly }: { id: string; data: BasedNodeDat
     if (value === undefined) store.getState().updateParams(id, {}, [name]);
     else store.getState().updateParams(id, { [name]: value });
   };
+  const mediaKind = kindOfNodeType(spec.nodeType);
   const main = fields.filter((f) => !f.advanced);
   const advanced = fields.filter((f) => f.advanced);
   const row = (f: FieldDef) => (
     <Field key={f.name} field={f} value={data.params[f.name]} from={overrides.get(f.name)} readOnly={readOnly}
-      onChange={(v) => setParam(f.name, v)} />
+      onChange={(v) => setParam(f.name, v)}>
+      {mediaKind && f.name === URL_PARAM && !readOnly ? (
+        <UploadButton nodeId={id} kind={mediaKind} disabled={!!overrides.get(f.name)} />
+      ) : null}
+    </Field>
   );
 
   return (
@@ -84,8 +91,9 @@ function NodeForm({ id, data, spec, readOnly }: { id: string; data: BasedNodeDat
   );
 }
 
-function Field({ field, value, from, readOnly, onChange }: {
+function Field({ field, value, from, readOnly, onChange, children }: {
   field: FieldDef; value: JsonValue | undefined; from?: string; readOnly: boolean; onChange: (v: JsonValue | undefined) => void;
+  children?: ReactNode;
 }) {
   const error = from || readOnly ? null : validateField(field, value);
   return (
@@ -94,6 +102,7 @@ function Field({ field, value, from, readOnly, onChange }: {
         {field.title}{field.required ? <span className="wf-req">*</span> : null}
       </label>
       <FieldInput field={field} value={value} disabled={!!from || readOnly} onChange={onChange} />
+      {children}
       {from ? <span className="wf-field__note" data-testid={`override-${field.name}`}>from {from}</span> : null}
       {error ? <span className="wf-field__error" role="alert">{error}</span> : null}
       {field.description && !error && !from ? <span className="wf-field__help">{field.description}</span> : null}

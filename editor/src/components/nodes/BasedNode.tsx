@@ -6,6 +6,7 @@ import { useEnv } from "../../env";
 import { summaryOf } from "../../graph/schema";
 import type { BasedNode } from "../../graph/types";
 import { useEditor, useEditorStore } from "../../store";
+import { MediaPreview } from "../../upload/MediaPreview";
 import { categoryColour, formatCredits } from "../theme";
 import { OutputPreview } from "./OutputPreview";
 import { Ports } from "./Ports";
@@ -51,6 +52,7 @@ function BasedNodeView({ id, data, selected }: NodeProps<BasedNode>) {
           ))}
         </dl>
       ) : null}
+      <MediaPreview nodeType={data.nodeType} params={data.params} />
       {state?.error ? <p className="wf-node__error" data-testid="node-error">{state.error}</p> : null}
       {state?.status === "COMPLETED" ? <OutputPreview state={state} primaryType={spec?.outputs[0]?.type} /> : null}
       {issues ? (
@@ -70,8 +72,15 @@ const STATUS_TEXT: Record<string, string> = {
 };
 
 function StatusChip({ state }: { state: NodeState }) {
-  const seconds = state.durationMs ? ` · ${(state.durationMs / 1000).toFixed(1)}s` : "";
-  return <span className={`wf-chip wf-chip--${state.status.toLowerCase()}`}>{STATUS_TEXT[state.status]}{seconds}</span>;
+  // A result reused from an earlier run (Retry from failed, a targeted run) says so: it cost 0.
+  const cached = state.status === "COMPLETED" && state.cached === true;
+  const seconds = state.durationMs && !cached ? ` · ${(state.durationMs / 1000).toFixed(1)}s` : "";
+  return (
+    <span className={`wf-chip wf-chip--${state.status.toLowerCase()}`} data-testid="node-status-chip"
+      title={cached ? "Reused from an earlier run: not charged again" : undefined}>
+      {cached ? "Cached" : STATUS_TEXT[state.status]}{seconds}
+    </span>
+  );
 }
 
 function Progress({ value }: { value: number | null | undefined }) {

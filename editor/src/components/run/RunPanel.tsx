@@ -1,6 +1,7 @@
 import { memo, useMemo } from "react";
 import type { NodeState } from "../../api/types";
 import { useEditor, useEditorStore } from "../../store";
+import { runPageUrl } from "../../runpage/actions";
 import { OutputPreview } from "../nodes/OutputPreview";
 
 const formatAmount = (credits: number): string => String(Math.round(credits * 100) / 100);
@@ -42,6 +43,10 @@ function RunLog() {
         <span className="wf-muted">{((end - start) / 1000).toFixed(1)} s</span>
         {run.creditsUsed != null ? <span className="wf-muted">{formatAmount(run.creditsUsed)} credits</span> : null}
         <span className="wf-muted wf-mono">{run.executionId}</span>
+        {run.executionId ? (
+          <a className="wf-runpanel__link" href={runPageUrl(run.executionId)} target="_blank" rel="noreferrer"
+            data-testid="run-page-link">Run page ↗</a>
+        ) : null}
         <button type="button" className="wf-btn wf-btn--icon" aria-label="Close run log"
           onClick={() => store.getState().setRunPanelOpen(false)}>×</button>
       </header>

@@ -1,0 +1,5 @@
+"""The batches pages."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

@@ -1,0 +1,5 @@
+"""The uploads pages."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
