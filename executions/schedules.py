@@ -135,6 +135,9 @@ def describe(cron: str, tz_name: str) -> str:
         reading = ExpressionDescriptor(cron, options).get_description()
     except Exception:  # the library's own errors vary by version; a reading is a nicety
         reading = cron
+    # Verbose says "every day" where a daily time needs it, but tails an every-N-minutes cron
+    # with ", every hour, every day", which says nothing more.
+    reading = reading.removesuffix(", every hour, every day")
     return f"{reading} ({tz_name})"
 
 

@@ -14,9 +14,10 @@ from accounts import keys
 from accounts.models import ApiKey, Role, Team, User
 from accounts.permissions import Action, role_may
 from accounts.scopes import ALL_SCOPES
+from executions.services import ExecuteRequest, execution_start
 from tests.api.test_executions_api import text_to_result
 from tests.conftest import ApiClient
-from workflows.models import Template, TemplateScope
+from workflows.models import Template, TemplateScope, Workflow
 from workflows.services import WorkflowData, workflow_create
 
 pytestmark = pytest.mark.django_db
@@ -132,12 +133,21 @@ def _put_workflow(w: World, role: str) -> tuple[str, str, Any, int]:
                                                    "edges": edges}, 200
 
 
+def _an_execution(w: World) -> str:
+    workflow = Workflow.objects.get(pk=w.workflow_id)
+    return str(execution_start(workflow, w.people[Role.OWNER], ExecuteRequest()).pk)
+
+
 PROBES: dict[str, list[Probe]] = {
     "read": [
         lambda w, r: ("GET", f"/workflows/{w.workflow_id}", None, 200),
         lambda w, r: ("GET", f"/workflows/{w.workflow_id}/versions", None, 200),
         lambda w, r: ("GET", f"/templates/{w.others_template.pk}", None, 200),
         lambda w, r: ("GET", "/team/members", None, 200),
+        lambda w, r: ("GET", "/executions", None, 200),
+        lambda w, r: ("GET", "/stats", None, 200),
+        lambda w, r: ("GET", f"/workflows/{w.workflow_id}/stats", None, 200),
+        lambda w, r: ("GET", f"/workflows/{w.workflow_id}/schedules", None, 200),
     ],
     "modify": [
         _put_workflow,
@@ -146,9 +156,15 @@ PROBES: dict[str, list[Probe]] = {
         lambda w, r: ("POST", f"/workflows/{w.workflow_id}/versions/1/restore", {}, 200),
         lambda w, r: ("DELETE", f"/workflows/{w.workflow_id}", None, 204),
         lambda w, r: ("POST", f"/templates/{w.starter.pk}/use", {"name": "Mine"}, 201),
+        lambda w, r: ("POST", f"/workflows/{w.workflow_id}/schedules",
+                      {"cron": "0 9 * * *", "timezone": "UTC"}, 201),
     ],
     "execute": [
         lambda w, r: ("POST", f"/workflows/{w.workflow_id}/execute", {}, 201),
+        lambda w, r: ("POST", f"/workflows/{w.workflow_id}/batches",
+                      {"rows": [{}, {}], "concurrency": 1}, 201),
+        lambda w, r: ("POST", f"/workflows/executions/{_an_execution(w)}/rerun", {}, 201),
+        lambda w, r: ("POST", f"/workflows/executions/{_an_execution(w)}/cancel", {}, 202),
     ],
     "publish_template": [
         lambda w, r: ("POST", "/templates", {"workflowId": w.workflow_id, "scope": "team"}, 201),
@@ -210,8 +226,10 @@ def test_a_stranger_meets_404_not_403_on_every_probe(world: World,
     for row in ["read", "modify", "execute", "change_others_template"]:
         for probe in PROBES[row]:
             method, path, body, _ = probe(world, Role.OWNER)
-            if path.startswith((f"/templates/{world.starter.pk}", "/team")):
-                continue  # starter templates are everyone's; /team is the caller's own team
+            if path.startswith((f"/templates/{world.starter.pk}", "/team")) \
+                    or path in ("/executions", "/stats"):
+                continue  # starter templates are everyone's; /team, the runs and the stats
+                # are the caller's own team's
             response = client.request(method, path, body)
             assert response.status_code == 404, (row, path, response.content[:300])
 

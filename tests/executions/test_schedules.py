@@ -103,6 +103,15 @@ def test_a_schedule_gets_its_plain_language_reading_with_the_timezone() -> None:
         "At 09:00 AM, every day (Europe/Berlin)"
 
 
+@pytest.mark.parametrize(("cron", "reading"), [
+    ("* * * * *", "Every minute (UTC)"),
+    ("*/15 * * * *", "Every 15 minutes (UTC)"),
+    ("0 0 1 * *", "At 12:00 AM, on day 1 of the month (UTC)"),
+])
+def test_a_reading_says_nothing_twice(cron: str, reading: str) -> None:
+    assert schedules.describe(cron, "UTC") == reading
+
+
 def test_unknown_inputs_are_refused_like_an_execute(workflow: Workflow) -> None:
     with pytest.raises(InvalidRequest, match="Unknown input: Colour"):
         create(workflow, inputs={"Colour": "red"})
