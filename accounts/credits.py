@@ -82,10 +82,14 @@ class LineItem:
     node_label: str
     node_type: str
     credits: Decimal
+    # "team" when the node runs on its team's own provider key (credits 0: the provider
+    # bills the team directly; see executions/providers/credentials.py).
+    billed_by: str = "platform"
 
     def as_json(self) -> dict[str, Any]:
         return {"nodeId": self.node_id, "nodeLabel": self.node_label,
-                "nodeType": self.node_type, "credits": as_number(self.credits)}
+                "nodeType": self.node_type, "credits": as_number(self.credits),
+                "billedBy": self.billed_by}
 
 
 def total_of(items: Sequence[LineItem]) -> Decimal:

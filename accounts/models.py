@@ -198,3 +198,33 @@ class CreditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount} for {self.team_id}"
+
+
+class Provider(models.TextChoices):
+    FAL = "fal"
+    OPENAI = "openai"
+    ANTHROPIC = "anthropic"
+    REPLICATE = "replicate"
+    STABILITY = "stability"
+
+
+class ProviderKey(models.Model):
+    """A team's own key for a model provider (bring your own). Only the sealed key is stored
+    (workflows/secretbox.py); after saving, nothing but `last4` is ever shown."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="provider_keys")
+    provider = models.CharField(max_length=20, choices=Provider.choices)
+    key_sealed = models.TextField()
+    base_url = models.CharField(max_length=500, blank=True, default="")
+    last4 = models.CharField(max_length=4)
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "provider"],
+                                               name="one_provider_key_per_team")]
+
+    def __str__(self) -> str:
+        return f"{self.provider} key of {self.team_id} (…{self.last4})"

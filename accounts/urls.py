@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import team_views, usage_views, views
+from . import providers_views, team_views, usage_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -9,6 +9,11 @@ urlpatterns = [
     path("settings/api-keys/", views.api_keys, name="api_keys"),
     path("settings/api-keys/<int:key_id>/revoke/", views.api_key_revoke, name="api_key_revoke"),
     path("settings/usage/", usage_views.usage, name="usage"),
+    path("settings/providers/", providers_views.providers, name="providers"),
+    path("settings/providers/<int:team_id>/<str:provider>/", providers_views.provider_key_save,
+         name="provider_key_save"),
+    path("settings/providers/<int:team_id>/<str:provider>/remove/",
+         providers_views.provider_key_remove, name="provider_key_remove"),
     path("teams/switch/", views.team_switch, name="team_switch"),
     # Settings > Team: the page shows the current team; each change names the team it acts on.
     path("settings/team/", team_views.team_settings, name="team_settings"),

@@ -58,7 +58,8 @@ def batch_create(workflow: Workflow, user: User | None, rows: Sequence[Mapping[s
         raise Conflict("Workflow is inactive", code="workflow_inactive")
     plan = services.plan_run(workflow, services.ExecuteRequest(version=version))
     resolved = [_row_inputs(plan.nodes, row, number) for number, row in enumerate(rows, 1)]
-    _check_credits(workflow, services.line_items(plan), len(resolved))
+    _check_credits(workflow, services.line_items(plan, team_id=workflow.team_id),
+                   len(resolved))
     with transaction.atomic():
         batch = Batch.objects.create(workflow=workflow, team_id=workflow.team_id,
                                      created_by=user, version=version, total=len(resolved),

@@ -1,6 +1,6 @@
 """What an execute would cost (mounted under /api/v1/workflows): POST /{id}/estimate."""
 
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpRequest
 from ninja import Body, Field, Router, Schema
@@ -27,6 +27,8 @@ class LineItemOut(Schema):
     nodeLabel: str
     nodeType: str
     credits: Credits
+    billedBy: Literal["platform", "team"] = Field(
+        "platform", description='"team": runs on the team\'s own provider key, 0 credits')
 
 
 class InsufficientCreditsOut(ErrorOut):

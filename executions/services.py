@@ -12,7 +12,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.credits import LineItem, credit_balance, credits_reserve, to_credits, total_of
-from accounts.models import User
+from accounts.models import ProviderKey, User
 from wireflow_site.errors import Conflict, InvalidGraph, InvalidRequest
 from workflows import dataflow, graph, node_secrets
 from workflows.models import Workflow, WorkflowVersion
@@ -21,6 +21,7 @@ from workflows.selectors import workflow_version_latest
 
 from . import dispatch
 from .models import Execution, ExecutionStatus, NodeRun, NodeStatus, Trigger
+from .providers.credentials import node_provider
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,8 @@ def execution_start(workflow: Workflow, user: User | None, request: ExecuteReque
     # Credits: reserve the estimate under the team's lock, or raise the 402 (which rolls all of
     # this back: nothing is created). Carried-over nodes are not paid again.
     credits_reserve(workflow.team_id, execution.pk,
-                    [item for item in line_items(plan) if item.node_id not in request.carried])
+                    [item for item in line_items(plan, team_id=workflow.team_id)
+                     if item.node_id not in request.carried])
     Workflow.objects.filter(pk=workflow.pk).update(execution_count=F("execution_count") + 1,
                                                    last_executed_at=now)
     dispatch.advance_later(str(execution.pk))
@@ -174,21 +176,31 @@ def _version_run(workflow: Workflow, request: ExecuteRequest,
 
 # --- Credits: what a run is expected to cost -------------------------------------------------
 
-def line_items(plan: RunPlan) -> list[LineItem]:
+def line_items(plan: RunPlan, *, team_id: int | None = None) -> list[LineItem]:
     """The priced nodes in the plan's scope, in the graph's order. Cached upstream results of a
-    targetNodeId run are still counted: whether they hit is known only while running."""
+    targetNodeId run are still counted: whether they hit is known only while running.
+    With `team_id`, a node its team runs on its own provider key costs 0, billed by "team"."""
     in_scope = set(plan.scope)
     fed = connected_ports(plan.runnable, plan.edges)
+    own = _own_providers(team_id)
     items = []
     for node in plan.runnable:
         data = node["data"]
-        price = catalogue[data["nodeType"]].estimate_credits(data.get("params") or {},
-                                                             fed.get(node["id"], set()))
+        spec = catalogue[data["nodeType"]]
+        price = spec.estimate_credits(data.get("params") or {}, fed.get(node["id"], set()))
         if node["id"] in in_scope and price > 0:
+            team_pays = node_provider(spec) in own  # bring your own key: the provider bills
             items.append(LineItem(node_id=node["id"], node_type=data["nodeType"],
                                   node_label=str(data.get("label") or data["nodeType"]),
-                                  credits=to_credits(price)))
+                                  credits=to_credits(0 if team_pays else price),
+                                  billed_by="team" if team_pays else "platform"))
     return items
+
+
+def _own_providers(team_id: int | None) -> set[str]:
+    if team_id is None:
+        return set()
+    return set(ProviderKey.objects.filter(team_id=team_id).values_list("provider", flat=True))
 
 
 def connected_ports(nodes: list[dict[str, Any]],
@@ -213,7 +225,8 @@ class Estimate:
 def execution_estimate(workflow: Workflow, request: ExecuteRequest) -> Estimate:
     """What executing would reserve, validated as execute validates (a read: nothing is
     written). The team's available credits are those of the workflow's team."""
-    return Estimate(line_items(plan_run(workflow, request)), credit_balance(workflow.team_id))
+    return Estimate(line_items(plan_run(workflow, request), team_id=workflow.team_id),
+                    credit_balance(workflow.team_id))
 
 
 def _create_node_runs(execution: Execution, runnable: list[dict[str, Any]], scope: list[str],

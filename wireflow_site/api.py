@@ -108,6 +108,7 @@ def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 def _mount_routers() -> None:
     from accounts.api import router as developer_router
+    from accounts.providers_api import router as providers_router
     from accounts.team_api import router as team_router
     from executions.api import router as executions_router
     from executions.batches_api import router as batches_router
@@ -139,6 +140,7 @@ def _mount_routers() -> None:
     api.add_router("/workflows", workflows_router)
     api.add_router("/developer", developer_router)
     api.add_router("/team", team_router)
+    api.add_router("/providers", providers_router)
     api.add_router("/templates", templates_router)
 
 

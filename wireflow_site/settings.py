@@ -300,6 +300,15 @@ FILE_UPLOAD_HANDLERS = [
 
 SIMULATORS_ENABLED = env_bool("WIREFLOW_SIMULATORS", DEBUG)
 FAL_KEY = env_str("FAL_KEY")
+# The platform's keys of the other providers (a team may bring its own: Settings > Providers).
+OPENAI_API_KEY = env_str("OPENAI_API_KEY")
+ANTHROPIC_API_KEY = env_str("ANTHROPIC_API_KEY")
+REPLICATE_API_TOKEN = env_str("REPLICATE_API_TOKEN")
+STABILITY_API_KEY = env_str("STABILITY_API_KEY")
+# Secrets that encrypt teams' provider keys at rest, comma-separated: the first encrypts, all
+# decrypt (add a new one first, run `manage.py rotateproviderkeys`, then drop the old one).
+# Unset: derived from SECRET_KEY and SECRET_KEY_FALLBACKS.
+ENCRYPTION_KEYS = env_list("WIREFLOW_ENCRYPTION_KEYS", [])
 SIM_DEFAULT_LATENCY = env_float("WIREFLOW_SIM_LATENCY", 0.3)
 SIM_IMAGE_SCALE = env_float("WIREFLOW_SIM_IMAGE_SCALE", 0.5)
 # fal's real queue unless the simulators stand in for it (no key, simulators on).
@@ -315,6 +324,9 @@ INVITATION_DAYS = env_int("WIREFLOW_INVITATION_DAYS", 7)
 PUBLIC_TEMPLATES_ENABLED = env_bool("WIREFLOW_PUBLIC_TEMPLATES", True)
 # Hosts exempt from the SSRF guard (tests and trusted internal services only).
 SSRF_ALLOW_HOSTS = env_list("WIREFLOW_SSRF_ALLOW_HOSTS", [])
+# The http:request node: the largest response body it reads (bytes; never above MAX_TEXT_BYTES,
+# since the body travels on its ports).
+HTTP_REQUEST_MAX_BYTES = env_int("WIREFLOW_HTTP_REQUEST_MAX_BYTES", 512 * 1024)
 
 LOGGING = {
     "version": 1,

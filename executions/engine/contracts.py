@@ -24,6 +24,9 @@ class NodeContext:
     input_labels: Mapping[str, list[str]]  # port -> labels of the source nodes, in edge order
     attempt: int = 1
     webhook_url: str = ""
+    # A provider node's key (executions.providers.credentials.Credentials), resolved before
+    # the async provider calls; None when the node calls no provider or nobody has a key.
+    credentials: Any = None
 
 
 @dataclass
@@ -40,6 +43,8 @@ class RemoteJob:
     webhook: bool = False  # the provider will call back on completion
     # The provider's completion webhook body, when it arrived: the outcome without asking.
     delivered: dict[str, Any] | None = None
+    # For a cancel: the key the job runs on (NodeContext.credentials); never stored.
+    credentials: Any = None
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from typing import Any, Literal, cast
 
 from django.conf import settings
 
+from executions.providers.credentials import NoProviderKey
 from executions.providers.fal import FalClient, fal_client, parse_webhook
 from workflows.nodes.registry import BaseParams
 
@@ -15,9 +16,14 @@ _COMMON = frozenset(BaseParams.model_fields)
 MEDIA_FIELDS = ("image_url", "image_urls", "audio_url", "video_url")
 
 
-def client() -> FalClient:
-    # Without FAL_KEY the base URL points at the built-in simulator, which wants its own key.
-    return fal_client()
+def client(ctx: NodeContext | None = None) -> FalClient:
+    """The node's team's key and base URL when it set one (Settings > Providers), else the
+    platform's; without FAL_KEY that is the built-in simulator, which wants its own key."""
+    if ctx is None:
+        return fal_client()
+    if ctx.credentials is None:
+        raise NodeFailure(str(NoProviderKey("fal")))
+    return FalClient(ctx.credentials.base_url, ctx.credentials.api_key)
 
 
 def absolute(url: Any) -> Any:
@@ -58,7 +64,7 @@ class FalModelExecutor:
 
     async def submit(self, ctx: NodeContext) -> RemoteJob:
         body = self.payload(ctx)
-        sub = await client().submit(self.model_for(body), body,
+        sub = await client(ctx).submit(self.model_for(body), body,
                                     webhook_url=ctx.webhook_url or None)
         return RemoteJob(request_id=sub.request_id,
                          urls={"status": sub.status_url, "response": sub.response_url,
@@ -68,7 +74,7 @@ class FalModelExecutor:
     async def check(self, ctx: NodeContext, job: RemoteJob) -> RemoteStatus:
         if job.delivered is not None:
             return RemoteStatus(done=True)
-        status = await client().status(job.urls["status"])
+        status = await client(ctx).status(job.urls["status"])
         if status.failed:
             raise NodeFailure(status.error or "the model reported an error")
         return RemoteStatus(done=status.done, progress=status.progress, logs=status.logs)
@@ -76,7 +82,7 @@ class FalModelExecutor:
     async def fetch(self, ctx: NodeContext, job: RemoteJob) -> NodeResult:
         output = self._from_webhook(job.delivered) if job.delivered is not None else None
         if output is None:
-            output = await client().result(job.urls["response"])
+            output = await client(ctx).result(job.urls["response"])
         ports = self.ports(output)
         return NodeResult(ports=ports, output=output, credits=self.credits(ctx, output))
 
@@ -94,7 +100,9 @@ class FalModelExecutor:
 
     async def cancel(self, job: RemoteJob) -> None:
         if job.urls.get("cancel"):
-            await client().cancel(job.urls["cancel"])
+            key = job.credentials  # the team's own key when the job runs on it
+            fal = FalClient(key.base_url, key.api_key) if key is not None else client()
+            await fal.cancel(job.urls["cancel"])
 
     def ports(self, output: dict[str, Any]) -> dict[str, Any]:
         if self.output == "video":
@@ -111,6 +119,8 @@ class FalModelExecutor:
         return {"image": urls[0], "images": urls}
 
     def credits(self, ctx: NodeContext, output: dict[str, Any]) -> float:
+        if ctx.credentials is not None and ctx.credentials.source == "team":
+            return 0.0  # the team's own key: fal bills the team directly
         if self.unit == "image":
             units = float(len(output.get("images") or []))
         elif self.unit == "megapixel":

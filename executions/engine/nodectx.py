@@ -11,6 +11,12 @@ from django.core import signing
 from pydantic import ValidationError
 
 from executions.models import Execution, NodeRun, NodeStatus
+from executions.providers.credentials import (
+    Credentials,
+    NoProviderKey,
+    node_provider,
+    provider_credentials,
+)
 from workflows import dataflow
 from workflows.nodes.registry import BaseParams, NodeType
 
@@ -33,6 +39,12 @@ class NodeInput:
     params: BaseParams
     inputs: dict[str, Any]
     input_labels: dict[str, list[str]]
+    credentials: Credentials | None = None
+
+    @property
+    def billed_by_team(self) -> bool:
+        """Runs on the team's own provider key: the provider bills the team, we charge 0."""
+        return self.credentials is not None and self.credentials.source == "team"
 
     @property
     def executor(self) -> Any:
@@ -60,7 +72,7 @@ class NodeInput:
             execution_id=self.execution_id, team_id=self.team_id, node_id=self.node_id,
             node_type=self.spec.node_type, label=self.label, params=self.params,
             inputs=self.inputs, input_labels=self.input_labels, attempt=attempt,
-            webhook_url=webhook,
+            webhook_url=webhook, credentials=self.credentials,
         )
 
     @classmethod
@@ -72,6 +84,7 @@ class NodeInput:
             label=graph.label(run.node_id), spec=spec,  # type: ignore[arg-type]
             params=spec.params.model_validate(stored.get("params") or {}),  # type: ignore[attr-defined]
             inputs=stored.get("inputs") or {}, input_labels=stored.get("inputLabels") or {},
+            credentials=job_credentials(ex.team_id, spec),
         )
 
 
@@ -89,9 +102,25 @@ def prepare(ex: Execution, run: NodeRun, graph: GraphView, decision: dataflow.Ru
         raise NodeFailure(f"Invalid params: {problems}") from exc
     labels = {port: [graph.label(source) for source in sources]
               for port, sources in decision.sources.items()}
+    provider = node_provider(spec)
+    try:
+        credentials = provider_credentials(ex.team_id, provider) if provider else None
+    except NoProviderKey as exc:  # production, no key anywhere: fail before submitting
+        raise NodeFailure(str(exc)) from exc
     return NodeInput(execution_id=str(ex.pk), team_id=ex.team_id, node_id=run.node_id,
                      label=graph.label(run.node_id), spec=spec, params=params,
-                     inputs=dict(decision.inputs), input_labels=labels)
+                     inputs=dict(decision.inputs), input_labels=labels,
+                     credentials=credentials)
+
+
+def job_credentials(team_id: int, spec: object) -> Credentials | None:
+    """For a node already submitted (checks, retries, cancels): the executor fails it when
+    None. Sync: read before the provider calls, which run in an event loop."""
+    provider = node_provider(spec)
+    try:
+        return provider_credentials(team_id, provider) if provider else None
+    except NoProviderKey:
+        return None
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from . import limits, state
 from .contracts import NodeFailure, NodeResult
 from .graphview import GraphView
 from .heartbeat import Heartbeat
-from .nodectx import NodeInput, common_flags
+from .nodectx import NodeInput, common_flags, job_credentials
 from .remote import cancel_job, close_attempt, gather, iso, outcome
 from .retry import backoff_seconds
 
@@ -224,8 +224,11 @@ class Recorder:
         jobs = [run for run in self.runs.values()
                 if run.status == NodeStatus.RUNNING and run.request_id]
         if jobs:
+            keys = {run.pk: job_credentials(self.ex.team_id, self.graph.specs[run.node_id])
+                    for run in jobs}
             self.heartbeat.call(lambda: asyncio.run(gather(
-                [outcome("cancel", run, cancel_job(self.graph, run)) for run in jobs])), None)
+                [outcome("cancel", run, cancel_job(self.graph, run, keys[run.pk]))
+                 for run in jobs])), None)
 
         def cancel_the_rest() -> bool:
             now = timezone.now()

@@ -67,11 +67,13 @@ async def check_and_fetch(prepared: NodeInput, run: NodeRun) -> Any:
     return await prepared.executor.fetch(ctx, job)
 
 
-async def cancel_job(graph: GraphView, run: NodeRun) -> None:
+async def cancel_job(graph: GraphView, run: NodeRun, credentials: Any = None) -> None:
+    """`credentials`: the node's team's key (nodectx.job_credentials, read beforehand)."""
     if not run.request_id:
         return
     executor = graph.specs[run.node_id].executor  # type: ignore[attr-defined]
     try:
-        await executor.cancel(RemoteJob(request_id=run.request_id, urls=job_urls(run)))
+        await executor.cancel(RemoteJob(request_id=run.request_id, urls=job_urls(run),
+                                        credentials=credentials))
     except Exception:  # cancelling is best effort; the node is cancelled on our side anyway
         logger.warning("could not cancel remote job %s", run.request_id, exc_info=True)

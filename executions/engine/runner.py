@@ -43,7 +43,7 @@ from . import state
 from .contracts import NodeFailure, NodeResult
 from .heartbeat import CallTimedOut, Heartbeat
 from .limits import input_problem
-from .nodectx import NodeInput, cached_result, prepare, webhook_url
+from .nodectx import NodeInput, cached_result, job_credentials, prepare, webhook_url
 from .pricing import cost_bound, line_item
 from .recorder import DeadlinePassed, Recorder
 from .remote import cancel_job, check_and_fetch, close_attempt, delivery_of, gather, is_due, outcome
@@ -319,8 +319,10 @@ class Runner(Recorder):
                                                                                prepared_again))
         if self.finished:
             return True
+        # A node on its team's own provider key costs no credits: nothing to reserve.
         bounds = self._cost_bounds([(run, prepared) for run, prepared in to_submit
-                                    if run.status == NodeStatus.PENDING and prepared.spec.credits])
+                                    if run.status == NodeStatus.PENDING and prepared.spec.credits
+                                    and not prepared.billed_by_team])
         claimed = [(run, prepared) for run, prepared in to_submit
                    if not self.finished and self._claim_remote(run, prepared, bounds.get(run.pk))
                    and run.phase == "submitting"]
@@ -382,6 +384,9 @@ class Runner(Recorder):
     def _do_remote_io(self, to_submit: list[tuple[NodeRun, NodeInput]],
                       to_check: list[tuple[NodeRun, NodeInput]],
                       expired: list[tuple[NodeRun, str]]) -> bool:
+        keys = {run.pk: job_credentials(self.ex.team_id, self.graph.specs[run.node_id])
+                for run, _ in expired}
+
         def calls() -> list[Awaitable[tuple[str, NodeRun, Any]]]:
             made: list[Awaitable[tuple[str, NodeRun, Any]]] = []
             for run, prepared in to_submit:
@@ -390,7 +395,7 @@ class Runner(Recorder):
             for run, prepared in to_check:
                 made.append(outcome("checked", run, check_and_fetch(prepared, run)))
             for run, _ in expired:
-                made.append(outcome("expired", run, cancel_job(self.graph, run)))
+                made.append(outcome("expired", run, cancel_job(self.graph, run, keys[run.pk])))
             return made
 
         results = self.heartbeat.call(lambda: asyncio.run(gather(calls())), None)

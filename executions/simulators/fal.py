@@ -4,7 +4,9 @@ Views only translate: they parse the request, call fal_jobs, and answer JSON. Ev
 including a bug, answers fal's `{"detail": ...}` body, never an HTML page.
 
 Like fal, every call needs `Authorization: Key <key>`: FAL_KEY when the operator set one, else
-the simulator's own key, which only the site's fal client knows (providers/fal.py). Nothing is
+the simulator's own key, which only the site's fal client knows (providers/fal.py), or a team's
+own fal key (Settings > Providers). Each submission records a fingerprint of the key it came
+with (state.key_fingerprint), so tests can tell whose key ran a node. Nothing is
 answered while SIMULATORS_ENABLED is off, even if the routes were mounted.
 """
 
@@ -24,6 +26,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
 from executions import ssrf
+from executions.providers.credentials import is_a_team_key
 from executions.providers.fal import platform_key
 
 from . import fal_jobs, state
@@ -58,14 +61,15 @@ def fal_view(method: str) -> Callable[[View], View]:
 @fal_view("POST")
 def submit_view(request: HttpRequest, model_id: str) -> JsonResponse:
     webhook_url = _webhook_url(request)
-    job = fal_jobs.submit(model_id, _payload(request), webhook_url)
+    job = fal_jobs.submit(model_id, _payload(request), webhook_url,
+                          key_seen=_key_of(request))
     return JsonResponse({"request_id": job.request_id, **_urls(request, job),
                          "queue_position": 0})
 
 
 @fal_view("GET")
 def status_view(request: HttpRequest, owner: str, app: str, request_id: str) -> JsonResponse:
-    job = fal_jobs.find(f"{owner}/{app}", request_id)
+    job = fal_jobs.find(f"{owner}/{app}", request_id, _key_of(request))
     report = fal_jobs.report(job)
     status = report.phase.status
     body: dict[str, Any] = {"status": status, "request_id": job.request_id,
@@ -83,13 +87,13 @@ def status_view(request: HttpRequest, owner: str, app: str, request_id: str) -> 
 
 @fal_view("GET")
 def result_view(request: HttpRequest, owner: str, app: str, request_id: str) -> JsonResponse:
-    outcome = fal_jobs.result(fal_jobs.find(f"{owner}/{app}", request_id))
+    outcome = fal_jobs.result(fal_jobs.find(f"{owner}/{app}", request_id, _key_of(request)))
     return JsonResponse(outcome.body, status=outcome.http_status)
 
 
 @fal_view("PUT")
 def cancel_view(request: HttpRequest, owner: str, app: str, request_id: str) -> JsonResponse:
-    if fal_jobs.cancel(fal_jobs.find(f"{owner}/{app}", request_id)):
+    if fal_jobs.cancel(fal_jobs.find(f"{owner}/{app}", request_id, _key_of(request))):
         return JsonResponse({"status": "CANCELLATION_REQUESTED"}, status=202)
     return JsonResponse({"status": "ALREADY_COMPLETED"}, status=400)
 
@@ -107,11 +111,17 @@ def reset_view(request: HttpRequest) -> JsonResponse:
 
 # --- Helpers -------------------------------------------------------------------------------
 
-def _check_key(request: HttpRequest) -> None:
+def _key_of(request: HttpRequest) -> str:
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
-    if scheme != "Key" or not key.strip():
+    return key.strip() if scheme == "Key" else ""
+
+
+def _check_key(request: HttpRequest) -> None:
+    key = _key_of(request)
+    if not key:
         raise Refusal(401, "Missing or malformed Authorization header; expected 'Key <FAL_KEY>'")
-    if not hmac.compare_digest(key.strip().encode(), platform_key().encode()):
+    if not hmac.compare_digest(key.encode(), platform_key().encode()) \
+            and not is_a_team_key("fal", key):
         raise Refusal(401, "Invalid key")
 
 

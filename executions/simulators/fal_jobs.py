@@ -48,7 +48,8 @@ class Report:
     error_type: str | None = None
 
 
-def submit(model_id: str, payload: dict[str, Any], webhook_url: str | None) -> Job:
+def submit(model_id: str, payload: dict[str, Any], webhook_url: str | None, *,
+           key_seen: str = "") -> Job:
     model_id = "/".join(part for part in model_id.split("/") if part)
     if model_id.count("/") < 1:
         raise Refusal(404, f"Application {model_id!r} not found")
@@ -61,16 +62,20 @@ def submit(model_id: str, payload: dict[str, Any], webhook_url: str | None) -> J
         raise _injected(directives, attempt)
     _validate(model_id, payload)
     job = _new_job(model_id, payload, webhook_url, directives)
+    job.key_seen = state.key_fingerprint(key_seen) if key_seen else ""
     state.job_save(job)
-    state.count_submission(key, model_id)
+    state.count_submission(key, model_id, state.key_fingerprint(key_seen))
     if not job.hang:
         timers.call_at(job.submitted_at + job.latency, complete, job.request_id, 1)
     return job
 
 
-def find(app: str, request_id: str) -> Job:
+def find(app: str, request_id: str, key_seen: str = "") -> Job:
+    """The job, if it is there for this key: like fal, a job belongs to the account (key)
+    that submitted it, and another one's key does not find it."""
     job = state.job_get(request_id)
-    if job is None or job.app != app:
+    if job is None or job.app != app or (key_seen and job.key_seen
+                                         and job.key_seen != state.key_fingerprint(key_seen)):
         raise Refusal(404, f"Request {request_id} not found")
     return job
 

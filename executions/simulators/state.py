@@ -46,6 +46,7 @@ class Job:
     fail_job: bool = False
     webhook_url: str | None = None
     cancelled: bool = False
+    key_seen: str = ""  # key_fingerprint of the key that submitted it: only it may ask again
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def _logs(model_id: str, done: int) -> list[str]:
 # Redis INCR / HINCRBY / RPUSH when Redis is configured, a locked dict in the embedded mode.
 
 _COUNTS = f"{_PREFIX}counts"  # hash: submissions, webhooks
-_HASHES = ("byRequest", "byModel", "attempts")
+_HASHES = ("byRequest", "byModel", "attempts", "byKey")
 _CANCELLED = f"{_PREFIX}cancelled"
 _local_lock = threading.Lock()
 _local: dict[str, Any] = {}
@@ -140,7 +141,7 @@ def _redis() -> redis.Redis | None:
 
 def _empty_stats() -> dict[str, Any]:
     return {"submissions": 0, "byRequest": {}, "byModel": {}, "attempts": {}, "cancelled": [],
-            "webhooks": 0}
+            "webhooks": 0, "byKey": {}}
 
 
 def _hash_key(name: str) -> str:
@@ -217,8 +218,13 @@ def count_attempt(key: str) -> int:
     return _bump(hashes={"attempts": key})[0]
 
 
-def count_submission(key: str, model_id: str) -> None:
-    _bump("submissions", {"byRequest": key, "byModel": model_id})
+def key_fingerprint(api_key: str) -> str:
+    """Which key a submission came with, without keeping the key: a short SHA-256 prefix."""
+    return hashlib.sha256(api_key.encode()).hexdigest()[:16] if api_key else "none"
+
+
+def count_submission(key: str, model_id: str, key_seen: str = "none") -> None:
+    _bump("submissions", {"byRequest": key, "byModel": model_id, "byKey": key_seen})
 
 
 def count_cancel(request_id: str) -> None:

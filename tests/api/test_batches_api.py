@@ -272,7 +272,8 @@ def test_credits_for_every_row_are_checked_up_front(api, poor_team):
         "code": "insufficient_credits", "insufficientCredits": True,
         "requiredCredits": 60, "availableCredits": 50,
         "breakdown": [{"nodeId": "gen", "nodeLabel": "Generate",
-                       "nodeType": "generate:nano_banana_pro", "credits": 60}]}
+                       "nodeType": "generate:nano_banana_pro", "credits": 60,
+                       "billedBy": "platform"}]}
     assert not Batch.objects.exists() and not Execution.objects.exists()
 
 

@@ -63,9 +63,9 @@ def seed_workflow(api: ApiClient) -> str:
 
 SEED_BREAKDOWN = [
     {"nodeId": "gen", "nodeLabel": "Generate", "nodeType": "generate:nano_banana_pro",
-     "credits": 20},
+     "credits": 20, "billedBy": "platform"},
     {"nodeId": "up", "nodeLabel": "Upscale", "nodeType": "upscale:crystal_upscaler",
-     "credits": 20},
+     "credits": 20, "billedBy": "platform"},
 ]
 
 
@@ -219,6 +219,7 @@ def test_the_estimate_prices_the_saved_graph(api: ApiClient, team: Team) -> None
     assert response.status_code == 200
     assert response.json() == {"workflowId": workflow_id, "estimatedCredits": 40,
                                "availableCredits": 25, "sufficient": False,
+                               # billedBy: "team" when a node runs on the team's own key
                                "breakdown": SEED_BREAKDOWN}
 
 

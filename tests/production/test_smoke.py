@@ -71,7 +71,8 @@ class Served:
                                         stderr=subprocess.STDOUT, start_new_session=True)
 
     def log_text(self) -> str:
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return self.log_path.read_text(errors="replace")[-6000:]
 
     def ready(self) -> bool:
@@ -104,11 +105,16 @@ class Served:
 
 
 def _group_alive(pid: int) -> bool:
+    """Whether a process of the group is still running. An exited process its parent has not
+    reaped yet (a zombie: the parent died first and the machine's init does not reap) has
+    stopped all the same."""
     try:
         os.killpg(pid, 0)
     except ProcessLookupError:
         return False
-    return True
+    states = subprocess.run(["ps", "-o", "stat=", "-g", str(pid)], capture_output=True,
+                            text=True).stdout.split()
+    return any(not state.startswith("Z") for state in states)
 
 
 @pytest.fixture

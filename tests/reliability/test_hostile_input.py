@@ -566,7 +566,7 @@ def test_every_api_body_refuses_or_survives_hostile_values(site: Site,
     ids = {"workflow_id": workflow["id"], "execution_id": execution["executionId"],
            "number": "1", "a": "1", "b": "1", "template_id": template["id"],
            "invitation_id": invitation["id"], "user_id": me["userId"],
-           "schedule_id": schedule["id"]}
+           "schedule_id": schedule["id"], "provider": "fal"}
     document = site.json("GET", "/api/v1/openapi.json")
 
     requests = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections.abc import Mapping
 from typing import Any, Literal, cast
 
 import regex
@@ -49,9 +50,14 @@ class JsonExtractParams(BaseParams):
     @field_validator("path")
     @classmethod
     def _path_syntax(cls, value: str) -> str:
-        if not JSON_PATH.fullmatch(value):
-            raise ValueError("must be a JSON path like $.items[0].url")
-        return value
+        return check_json_path(value)
+
+
+def check_json_path(value: str) -> str:
+    """A params validator: `value` must be a JSON path such as $.items[0].url."""
+    if not JSON_PATH.fullmatch(value):
+        raise ValueError("must be a JSON path like $.items[0].url")
+    return value
 
 
 class RegexParams(BaseParams):
@@ -125,31 +131,48 @@ def _concat(ctx: NodeContext) -> dict[str, Any]:
 
 
 def _template(ctx: NodeContext) -> dict[str, Any]:
-    """Fills the placeholders, counting the result's size before building it: each value is
-    turned into text once, however many placeholders name it."""
     params = cast(TemplateParams, ctx.params)
-    values = ctx.inputs.get("vars", [])
-    labels = ctx.input_labels.get("vars", [])
-    by_name = {label.strip().lower(): value for label, value in zip(labels, values, strict=False)}
-    texts: dict[str, tuple[str, int]] = {}
-    budget = TextBudget("The filled template")
+    by_name = placeholder_values(ctx, "vars")
+    return {"text": fill_placeholders(params.template, by_name, TextBudget("The filled template"))}
+
+
+def placeholder_values(ctx: NodeContext, port: str) -> dict[str, Any]:
+    """The values on a multiple port by their source's label, as placeholders name them
+    (trimmed, lower case)."""
+    values = ctx.inputs.get(port, [])
+    labels = ctx.input_labels.get(port, [])
+    return {label.strip().lower(): value for label, value in zip(labels, values, strict=False)}
+
+
+def fill_placeholders(template: str, by_name: Mapping[str, Any], budget: TextBudget,
+                      texts: dict[str, tuple[str, int]] | None = None) -> str:
+    """`template` with each `{{name}}` whose name is in `by_name` replaced by its value as text
+    (other placeholders are left as written). The result's size is counted on `budget` before it
+    is built, and each value is turned into text once (`texts` caches them across calls)."""
+    texts = {} if texts is None else texts
     pieces: list[str] = []
     copied = 0
-    for match in _PLACEHOLDER.finditer(params.template):
+    for match in _PLACEHOLDER.finditer(template):
         name = match.group(1).strip().lower()
         if name not in by_name:
             continue  # not a value's name: left as written
         if name not in texts:
             text = as_text(by_name[name])
             texts[name] = (text, text_size(text))
-        literal = params.template[copied:match.start()]
+        literal = template[copied:match.start()]
         text, size = texts[name]
         budget.spend(text_size(literal) + size)
         pieces += [literal, text]
         copied = match.end()
-    rest = params.template[copied:]
+    rest = template[copied:]
     budget.spend(text_size(rest))
-    return {"text": "".join([*pieces, rest])}
+    return "".join([*pieces, rest])
+
+
+def whole_placeholder(text: str) -> str | None:
+    """The name when `text` is exactly one placeholder (`{{ name }}`), else None."""
+    match = _PLACEHOLDER.fullmatch(text)
+    return match.group(1).strip().lower() if match else None
 
 
 def _json_value(value: Any) -> Any:
@@ -163,14 +186,19 @@ def _json_value(value: Any) -> Any:
 
 def _extract(ctx: NodeContext) -> dict[str, Any]:
     params = cast(JsonExtractParams, ctx.params)
-    current = _json_value(ctx.inputs.get("json"))
-    for step in _STEP.finditer(params.path[1:]):
+    return {"value": read_json_path(_json_value(ctx.inputs.get("json")), params.path)}
+
+
+def read_json_path(value: Any, path: str) -> Any:
+    """The value at `path` (checked against JSON_PATH already) inside `value`, or NodeFailure."""
+    current = value
+    for step in _STEP.finditer(path[1:]):
         key, index, dq, sq = step.groups()
         try:
             current = current[int(index)] if index is not None else current[key or dq or sq]
         except (KeyError, IndexError, TypeError):
-            raise NodeFailure(f"nothing at {params.path}") from None
-    return {"value": current}
+            raise NodeFailure(f"nothing at {path}") from None
+    return current
 
 
 def _regex(ctx: NodeContext) -> dict[str, Any]:

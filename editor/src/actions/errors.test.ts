@@ -12,9 +12,9 @@ const noCredits: InsufficientCredits = {
   error: "Insufficient credits. Required: 25, Available: 3", code: "insufficient_credits",
   insufficientCredits: true, requiredCredits: 25, availableCredits: 3,
   breakdown: [
-    { nodeId: "p", nodeLabel: "Prompt", nodeType: "input:text", credits: 0 },
-    { nodeId: "g", nodeLabel: "Generate", nodeType: "generate:nano_banana_pro", credits: 20 },
-    { nodeId: "u", nodeLabel: "Upscale", nodeType: "upscale:crystal_upscaler", credits: 5 },
+    { nodeId: "p", nodeLabel: "Prompt", nodeType: "input:text", credits: 0, billedBy: "platform" },
+    { nodeId: "g", nodeLabel: "Generate", nodeType: "generate:nano_banana_pro", credits: 20, billedBy: "platform" },
+    { nodeId: "u", nodeLabel: "Upscale", nodeType: "upscale:crystal_upscaler", credits: 5, billedBy: "platform" },
   ],
 };
 const invalidGraph: InvalidGraph = {

@@ -1,0 +1,87 @@
+"""Whose key a provider call runs on: the team's own (Settings > Providers), else the
+platform's (FAL_KEY, OPENAI_API_KEY, ... from the environment).
+
+A node run on its team's key is billed by the provider to the team: it costs 0 credits
+(executions/engine and executions/services.line_items read `source`). Read in sync code only
+(the engine resolves it before its async provider calls).
+"""
+
+from typing import Literal, NamedTuple
+
+from django.conf import settings
+
+from accounts.models import ProviderKey
+from accounts.provider_keys import platform_key_of
+from workflows.secretbox import unseal_provider_key
+
+Source = Literal["team", "platform"]
+# Where each provider's API lives when neither the team nor the operator says otherwise.
+DEFAULT_BASE_URLS = {"openai": "https://api.openai.com/v1",
+                     "anthropic": "https://api.anthropic.com",
+                     "replicate": "https://api.replicate.com/v1",
+                     "stability": "https://api.stability.ai"}
+
+
+class Credentials(NamedTuple):
+    api_key: str
+    base_url: str
+    source: Source
+
+
+class NoProviderKey(Exception):
+    def __init__(self, provider: str) -> None:
+        super().__init__(f"no API key for {provider}: set one in Settings > Providers")
+
+
+def platform_base_url(provider: str) -> str:
+    return str(settings.FAL_QUEUE_URL) if provider == "fal" else DEFAULT_BASE_URLS[provider]
+
+
+def team_credentials(team_id: int, provider: str) -> Credentials | None:
+    row = ProviderKey.objects.filter(team_id=team_id, provider=provider) \
+        .values_list("key_sealed", "base_url").first()
+    if row is None:
+        return None
+    key = unseal_provider_key(row[0])
+    if key is None:  # sealed with a key no longer configured: never fall back silently
+        raise NoProviderKey(provider)
+    return Credentials(key, row[1] or platform_base_url(provider), "team")
+
+
+def provider_credentials(team_id: int, provider: str) -> Credentials:
+    """(api_key, base_url, source) for the team's calls to `provider`; raises NoProviderKey
+    when nobody configured one (with the simulators on, fal falls back to the simulator's)."""
+    own = team_credentials(team_id, provider)
+    if own is not None:
+        return own
+    if provider == "fal":
+        from .fal import platform_key  # FAL_KEY, else the simulator's own key
+
+        if settings.FAL_KEY or settings.SIMULATORS_ENABLED:
+            return Credentials(platform_key(), platform_base_url("fal"), "platform")
+        raise NoProviderKey(provider)
+    key = platform_key_of(provider)
+    if not key:
+        raise NoProviderKey(provider)
+    return Credentials(key, platform_base_url(provider), "platform")
+
+
+def team_pays(team_id: int, provider: str | None) -> bool:
+    """Whether the team's own key would run a node of `provider` (so it costs no credits)."""
+    return provider is not None and ProviderKey.objects.filter(
+        team_id=team_id, provider=provider).exists()
+
+
+def node_provider(spec: object) -> str | None:
+    """The provider whose key a node type runs on (today: the fal model nodes)."""
+    return "fal" if getattr(spec, "fal_model_id", None) else None
+
+
+def is_a_team_key(provider: str, key: str) -> bool:
+    """Whether some team stored this key for `provider`: the built-in simulators accept the
+    teams' own keys as the real provider accepts its customers' (linear: simulators only)."""
+    import hmac
+
+    tokens = ProviderKey.objects.filter(provider=provider).values_list("key_sealed", flat=True)
+    return any(hmac.compare_digest((unseal_provider_key(token) or "").encode(), key.encode())
+               for token in tokens[:10_000])
