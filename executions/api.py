@@ -65,6 +65,16 @@ def poll_url(execution: Execution) -> str:
     return f"/api/v1/workflows/executions/{execution.pk}/poll"
 
 
+def started(execution: Execution, response: HttpResponse) -> Status:
+    """The 201 of an execute (and of a re-run): the new execution, its poll URL as Location."""
+    response["Location"] = poll_url(execution)
+    start = presenters.iso(execution.started_at)
+    return Status(201, {"executionId": str(execution.pk), "workflowId": str(execution.workflow_id),
+                        "status": execution.status,
+                        "executionRuns": [{"id": str(execution.pk), "status": execution.status,
+                                           "startTime": start, "nodeRuns": []}]})
+
+
 @router.post("/{workflow_id}/execute", auth=ApiAuth(WORKFLOWS_EXECUTE, counts=EXECUTION),
              response={201: ExecuteOut, 402: InsufficientCreditsOut, 404: ErrorOut,
                        409: ErrorOut, 422: InvalidGraphOut | ErrorOut, **COMMON_ERRORS},
@@ -82,12 +92,7 @@ def execute(request: HttpRequest, workflow_id: str, response: HttpResponse,
         nodes=body.nodes, edges=body.edges, inputs=body.inputs,
         target_node_id=body.targetNodeId, trigger_data=body.triggerData,
         trigger=caller.trigger, version=version))
-    response["Location"] = poll_url(execution)
-    start = presenters.iso(execution.started_at)
-    return Status(201, {"executionId": str(execution.pk), "workflowId": str(workflow.pk),
-                        "status": execution.status,
-                        "executionRuns": [{"id": str(execution.pk), "status": execution.status,
-                                           "startTime": start, "nodeRuns": []}]})
+    return started(execution, response)
 
 
 @router.get("/executions/{execution_id}/poll", auth=_read,

@@ -25,6 +25,19 @@ def duration_ms(start: datetime | None, end: datetime | None) -> int | None:
     return int((end - start).total_seconds() * 1000)
 
 
+def format_duration(ms: int | None) -> str:
+    """A run's or a percentile's duration for people: 850 ms, 1.2 s, 1 min 5 s, 2 h 3 min."""
+    if ms is None:
+        return "—"
+    if ms < 1000:
+        return f"{ms} ms"
+    seconds = ms / 1000
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes} min {rest} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+
+
 def _urls_in(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value] if value.startswith(("http://", "https://", "/")) else []

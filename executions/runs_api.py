@@ -4,7 +4,7 @@ re-running one (all of it, or from failed)."""
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Body, Query, Router, Schema, Status
+from ninja import Body, Query, Router, Schema
 from ninja.schema import DjangoGetter
 from pydantic import Field, StrictBool, field_validator, model_validator
 
@@ -16,7 +16,7 @@ from workflows.schemas import COMMON_ERRORS, ErrorOut, InvalidGraphOut
 from workflows.selectors import workflow_get_for_user
 
 from . import presenters, reruns, runs_selectors, selectors
-from .api import poll_url, workflow_to_start
+from .api import started, workflow_to_start
 from .estimate_api import InsufficientCreditsOut
 from .models import ExecutionStatus, Trigger
 from .runs_selectors import parse_moment
@@ -97,9 +97,4 @@ def rerun(request: HttpRequest, execution_id: str, response: HttpResponse,
     workflow = workflow_to_start(request, str(original.workflow_id))
     execution = reruns.execution_rerun(original, workflow, caller.user, trigger=caller.trigger,
                                        from_failed=body.fromFailed)
-    response["Location"] = poll_url(execution)
-    start = presenters.iso(execution.started_at)
-    return Status(201, {"executionId": str(execution.pk), "workflowId": str(workflow.pk),
-                        "status": execution.status,
-                        "executionRuns": [{"id": str(execution.pk), "status": execution.status,
-                                           "startTime": start, "nodeRuns": []}]})
+    return started(execution, response)

@@ -21,6 +21,7 @@ from workflows.node_secrets import redact_graph
 
 from . import presenters, runs_selectors, selectors
 from .models import Execution, ExecutionStatus, Trigger
+from .presenters import format_duration
 from .runs_selectors import parse_moment
 
 PAGE_SIZE = 25
@@ -74,18 +75,6 @@ class Row:
     @property
     def duration(self) -> str:
         return format_duration(self.summary["durationMs"])
-
-
-def format_duration(ms: int | None) -> str:
-    if ms is None:
-        return "—"
-    if ms < 1000:
-        return f"{ms} ms"
-    seconds = ms / 1000
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, rest = divmod(int(seconds), 60)
-    return f"{minutes} min {rest} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
 
 
 def _query(form: RunFilterForm, **changes: str | None) -> str:

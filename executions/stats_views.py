@@ -14,6 +14,7 @@ from wireflow_site.errors import NotFound
 from workflows.selectors import workflow_get_for_user
 
 from . import stats_selectors
+from .presenters import format_duration
 
 RANGES = (7, 30)  # the switch on the pages; the API takes any number of days up to 365
 DEFAULT_DAYS = 30
@@ -33,18 +34,6 @@ def days_asked(request: HttpRequest) -> int:
 def format_credits(value: float | int | None) -> str:
     text = f"{float(value or 0):,.4f}".rstrip("0").rstrip(".")
     return text or "0"
-
-
-def format_duration(ms: int | None) -> str:
-    if ms is None:
-        return "—"
-    if ms < 1000:
-        return f"{ms} ms"
-    seconds = ms / 1000
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes} min {rest} s"
 
 
 def format_rate(rate: float | None) -> str:

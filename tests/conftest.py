@@ -16,6 +16,17 @@ from .harness import Worker, flush_broker, quiesce, start_worker, wait_until
 
 
 @pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """No Celery and no in-process scheduler: the executions the code under test asks to
+    advance are recorded, and the test advances them itself (tests/engine/inprocess.py drive)
+    or only looks at what was started."""
+    calls: list[str] = []
+    monkeypatch.setattr("executions.dispatch._send",
+                        lambda execution_id, delay, contention: calls.append(execution_id))
+    return calls
+
+
+@pytest.fixture
 def make_user(db: None) -> Callable[..., User]:
     counter = iter(range(10_000))
 

@@ -30,15 +30,6 @@ def _no_rate_limits(settings: Any) -> None:
     settings.RATE_LIMITS_ENABLED = False
 
 
-@pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """No Celery: the test advances the executions itself (drive)."""
-    calls: list[str] = []
-    monkeypatch.setattr("executions.dispatch._send",
-                        lambda execution_id, delay, contention: calls.append(execution_id))
-    return calls
-
-
 def graph(text: str) -> dict[str, Any]:
     body = simple_graph()
     body["nodes"][0]["data"]["params"]["text"] = text

@@ -27,15 +27,6 @@ from wireflow_site.errors import InvalidRequest
 from workflows.models import Workflow
 
 
-@pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """No Celery: what would be sent to advance is recorded; tests drive executions."""
-    calls: list[str] = []
-    monkeypatch.setattr("executions.dispatch._send",
-                        lambda execution_id, delay, contention: calls.append(execution_id))
-    return calls
-
-
 def make_workflow(owner: User) -> Workflow:
     assert owner.current_team is not None
     return Workflow.objects.create(team=owner.current_team, created_by=owner, name="Fox run",

@@ -26,15 +26,6 @@ from workflows.services import WorkflowData, workflow_create
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
-@pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """No Celery: the executions a fire starts are recorded, not run."""
-    calls: list[str] = []
-    monkeypatch.setattr("executions.dispatch._send",
-                        lambda execution_id, delay, contention: calls.append(execution_id))
-    return calls
-
-
 def make_workflow(owner: User, team: Team, graph: dict[str, Any] | None = None) -> Workflow:
     body = graph or simple_graph()
     return workflow_create(user=owner, team=team, data=WorkflowData(

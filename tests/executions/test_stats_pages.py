@@ -15,7 +15,8 @@ from accounts.credits import as_number, credit_balance, credits_grant
 from accounts.models import CreditEntry, CreditKind, Plan, Team, User
 from accounts.usage_selectors import LEDGER_PAGE_SIZE
 from executions.models import ExecutionStatus
-from executions.stats_views import format_credits, format_duration, format_rate
+from executions.presenters import format_duration
+from executions.stats_views import format_credits, format_rate
 from tests.conftest import ApiClient
 from wireflow_site import ratelimit
 from workflows.models import Workflow
