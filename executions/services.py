@@ -276,7 +276,8 @@ def provider_hook_received(run_id: int, attempt: int, body: dict[str, Any] | Non
                        execution__status=ExecutionStatus.RUNNING).first())
         if run is None:
             return  # already recorded, or a delivery for an earlier attempt
-        if body is not None and body.get("request_id") in (None, run.request_id) \
+        # fal names the job `request_id`; Replicate's webhook body is the prediction (`id`).
+        if body is not None and body.get("request_id", body.get("id")) in (None, run.request_id) \
                 or body is not None and not run.request_id:  # called back before we recorded it
             run.remote = {**run.remote, "delivered": body}
         run.next_check_at = timezone.now()

@@ -314,6 +314,10 @@ SIM_IMAGE_SCALE = env_float("WIREFLOW_SIM_IMAGE_SCALE", 0.5)
 # fal's real queue unless the simulators stand in for it (no key, simulators on).
 FAL_QUEUE_URL = env_str("FAL_QUEUE_URL", f"{SITE_URL}/_sim/fal"
                         if SIMULATORS_ENABLED and not FAL_KEY else "https://queue.fal.run")
+# Replicate's API (predictions) unless the simulator stands in for it (no token, simulators on).
+REPLICATE_API_URL = env_str("REPLICATE_API_URL", f"{SITE_URL}/_sim/replicate"
+                            if SIMULATORS_ENABLED and not REPLICATE_API_TOKEN
+                            else "https://api.replicate.com")
 EXECUTION_DEADLINE_SECONDS = env_int("EXECUTION_DEADLINE_SECONDS", 3600)
 # Credits every new team starts with (1 credit = US$0.01): enough to try the seed pipeline
 # (about 40 credits a run) several times.

@@ -34,6 +34,8 @@ class NoProviderKey(Exception):
 
 
 def platform_base_url(provider: str) -> str:
+    if provider == "replicate":
+        return str(settings.REPLICATE_API_URL)
     return str(settings.FAL_QUEUE_URL) if provider == "fal" else DEFAULT_BASE_URLS[provider]
 
 
@@ -60,6 +62,11 @@ def provider_credentials(team_id: int, provider: str) -> Credentials:
         if settings.FAL_KEY or settings.SIMULATORS_ENABLED:
             return Credentials(platform_key(), platform_base_url("fal"), "platform")
         raise NoProviderKey(provider)
+    if provider == "replicate" and not settings.REPLICATE_API_TOKEN \
+            and settings.SIMULATORS_ENABLED:
+        from .replicate import platform_token  # the simulator's own token
+
+        return Credentials(platform_token(), platform_base_url(provider), "platform")
     key = platform_key_of(provider)
     if not key:
         raise NoProviderKey(provider)
@@ -73,8 +80,12 @@ def team_pays(team_id: int, provider: str | None) -> bool:
 
 
 def node_provider(spec: object) -> str | None:
-    """The provider whose key a node type runs on (today: the fal model nodes)."""
-    return "fal" if getattr(spec, "fal_model_id", None) else None
+    """The provider whose key a node type runs on: the fal model nodes, and nodes whose
+    executor names its provider (`provider` attribute, e.g. replicate:custom)."""
+    if getattr(spec, "fal_model_id", None):
+        return "fal"
+    provider = getattr(getattr(spec, "executor", None), "provider", None)
+    return provider if isinstance(provider, str) else None
 
 
 def is_a_team_key(provider: str, key: str) -> bool:

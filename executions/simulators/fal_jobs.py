@@ -147,7 +147,7 @@ def _injected(directives: Directives, attempt: int) -> Refusal:
 
 def _validate(model_id: str, payload: dict[str, Any]) -> None:
     try:
-        family_for(model_id).schema.model_validate(payload)
+        family_for(model_id, payload).schema.model_validate(payload)
     except ValidationError as exc:
         raise Refusal(422, validation_detail(exc)) from exc
 
@@ -171,7 +171,7 @@ def _run(job: Job) -> Outcome:
     if job.fail_job:
         return Outcome(500, {"detail": "Simulated model failure ([sim fail=job])"},
                        "runtime_error")
-    family = family_for(job.model_id)
+    family = family_for(job.model_id, job.payload)
     try:
         body = family.build(job, family.schema.model_validate(job.payload))
     except MediaInputError as exc:

@@ -2,7 +2,9 @@
 
 Inputs are validated at submit with pydantic, whose error list is already fal's `detail` format
 (fal's apps are FastAPI). Outputs have the shapes of providers.md, with real media and
-`"simulated": true`. Unknown model ids are accepted and guessed from their name.
+`"simulated": true`. Unknown model ids are accepted and guessed from their name, then from the
+input's keys (family_for); anything else answers like fal's image models (`images` list, a PNG
+with the prompt written on it).
 """
 
 import hashlib
@@ -131,8 +133,9 @@ def build_images(job: Job, data: ImageIn) -> dict[str, Any]:
     size = _requested_size(job, data)
     images = [_store_image(media.draw_image(size, text, seed, index), data.output_format)
               for index in range(data.num_images)]
-    if "flux" in job.model_id or type(data) is AnyImageIn:
-        return {"images": images, "seed": seed, "prompt": data.prompt}
+    if "flux" in job.model_id or type(data) is AnyImageIn:  # as fal-ai/flux-2 answers
+        return {"images": images, "timings": {"inference": job.latency}, "seed": seed,
+                "has_nsfw_concepts": [False] * len(images), "prompt": data.prompt}
     return {"images": images, "seed": seed, "description": f"A simulated image of: {text}"}
 
 
@@ -200,8 +203,26 @@ _GUESSES = [("upscal", UPSCALE), ("fabric", TALKING), ("lipsync", TALKING),
             ("speech", AUDIO), ("audio", AUDIO), ("/edit", EDIT)]
 
 
-def family_for(model_id: str) -> Family:
+# When the id says nothing, the input's keys may: a key naming video (`video_length`, `fps`,
+# `num_frames`) makes a video, one naming audio (`audio_format`, `voice`, `speech_rate`) a WAV.
+# Media inputs (`audio_url`, `image_urls`) say what goes in, not what comes out: not counted.
+_VIDEO_KEYS = ("video", "fps", "num_frames")
+_AUDIO_KEYS = ("audio", "voice", "speech")
+
+
+def family_for(model_id: str, payload: dict[str, Any] | None = None) -> Family:
+    """The simulated model behind an id: a known one, else a guess from the id's words, else
+    from the input's keys (above), else an image model (fal:custom accepts any endpoint)."""
     if model_id in KNOWN_MODELS:
         return KNOWN_MODELS[model_id]
     lowered = model_id.lower()
-    return next((family for word, family in _GUESSES if word in lowered), ANY_IMAGE)
+    guessed = next((family for word, family in _GUESSES if word in lowered), None)
+    if guessed is not None:
+        return guessed
+    keys = [key.lower() for key in list(payload or {})[:1000]
+            if isinstance(key, str) and not key.lower().endswith(("_url", "_urls"))]
+    if any(word in key for key in keys for word in _VIDEO_KEYS):
+        return VIDEO
+    if any(word in key for key in keys for word in _AUDIO_KEYS):
+        return AUDIO
+    return ANY_IMAGE

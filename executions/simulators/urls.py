@@ -6,7 +6,7 @@ first because their URLs keep only the model's "<owner>/<app>" (as fal's do).
 
 from django.urls import URLPattern, path
 
-from . import fal
+from . import fal, replicate
 
 _REQUEST = "fal/<str:owner>/<str:app>/requests/<str:request_id>"
 
@@ -17,4 +17,13 @@ urlpatterns: list[URLPattern] = [
     path(f"{_REQUEST}/cancel", fal.cancel_view, name="sim-fal-cancel"),
     path(_REQUEST, fal.result_view, name="sim-fal-result"),
     path("fal/<path:model_id>", fal.submit_view, name="sim-fal-submit"),
+    path("replicate/_stats", replicate.stats_view, name="sim-replicate-stats"),
+    path("replicate/_reset", replicate.reset_view, name="sim-replicate-reset"),
+    path("replicate/v1/predictions", replicate.create_view, name="sim-replicate-create"),
+    path("replicate/v1/predictions/<str:prediction_id>", replicate.get_view,
+         name="sim-replicate-get"),
+    path("replicate/v1/predictions/<str:prediction_id>/cancel", replicate.cancel_view,
+         name="sim-replicate-cancel"),
+    path("replicate/v1/models/<str:owner>/<str:name>/predictions",
+         replicate.create_for_model_view, name="sim-replicate-model-create"),
 ]

@@ -19,6 +19,9 @@ from executions.simulators import fal_jobs, state
 from executions.simulators.state import Job, reset_simulator, simulator_stats
 from tests.harness import wait_until
 
+# The simulators accept the keys teams saved in Settings > Providers: their guard reads them.
+pytestmark = pytest.mark.django_db
+
 UPSCALER = "clarityai/crystal-upscaler"
 
 

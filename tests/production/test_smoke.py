@@ -181,8 +181,10 @@ def test_make_serve_from_a_clean_tree_serves_the_editor_and_runs_a_starter(
                       "output:result"]:
         expect(node(page, node_type)).to_have_attribute("data-status", "completed",
                                                         timeout=RUN_TIMEOUT_MS)
-    runs = _executions(page, site)
-    assert [run["status"] for run in runs] == ["COMPLETED"], runs
+    # The last node's state reaches the page in the same pass that ends the execution, but
+    # the two are separate writes: wait for the execution to say so too.
+    wait_until(lambda: [run["status"] for run in _executions(page, site)] == ["COMPLETED"],
+               RUN_TIMEOUT_MS / 1000, lambda: f"the run did not end: {_executions(page, site)}")
 
 
 def _open_starter(page: Page, slug: str) -> None:

@@ -5,7 +5,7 @@
 
 from collections.abc import Mapping
 
-from . import fal, http_request, input, logic, output, utility  # noqa: F401  (each registers its types)
+from . import fal, fal_custom, http_request, input, logic, output, replicate, utility  # noqa: F401  (each registers its types)
 from .registry import REGISTRY, NodeType, all_types, catalogue_entry, get, register
 
 catalogue: Mapping[str, NodeType] = REGISTRY
