@@ -58,6 +58,15 @@ def test_the_runs_page_lists_the_teams_runs_newest_first(owner: User, api: ApiCl
     assert 'data-testid="nav-runs"' in html and 'aria-current="page" data-testid="nav-runs"' in html
 
 
+def test_a_run_says_when_it_started_in_words(owner: User, api: ApiClient,
+                                             workflow_id: str) -> None:
+    older = start(api, workflow_id)
+    Execution.objects.filter(pk=older).update(started_at=timezone.now() - timedelta(hours=3))
+    start(api, workflow_id)
+    html = logged_in(owner).get("/runs/").content.decode()
+    assert ">now</time>" in html and ">3\xa0hours ago</time>" in html
+
+
 def test_the_runs_page_filters_by_status_trigger_workflow_and_dates(
         owner: User, api: ApiClient, workflow_id: str) -> None:
     other = create(api, text_to_result())
