@@ -11,12 +11,23 @@ export WIREFLOW_ENV_FILE=""
 $BIN/python manage.py migrate --noinput
 WEB_WORKERS=${WEB_WORKERS:-2}
 CELERY_CONCURRENCY=${CELERY_CONCURRENCY:-4}
-trap 'kill 0' EXIT INT TERM
+# Stop once: a trap that signalled the whole group (itself included) re-entered itself and
+# kept sending SIGTERM, which could leave a Celery process stuck in its warm shutdown.
+children=()
+stop() {
+  trap - EXIT INT TERM
+  kill -TERM "${children[@]}" 2>/dev/null || true
+  wait
+}
+trap stop EXIT INT TERM
 # Workers hold one plain connection per process (prefork children cannot share a pool).
 WIREFLOW_DB_POOL_SIZE=0 $BIN/celery -A wireflow_site worker --loglevel=INFO \
   --concurrency "$CELERY_CONCURRENCY" &
+children+=($!)
 WIREFLOW_DB_POOL_SIZE=0 $BIN/celery -A wireflow_site beat --loglevel=INFO \
   --schedule var/celerybeat-schedule &
+children+=($!)
 $BIN/uvicorn wireflow_site.asgi:application --host "${HOST:-0.0.0.0}" --port "${PORT:-8000}" \
   --workers "$WEB_WORKERS" --proxy-headers --timeout-keep-alive 75 &
+children+=($!)
 wait -n
