@@ -26,6 +26,25 @@ def client(ctx: NodeContext | None = None) -> FalClient:
     return FalClient(ctx.credentials.base_url, ctx.credentials.api_key)
 
 
+async def submit_job(ctx: NodeContext, model_id: str, body: dict[str, Any]) -> RemoteJob:
+    """Submit to fal's queue on the node's key, the engine's webhook attached."""
+    sub = await client(ctx).submit(model_id, body, webhook_url=ctx.webhook_url or None)
+    return RemoteJob(request_id=sub.request_id,
+                     urls={"status": sub.status_url, "response": sub.response_url,
+                           "cancel": sub.cancel_url},
+                     webhook=bool(ctx.webhook_url))
+
+
+async def check_job(ctx: NodeContext, job: RemoteJob) -> RemoteStatus:
+    """Done once the webhook delivered; else fal's status answer."""
+    if job.delivered is not None:
+        return RemoteStatus(done=True)
+    status = await client(ctx).status(job.urls["status"])
+    if status.failed:
+        raise NodeFailure(status.error or "the model reported an error")
+    return RemoteStatus(done=status.done, progress=status.progress, logs=status.logs)
+
+
 def absolute(url: Any) -> Any:
     """Uploads and simulator media are site paths; a provider needs whole URLs."""
     if isinstance(url, str) and url.startswith("/"):
@@ -64,20 +83,10 @@ class FalModelExecutor:
 
     async def submit(self, ctx: NodeContext) -> RemoteJob:
         body = self.payload(ctx)
-        sub = await client(ctx).submit(self.model_for(body), body,
-                                    webhook_url=ctx.webhook_url or None)
-        return RemoteJob(request_id=sub.request_id,
-                         urls={"status": sub.status_url, "response": sub.response_url,
-                               "cancel": sub.cancel_url},
-                         webhook=bool(ctx.webhook_url))
+        return await submit_job(ctx, self.model_for(body), body)
 
     async def check(self, ctx: NodeContext, job: RemoteJob) -> RemoteStatus:
-        if job.delivered is not None:
-            return RemoteStatus(done=True)
-        status = await client(ctx).status(job.urls["status"])
-        if status.failed:
-            raise NodeFailure(status.error or "the model reported an error")
-        return RemoteStatus(done=status.done, progress=status.progress, logs=status.logs)
+        return await check_job(ctx, job)
 
     async def fetch(self, ctx: NodeContext, job: RemoteJob) -> NodeResult:
         output = self._from_webhook(job.delivered) if job.delivered is not None else None

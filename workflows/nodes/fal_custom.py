@@ -30,11 +30,17 @@ from executions.engine.contracts import (
     RemoteJob,
     RemoteStatus,
 )
-from executions.engine.fal_executor import FalModelExecutor, absolute, client
+from executions.engine.fal_executor import (
+    FalModelExecutor,
+    absolute,
+    check_job,
+    client,
+    submit_job,
+)
 from workflows.graph import Port, PortType
 
 from .fields import LongText, MediaUrl
-from .http_request import fill_body
+from .http_request import fill_body, json_depth
 from .registry import BaseParams, NodeType, register
 from .utility import _STEP, JSON_PATH, as_text, placeholder_values, read_json_path
 
@@ -73,18 +79,6 @@ def _check_path(value: str) -> str:
     if value.strip() and not JSON_PATH.fullmatch(json_path(value)):
         raise ValueError("must be a JSON path like images[0].url")
     return value
-
-
-def _depth(value: Any) -> int:
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        deepest = max(deepest, depth)
-        if isinstance(item, dict):
-            stack.extend((child, depth + 1) for child in item.values())
-        elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item)
-    return deepest
 
 
 def _object_from_text(value: Any) -> Any:
@@ -133,7 +127,7 @@ class FalCustomParams(BaseParams):
     @field_validator("input")
     @classmethod
     def _bounded(cls, value: dict[str, Any]) -> dict[str, Any]:
-        if _depth(value) > MAX_INPUT_DEPTH:
+        if json_depth(value) > MAX_INPUT_DEPTH:
             raise ValueError(f"nests deeper than {MAX_INPUT_DEPTH} levels")
         if len(json.dumps(value, ensure_ascii=False)) > MAX_INPUT_CHARS:
             raise ValueError(f"the input is at most {MAX_INPUT_CHARS:,} characters of JSON")
@@ -231,20 +225,10 @@ class FalCustomExecutor:
 
     async def submit(self, ctx: NodeContext) -> RemoteJob:
         params = cast(FalCustomParams, ctx.params)
-        sub = await client(ctx).submit(params.endpoint, fal_input(ctx),
-                                       webhook_url=ctx.webhook_url or None)
-        return RemoteJob(request_id=sub.request_id,
-                         urls={"status": sub.status_url, "response": sub.response_url,
-                               "cancel": sub.cancel_url},
-                         webhook=bool(ctx.webhook_url))
+        return await submit_job(ctx, params.endpoint, fal_input(ctx))
 
     async def check(self, ctx: NodeContext, job: RemoteJob) -> RemoteStatus:
-        if job.delivered is not None:
-            return RemoteStatus(done=True)
-        status = await client(ctx).status(job.urls["status"])
-        if status.failed:
-            raise NodeFailure(status.error or "the model reported an error")
-        return RemoteStatus(done=status.done, progress=status.progress, logs=status.logs)
+        return await check_job(ctx, job)
 
     async def fetch(self, ctx: NodeContext, job: RemoteJob) -> NodeResult:
         delivered = job.delivered

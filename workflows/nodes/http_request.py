@@ -71,7 +71,7 @@ def _header_value(name: str, value: Any) -> str:
     return text
 
 
-def _template_depth(value: Any) -> int:
+def json_depth(value: Any) -> int:
     """How deeply `value` nests, counted without recursion."""
     deepest, stack = 0, [(value, 1)]
     while stack:
@@ -164,7 +164,7 @@ class HttpRequestParams(BaseParams):
                 parsed = json.loads(value)
             except (ValueError, RecursionError) as exc:
                 raise ValueError(f"must be JSON ({str(exc)[:100]})") from None
-            if _template_depth(parsed) > MAX_TEMPLATE_DEPTH:
+            if json_depth(parsed) > MAX_TEMPLATE_DEPTH:
                 raise ValueError(f"nests deeper than {MAX_TEMPLATE_DEPTH} levels")
         return value
 
