@@ -69,10 +69,9 @@ def _row(provider: str, own: ProviderKey | None) -> ProviderRow:
         return ProviderRow(provider, LABELS[provider], True, "team", own.base_url, own.last4,
                            False)
     platform = bool(platform_key_of(provider))
-    # fal and Replicate without a platform key still run, on the built-in simulators: not
-    # "configured" for real.
-    simulated = provider in ("fal", "replicate") and not platform \
-        and settings.SIMULATORS_ENABLED
+    # Without a platform key every provider still runs on its built-in simulator (make dev,
+    # tests): not "configured" for real.
+    simulated = not platform and settings.SIMULATORS_ENABLED
     return ProviderRow(provider, LABELS[provider], platform, "platform" if platform else None,
                        "", "", simulated)
 

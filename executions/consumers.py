@@ -1,6 +1,7 @@
 """Live execution status over WebSocket: `/ws/executions/<id>/` (session-authenticated, scoped
 to the user's teams). First a snapshot, then events in sequence order; `?after=N` resumes after
-event N instead of sending a snapshot."""
+event N instead of sending a snapshot. Between them, `node.stream` messages carry an LLM node's
+text so far while it streams; they have no sequence number and are not replayed."""
 
 from typing import Any
 from urllib.parse import parse_qs
@@ -62,6 +63,10 @@ class ExecutionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             if event["seq"] > self.last_seq:
                 await self.send_json(event)
                 self.last_seq = event["seq"]
+
+    async def execution_stream(self, message: dict[str, Any]) -> None:
+        """A node's text so far, while it streams (not stored, so no sequence number)."""
+        await self.send_json({"type": "node.stream", "data": message.get("data") or {}})
 
     async def _send_snapshot(self) -> None:
         seq, data = await database_sync_to_async(selectors.execution_snapshot)(

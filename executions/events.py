@@ -72,6 +72,18 @@ def broadcast(execution_id: str, messages: list[dict[str, Any]]) -> None:
         logger.warning("could not broadcast events for %s", execution_id, exc_info=True)
 
 
+def broadcast_live(execution_id: str, data: dict[str, Any]) -> Any:
+    """Sends a node's streamed text to the execution's live viewers, without storing it (the
+    node's output holds the whole text once it completes). Returns the send's future (the
+    caller skips a send while the previous one is under way), or None without a layer."""
+    layer = get_channel_layer()
+    if layer is None:
+        return None
+    return asyncio.run_coroutine_threadsafe(
+        layer.group_send(group_name(execution_id), {"type": "execution.stream", "data": data}),
+        _event_loop())
+
+
 # Sending needs an event loop. A new loop per send (async_to_sync) costs a fresh Redis
 # connection each time, so each process keeps one loop: the web server's own when this
 # process serves WebSockets (the in-memory layer of the embedded mode lives there), else a

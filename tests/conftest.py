@@ -249,9 +249,13 @@ def _module_worker(_asgi_server: LiveServer) -> Iterator[Worker]:
 
 @pytest.fixture
 def sim_site(live_site: str, settings: Any) -> str:
-    """The live site with the simulator as fal and a clean simulator."""
+    """The live site with the simulators as every provider, and a clean fal simulator."""
     settings.SITE_URL = live_site
     settings.FAL_QUEUE_URL = f"{live_site}/_sim/fal"
+    settings.REPLICATE_API_URL = f"{live_site}/_sim/replicate"
+    settings.OPENAI_BASE_URL = f"{live_site}/_sim/openai/v1"
+    settings.ANTHROPIC_BASE_URL = f"{live_site}/_sim/anthropic"
+    settings.STABILITY_API_URL = f"{live_site}/_sim/stability"
     from executions.simulators.state import reset_simulator
 
     reset_simulator()

@@ -90,7 +90,8 @@ def _run(code: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[s
     clean = {k: v for k, v in os.environ.items()
              if k not in {"SECRET_KEY", "DEBUG", "DATABASE_URL", "REDIS_URL", "SITE_URL",
                           "WIREFLOW_ENV_FILE", "WIREFLOW_SIMULATORS", "FAL_KEY", "FAL_QUEUE_URL",
-                          "ALLOWED_HOSTS", *HTTPS_ONLY}}
+                          "ALLOWED_HOSTS", *HTTPS_ONLY, *PROVIDER_BASES,
+                          *(key for key, _, _ in PROVIDER_BASES.values())}}
     return subprocess.run(
         [sys.executable, "-c", f"import django; django.setup(); {code}"], cwd=ROOT,
         env={**clean, "DJANGO_SETTINGS_MODULE": "wireflow_site.settings",
@@ -134,6 +135,29 @@ def test_without_a_fal_key_the_simulators_stand_in_when_they_are_served(tmp_path
     done = _run(FAL_QUEUE, tmp_path, DEBUG="1", WIREFLOW_ENV_FILE="",
                 SITE_URL="http://127.0.0.1:8000")
     assert done.stdout.strip() == "http://127.0.0.1:8000/_sim/fal", done.stderr
+
+
+# Each provider's base URL setting: its key's setting, the real API, the simulator's path.
+PROVIDER_BASES = {
+    "OPENAI_BASE_URL": ("OPENAI_API_KEY", "https://api.openai.com/v1", "/_sim/openai/v1"),
+    "ANTHROPIC_BASE_URL": ("ANTHROPIC_API_KEY", "https://api.anthropic.com", "/_sim/anthropic"),
+    "STABILITY_API_URL": ("STABILITY_API_KEY", "https://api.stability.ai", "/_sim/stability"),
+    "REPLICATE_API_URL": ("REPLICATE_API_TOKEN", "https://api.replicate.com",
+                          "/_sim/replicate"),
+}
+
+
+@pytest.mark.parametrize("setting", sorted(PROVIDER_BASES))
+def test_each_provider_is_its_real_api_unless_the_simulators_stand_in(tmp_path, setting):
+    key, real, simulated = PROVIDER_BASES[setting]
+    code = f"from django.conf import settings; print(settings.{setting})"
+    for extra in ({}, {key: "a-key"}, {key: "a-key", "WIREFLOW_SIMULATORS": "1"}):
+        done = _run(code, tmp_path, **PRODUCTION, **extra)
+        assert done.stdout.strip() == real, (extra, done.stderr)
+    done = _run(code, tmp_path, **PRODUCTION, WIREFLOW_SIMULATORS="1")
+    assert done.stdout.strip() == f"https://flows.example.com{simulated}", done.stderr
+    done = _run(code, tmp_path, **PRODUCTION, **{setting: "https://llm.internal/v1"})
+    assert done.stdout.strip() == "https://llm.internal/v1", done.stderr
 
 
 CHECK_DEPLOY = ("from django.core.management import call_command\n"

@@ -319,6 +319,17 @@ FAL_QUEUE_URL = env_str("FAL_QUEUE_URL", f"{SITE_URL}/_sim/fal"
 REPLICATE_API_URL = env_str("REPLICATE_API_URL", f"{SITE_URL}/_sim/replicate"
                             if SIMULATORS_ENABLED and not REPLICATE_API_TOKEN
                             else "https://api.replicate.com")
+# The other providers' APIs, likewise: the simulators stand in while no platform key is set.
+# OPENAI_BASE_URL may name any OpenAI-compatible API (OpenRouter, Groq, Together, vLLM, Ollama).
+OPENAI_BASE_URL = env_str("OPENAI_BASE_URL", f"{SITE_URL}/_sim/openai/v1"
+                          if SIMULATORS_ENABLED and not OPENAI_API_KEY
+                          else "https://api.openai.com/v1")
+ANTHROPIC_BASE_URL = env_str("ANTHROPIC_BASE_URL", f"{SITE_URL}/_sim/anthropic"
+                             if SIMULATORS_ENABLED and not ANTHROPIC_API_KEY
+                             else "https://api.anthropic.com")
+STABILITY_API_URL = env_str("STABILITY_API_URL", f"{SITE_URL}/_sim/stability"
+                            if SIMULATORS_ENABLED and not STABILITY_API_KEY
+                            else "https://api.stability.ai")
 EXECUTION_DEADLINE_SECONDS = env_int("EXECUTION_DEADLINE_SECONDS", 3600)
 # Credits every new team starts with (1 credit = US$0.01): enough to try the seed pipeline
 # (about 40 credits a run) several times.

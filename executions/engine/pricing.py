@@ -69,5 +69,12 @@ def _read(url: str) -> bytes:
     return read_media(str(absolute(url)))
 
 
+def text_tokens(text: str) -> float | None:
+    """A text param's tokens, overestimated (UTF-8 bytes / 3 + 1): LLM nodes' prompts."""
+    from workflows.nodes.llm import estimate_tokens
+
+    return estimate_tokens(text)
+
+
 MEASURES: dict[str, Callable[[str], float | None]] = {
-    "megapixels": image_megapixels, "seconds": audio_seconds}
+    "megapixels": image_megapixels, "seconds": audio_seconds, "tokens": text_tokens}

@@ -15,11 +15,10 @@ from accounts.provider_keys import platform_key_of
 from workflows.secretbox import unseal_provider_key
 
 Source = Literal["team", "platform"]
-# Where each provider's API lives when neither the team nor the operator says otherwise.
-DEFAULT_BASE_URLS = {"openai": "https://api.openai.com/v1",
-                     "anthropic": "https://api.anthropic.com",
-                     "replicate": "https://api.replicate.com/v1",
-                     "stability": "https://api.stability.ai"}
+# The setting that holds each provider's platform base URL (the simulator's under make dev).
+BASE_URL_SETTINGS = {"fal": "FAL_QUEUE_URL", "openai": "OPENAI_BASE_URL",
+                     "anthropic": "ANTHROPIC_BASE_URL", "replicate": "REPLICATE_API_URL",
+                     "stability": "STABILITY_API_URL"}
 
 
 class Credentials(NamedTuple):
@@ -34,9 +33,15 @@ class NoProviderKey(Exception):
 
 
 def platform_base_url(provider: str) -> str:
-    if provider == "replicate":
-        return str(settings.REPLICATE_API_URL)
-    return str(settings.FAL_QUEUE_URL) if provider == "fal" else DEFAULT_BASE_URLS[provider]
+    return str(getattr(settings, BASE_URL_SETTINGS[provider]))
+
+
+def simulator_key(provider: str) -> str:
+    """The built-in simulator's own key for `provider` (derived from SECRET_KEY, so every
+    process of one deployment agrees on it and nobody outside can guess it)."""
+    from django.utils.crypto import salted_hmac
+
+    return "sim-" + salted_hmac(f"wireflow.simulators.{provider}", "key").hexdigest()[:32]
 
 
 def team_credentials(team_id: int, provider: str) -> Credentials | None:
@@ -68,6 +73,8 @@ def provider_credentials(team_id: int, provider: str) -> Credentials:
 
         return Credentials(platform_token(), platform_base_url(provider), "platform")
     key = platform_key_of(provider)
+    if not key and settings.SIMULATORS_ENABLED:
+        return Credentials(simulator_key(provider), platform_base_url(provider), "platform")
     if not key:
         raise NoProviderKey(provider)
     return Credentials(key, platform_base_url(provider), "platform")

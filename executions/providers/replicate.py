@@ -97,7 +97,7 @@ class _PredictionOut(BaseModel):
 class ReplicateClient:
     def __init__(self, base_url: str, token: str, *, http: httpx.AsyncClient | None = None,
                  timeout: float = 30.0) -> None:
-        # Accept the base with or without its /v1 (DEFAULT_BASE_URLS names .../v1).
+        # Accept the base with or without its /v1 (a team may name .../v1).
         self.base_url = base_url.rstrip("/").removesuffix("/v1")
         self.token = token
         self.timeout = timeout

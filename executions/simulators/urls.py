@@ -4,13 +4,13 @@ fal model ids contain slashes, so submit takes the rest of the path; the request
 first because their URLs keep only the model's "<owner>/<app>" (as fal's do).
 """
 
-from django.urls import URLPattern, path
+from django.urls import URLPattern, URLResolver, include, path
 
-from . import fal, replicate
+from . import anthropic_urls, fal, openai_audio_urls, openai_chat_urls, replicate, stability_urls
 
 _REQUEST = "fal/<str:owner>/<str:app>/requests/<str:request_id>"
 
-urlpatterns: list[URLPattern] = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path("fal/_stats", fal.stats_view, name="sim-fal-stats"),
     path("fal/_reset", fal.reset_view, name="sim-fal-reset"),
     path(f"{_REQUEST}/status", fal.status_view, name="sim-fal-status"),
@@ -26,4 +26,9 @@ urlpatterns: list[URLPattern] = [
          name="sim-replicate-cancel"),
     path("replicate/v1/models/<str:owner>/<str:name>/predictions",
          replicate.create_for_model_view, name="sim-replicate-model-create"),
+    # OpenAI-compatible chat and audio share the /openai/v1/ prefix; Anthropic, Stability theirs.
+    path("", include(openai_chat_urls)),
+    path("", include(openai_audio_urls)),
+    path("", include(anthropic_urls)),
+    path("", include(stability_urls)),
 ]

@@ -29,7 +29,9 @@ def _platform(settings: Any) -> None:
     settings.SIMULATORS_ENABLED = True
     settings.FAL_KEY = ""
     settings.FAL_QUEUE_URL = f"{SITE}/_sim/fal"
+    # As the environment sets them: the platform's OpenAI key, so the real API's base URL.
     settings.OPENAI_API_KEY = "sk-platform-openai-1111"
+    settings.OPENAI_BASE_URL = "https://api.openai.com/v1"
     settings.ANTHROPIC_API_KEY = ""
     settings.REPLICATE_API_TOKEN = ""
     settings.STABILITY_API_KEY = ""

@@ -83,8 +83,11 @@ def test_a_connected_param_that_fails_validation_does_not_cheapen_the_estimate(
 def test_params_that_cannot_be_read_are_priced_at_the_worst_case(node_type: str) -> None:
     spec = catalogue[node_type]
     worst = round(spec.credits * spec.params.max_billable_units(), 4)
-    assert spec.estimate_credits({"num_images": "many", "duration": [], "scale_factor": {},
-                                  "resolution": 7}) == worst
+    junk: dict[str, Any] = {"num_images": "many", "duration": [], "scale_factor": {},
+                            "resolution": 7}
+    # ... and whatever else sets this type's price, unreadable too.
+    junk |= {field: {} for field in spec.params.price_fields}
+    assert spec.estimate_credits(junk) == worst
     assert spec.estimate_credits({}) <= worst
 
 

@@ -5,7 +5,19 @@
 
 from collections.abc import Mapping
 
-from . import fal, fal_custom, http_request, input, logic, output, replicate, utility  # noqa: F401  (each registers its types)
+from . import (  # noqa: F401  (each registers its types)
+    audio,
+    fal,
+    fal_custom,
+    http_request,
+    input,
+    llm,
+    logic,
+    output,
+    replicate,
+    stability,
+    utility,
+)
 from .registry import REGISTRY, NodeType, all_types, catalogue_entry, get, register
 
 catalogue: Mapping[str, NodeType] = REGISTRY

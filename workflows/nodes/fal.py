@@ -8,7 +8,7 @@ param of the same name.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import BeforeValidator, Field
 
@@ -159,11 +159,13 @@ def _with_executor(node_type: NodeType) -> NodeType:
     """Every fal node runs through the same queue executor, configured from its declaration."""
     from executions.engine.fal_executor import FalModelExecutor
 
-    assert node_type.fal_model_id and node_type.credit_unit != "run"
+    assert node_type.fal_model_id and node_type.credit_unit in ("image", "second", "megapixel")
     output: Literal["images", "video"] = "video" if node_type.outputs == VIDEO_OUTPUTS \
         else "images"
     executor = FalModelExecutor(model_id=node_type.fal_model_id, output=output,
-                                price=node_type.credits, unit=node_type.credit_unit,
+                                price=node_type.credits,
+                                unit=cast(Literal["image", "second", "megapixel"],
+                                          node_type.credit_unit),
                                 edit_model_id=node_type.fal_edit_model_id)
     return replace(node_type, executor=executor)
 

@@ -20,7 +20,9 @@ from pydantic_core import ErrorDetails
 from workflows.graph import Port
 
 Category = Literal["input", "model", "utility", "logic", "output"]
-CreditUnit = Literal["run", "image", "second", "megapixel"]
+# LLMs are priced per 1,000 tokens (their default model's price; the run charges what the
+# provider reports), speech per 1,000 characters of text.
+CreditUnit = Literal["run", "image", "second", "megapixel", "1k tokens", "1k characters"]
 # How a run input is asked for and described (api.md "Run with inputs"): files by URL.
 InputType = Literal["text", "image", "url", "number", "boolean", "select"]
 CATEGORY_ORDER: tuple[Category, ...] = ("input", "model", "utility", "logic", "output")

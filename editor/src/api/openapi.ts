@@ -1471,7 +1471,7 @@ export interface components {
              * Creditunit
              * @enum {string}
              */
-            creditUnit: "run" | "image" | "second" | "megapixel";
+            creditUnit: "run" | "image" | "second" | "megapixel" | "1k tokens" | "1k characters";
             /** Credits */
             credits: number;
             /** Description */

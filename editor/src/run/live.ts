@@ -1,6 +1,7 @@
 /**
  * Follows one execution live: the WebSocket `/ws/executions/<id>/` (snapshot, then node and
- * execution events, each with a sequence number), reconnecting with `?after=<seq>` so nothing is
+ * execution events, each with a sequence number; between them, unnumbered `node.stream` messages
+ * with an LLM node's text so far), reconnecting with `?after=<seq>` so nothing is
  * missed or applied twice. If the socket keeps failing, it falls back to polling the REST API.
  */
 import { reportError } from "../actions/errors";
@@ -11,7 +12,8 @@ import type { EditorStore } from "../store";
 type Message =
   | { type: "snapshot"; seq: number; data: ExecutionPoll }
   | { type: "node"; seq: number; data: NodeState }
-  | { type: "execution"; seq: number; data: ExecutionUpdate };
+  | { type: "execution"; seq: number; data: ExecutionUpdate }
+  | { type: "node.stream"; data: { nodeId: string; attempt: number; text: string } };
 
 const MAX_SOCKET_FAILURES = 3;
 const POLL_MS = 1000;
@@ -72,6 +74,7 @@ export class LiveRun {
     if (message.type === "snapshot") state.applySnapshot(message.data, message.seq);
     else if (message.type === "node") state.applyNodeState(message.data, message.seq);
     else if (message.type === "execution") state.applyExecution(message.data, message.seq);
+    else if (message.type === "node.stream") state.applyStream(message.data.nodeId, message.data.text);
     if (isTerminal(this.store.getState().run.status)) void this.finish();
   }
 

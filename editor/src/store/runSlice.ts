@@ -4,7 +4,7 @@ import type { EditorState, RunSlice, RunState } from "./types";
 
 export const idleRun = (): RunState => ({
   executionId: null, status: null, error: null, startTime: null, endTime: null,
-  creditsUsed: null, seq: 0, nodes: {},
+  creditsUsed: null, seq: 0, nodes: {}, streams: {},
 });
 
 export const createRunSlice: StateCreator<EditorState, [], [], RunSlice> = (set, get) => ({
@@ -17,13 +17,14 @@ export const createRunSlice: StateCreator<EditorState, [], [], RunSlice> = (set,
   },
 
   applySnapshot: (poll, seq) => {
+    const same = poll.executionId === get().run.executionId;
     const nodes: Record<string, NodeState> = {};
     for (const state of poll.nodeStates ?? []) nodes[state.nodeId] = state;
     set({
       run: {
         executionId: poll.executionId, status: poll.status, error: poll.error ?? null,
         startTime: poll.startTime ?? null, endTime: poll.endTime ?? null,
-        creditsUsed: poll.creditsUsed ?? null, seq, nodes,
+        creditsUsed: poll.creditsUsed ?? null, seq, nodes, streams: same ? get().run.streams : {},
       },
     });
   },
@@ -33,6 +34,14 @@ export const createRunSlice: StateCreator<EditorState, [], [], RunSlice> = (set,
     const { run } = get();
     if (seq <= run.seq) return;
     set({ run: { ...run, seq, nodes: { ...run.nodes, [state.nodeId]: state } } });
+  },
+
+  // Text so far of a node that is running: each message carries all of it, so a lost one
+  // costs nothing. Text for a node no longer running is late, and ignored.
+  applyStream: (nodeId, text) => {
+    const { run } = get();
+    if (run.nodes[nodeId]?.status !== "RUNNING") return;
+    set({ run: { ...run, streams: { ...run.streams, [nodeId]: text } } });
   },
 
   applyExecution: (update, seq) => {

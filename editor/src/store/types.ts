@@ -105,6 +105,8 @@ export interface RunState {
   creditsUsed: number | null;
   seq: number;
   nodes: Record<string, NodeState>;
+  /** Text streamed by LLM nodes while they run (`node.stream` messages), by node id. */
+  streams: Record<string, string>;
 }
 
 export interface RunSlice {
@@ -113,6 +115,7 @@ export interface RunSlice {
   applySnapshot: (poll: ExecutionPoll, seq: number) => void;
   applyNodeState: (state: NodeState, seq: number) => void;
   applyExecution: (update: ExecutionUpdate, seq: number) => void;
+  applyStream: (nodeId: string, text: string) => void;
 }
 
 /** A version compared with the latest saved one, drawn over the canvas. */

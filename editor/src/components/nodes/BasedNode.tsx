@@ -17,6 +17,7 @@ function BasedNodeView({ id, data, selected }: NodeProps<BasedNode>) {
   // Narrow subscriptions: this node re-renders for its own spec, run state and issues only.
   const spec = useEditor((s) => s.catalogue.get(data.nodeType));
   const state = useEditor((s) => s.run.nodes[id]);
+  const streamed = useEditor((s) => s.run.streams[id]);
   const issues = useEditor((s) => s.issues.nodes[id]);
   const diff = useEditor((s) => s.compare?.marks[id]);
   const readOnly = useEditor((s) => s.readOnly);
@@ -54,6 +55,11 @@ function BasedNodeView({ id, data, selected }: NodeProps<BasedNode>) {
       ) : null}
       <MediaPreview nodeType={data.nodeType} params={data.params} />
       {state?.error ? <p className="wf-node__error" data-testid="node-error">{state.error}</p> : null}
+      {state?.status === "RUNNING" && streamed ? (
+        <p className="wf-preview wf-preview--text wf-preview--streaming nowheel" data-testid="node-stream-text" aria-live="polite">
+          {streamed.length > 400 ? `…${streamed.slice(-400)}` : streamed}
+        </p>
+      ) : null}
       {state?.status === "COMPLETED" ? <OutputPreview state={state} primaryType={spec?.outputs[0]?.type} /> : null}
       {issues ? (
         <ul className="wf-node__issues" data-testid="node-issues">

@@ -1,0 +1,215 @@
+"""The simulated Anthropic Messages API, at /_sim/anthropic/v1/messages.
+
+Answers like Anthropic: a `message` body, or with `stream: true` the events message_start,
+content_block_start, ping, content_block_delta (text_delta) per word, content_block_stop,
+message_delta (stop_reason, usage.output_tokens) and message_stop. Errors are
+`{"type": "error", "error": {type, message}, "request_id"}` (429 rate_limit_error with
+retry-after, 529 overloaded_error, 400 invalid_request_error, 401 authentication_error).
+
+The key is `x-api-key` or a bearer token (with `anthropic-version`): the simulator's own or a
+team's stored one.
+Replies, directives, latency, counting and key fingerprints work as in openai_chat.py. Message
+ids start with `msg_sim`, which is how the client tells the simulator answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+from django.http.response import HttpResponseBase as HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from . import state
+from .directives import parse_directives, strip_directives
+from .openai_chat import (
+    HANG_SECONDS,
+    MAX_MESSAGES,
+    MAX_MODEL_CHARS,
+    MAX_TOKENS_LIMIT,
+    Plan,
+    Refusal,
+    bounded_int,
+    guarded,
+    hang,
+    injected,
+    key_matches,
+    latency_of,
+    pieces_of,
+    read_json,
+    reply_text,
+    sse,
+    stream_response,
+    tally_views,
+    text_tokens,
+)
+from .tally import Tally
+
+tally = Tally("sim:anthropic:", ("requests", "refused"))
+ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error",
+               403: "permission_error", 404: "not_found_error", 405: "invalid_request_error",
+               413: "request_too_large", 429: "rate_limit_error", 500: "api_error",
+               529: "overloaded_error"}
+STOP_REASONS = {"stop": "end_turn", "length": "max_tokens"}
+
+
+@dataclass(frozen=True)
+class _Request:
+    model: str
+    system: str
+    messages: list[tuple[str, str]]
+    max_tokens: int
+
+
+def anthropic_error(refusal: Refusal) -> JsonResponse:
+    kind = ERROR_TYPES.get(refusal.http_status, refusal.error_type)
+    if refusal.error_type in ERROR_TYPES.values():
+        kind = refusal.error_type
+    response = JsonResponse({"type": "error", "error": {"type": kind, "message": refusal.message},
+                             "request_id": "req_sim" + secrets.token_hex(12)},
+                            status=refusal.http_status)
+    for name, value in refusal.headers.items():
+        response[name] = value
+    return response
+
+
+def _text(content: object) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(str(block.get("text", "")) for block in content[:MAX_MESSAGES]
+                        if isinstance(block, dict) and block.get("type") == "text")
+    return ""
+
+
+def _parse(body: dict[str, Any]) -> _Request:
+    model = body.get("model")
+    if not isinstance(model, str) or not model or len(model) > MAX_MODEL_CHARS:
+        raise Refusal(400, "invalid_request_error", "model: Field required")
+    if "max_tokens" not in body:
+        raise Refusal(400, "invalid_request_error", "max_tokens: Field required")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages or len(messages) > MAX_MESSAGES:
+        raise Refusal(400, "invalid_request_error", "messages: at least one message is required")
+    found = []
+    for message in messages:
+        if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
+            raise Refusal(400, "invalid_request_error",
+                          "messages: each message's role must be user or assistant")
+        found.append((str(message["role"]), _text(message.get("content"))))
+    temperature = body.get("temperature", 1.0)
+    if isinstance(temperature, bool) or not isinstance(temperature, int | float) \
+            or not 0 <= temperature <= 1:
+        raise Refusal(400, "invalid_request_error",
+                      "temperature: range: 0 <= temperature <= 1")
+    return _Request(model, _text(body.get("system")), found,
+                    bounded_int(body, "max_tokens", default=MAX_TOKENS_LIMIT))
+
+
+def _key_of(request: HttpRequest) -> str:
+    """`x-api-key`, or `Authorization: Bearer` (how the 2.x SDK sends an api_key)."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return request.headers.get("x-api-key", "").strip() or (
+        token.strip() if scheme == "Bearer" else "")
+
+
+def admit(request: HttpRequest) -> Plan:
+    if not settings.SIMULATORS_ENABLED:
+        raise Refusal(404, "not_found_error", "Not found")
+    key = _key_of(request)
+    if not key_matches(key, "anthropic"):
+        raise Refusal(401, "authentication_error", "invalid x-api-key")
+    if request.method != "POST":
+        raise Refusal(405, "invalid_request_error", f"Method {request.method} not allowed")
+    if not request.headers.get("anthropic-version"):
+        raise Refusal(400, "invalid_request_error",
+                      "anthropic-version: header is required")
+    body = read_json(request)
+    parsed = _parse(body)
+    texts = [parsed.system, *(text for _, text in parsed.messages)]
+    directives = parse_directives(*texts)
+    attempt = tally.attempt("chat", body) if directives.fail_status else 0
+    if directives.submit_fails(attempt):
+        tally.incr("refused")
+        raise injected(directives, attempt, "anthropic")
+    tally.count("requests", state.key_fingerprint(key))
+    last_user = next((text for role, text in reversed(parsed.messages) if role == "user"), "")
+    json_mode = "json" in parsed.system.lower()  # asked for in the system prompt
+    pieces, finish = pieces_of(reply_text(strip_directives(last_user), json_mode),
+                               parsed.max_tokens)
+    return Plan(model=parsed.model, pieces=pieces, finish=finish,
+                prompt_tokens=sum(text_tokens(text) + 4 for text in texts if text) + 3,
+                latency=latency_of(directives), hang=directives.hang,
+                stream=body.get("stream") is True, include_usage=True)
+
+
+def _message(plan: Plan, message_id: str, content: list[dict[str, Any]], stop: str | None,
+             output_tokens: int) -> dict[str, Any]:
+    return {"id": message_id, "type": "message", "role": "assistant", "model": plan.model,
+            "content": content, "stop_reason": stop, "stop_sequence": None,
+            "usage": {"input_tokens": plan.prompt_tokens, "output_tokens": output_tokens,
+                      "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
+                      "service_tier": "standard"}}
+
+
+def message_body(plan: Plan) -> dict[str, Any]:
+    return _message(plan, _new_id(), [{"type": "text", "text": "".join(plan.pieces)}],
+                    STOP_REASONS[plan.finish], len(plan.pieces))
+
+
+async def events(plan: Plan) -> AsyncIterator[bytes]:
+    start = _message(plan, _new_id(), [], None, 1)
+    yield sse({"type": "message_start", "message": start}, "message_start")
+    yield sse({"type": "content_block_start", "index": 0,
+               "content_block": {"type": "text", "text": ""}}, "content_block_start")
+    yield sse({"type": "ping"}, "ping")
+    for i, piece in enumerate(plan.pieces):
+        if i:
+            await asyncio.sleep(plan.gap)
+        yield sse({"type": "content_block_delta", "index": 0,
+                   "delta": {"type": "text_delta", "text": piece}}, "content_block_delta")
+    yield sse({"type": "content_block_stop", "index": 0}, "content_block_stop")
+    yield sse({"type": "message_delta",
+               "delta": {"stop_reason": STOP_REASONS[plan.finish], "stop_sequence": None},
+               "usage": {"output_tokens": len(plan.pieces)}}, "message_delta")
+    yield sse({"type": "message_stop"}, "message_stop")
+
+
+def _new_id() -> str:
+    return "msg_sim" + secrets.token_hex(12)
+
+
+@csrf_exempt
+async def messages_view(request: HttpRequest) -> HttpResponse:
+    return await guarded(request, _messages, anthropic_error)
+
+
+async def _messages(request: HttpRequest) -> HttpResponse:
+    plan = await sync_to_async(admit)(request)
+    if plan.hang:
+        if plan.stream:
+            return stream_response(hang())
+        await asyncio.sleep(HANG_SECONDS)
+        raise Refusal(529, "overloaded_error", "Simulated hang ended.")
+    if plan.stream:
+        return stream_response(events(plan))
+    await asyncio.sleep(plan.latency)
+    return JsonResponse(message_body(plan))
+
+
+def _check_admin(request: HttpRequest, method: str) -> None:
+    if not settings.SIMULATORS_ENABLED:
+        raise Refusal(404, "not_found_error", "Not found")
+    if not key_matches(_key_of(request), "anthropic"):
+        raise Refusal(401, "authentication_error", "invalid x-api-key")
+    if request.method != method:
+        raise Refusal(405, "invalid_request_error", f"Method {request.method} not allowed")
+
+
+stats_view, reset_view = tally_views(tally, _check_admin, anthropic_error)

@@ -1,0 +1,396 @@
+"""The simulated OpenAI chat completions API, at /_sim/openai/v1/chat/completions.
+
+Answers like OpenAI: a `chat.completion` body, or with `stream: true` server-sent
+`chat.completion.chunk` events (a final one with `usage` and no choices when
+`stream_options.include_usage`), then `data: [DONE]`. Errors are OpenAI's
+`{"error": {message, type, param, code}}`. The reply is deterministic, built from the last user
+message with the directives stripped (a JSON object in json_object mode), sent a word at a time
+and spread over the latency; `[sim hang]` sends nothing (for at most HANG_SECONDS). Usage:
+prompt tokens from the messages' size (about a word each; never more than the node's
+pre-run bound, see workflows/nodes/llm.py), completion tokens = chunks sent (≤ max_tokens).
+
+The key is `Authorization: Bearer <key>`: the simulator's own (credentials.simulator_key) or a
+team's stored one. Each request is counted, with a fingerprint of its key (`_chat_stats`).
+The helpers here (replies, counting, plans) serve the Anthropic simulator too. Streaming views
+are async over async generators: under ASGI a sync iterator would be buffered whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import math
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase as HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from executions.providers.credentials import is_a_team_key, simulator_key
+
+from . import state
+from .directives import Directives, parse_directives, strip_directives
+from .tally import Tally
+
+logger = logging.getLogger("wireflow.simulators")
+TTL_SECONDS = 24 * 3600
+HANG_SECONDS = 600.0
+MAX_REPLY_WORDS = 400
+MAX_TOKENS_LIMIT = 128_000
+MAX_MESSAGES = 1000
+MAX_MODEL_CHARS = 256
+TITLE_WORDS = 8
+SIM_FINGERPRINT = "wireflow-sim"
+
+
+class Refusal(Exception):
+    """An error answer: status, the error's type and message, extra headers."""
+
+    def __init__(self, http_status: int, error_type: str, message: str,
+                 code: str | None = None, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+        self.error_type = error_type
+        self.message = message
+        self.code = code
+        self.headers = headers or {}
+
+
+# --- Counting (executions/simulators/tally.py) ----------------------------------------------
+
+tally = Tally("sim:openai-chat:", ("requests", "refused"))
+
+
+# --- What the simulated model answers ------------------------------------------------------
+
+@dataclass(frozen=True)
+class Plan:
+    """One admitted request: what to send and how slowly."""
+    model: str
+    pieces: list[str]
+    finish: str  # "stop" or "length"
+    prompt_tokens: int
+    latency: float
+    hang: bool
+    stream: bool
+    include_usage: bool
+
+    @property
+    def gap(self) -> float:
+        """Seconds between two pieces: the whole stream spread over the latency."""
+        return self.latency / max(1, len(self.pieces) - 1)
+
+
+def reply_text(prompt: str, json_mode: bool) -> str:
+    """A title-like sentence from the prompt's words (after its last colon, if any)."""
+    words = prompt.split()[:MAX_REPLY_WORDS]
+    topic = prompt.rpartition(":")[2].split()[:TITLE_WORDS] or words[:TITLE_WORDS]
+    title = " ".join(word.capitalize() for word in topic) or "Nothing"
+    text = f"{title}: a simulated answer to “{' '.join(words)}”"
+    if json_mode:
+        return json.dumps({"answer": text, "words": len(words), "simulated": True},
+                          ensure_ascii=False)
+    return text
+
+
+def pieces_of(text: str, max_tokens: int) -> tuple[list[str], str]:
+    """The text a word at a time (each word with its following space), cut at max_tokens."""
+    words = text.split(" ")
+    pieces = [word + " " for word in words[:-1]] + words[-1:]
+    if len(pieces) > max_tokens:
+        return pieces[:max_tokens], "length"
+    return pieces, "stop"
+
+
+def text_tokens(text: str) -> int:
+    """About a word of English each; never above the node's bound (UTF-8 bytes / 3 + 1)."""
+    return math.ceil(len(text.encode()) / 4)
+
+
+def latency_of(directives: Directives) -> float:
+    return state.default_latency() if directives.latency is None else directives.latency
+
+
+def key_matches(key: str, provider: str) -> bool:
+    return bool(key) and (hmac.compare_digest(key.encode(), simulator_key(provider).encode())
+                          or is_a_team_key(provider, key))
+
+
+def read_json(request: HttpRequest) -> dict[str, Any]:
+    try:
+        body = json.loads(request.body or b"{}")
+    except RequestDataTooBig as exc:
+        raise Refusal(413, "invalid_request_error", "Request too large.") from exc
+    except (ValueError, RecursionError) as exc:
+        raise Refusal(400, "invalid_request_error",
+                      "We could not parse the JSON body of your request.") from exc
+    if not isinstance(body, dict):
+        raise Refusal(400, "invalid_request_error", "The body must be a JSON object.")
+    return body
+
+
+def bounded_int(body: dict[str, Any], *names: str, default: int) -> int:
+    for name in names:
+        value = body.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) \
+                or not 1 <= value <= MAX_TOKENS_LIMIT:
+            raise Refusal(400, "invalid_request_error",
+                          f"Invalid '{name}': expected an integer from 1 to "
+                          f"{MAX_TOKENS_LIMIT}.", "invalid_value")
+        return value
+    return default
+
+
+def sse(data: dict[str, Any], event: str | None = None) -> bytes:
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+async def hang() -> AsyncIterator[bytes]:
+    """Sends nothing and ends after HANG_SECONDS (a client that leaves cancels it sooner)."""
+    await asyncio.sleep(HANG_SECONDS)
+    for _ in ():
+        yield b""
+
+
+# --- The OpenAI protocol -------------------------------------------------------------------
+
+def _content_text(content: object) -> str:
+    """A message's text: a string, or the text parts of a list of content parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(str(part.get("text", "")) for part in content[:MAX_MESSAGES]
+                        if isinstance(part, dict) and part.get("type") == "text")
+    return ""
+
+
+def _messages(body: dict[str, Any]) -> list[tuple[str, str]]:
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise Refusal(400, "invalid_request_error",
+                      "Invalid 'messages': expected a non-empty array.", "invalid_value")
+    if len(messages) > MAX_MESSAGES:
+        raise Refusal(400, "invalid_request_error", "Too many messages.", "invalid_value")
+    found = []
+    for message in messages:
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            raise Refusal(400, "invalid_request_error",
+                          "Invalid 'messages': each needs a role.", "invalid_value")
+        found.append((message["role"], _content_text(message.get("content"))))
+    return found
+
+
+def _model(body: dict[str, Any]) -> str:
+    model = body.get("model")
+    if not isinstance(model, str) or not model or len(model) > MAX_MODEL_CHARS:
+        raise Refusal(400, "invalid_request_error", "you must provide a model parameter",
+                      "missing_required_parameter")
+    return model
+
+
+def _json_mode(body: dict[str, Any], texts: list[str]) -> bool:
+    format_ = body.get("response_format")
+    if not isinstance(format_, dict) or format_.get("type") != "json_object":
+        return False
+    if not any("json" in text.lower() for text in texts):
+        raise Refusal(400, "invalid_request_error",
+                      "'messages' must contain the word 'json' in some form, to use "
+                      "'response_format' of type 'json_object'.")
+    return True
+
+
+def injected(directives: Directives, attempt: int, provider: str) -> Refusal:
+    status = directives.fail_status or 500
+    if status in (429, 503, 529):
+        kind = "overloaded_error" if status == 529 else "rate_limit_error" \
+            if provider == "anthropic" else "requests"
+        return Refusal(status, kind, f"Rate limit reached (simulated, attempt {attempt}). "
+                       "Please try again in 1s.", "rate_limit_exceeded", {"Retry-After": "1"})
+    if 400 <= status < 500:
+        kind = {401: "authentication_error", 403: "permission_error",
+                404: "not_found_error"}.get(status, "invalid_request_error")
+        return Refusal(status, kind, f"Simulated invalid request ([sim fail={status}])",
+                       "invalid_value")
+    kind = "api_error" if provider == "anthropic" else "server_error"
+    return Refusal(status, kind, f"The server had an error while processing your request "
+                                 f"(simulated HTTP {status}, attempt {attempt}).")
+
+
+def admit(request: HttpRequest) -> Plan:
+    """Everything before the answer (sync: the cache and the database): the key, the body,
+    the directives, the count."""
+    if not settings.SIMULATORS_ENABLED:
+        raise Refusal(404, "invalid_request_error", "Not found.", "unknown_url")
+    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    key = key.strip() if scheme == "Bearer" else ""
+    if not key_matches(key, "openai"):
+        raise Refusal(401, "invalid_request_error", "Incorrect API key provided. You can find "
+                      "your API key at https://platform.openai.com/account/api-keys.",
+                      "invalid_api_key")
+    if request.method != "POST":
+        raise Refusal(405, "invalid_request_error", f"Not allowed to {request.method} on "
+                      f"{request.path}. (HINT: Perhaps you meant to use a different HTTP "
+                      "method?)", "method_not_allowed")
+    body = read_json(request)
+    model, messages = _model(body), _messages(body)
+    texts = [text for _, text in messages]
+    json_mode = _json_mode(body, texts)
+    max_tokens = bounded_int(body, "max_completion_tokens", "max_tokens",
+                             default=MAX_TOKENS_LIMIT)
+    directives = parse_directives(*texts)
+    attempt = tally.attempt("chat", body) if directives.fail_status else 0
+    if directives.submit_fails(attempt):
+        tally.incr("refused")
+        raise injected(directives, attempt, "openai")
+    tally.count("requests", state.key_fingerprint(key))
+    last_user = next((text for role, text in reversed(messages) if role == "user"), "")
+    pieces, finish = pieces_of(reply_text(strip_directives(last_user), json_mode), max_tokens)
+    options = body.get("stream_options")
+    return Plan(model=model, pieces=pieces, finish=finish,
+                prompt_tokens=sum(text_tokens(text) + 4 for text in texts) + 3,
+                latency=latency_of(directives), hang=directives.hang,
+                stream=body.get("stream") is True,
+                include_usage=isinstance(options, dict) and options.get("include_usage") is True)
+
+
+def _usage(plan: Plan) -> dict[str, Any]:
+    return {"prompt_tokens": plan.prompt_tokens, "completion_tokens": len(plan.pieces),
+            "total_tokens": plan.prompt_tokens + len(plan.pieces),
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+                                          "accepted_prediction_tokens": 0,
+                                          "rejected_prediction_tokens": 0}}
+
+
+def _head(plan: Plan, completion_id: str, created: int, kind: str) -> dict[str, Any]:
+    return {"id": completion_id, "object": kind, "created": created, "model": plan.model,
+            "service_tier": "default", "system_fingerprint": SIM_FINGERPRINT}
+
+
+def completion_body(plan: Plan) -> dict[str, Any]:
+    head = _head(plan, _new_id(), int(time.time()), "chat.completion")
+    message: dict[str, Any] = {"role": "assistant", "content": "".join(plan.pieces),
+                               "refusal": None, "annotations": []}
+    return {**head, "choices": [{"index": 0, "message": message, "logprobs": None,
+                                 "finish_reason": plan.finish}], "usage": _usage(plan)}
+
+
+async def chunks(plan: Plan) -> AsyncIterator[bytes]:
+    head = _head(plan, _new_id(), int(time.time()), "chat.completion.chunk")
+    usage: dict[str, Any] = {"usage": None} if plan.include_usage else {}
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+        return sse({**head, "choices": [{"index": 0, "delta": delta, "logprobs": None,
+                                         "finish_reason": finish}], **usage})
+
+    yield chunk({"role": "assistant", "content": "", "refusal": None})
+    for i, piece in enumerate(plan.pieces):
+        if i:
+            await asyncio.sleep(plan.gap)
+        yield chunk({"content": piece})
+    yield chunk({}, plan.finish)
+    if plan.include_usage:
+        yield sse({**head, "choices": [], "usage": _usage(plan)})
+    yield b"data: [DONE]\n\n"
+
+
+def _new_id() -> str:
+    return "chatcmpl-sim" + secrets.token_hex(12)
+
+
+def openai_error(refusal: Refusal) -> JsonResponse:
+    response = JsonResponse({"error": {"message": refusal.message, "type": refusal.error_type,
+                                       "param": None, "code": refusal.code}},
+                            status=refusal.http_status)
+    for name, value in refusal.headers.items():
+        response[name] = value
+    return response
+
+
+def stream_response(events: AsyncIterator[bytes]) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(events, content_type="text/event-stream; charset=utf-8")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+async def guarded(request: HttpRequest, answer: Callable[[HttpRequest], Any],
+                  error: Callable[[Refusal], HttpResponse]) -> HttpResponse:
+    """Runs a view body, answering its Refusal, or a bug, in the provider's error shape."""
+    try:
+        response: HttpResponse = await answer(request)
+        return response
+    except Refusal as refusal:
+        return error(refusal)
+    except Exception:  # the simulator must answer like the provider even with a bug
+        logger.exception("simulated %s failed", request.path)
+        return error(Refusal(500, "server_error", "Internal simulator error"))
+
+
+@csrf_exempt
+async def chat_completions_view(request: HttpRequest) -> HttpResponse:
+    return await guarded(request, _chat_completions, openai_error)
+
+
+async def _chat_completions(request: HttpRequest) -> HttpResponse:
+    plan = await sync_to_async(admit)(request)
+    if plan.hang:
+        return stream_response(hang()) if plan.stream else await _hang_then_fail()
+    if plan.stream:
+        return stream_response(chunks(plan))
+    await asyncio.sleep(plan.latency)
+    return JsonResponse(completion_body(plan))
+
+
+async def _hang_then_fail() -> HttpResponse:
+    await asyncio.sleep(HANG_SECONDS)
+    return openai_error(Refusal(504, "server_error", "Simulated hang ended."))
+
+
+def _check_admin(request: HttpRequest, method: str) -> None:
+    if not settings.SIMULATORS_ENABLED:
+        raise Refusal(404, "invalid_request_error", "Not found.", "unknown_url")
+    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    if scheme != "Bearer" or not key_matches(key.strip(), "openai"):
+        raise Refusal(401, "invalid_request_error", "Incorrect API key provided.",
+                      "invalid_api_key")
+    if request.method != method:
+        raise Refusal(405, "invalid_request_error", "Method not allowed.", "method_not_allowed")
+
+
+def tally_views(tally: Tally, check: Callable[[HttpRequest, str], None],
+                render: Callable[[Refusal], JsonResponse]) -> tuple[Any, Any]:
+    """A simulator's `_stats` (GET, `?key=<fingerprint>` for one key's count) and `_reset`
+    (POST) views, behind its own key check and in its own error shape."""
+    @csrf_exempt
+    async def stats_view(request: HttpRequest) -> HttpResponse:
+        async def answer(request: HttpRequest) -> HttpResponse:
+            await sync_to_async(check)(request, "GET")
+            key = request.GET.get("key", "")[:64] or None
+            return JsonResponse(await sync_to_async(tally.stats)(key))
+        return await guarded(request, answer, render)
+
+    @csrf_exempt
+    async def reset_view(request: HttpRequest) -> HttpResponse:
+        async def answer(request: HttpRequest) -> HttpResponse:
+            await sync_to_async(check)(request, "POST")
+            await sync_to_async(tally.reset)()
+            return JsonResponse({"reset": True})
+        return await guarded(request, answer, render)
+
+    return stats_view, reset_view
+
+
+stats_view, reset_view = tally_views(tally, _check_admin, openai_error)

@@ -1,0 +1,259 @@
+"""LLM nodes: `llm:chat` (any OpenAI-compatible chat API) and `llm:claude` (Anthropic).
+
+Both stream their answer (the editor shows the text as it grows) and run on the remote path
+(executions.engine.calls.Direct). Priced per 1,000 tokens: the node type's `credits` is its
+default model's output price per 1k tokens; a run is charged what the provider reports it
+used, at its model's prices (PRICES; 1 credit = US$0.01), or 0 on the team's own key. Before it
+runs, the most it can cost is bounded from the prompt's size (the engine's "tokens" measure:
+UTF-8 bytes / 3 + 1, more than any tokenizer counts) and max_tokens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import re
+from typing import Any, ClassVar
+
+from pydantic import Field, field_validator
+
+from executions.engine.calls import Direct, Stream
+from executions.engine.contracts import NodeContext, NodeFailure, NodeResult
+from workflows.graph import Port, PortType
+
+from .registry import TEXTAREA, URL, BaseParams, NodeType, register
+
+TIMEOUT_SECONDS = 300
+MAX_PROMPT_CHARS = 200_000
+MAX_SYSTEM_CHARS = 50_000
+MAX_MODEL_CHARS = 200
+MAX_OUTPUT_TOKENS = 32_000
+TYPICAL_PROMPT_TOKENS = 500  # the estimate's prompt, before the real one is known
+# Message framing and the JSON instruction the clients add to the system prompt.
+OVERHEAD_TOKENS = 64
+IMAGE_TOKENS = 2_000  # what one image costs at most (OpenAI high detail, Claude's 1.15 MP)
+MAX_URL_CHARS = 2_000
+QUOTED_CHARS = 200  # of an answer that is not JSON, in the failure
+
+# US$ per 1M (input, output) tokens, from the providers' price pages.
+PRICES: dict[str, tuple[float, float]] = {
+    "gpt-4o-mini": (0.15, 0.60), "gpt-4o": (2.50, 10.00),
+    "gpt-4.1": (2.00, 8.00), "gpt-4.1-mini": (0.40, 1.60), "gpt-4.1-nano": (0.10, 0.40),
+    "o4-mini": (1.10, 4.40), "o3": (2.00, 8.00), "o3-mini": (1.10, 4.40),
+    "o1": (15.00, 60.00), "gpt-5": (1.25, 10.00), "gpt-5-mini": (0.25, 2.00),
+    "gpt-5-nano": (0.05, 0.40),
+    "claude-sonnet-4-5": (3.00, 15.00), "claude-sonnet-4-0": (3.00, 15.00),
+    "claude-sonnet-4": (3.00, 15.00), "claude-haiku-4-5": (1.00, 5.00),
+    "claude-opus-4-5": (5.00, 25.00), "claude-opus-4-1": (15.00, 75.00),
+    "claude-opus-4-0": (15.00, 75.00), "claude-opus-4": (15.00, 75.00),
+    "claude-3-7-sonnet": (3.00, 15.00), "claude-3-5-haiku": (0.80, 4.00),
+}
+# Any other model (another OpenAI-compatible server's, a newer one) is priced as the dearest
+# listed, so the platform never pays for what it did not charge.
+DEFAULT_PRICE = (15.00, 75.00)
+# A listed model's dated snapshot or alias: "claude-sonnet-4-5-20250929", "gpt-4o-2024-08-06".
+_SNAPSHOT = re.compile(r"-(?:\d{4}-?\d{2}-?\d{2}|latest)")
+
+
+def model_price(model: str) -> tuple[float, float]:
+    """(input, output) US$ per 1M tokens; "openai/gpt-4o" (OpenRouter's form) reads as gpt-4o."""
+    name = model.strip().lower().rpartition("/")[2]
+    if name in PRICES:
+        return PRICES[name]
+    for known, price in PRICES.items():
+        if name.startswith(known) and _SNAPSHOT.fullmatch(name[len(known):]):
+            return price
+    return DEFAULT_PRICE
+
+
+def token_credits(model: str, input_tokens: float, output_tokens: float) -> float:
+    price_in, price_out = model_price(model)
+    return (input_tokens * price_in + output_tokens * price_out) / 1e6 * 100
+
+
+def estimate_tokens(text: str) -> float:
+    """More tokens than any tokenizer makes of `text` in practice (the engine's measure)."""
+    return len(text.encode()) / 3 + 1
+
+
+class LlmParams(BaseParams):
+    """What both LLM nodes take; each subclass sets its default model and temperature range."""
+
+    default_model: ClassVar[str] = "gpt-4o-mini"
+    price_fields: ClassVar[frozenset[str]] = frozenset({"model", "max_tokens"})
+    measured_media: ClassVar[tuple[str, str] | None] = ("prompt", "tokens")
+
+    model: str = Field("gpt-4o-mini", min_length=1, max_length=MAX_MODEL_CHARS)
+    system: str = Field("", max_length=MAX_SYSTEM_CHARS, title="System prompt",
+                        description="Instructions for the model (optional).",
+                        json_schema_extra=TEXTAREA)
+    prompt: str = Field("", max_length=MAX_PROMPT_CHARS, json_schema_extra=TEXTAREA,
+                        description="The message to answer; the prompt input replaces it "
+                                    "when connected.")
+    temperature: float = Field(0.7, ge=0, le=2, description="Higher is more varied.")
+    max_tokens: int = Field(1024, ge=1, le=MAX_OUTPUT_TOKENS, title="Max tokens",
+                            description="The longest answer, in tokens.")
+    image_url: str = Field("", max_length=MAX_URL_CHARS, title="Image URL",
+                           description="An image for the model to look at (optional); the "
+                                       "image input replaces it when connected.",
+                           json_schema_extra=URL)
+    json_output: bool = Field(False, title="JSON output",
+                              description="Ask for a JSON object and deliver it on the json "
+                                          "output.")
+
+    @field_validator("model")
+    @classmethod
+    def _model_name(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("name a model")
+        return value.strip()
+
+    @classmethod
+    def unit_credits(cls) -> float:
+        """The node type's price: its default model's output price per 1k tokens."""
+        return token_credits(cls.default_model, 0, 1000)
+
+    def _units(self, input_tokens: float) -> float:
+        images = IMAGE_TOKENS if self.image_url else 0
+        return token_credits(self.model, input_tokens + images, self.max_tokens) \
+            / self.unit_credits()
+
+    def billable_units(self) -> float:
+        return self._units(TYPICAL_PROMPT_TOKENS + estimate_tokens(self.system))
+
+    @classmethod
+    def max_billable_units(cls) -> float:
+        longest = estimate_tokens("\U0001F600" * (MAX_PROMPT_CHARS + MAX_SYSTEM_CHARS))
+        dearest = max([DEFAULT_PRICE, *PRICES.values()], key=lambda price: price[1])
+        worst = (longest + OVERHEAD_TOKENS + IMAGE_TOKENS) * dearest[0] \
+            + MAX_OUTPUT_TOKENS * dearest[1]
+        return worst / 1e6 * 100 / cls.unit_credits()
+
+    def bound_units(self, measured: float | None) -> float:
+        prompt = estimate_tokens(self.prompt) if measured is None else measured
+        # A hair above, so rounding never leaves the bound under an equal charge.
+        return self._units(prompt + estimate_tokens(self.system) + OVERHEAD_TOKENS) * 1.000001
+
+
+class ChatParams(LlmParams):
+    model: str = Field("gpt-4o-mini", min_length=1, max_length=MAX_MODEL_CHARS,
+                       description="The model id, as the API names it (gpt-4o-mini, or "
+                                   "another OpenAI-compatible server's).")
+
+
+class ClaudeParams(LlmParams):
+    default_model: ClassVar[str] = "claude-sonnet-4-5"
+
+    model: str = Field("claude-sonnet-4-5", min_length=1, max_length=MAX_MODEL_CHARS,
+                       description="The Claude model id (claude-sonnet-4-5, "
+                                   "claude-haiku-4-5, claude-opus-4-1, ...).")
+    temperature: float = Field(0.7, ge=0, le=1, description="Higher is more varied.")
+
+
+# --- Running -------------------------------------------------------------------------------
+
+def parse_json_answer(text: str, stop_reason: str | None = None) -> Any:
+    """The answer as JSON (a ```json fence around it is accepted), else a NodeFailure that
+    quotes its start."""
+    body = text.strip()
+    if body.startswith("```"):
+        body = body.partition("\n")[2].rstrip().removesuffix("```")
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        cut = " (it stopped at max_tokens)" if stop_reason in ("length", "max_tokens") else ""
+        raise NodeFailure(f"JSON output was asked for, but the answer is not valid JSON{cut}: "
+                          f"{text[:QUOTED_CHARS]!r}") from exc
+
+
+async def _answer(ctx: NodeContext, stream: Stream, provider: str) -> NodeResult:
+    from executions.providers import anthropic_chat, openai_chat
+
+    params = ctx.params
+    assert isinstance(params, LlmParams)
+    credentials = ctx.credentials
+    if credentials is None:
+        raise NodeFailure(f"no API key for {provider}: set one in Settings > Providers")
+    if not params.prompt.strip():
+        raise NodeFailure("The prompt is empty: write one or connect the prompt input.")
+    client = openai_chat if provider == "openai" else anthropic_chat
+    image = await asyncio.to_thread(_read_image, params.image_url) if params.image_url else None
+    answer = await client.complete(
+        openai_chat.ChatRequest(model=params.model, prompt=params.prompt, system=params.system,
+                                temperature=params.temperature, max_tokens=params.max_tokens,
+                                json_mode=params.json_output, image=image),
+        api_key=credentials.api_key, base_url=credentials.base_url, on_text=stream.text,
+        deadline=float(params.timeoutSeconds or TIMEOUT_SECONDS))
+    output: dict[str, Any] = {
+        "text": answer.text, "model": answer.model,
+        "usage": {"inputTokens": answer.input_tokens, "outputTokens": answer.output_tokens}}
+    ports: dict[str, Any] = {"text": answer.text}
+    if params.json_output:
+        output["json"] = ports["json"] = parse_json_answer(answer.text, answer.stop_reason)
+    if answer.simulated:
+        output["simulated"] = True
+    credits = 0.0 if credentials.source == "team" else round(
+        token_credits(params.model, answer.input_tokens, answer.output_tokens), 4)
+    return NodeResult(ports=ports, output=output, credits=credits)
+
+
+_IMAGE_MAGIC = ((b"\x89PNG", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
+                (b"GIF8", "image/gif"))
+
+
+def _read_image(url: str) -> Any:
+    """This site's own image inline (the provider cannot reach our media); any other https
+    image by its URL, for the provider to fetch (nothing user-supplied is fetched here)."""
+    from executions.engine.fal_executor import absolute
+    from executions.media import open_media_by_url
+    from executions.providers.openai_chat import Image
+
+    from .runtime import MAX_IMAGE_BYTES
+
+    content = open_media_by_url(str(absolute(url)))
+    if content is None:
+        if not url.startswith("https://"):
+            raise NodeFailure("The image must be an upload or a public https:// URL.")
+        return Image(url=url)
+    if len(content) > MAX_IMAGE_BYTES:
+        raise NodeFailure(f"The image is larger than {MAX_IMAGE_BYTES:,} bytes.")
+    if content[:4] == b"RIFF" and content[8:12] == b"WEBP":
+        media_type = "image/webp"
+    else:
+        media_type = next((kind for magic, kind in _IMAGE_MAGIC if content.startswith(magic)),
+                          "")
+    if not media_type:
+        raise NodeFailure("The image is not a PNG, JPEG, GIF or WebP file.")
+    return Image(media_type, base64.b64encode(content).decode())
+
+
+async def chat_call(ctx: NodeContext, stream: Stream) -> NodeResult:
+    return await _answer(ctx, stream, "openai")
+
+
+async def claude_call(ctx: NodeContext, stream: Stream) -> NodeResult:
+    return await _answer(ctx, stream, "anthropic")
+
+
+_INPUTS = (Port("prompt", PortType.TEXT, "Prompt"), Port("system", PortType.TEXT, "System"),
+           Port("image_url", PortType.IMAGE, "Image"))
+_OUTPUTS = (Port("text", PortType.TEXT, "Text"), Port("json", PortType.JSON, "JSON"))
+
+register(
+    NodeType(
+        node_type="llm:chat", label="LLM (OpenAI-compatible)", category="model",
+        description="Chat with OpenAI's models or any OpenAI-compatible API (OpenRouter, "
+                    "Groq, Together, vLLM, Ollama); the answer streams in as it is written.",
+        params=ChatParams, inputs=_INPUTS, outputs=_OUTPUTS, timeout_seconds=TIMEOUT_SECONDS,
+        credits=round(ChatParams.unit_credits(), 4), credit_unit="1k tokens",
+        executor=Direct(call=chat_call, provider="openai"),
+    ),
+    NodeType(
+        node_type="llm:claude", label="Claude", category="model",
+        description="Chat with Anthropic's Claude; the answer streams in as it is written.",
+        params=ClaudeParams, inputs=_INPUTS, outputs=_OUTPUTS, timeout_seconds=TIMEOUT_SECONDS,
+        credits=round(ClaudeParams.unit_credits(), 4), credit_unit="1k tokens",
+        executor=Direct(call=claude_call, provider="anthropic"),
+    ),
+)
