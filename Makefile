@@ -82,7 +82,8 @@ serve: build
 	scripts/serve.sh
 
 bench: install-test editor services
-	$(TEST_ENV) $(BIN)/python -m bench
+	scripts/ensure-wrk.sh
+	$(TEST_ENV) $(BIN)/python -m bench $(if $(filter-out 0,$(QUICK)),--quick) $(ARGS)
 
 clean:
 	rm -rf $(VENV) var static/editor editor/node_modules

@@ -1,7 +1,8 @@
 """`make bench`: run every benchmark against a production-like site and print the table.
 
-    python -m bench            # all
-    python -m bench B1 B2      # some
+    python -m bench               # all
+    python -m bench B1 B2         # some
+    python -m bench --quick B5    # shorter runs, fewer samples, the same figures
 """
 
 import importlib
@@ -11,17 +12,31 @@ import traceback
 from .common import Result, Site, machine, print_table, redis_rtt_ms, write_results
 
 BENCHMARKS = {"B1": "bench.b1_overhead", "B2": "bench.b2_fanout", "B3Q": "bench.b3_waiting",
-              "B8": "bench.b8_editor", "DASH": "bench.dashboard"}
+              "B4": "bench.b4_trigger", "B5": "bench.b5_throughput", "B6": "bench.b6_api_load",
+              "B7": "bench.b7_live", "B8": "bench.b8_editor", "DASH": "bench.dashboard"}
+# --quick: B4-B7 read site.quick; the others run with fewer repetitions of the same measurement
+# (their module constants, read when they run). The sizes that define a figure stay (B1's chain,
+# B2's N, B3's 30 s wait, the dashboard's 100,000 executions, B8's graph).
+QUICK = {"B1": {"RUNS": 2}, "B3Q": {"BEHIND_RUNS": 4},
+         "B8": {"LOADS": 3, "DRAGS": 1}, "DASH": {"RUNS": 2}}
 
 
-def main(wanted: list[str]) -> int:
-    chosen = [b.upper() for b in wanted] or list(BENCHMARKS)
-    facts = {**machine(), "redisRttMs": redis_rtt_ms()}
+def main(args: list[str]) -> int:
+    quick = "--quick" in args
+    wanted = [a.upper() for a in args if a != "--quick"]
+    unknown = [b for b in wanted if b not in BENCHMARKS]
+    if unknown:
+        print(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
+        return 2
+    chosen = wanted or list(BENCHMARKS)
+    facts = {**machine(), "redisRttMs": redis_rtt_ms(), "quick": quick}
     results: list[Result] = []
-    with Site() as site:
+    with Site(quick=quick) as site:
         for bench_id in chosen:
-            module = importlib.import_module(BENCHMARKS[bench_id])
             try:
+                module = importlib.import_module(BENCHMARKS[bench_id])
+                for name, value in (QUICK.get(bench_id, {}) if quick else {}).items():
+                    setattr(module, name, value)
                 results.extend(module.run(site))
             except Exception as exc:  # a benchmark that cannot run says why, never a figure
                 traceback.print_exc()

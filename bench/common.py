@@ -4,7 +4,9 @@ results table. Every figure is printed beside a baseline measured in the same ru
 
 from __future__ import annotations
 
+import datetime
 import json
+import math
 import os
 import platform
 import socket
@@ -76,18 +78,25 @@ class Site:
 
     web_workers: int = 2
     celery_concurrency: int = 2
+    quick: bool = False  # `--quick`: shorter runs and fewer samples, the same figures
     url: str = ""
     api_key: str = ""
     env: dict[str, str] = field(default_factory=dict)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def __enter__(self) -> Site:
-        port = free_port()
+        port, sim_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{port}"
+        # The providers' simulators answer from a server of their own, as a real provider
+        # would: their latency and their webhooks cost the site under test nothing extra.
+        sim = f"http://127.0.0.1:{sim_port}/_sim"
         self.env = {**os.environ, "DJANGO_SETTINGS_MODULE": "wireflow_site.settings",
                     "DEBUG": "0", "SECRET_KEY": "bench-not-secret", "SITE_URL": self.url,
                     "DATABASE_URL": f"{PG_URL}/{DB_NAME}", "REDIS_URL": REDIS_URL,
-                    "FAL_QUEUE_URL": f"{self.url}/_sim/fal", "WIREFLOW_SIMULATORS": "1",
+                    "FAL_QUEUE_URL": f"{sim}/fal", "REPLICATE_API_URL": f"{sim}/replicate",
+                    "OPENAI_BASE_URL": f"{sim}/openai/v1",
+                    "ANTHROPIC_BASE_URL": f"{sim}/anthropic",
+                    "STABILITY_API_URL": f"{sim}/stability", "WIREFLOW_SIMULATORS": "1",
                     "WIREFLOW_RATE_LIMITS": "0", "WIREFLOW_SIGNUP_CREDITS": "10000000",
                     "LOG_LEVEL": "WARNING"}
         _recreate_database()
@@ -100,6 +109,11 @@ class Site:
             [str(BIN / "uvicorn"), "wireflow_site.asgi:application", "--host", "127.0.0.1",
              "--port", str(port), "--workers", str(self.web_workers), "--log-level", "warning"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT))
+        sim_log = (ROOT / "var" / "bench-simulators.log").open("w")
+        self.processes.append(subprocess.Popen(
+            [str(BIN / "uvicorn"), "wireflow_site.asgi:application", "--host", "127.0.0.1",
+             "--port", str(sim_port), "--log-level", "warning"],
+            cwd=ROOT, env=self.env, stdout=sim_log, stderr=subprocess.STDOUT))
         worker_log = (ROOT / "var" / "bench-worker.log").open("w")
         self.processes.append(subprocess.Popen(
             [str(BIN / "celery"), "-A", "wireflow_site", "worker", "-B", "--loglevel", "WARNING",
@@ -107,7 +121,11 @@ class Site:
              "--without-mingle", "--without-heartbeat",
              "--schedule", str(ROOT / "var" / "bench-beat-schedule")],
             cwd=ROOT, env=self.env, stdout=worker_log, stderr=subprocess.STDOUT))
-        self._wait_until_up()
+        try:
+            self._wait_until_up()
+        except BaseException:  # interrupted or never up: leave no server behind
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -142,6 +160,32 @@ class Site:
         return httpx.Client(base_url=f"{self.url}/api/v1", timeout=60,
                             headers={"Authorization": f"Bearer {self.api_key}"})
 
+    def session_cookie(self, email: str = EMAIL) -> str:
+        """`name=value` of a logged-in session of the bench user, for the session-authenticated
+        WebSocket: made inside the site's own settings, so it lands in its session store."""
+        code = ("from django.conf import settings; from django.test import Client; "
+                "from accounts.models import User; client = Client(); "
+                f"client.force_login(User.objects.get(email={email!r})); "
+                "name = settings.SESSION_COOKIE_NAME; "
+                "print(name + '=' + client.cookies[name].value)")
+        return self._manage("shell", "-c", code).strip().splitlines()[-1]
+
+    def sql(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
+        """Read the site's database directly (counting finished executions, say)."""
+        with psycopg.connect(f"{PG_URL}/{DB_NAME}", autocommit=True) as conn:
+            return conn.execute(query, params).fetchall()
+
+    def wait_until_idle(self, workflow_id: str, timeout: float = 300) -> int:
+        """Until no execution of the workflow is RUNNING (a load benchmark's backlog must not
+        spill into the next one); returns how many were still running at the deadline."""
+        deadline = time.monotonic() + timeout
+        while True:
+            running = int(self.sql("SELECT count(*) FROM executions_execution WHERE "
+                                   "workflow_id = %s AND status = 'RUNNING'", workflow_id)[0][0])
+            if running == 0 or time.monotonic() > deadline:
+                return running
+            time.sleep(0.5)
+
 
 def _recreate_database() -> None:
     with psycopg.connect(f"{PG_URL}/postgres", autocommit=True) as conn:
@@ -157,6 +201,13 @@ def node(node_id: str, node_type: str, **params: Any) -> dict[str, Any]:
 def edge(source: str, source_port: str, target: str, target_port: str) -> dict[str, Any]:
     return {"id": f"{source}-{target}-{target_port}", "source": source, "target": target,
             "sourceHandle": f"out-{source_port}", "targetHandle": f"in-{target_port}"}
+
+
+def utility_pipeline(text: str = "hi") -> tuple[list[Any], list[Any]]:
+    """The 3-node utility pipeline of B4-B6: input:text -> utility:prompt_concat -> output."""
+    nodes = [node("t", "input:text", text=text), node("u", "utility:prompt_concat"),
+             node("o", "output:result")]
+    return nodes, [edge("t", "text", "u", "texts"), edge("u", "text", "o", "value")]
 
 
 def create_workflow(client: httpx.Client, nodes: list[Any], edges: list[Any]) -> str:
@@ -198,11 +249,27 @@ def celery_round_trip_ms(samples: int = 50) -> float:
     return round(statistics.median(times), 3)
 
 
+def percentile(values: list[float], pct: float) -> float:
+    """The nearest-rank percentile (p50, p95, p99) of at least one value."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(pct / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def parse_iso(text: str) -> float:
+    """An API timestamp (2026-12-01T13:17:26.123Z) as seconds since the epoch."""
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
 def write_results(facts: dict[str, Any], results: list[Result]) -> Path:
+    """bench/results/latest.json, and the same as <YYYY-MM-DD>.json: a dated history."""
     RESULTS.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.UTC)
+    text = json.dumps({"date": now.isoformat(timespec="seconds"), "machine": facts,
+                       "results": [asdict(r) for r in results]}, indent=2)
     path = RESULTS / "latest.json"
-    path.write_text(json.dumps({"machine": facts, "results": [asdict(r) for r in results]},
-                               indent=2))
+    path.write_text(text)
+    (RESULTS / f"{now:%Y-%m-%d}.json").write_text(text)
     return path
 
 

@@ -109,21 +109,26 @@ def _check_credits(workflow: Workflow, items: list[LineItem], rows: int) -> None
 
 # --- Running its rows -----------------------------------------------------------------------
 
-def batch_fill(batch_id: str) -> int:
+def batch_fill(batch_id: str, settle: Sequence[int] = ()) -> int:
     """Start pending rows while fewer than `concurrency` run; mark the batch COMPLETED once no
-    row is pending or running. Returns how many rows were started (failed starts included)."""
+    row is pending or running. Returns how many rows were started (failed starts included).
+    `settle`: rows whose execution ended, settled in the same transaction as the first look,
+    so that nobody sees every row done while the batch still says RUNNING."""
     started = 0
-    while _start_next(batch_id):
+    while _start_next(batch_id, settle):
+        settle = ()
         started += 1
     return started
 
 
-def _start_next(batch_id: str) -> bool:
+def _start_next(batch_id: str, settle: Sequence[int] = ()) -> bool:
     """Start one pending row if a slot is free, under the batch's lock. False: nothing to do."""
     with transaction.atomic():
         batch = (Batch.objects.select_for_update(of=("self",))
                  .select_related("workflow", "version", "created_by")
                  .filter(pk=batch_id).first())
+        if settle:
+            _settle_rows(settle)
         if batch is None or batch.status != BatchStatus.RUNNING:
             return False
         rows = BatchRow.objects.filter(batch=batch)
@@ -167,8 +172,7 @@ def batch_row_finished(execution_id: str) -> None:
            .values_list("pk", "batch_id").first())
     if row is None:
         return
-    _settle_rows([row[0]])
-    batch_fill(str(row[1]))
+    batch_fill(str(row[1]), settle=[row[0]])
 
 
 def batch_row_finished_safely(execution_id: str) -> None:

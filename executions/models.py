@@ -66,6 +66,9 @@ class Execution(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     # When the engine wants to look at this execution again (a poll or a retry is due).
     wake_at = models.DateTimeField(null=True, blank=True)
+    # A wake-up (a webhook, a call's outcome, a cancel) arrived while the lease was held: the
+    # holder runs another pass before it lets go (engine/state.py, coalesced wake-ups).
+    wake_requested = models.BooleanField(default=False)
     last_seq = models.BigIntegerField(default=0)
     # A re-run records the execution it repeats; with `from_failed` the nodes that completed
     # there were carried over (cached, not charged again).

@@ -4,6 +4,8 @@ Every task runs under CELERY_TASK_SOFT_TIME_LIMIT and CELERY_TASK_TIME_LIMIT (se
 """
 
 import logging
+from functools import cache
+from typing import Any
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -36,12 +38,19 @@ def advance_task(execution_id: str, contention: int = 0) -> None:
 def ping_task(reply_key: str) -> None:
     """A no-op round trip through the broker: replies by pushing to a Redis list. The
     benchmarks use it as the raw Celery baseline; operators can use it to see a worker answer."""
+    client = _redis()
+    client.lpush(reply_key, "pong")
+    client.expire(reply_key, 60)
+
+
+@cache
+def _redis() -> Any:
+    """One Redis client per worker process (its pool reconnects as needed): a new client per
+    ping would make the raw Celery baseline slower than Celery is."""
     import redis
     from django.conf import settings
 
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    client.lpush(reply_key, "pong")
-    client.expire(reply_key, 60)
+    return redis.Redis.from_url(settings.REDIS_URL)
 
 
 @shared_task(name="executions.sweep", ignore_result=True)

@@ -25,11 +25,12 @@ import time
 import uuid
 from collections.abc import Awaitable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from accounts.credits import InsufficientCredits, credits_cover_node
@@ -39,18 +40,28 @@ from executions.models import Execution, ExecutionStatus, NodeRun, NodeStatus
 from executions.presenters import node_state
 from workflows import dataflow
 
-from . import state
+from . import limits, state
 from .contracts import NodeFailure, NodeResult
 from .heartbeat import CallTimedOut, Heartbeat
 from .limits import input_problem
 from .nodectx import NodeInput, cached_result, job_credentials, prepare, webhook_url
 from .pricing import cost_bound, line_item
 from .recorder import DeadlinePassed, Recorder
-from .remote import cancel_job, check_and_fetch, close_attempt, delivery_of, gather, is_due, outcome
+from .remote import (
+    cancel_job,
+    check_and_fetch,
+    close_attempt,
+    delivery_of,
+    gather,
+    is_due,
+    iso,
+    outcome,
+)
 from .retry import poll_delay
 
 logger = logging.getLogger("wireflow.engine")
 MAX_ROUNDS = 1000
+PURE_BATCH = 50  # pure nodes recorded per transaction
 LOST_INLINE = "The worker running this attempt was lost; the node was run again."
 LOST_WHILE_SUBMITTING = ("The worker submitting this job was lost before it recorded the "
                          "provider's answer. The job was not submitted again, so as not to pay "
@@ -58,21 +69,46 @@ LOST_WHILE_SUBMITTING = ("The worker submitting this job was lost before it reco
 
 
 def advance(execution_id: str, contention: int = 0) -> None:
+    """Coalesced wake-ups: a wake-up that finds the lease held leaves a mark for the holder
+    and returns; the holder runs another pass before it lets go. So N provider webhooks that
+    arrive together cost a pass or two, not N tasks backing off and retrying."""
     owner = uuid.uuid4().hex
-    if not state.acquire_lease(execution_id, owner):
-        _retry_when_free(execution_id, contention)
+    if not _take_lease(execution_id, owner):
         return
     heartbeat = Heartbeat(execution_id, owner)
+    started = time.monotonic()
     wake_at: datetime | None = None
-    try:
-        wake_at = _advance(execution_id, heartbeat)
-    finally:
-        # If the database is gone this fails too: the lease then expires and the sweeper
-        # re-advances the execution once it is back.
-        state.release_lease(execution_id, owner, wake_at)
+    while True:
+        released = True
+        try:
+            wake_at = _advance(execution_id, heartbeat)
+        finally:
+            # If the database is gone this fails too: the lease then expires and the sweeper
+            # re-advances the execution once it is back.
+            out_of_time = time.monotonic() - started >= settings.ENGINE_PASS_SECONDS
+            released = state.release_lease(execution_id, owner, wake_at, force=out_of_time)
+        if released or heartbeat.lost:
+            break
+        # A wake-up arrived during the pass: the next pass sees what it brought.
+    if out_of_time and state.wake_pending(execution_id):
+        wake_at = timezone.now()  # a wake-up was left unserved: a fresh task takes it
     if wake_at is not None:
         delay = max(0.0, (wake_at - timezone.now()).total_seconds())
         dispatch.advance_later(execution_id, delay)
+
+
+def _take_lease(execution_id: str, owner: str) -> bool:
+    """The lease, or a wake-up left for its live holder. Each try is one conditional write;
+    between two failed ones the lease changed hands, so a few tries settle it."""
+    for _ in range(5):
+        if state.acquire_lease(execution_id, owner):
+            return True
+        if state.request_wake(execution_id):
+            return False  # the holder runs another pass before it lets go
+        if state.lease_holder(execution_id) is None:
+            return False  # ended meanwhile
+    dispatch.advance_later(execution_id, 0.05)  # a busy moment: look again shortly
+    return False
 
 
 def _advance(execution_id: str, heartbeat: Heartbeat) -> datetime | None:
@@ -108,18 +144,15 @@ def _fail_after_crash(execution_id: str, heartbeat: Heartbeat, message: str) -> 
         state.execution_force_fail(execution_id, heartbeat.owner, message)
 
 
-def _retry_when_free(execution_id: str, contention: int) -> None:
-    """Someone else holds the lease. Come back: the holder may finish before it sees what woke
-    us (a webhook, a cancel), and a dead holder's lease expires. Never drop the wake-up while
-    the execution runs; back off while the lease stays taken."""
-    holder = state.lease_holder(execution_id)
-    if holder is None:
-        return  # ended meanwhile
-    delay = min(0.05 * 2 ** contention, 2.0) if holder else 0.0
-    dispatch.advance_later(execution_id, delay, min(contention + 1, 10))
-
-
 class Runner(Recorder):
+    def __init__(self, execution: Execution, heartbeat: Heartbeat) -> None:
+        super().__init__(execution, heartbeat)
+        self._pass_ends = time.monotonic() + settings.ENGINE_PASS_SECONDS
+        self._started = 0
+        # Pure nodes run but not yet recorded: (run, its status and attempt before, fields).
+        self._pure: list[tuple[NodeRun, str, int, dict[str, Any]]] = []
+        self._pure_off = False
+
     # --- the loop ---------------------------------------------------------------------------
 
     def run(self) -> datetime | None:
@@ -209,6 +242,7 @@ class Runner(Recorder):
                 if self.finished:
                     break
                 progressed = self._inline_step(node_id) or progressed
+            self._commit_pure()
             if not progressed:
                 break
             changed = True
@@ -222,11 +256,76 @@ class Runner(Recorder):
                 return self.guarded(run, "the skip", lambda: self.skip(run, decision.reason))
             if isinstance(decision, dataflow.Run) and not self._is_remote(node_id):
                 prepared = self._prepared(run, decision)
-                return True if prepared is None else self._attempt_inline(run, prepared)
+                if prepared is None:
+                    return True
+                return self._pure_step(run, prepared) or self._attempt_inline(run, prepared)
             return False
         if run.status == NodeStatus.RUNNING and not self._is_remote(node_id):
             return self._resume_inline(run)
         return False
+
+    # --- pure nodes: run at once, recorded together ------------------------------------------
+
+    def _pure_step(self, run: NodeRun, prepared: NodeInput) -> bool:
+        """A pure node (text, JSON, logic: no I/O, no price; runtime.Inline `pure`) is run
+        right here and recorded PENDING -> COMPLETED in one write, batched with the next ones
+        in one transaction (`_commit_pure`): a chain of 100 costs a few round trips, not
+        hundreds. Anything else (a failure, an output over the limits) returns False, and the
+        ordinary claim-run-record path takes the node, so the failure contract is the same."""
+        if self._pure_off or not getattr(prepared.executor, "pure", False) \
+                or prepared.spec.credits or self._out_of_time():
+            return False
+        attempt = run.attempt + 1
+        try:
+            result = prepared.executor.run(prepared.context(attempt=attempt, webhook=""))
+        except Exception:
+            return False
+        if limits.result_problem(result):
+            return False
+        now = timezone.now()
+        entry = {"attempt": attempt, "startedAt": iso(now), "finishedAt": iso(now),
+                 "error": None, "httpStatus": None}
+        fields = {"status": NodeStatus.COMPLETED, "phase": "", "attempt": attempt,
+                  "started_at": now, "finished_at": now,
+                  "deadline_at": now + timedelta(seconds=prepared.timeout_seconds),
+                  "input": prepared.stored, "cache_key": prepared.cache_key,
+                  "attempts_log": [*run.attempts_log, entry], "ports": result.ports,
+                  "output": result.output, "credits": 0.0, "progress": 1.0,
+                  "next_check_at": None, "request_id": "", "remote": {}, "polls": 0}
+        self._pure.append((run, run.status, run.attempt, fields))
+        for name, value in fields.items():
+            setattr(run, name, value)
+        self.events.add("node", node_state(run))
+        self._started += 1
+        if len(self._pure) >= PURE_BATCH:
+            self._commit_pure()
+        return True
+
+    def _commit_pure(self) -> None:
+        """Write the pure nodes run so far, and their events, in one transaction. If that
+        fails, nothing of it stays (in the database or in memory) and the ordinary path runs
+        those nodes again and records what goes wrong, node by node."""
+        if not self._pure:
+            return
+        batch, self._pure = self._pure, []
+        try:
+            with transaction.atomic():
+                if _update_each(batch) != len(batch):
+                    raise LeaseLost(str(self.ex.pk))  # another runner got there first
+                self.events.flush()
+        except (LeaseLost, OperationalError, InterfaceError):
+            raise
+        except Exception:
+            logger.warning("recording %d pure nodes of %s together failed; recording them "
+                           "one by one", len(batch), self.ex.pk, exc_info=True)
+            self._pure_off = True
+            self._undo()
+            for run, _, _, _ in batch:
+                run.refresh_from_db()
+
+    def guarded(self, run: NodeRun | None, what: str, step: Any) -> bool:
+        self._commit_pure()  # what was run before this step is recorded before it
+        return super().guarded(run, what, step)
 
     def _resume_inline(self, run: NodeRun) -> bool:
         """A RUNNING inline node: waiting to retry, or claimed by a runner that is gone (or
@@ -451,3 +550,21 @@ class Runner(Recorder):
         if won and moved:
             self.events.add("node", node_state(run))
         return won
+
+
+def _update_each(batch: list[tuple[NodeRun, str, int, dict[str, Any]]]) -> int:
+    """Each run's conditional UPDATE (WHERE its status and attempt are still the ones read),
+    sent together (psycopg pipelines executemany: one round trip); how many rows won."""
+    names = list(batch[0][3])
+    fields = [cast("Field[Any, Any]", NodeRun._meta.get_field(name)) for name in names]
+    table = connection.ops.quote_name(NodeRun._meta.db_table)
+    assignments = ", ".join(f"{connection.ops.quote_name(field.column)} = %s"
+                            for field in fields)
+    # Only our own table and column names are interpolated; every value is a parameter.
+    sql = f"UPDATE {table} SET {assignments} WHERE id = %s AND status = %s AND attempt = %s"  # noqa: S608
+    rows = [[field.get_db_prep_save(values[name], connection)
+             for field, name in zip(fields, names, strict=True)] + [run.pk, status, attempt]
+            for run, status, attempt, values in batch]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+        return int(cursor.rowcount)

@@ -18,12 +18,23 @@ def lease_seconds() -> float:
 
 
 def acquire_lease(execution_id: str, owner: str) -> bool:
+    """Take the lease when it is free or expired. Whatever wake-up was left for a previous
+    holder is this pass's to see: it starts by reading everything."""
     now = timezone.now()
     won = (Execution.objects
            .filter(pk=execution_id, status=ExecutionStatus.RUNNING)
            .filter(Q(lease_owner="") | Q(lease_expires_at__lt=now))
-           .update(lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_seconds())))
+           .update(lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_seconds()),
+                   wake_requested=False))
     return won == 1
+
+
+def request_wake(execution_id: str) -> bool:
+    """Leave a wake-up for the live holder of the lease; False when there is none (the lease
+    is free or expired, or the execution has ended): then the caller takes the lease itself."""
+    return Execution.objects.filter(
+        pk=execution_id, status=ExecutionStatus.RUNNING, lease_expires_at__gte=timezone.now(),
+    ).exclude(lease_owner="").update(wake_requested=True) == 1
 
 
 def renew_lease(execution_id: str, owner: str) -> bool:
@@ -32,9 +43,23 @@ def renew_lease(execution_id: str, owner: str) -> bool:
         lease_expires_at=expires) == 1
 
 
-def release_lease(execution_id: str, owner: str, wake_at: datetime | None) -> None:
-    Execution.objects.filter(pk=execution_id, lease_owner=owner).update(
-        lease_owner="", lease_expires_at=None, wake_at=wake_at)
+def release_lease(execution_id: str, owner: str, wake_at: datetime | None,
+                  force: bool = False) -> bool:
+    """Let go of the lease, unless a wake-up arrived meanwhile: then take the wake-up (clear
+    its mark) and keep the lease, and return False so the holder runs another pass. Both are
+    conditional writes of one row, so a wake-up is either seen here or finds the lease free.
+    `force` lets go whatever arrived (leaving the mark for the next holder)."""
+    mine = Execution.objects.filter(pk=execution_id, lease_owner=owner)
+    if (mine if force else mine.filter(wake_requested=False)).update(
+            lease_owner="", lease_expires_at=None, wake_at=wake_at):
+        return True
+    return not mine.filter(wake_requested=True).update(wake_requested=False)
+
+
+def wake_pending(execution_id: str) -> bool:
+    """A wake-up left while the lease was held, not yet served (the lease now free)."""
+    return Execution.objects.filter(pk=execution_id, status=ExecutionStatus.RUNNING,
+                                    lease_owner="", wake_requested=True).exists()
 
 
 def lease_holder(execution_id: str) -> str | None:

@@ -2,6 +2,7 @@
 its network calls, the lease is kept alive while a runner works, and a runner that dies between
 the claim and the record makes nobody repeat the node's side effects or pay for it twice."""
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from executions.models import Execution, ExecutionStatus, NodeRun
 from executions.simulators.state import simulator_stats
 from tests.conftest import ApiClient
 from tests.harness import wait_until
+from workflows.nodes.registry import REGISTRY
 from workflows.nodes.runtime import Inline
 
 from .helpers import RUN_TIMEOUT, create_workflow, edge, execute, node, wait_for
@@ -177,10 +179,16 @@ def test_a_job_lost_while_submitting_that_never_reports_back_fails_without_resub
     assert simulator_stats()["submissions"] == 1
 
 
-def test_a_pure_inline_node_whose_runner_died_mid_call_is_run_again_once(
-        sent: list[str], api: ApiClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A runner dies (a crash, the database restarting) between claiming a node and recording
-    it. A node without side effects is not left to time out: the next pass runs it again."""
+@pytest.mark.parametrize("pure", [True, False])
+def test_an_inline_node_without_side_effects_whose_runner_died_mid_call_is_run_again(
+        sent: list[str], api: ApiClient, monkeypatch: pytest.MonkeyPatch, pure: bool) -> None:
+    """A runner dies (a crash, the database restarting) while running a node. A node without
+    side effects is not left to time out: the next pass runs it again. A pure one (recorded
+    only once it has run) was never claimed, so it simply runs; any other was claimed, so its
+    lost attempt is closed and a new one made."""
+    spec = REGISTRY["utility:prompt_concat"]
+    monkeypatch.setitem(REGISTRY, "utility:prompt_concat",
+                        replace(spec, executor=Inline(spec.executor.fn, pure=pure)))
     run_fn = Inline.run
     calls: list[str] = []
 
@@ -198,9 +206,12 @@ def test_a_pure_inline_node_whose_runner_died_mid_call_is_run_again_once(
     execution_id = execute(api, create_workflow(api, nodes, edges))
     with pytest.raises(Died):
         advance(execution_id)
-    assert run_of(execution_id, "join").status == "RUNNING"
+    assert run_of(execution_id, "join").status == ("PENDING" if pure else "RUNNING")
     execution = drive(execution_id)
     assert execution.status == "COMPLETED"
     join = run_of(execution_id, "join")
-    assert join.attempt == 2 and calls.count("join") == 2
-    assert join.attempts_log[0]["error"] == LOST_INLINE
+    assert calls.count("join") == 2
+    if pure:
+        assert join.attempt == 1 and join.attempts_log[0]["error"] is None
+    else:
+        assert join.attempt == 2 and join.attempts_log[0]["error"] == LOST_INLINE

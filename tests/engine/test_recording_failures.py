@@ -126,7 +126,9 @@ STEPS: dict[str, dict[str, Any]] = {
                                                      error=DataError),
     "charging the node": dict(target="executions.engine.recorder:credits_charge_node",
                               when=_the_model),
-    "numbering its events": dict(target="executions.events:EventBuffer.flush"),
+    # The first flush is the input node's, recorded with the pure nodes (runner._commit_pure);
+    # when that fails they are recorded one by one, and the second fault meets that.
+    "numbering its events": dict(target="executions.events:EventBuffer.flush", times=2),
     "recording the provider's answer": dict(target="executions.engine.runner:delivery_of"),
     "releasing the reservation": dict(
         target="executions.engine.recorder:credits_release_execution"),

@@ -55,6 +55,7 @@ class InputExecutor:
     param: str
     port: str
     kind: Literal["inline"] = "inline"
+    pure: bool = True
 
     def run(self, ctx: NodeContext) -> NodeResult:
         value = getattr(ctx.params, self.param)

@@ -173,7 +173,7 @@ register(
                     "other branch is skipped.",
         params=RouterParams, inputs=(_any("value", "Input", required=True),),
         outputs=(_any("true", "True"), _any("false", "False")),
-        executor=Inline(_route),
+        executor=Inline(_route, pure=True),
         ports_override_params=False,
     ),
     NodeType(
@@ -183,13 +183,13 @@ register(
         params=SwitchParams, inputs=(_any("value", "Input", required=True),),
         outputs=tuple(_any(f"case_{n}", f"Case {n}")
                       for n in range(1, MAX_SWITCH_CASES + 1)) + (_any("default", "Default"),),
-        executor=Inline(_switch),
+        executor=Inline(_switch, pure=True),
     ),
     NodeType(
         node_type="logic:merge", label="Merge", category="logic",
         description="Joins branches: runs with whatever arrived.",
         params=MergeParams, inputs=(_any("values", "Values", required=True, multiple=True),),
         outputs=(_any("value", "Value"),),
-        executor=Inline(_merge),
+        executor=Inline(_merge, pure=True),
     ),
 )

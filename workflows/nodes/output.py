@@ -58,6 +58,7 @@ def _collected(ctx: NodeContext) -> Any:
 @dataclass(frozen=True)
 class ResultExecutor:
     kind: Literal["inline"] = "inline"
+    pure: bool = True
 
     def run(self, ctx: NodeContext) -> NodeResult:
         params = cast(ResultParams, ctx.params)

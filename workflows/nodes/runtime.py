@@ -28,10 +28,15 @@ REGEX_TIMEOUT_SECONDS = 1.0
 @dataclass(frozen=True)
 class Inline:
     """An inline executor made of a function from the context to the output port values;
-    the node's output, as users see it, is those values."""
+    the node's output, as users see it, is those values.
+
+    `pure`: the function reads nothing but its context and does no I/O (text, JSON, logic),
+    bounded in time and size by itself. The engine then runs it straight away, several in a
+    row, and records them together (engine/runner.py, `_pure_step`)."""
 
     fn: Callable[[NodeContext], dict[str, Any]]
     kind: Literal["inline"] = "inline"
+    pure: bool = False
 
     def run(self, ctx: NodeContext) -> NodeResult:
         ports = self.fn(ctx)

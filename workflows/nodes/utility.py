@@ -328,21 +328,21 @@ register(
         description="Joins the connected texts, in edge order, with a separator.",
         params=ConcatParams, inputs=(_text("texts", "Texts", required=True, multiple=True),),
         outputs=(_text(),),
-        executor=Inline(_concat),
+        executor=Inline(_concat, pure=True),
     ),
     NodeType(
         node_type="utility:text_template", label="Text template", category="utility",
         description="Fills {{name}} placeholders with the values of the connected nodes.",
         params=TemplateParams,
         inputs=(Port("vars", PortType.ANY, "Values", multiple=True),), outputs=(_text(),),
-        executor=Inline(_template),
+        executor=Inline(_template, pure=True),
     ),
     NodeType(
         node_type="utility:json_extract", label="Extract from JSON", category="utility",
         description="Picks one value out of JSON with a path such as $.images[0].url.",
         params=JsonExtractParams, inputs=(Port("json", PortType.ANY, "JSON", required=True),),
         outputs=(Port("value", PortType.ANY, "Value"),),
-        executor=Inline(_extract),
+        executor=Inline(_extract, pure=True),
     ),
     NodeType(
         node_type="utility:regex", label="Regular expression", category="utility",
@@ -350,7 +350,7 @@ register(
         params=RegexParams, inputs=(_text(required=True),),
         outputs=(_text(), Port("matches", PortType.JSON, "All matches"),
                  Port("matched", PortType.BOOLEAN, "Matched")),
-        executor=Inline(_regex),
+        executor=Inline(_regex, pure=True),
     ),
     NodeType(
         node_type="utility:split_list", label="Split into list", category="utility",
@@ -358,7 +358,7 @@ register(
         params=SplitParams, inputs=(_text(required=True),),
         outputs=(Port("items", PortType.JSON, "Items"),
                  Port("count", PortType.NUMBER, "Count")),
-        executor=Inline(_split),
+        executor=Inline(_split, pure=True),
     ),
     NodeType(
         node_type="utility:image_resize", label="Resize image", category="utility",

@@ -1,0 +1,144 @@
+"""B5: throughput — 3-node utility pipelines (input:text -> utility:prompt_concat -> output)
+completed per second, sustained for 60 s (15 s with --quick), against raw Celery no-op tasks per
+second on the same broker and worker.
+
+Load comes from client PROCESSES (never threads in one process): each executes over the API,
+keeping at most IN_FLIGHT of its executions running. Clients learn that one finished from the
+database, not by polling the API, so the API's only load is the executes themselves. The
+figure counts executions whose finishedAt falls in the measured window (after a warm-up), read
+from the database; the backlog is drained before the next benchmark.
+
+The baseline: as many processes send `executions.ping` tasks, each keeping RAW_IN_FLIGHT
+outstanding, and count the replies popped per second over the same kind of window.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from typing import Any
+
+import httpx
+import psycopg
+import redis
+
+from .common import (
+    DB_NAME,
+    PG_URL,
+    REDIS_URL,
+    Result,
+    Site,
+    create_workflow,
+    run_to_end,
+    utility_pipeline,
+)
+
+CLIENTS = 8
+IN_FLIGHT = 8  # per client: 64 executions in flight at most
+DURATION_S, QUICK_DURATION_S = 60.0, 15.0
+WARMUP_S = 3.0
+RAW_IN_FLIGHT = 50  # per client process
+GOAL_PER_S, GOAL_RATIO = 220.0, 0.5
+
+
+def run(site: Site) -> list[Result]:
+    duration = QUICK_DURATION_S if site.quick else DURATION_S
+    raw = raw_celery_per_s(duration)
+    with site.client() as client:
+        workflow_id = create_workflow(client, *utility_pipeline())
+        run_to_end(client, workflow_id)  # warm up imports and connections
+    start = time.time() + 1.0  # every client starts at once, after the processes are up
+    window = (start + WARMUP_S, start + WARMUP_S + duration)
+    stats = _in_processes(_execute_client, CLIENTS,
+                          (site.url, site.api_key, workflow_id, start, window[1]))
+    left = site.wait_until_idle(workflow_id)
+    done = int(site.sql("SELECT count(*) FROM executions_execution WHERE workflow_id = %s "
+                        "AND status = 'COMPLETED' AND finished_at >= to_timestamp(%s) "
+                        "AND finished_at < to_timestamp(%s)",
+                        workflow_id, window[0], window[1])[0][0])
+    failed = int(site.sql("SELECT count(*) FROM executions_execution WHERE workflow_id = %s "
+                          "AND status NOT IN ('COMPLETED', 'RUNNING')", workflow_id)[0][0])
+    per_s = done / duration
+    accepted = sum(s["accepted"] for s in stats)
+    errors = sum(s["errors"] for s in stats)
+    ratio = per_s / raw if raw else None
+    note = (f"{CLIENTS} client processes x {IN_FLIGHT} in flight, {duration:g} s window after "
+            f"{WARMUP_S:g} s warm-up; {accepted} executes accepted "
+            f"({accepted / (WARMUP_S + duration):.1f}/s), {errors} refused, {failed} did not "
+            f"complete" + (f", {left} still running 300 s after the load stopped" if left else "")
+            + f". Baseline: {CLIENTS} processes x {RAW_IN_FLIGHT} outstanding ping tasks")
+    return [Result(
+        id="B5", what="throughput: 3-node utility pipelines / s", figure=round(per_s, 2),
+        unit="/s", baseline=round(raw, 2),
+        goal=f">= {GOAL_PER_S:g}/s and >= {GOAL_RATIO:.0%} of raw",
+        met=per_s >= GOAL_PER_S and ratio is not None and ratio >= GOAL_RATIO, note=note,
+    )]
+
+
+def raw_celery_per_s(duration: float) -> float:
+    start = time.time() + 1.0
+    window = (start + WARMUP_S, start + WARMUP_S + duration)
+    stats = _in_processes(_ping_client, CLIENTS, (start, window))
+    return sum(s["counted"] for s in stats) / duration
+
+
+def _in_processes(target: Any, count: int, args: tuple[Any, ...]) -> list[dict[str, int]]:
+    context = multiprocessing.get_context("spawn")  # no inherited sockets or connections
+    queue = context.Queue()
+    processes = [context.Process(target=target, args=(queue, *args)) for _ in range(count)]
+    for process in processes:
+        process.start()
+    stats = [queue.get(timeout=600) for _ in processes]
+    for process in processes:
+        process.join(timeout=30)
+    return stats
+
+
+def _execute_client(queue: Any, url: str, api_key: str, workflow_id: str, start: float,
+                    stop: float) -> None:
+    accepted = errors = 0
+    running: set[str] = set()
+    with httpx.Client(base_url=f"{url}/api/v1", timeout=60,
+                      headers={"Authorization": f"Bearer {api_key}"}) as client, \
+            psycopg.connect(f"{PG_URL}/{DB_NAME}", autocommit=True) as db:
+        time.sleep(max(0.0, start - time.time()))
+        while time.time() < stop:
+            if len(running) >= IN_FLIGHT:
+                time.sleep(0.01)
+                rows = db.execute("SELECT id::text FROM executions_execution "
+                                  "WHERE id = ANY(%s::uuid[]) AND status = 'RUNNING'",
+                                  (list(running),)).fetchall()
+                running = {row[0] for row in rows}
+                continue
+            response = client.post(f"/workflows/{workflow_id}/execute", json={})
+            if response.status_code == 201:
+                accepted += 1
+                running.add(response.json()["executionId"])
+            else:
+                errors += 1
+    queue.put({"accepted": accepted, "errors": errors})
+
+
+def _ping_client(queue: Any, start: float, window: tuple[float, float]) -> None:
+    from celery import Celery
+
+    app = Celery("bench", broker=REDIS_URL)
+    client = redis.Redis.from_url(REDIS_URL)
+    key = f"bench:b5:{os.getpid()}"
+    outstanding = counted = 0
+    time.sleep(max(0.0, start - time.time()))
+    while time.time() < window[1]:
+        while outstanding < RAW_IN_FLIGHT:
+            app.send_task("executions.ping", args=[key])
+            outstanding += 1
+        if client.blpop([key], timeout=10) is None:
+            raise RuntimeError("no Celery worker answered the ping")
+        outstanding -= 1
+        if time.time() >= window[0]:
+            counted += 1
+    while outstanding:  # let the worker finish ours before the next client's work
+        if client.blpop([key], timeout=30) is None:
+            break
+        outstanding -= 1
+    queue.put({"counted": counted})

@@ -1,0 +1,113 @@
+"""Coalesced wake-ups (engine/runner.advance, engine/state.py): a wake-up that finds the lease
+held leaves a mark and returns at once, without a task backing off and retrying; the holder
+sees the mark when it lets go, and runs another pass instead; the mark is never lost between
+the two conditional writes."""
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from executions.engine import state
+from executions.engine.runner import advance
+from executions.models import Execution, ExecutionStatus
+from tests.conftest import ApiClient
+
+from .helpers import create_workflow, execute, node
+from .inprocess import drive
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def running(api: ApiClient) -> str:
+    nodes = [node("g", "generate:flux_2", prompt="a fox [sim hang]")]
+    return execute(api, create_workflow(api, nodes, []))
+
+
+def row(execution_id: str) -> Execution:
+    return Execution.objects.get(pk=execution_id)
+
+
+def test_a_wake_up_while_the_lease_is_held_leaves_a_mark_and_returns(
+        sent: list[str], api: ApiClient) -> None:
+    execution_id = running(api)
+    sent.clear()
+    assert state.acquire_lease(execution_id, "holder")
+    advance(execution_id)  # a webhook's wake-up
+    assert row(execution_id).wake_requested and row(execution_id).lease_owner == "holder"
+    assert sent == []  # no task sent to back off and try again
+    # The holder, letting go, finds the mark: it keeps the lease for another pass.
+    assert state.release_lease(execution_id, "holder", None) is False
+    assert not row(execution_id).wake_requested and row(execution_id).lease_owner == "holder"
+    assert state.release_lease(execution_id, "holder", None) is True
+    assert row(execution_id).lease_owner == ""
+
+
+def test_many_wake_ups_during_a_pass_cost_one_more_pass(sent: list[str],
+                                                       api: ApiClient) -> None:
+    execution_id = running(api)
+    assert state.acquire_lease(execution_id, "holder")
+    for _ in range(50):
+        advance(execution_id)
+    assert state.release_lease(execution_id, "holder", None) is False
+    assert state.release_lease(execution_id, "holder", None) is True
+
+
+def test_a_wake_up_finding_the_lease_free_or_expired_runs_the_pass_itself(
+        sent: list[str], api: ApiClient) -> None:
+    execution_id = running(api)
+    drive_once = row(execution_id).wake_at
+    advance(execution_id)
+    assert row(execution_id).lease_owner == ""  # it took the lease, ran, and let go
+    assert row(execution_id).wake_at != drive_once
+    # A dead holder's expired lease: the wake-up takes it over instead of leaving a mark.
+    Execution.objects.filter(pk=execution_id).update(
+        lease_owner="dead", lease_expires_at=timezone.now() - timedelta(seconds=1))
+    assert not state.request_wake(execution_id)
+    advance(execution_id)
+    assert row(execution_id).lease_owner == "" and not row(execution_id).wake_requested
+
+
+def test_a_mark_left_by_a_holder_that_died_is_served_by_the_next_one(sent: list[str],
+                                                                      api: ApiClient) -> None:
+    execution_id = running(api)
+    assert state.acquire_lease(execution_id, "holder")
+    assert state.request_wake(execution_id)
+    Execution.objects.filter(pk=execution_id).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1))
+    assert state.acquire_lease(execution_id, "next")  # its pass reads everything anyway
+    assert not row(execution_id).wake_requested
+
+
+def test_no_mark_is_left_on_an_ended_execution(sent: list[str], api: ApiClient) -> None:
+    execution_id = running(api)
+    assert api.post(f"/workflows/executions/{execution_id}/cancel").status_code == 202
+    assert drive(execution_id).status == ExecutionStatus.CANCELLED
+    assert not state.request_wake(execution_id)
+    advance(execution_id)  # a late webhook: nothing happens
+    assert not row(execution_id).wake_requested and row(execution_id).lease_owner == ""
+
+
+def test_a_cancel_arriving_mid_pass_is_seen_by_the_holders_next_pass(
+        sent: list[str], api: ApiClient, monkeypatch: Any) -> None:
+    from executions.engine import runner
+
+    execution_id = running(api)
+    advance(execution_id)  # submitted; now waiting on the provider
+    passes: list[int] = []
+    real = runner._advance
+
+    def pass_with_a_cancel_arriving(execution_id: str, heartbeat: Any) -> Any:
+        passes.append(1)
+        wake_at = real(execution_id, heartbeat)
+        if len(passes) == 1:  # the cancel arrives after this pass looked, before it lets go
+            assert api.post(f"/workflows/executions/{execution_id}/cancel").status_code == 202
+            advance(execution_id)  # its wake-up (sent after commit): leaves a mark
+            assert row(execution_id).status == ExecutionStatus.RUNNING
+        return wake_at
+
+    monkeypatch.setattr(runner, "_advance", pass_with_a_cancel_arriving)
+    advance(execution_id)
+    assert len(passes) == 2
+    assert row(execution_id).status == ExecutionStatus.CANCELLED
