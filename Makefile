@@ -81,7 +81,7 @@ build: install editor
 serve: build
 	scripts/serve.sh
 
-bench: install-test editor services
+bench: install-test editor services chromium
 	scripts/ensure-wrk.sh
 	$(TEST_ENV) $(BIN)/python -m bench $(if $(filter-out 0,$(QUICK)),--quick) $(ARGS)
 

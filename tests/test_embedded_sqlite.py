@@ -42,6 +42,15 @@ workflow = call("post", "/api/v1/workflows", {"name": "Hello", **graph})
 graph["nodes"][0]["data"]["params"]["text"] = "hello again"
 call("put", f"/api/v1/workflows/{workflow['id']}", {"name": "Hello", **graph})
 execution = call("post", f"/api/v1/workflows/{workflow['id']}/execute", {})
+# The engine runs on SQLite too (the in-process scheduler; pure nodes recorded together).
+import time
+for _ in range(600):
+    polled = call("get", f"/api/v1/workflows/executions/{execution['executionId']}/poll")
+    if polled["status"] != "RUNNING":
+        break
+    time.sleep(0.05)
+assert polled["status"] == "COMPLETED", polled
+assert polled["finalOutput"]["out"]["value"] == "hello again", polled
 schedule = call("post", f"/api/v1/workflows/{workflow['id']}/schedules",
                 {"cron": "0 9 * * *", "timezone": "Europe/Berlin"})
 batch = call("post", f"/api/v1/workflows/{workflow['id']}/batches",
