@@ -4,9 +4,12 @@ The engine decides between "retry later" and "fail now" from `retryable` alone, 
 least `retry_after` seconds when the provider said so, so every client must fill both honestly.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+
+import httpx
 
 # Besides every 5xx: request timeout, conflict (often a transient lock) and rate limiting.
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
@@ -77,3 +80,19 @@ def error_from_http(status: int, headers: Mapping[str, str], body: object,
     retry_after = parse_retry_after(headers.get("retry-after")) if retryable else None
     return ProviderError(message, http_status=status, retryable=retryable,
                          retry_after=retry_after)
+
+
+@contextmanager
+def transport_errors(provider: str, method: str, url: str) -> Iterator[None]:
+    """Around a provider's HTTP exchange (httpx): a timeout or a broken connection is worth
+    retrying; a request httpx could not even make is not."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise ProviderError(f"{provider} did not answer in time ({method} {url})",
+                            retryable=True) from exc
+    except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+        raise ProviderError(f"could not reach {provider} ({method} {url}): {exc}",
+                            retryable=True) from exc
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        raise ProviderError(f"bad request to {provider} ({method} {url}): {exc}") from exc

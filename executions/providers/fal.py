@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from wireflow_site.tls import client_context
 
-from .errors import ProviderError, detail_message, error_from_http
+from .errors import ProviderError, detail_message, error_from_http, transport_errors
 
 FalState = Literal["IN_QUEUE", "IN_PROGRESS", "COMPLETED"]
 PROVIDER = "fal"
@@ -151,7 +151,7 @@ class FalClient:
         headers = {"Accept": "application/json"}
         if self.key:
             headers["Authorization"] = f"Key {self.key}"
-        try:
+        with transport_errors("fal", method, url):
             if self._http is not None:
                 return await self._http.request(method, url, headers=headers,
                                                 timeout=self.timeout, **kwargs)
@@ -159,14 +159,6 @@ class FalClient:
             # and a pooled AsyncClient must not outlive the loop it was made in.
             async with httpx.AsyncClient(timeout=self.timeout, verify=client_context()) as http:
                 return await http.request(method, url, headers=headers, **kwargs)
-        except httpx.TimeoutException as exc:
-            raise ProviderError(f"fal did not answer in time ({method} {url})",
-                                retryable=True) from exc
-        except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-            raise ProviderError(f"could not reach fal ({method} {url}): {exc}",
-                                retryable=True) from exc
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            raise ProviderError(f"bad request to fal ({method} {url}): {exc}") from exc
 
 
 def platform_key() -> str:

@@ -23,7 +23,13 @@ from pydantic import BaseModel, ValidationError
 from executions.engine.contracts import NodeFailure
 from wireflow_site.tls import client_context
 
-from .errors import ProviderError, detail_message, is_retryable_status, parse_retry_after
+from .errors import (
+    ProviderError,
+    detail_message,
+    is_retryable_status,
+    parse_retry_after,
+    transport_errors,
+)
 
 PROVIDER = "replicate"
 Status = Literal["starting", "processing", "succeeded", "failed", "canceled"]
@@ -146,21 +152,13 @@ class ReplicateClient:
 
     async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         headers = {"Accept": "application/json", "Authorization": f"Bearer {self.token}"}
-        try:
+        with transport_errors("replicate", method, url):
             if self._http is not None:
                 return await self._http.request(method, url, headers=headers,
                                                 timeout=self.timeout, **kwargs)
             # A client per call: the engine runs each batch of coroutines in a fresh event loop.
             async with httpx.AsyncClient(timeout=self.timeout, verify=client_context()) as http:
                 return await http.request(method, url, headers=headers, **kwargs)
-        except httpx.TimeoutException as exc:
-            raise ProviderError(f"replicate did not answer in time ({method} {url})",
-                                retryable=True) from exc
-        except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-            raise ProviderError(f"could not reach replicate ({method} {url}): {exc}",
-                                retryable=True) from exc
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            raise ProviderError(f"bad request to replicate ({method} {url}): {exc}") from exc
 
 
 def error_from_response(status: int, headers: Any, body: object) -> Exception:

@@ -23,9 +23,11 @@ from typing import Any
 import httpx
 
 from executions.engine.contracts import NodeFailure
+from wireflow_site.tls import client_context
 
-from .errors import ProviderError, is_retryable_status, parse_retry_after
+from .errors import ProviderError, is_retryable_status, parse_retry_after, transport_errors
 
+PROVIDER = "stability"
 TIMEOUT_SECONDS = 120.0
 MAX_ANSWER_BYTES = 48 * 1024 * 1024  # base64 of the largest image (ultra: ~4 MP PNG)
 SD3_MODELS = frozenset({"sd3.5-large", "sd3.5-large-turbo", "sd3.5-medium", "sd3.5-flash"})
@@ -82,27 +84,27 @@ class StabilityClient:
         # (None, value) parts are plain form fields: httpx then sends multipart/form-data.
         files = [(name, (None, value)) for name, value in fields]
         headers = {"authorization": f"Bearer {self.api_key}", "accept": "application/json"}
-        http = self.http or httpx.AsyncClient(timeout=self.timeout)
+        http = self.http or httpx.AsyncClient(timeout=self.timeout, verify=client_context())
         try:
-            async with http.stream("POST", url, files=files, headers=headers,
-                                   timeout=self.timeout) as response:
-                parts: list[bytes] = []
-                size = 0
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > MAX_ANSWER_BYTES:
-                        raise ProviderError(f"stability answered more than "
-                                            f"{MAX_ANSWER_BYTES:,} bytes")
-                    parts.append(chunk)
-                return response.status_code, response.headers, b"".join(parts)
-        except httpx.TimeoutException as exc:
-            raise ProviderError("stability did not answer in time", http_status=408,
-                                retryable=True) from exc
-        except httpx.HTTPError as exc:
-            raise ProviderError(f"could not reach stability: {exc}", retryable=True) from exc
+            with transport_errors(PROVIDER, "POST", url):
+                return await _read_bounded(http, url, files, headers, self.timeout)
         finally:
             if self.http is None:
                 await http.aclose()
+
+
+async def _read_bounded(http: httpx.AsyncClient, url: str, files: Any, headers: dict[str, str],
+                        timeout: float) -> tuple[int, httpx.Headers, bytes]:
+    async with http.stream("POST", url, files=files, headers=headers,
+                           timeout=timeout) as response:
+        parts: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > MAX_ANSWER_BYTES:
+                raise ProviderError(f"stability answered more than {MAX_ANSWER_BYTES:,} bytes")
+            parts.append(chunk)
+        return response.status_code, response.headers, b"".join(parts)
 
 
 def read_generated(body: object) -> GeneratedImage:

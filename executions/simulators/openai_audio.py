@@ -31,21 +31,19 @@ import struct
 import subprocess
 import tempfile
 import wave
-from collections.abc import Awaitable, Callable
-from functools import wraps
+from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.views.decorators.csrf import csrf_exempt
 
 from executions.providers.credentials import is_a_team_key, simulator_key
 
 from . import state
 from .directives import Directives, parse_directives, strip_directives
 from .tally import Tally
+from .views import AsyncView, Refusal, simulator_view
 
 logger = logging.getLogger("wireflow.simulators")
 _PREFIX = "sim:openai_audio:"
@@ -68,48 +66,27 @@ ENCODERS = {"mp3": ("mp3", "libmp3lame"), "opus": ("ogg", "libopus"), "aac": ("a
 SIMULATED_HEADER = "x-wireflow-simulated"
 tally = Tally(_PREFIX, ("speech", "transcriptions", "refused"))
 
-AsyncView = Callable[..., Awaitable[HttpResponse]]
 
 
-class OpenAIRefusal(Exception):
+class OpenAIRefusal(Refusal):
     """An error answer in OpenAI's format."""
 
     def __init__(self, http_status: int, message: str, error_type: str = "invalid_request_error",
                  param: str | None = None, code: str | None = None,
                  headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.http_status = http_status
-        self.body = {"error": {"message": message, "type": error_type, "param": param,
-                               "code": code}}
-        self.headers = headers or {}
+        super().__init__(message, http_status, {"error": {
+            "message": message, "type": error_type, "param": param, "code": code}}, headers)
 
 
 def audio_view(method: str) -> Callable[[AsyncView], Any]:
-    # (Any: the stubs of Django's path() know only sync views.)
-    def decorate(view: AsyncView) -> AsyncView:
-        @csrf_exempt
-        @wraps(view)
-        async def wrapper(request: HttpRequest, **kwargs: Any) -> HttpResponse:
-            try:
-                if not settings.SIMULATORS_ENABLED:
-                    raise OpenAIRefusal(404, "Not found", code="not_found")
-                key = await sync_to_async(_checked_key)(request)
-                if request.method != method:
-                    raise OpenAIRefusal(405, f"Method {request.method} not allowed")
-                return await view(request, key, **kwargs)
-            except OpenAIRefusal as refusal:
-                response = JsonResponse(refusal.body, status=refusal.http_status)
-                for name, value in refusal.headers.items():
-                    response[name] = value
-                return response
-            except Exception:  # the simulator answers like OpenAI even with a bug
-                logger.exception("simulated openai audio failed on %s", request.path)
-                return JsonResponse({"error": {"message": "The server had an error while "
-                                               "processing your request.",
-                                               "type": "server_error", "param": None,
-                                               "code": None}}, status=500)
-        return wrapper
-    return decorate
+    return simulator_view(
+        # (_checked_key is defined below: looked up when a request comes.)
+        method, provider="openai audio", checked_key=lambda request: _checked_key(request),
+        refusal=lambda status, text: OpenAIRefusal(
+            status, text, code="not_found" if status == 404 else None),
+        crashed=lambda: {"error": {"message": "The server had an error while processing your "
+                                              "request.", "type": "server_error", "param": None,
+                                   "code": None}})
 
 
 # --- Views ---------------------------------------------------------------------------------

@@ -24,20 +24,18 @@ import hmac
 import logging
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable
-from functools import wraps
+from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.views.decorators.csrf import csrf_exempt
 
 from executions.providers.credentials import is_a_team_key, simulator_key
 
 from . import media, state
 from .directives import parse_directives, strip_directives
 from .tally import Tally
+from .views import AsyncView, Refusal, simulator_view
 
 logger = logging.getLogger("wireflow.simulators")
 _PREFIX = "sim:stability:"
@@ -58,46 +56,26 @@ STYLE_PRESETS = frozenset({
 FILTERED_WORD = "[sim filtered]"
 tally = Tally(_PREFIX, ("generations", "refused"))
 
-AsyncView = Callable[..., Awaitable[HttpResponse]]
 
 
-class StabilityRefusal(Exception):
+class StabilityRefusal(Refusal):
     """An error answer in Stability's format."""
 
     def __init__(self, http_status: int, name: str, errors: list[str],
                  headers: dict[str, str] | None = None) -> None:
-        super().__init__("; ".join(errors))
-        self.http_status = http_status
-        self.body = {"id": uuid.uuid4().hex, "name": name, "errors": errors}
-        self.headers = headers or {}
+        super().__init__("; ".join(errors), http_status,
+                         {"id": uuid.uuid4().hex, "name": name, "errors": errors}, headers)
 
 
 def stability_view(method: str) -> Callable[[AsyncView], Any]:
-    # (Any: the stubs of Django's path() know only sync views.)
-    def decorate(view: AsyncView) -> AsyncView:
-        @csrf_exempt
-        @wraps(view)
-        async def wrapper(request: HttpRequest, **kwargs: Any) -> HttpResponse:
-            try:
-                if not settings.SIMULATORS_ENABLED:
-                    raise StabilityRefusal(404, "not_found", ["Not found"])
-                key = await sync_to_async(_checked_key)(request)
-                if request.method != method:
-                    raise StabilityRefusal(405, "method_not_allowed",
-                                           [f"{request.method} is not allowed"])
-                return await view(request, key, **kwargs)
-            except StabilityRefusal as refusal:
-                response = JsonResponse(refusal.body, status=refusal.http_status)
-                for name, value in refusal.headers.items():
-                    response[name] = value
-                return response
-            except Exception:  # the simulator answers like Stability even with a bug
-                logger.exception("simulated stability failed on %s", request.path)
-                return JsonResponse({"id": uuid.uuid4().hex, "name": "internal_error",
-                                     "errors": ["An unexpected server error has occurred, "
-                                                "please try again later."]}, status=500)
-        return wrapper
-    return decorate
+    return simulator_view(
+        # (_checked_key is defined below: looked up when a request comes.)
+        method, provider="stability", checked_key=lambda request: _checked_key(request),
+        refusal=lambda status, text: StabilityRefusal(
+            status, "not_found" if status == 404 else "method_not_allowed", [text]),
+        crashed=lambda: {"id": uuid.uuid4().hex, "name": "internal_error",
+                         "errors": ["An unexpected server error has occurred, please try "
+                                    "again later."]})
 
 
 @stability_view("POST")
