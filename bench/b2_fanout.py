@@ -1,7 +1,7 @@
 """B2: fan-out efficiency — N parallel model nodes of 1 s simulated latency each, against one
 such node alone (ideal: the same wall time)."""
 
-from .common import Result, Site, create_workflow, node, run_to_end
+from .common import Result, Site, cpu_note, create_workflow, node, run_to_end
 
 LATENCY = "[sim latency=1s]"
 
@@ -20,13 +20,16 @@ def run(site: Site) -> list[Result]:
         run_to_end(client, single_id, poll_every=0.02)  # warm up
         single, _ = run_to_end(client, single_id, poll_every=0.02)
         for n in (10, 50, 100):
-            wall, poll = run_to_end(client, create_workflow(client, *fan_out(n)),
-                                    poll_every=0.02)
+            workflow_id = create_workflow(client, *fan_out(n))
+            before = site.cpu_seconds()
+            wall, poll = run_to_end(client, workflow_id, poll_every=0.02)
+            after = site.cpu_seconds()
             assert poll["status"] == "COMPLETED", poll["error"]
             goal_met = wall <= 1.2 * single if n == 100 else None
             results.append(Result(
                 id="B2", what=f"fan-out of {n} parallel 1 s model nodes", figure=round(wall, 3),
                 unit="s", baseline=round(single, 3),
                 goal="<= 1.2x one node at N=100" if n == 100 else "(trend)", met=goal_met,
+                note=cpu_note({part: after[part] - before[part] for part in after}),
             ))
     return results

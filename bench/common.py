@@ -170,6 +170,17 @@ class Site:
                 "print(name + '=' + client.cookies[name].value)")
         return self._manage("shell", "-c", code).strip().splitlines()[-1]
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds (user + system) used so far by the web server, the provider simulator
+        and the worker, each with its children, and by the whole machine (the rest is
+        PostgreSQL, Redis and the load's clients). Take two readings and subtract."""
+        web, simulator, worker = (_cpu_seconds([p.pid, *children(p.pid)])
+                                  for p in self.processes[:3])
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+        busy = sum(int(v) for i, v in enumerate(fields) if i not in (3, 4))  # not idle, iowait
+        return {"web": web, "simulator": simulator, "worker": worker,
+                "machine": busy / os.sysconf("SC_CLK_TCK")}
+
     def sql(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
         """Read the site's database directly (counting finished executions, say)."""
         with psycopg.connect(f"{PG_URL}/{DB_NAME}", autocommit=True) as conn:
@@ -185,6 +196,32 @@ class Site:
             if running == 0 or time.monotonic() > deadline:
                 return running
             time.sleep(0.5)
+
+
+def cpu_note(used: dict[str, float]) -> str:
+    """Two cpu_seconds() readings' difference, for a result's note."""
+    parts = ", ".join(f"{part} {seconds:.1f}" for part, seconds in used.items())
+    return f"CPU seconds used: {parts} (of {os.cpu_count()} cores)"
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    ticks = 0
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:  # gone between listing and reading
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in task.read_text().split():
+            found += [int(child), *children(int(child))]
+    return found
 
 
 def _recreate_database() -> None:

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -159,10 +160,16 @@ def execution_start(workflow: Workflow, user: User | None, request: ExecuteReque
     credits_reserve(workflow.team_id, execution.pk,
                     [item for item in line_items(plan, team_id=workflow.team_id)
                      if item.node_id not in request.carried])
-    Workflow.objects.filter(pk=workflow.pk).update(execution_count=F("execution_count") + 1,
-                                                   last_executed_at=now)
+    # Counted once committed, in a statement of its own: inside this transaction the UPDATE
+    # would hold the workflow's row lock until commit and queue every concurrent execute of it.
+    transaction.on_commit(partial(_count_execution, workflow.pk, now))
     dispatch.advance_later(str(execution.pk))
     return execution
+
+
+def _count_execution(workflow_id: Any, at: datetime) -> None:
+    Workflow.objects.filter(pk=workflow_id).update(execution_count=F("execution_count") + 1,
+                                                   last_executed_at=at)
 
 
 def _version_run(workflow: Workflow, request: ExecuteRequest,

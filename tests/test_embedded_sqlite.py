@@ -56,6 +56,11 @@ schedule = call("post", f"/api/v1/workflows/{workflow['id']}/schedules",
 batch = call("post", f"/api/v1/workflows/{workflow['id']}/batches",
              {"rows": [{"Words": "a"}, {"Words": "b"}], "concurrency": 1})
 template = call("post", "/api/v1/templates", {"workflowId": workflow["id"], "scope": "team"})
+from accounts.services import api_key_create
+secret = api_key_create(user=owner, team=owner.current_team, name="k").secret
+by_key = Client(raise_request_exception=False).get(
+    "/api/v1/team", headers={"Authorization": f"Bearer {secret}"})
+assert by_key.status_code == 200, (by_key.status_code, by_key.content[:300])
 ids = {"workflow_id": workflow["id"], "execution_id": execution["executionId"],
        "schedule_id": schedule["id"], "batch_id": batch["batchId"], "template_id": template["id"],
        "team_id": str(owner.current_team_id), "user_id": str(owner.pk), "number": "2",

@@ -1,6 +1,7 @@
 
-from accounts.models import Membership, Role
+from accounts.models import ApiKey, Membership, Role
 from accounts.selectors import (
+    api_key_find,
     api_key_get_for_user,
     api_keys_for_team,
     current_team_for_user,
@@ -11,7 +12,7 @@ from accounts.selectors import (
     team_get_for_user,
     teams_for_user,
 )
-from accounts.services import api_key_create, team_create
+from accounts.services import api_key_create, api_key_revoke, team_create
 
 
 def test_a_user_sees_only_the_teams_they_belong_to(owner, team, teammate, stranger):
@@ -68,3 +69,34 @@ def test_the_current_team_falls_back_when_the_user_left_it(owner, team, teammate
     fallback = current_team_for_user(teammate)
     assert fallback is not None
     assert fallback != team
+
+
+def test_the_key_lookup_reads_key_team_and_creator_as_the_orm_does(owner, team):
+    """api_key_find is a hand-written statement: every column of the key, its team and its
+    creator must come back with the value and type the ORM gives (JSON scopes, dates...)."""
+    created = api_key_create(user=owner, team=team, name="k", scopes=["workflows:read"],
+                             expires_in_days=3)
+    found = api_key_find(created.secret)
+    expected = ApiKey.objects.select_related("team", "user").get(pk=created.api_key.pk)
+    assert found is not None
+    for mine, theirs in ((found, expected), (found.team, expected.team),
+                         (found.user, expected.user)):
+        for field in type(theirs)._meta.concrete_fields:
+            value, wanted = getattr(mine, field.attname), getattr(theirs, field.attname)
+            assert (value, type(value)) == (wanted, type(wanted)), field.attname
+    assert found.scopes == ["workflows:read"]
+
+
+def test_the_key_lookup_finds_no_dead_key(owner, team, teammate):
+    """Revoked, a creator deactivated, a creator who left the team: no key."""
+    revoked = api_key_create(user=owner, team=team, name="revoked")
+    api_key_revoke(revoked.api_key)
+    left = api_key_create(user=teammate, team=team, name="left")
+    Membership.objects.filter(user=teammate, team=team).delete()
+    assert api_key_find(revoked.secret) is None
+    assert api_key_find(left.secret) is None
+    live = api_key_create(user=owner, team=team, name="live")
+    assert api_key_find(live.secret) is not None
+    owner.is_active = False
+    owner.save(update_fields=["is_active"])
+    assert api_key_find(live.secret) is None

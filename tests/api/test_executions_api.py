@@ -94,6 +94,19 @@ def workflow_id(api: ApiClient) -> str:
 
 # --- Execute --------------------------------------------------------------------------------
 
+
+def test_each_committed_execute_counts_on_its_workflow(
+        api: ApiClient, workflow_id: str, django_capture_on_commit_callbacks: Any) -> None:
+    """executionCount and lastExecutedAt, written once the execute has committed."""
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            execution_id = start(api, workflow_id)
+    workflow = api.get(f"/workflows/{workflow_id}").json()
+    started = Execution.objects.get(pk=execution_id).started_at
+    assert workflow["executionCount"] == 2
+    assert workflow["lastExecutedAt"] == started.isoformat(timespec="milliseconds"
+                                                           ).replace("+00:00", "Z")
+
 def test_execute_answers_201_running_with_one_empty_run_and_the_poll_location(
         api: ApiClient, workflow_id: str) -> None:
     response = api.post(f"/workflows/{workflow_id}/execute", {})
