@@ -214,17 +214,17 @@ def signup_grant(team: Team, amount: int) -> None:
         credits_grant(team, amount, note="Sign-up grant")
 
 
-@transaction.atomic
 def credits_reserve(team_id: int, execution_id: ExecutionId, items: Sequence[LineItem]) -> None:
     """Reserve the estimate for a starting execution, or raise the 402. Call it inside the
     transaction that creates the execution, so a 402 leaves nothing behind."""
     required = total_of(items)
     if required <= 0:
-        return  # nothing to pay: no need to queue behind the team's lock
-    available = _lock_account(team_id)
-    if required > available:
-        raise InsufficientCredits(required, available, items)
-    _post(team_id, _entry(team_id, CreditKind.RESERVE, -required, execution_id=execution_id))
+        return  # nothing to pay: no lock to queue behind, not even a savepoint's round trips
+    with transaction.atomic():
+        available = _lock_account(team_id)
+        if required > available:
+            raise InsufficientCredits(required, available, items)
+        _post(team_id, _entry(team_id, CreditKind.RESERVE, -required, execution_id=execution_id))
 
 
 @transaction.atomic

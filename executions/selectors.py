@@ -26,7 +26,8 @@ def execution_get_for_user(user: User, execution_id: str, *, team: Team | None =
     found = Execution.objects.filter(readable_by(user), pk=pk)
     if team is not None:
         found = found.filter(team=team)
-    execution = found.first()
+    # Its version comes along: poll, details and history show its number and tag.
+    execution = found.select_related("workflow_version").first()
     if execution is None:
         raise NotFound("Execution not found")
     return execution
