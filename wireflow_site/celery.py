@@ -1,9 +1,25 @@
 import os
+from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
+from django.db import close_old_connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wireflow_site.settings")
 
 app = Celery("wireflow")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Celery's Django fixup closes the database connection before and after every task, and with
+# psycopg's pool closes the whole pool: each advance then opened a new PostgreSQL connection
+# (a backend to fork, authentication, a pool's threads to start). Its closing is pushed out of
+# reach, and connections are handled per task as Django handles them per request: reused within
+# CONN_MAX_AGE (health-checked), handed back to the pool, dropped when unusable. After a fork
+# the fixup still closes what the child inherited.
+app.conf["CELERY_DB_REUSE_MAX"] = 2**62
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def _connections_as_a_request_would(**_: Any) -> None:
+    close_old_connections()
