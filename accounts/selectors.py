@@ -103,17 +103,26 @@ def _instances(row: Sequence[Any], models: Sequence[type[Model]]) -> list[Any]:
     passed through its field's database converters (JSON, booleans and dates on SQLite...)."""
     instances, start = [], 0
     for model in models:
-        fields = model._meta.concrete_fields
-        values = []
-        for field, value in zip(fields, row[start:start + len(fields)], strict=True):
-            expression = field.get_col(model._meta.db_table)
-            for convert in (connection.ops.get_db_converters(expression)
-                            + field.get_db_converters(connection)):  # type: ignore[attr-defined]
-                value = convert(value, expression, connection)
-            values.append(value)
-        instances.append(model.from_db(connection.alias, [f.attname for f in fields], values))
-        start += len(fields)
+        names, converters = _reading(model)
+        values = list(row[start:start + len(names)])
+        for index, convert, expression in converters:
+            values[index] = convert(values[index], expression, connection)
+        instances.append(model.from_db(connection.alias, names, values))
+        start += len(names)
     return instances
+
+
+@functools.cache
+def _reading(model: type[Model]) -> tuple[list[str], list[tuple[int, Any, Any]]]:
+    """A model's column names, and the converters its columns need, worked out once."""
+    fields = model._meta.concrete_fields
+    converters = []
+    for index, field in enumerate(fields):
+        expression = field.get_col(model._meta.db_table)
+        for convert in (connection.ops.get_db_converters(expression)
+                        + field.get_db_converters(connection)):  # type: ignore[attr-defined]
+            converters.append((index, convert, expression))
+    return [f.attname for f in fields], converters
 
 
 @functools.cache

@@ -53,7 +53,7 @@ def run(site: Site) -> list[Result]:
                                             for n in per_client])
         time.sleep(WAIT_S / 2 - 5)  # halfway through the wait: is the one slot free?
         behind, behind_poll = run_to_end(client, quick)
-        done = _wait_until_done(site, waiting, timeout=WAIT_S * 10)
+        done = site.wait_until_idle(waiting, timeout=WAIT_S * 10) == 0
         memory.stop()
         cpu = {part: used - cpu_before[part] for part, used in site.cpu_seconds().items()}
     refused = EXECUTIONS - sum(submitted)
@@ -132,14 +132,3 @@ def _submit(url: str, api_key: str, workflow_id: str, count: int) -> int:
             if client.post(f"/workflows/{workflow_id}/execute", json={}).status_code == 201:
                 accepted += 1
     return accepted
-
-
-def _wait_until_done(site: Site, workflow_id: str, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        running = site.sql("SELECT count(*) FROM executions_execution WHERE workflow_id = %s "
-                           "AND status = 'RUNNING'", workflow_id)[0][0]
-        if running == 0:
-            return True
-        time.sleep(0.2)
-    return False
