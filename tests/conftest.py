@@ -263,9 +263,11 @@ def sim_site(live_site: str, settings: Any) -> str:
 
 
 @pytest.fixture
-def engine(sim_site: str, _module_worker: Worker) -> Iterator[str]:
+def engine(sim_site: str, _module_worker: Worker, _asgi_server: LiveServer) -> Iterator[str]:
     """The live site with the simulator as fal, and a worker running executions. Afterwards,
     executions still running are cancelled and waited for, so that the worker is not writing
-    while the test database is emptied."""
+    while the test database is emptied. Requests still being answered go first: one sent by
+    a browser just before it closed may start an execution after the engine looked."""
     yield sim_site
+    _asgi_server.wait_idle()
     quiesce()

@@ -2,6 +2,7 @@
 preview, "Run to here" reusing cached results, and Cancel. The engine runs for real: a Celery
 worker (tests/harness.py) on the test database, with the fal simulator as provider."""
 
+import re
 
 import pytest
 from playwright.sync_api import expect
@@ -10,6 +11,7 @@ from accounts.models import User
 from executions.models import Execution
 from workflows.models import Workflow
 
+from ..harness import wait_until
 from .editor_page import graph_edge, graph_node, log_in, node, select_node
 
 pytestmark = pytest.mark.browser
@@ -80,13 +82,21 @@ def test_run_to_here_reuses_the_cached_upstream_results(engine, page, owner):
     assert submissions("fal-ai/flux-2") == 1
     assert submissions("clarityai/crystal-upscaler") == 1
 
-    select_node(page, "generate:flux_2")
+    select_node(page, "upscale:crystal_upscaler")
     page.get_by_test_id("run-to-here").click()
+    # The first run's statuses stay on the canvas until the second one has started: wait for
+    # the second execution, and for the run panel to follow it, before reading the canvas.
+    second = wait_until(lambda: Execution.objects.filter(workflow=workflow)
+                        .exclude(target_node_id="").first(), 60, "run to here never started")
+    expect(page.get_by_test_id("run-page-link")).to_have_attribute(
+        "href", re.compile(re.escape(str(second.pk))))
     expect(page.get_by_test_id("run-status")).to_have_text("COMPLETED", timeout=RUN_TIMEOUT_MS)
-    expect_status(page, "generate:flux_2", "completed")
-    # Flux was served from the cache, and the upscaler below the target did not run at all.
+    expect_status(page, "upscale:crystal_upscaler", "completed")
+    # Flux, upstream of the target, was served from the cache; the target itself ran again.
     assert submissions("fal-ai/flux-2") == 1
-    assert submissions("clarityai/crystal-upscaler") == 1
+    assert submissions("clarityai/crystal-upscaler") == 2
+    cached = {run.node_id: run.cached for run in second.node_runs.all()}
+    assert (cached["flux"], cached["up"]) == (True, False)
 
 
 def test_cancel_stops_a_run(engine, page, owner):
