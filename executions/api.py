@@ -91,7 +91,7 @@ def execute(request: HttpRequest, workflow_id: str, response: HttpResponse,
     execution = services.execution_start(workflow, caller.user, services.ExecuteRequest(
         nodes=body.nodes, edges=body.edges, inputs=body.inputs,
         target_node_id=body.targetNodeId, trigger_data=body.triggerData,
-        trigger=caller.trigger, version=version))
+        trigger=caller.trigger, version=version, force=body.force))
     return started(execution, response)
 
 

@@ -54,6 +54,8 @@ class Execution(models.Model):
     inputs = models.JSONField(default=dict)
     trigger_data = models.JSONField(default=dict, blank=True)
     target_node_id = models.CharField(max_length=200, blank=True, default="")
+    # Execute's `force`: every node runs again, none reuses a cached result.
+    force = models.BooleanField(default=False)
     final_output = models.JSONField(default=dict, blank=True)
     credits_used = models.FloatField(default=0)
     created_at = models.DateTimeField(default=timezone.now)

@@ -44,8 +44,9 @@ def _request_like(original: Execution, trigger: str,
     return services.ExecuteRequest(
         **graph, version=version, inputs=original.inputs, trigger=trigger,
         target_node_id=original.target_node_id or None, trigger_data=original.trigger_data,
-        rerun_of=original, carried={node_id: run for node_id, run in carried.items()
-                                    if types.get(node_id) == run.node_type})
+        force=original.force, rerun_of=original,
+        carried={node_id: run for node_id, run in carried.items()
+                 if types.get(node_id) == run.node_type})
 
 
 def _node_types(nodes: Any) -> dict[str, str]:

@@ -20,6 +20,9 @@ class ExecuteIn(Schema):
     targetNodeId: str | None = Field(
         None, max_length=200,
         description="Run only this node and what it needs, reusing cached upstream results.")
+    force: bool = Field(
+        False, description="true: run every node again; no node reuses a cached result (not "
+                           "even the upstream nodes of targetNodeId).")
     triggerData: dict[str, Any] = Field(default_factory=dict,
                                         description="Free-form, stored with the execution.")
     version: VersionRef | None = Field(

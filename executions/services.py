@@ -31,6 +31,7 @@ class ExecuteRequest:
     edges: list[dict[str, Any]] | None = None
     inputs: Mapping[str, Any] = field(default_factory=dict)
     target_node_id: str | None = None
+    force: bool = False  # no node reuses a cached result
     trigger_data: Mapping[str, Any] = field(default_factory=dict)
     trigger: str = Trigger.API
     # A pinned run: this saved version's graph instead of the current one.
@@ -151,6 +152,7 @@ def execution_start(workflow: Workflow, user: User | None, request: ExecuteReque
         workflow_version=_version_run(workflow, request, plan),
         trigger=request.trigger, nodes=plan.nodes, edges=plan.edges, inputs=inputs,
         trigger_data=dict(request.trigger_data), target_node_id=request.target_node_id or "",
+        force=request.force,
         started_at=now, deadline_at=now + timedelta(seconds=settings.EXECUTION_DEADLINE_SECONDS),
         wake_at=now, rerun_of=request.rerun_of,
     )

@@ -22,11 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 import filetype
 import mutagen
 from django.conf import settings
-from django.core.files.uploadedfile import UploadedFile
+from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
 from django.db import transaction
 from django.http import HttpRequest
@@ -43,14 +44,17 @@ from mutagen.wave import WAVE
 from PIL import Image
 
 from accounts.models import Team, User
-from wireflow_site.errors import ApiError, InvalidRequest
+from wireflow_site.errors import ApiError, InvalidRequest, Unprocessable
 
-from .media import absolute_media_url
+from . import ssrf
+from .media import absolute_media_url, open_media_by_url
 from .models import Upload
 
 logger = logging.getLogger("wireflow.uploads")
 
 SNIFF_BYTES = 8192  # what filetype looks at
+URL_FETCH_TIMEOUT_SECONDS = 30.0  # the whole fetch of a file by URL, redirects included
+LIST_MAX = 200
 TOKEN_BYTES = 32  # 256 bits of randomness in every upload's URL
 MAX_NAME_STEM = 60
 
@@ -220,3 +224,41 @@ def upload_create(*, team: Team, user: User | None, file: UploadedFile) -> Uploa
 
 def upload_url(upload: Upload) -> str:
     return absolute_media_url(upload.file.url)
+
+
+# --- By URL ------------------------------------------------------------------------------
+
+def upload_from_url(*, team: Team, user: User | None, url: str) -> Upload:
+    """Fetches the file at `url` through the SSRF guard (bounded by UPLOAD_MAX_BYTES while it
+    streams, and by a timeout) and stores it as an upload, recognised like any other. Our own
+    media is read from storage: no HTTP round trip to ourselves."""
+    content = open_media_by_url(url)
+    if content is None:
+        content = _fetched(url)
+    if len(content) > settings.UPLOAD_MAX_BYTES:
+        raise too_large()
+    name = PurePosixPath(urlsplit(url).path).name or "upload"
+    return upload_create(team=team, user=user, file=SimpleUploadedFile(name[:255], content))
+
+
+def _fetched(url: str) -> bytes:
+    try:
+        response = ssrf.fetch("GET", url, timeout=URL_FETCH_TIMEOUT_SECONDS,
+                              max_bytes=settings.UPLOAD_MAX_BYTES)
+    except ssrf.ResponseTooLarge:
+        raise too_large() from None
+    except ssrf.BlockedUrl as exc:
+        raise InvalidRequest(str(exc), code="invalid_url", fields=["url"]) from None
+    except ssrf.FetchError as exc:  # unresolvable, refused, timed out, too many redirects
+        raise Unprocessable(f"The URL could not be fetched: {exc}",
+                            code="url_fetch_failed") from None
+    if not 200 <= response.status_code < 300:
+        raise Unprocessable(f"The URL could not be fetched: it answered HTTP "
+                            f"{response.status_code}", code="url_fetch_failed")
+    return response.content
+
+
+def uploads_for_team(team: Team, *, limit: int = 100) -> list[Upload]:
+    """The team's uploads, newest first."""
+    return list(Upload.objects.filter(team=team)
+                .order_by("-created_at", "-pk")[:min(limit, LIST_MAX)])

@@ -120,7 +120,9 @@ def _mount_routers() -> None:
     from executions.stats_api import router as stats_router
     from executions.uploads_api import router as uploads_router
     from workflows.api import router as workflows_router
+    from workflows.generate_api import router as generate_router
     from workflows.nodes.api import router as nodes_router
+    from workflows.sharing_api import router as sharing_router
     from workflows.templates_api import router as templates_router
     from workflows.versions_api import router as versions_router
 
@@ -137,6 +139,8 @@ def _mount_routers() -> None:
     api.add_router("/workflows", estimate_router)
     api.add_router("/workflows", events_router)
     api.add_router("/workflows", versions_router)
+    api.add_router("/workflows", generate_router)  # "generate/stream" before "{workflow_id}"
+    api.add_router("/workflows", sharing_router)
     api.add_router("/workflows", workflows_router)
     api.add_router("/developer", developer_router)
     api.add_router("/team", team_router)

@@ -131,9 +131,10 @@ def server_error(request: HttpRequest) -> HttpResponse:
     return error_response(request, sys.exc_info()[1])
 
 
-# Media uploads (executions/uploads.py) carry files up to UPLOAD_MAX_BYTES, plus the multipart
-# framing around them; the upload handler bounds the file itself again while it is read.
-UPLOADS_PATH = "/api/v1/uploads"
+# Media uploads (executions/uploads.py, at both paths of executions/uploads_api.py) carry files
+# up to UPLOAD_MAX_BYTES, plus the multipart framing around them; the upload handler bounds the
+# file itself again while it is read.
+UPLOAD_PATHS = frozenset({"/api/v1/uploads", "/api/v1/media/upload"})
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
 
@@ -141,7 +142,7 @@ _BATCHES_PATH = re.compile(r"^/api/v1/workflows/[^/]+/batches/?$")
 
 
 def _body_limit(request: HttpRequest) -> int:
-    if request.path == UPLOADS_PATH and request.content_type == "multipart/form-data":
+    if request.path in UPLOAD_PATHS and request.content_type == "multipart/form-data":
         return int(settings.UPLOAD_MAX_BYTES) + MULTIPART_OVERHEAD_BYTES
     # A batch sent as a CSV file (executions/batches_api.py): its multipart body may carry up
     # to BATCH_CSV_MAX_BYTES plus the framing; a JSON batch keeps the ordinary limit.

@@ -333,6 +333,10 @@ ANTHROPIC_BASE_URL = env_str("ANTHROPIC_BASE_URL", f"{SITE_URL}/_sim/anthropic"
 STABILITY_API_URL = env_str("STABILITY_API_URL", f"{SITE_URL}/_sim/stability"
                             if SIMULATORS_ENABLED and not STABILITY_API_KEY
                             else "https://api.stability.ai")
+# The models that build a workflow from a sentence (POST /api/v1/workflows/generate/stream).
+GENERATE_MODELS = {
+    "openai": env_str("WIREFLOW_GENERATE_OPENAI_MODEL", "gpt-4o-mini"),
+    "anthropic": env_str("WIREFLOW_GENERATE_ANTHROPIC_MODEL", "claude-sonnet-4-5")}
 EXECUTION_DEADLINE_SECONDS = env_int("EXECUTION_DEADLINE_SECONDS", 3600)
 # Credits every new team starts with (1 credit = US$0.01): enough to try the seed pipeline
 # (about 40 credits a run) several times.

@@ -8,22 +8,28 @@ from ninja import Query, Router, Status
 
 from accounts.auth import ApiAuth, caller_of
 from accounts.scopes import WORKFLOWS_READ, WORKFLOWS_WRITE
+from wireflow_site.errors import InvalidRequest
 
 from . import selectors, services
 from .models import Workflow
 from .schemas import (
     COMMON_ERRORS,
+    NODE_PATCH_FIELDS,
+    DuplicateIn,
     DuplicateOut,
     ErrorOut,
     InvalidGraphOut,
     LintIn,
     LintOut,
+    NodePatchedOut,
+    NodePatchIn,
     StaleWriteOut,
     WorkflowIn,
     WorkflowListQuery,
     WorkflowOut,
     WorkflowUpdateIn,
     duplicate_out,
+    parsed_body,
     workflow_out,
 )
 
@@ -31,7 +37,8 @@ router = Router(tags=["workflows"])
 
 _read = ApiAuth(WORKFLOWS_READ)
 _write = ApiAuth(WORKFLOWS_WRITE)
-
+_DUPLICATE_BODY_OPENAPI = {"requestBody": {"required": False, "content": {
+    "application/json": {"schema": DuplicateIn.model_json_schema()}}}}
 
 
 def _workflow(request: HttpRequest, workflow_id: str) -> Workflow:
@@ -88,6 +95,9 @@ def get_workflow(request: HttpRequest, workflow_id: str) -> Any:
             summary="Replace a workflow (optional baseUpdatedAt guards against stale writes)")
 def update_workflow(request: HttpRequest, workflow_id: str, payload: WorkflowUpdateIn) -> Any:
     workflow = _workflow(request, workflow_id)
+    if payload.changes_link_permission(workflow.link_permission):
+        raise InvalidRequest("linkPermission cannot be set here: use POST "
+                             "/workflows/{id}/visibility", code="invalid_field")
     updated = services.workflow_update(workflow, user=caller_of(request).user,
                                        data=_update_data(payload),
                                        base_updated_at=payload.baseUpdatedAt)
@@ -114,9 +124,57 @@ def rotate_webhook(request: HttpRequest, workflow_id: str) -> Any:
 
 @router.post("/{workflow_id}/duplicate", auth=_write,
              response={201: DuplicateOut, 404: ErrorOut, **COMMON_ERRORS},
-             summary="Copy a workflow into the caller's current team")
+             openapi_extra=_DUPLICATE_BODY_OPENAPI,
+             summary="Copy a workflow into the caller's current team",
+             description="Optional JSON body `{name}`: the copy's name (default: the "
+                         "original's, with \" (copy)\").")
 def duplicate_workflow(request: HttpRequest, workflow_id: str) -> Any:
     caller = caller_of(request)
+    name = _duplicate_name(request)
     source = _workflow(request, workflow_id)
-    copied = services.workflow_duplicate(source, user=caller.user, team=caller.team)
+    copied = services.workflow_duplicate(source, user=caller.user, team=caller.team, name=name)
     return Status(201, duplicate_out(copied))
+
+
+def _duplicate_name(request: HttpRequest) -> str | None:
+    """The optional body is read here, not by ninja: a bare POST may come as an empty form
+    (multipart), which names nothing, as no body at all does."""
+    if request.content_type == "multipart/form-data" or not request.body:
+        return None
+    return parsed_body(request.body, DuplicateIn).name
+
+
+@router.patch("/{workflow_id}/nodes/{node_id}", auth=_write,
+              response={200: NodePatchedOut, 404: ErrorOut, 409: StaleWriteOut,
+                        422: InvalidGraphOut, **COMMON_ERRORS},
+              summary="Change one node's params, label or position (saved as a new version)",
+              description="`config` and `params` merge into the node's params (a key set to "
+                          "null is removed); `label` and `position` replace. Any other field, "
+                          "or a structural key (`output`, `nodeType`, ...) inside config or "
+                          "params, is 400 `invalid_field`. The graph is validated like a "
+                          "save (422); a stale `baseUpdatedAt` is 409 `stale_write`.")
+def patch_node(request: HttpRequest, workflow_id: str, node_id: str,
+               payload: NodePatchIn) -> Any:
+    _check_node_patch(payload)
+    workflow = _workflow(request, workflow_id)
+    saved, node = services.workflow_node_patch(
+        workflow, user=caller_of(request).user, node_id=node_id, patch=_node_patch(payload),
+        base_updated_at=payload.baseUpdatedAt)
+    return {"data": {"node": node, "updatedAt": saved.updated_at}}
+
+
+def _check_node_patch(payload: NodePatchIn) -> None:
+    refused = payload.refused_fields()
+    if refused:
+        raise InvalidRequest(f"Not a field a node PATCH may set: {', '.join(refused)} (send "
+                             "config, params, label, position or baseUpdatedAt)",
+                             code="invalid_field")
+    if payload.is_empty():
+        raise InvalidRequest(f"Send at least one of {', '.join(NODE_PATCH_FIELDS)}",
+                             fields=list(NODE_PATCH_FIELDS))
+
+
+def _node_patch(payload: NodePatchIn) -> services.NodePatch:
+    position = payload.position.model_dump() if payload.position is not None else None
+    return services.NodePatch(params=payload.param_changes(), label=payload.label,
+                              position=position)

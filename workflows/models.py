@@ -8,6 +8,11 @@ from django.utils import timezone
 from accounts.models import Team
 
 
+class LinkPermission(models.TextChoices):
+    PRIVATE = "private"  # only the team's members
+    VIEW = "view"  # anyone with the link sees the public page (workflows/sharing_views.py)
+
+
 class Workflow(models.Model):
     """A team's graph of nodes and edges, saved exactly as the canvas editor sends it."""
 
@@ -41,6 +46,9 @@ class Workflow(models.Model):
     template_version = models.PositiveIntegerField(null=True, blank=True)
     # Pins the webhook trigger to a version (a number or a tag); "" runs the current graph.
     webhook_version = models.CharField(max_length=40, blank=True, default="")
+    # Who may open the workflow's public page /workflows/<id>/ (POST /workflows/{id}/visibility).
+    link_permission = models.CharField(max_length=10, choices=LinkPermission.choices,
+                                       default=LinkPermission.PRIVATE)
 
     class Meta:
         indexes = [models.Index(fields=["team", "-updated_at"], name="workflow_team_updated")]

@@ -2,18 +2,24 @@
 
 import math
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from django.conf import settings
 from ninja import Schema
 from pydantic import (
     BaseModel,
+    ConfigDict,
     Field,
     PlainSerializer,
     PlainValidator,
+    ValidationError,
     WithJsonSchema,
     field_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
+
+from wireflow_site.errors import InvalidRequest
+from wireflow_site.jsonbody import MalformedJson, parse_json
 
 from .models import Workflow
 from .node_secrets import redact_graph
@@ -85,6 +91,27 @@ class InvalidGraphOut(ErrorOut):
 
 class StaleWriteOut(ErrorOut):
     currentUpdatedAt: str = Field(description="The workflow's updatedAt on the server now")
+    yourBaseUpdatedAt: str = Field(description="The baseUpdatedAt the request sent")
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def parsed_body(raw: bytes, model: type[Model]) -> Model:
+    """A JSON body read by the endpoint itself (one that also takes a form, or nothing), with
+    the errors ninja's parsing gives: 400 invalid_json, 400 invalid_request naming the fields."""
+    try:
+        value = parse_json(raw)
+    except MalformedJson:
+        raise InvalidRequest("Malformed JSON body", code="invalid_json") from None
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        places = [".".join(str(part) for part in e["loc"]) or "body" for e in exc.errors()]
+        details = "; ".join(f"{place}: {e['msg']}"
+                            for place, e in list(zip(places, exc.errors(), strict=True))[:10])
+        raise InvalidRequest(f"Invalid request: {details}", fields=sorted(set(places))) \
+            from None
 
 
 # Every authenticated endpoint can answer these (bad input, auth, scope, size, rate limit).
@@ -141,8 +168,12 @@ def _storable_text(text: str) -> bool:
 # Request bodies are plain pydantic models: ninja's Schema reads any object through getattr,
 # so it would take a JSON array for an object whose fields all have defaults.
 
+NAME_MAX = 200
+NAME_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"  # at least one visible character, no NUL
+
+
 class WorkflowIn(BaseModel):
-    name: str = Field(max_length=200, pattern=r"^[^\x00]*[^\s\x00][^\x00]*$")
+    name: str = Field(max_length=NAME_MAX, pattern=NAME_PATTERN)
     description: str | None = Field(None, max_length=10_000, pattern=NO_NUL)
     nodes: list[Node] = Field(description="React Flow nodes (see api.md, Objects > Graph)")
     edges: list[Edge]
@@ -176,6 +207,8 @@ class WorkflowUpdateIn(WorkflowIn):
         None, max_length=255, pattern=NO_NUL, json_schema_extra={"writeOnly": True},
         description="Signing secret for the webhook (X-Wireflow-Signature); \"\" or null "
                     "clears it. Write-only: the workflow shows only webhookSecretSet.")
+    # Not changed here (400 invalid_field): POST /workflows/{id}/visibility changes it.
+    linkPermission: SkipJsonSchema[Any] = Field(None, exclude=True)
 
     @field_validator("webhookSecret")
     @classmethod
@@ -194,6 +227,12 @@ class WorkflowUpdateIn(WorkflowIn):
         if "webhookVersion" not in self.model_fields_set:
             return None
         return "" if self.webhookVersion is None else self.webhookVersion
+
+    def changes_link_permission(self, current: str) -> bool:
+        """Whether the body sends a linkPermission other than `current` (null included):
+        sharing has its own endpoint, so a PUT that tries to change it is refused rather than
+        half applied. Echoing the current value (a GET's answer sent back) changes nothing."""
+        return "linkPermission" in self.model_fields_set and self.linkPermission != current
 
     def webhook_secret_change(self) -> str | None:
         """None: leave the secret as it is; "": clear it; else the new secret. A null sent
@@ -223,6 +262,10 @@ class WorkflowOut(Schema):
     createdAt: Timestamp
     updatedAt: Timestamp
     version: int
+    linkPermission: str = Field(
+        json_schema_extra={"enum": ["private", "view"]},
+        description="\"view\": anyone with the link sees the public page (read-only canvas, "
+                    "description, inputs); \"private\": only the team")
 
 
 class WorkflowListQuery(Schema):
@@ -243,10 +286,106 @@ class LintOut(Schema):
     warnings: list[ViolationOut]
 
 
-class DuplicateOut(Schema):
+# --- PATCH /workflows/{id}/nodes/{nodeId} ----------------------------------------------------
+
+NODE_PATCH_FIELDS = ("config", "params", "label", "position")
+# What a node PATCH never sets inside config/params either: the node's identity and type, and
+# what runs write (the hosted API's clients send these by mistake when they echo a node back).
+STRUCTURAL_KEYS = frozenset({"id", "type", "data", "nodeType", "category", "inputs", "outputs",
+                             "output", "result", "results", "isExecuting"})
+LABEL_MAX = 200
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) \
+            or not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return float(value)
+
+
+Coordinate = Annotated[float, PlainValidator(_number),
+                       WithJsonSchema({"type": "number"})]
+
+
+class PositionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    x: Coordinate
+    y: Coordinate
+
+
+class NodePatchIn(BaseModel):
+    """Changes to one node. Keys outside these fields are kept in `model_extra` so that the
+    endpoint can refuse them by name (400 invalid_field), not ignore them."""
+
+    model_config = ConfigDict(extra="allow")
+
+    config: dict[str, Any] | None = Field(
+        None, description="Merged into the node's params like `params` (a key set to null "
+                          "is removed)")
+    params: dict[str, Any] | None = Field(
+        None, description="Merged shallowly into the node's params; a key set to null is "
+                          "removed")
+    label: str | None = Field(None, max_length=LABEL_MAX, pattern=NO_NUL,
+                              description="Replaces the node's label")
+    position: PositionIn | None = Field(None, description="Replaces the node's position")
+    baseUpdatedAt: datetime | None = Field(
+        None, description="The updatedAt the client last saw; a newer one on the server is 409")
+
+    @field_validator("config", "params", "label")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        return storable(value)
+
+    def refused_fields(self) -> list[str]:
+        """The fields sent that a node PATCH may not set, by their path in the body."""
+        refused = sorted(self.model_extra or {})
+        for name in ("config", "params"):
+            changes = getattr(self, name) or {}
+            refused += [f"{name}.{key}" for key in sorted(changes) if key in STRUCTURAL_KEYS]
+        return refused
+
+    def param_changes(self) -> dict[str, Any] | None:
+        """`config` and `params` as one set of changes (`params` wins where both set a key);
+        None when neither was sent."""
+        if self.config is None and self.params is None:
+            return None
+        return {**(self.config or {}), **(self.params or {})}
+
+    def is_empty(self) -> bool:
+        return all(getattr(self, name) is None for name in NODE_PATCH_FIELDS)
+
+
+class NodePatchOut(Schema):
+    node: Node = Field(description="The whole node as saved (React Flow shape)")
+    updatedAt: Timestamp
+
+
+class NodePatchedOut(Schema):
+    data: NodePatchOut
+
+
+# --- Duplicate ------------------------------------------------------------------------------
+
+class DuplicateIn(BaseModel):
+    name: str | None = Field(None, max_length=NAME_MAX, pattern=NAME_PATTERN,
+                             description="The copy's name (default: the original's + \" (copy)\")")
+
+    @field_validator("name")
+    @classmethod
+    def _strip(cls, value: str | None) -> str | None:
+        return storable(value.strip()) if value is not None else None
+
+
+class DuplicatedOut(Schema):
     id: str
     name: str
-    url: str
+    url: str = Field(description="The copy's editor page")
+
+
+class DuplicateOut(DuplicatedOut):
+    data: DuplicatedOut = Field(description="The same three fields, for clients that read "
+                                            "a `data` envelope")
 
 
 def webhook_url(workflow: Workflow) -> str | None:
@@ -266,10 +405,11 @@ def workflow_out(workflow: Workflow) -> dict[str, Any]:
         "webhookVersion": webhook_pin_out(workflow),
         "executionCount": workflow.execution_count, "lastExecutedAt": workflow.last_executed_at,
         "createdAt": workflow.created_at, "updatedAt": workflow.updated_at,
-        "version": workflow.version,
+        "version": workflow.version, "linkPermission": workflow.link_permission,
     }
 
 
-def duplicate_out(workflow: Workflow) -> dict[str, str]:
-    return {"id": str(workflow.id), "name": workflow.name,
-            "url": f"/workflows/{workflow.id}/edit"}
+def duplicate_out(workflow: Workflow) -> dict[str, Any]:
+    copied = {"id": str(workflow.id), "name": workflow.name,
+              "url": f"/workflows/{workflow.id}/edit"}
+    return {**copied, "data": dict(copied)}

@@ -15,14 +15,14 @@ from accounts.models import Team, User
 from accounts.permissions import Action, require_role
 from accounts.selectors import current_team_for_user
 from accounts.services import user_setup_personal_team
-from wireflow_site.errors import Conflict, InvalidGraph
+from wireflow_site.errors import Conflict, InvalidGraph, NotFound
 
-from . import graph, node_secrets, secretbox, versions
+from . import graph, node_secrets, schemas, secretbox, versions
 from .models import Template, Workflow, WorkflowVersion
 from .nodes import catalogue
 from .schemas import iso_ms
 
-NAME_MAX = 200
+NAME_MAX = schemas.NAME_MAX
 COPY_SUFFIX = " (copy)"
 WEBHOOK_ID_BYTES = 24  # 192 random bits: a webhook id cannot be guessed
 TEMPLATES_DIR = Path(__file__).resolve().parent / "starter_templates"
@@ -137,7 +137,8 @@ def workflow_update(workflow: Workflow, *, user: User, data: WorkflowData,
     current = Workflow.objects.select_for_update().get(pk=workflow.pk)
     if base_updated_at is not None and _to_ms(base_updated_at) != _to_ms(current.updated_at):
         raise Conflict("Workflow was modified since baseUpdatedAt", code="stale_write",
-                       currentUpdatedAt=iso_ms(current.updated_at))
+                       currentUpdatedAt=iso_ms(current.updated_at),
+                       yourBaseUpdatedAt=iso_ms(base_updated_at))
     nodes, edges = _checked_graph(data.nodes, data.edges, previous=current.nodes)
     graph_changed = not _same_graph(nodes, edges, current.nodes, current.edges)
     if not graph_changed:  # keep the stored JSON (and the sealed secrets) exactly as it is
@@ -268,6 +269,60 @@ def _apply(workflow: Workflow, data: WorkflowData, nodes: list[dict[str, Any]],
         workflow.is_active = data.is_active
 
 
+# --- One node ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class NodePatch:
+    """Changes to one node: params merged shallowly (None removes a key), label and position
+    replaced. None means "not sent"."""
+
+    params: dict[str, Any] | None = None
+    label: str | None = None
+    position: dict[str, float] | None = None
+
+
+@transaction.atomic
+def workflow_node_patch(workflow: Workflow, *, user: User, node_id: str, patch: NodePatch,
+                        base_updated_at: datetime | None = None
+                        ) -> tuple[Workflow, dict[str, Any]]:
+    """Change one node and save the graph as PUT does (validated, versioned, 409 when stale).
+    Returns the workflow and the node as saved, its write-only params hidden."""
+    _ensure_can_modify(user, workflow.team)
+    current = Workflow.objects.select_for_update().get(pk=workflow.pk)
+    # As a client would send them: a sealed secret reads as the placeholder that keeps it.
+    nodes = copy.deepcopy(node_secrets.redact_graph(current.nodes))
+    target = next((node for node in nodes if isinstance(node, dict)
+                   and node.get("id") == node_id), None)
+    if target is None:
+        raise NotFound("Node not found")
+    _patch_node(target, patch)
+    data = WorkflowData(name=current.name, nodes=nodes, edges=current.edges)
+    saved = workflow_update(current, user=user, data=data, base_updated_at=base_updated_at,
+                            note=f"Node {node_id} changed")
+    node = next(node for node in saved.nodes if node.get("id") == node_id)
+    return saved, node_secrets.redact_graph([node])[0]
+
+
+def _patch_node(node: dict[str, Any], patch: NodePatch) -> None:
+    data = node.setdefault("data", {})
+    if patch.params is not None:
+        params = data.get("params")
+        merged = dict(params) if isinstance(params, dict) else {}
+        secret = node_secrets.secret_params(str(data.get("nodeType")))
+        for key, value in patch.params.items():
+            if value is not None:
+                merged[key] = value
+            elif key in secret:
+                merged[key] = ""  # a left-out secret would be kept: "" is "no secret"
+            else:
+                merged.pop(key, None)
+        data["params"] = merged
+    if patch.label is not None:
+        data["label"] = patch.label
+    if patch.position is not None:
+        node["position"] = dict(patch.position)
+
+
 # --- The webhook trigger ------------------------------------------------------------------
 
 def _apply_webhook(workflow: Workflow, *, enabled: bool | None,
@@ -317,16 +372,17 @@ def workflow_delete(workflow: Workflow, *, user: User) -> None:
 
 
 @transaction.atomic
-def workflow_duplicate(workflow: Workflow, *, user: User, team: Team) -> Workflow:
-    """A copy of the workflow in `team` (the caller's current team), as a new workflow. Its
-    nodes' secrets go with it only within the team: another team could otherwise have
-    deliveries signed with them."""
+def workflow_duplicate(workflow: Workflow, *, user: User, team: Team,
+                       name: str | None = None) -> Workflow:
+    """A copy of the workflow in `team` (the caller's current team), as a new workflow named
+    `name` (default: the original's name + " (copy)"). Its nodes' secrets go with it only
+    within the team: another team could otherwise have deliveries signed with them."""
     _ensure_can_modify(user, team)
     now = _next_updated_at(None)
     nodes = workflow.nodes if team.pk == workflow.team_id \
         else node_secrets.strip_secrets(workflow.nodes)
     copied = Workflow.objects.create(
-        team=team, created_by=user, name=_copy_name(workflow.name),
+        team=team, created_by=user, name=name or _copy_name(workflow.name),
         description=workflow.description, nodes=copy.deepcopy(nodes),
         edges=copy.deepcopy(workflow.edges), tags=list(workflow.tags),
         is_active=workflow.is_active, created_at=now, updated_at=now, version=1)

@@ -1,5 +1,6 @@
-"""The workflow's settings page: its webhook trigger (on/off, URL, rotate, signing secret) and
-how to call it. Team members see it; viewers cannot change anything; strangers get 404."""
+"""The workflow's settings page: its webhook trigger (on/off, URL, rotate, signing secret), how
+to call it, and its public link (workflows/sharing.py). Team members see it; viewers
+cannot change anything; strangers get 404."""
 
 import json
 import shlex
@@ -19,9 +20,10 @@ from executions.run_inputs import example_inputs, run_inputs
 from wireflow_site.errors import ApiError, NotFound
 
 from . import services, versions
-from .models import Workflow
+from .models import LinkPermission, Workflow
 from .schemas import WEBHOOK_SECRET_MIN_LENGTH, webhook_url
 from .selectors import user_can_modify, workflow_get_for_user
+from .sharing import public_url, workflow_visibility_set
 
 
 class WebhookSecretForm(forms.Form):
@@ -155,6 +157,10 @@ _SIMPLE_ACTIONS = {
     "disable": lambda w, u: services.workflow_webhook_set(w, user=u, enabled=False),
     "rotate": lambda w, u: services.workflow_webhook_rotate(w, user=u),
     "clear_secret": lambda w, u: services.workflow_webhook_set(w, user=u, secret=""),
+    "share_link": lambda w, u: workflow_visibility_set(w, user=u,
+                                                       visibility=LinkPermission.VIEW),
+    "unshare_link": lambda w, u: workflow_visibility_set(w, user=u,
+                                                         visibility=LinkPermission.PRIVATE),
 }
 _DONE = {
     "enable": "Webhook enabled. POST JSON to its URL to run the workflow.",
@@ -162,6 +168,8 @@ _DONE = {
     "rotate": "The webhook has a new URL; the old one no longer works.",
     "set_secret": "Signing secret saved: requests must now be signed.",
     "clear_secret": "Signing secret removed: requests no longer need a signature.",
+    "share_link": "Public link on: anyone with it can see the workflow and copy it.",
+    "unshare_link": "Public link off: the page is private again.",
 }
 
 
@@ -176,6 +184,8 @@ def _page(request: HttpRequest, workflow: Workflow, form: WebhookSecretForm,
         "confirm_rotate": request.GET.get("confirm") == "rotate" and url is not None,
         "curl": _curl(url, workflow) if url else "",
         "run_curl": _run_curl(workflow),
+        "public_url": public_url(workflow)
+        if workflow.link_permission == LinkPermission.VIEW else None,
     }, status=status)
 
 

@@ -461,7 +461,8 @@ class Runner(Recorder):
         return self.guarded(run, "the start", start)
 
     def _reuse_cached(self, run: NodeRun, prepared: NodeInput) -> bool:
-        if not self.ex.target_node_id or run.node_id == self.ex.target_node_id:
+        # Only the upstream nodes of a targetNodeId run reuse results, and never with force.
+        if self.ex.force or not self.ex.target_node_id or run.node_id == self.ex.target_node_id:
             return False
         hit = cached_result(self.ex.team_id, prepared.cache_key)
         if hit is None:

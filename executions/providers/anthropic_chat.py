@@ -57,13 +57,19 @@ def request_body(request: ChatRequest) -> dict[str, Any]:
             "media_type": request.image.media_type}
         content = [{"type": "image", "source": source},
                    {"type": "text", "text": request.prompt}]
+    messages = [{"role": role, "content": text} for role, text in request.history]
     body: dict[str, Any] = {"model": request.model, "max_tokens": request.max_tokens,
-                            "messages": [{"role": "user", "content": content}],
+                            "messages": [*messages, {"role": "user", "content": content}],
                             "stream": True,
                             # This SDK has no temperature argument; the API still reads it.
                             "extra_body": {"temperature": request.temperature}}
     if system:
         body["system"] = system
+    if request.json_schema is not None:
+        # The answer is the forced tool's input; its JSON streams as input_json_delta.
+        body["tools"] = [{"name": request.schema_name, "input_schema": dict(request.json_schema),
+                          "description": "Answer by calling this tool with the result."}]
+        body["tool_choice"] = {"type": "tool", "name": request.schema_name}
     return body
 
 
@@ -78,8 +84,9 @@ async def _stream(client: anthropic.AsyncAnthropic, request: ChatRequest,
             simulated = event.message.id.startswith(SIM_ID_PREFIX)
             input_tokens = _input_tokens(event.message.usage)
             output_tokens = event.message.usage.output_tokens
-        elif event.type == "content_block_delta" and event.delta.type == "text_delta":
-            text += event.delta.text
+        elif event.type == "content_block_delta" and event.delta.type in (
+                "text_delta", "input_json_delta"):  # the latter: a forced tool's input
+            text += _delta_text(event.delta)
             if len(text) > MAX_ANSWER_CHARS:
                 raise ProviderError(f"{PROVIDER} answered more than "
                                     f"{MAX_ANSWER_CHARS:,} characters")
@@ -90,6 +97,10 @@ async def _stream(client: anthropic.AsyncAnthropic, request: ChatRequest,
             output_tokens = event.usage.output_tokens  # cumulative
             input_tokens = _input_tokens(event.usage) or input_tokens
     return ChatAnswer(text, model, input_tokens, output_tokens, stop, simulated)
+
+
+def _delta_text(delta: Any) -> str:
+    return str(delta.text if delta.type == "text_delta" else delta.partial_json)
 
 
 def _input_tokens(usage: Any) -> int:

@@ -12,7 +12,7 @@ the provider's Retry-After).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +56,12 @@ class ChatRequest:
     max_tokens: int = 1024
     json_mode: bool = False
     image: Image | None = None  # for the model to look at, beside the prompt
+    # An answer constrained to this JSON Schema (OpenAI: response_format json_schema, strict;
+    # Anthropic: a forced tool of this name whose input is the answer, as JSON text).
+    json_schema: Mapping[str, Any] | None = None
+    schema_name: str = "answer"
+    # Earlier turns of the conversation, (role "user"|"assistant", text), before the prompt.
+    history: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,7 @@ def request_body(request: ChatRequest) -> dict[str, Any]:
         # OpenAI refuses json_object mode unless the messages mention JSON.
         system = f"{system}\n\n{JSON_HINT}".strip()
     messages: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
+    messages += [{"role": role, "content": text} for role, text in request.history]
     if request.image is None:
         messages.append({"role": "user", "content": request.prompt})
     else:
@@ -101,7 +108,10 @@ def request_body(request: ChatRequest) -> dict[str, Any]:
     else:
         body["max_tokens"] = request.max_tokens
         body["temperature"] = request.temperature
-    if request.json_mode:
+    if request.json_schema is not None:
+        body["response_format"] = {"type": "json_schema", "json_schema": {
+            "name": request.schema_name, "schema": dict(request.json_schema), "strict": True}}
+    elif request.json_mode:
         body["response_format"] = {"type": "json_object"}
     return body
 

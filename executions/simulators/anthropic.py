@@ -15,6 +15,7 @@ ids start with `msg_sim`, which is how the client tells the simulator answered.
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from django.views.decorators.csrf import csrf_exempt
 from . import state
 from .directives import parse_directives, strip_directives
 from .openai_chat import (
+    GRAPH_SCHEMA,
     HANG_SECONDS,
     MAX_MESSAGES,
     MAX_MODEL_CHARS,
@@ -36,6 +38,7 @@ from .openai_chat import (
     Plan,
     Refusal,
     bounded_int,
+    graph_reply,
     guarded,
     hang,
     injected,
@@ -57,6 +60,7 @@ ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error",
                413: "request_too_large", 429: "rate_limit_error", 500: "api_error",
                529: "overloaded_error"}
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens"}
+TOOL_STOP = "tool_use"
 
 
 @dataclass(frozen=True)
@@ -141,12 +145,28 @@ def admit(request: HttpRequest) -> Plan:
     tally.count("requests", state.key_fingerprint(key))
     last_user = next((text for role, text in reversed(parsed.messages) if role == "user"), "")
     json_mode = "json" in parsed.system.lower()  # asked for in the system prompt
-    pieces, finish = pieces_of(reply_text(strip_directives(last_user), json_mode),
-                               parsed.max_tokens)
+    tool = _graph_tool(body)
+    reply = graph_reply(parsed.messages, directives) if tool \
+        else reply_text(strip_directives(last_user), json_mode)
+    pieces, finish = pieces_of(reply, parsed.max_tokens)
     return Plan(model=parsed.model, pieces=pieces, finish=finish,
                 prompt_tokens=sum(text_tokens(text) + 4 for text in texts if text) + 3,
                 latency=latency_of(directives), hang=directives.hang,
-                stream=body.get("stream") is True, include_usage=True)
+                stream=body.get("stream") is True, include_usage=True, tool=tool)
+
+
+def _graph_tool(body: dict[str, Any]) -> str:
+    """GRAPH_SCHEMA when the request forces the workflow-generation tool, else ""."""
+    choice, tools = body.get("tool_choice"), body.get("tools")
+    if not isinstance(choice, dict) or choice.get("name") != GRAPH_SCHEMA:
+        return ""
+    named = isinstance(tools, list) and any(
+        isinstance(tool, dict) and tool.get("name") == GRAPH_SCHEMA for tool in tools[:100])
+    return GRAPH_SCHEMA if named else ""
+
+
+def _stop_reason(plan: Plan) -> str:
+    return TOOL_STOP if plan.tool and plan.finish == "stop" else STOP_REASONS[plan.finish]
 
 
 def _message(plan: Plan, message_id: str, content: list[dict[str, Any]], stop: str | None,
@@ -159,24 +179,47 @@ def _message(plan: Plan, message_id: str, content: list[dict[str, Any]], stop: s
 
 
 def message_body(plan: Plan) -> dict[str, Any]:
-    return _message(plan, _new_id(), [{"type": "text", "text": "".join(plan.pieces)}],
-                    STOP_REASONS[plan.finish], len(plan.pieces))
+    return _message(plan, _new_id(), [_whole_block(plan)], _stop_reason(plan),
+                    len(plan.pieces))
+
+
+def _whole_block(plan: Plan) -> dict[str, Any]:
+    text = "".join(plan.pieces)
+    if not plan.tool:
+        return {"type": "text", "text": text}
+    try:
+        tool_input = json.loads(text)
+    except ValueError:  # cut at max_tokens: Anthropic then sends what it parsed, here nothing
+        tool_input = {}
+    return {"type": "tool_use", "id": _tool_id(), "name": plan.tool, "input": tool_input}
+
+
+def _tool_id() -> str:
+    return "toolu_sim" + secrets.token_hex(12)
+
+
+def _delta(plan: Plan, piece: str) -> dict[str, Any]:
+    if plan.tool:
+        return {"type": "input_json_delta", "partial_json": piece}
+    return {"type": "text_delta", "text": piece}
 
 
 async def events(plan: Plan) -> AsyncIterator[bytes]:
     start = _message(plan, _new_id(), [], None, 1)
     yield sse({"type": "message_start", "message": start}, "message_start")
-    yield sse({"type": "content_block_start", "index": 0,
-               "content_block": {"type": "text", "text": ""}}, "content_block_start")
+    block = {"type": "tool_use", "id": _tool_id(), "name": plan.tool, "input": {}} \
+        if plan.tool else {"type": "text", "text": ""}
+    yield sse({"type": "content_block_start", "index": 0, "content_block": block},
+              "content_block_start")
     yield sse({"type": "ping"}, "ping")
     for i, piece in enumerate(plan.pieces):
         if i:
             await asyncio.sleep(plan.gap)
-        yield sse({"type": "content_block_delta", "index": 0,
-                   "delta": {"type": "text_delta", "text": piece}}, "content_block_delta")
+        yield sse({"type": "content_block_delta", "index": 0, "delta": _delta(plan, piece)},
+                  "content_block_delta")
     yield sse({"type": "content_block_stop", "index": 0}, "content_block_stop")
     yield sse({"type": "message_delta",
-               "delta": {"stop_reason": STOP_REASONS[plan.finish], "stop_sequence": None},
+               "delta": {"stop_reason": _stop_reason(plan), "stop_sequence": None},
                "usage": {"output_tokens": len(plan.pieces)}}, "message_delta")
     yield sse({"type": "message_stop"}, "message_stop")
 

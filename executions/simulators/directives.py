@@ -6,6 +6,8 @@
     [sim fail=400]        every submit answers 422 with a validation `detail` list (permanent)
     [sim fail=job]        the submit is accepted, the job then finishes with an error
     [sim hang]            the job never finishes
+    [sim invalid=1]       a workflow-generation answer (workflows/generate.py) breaks the graph
+                          rules the first time; `invalid` alone: every time
 
 Several may share one bracket (`[sim latency=2s fail=429x1]`). Unknown words are ignored, so a
 typo never breaks a prompt. Pure: no Django, no I/O.
@@ -21,6 +23,8 @@ _BLOCK = re.compile(r"\[sim\b([^\[\]]*)\]", re.IGNORECASE)
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s)?$")
 _FAIL = re.compile(r"^(\d{3})(?:x(\d+))?$")
 MAX_LATENCY_SECONDS = 3600.0
+_COUNT = re.compile(r"[0-9]{1,6}")
+ALWAYS = 1_000_000  # `[sim invalid]`: more answers than any conversation has
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class Directives:
     fail_times: int | None = None  # None: every submit fails
     fail_job: bool = False
     hang: bool = False
+    invalid_answers: int = 0  # how many first generation answers are invalid graphs
 
     def submit_fails(self, attempt: int) -> bool:
         """Whether submit number `attempt` (1-based, per payload) answers `fail_status`."""
@@ -60,6 +65,8 @@ def _read_word(word: str) -> dict[str, Any]:
         return {} if seconds is None else {"latency": seconds}
     if name == "fail":
         return _fail(value)
+    if name == "invalid":
+        return _invalid(value)
     return {}
 
 
@@ -80,3 +87,9 @@ def _fail(value: str) -> dict[str, Any]:
         return {}
     times = int(match.group(2)) if match.group(2) else None
     return {"fail_status": int(match.group(1)), "fail_times": times}
+
+
+def _invalid(value: str) -> dict[str, Any]:
+    if not value:
+        return {"invalid_answers": ALWAYS}
+    return {"invalid_answers": int(value)} if _COUNT.fullmatch(value) else {}

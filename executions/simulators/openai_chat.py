@@ -22,6 +22,7 @@ import hmac
 import json
 import logging
 import math
+import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
@@ -83,6 +84,7 @@ class Plan:
     hang: bool
     stream: bool
     include_usage: bool
+    tool: str = ""  # Anthropic: the pieces are this forced tool's input JSON
 
     @property
     def gap(self) -> float:
@@ -162,6 +164,134 @@ async def hang() -> AsyncIterator[bytes]:
     await asyncio.sleep(HANG_SECONDS)
     for _ in ():
         yield b""
+
+
+# --- Workflow generation (workflows/generate.py) -------------------------------------------
+# A request whose answer must follow the schema (OpenAI) or call the tool (Anthropic) named
+# GRAPH_SCHEMA gets a plausible, valid workflow for the kinds its request names, in the
+# generator's wire format; with `[sim invalid=N]` the first N answers of a conversation break
+# the graph rules (the assistant turns before the last message count the answers so far).
+
+GRAPH_SCHEMA = "wireflow_graph"
+_REQUEST = re.compile(r"<request>(.*?)</request>", re.DOTALL)
+_KINDS: dict[str, tuple[str, ...]] = {  # word prefixes that name each kind
+    "text": ("title", "caption", "text", "script", "story", "poem", "summar", "writ",
+             "headline", "tagline", "slogan", "article", "blog"),
+    "image": ("image", "picture", "photo", "illustrat", "drawing", "painting", "poster",
+              "logo", "render", "portrait"),
+    "edit": ("edit", "retouch", "restyl", "modif"),
+    "upscale": ("upscal", "enlarg", "sharpen", "hd", "4k", "8k", "highres"),
+    "video": ("video", "animat", "clip", "movie", "film"),
+    "voice": ("voice", "speech", "speak", "spoken", "narrat", "tts", "audio"),
+    "talking": ("talking", "avatar", "lipsync", "presenter", "spokes"),
+}
+_OWN = {"my", "our", "uploaded", "existing", "own"}  # the image is the user's, not generated
+_MAIN_OUTPUT = {"llm:chat": "text", "generate:flux_2": "image", "edit:flux_2_edit": "image",
+                "upscale:crystal_upscaler": "image", "video:kling_video_2_5_i2v": "video",
+                "audio:tts": "audio", "talking:veed_fabric": "video", "input:image": "image"}
+
+
+def kinds_named(sentence: str) -> set[str]:
+    """The kinds the sentence names, and "own" when it speaks of the user's own image."""
+    words = re.findall(r"[a-z0-9]+", sentence.lower())
+    kinds = {kind for kind, stems in _KINDS.items()
+             if any(word.startswith(stems) for word in words)}
+    return kinds | ({"own"} if _OWN & set(words) and kinds - {"text", "voice"} else set())
+
+
+class _Graph:
+    def __init__(self) -> None:
+        self.nodes: list[dict[str, Any]] = []
+        self.edges: list[dict[str, str]] = []
+
+    def add(self, node_type: str, label: str, **params: Any) -> str:
+        node_id = f"n{len(self.nodes) + 1}"
+        self.nodes.append({"id": node_id, "nodeType": node_type, "label": label, "params": [
+            {"name": name, "value": value} for name, value in params.items()]})
+        return node_id
+
+    def wire(self, source: str, out: str, target: str, into: str) -> None:
+        self.edges.append({"source": source, "sourcePort": out, "target": target,
+                           "targetPort": into})
+
+    def type_of(self, node_id: str) -> str:
+        return str(next(n["nodeType"] for n in self.nodes if n["id"] == node_id))
+
+
+def workflow_for(sentence: str) -> dict[str, Any]:
+    """Prompt → (writer) → image → edit → upscale → video, voice → talking head → result:
+    the parts the sentence names, in that order; a writer alone when it names none."""
+    kinds = kinds_named(sentence) or {"text"}
+    g = _Graph()
+    prompt = g.add("input:text", "Prompt", text=sentence or "a red fox in the snow")
+    text = prompt
+    if "text" in kinds:
+        text = g.add("llm:chat", "Writer", system="Write a short title or caption for this.")
+        g.wire(prompt, "text", text, "prompt")
+    image = _image_chain(g, kinds, prompt)
+    if "video" in kinds and image:
+        video = g.add("video:kling_video_2_5_i2v", "Video")
+        g.wire(prompt, "text", video, "prompt")
+        g.wire(image, "image", video, "image_url")
+    if kinds & {"voice", "talking"}:
+        voice = g.add("audio:tts", "Voice")
+        g.wire(text, "text", voice, "text")
+        if "talking" in kinds and image:
+            talking = g.add("talking:veed_fabric", "Talking head", resolution="720p")
+            g.wire(image, "image", talking, "image_url")
+            g.wire(voice, "audio", talking, "audio_url")
+    result = g.add("output:result", "Result")
+    fed = {edge["source"] for edge in g.edges}
+    for node in g.nodes[1:-1]:
+        if node["id"] not in fed:
+            g.wire(node["id"], _MAIN_OUTPUT[node["nodeType"]], result, "value")
+    return {"nodes": g.nodes, "edges": g.edges}
+
+
+def _image_chain(g: _Graph, kinds: set[str], prompt: str) -> str:
+    """The image the later parts use (its node id), or "" when nothing needs one."""
+    if not kinds & {"image", "edit", "upscale", "video", "talking"}:
+        return ""
+    if "own" in kinds or ("edit" in kinds and "image" not in kinds):
+        image = g.add("input:image", "Photo")
+    else:
+        image = g.add("generate:flux_2", "Image")
+        g.wire(prompt, "text", image, "prompt")
+    if "edit" in kinds:
+        edit = g.add("edit:flux_2_edit", "Edit")
+        g.wire(prompt, "text", edit, "prompt")
+        g.wire(image, "image", edit, "image_urls")
+        image = edit
+    if "upscale" in kinds:
+        upscaled = g.add("upscale:crystal_upscaler", "Upscale")
+        g.wire(image, "image", upscaled, "image_url")
+        image = upscaled
+    return image
+
+
+def broken(workflow: dict[str, Any]) -> dict[str, Any]:
+    """The workflow with its first edge led into a port that does not exist."""
+    first, *rest = workflow["edges"]
+    return {**workflow, "edges": [{**first, "targetPort": "nothing"}, *rest]}
+
+
+def graph_reply(messages: list[tuple[str, str]], directives: Directives) -> str:
+    """The JSON answer to a generation request: the request is the first user message's
+    <request> block; the answers so far are the assistant turns."""
+    first = next((text for role, text in messages if role == "user"), "")
+    found = _REQUEST.search(first)
+    sentence = strip_directives(found.group(1) if found else first)[:MAX_REPLY_WORDS * 8]
+    answered = sum(1 for role, _ in messages if role == "assistant")
+    workflow = workflow_for(sentence)
+    if answered < directives.invalid_answers:
+        workflow = broken(workflow)
+    return json.dumps(workflow, ensure_ascii=False)
+
+
+def is_graph_request(body: dict[str, Any]) -> bool:
+    format_ = body.get("response_format")
+    schema = format_.get("json_schema") if isinstance(format_, dict) else None
+    return isinstance(schema, dict) and schema.get("name") == GRAPH_SCHEMA
 
 
 # --- The OpenAI protocol -------------------------------------------------------------------
@@ -256,7 +386,9 @@ def admit(request: HttpRequest) -> Plan:
         raise injected(directives, attempt, "openai")
     tally.count("requests", state.key_fingerprint(key))
     last_user = next((text for role, text in reversed(messages) if role == "user"), "")
-    pieces, finish = pieces_of(reply_text(strip_directives(last_user), json_mode), max_tokens)
+    reply = graph_reply(messages, directives) if is_graph_request(body) \
+        else reply_text(strip_directives(last_user), json_mode)
+    pieces, finish = pieces_of(reply, max_tokens)
     options = body.get("stream_options")
     return Plan(model=model, pieces=pieces, finish=finish,
                 prompt_tokens=sum(text_tokens(text) + 4 for text in texts) + 3,

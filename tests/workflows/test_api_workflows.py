@@ -21,7 +21,8 @@ pytestmark = pytest.mark.django_db
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 WORKFLOW_KEYS = {"id", "name", "description", "nodes", "edges", "tags", "isActive", "teamId",
                  "webhookId", "webhookUrl", "executionCount", "lastExecutedAt", "createdAt",
-                 "updatedAt", "version", "webhookEnabled", "webhookSecretSet", "webhookVersion"}
+                 "updatedAt", "version", "webhookEnabled", "webhookSecretSet", "webhookVersion",
+                 "linkPermission"}
 MISSING_ID = "00000000-0000-4000-8000-000000000000"
 
 
@@ -445,9 +446,12 @@ def test_duplicate_answers_201_with_the_copy_and_its_editor_url(api: ApiClient) 
     response = api.post(f"/workflows/{original['id']}/duplicate")
     assert response.status_code == 201
     payload = response.json()
-    assert set(payload) == {"id", "name", "url"}
+    assert set(payload) == {"id", "name", "url", "data"}
     assert payload["name"] == "Fox pipeline (copy)"
     assert payload["url"] == f"/workflows/{payload['id']}/edit"
+    # The hosted API's newer clients read the same three fields under `data`.
+    assert payload["data"] == {"id": payload["id"], "name": payload["name"],
+                               "url": payload["url"]}
     copy_ = api.get(f"/workflows/{payload['id']}").json()
     assert (copy_["nodes"], copy_["edges"], copy_["tags"]) == (
         original["nodes"], original["edges"], ["x"])

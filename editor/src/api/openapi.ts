@@ -106,6 +106,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/media": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The team's uploaded media, newest first */
+        get: operations["executions_uploads_api_list_media"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/media/upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload a media file, or have the server fetch one by URL
+         * @description Multipart field `file`, or JSON `{url}` (fetched through the SSRF guard: a private or otherwise refused address is 400 `invalid_url`, a URL that cannot be fetched 422 `url_fetch_failed`). Images (PNG, JPEG, WebP, GIF), video (MP4, WebM) and audio (MP3, WAV, Ogg) are recognised by their content, not their name: anything else is 415 `unsupported_media_type`. Over the size limit (50 MB unless configured) is 413 `payload_too_large`; no `file` field is 400 `invalid_request`; a body sent without a Content-Length (chunked) is 411 `length_required`. Stored like POST /uploads.
+         */
+        post: operations["executions_uploads_api_upload_media"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/nodes": {
         parameters: {
             query?: never;
@@ -509,6 +546,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workflows/generate/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Build a workflow from a sentence with the team's LLM (Server-Sent Events) */
+        post: operations["workflows_generate_api_generate_stream"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workflows/lint": {
         parameters: {
             query?: never;
@@ -571,7 +625,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Copy a workflow into the caller's current team */
+        /**
+         * Copy a workflow into the caller's current team
+         * @description Optional JSON body `{name}`: the copy's name (default: the original's, with " (copy)").
+         */
         post: operations["workflows_api_duplicate_workflow"];
         delete?: never;
         options?: never;
@@ -628,6 +685,26 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workflows/{workflow_id}/nodes/{node_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change one node's params, label or position (saved as a new version)
+         * @description `config` and `params` merge into the node's params (a key set to null is removed); `label` and `position` replace. Any other field, or a structural key (`output`, `nodeType`, ...) inside config or params, is 400 `invalid_field`. The graph is validated like a save (422); a stale `baseUpdatedAt` is 409 `stale_write`.
+         */
+        patch: operations["workflows_api_patch_node"];
         trace?: never;
     };
     "/api/v1/workflows/{workflow_id}/run": {
@@ -779,6 +856,23 @@ export interface paths {
          * @description 409 `version_tag_pinned` when the webhook is pinned to the tag.
          */
         delete: operations["workflows_versions_api_untag_version"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workflows/{workflow_id}/visibility": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Share the workflow by link (a public, read-only page) or stop sharing */
+        post: operations["workflows_sharing_api_set_visibility"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -992,11 +1086,28 @@ export interface components {
         };
         /** DuplicateOut */
         DuplicateOut: {
+            /** @description The same three fields, for clients that read a `data` envelope */
+            data: components["schemas"]["DuplicatedOut"];
             /** Id */
             id: string;
             /** Name */
             name: string;
-            /** Url */
+            /**
+             * Url
+             * @description The copy's editor page
+             */
+            url: string;
+        };
+        /** DuplicatedOut */
+        DuplicatedOut: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /**
+             * Url
+             * @description The copy's editor page
+             */
             url: string;
         };
         /** ErrorOut */
@@ -1034,6 +1145,12 @@ export interface components {
             edges?: {
                 [key: string]: unknown;
             }[] | null;
+            /**
+             * Force
+             * @description true: run every node again; no node reuses a cached result (not even the upstream nodes of targetNodeId).
+             * @default false
+             */
+            force: boolean;
             /**
              * Inputs
              * @description Values for input nodes, by node id or label.
@@ -1133,6 +1250,14 @@ export interface components {
              * @description The fields at fault
              */
             fields?: string[];
+        };
+        /** GenerateIn */
+        GenerateIn: {
+            /**
+             * Prompt
+             * @description What the workflow should do, in a sentence.
+             */
+            prompt: string;
         };
         /** GraphOut */
         GraphOut: {
@@ -1290,6 +1415,69 @@ export interface components {
             /** Warnings */
             warnings: components["schemas"]["ViolationOut"][];
         };
+        /** MediaItemOut */
+        MediaItemOut: {
+            /**
+             * Contenttype
+             * @description The type recognised from the content
+             */
+            contentType: string;
+            /**
+             * Createdat
+             * Format: date-time
+             * @example 2026-11-28T16:13:40.123Z
+             */
+            createdAt: string;
+            /** Id */
+            id: string;
+            /**
+             * Size
+             * @description Bytes
+             */
+            size: number;
+            /**
+             * Url
+             * @description Absolute URL of the file; unguessable, readable by anyone who has it (give it to an input node)
+             */
+            url: string;
+        };
+        /** MediaListOut */
+        MediaListOut: {
+            /** Data */
+            data: components["schemas"]["MediaItemOut"][];
+        };
+        /** MediaOut */
+        MediaOut: {
+            /**
+             * Contenttype
+             * @description The type recognised from the content
+             */
+            contentType: string;
+            /** Id */
+            id: string;
+            /**
+             * Size
+             * @description Bytes
+             */
+            size: number;
+            /**
+             * Url
+             * @description Absolute URL of the file; unguessable, readable by anyone who has it (give it to an input node)
+             */
+            url: string;
+        };
+        /** MediaQuery */
+        MediaQuery: {
+            /**
+             * Limit
+             * @default 100
+             */
+            limit: number;
+        };
+        /** MediaUploadedOut */
+        MediaUploadedOut: {
+            data: components["schemas"]["MediaOut"];
+        };
         /** MemberOut */
         MemberOut: {
             /** Email */
@@ -1339,6 +1527,61 @@ export interface components {
             texts: string[];
             /** Urls */
             urls: string[];
+        };
+        /**
+         * NodePatchIn
+         * @description Changes to one node. Keys outside these fields are kept in `model_extra` so that the
+         *     endpoint can refuse them by name (400 invalid_field), not ignore them.
+         */
+        NodePatchIn: {
+            /**
+             * Baseupdatedat
+             * @description The updatedAt the client last saw; a newer one on the server is 409
+             */
+            baseUpdatedAt?: string | null;
+            /**
+             * Config
+             * @description Merged into the node's params like `params` (a key set to null is removed)
+             */
+            config?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Label
+             * @description Replaces the node's label
+             */
+            label?: string | null;
+            /**
+             * Params
+             * @description Merged shallowly into the node's params; a key set to null is removed
+             */
+            params?: {
+                [key: string]: unknown;
+            } | null;
+            /** @description Replaces the node's position */
+            position?: components["schemas"]["PositionIn"] | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** NodePatchOut */
+        NodePatchOut: {
+            /**
+             * Node
+             * @description The whole node as saved (React Flow shape)
+             */
+            node: {
+                [key: string]: unknown;
+            };
+            /**
+             * Updatedat
+             * Format: date-time
+             * @example 2026-11-28T16:13:40.123Z
+             */
+            updatedAt: string;
+        };
+        /** NodePatchedOut */
+        NodePatchedOut: {
+            data: components["schemas"]["NodePatchOut"];
         };
         /** NodeResultsOut */
         NodeResultsOut: {
@@ -1576,6 +1819,13 @@ export interface components {
          * @enum {string}
          */
         PortType: "TEXT" | "IMAGE" | "VIDEO" | "AUDIO" | "NUMBER" | "BOOLEAN" | "JSON" | "ANY";
+        /** PositionIn */
+        PositionIn: {
+            /** X */
+            x: number;
+            /** Y */
+            y: number;
+        };
         /** ProviderKeyIn */
         ProviderKeyIn: {
             /** Apikey */
@@ -1854,6 +2104,11 @@ export interface components {
             currentUpdatedAt: string;
             /** Error */
             error: string;
+            /**
+             * Yourbaseupdatedat
+             * @description The baseUpdatedAt the request sent
+             */
+            yourBaseUpdatedAt: string;
         };
         /** StatsQuery */
         StatsQuery: {
@@ -2366,6 +2621,13 @@ export interface components {
             /** Rule */
             rule: string;
         };
+        /** VisibilityOut */
+        VisibilityOut: {
+            /** Linkpermission */
+            linkPermission: string;
+            /** Url */
+            url: string;
+        };
         /** WorkflowIn */
         WorkflowIn: {
             /** Description */
@@ -2425,6 +2687,12 @@ export interface components {
             isActive: boolean;
             /** Lastexecutedat */
             lastExecutedAt: string | null;
+            /**
+             * Linkpermission
+             * @description "view": anyone with the link sees the public page (read-only canvas, description, inputs); "private": only the team
+             * @enum {string}
+             */
+            linkPermission: "private" | "view";
             /** Name */
             name: string;
             /** Nodes */
@@ -3019,6 +3287,176 @@ export interface operations {
             };
             /** @description Request Entity Too Large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    executions_uploads_api_list_media: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MediaListOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FieldsErrorOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    executions_uploads_api_upload_media: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Fetched by the server (public addresses only), with the same limits as a file */
+                    url: string;
+                };
+                "multipart/form-data": {
+                    /** Format: binary */
+                    file: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MediaUploadedOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FieldsErrorOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Length Required */
+            411: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5591,6 +6029,88 @@ export interface operations {
             };
         };
     };
+    workflows_generate_api_generate_stream: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GenerateIn"];
+            };
+        };
+        responses: {
+            /** @description A `text/event-stream` of `event:` / `data:` (JSON) frames: `progress` `{stage, text, attempt}` (stage `asking`, `model` — the model's text as it streams, `text` being the new part —, `checking`, `repairing`, `valid`), then `workflow` `{nodes, edges}` (the React Flow graph, laid out left to right, passing lint) and `done` `{modelCalls, repairs, provider, model, simulated}`; or instead `error` `{error, code[, violations]}` (code `invalid_graph` after 2 failed repairs, `provider_error`, `timeout`). The stream ends after `done` or `error`. Nothing is saved. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": {
+                        data: string;
+                        /** @enum {string} */
+                        event: "progress" | "workflow" | "done" | "error";
+                    };
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FieldsErrorOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     workflows_api_lint_workflow: {
         parameters: {
             query?: never;
@@ -6040,7 +6560,18 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /**
+                     * Name
+                     * @description The copy's name (default: the original's + " (copy)")
+                     * @default null
+                     */
+                    name?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Created */
             201: {
@@ -6373,6 +6904,105 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    workflows_api_patch_node: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                workflow_id: string;
+                node_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NodePatchIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NodePatchedOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FieldsErrorOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StaleWriteOut"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidGraphOut"];
                 };
             };
             /** @description Too Many Requests */
@@ -7311,6 +7941,92 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    workflows_sharing_api_set_visibility: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                workflow_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description "view": anyone with the link can see the workflow's public page; "private": only the team (the page is 404 again)
+                     * @enum {string}
+                     */
+                    visibility: "view" | "private";
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VisibilityOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FieldsErrorOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

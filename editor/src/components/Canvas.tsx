@@ -10,6 +10,7 @@ import { dropFile } from "../upload/actions";
 import { DropStatus } from "../upload/DropStatus";
 import { useUploader } from "../upload/useUploader";
 import { nodeTypes } from "./nodes/nodeTypes";
+import { DescribeBox } from "./DescribeBox";
 import { categoryColour, PORT_COLOURS } from "./theme";
 
 export const NODE_DRAG_MIME = "application/x-wireflow-node";
@@ -105,6 +106,7 @@ export function Canvas({ minimap = true }: { minimap?: boolean }) {
         <Controls showInteractive={false} position="bottom-left" />
       </ReactFlow>
       {readOnly ? null : <DropStatus />}
+      {readOnly ? null : <DescribeBox />}
     </div>
   );
 }
