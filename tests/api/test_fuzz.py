@@ -8,6 +8,7 @@ With a key, path ids point at a real workflow and execution of the key's team, s
 past the lookup into the code that reads their bodies and queries (unknown ids are covered by
 every endpoint's stranger test). Without a key, every answer must still be a documented one."""
 
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -69,6 +70,18 @@ def _graph() -> dict[str, Any]:
     edges = [{"id": "e1", "source": "p", "target": "out", "sourceHandle": "out-text",
               "targetHandle": "in-value"}]
     return {"name": "fuzzed", "nodes": nodes, "edges": edges}
+
+
+@pytest.fixture(autouse=True)
+def _providers_refuse(settings: Any) -> None:
+    """Generating a workflow calls the team's LLM during the request. Here no provider answers:
+    a port just let go of refuses the connection at once, so the fuzzer sees the documented
+    error event quickly, and never whatever else may listen at the default SITE_URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    settings.OPENAI_BASE_URL = f"{closed}/v1"
+    settings.ANTHROPIC_BASE_URL = closed
 
 
 @pytest.fixture
