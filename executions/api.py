@@ -12,6 +12,7 @@ from wireflow_site import ratelimit
 from wireflow_site.errors import InvalidRequest
 from wireflow_site.idempotency import OPENAPI as IDEMPOTENCY_OPENAPI
 from wireflow_site.idempotency import idempotent
+from wireflow_site.isotime import iso
 from workflows.models import Workflow, WorkflowVersion
 from workflows.schemas import COMMON_ERRORS, ErrorOut, InvalidGraphOut
 from workflows.selectors import workflow_get_for_user
@@ -68,7 +69,7 @@ def poll_url(execution: Execution) -> str:
 def started(execution: Execution, response: HttpResponse) -> Status:
     """The 201 of an execute (and of a re-run): the new execution, its poll URL as Location."""
     response["Location"] = poll_url(execution)
-    start = presenters.iso(execution.started_at)
+    start = iso(execution.started_at)
     return Status(201, {"executionId": str(execution.pk), "workflowId": str(execution.workflow_id),
                         "status": execution.status,
                         "executionRuns": [{"id": str(execution.pk), "status": execution.status,

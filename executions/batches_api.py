@@ -13,6 +13,7 @@ from accounts.auth import EXECUTION, ApiAuth, caller_of
 from accounts.permissions import Action, require_role
 from accounts.scopes import WORKFLOWS_EXECUTE, WORKFLOWS_READ
 from wireflow_site.errors import ApiError, InvalidRequest
+from wireflow_site.isotime import iso
 from wireflow_site.jsonbody import MalformedJson, parse_json
 from workflows.schemas import (
     COMMON_ERRORS,
@@ -27,7 +28,6 @@ from . import batch_results, batch_selectors, batches
 from .api import version_to_run, workflow_to_start
 from .estimate_api import InsufficientCreditsOut
 from .models import Batch
-from .presenters import iso
 
 router = Router(tags=["batches"])
 _read = ApiAuth(WORKFLOWS_READ)

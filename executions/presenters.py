@@ -5,18 +5,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from wireflow_site.isotime import iso
 from workflows.models import WorkflowVersion
 from workflows.node_secrets import redact_graph, redact_params
 
 from .models import Execution, NodeRun, NodeStatus
 
 _MEDIA_KEYS = ("image", "images", "video", "videos", "audio", "audios", "url", "urls")
-
-
-def iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def duration_ms(start: datetime | None, end: datetime | None) -> int | None:

@@ -40,6 +40,7 @@ from accounts.models import Team, User
 from accounts.permissions import readable_by
 from wireflow_site import ratelimit
 from wireflow_site.errors import ApiError, NotFound, Unprocessable
+from wireflow_site.isotime import iso
 from workflows.models import Workflow, WorkflowVersion
 from workflows.versions import version_resolve
 
@@ -329,9 +330,7 @@ def _start(schedule: Schedule, due_at: datetime) -> tuple[Execution | None, str]
 # --- Shapes ------------------------------------------------------------------------------------
 
 def _iso(moment: datetime | None) -> str | None:
-    from .presenters import iso
-
-    return iso(moment.astimezone(UTC)) if moment is not None else None
+    return iso(moment)
 
 
 def schedule_shape(schedule: Schedule, *, now: datetime | None = None) -> dict[str, Any]:

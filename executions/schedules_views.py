@@ -18,13 +18,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.models import User
 from wireflow_site.errors import ApiError, InvalidRequest, NotFound
+from wireflow_site.isotime import iso
 from workflows.models import Workflow
 from workflows.selectors import user_can_modify, workflow_get_for_user
 from workflows.settings_views import version_choices
 
 from . import schedules
 from .models import ExecutionStatus, Schedule
-from .presenters import iso
 from .run_inputs import RunInput, run_inputs
 
 FORBIDDEN = "Your role in this team cannot do this: viewers cannot change schedules."

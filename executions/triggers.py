@@ -10,7 +10,6 @@ has a per-minute limit of its own besides its team's limits. No cookie is looked
 does not apply, and any origin may call it (TriggerCorsMiddleware).
 """
 
-import hashlib
 import hmac
 import logging
 import math
@@ -28,10 +27,18 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from wireflow_site import ratelimit
-from wireflow_site.errors import ApiError, InvalidRequest, NotFound, error_body
+from wireflow_site.errors import (
+    ApiError,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    render_error,
+)
 from wireflow_site.idempotency import HEADER as IDEMPOTENCY_HEADER
 from wireflow_site.idempotency import respond_once
 from wireflow_site.jsonbody import MalformedJson, parse_json
+from wireflow_site.signing import digest
 from workflows import secretbox
 from workflows.models import Workflow, WorkflowVersion
 from workflows.schemas import storable_json_problem
@@ -84,21 +91,11 @@ class TriggerCorsMiddleware:
 def trigger(request: HttpRequest, webhook_id: str) -> HttpResponse:
     handler = {"GET": _describe, "POST": _run}.get(request.method or "")
     if handler is None:
-        response = JsonResponse(error_body("Method not allowed", "method_not_allowed"),
-                                status=405)
-        response["Allow"] = ALLOWED_METHODS
-        return response
+        return render_error(MethodNotAllowed(headers={"Allow": ALLOWED_METHODS}))
     try:
         return handler(request, webhook_id)
     except ApiError as exc:
-        return _error(exc)
-
-
-def _error(exc: ApiError) -> JsonResponse:
-    response = JsonResponse(exc.body(), status=exc.status)
-    for name, value in exc.headers.items():
-        response[name] = value
-    return response
+        return render_error(exc)
 
 
 def _workflow(webhook_id: str) -> Workflow:
@@ -167,12 +164,6 @@ def _version(workflow: Workflow, payload: dict[str, Any]) -> WorkflowVersion | N
 
 # --- The request ----------------------------------------------------------------------------
 
-class PayloadTooLarge(ApiError):
-    status = 413
-    code = "payload_too_large"
-    message = "Request body too large"
-
-
 def _raw_body(request: HttpRequest) -> bytes:
     try:
         body = request.body
@@ -204,16 +195,6 @@ class InvalidSignature(ApiError):
     message = "Invalid webhook signature"
 
 
-def _digest(secret: str, timestamp: str, body: bytes) -> str:
-    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body,
-                    hashlib.sha256).hexdigest()
-
-
-def sign(secret: str, body: bytes, timestamp: int) -> str:
-    """The X-Wireflow-Signature value for `body` sent at `timestamp` (Unix seconds)."""
-    return f"t={timestamp},v1={_digest(secret, str(timestamp), body)}"
-
-
 @dataclass(frozen=True)
 class Signed:
     """A signature that verified: its timestamp (Unix seconds) and digest."""
@@ -240,7 +221,7 @@ def verify_signature(workflow: Workflow, header: str | None, body: bytes,
             > SIGNATURE_TOLERANCE_SECONDS:
         raise InvalidSignature("Signature timestamp is more than 5 minutes from the server's "
                                "time: sign each request when you send it")
-    expected = _digest(secret, timestamp, body)  # over the timestamp exactly as sent
+    expected = digest(secret, timestamp, body)  # over the timestamp exactly as sent
     if not any(hmac.compare_digest(expected, c.lower()) for c in candidates):
         raise InvalidSignature("Signature does not match the body and the webhook's secret")
     return Signed(int(timestamp), expected)

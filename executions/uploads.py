@@ -44,7 +44,7 @@ from mutagen.wave import WAVE
 from PIL import Image
 
 from accounts.models import Team, User
-from wireflow_site.errors import ApiError, InvalidRequest, Unprocessable
+from wireflow_site.errors import ApiError, InvalidRequest, PayloadTooLarge, Unprocessable
 
 from . import ssrf
 from .media import absolute_media_url, open_media_by_url
@@ -59,12 +59,10 @@ TOKEN_BYTES = 32  # 256 bits of randomness in every upload's URL
 MAX_NAME_STEM = 60
 
 
-class PayloadTooLarge(ApiError, MultiPartParserError):
+class FileTooLarge(PayloadTooLarge, MultiPartParserError):
     """413. Also a MultiPartParserError, so that Django marks the request's body as unreadable
     when the upload handler raises it in the middle of parsing."""
 
-    status = 413
-    code = "payload_too_large"
     message = "The file is too large"
 
 
@@ -85,9 +83,9 @@ def missing_file(request: HttpRequest) -> ApiError:
                           fields=["file"])
 
 
-def too_large() -> PayloadTooLarge:
+def too_large() -> FileTooLarge:
     megabytes = settings.UPLOAD_MAX_BYTES / (1024 * 1024)
-    return PayloadTooLarge(f"The file is too large: the limit is {megabytes:g} MB")
+    return FileTooLarge(f"The file is too large: the limit is {megabytes:g} MB")
 
 
 class UploadSizeLimitHandler(FileUploadHandler):

@@ -13,13 +13,12 @@ from pydantic import BaseModel, Field, field_validator
 from accounts.auth import ApiAuth, caller_of
 from accounts.permissions import Action, require_role
 from accounts.scopes import WORKFLOWS_READ, WORKFLOWS_WRITE
-from wireflow_site.errors import InvalidRequest
+from wireflow_site.errors import InvalidRequest, PayloadTooLarge
 from workflows.schemas import COMMON_ERRORS, ErrorOut, Timestamp, parsed_body, storable
 
 from .models import Upload
 from .uploads import (
     LIST_MAX,
-    PayloadTooLarge,
     missing_file,
     upload_create,
     upload_from_url,

@@ -7,7 +7,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from wireflow_site.errors import error_body
+from wireflow_site.errors import NotFound, render_error
 from workflows.schemas import storable_json_problem
 
 from .engine.nodectx import read_hook_token
@@ -19,7 +19,7 @@ from .services import provider_hook_received
 def provider_hook(request: HttpRequest, token: str) -> JsonResponse:
     parsed = read_hook_token(token)
     if parsed is None:
-        return JsonResponse(error_body("Webhook not found", "not_found"), status=404)
+        return render_error(NotFound("Webhook not found"))
     run_id, attempt = parsed
     provider_hook_received(run_id, attempt, _json_object(request.body))
     return JsonResponse({"ok": True})

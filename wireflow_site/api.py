@@ -9,7 +9,16 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 
-from .errors import ApiError, error_body, unavailable_error
+from .errors import (
+    ApiError,
+    InternalError,
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    Unauthenticated,
+    render_error,
+    unavailable_error,
+)
 from .jsonbody import MalformedJson, parse_json
 
 logger = logging.getLogger("wireflow.api")
@@ -34,17 +43,9 @@ api = NinjaAPI(
 )
 
 
-def _respond(request: HttpRequest, status: int, body: dict[str, Any],
-             headers: dict[str, str] | None = None) -> HttpResponse:
-    response = api.create_response(request, body, status=status)
-    for name, value in (headers or {}).items():
-        response[name] = value
-    return response
-
-
 @api.exception_handler(ApiError)
 def on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
-    return _respond(request, exc.status, exc.body(), exc.headers)
+    return render_error(exc)
 
 
 _PARAM_SOURCES = {"body", "query", "path", "header", "cookie", "form", "file"}
@@ -66,7 +67,7 @@ def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespo
     problems = [_describe(e) for e in exc.errors]
     fields = sorted({p.split(":", 1)[0] for p in problems})
     message = "Invalid request: " + "; ".join(problems[:10])
-    return _respond(request, 400, error_body(message, "invalid_request", fields=fields))
+    return render_error(InvalidRequest(message, fields=fields))
 
 
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -76,24 +77,24 @@ _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     if isinstance(exc.__cause__, InvalidJson):
-        return _respond(request, 400, error_body("Malformed JSON body", "invalid_json"))
+        return render_error(InvalidRequest("Malformed JSON body", code="invalid_json"))
     if isinstance(exc.__cause__, RequestDataTooBig):
-        return _respond(request, 413, error_body("Request body too large", "payload_too_large"))
+        return render_error(PayloadTooLarge())
     if isinstance(exc, AuthenticationError):
-        return _respond(request, 401, error_body("Missing Authorization header",
-                                                 "missing_authorization"))
-    code = _HTTP_CODES.get(exc.status_code, "error")
-    return _respond(request, exc.status_code, error_body(str(exc), code))
+        return render_error(Unauthenticated("Missing Authorization header",
+                                      code="missing_authorization"))
+    return render_error(ApiError(str(exc), code=_HTTP_CODES.get(exc.status_code, "error"),
+                           status=exc.status_code))
 
 
 @api.exception_handler(Http404)
 def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
-    return _respond(request, 404, error_body("Not found", "not_found"))
+    return render_error(NotFound())
 
 
 @api.exception_handler(RequestDataTooBig)
 def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
-    return _respond(request, 413, error_body("Request body too large", "payload_too_large"))
+    return render_error(PayloadTooLarge())
 
 
 @api.exception_handler(Exception)
@@ -101,9 +102,9 @@ def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     busy = unavailable_error(exc)
     if busy is not None:
         logger.warning("busy on %s %s: %s", request.method, request.path, exc)
-        return on_api_error(request, busy)
+        return render_error(busy)
     logger.exception("unhandled API error on %s %s", request.method, request.path)
-    return _respond(request, 500, error_body("Internal server error", "internal_error"))
+    return render_error(InternalError())
 
 
 def _mount_routers() -> None:

@@ -11,14 +11,15 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from .errors import PayloadTooLarge
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 App = Callable[..., Awaitable[None]]  # an ASGI application (Django's handler types it its own way)
 
-_TOO_LARGE = json.dumps({"error": "Request body too large",
-                         "code": "payload_too_large"}).encode()
+_TOO_LARGE = json.dumps(PayloadTooLarge().body()).encode()
 
 
 class BodySizeLimit:

@@ -1,10 +1,15 @@
-"""Domain errors and their one mapping to the API's error body.
+"""Domain errors and their one rendering as the API's error body.
 
-Services raise these; wireflow_site/api.py turns every one of them (and ninja's own errors)
-into `{"error": ..., "code": ..., **extra}` with the right status.
+Services raise these. `render_error` is the only place an error becomes a response:
+`{"error": ..., "code": ..., **extra}` with the error's status and headers. The API's exception
+handlers (wireflow_site/api.py), the middleware's answers for what never reaches a view
+(wireflow_site/middleware.py, bodylimit.py), and the views outside the API that answer JSON
+(the webhook trigger, provider callbacks) all use it.
 """
 
 from typing import Any
+
+from django.http import JsonResponse
 
 
 class ApiError(Exception):
@@ -70,8 +75,30 @@ class InvalidGraph(ApiError):
     message = "Invalid workflow graph"
 
 
-def error_body(message: str, code: str, **extra: Any) -> dict[str, Any]:
-    return {"error": message, "code": code, **extra}
+class PayloadTooLarge(ApiError):
+    status = 413
+    code = "payload_too_large"
+    message = "Request body too large"
+
+
+class MethodNotAllowed(ApiError):
+    status = 405
+    code = "method_not_allowed"
+    message = "Method not allowed"
+
+
+class InternalError(ApiError):
+    status = 500
+    code = "internal_error"
+    message = "Internal server error"
+
+
+def render_error(error: ApiError) -> JsonResponse:
+    """The one rendering of an API error: its body as JSON, its status, its headers."""
+    response = JsonResponse(error.body(), status=error.status)
+    for name, value in error.headers.items():
+        response[name] = value
+    return response
 
 
 class ServiceUnavailable(ApiError):

@@ -10,10 +10,19 @@ import uuid
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.views import csrf
 
-from .errors import error_body, unavailable_error
+from .errors import (
+    ApiError,
+    Forbidden,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    render_error,
+    unavailable_error,
+)
 
 logger = logging.getLogger("wireflow.request")
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -81,8 +90,7 @@ class ApiErrorMiddleware:
         if not _is_api(request):
             return self.get_response(request)
         if _declared_length(request) > _body_limit(request):
-            return JsonResponse(error_body("Request body too large", "payload_too_large"),
-                                status=413)
+            return render_error(PayloadTooLarge())
         response = self.get_response(request)
         return _json_error_for(response)
 
@@ -96,21 +104,18 @@ def error_response(request: HttpRequest, exception: BaseException | None) -> Htt
     """The answer to an exception nothing else handled: 503 with Retry-After when a backing
     service is overloaded or briefly down (the client should retry), else 500. JSON under /api/,
     a short page elsewhere. Also Django's handler500, so it covers the middleware too."""
-    busy = unavailable_error(exception) if exception is not None else None
-    if busy is not None:
+    error: ApiError | None = unavailable_error(exception) if exception is not None else None
+    if error is not None:
         logger.warning("busy on %s %s: %s", request.method, request.path, exception)
-        status, body = busy.status, busy.body()
     else:
         logger.error("unhandled error on %s %s", request.method, request.path,
                      exc_info=exception)
-        status, body = 500, error_body("Internal server error", "internal_error")
-    response: HttpResponse
+        error = InternalError()
     if _is_api(request):
-        response = JsonResponse(body, status=status)
-    else:
-        response = HttpResponse(f"<!doctype html><title>{status}</title><h1>{body['error']}</h1>",
-                                status=status)
-    for name, value in (busy.headers if busy is not None else {}).items():
+        return render_error(error)
+    response = HttpResponse(f"<!doctype html><title>{error.status}</title><h1>{error.message}"
+                            "</h1>", status=error.status)
+    for name, value in error.headers.items():
         response[name] = value
     return response
 
@@ -120,8 +125,8 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     token), Django's page elsewhere. Key-authenticated API calls never reach it: the API's views
     are exempt and check the token themselves only for a session (accounts/auth.py)."""
     if _is_api(request):
-        return JsonResponse(error_body("CSRF check failed. Reload the page and try again.",
-                                       "csrf_failed"), status=403)
+        return render_error(Forbidden("CSRF check failed. Reload the page and try again.",
+                                code="csrf_failed"))
     return csrf.csrf_failure(request, reason=reason)
 
 
@@ -158,21 +163,15 @@ def _declared_length(request: HttpRequest) -> int:
         return 0
 
 
-_STATUS_ERRORS = {
-    404: ("Not found", "not_found"),
-    405: ("Method not allowed", "method_not_allowed"),
-    500: ("Internal server error", "internal_error"),
-}
+_STATUS_ERRORS: dict[int, type[ApiError]] = {404: NotFound, 405: MethodNotAllowed,
+                                              500: InternalError}
 
 
 def _json_error_for(response: HttpResponse) -> HttpResponse:
     if response.status_code not in _STATUS_ERRORS or response.streaming or _is_json(response):
         return response
-    message, code = _STATUS_ERRORS[response.status_code]
-    replacement = JsonResponse(error_body(message, code), status=response.status_code)
-    if response.has_header("Allow"):
-        replacement["Allow"] = response["Allow"]
-    return replacement
+    allow = {"Allow": response["Allow"]} if response.has_header("Allow") else {}
+    return render_error(_STATUS_ERRORS[response.status_code](headers=allow))
 
 
 def _is_json(response: HttpResponse) -> bool:

@@ -9,14 +9,14 @@ from executions import triggers
 
 from . import health
 from .api import api
-from .errors import error_body
+from .errors import NotFound, render_error
 
 handler500 = "wireflow_site.middleware.server_error"
 
 
 @csrf_exempt  # no session is used here, and an unknown path is 404 for every method
 def api_not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
-    return JsonResponse(error_body("Not found", "not_found"), status=404)
+    return render_error(NotFound())
 
 
 urlpatterns = [

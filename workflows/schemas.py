@@ -1,7 +1,7 @@
 """Request and response shapes of the workflows API (camelCase, as api.md publishes them)."""
 
 import math
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from django.conf import settings
@@ -19,22 +19,16 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from wireflow_site.errors import InvalidRequest
+from wireflow_site.isotime import iso
 from wireflow_site.jsonbody import MalformedJson, parse_json
 
 from .models import Workflow
 from .node_secrets import redact_graph
 from .versions import webhook_pin_out
 
-
-def iso_ms(moment: datetime) -> str:
-    """`2026-11-28T16:13:40.123Z`: UTC, always with milliseconds, as api.md writes times."""
-    utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
-
-
 Timestamp = Annotated[
     datetime,
-    PlainSerializer(iso_ms, return_type=str),
+    PlainSerializer(iso, return_type=str),
     WithJsonSchema({"type": "string", "format": "date-time",
                     "example": "2026-11-28T16:13:40.123Z"}),
 ]

@@ -16,11 +16,11 @@ from accounts.permissions import Action, require_role
 from accounts.selectors import current_team_for_user
 from accounts.services import user_setup_personal_team
 from wireflow_site.errors import Conflict, InvalidGraph, NotFound
+from wireflow_site.isotime import iso
 
 from . import graph, node_secrets, schemas, secretbox, versions
 from .models import Template, Workflow, WorkflowVersion
 from .nodes import catalogue
-from .schemas import iso_ms
 
 NAME_MAX = schemas.NAME_MAX
 COPY_SUFFIX = " (copy)"
@@ -137,8 +137,8 @@ def workflow_update(workflow: Workflow, *, user: User, data: WorkflowData,
     current = Workflow.objects.select_for_update().get(pk=workflow.pk)
     if base_updated_at is not None and _to_ms(base_updated_at) != _to_ms(current.updated_at):
         raise Conflict("Workflow was modified since baseUpdatedAt", code="stale_write",
-                       currentUpdatedAt=iso_ms(current.updated_at),
-                       yourBaseUpdatedAt=iso_ms(base_updated_at))
+                       currentUpdatedAt=iso(current.updated_at),
+                       yourBaseUpdatedAt=iso(base_updated_at))
     nodes, edges = _checked_graph(data.nodes, data.edges, previous=current.nodes)
     graph_changed = not _same_graph(nodes, edges, current.nodes, current.edges)
     if not graph_changed:  # keep the stored JSON (and the sealed secrets) exactly as it is

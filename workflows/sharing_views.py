@@ -18,7 +18,7 @@ from accounts.models import User
 from accounts.permissions import Action, ForbiddenRole, user_may
 from accounts.selectors import current_team_for_user
 from executions.run_inputs import run_inputs
-from wireflow_site.errors import NotFound
+from wireflow_site.errors import NotFound, render_error
 
 from . import services
 from .models import Workflow
@@ -108,5 +108,5 @@ def workflow_shared_use(request: HttpRequest, workflow_id: str) -> HttpResponse:
 def workflow_shared_nodes(request: HttpRequest, workflow_id: str) -> JsonResponse:
     """The node catalogue for the public page's canvas (GET /api/v1/nodes needs an account)."""
     if shared_workflow_get(workflow_id) is None:
-        return JsonResponse({"error": "Workflow not found", "code": "not_found"}, status=404)
+        return render_error(NotFound("Workflow not found"))
     return JsonResponse({"nodes": [catalogue_entry(nt) for nt in all_types()]})

@@ -24,6 +24,7 @@ from executions.events import EventBuffer, LeaseLost
 from executions.models import Execution, ExecutionStatus, NodeRun, NodeStatus, Trigger
 from executions.presenters import execution_status, node_state
 from executions.providers.errors import ProviderError
+from wireflow_site.isotime import iso
 from workflows import dataflow
 from workflows.graph import topological_order
 
@@ -32,7 +33,7 @@ from .contracts import NodeFailure, NodeResult
 from .graphview import GraphView
 from .heartbeat import Heartbeat
 from .nodectx import NodeInput, common_flags, job_credentials
-from .remote import cancel_job, close_attempt, gather, iso, outcome
+from .remote import cancel_job, close_attempt, gather, outcome
 from .retry import backoff_seconds
 
 logger = logging.getLogger("wireflow.engine")

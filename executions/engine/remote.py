@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from executions.models import NodeRun
+from wireflow_site.isotime import iso
 
 from .contracts import RemoteJob
 from .graphview import GraphView
@@ -29,10 +30,6 @@ def delivery_of(run_pk: int) -> dict[str, Any]:
 
 def is_due(run: NodeRun, now: datetime) -> bool:
     return run.next_check_at is None or run.next_check_at <= now
-
-
-def iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def close_attempt(log: list[dict[str, Any]], now: datetime, error: str | None,

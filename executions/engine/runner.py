@@ -38,6 +38,7 @@ from executions import dispatch
 from executions.events import LeaseLost
 from executions.models import Execution, ExecutionStatus, NodeRun, NodeStatus
 from executions.presenters import node_state
+from wireflow_site.isotime import iso
 from workflows import dataflow
 
 from . import limits, state
@@ -54,7 +55,6 @@ from .remote import (
     delivery_of,
     gather,
     is_due,
-    iso,
     outcome,
 )
 from .retry import poll_delay

@@ -8,6 +8,14 @@ import pytest
 from django.test import Client
 
 from tests.conftest import ApiClient
+from wireflow_site.errors import (
+    ApiError,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+    ServiceUnavailable,
+    render_error,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -154,3 +162,32 @@ def test_an_unexpected_error_is_a_json_500_without_a_trace(api, monkeypatch):
     assert response.json() == {"error": "Internal server error", "code": "internal_error"}
     assert b"secret internals" not in response.content
     assert response["X-Request-Id"]
+
+
+# --- One rendering ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("error", [
+    ServiceUnavailable(headers={"Retry-After": "2"}),
+    InvalidRequest("Invalid request: name: missing", fields=["name"]),
+    MethodNotAllowed(headers={"Allow": "GET, POST"}),
+])
+def test_an_error_renders_as_its_body_status_and_headers(error: ApiError) -> None:
+    response = render_error(error)
+    assert response.status_code == error.status
+    assert response["Content-Type"] == "application/json"
+    assert json.loads(response.content) == {"error": error.message, "code": error.code,
+                                            **error.extra}
+    for name, value in error.headers.items():
+        assert response[name] == value
+
+
+def test_the_webhook_trigger_and_the_api_render_their_errors_alike(api: ApiClient) -> None:
+    """Two of the places that answer errors (an API view, the trigger outside the API): the
+    same type, and each body exactly the error's."""
+    through_api = api.client.get("/api/v1/no-such-route")
+    trigger = Client().post("/api/v1/workflow/no-such-hook/trigger", "{}",
+                            content_type="application/json")
+    assert (through_api.status_code, trigger.status_code) == (404, 404)
+    assert through_api["Content-Type"] == trigger["Content-Type"]
+    assert through_api.content == json.dumps(NotFound().body()).encode()
+    assert trigger.content == json.dumps(NotFound("Webhook not found").body()).encode()

@@ -12,8 +12,8 @@ from django.test import Client
 
 from accounts.models import Membership, Role, Team, User
 from executions.models import Execution
-from executions.triggers import sign
 from tests.conftest import ApiClient
+from wireflow_site.signing import sign
 from workflows.models import Workflow
 
 from .run_helpers import create_workflow, error_of, forget_rate_limits, inputs_graph

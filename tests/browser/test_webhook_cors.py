@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 
 from accounts.models import User
 from executions.models import Execution
-from executions.triggers import sign
+from wireflow_site.signing import sign
 from workflows.models import Workflow
 from workflows.services import WorkflowData, workflow_create, workflow_webhook_set
 

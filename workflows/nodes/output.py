@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 from dataclasses import dataclass
@@ -13,6 +11,7 @@ from pydantic import Field, field_validator
 
 from executions.engine.contracts import NodeContext, NodeFailure, NodeResult
 from executions.providers.errors import ProviderError, is_retryable_status, parse_retry_after
+from wireflow_site.signing import sign
 from workflows import secretbox
 from workflows.graph import Port, PortType
 
@@ -64,11 +63,6 @@ class ResultExecutor:
         params = cast(ResultParams, ctx.params)
         return NodeResult(ports={}, output={"name": params.name or ctx.label,
                                             "value": _collected(ctx)})
-
-
-def sign(secret: str, body: bytes, timestamp: int) -> str:
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return f"t={timestamp},v1={digest.hexdigest()}"
 
 
 @dataclass(frozen=True)
