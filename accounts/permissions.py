@@ -1,4 +1,4 @@
-"""Who may do what in a team: api.md's roles table, in one place.
+"""Who may do what in a team: docs/api.md's roles table, in one place.
 
 Every page, API endpoint, WebSocket and template action asks this module; nothing else compares
 roles. A role is always read from the membership as it is now, in the team that owns the object

@@ -1,4 +1,4 @@
-"""The plan table of api.md ("Plans and rate limits"), in one place, and the operator's way to
+"""The plan table of docs/api.md ("Plans and rate limits"), in one place, and the operator's way to
 move a team to another plan (`manage.py setplan`).
 
 Limits belong to the team: every key and webhook of a team draws on the same allowance.

@@ -1,4 +1,4 @@
-"""Team provider keys (api.md "Provider keys (bring your own)"), mounted at /api/v1/providers.
+"""Team provider keys (docs/api.md "Provider keys (bring your own)"), mounted at /api/v1/providers.
 
 The team is the key's team, or the browser session's current one. Reading needs
 workflows:read (any member: nothing secret is answered), setting and removing team:manage and

@@ -270,7 +270,7 @@ def api_key_create_as_member(*, user: User, team: Team, name: str,
 def api_key_may_revoke(api_key: ApiKey, *, by: User, by_role: str | None,
                        creator_role: str | None) -> bool:
     """One's own key anyone may revoke; another member's takes an owner, or an admin for
-    anyone but an owner (api.md's "revoke others' keys")."""
+    anyone but an owner (docs/api.md's "revoke others' keys")."""
     if by_role is None:
         return False
     if api_key.user_id == by.pk:

@@ -1,4 +1,4 @@
-"""Request and response shapes of the team API (api.md "Team and members"), camelCase."""
+"""Request and response shapes of the team API (docs/api.md "Team and members"), camelCase."""
 
 from typing import Literal
 

@@ -1,7 +1,7 @@
-"""B3q, beside B3 (benchmarks.md): a utility-only execution started behind 200 executions that
-wait on a model, execute → COMPLETED, against the same execution on the idle site. Waiting
-executions hold no worker slot (tests/engine/test_durability.py proves that); this measures what
-they cost the one behind them.
+"""B3q, beside B3 (README.md, Benchmarks): a utility-only execution started behind 200
+executions that wait on a model, execute → COMPLETED, against the same execution on the idle
+site. Waiting executions hold no worker slot (tests/engine/test_durability.py proves that); this
+measures what they cost the one behind them.
 """
 
 import statistics

@@ -91,7 +91,7 @@ class NodeOutput:
 
 
 def outputs_of(rows: Sequence[BatchRow]) -> dict[int, list[NodeOutput]]:
-    """Row id -> the outputs of its execution's final-output nodes (api.md `finalOutput`):
+    """Row id -> the outputs of its execution's final-output nodes (docs/api.md `finalOutput`):
     an output node's collected value, another node's primary media URLs and text. Read in one
     query for the rows given."""
     wanted = Q(pk__in=[])

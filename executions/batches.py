@@ -1,4 +1,4 @@
-"""Batches (api.md "Batches"): many executions of one workflow, a row of inputs each, at most
+"""Batches (docs/api.md "Batches"): many executions of one workflow, a row of inputs each, at most
 `concurrency` running at once.
 
 A batch's rows are stored PENDING and started by `batch_fill`, which takes the batch row's lock:

@@ -1,4 +1,4 @@
-"""Batches API (api.md "Batches"), mounted at the API root: create a batch of runs from JSON
+"""Batches API (docs/api.md "Batches"), mounted at the API root: create a batch of runs from JSON
 rows or a CSV file, follow it, cancel it, download its results."""
 
 from typing import Any

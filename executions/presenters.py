@@ -1,4 +1,4 @@
-"""The API's execution shapes (api.md "Execution (poll shape)"), built from model rows.
+"""The API's execution shapes (docs/api.md "Execution (poll shape)"), built from model rows.
 Used by the REST endpoints, the event stream and the WebSocket snapshot alike."""
 
 from collections.abc import Iterable, Sequence

@@ -1,4 +1,4 @@
-"""Run with inputs (api.md): GET describes a workflow's inputs, POST starts a run with them.
+"""Run with inputs (docs/api.md): GET describes a workflow's inputs, POST starts a run with them.
 Mounted under /api/v1/workflows."""
 
 from typing import Any

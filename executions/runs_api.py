@@ -1,4 +1,4 @@
-"""Runs API (mounted at the API root, paths as api.md gives them): the team's executions, and
+"""Runs API (mounted at the API root, paths as docs/api.md gives them): the team's executions, and
 re-running one (all of it, or from failed)."""
 
 from typing import Any

@@ -1,4 +1,4 @@
-"""Schedules (api.md "Schedules"): a workflow run on a cron, in a timezone.
+"""Schedules (docs/api.md "Schedules"): a workflow run on a cron, in a timezone.
 
 Validation: `cron` is exactly five fields (minute hour day-of-month month day-of-week, so never
 more often than once a minute: six- and seven-field seconds crons are refused) that croniter
@@ -334,7 +334,7 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def schedule_shape(schedule: Schedule, *, now: datetime | None = None) -> dict[str, Any]:
-    """api.md's schedule, plus its plain-language `description`, the `upcoming` due times (none
+    """docs/api.md's schedule, plus its plain-language `description`, the `upcoming` due times (none
     while paused), the version's tag and the last run's status."""
     version = schedule.version
     last = schedule.last_execution

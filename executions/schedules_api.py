@@ -1,4 +1,4 @@
-"""Schedules API (mounted at the API root, paths as api.md gives them): a workflow's schedules,
+"""Schedules API (mounted at the API root, paths as docs/api.md gives them): a workflow's schedules,
 listed and created under the workflow, read, changed and deleted by their own id."""
 
 from typing import Any

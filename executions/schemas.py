@@ -1,4 +1,4 @@
-"""Request and response shapes of the execution endpoints (api.md "Execution (poll shape)")."""
+"""Request and response shapes of the execution endpoints (docs/api.md "Execution (poll shape)")."""
 
 from typing import Any
 

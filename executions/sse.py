@@ -1,4 +1,4 @@
-"""Live execution events as Server-Sent Events (api.md "Live events"):
+"""Live execution events as Server-Sent Events (docs/api.md "Live events"):
 `GET /api/v1/workflows/executions/{executionId}/events`.
 
 A snapshot (the poll shape) first, then every stored event with `seq` above it as

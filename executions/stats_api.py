@@ -1,5 +1,5 @@
 """Statistics (mounted at the API root): GET /stats for the caller's team and
-GET /workflows/{workflow_id}/stats for one workflow (api.md "Runs and statistics")."""
+GET /workflows/{workflow_id}/stats for one workflow (docs/api.md "Runs and statistics")."""
 
 from typing import Any
 

@@ -1,4 +1,4 @@
-"""Statistics of a team's executions (api.md "Runs and statistics"), for GET /stats, GET
+"""Statistics of a team's executions (docs/api.md "Runs and statistics"), for GET /stats, GET
 /workflows/{id}/stats, the Dashboard and the workflow list.
 
 Every count, sum and percentile is computed by the database: one grouped query per breakdown.

@@ -1,4 +1,4 @@
-"""The public webhook trigger (api.md "Webhook triggers"): a POST to
+"""The public webhook trigger (docs/api.md "Webhook triggers"): a POST to
 /api/v1/workflow/<webhookId>/trigger, also served at /workflow/<webhookId>/trigger, runs the
 workflow without an API key.
 

@@ -1,4 +1,4 @@
-"""Uploads API (mounted at the API root, paths as api.md gives them): POST /uploads, and the
+"""Uploads API (mounted at the API root, paths as docs/api.md gives them): POST /uploads, and the
 hosted API's POST /media/upload (a file or a URL) and GET /media."""
 
 from typing import Any

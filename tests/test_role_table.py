@@ -1,4 +1,4 @@
-"""api.md's roles table, walked cell by cell. The table is transcribed here from the contract,
+"""docs/api.md's roles table, walked cell by cell. The table is transcribed here from the contract,
 independently of accounts/permissions.py; the module, every API endpoint behind a row (as a
 browser session and as an API key, which acts with its creator's current role) and the pages
 must all agree with it. A cell that differs anywhere fails."""
@@ -35,7 +35,7 @@ MEMBERS = _row(Role.OWNER, Role.ADMIN, Role.EDITOR)
 MANAGERS = _row(Role.OWNER, Role.ADMIN)
 OWNER_ONLY = _row(Role.OWNER)
 
-# api.md, "Roles": one entry per cell-group of the table.
+# docs/api.md, "Roles": one entry per cell-group of the table.
 TABLE: dict[str, dict[str, bool]] = {
     "read": EVERYONE,  # read workflows, runs, templates, stats, members
     "modify": MEMBERS,  # create / edit / delete workflows, versions, schedules

@@ -1,4 +1,4 @@
-"""Idempotency-Key (api.md), Stripe-like, for the endpoints that start an execution.
+"""Idempotency-Key (docs/api.md), Stripe-like, for the endpoints that start an execution.
 
 The protocol, per team and key:
 - The first request claims the key with one `INSERT ... ON CONFLICT DO NOTHING`, committed at

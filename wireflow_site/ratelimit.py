@@ -1,4 +1,4 @@
-"""Rate limits: a sliding-window log per bucket, and the team policy of api.md on top of it.
+"""Rate limits: a sliding-window log per bucket, and the team policy of docs/api.md on top of it.
 
 The algorithm: a bucket remembers the time of every admission still inside its window. A hit
 first forgets admissions older than the window, then admits only if fewer than `limit` remain.

@@ -3,9 +3,9 @@
 Nothing here imports Django or the node registry; the catalogue is passed in as a mapping of
 node type -> NodeSpec, so the module is tested without a database.
 
-The input is the raw React Flow JSON a client sent (see api.md, Objects > Graph). It may be
+The input is the raw React Flow JSON a client sent (see docs/api.md, Objects > Graph). It may be
 malformed in any way; `validate` and `lint` never raise, they report. Besides the rules of
-api.md, two rules name malformed shapes:
+docs/api.md, two rules name malformed shapes:
 
 - `invalid_node`: a node that is not an object, has no non-empty string `id`, has `data` that
   is not an object, a `label` that is not a string, or no `position` of numbers `{x, y}`.
@@ -82,7 +82,7 @@ class NodeSpec(Protocol):
 
 
 def compatible(source: PortType, target: PortType) -> bool:
-    """May an output of type `source` feed an input of type `target`? (api.md port types)"""
+    """May an output of type `source` feed an input of type `target`? (docs/api.md port types)"""
     if PortType.ANY in (source, target):
         return True
     if target is PortType.TEXT and source is PortType.NUMBER:

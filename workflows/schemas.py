@@ -1,4 +1,4 @@
-"""Request and response shapes of the workflows API (camelCase, as api.md publishes them)."""
+"""Request and response shapes of the workflows API (camelCase, as docs/api.md publishes them)."""
 
 import math
 from datetime import datetime
@@ -169,7 +169,7 @@ NAME_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"  # at least one visible character,
 class WorkflowIn(BaseModel):
     name: str = Field(max_length=NAME_MAX, pattern=NAME_PATTERN)
     description: str | None = Field(None, max_length=10_000, pattern=NO_NUL)
-    nodes: list[Node] = Field(description="React Flow nodes (see api.md, Objects > Graph)")
+    nodes: list[Node] = Field(description="React Flow nodes (see docs/api.md, Objects > Graph)")
     edges: list[Edge]
     tags: list[Tag] | None = Field(None, max_length=20)
     isActive: bool | None = None

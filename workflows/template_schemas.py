@@ -1,4 +1,5 @@
-"""Request and response shapes of the templates API (api.md "Templates"), and their builders."""
+"""Request and response shapes of the templates API (docs/api.md "Templates"), and their
+builders."""
 
 from typing import Any, Literal
 

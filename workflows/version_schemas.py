@@ -1,4 +1,4 @@
-"""Request and response shapes of the versions API (api.md "Versions")."""
+"""Request and response shapes of the versions API (docs/api.md "Versions")."""
 
 from datetime import datetime
 from typing import Any

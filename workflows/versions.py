@@ -1,4 +1,4 @@
-"""A workflow's versions (api.md "Versions"): the snapshot every save that changes the graph
+"""A workflow's versions (docs/api.md "Versions"): the snapshot every save that changes the graph
 makes, read, tagged with a semantic version, compared, and named by a run.
 
 A version is named by its number (1, 2, 3 …; `3` or `"3"`) or by its tag (`"1.0.0"` or

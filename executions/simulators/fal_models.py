@@ -1,7 +1,7 @@
 """What each simulated fal model accepts and what it answers.
 
 Inputs are validated at submit with pydantic, whose error list is already fal's `detail` format
-(fal's apps are FastAPI). Outputs have the shapes of providers.md, with real media and
+(fal's apps are FastAPI). Outputs have the shapes of docs/nodes.md, with real media and
 `"simulated": true`. Unknown model ids are accepted and guessed from their name, then from the
 input's keys (family_for); anything else answers like fal's image models (`images` list, a PNG
 with the prompt written on it).

@@ -1,5 +1,5 @@
 """Settings > API Keys in the browser: create (shown once), list, revoke; owner, teammate,
-viewer and stranger, by api.md's roles table: viewers create read-only keys, anyone revokes
+viewer and stranger, by docs/api.md's roles table: viewers create read-only keys, anyone revokes
 their own key, owners and admins (not an owner's) others'."""
 
 from datetime import timedelta

@@ -1,4 +1,4 @@
-"""api.md "Provider keys (bring your own)" and Settings > Providers: encryption at rest and its
+"""docs/api.md "Provider keys (bring your own)" and Settings > Providers: encryption at rest and its
 rotation, the API (shapes, scopes, roles, another team's isolation, bad input), the page, and
 the key never coming back in any response."""
 

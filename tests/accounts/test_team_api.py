@@ -1,4 +1,4 @@
-"""api.md "Team and members" through the full API: /team, /team/members, /team/invitations
+"""docs/api.md "Team and members" through the full API: /team, /team/members, /team/invitations
 (and resend, rename, transfer, delete): shapes, scopes, the roles table, 404 for another team's
 ids, every error code."""
 

@@ -1,4 +1,4 @@
-"""api.md's authentication table, row by row, through the full API."""
+"""docs/api.md's authentication table, row by row, through the full API."""
 
 from collections.abc import Callable
 from datetime import timedelta
@@ -108,7 +108,7 @@ def test_the_key_is_checked_before_the_body_is_read() -> None:
     _assert_error(response, 401, "Missing Authorization header", "missing_authorization")
 
 
-# --- A key acts with its creator's current rights (api.md "Roles") ---------------------------
+# --- A key acts with its creator's current rights (docs/api.md "Roles") ---------------------------
 
 def _deactivated(team: Team, user: User, owner: User) -> None:
     user.is_active = False

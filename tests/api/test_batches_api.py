@@ -1,4 +1,4 @@
-"""Batches through the full API (api.md "Batches"): create from JSON rows or a CSV file, the
+"""Batches through the full API (docs/api.md "Batches"): create from JSON rows or a CSV file, the
 bounds, the 402 for all rows, scoping and roles, progress, cancel and results.csv. The engine
 does not run here (nothing is committed): rows' executions are ended by the test."""
 

@@ -1,4 +1,5 @@
-"""api.md's "Every response" rules: request ids, and error bodies (never HTML) for any input."""
+"""docs/api.md's "Every response" rules: request ids, and error bodies (never HTML) for any
+input."""
 
 import json
 import re

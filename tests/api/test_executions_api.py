@@ -1,4 +1,5 @@
-"""api.md's execution endpoints — execute, poll, details, cancel, history — through the full API.
+"""docs/api.md's execution endpoints — execute, poll, details, cancel, history — through the
+full API.
 
 Without a worker an execution simply stays RUNNING, which is all the shape and access tests
 need; the tests that need a run to finish use the `engine` fixture (a Celery worker and the fal
@@ -28,7 +29,7 @@ ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 SUMMARY_KEYS = {"executionId", "workflowId", "status", "error", "startTime", "endTime",
                 "durationMs", "creditsUsed", "trigger", "version", "versionTag"}
 POLL_KEYS = SUMMARY_KEYS | {"nodeStates", "nodeResults", "finalOutput"}
-# `cached` is ours on top of api.md (a run-to-here reused the result); additive, so clients of
+# `cached` is ours on top of docs/api.md (a run-to-here reused the result); additive, so clients of
 # the hosted API are unaffected.
 NODE_STATE_KEYS = {"nodeId", "label", "nodeType", "status", "error", "progress", "outputUrl",
                    "outputUrls", "text", "requestId", "attempts", "startedAt", "finishedAt",

@@ -1,4 +1,4 @@
-"""api.md "The hosted API's newer endpoints", through the full API: duplicate with a name and
+"""docs/api.md "The hosted API's newer endpoints", through the full API: duplicate with a name and
 both response generations, PATCH of one node (merge, replace, refuse structural fields, 404,
 422, 409 with both times, a new version), PUT refusing linkPermission, and execute's `force`
 (persisted, and honoured by the engine: no cached result is reused)."""

@@ -1,4 +1,4 @@
-"""Idempotency-Key on the endpoints that start an execution (api.md), through the full API."""
+"""Idempotency-Key on the endpoints that start an execution (docs/api.md), through the full API."""
 
 import json
 import threading

@@ -1,4 +1,4 @@
-"""api.md "The hosted API's newer endpoints", media: POST /media/upload takes a multipart file
+"""docs/api.md "The hosted API's newer endpoints", media: POST /media/upload takes a multipart file
 (the same code path as POST /uploads) or a JSON {url} the server fetches through the SSRF guard
 with the same limits (size while streaming, content recognised by its bytes), answering
 {data: {id, url, contentType, size}}; GET /media lists the team's uploads, newest first. A

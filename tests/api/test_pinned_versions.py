@@ -1,4 +1,4 @@
-"""Pinned runs (api.md "Versions"): execute, run and the webhook trigger take a `version` (a
+"""Pinned runs (docs/api.md "Versions"): execute, run and the webhook trigger take a `version` (a
 number or a tag) and run that version's graph; the webhook follows the workflow's
 `webhookVersion`; poll, details and history say which version ran.
 

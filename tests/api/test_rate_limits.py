@@ -1,4 +1,4 @@
-"""api.md "Plans and rate limits" through the full API: the plan table, the X-RateLimit-*
+"""docs/api.md "Plans and rate limits" through the full API: the plan table, the X-RateLimit-*
 headers, the 429s, limits shared by a team, exact under concurrency on a live server, and
 `manage.py setplan`. The limiter itself is tested in tests/test_ratelimit.py."""
 

@@ -1,4 +1,4 @@
-"""api.md "Roles" on the endpoints that start and stop executions, through the full API:
+"""docs/api.md "Roles" on the endpoints that start and stop executions, through the full API:
 execute, run and cancel need a role other than viewer (403 forbidden_role), a graph override in
 execute's body is a write (a key needs workflows:write too), estimate only reads, and another
 team's workflow or execution stays 404, never 403."""

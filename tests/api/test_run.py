@@ -1,4 +1,5 @@
-"""Run with inputs (api.md): GET /workflows/{id}/run describes the inputs, POST runs with them."""
+"""Run with inputs (docs/api.md): GET /workflows/{id}/run describes the inputs, POST runs with
+them."""
 
 from collections.abc import Callable
 from typing import Any

@@ -1,4 +1,4 @@
-"""api.md "Runs and statistics": the team's executions (`GET /executions`) and re-running one
+"""docs/api.md "Runs and statistics": the team's executions (`GET /executions`) and re-running one
 (`POST /workflows/executions/{id}/rerun`), through the full API.
 
 Without a worker an execution stays RUNNING; the tests that need a failed original either set

@@ -1,4 +1,4 @@
-"""api.md "Schedules" through the full API: list, create, read, change (pause, resume) and
+"""docs/api.md "Schedules" through the full API: list, create, read, change (pause, resume) and
 delete a workflow's schedules as owner, teammate, viewer and stranger, with key scopes, and the
 422 `invalid_schedule` shapes."""
 

@@ -1,4 +1,4 @@
-"""api.md "Uploads" through the full API: POST /uploads recognises images, video and audio by
+"""docs/api.md "Uploads" through the full API: POST /uploads recognises images, video and audio by
 their content (anything else 415), measures them, stores them under an unguessable URL that
 serves the bytes with the recognised type, refuses files over the limit (413, nothing stored),
 needs workflows:write and a role that may modify, and a PNG uploaded this way runs through an

@@ -1,5 +1,5 @@
-"""Webhook triggers (api.md): enabling and rotating through the API, then the public trigger URL
-with no API key: inputs, CORS, signatures, idempotency, limits and every error."""
+"""Webhook triggers (docs/api.md): enabling and rotating through the API, then the public trigger
+URL with no API key: inputs, CORS, signatures, idempotency, limits and every error."""
 
 import json
 import re

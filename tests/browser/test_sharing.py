@@ -105,7 +105,7 @@ def test_invite_publish_find_use_and_run_and_a_viewer_only_looks(
     for node_id in ["words", "joined", "out"]:
         expect(mate.get_by_test_id(f"node-{node_id}")).to_have_attribute(
             "data-status", "completed", timeout=RUN_TIMEOUT_MS)
-    # product.md: every page works at 1280x800; the editor's top bar, run log button and all,
+    # Every page works at 1280x800; the editor's top bar, run log button and all,
     # fits without scrolling sideways.
     assert mate.evaluate(FITS_THE_WIDTH), mate.evaluate("document.documentElement.scrollWidth")
     used = Workflow.objects.exclude(pk=workflow.pk).get(team=owner.current_team,

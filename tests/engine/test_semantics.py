@@ -1,4 +1,4 @@
-"""Each semantic of engine.md, through the API, a Celery worker and the fal simulator."""
+"""Each semantic of docs/engine.md, through the API, a Celery worker and the fal simulator."""
 
 import io
 from datetime import datetime

@@ -1,4 +1,4 @@
-"""api.md "Runs and statistics": GET /stats and GET /workflows/{id}/stats on known runs — exact
+"""docs/api.md "Runs and statistics": GET /stats and GET /workflows/{id}/stats on known runs — exact
 counts, success rate, credits, percentiles, every day of the window, the breakdowns — and who
 may read them."""
 

@@ -1,4 +1,4 @@
-"""Schedules fire for real (api.md "Schedules"): a `* * * * *` schedule starts its execution
+"""Schedules fire for real (docs/api.md "Schedules"): a `* * * * *` schedule starts its execution
 within 70 seconds with real Celery beat and worker processes on the test database; two beat
 processes at once still start exactly one execution for that minute; and the embedded mode's
 in-process scheduler fires schedules too (no broker involved)."""

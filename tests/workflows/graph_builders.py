@@ -1,4 +1,4 @@
-"""Builders for graph JSON in the React Flow shape of api.md, shared by the graph tests."""
+"""Builders for graph JSON in the React Flow shape of docs/api.md, shared by the graph tests."""
 
 from typing import Any
 

@@ -1,4 +1,4 @@
-"""The workflows endpoints of api.md, through the full API, as owner, teammate, viewer and
+"""The workflows endpoints of docs/api.md, through the full API, as owner, teammate, viewer and
 stranger."""
 
 import copy

@@ -1,4 +1,4 @@
-"""workflows.graph: every rule of api.md, on the real catalogue, without a database."""
+"""workflows.graph: every rule of docs/api.md, on the real catalogue, without a database."""
 
 from typing import Any
 

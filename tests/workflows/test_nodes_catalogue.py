@@ -19,7 +19,7 @@ ENTRY_KEYS = {"nodeType", "label", "category", "description", "inputs", "outputs
               "paramsSchema", "credits"}
 PORT_KEYS = {"id", "label", "type", "required", "multiple"}
 COMMON_PARAMS = {"retries", "timeoutSeconds", "continueOnError"}
-FAL_NODES = {  # providers.md: node type -> (fal model id, credits, unit)
+FAL_NODES = {  # docs/nodes.md: node type -> (fal model id, credits, unit)
     "generate:flux_2": ("fal-ai/flux-2", 3, "image"),
     "edit:flux_2_edit": ("fal-ai/flux-2/edit", 4, "image"),
     "generate:imagen4": ("fal-ai/imagen4/preview", 10, "image"),
@@ -102,7 +102,7 @@ def test_a_node_type_cannot_be_registered_twice() -> None:
                           description="", params=BaseParams))
 
 
-# --- The core nodes' names (providers.md) -----------------------------------------------------
+# --- The core nodes' names (docs/nodes.md) -----------------------------------------------------
 
 def test_a_text_input_has_a_text_param_and_a_text_output_aliased_prompt() -> None:
     spec = catalogue["input:text"]

@@ -1,4 +1,4 @@
-"""The templates API (api.md "Templates"): publish, list, get, update and republish, unpublish,
+"""The templates API (docs/api.md "Templates"): publish, list, get, update and republish, unpublish,
 use; who may do each; what a snapshot carries and what using one copies."""
 
 from collections.abc import Callable

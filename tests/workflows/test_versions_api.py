@@ -1,5 +1,5 @@
-"""api.md "Versions": list, read, tag, untag, diff and restore a workflow's versions, through the
-full API, as owner, teammate, viewer and stranger; what a save makes a version of; the
+"""docs/api.md "Versions": list, read, tag, untag, diff and restore a workflow's versions, through
+the full API, as owner, teammate, viewer and stranger; what a save makes a version of; the
 webhook's pinned version (PUT and the settings page); an exported workflow imported again."""
 
 import copy

@@ -1,4 +1,4 @@
-"""The named fal.ai model nodes (providers.md): ids, params as fal names them, and prices.
+"""The named fal.ai model nodes (docs/nodes.md): ids, params as fal names them, and prices.
 
 Param names, enums and defaults are fal's own, so a node's params are sent to fal as they are
 (minus the common ones). Ports carry the media and text fields: a connected port overrides the

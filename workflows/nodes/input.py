@@ -80,7 +80,7 @@ register(
         outputs=(Port("text", PortType.TEXT, "Text"),), output_aliases={"prompt": "text"},
         input_param="text", input_type="text", executor=InputExecutor("text", "text"),
     ),
-    # api.md's input types: video and audio files are given by URL like any other file.
+    # docs/api.md's input types: video and audio files are given by URL like any other file.
     _media("image", PortType.IMAGE, "Image", "image"),
     _media("video", PortType.VIDEO, "Video", "url"),
     _media("audio", PortType.AUDIO, "Audio", "url"),

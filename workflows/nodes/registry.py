@@ -23,7 +23,7 @@ Category = Literal["input", "model", "utility", "logic", "output"]
 # LLMs are priced per 1,000 tokens (their default model's price; the run charges what the
 # provider reports), speech per 1,000 characters of text.
 CreditUnit = Literal["run", "image", "second", "megapixel", "1k tokens", "1k characters"]
-# How a run input is asked for and described (api.md "Run with inputs"): files by URL.
+# How a run input is asked for and described (docs/api.md "Run with inputs"): files by URL.
 InputType = Literal["text", "image", "url", "number", "boolean", "select"]
 CATEGORY_ORDER: tuple[Category, ...] = ("input", "model", "utility", "logic", "output")
 DEFAULT_TIMEOUT_SECONDS = 60
@@ -91,7 +91,7 @@ class NodeType:
     # asks for it. Everything that maps run inputs onto nodes reads these two fields.
     input_param: str | None = None
     input_type: InputType | None = None
-    # A connected input replaces the param of the same name (api.md), except on nodes whose
+    # A connected input replaces the param of the same name (docs/api.md), except on nodes whose
     # port and param share a name but mean different things (the router's `value`).
     ports_override_params: bool = True
     # How it runs (executions.engine.contracts.Executor), set beside the declaration; typed
@@ -173,7 +173,7 @@ def all_types() -> list[NodeType]:
 
 
 def catalogue_entry(nt: NodeType) -> dict[str, Any]:
-    """One node type as GET /api/v1/nodes shows it (api.md), plus hints for the editor."""
+    """One node type as GET /api/v1/nodes shows it (docs/api.md), plus hints for the editor."""
     return {
         "nodeType": nt.node_type,
         "label": nt.label,

@@ -1,4 +1,4 @@
-/** Publish as template (api.md "Templates"): POST /templates, or PUT to republish (version + 1). */
+/** Publish as template (docs/api.md "Templates"): POST /templates, or PUT to republish (version + 1). */
 import { ApiError } from "../api/client";
 import type { TemplateOut, TemplatePublishIn } from "../api/sharing";
 import type { EditorEnv } from "../env";

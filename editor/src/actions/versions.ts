@@ -1,4 +1,4 @@
-/** The editor's side of api.md "Versions": list, tag, compare with the latest, restore. */
+/** The editor's side of docs/api.md "Versions": list, tag, compare with the latest, restore. */
 import { ApiError } from "../api/client";
 import type { RestoreIn, TagIn, VersionDetail, VersionDiff, VersionList, VersionSummary } from "../api/sharing";
 import type { WorkflowOut } from "../api/types";

@@ -2642,7 +2642,7 @@ export interface components {
             name: string;
             /**
              * Nodes
-             * @description React Flow nodes (see api.md, Objects > Graph)
+             * @description React Flow nodes (see docs/api.md, Objects > Graph)
              */
             nodes: {
                 [key: string]: unknown;
@@ -2817,7 +2817,7 @@ export interface components {
             name: string;
             /**
              * Nodes
-             * @description React Flow nodes (see api.md, Objects > Graph)
+             * @description React Flow nodes (see docs/api.md, Objects > Graph)
              */
             nodes: {
                 [key: string]: unknown;

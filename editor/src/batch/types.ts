@@ -1,5 +1,5 @@
 /**
- * The shapes of the batches API (api.md "Batches"), declared here until the generated API
+ * The shapes of the batches API (docs/api.md "Batches"), declared here until the generated API
  * types (src/api/openapi.ts) include them.
  */
 

@@ -1,5 +1,5 @@
 // The statistics a page hands to its charts (json_script "chart-data"): the shapes of
-// GET /api/v1/stats and GET /api/v1/workflows/{id}/stats (api.md "Runs and statistics"), declared
+// GET /api/v1/stats and GET /api/v1/workflows/{id}/stats (docs/api.md "Runs and statistics"), declared
 // here because the generated API types do not have them yet.
 
 export interface DayRow {

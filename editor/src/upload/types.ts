@@ -1,4 +1,4 @@
-/** POST /api/v1/uploads (api.md "Uploads"): not in the generated OpenAPI types yet. */
+/** POST /api/v1/uploads (docs/api.md "Uploads"): not in the generated OpenAPI types yet. */
 
 export interface UploadOut {
   id: string;

@@ -1,5 +1,5 @@
 /**
- * A version diff (api.md: GET /workflows/{id}/versions/{a}/diff/{b}) as the canvas shows it:
+ * A version diff (docs/api.md: GET /workflows/{id}/versions/{a}/diff/{b}) as the canvas shows it:
  * nodes added since version a in green, changed in amber, and the removed ones drawn as
  * "ghosts" from version a's graph in red; changed params listed from → to in the panel.
  */
