@@ -65,6 +65,7 @@ chromium:
 lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/mypy .
+	$(BIN)/lint-imports
 
 ## make test: everything, against real PostgreSQL, Redis, Celery workers and Chromium
 test: install-test editor services chromium lint

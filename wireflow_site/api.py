@@ -19,7 +19,7 @@ from .errors import (
     render_error,
     unavailable_error,
 )
-from .jsonbody import MalformedJson, parse_json
+from .jsonbody import RENDERER, MalformedJson, parse_json
 
 logger = logging.getLogger("wireflow.api")
 
@@ -38,6 +38,7 @@ api = NinjaAPI(
     description="Build and run AI pipelines. Authenticate with `Authorization: Bearer sk-wf_...`.",
     urls_namespace="api",
     parser=JsonParser(),
+    renderer=RENDERER,
     docs_url="/docs",
     openapi_url="/openapi.json",
 )

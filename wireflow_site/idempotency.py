@@ -39,7 +39,7 @@ from accounts.models import Team
 from executions.models import IdempotencyRecord, IdempotencyState
 
 from .errors import Conflict, InvalidRequest, Unprocessable
-from .jsonbody import MalformedJson, parse_json
+from .jsonbody import MalformedJson, json_response, parse_json
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -243,14 +243,10 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _render(request: HttpRequest, result: Any, kwargs: dict[str, Any]) -> HttpResponse:
-    from .api import api  # the API module imports the routers, which import this one
-
     if isinstance(result, HttpResponse):
         return result
     status, body = (result.status_code, result.value) if isinstance(result, Status) \
         else (200, result)
     # Headers the view set (Location) live on the response ninja handed it.
     temporal = next((v for v in kwargs.values() if isinstance(v, HttpResponse)), None)
-    if temporal is not None:
-        temporal.status_code = status
-    return api.create_response(request, body, status=status, temporal_response=temporal)
+    return json_response(request, body, status, into=temporal)

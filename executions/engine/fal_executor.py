@@ -2,18 +2,22 @@
 job is submitted, checked and fetched through FalClient, and fal's output becomes ports."""
 
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal, Protocol, cast
 
 from django.conf import settings
 
 from executions.providers.credentials import NoProviderKey
 from executions.providers.fal import FalClient, fal_client, parse_webhook
-from workflows.nodes.registry import BaseParams
 
 from .contracts import NodeContext, NodeFailure, NodeResult, RemoteJob, RemoteStatus
 
-_COMMON = frozenset(BaseParams.model_fields)
 MEDIA_FIELDS = ("image_url", "image_urls", "audio_url", "video_url")
+
+
+class _Billable(Protocol):
+    """What the catalogue's params models (BaseParams) offer for pricing."""
+
+    def billable_units(self) -> float: ...
 
 
 def client(ctx: NodeContext | None = None) -> FalClient:
@@ -61,11 +65,14 @@ class FalModelExecutor:
     price: float
     unit: Literal["image", "second", "megapixel"]
     edit_model_id: str | None = None
+    # The params every node has (retries, timeout, …: the catalogue's BaseParams), never sent
+    # to fal. Given by the catalogue, which the engine does not import.
+    common_params: frozenset[str] = frozenset()
     kind: Literal["remote"] = "remote"
 
     def payload(self, ctx: NodeContext) -> dict[str, Any]:
         params = ctx.params
-        fields = set(type(params).model_fields) - _COMMON
+        fields = set(type(params).model_fields) - self.common_params
         body = {key: value for key, value in params.model_dump(include=fields).items()
                 if value is not None and value != ""}
         for key in MEDIA_FIELDS:
@@ -150,4 +157,4 @@ def _video_seconds(ctx: NodeContext, output: dict[str, Any]) -> float:
                 return float(value)
         except (TypeError, ValueError):
             continue
-    return cast(BaseParams, ctx.params).billable_units()
+    return cast(_Billable, ctx.params).billable_units()

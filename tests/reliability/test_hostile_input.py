@@ -255,6 +255,7 @@ class Request:
     path: str
     body: Callable[[], bytes]  # built when sent: thousands of bodies, some of 2 MB
     anonymous: bool = False
+    streams: bool = False  # the operation answers 200 with Server-Sent Events
 
 
 @dataclass
@@ -263,13 +264,18 @@ class Report:
 
     problems: list[str] = field(default_factory=list)
 
-    def check(self, case: str, answer: Answer) -> Json | None:
-        """The answer's JSON body if it is a proper one; else a problem is recorded."""
+    def check(self, case: str, answer: Answer, streams: bool = False) -> Json | None:
+        """The answer's JSON body if it is a proper one; else a problem is recorded. An
+        operation documented to stream may answer 200 with events instead: they must end
+        with `done`, or with an `error` that says what went wrong."""
         if isinstance(answer, Exception):
             self.problems.append(f"{case}: no answer ({answer.__class__.__name__}: {answer})")
             return None
         status = answer.status_code
         content_type = answer.headers.get("content-type", "")
+        if streams and status == 200 and content_type.startswith("text/event-stream"):
+            self._check_stream(case, answer.text)
+            return None
         if status >= 500 or not content_type.startswith("application/json"):
             self.problems.append(f"{case}: {status} {content_type}: {answer.text[:300]!r}")
             return None
@@ -284,6 +290,20 @@ class Report:
             self.problems.append(f"{case}: {status} without an error message: {body!r:.300}")
             return None
         return body if isinstance(body, dict) else {"_": body}
+
+    def _check_stream(self, case: str, text: str) -> None:
+        events = [(match[1], match[2]) for match in
+                  re.finditer(r"^event: (\w+)\ndata: (.*)$", text, re.MULTILINE)]
+        last, data = events[-1] if events else ("", "")
+        if last == "done":
+            return
+        try:
+            error = json.loads(data).get("error") if last == "error" else None
+        except ValueError:
+            error = None
+        if not (isinstance(error, str) and error):
+            self.problems.append(f"{case}: 200 stream that ends without done or an error: "
+                                 f"{text[-300:]!r}")
 
     def assert_none(self, what: str) -> None:
         shown = "\n  ".join(self.problems[:40])
@@ -375,7 +395,7 @@ def started_by(report: Report, requests: list[Request], answers: list[Answer]) -
     """Checks every answer; the executions the accepted ones started, with their cases."""
     started = {}
     for request, answer in zip(requests, answers, strict=True):
-        body = report.check(request.case, answer)
+        body = report.check(request.case, answer, request.streams)
         if body is not None and isinstance(body.get("executionId"), str):
             started[body["executionId"]] = request.case
     return started
@@ -566,7 +586,7 @@ def test_every_api_body_refuses_or_survives_hostile_values(site: Site,
     ids = {"workflow_id": workflow["id"], "execution_id": execution["executionId"],
            "number": "1", "a": "1", "b": "1", "template_id": template["id"],
            "invitation_id": invitation["id"], "user_id": me["userId"],
-           "schedule_id": schedule["id"], "provider": "fal"}
+           "schedule_id": schedule["id"], "provider": "fal", "node_id": "tpl"}
     document = site.json("GET", "/api/v1/openapi.json")
 
     requests = []
@@ -579,6 +599,8 @@ def test_every_api_body_refuses_or_survives_hostile_values(site: Site,
             if "application/json" not in content:
                 continue
             operations += 1
+            streams = "text/event-stream" in operation.get("responses", {}).get(
+                "200", {}).get("content", {})
             names = re.findall(r"{(\w+)}", template)
             assert set(names) <= set(ids), f"no id for the path parameters of {template}"
             path = template.format(**ids)
@@ -587,7 +609,7 @@ def test_every_api_body_refuses_or_survives_hostile_values(site: Site,
                 for hostile in CORPUS:
                     requests.append(Request(
                         f"{method.upper()} {template} {where} = {hostile.id}", method.upper(),
-                        path, partial(splice, body, [hostile])))
+                        path, partial(splice, body, [hostile]), streams=streams))
     assert operations >= 5, "the OpenAPI document lost its JSON bodies"
     started = started_by(report, requests, site.send_all(requests))
 

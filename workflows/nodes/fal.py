@@ -166,7 +166,8 @@ def _with_executor(node_type: NodeType) -> NodeType:
                                 price=node_type.credits,
                                 unit=cast(Literal["image", "second", "megapixel"],
                                           node_type.credit_unit),
-                                edit_model_id=node_type.fal_edit_model_id)
+                                edit_model_id=node_type.fal_edit_model_id,
+                                common_params=frozenset(BaseParams.model_fields))
     return replace(node_type, executor=executor)
 
 
