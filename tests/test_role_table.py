@@ -148,6 +148,7 @@ PROBES: dict[str, list[Probe]] = {
         lambda w, r: ("GET", "/stats", None, 200),
         lambda w, r: ("GET", f"/workflows/{w.workflow_id}/stats", None, 200),
         lambda w, r: ("GET", f"/workflows/{w.workflow_id}/schedules", None, 200),
+        lambda w, r: ("GET", "/media", None, 200),
     ],
     "modify": [
         _put_workflow,
@@ -158,6 +159,10 @@ PROBES: dict[str, list[Probe]] = {
         lambda w, r: ("POST", f"/templates/{w.starter.pk}/use", {"name": "Mine"}, 201),
         lambda w, r: ("POST", f"/workflows/{w.workflow_id}/schedules",
                       {"cron": "0 9 * * *", "timezone": "UTC"}, 201),
+        lambda w, r: ("PATCH", f"/workflows/{w.workflow_id}/nodes/words", {"label": "Said"}, 200),
+        lambda w, r: ("POST", f"/workflows/{w.workflow_id}/duplicate", {"name": "Mine"}, 201),
+        lambda w, r: ("POST", f"/workflows/{w.workflow_id}/visibility", {"visibility": "view"},
+                      200),
     ],
     "execute": [
         lambda w, r: ("POST", f"/workflows/{w.workflow_id}/execute", {}, 201),
@@ -227,9 +232,9 @@ def test_a_stranger_meets_404_not_403_on_every_probe(world: World,
         for probe in PROBES[row]:
             method, path, body, _ = probe(world, Role.OWNER)
             if path.startswith((f"/templates/{world.starter.pk}", "/team")) \
-                    or path in ("/executions", "/stats"):
-                continue  # starter templates are everyone's; /team, the runs and the stats
-                # are the caller's own team's
+                    or path in ("/executions", "/stats", "/media"):
+                continue  # starter templates are everyone's; /team, the runs, the stats and
+                # the media are the caller's own team's
             response = client.request(method, path, body)
             assert response.status_code == 404, (row, path, response.content[:300])
 
