@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .graph import NodeSpec
+from .graph_rules import is_blank
 
 TERMINAL = frozenset({"COMPLETED", "FAILED", "SKIPPED", "CANCELLED"})
 
@@ -92,14 +93,10 @@ def decide(spec: NodeSpec, params: Mapping[str, Any], incoming: Sequence[Link],
         return Skip("no input arrived: every upstream branch was skipped or not taken")
     multiple = {port.id for port in spec.inputs if port.multiple}
     for port in spec.inputs:
-        if port.required and port.id not in values and _empty(params.get(port.id, None)):
+        if port.required and port.id not in values and is_blank(params.get(port.id)):
             return Skip(f"required input '{port.id}' did not arrive")
     inputs = {port: (vals if port in multiple else vals[0]) for port, vals in values.items()}
     return Run(inputs=inputs, sources=sources)
-
-
-def _empty(value: Any) -> bool:
-    return value is None or value == "" or value == []
 
 
 def sinks(node_ids: Sequence[str], all_links: Sequence[Link]) -> list[str]:

@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 
 from executions.engine.contracts import NodeContext, NodeFailure
 from workflows.graph import Port, PortType
+from workflows.graph_rules import is_blank
 
 from .fields import regex_problem
 from .registry import BaseParams, NodeType, register
@@ -97,10 +98,6 @@ def _number(value: Any) -> float | None:
         return None
 
 
-def _is_empty(value: Any) -> bool:
-    return value is None or value == "" or value == [] or value == {}
-
-
 def _regex_search(pattern: str, text: str, ignore_case: bool = False) -> bool:
     flags = regex.IGNORECASE if ignore_case else 0
     try:
@@ -114,9 +111,9 @@ def _regex_search(pattern: str, text: str, ignore_case: bool = False) -> bool:
 def holds(operator: str, value: Any, operand: Any, case_sensitive: bool = True) -> bool:
     """Does `value <operator> operand` hold? (numbers compare as numbers; text as text)"""
     if operator == "is_empty":
-        return _is_empty(value)
+        return is_blank(value)
     if operator == "is_not_empty":
-        return not _is_empty(value)
+        return not is_blank(value)
     if operator in ("gt", "lt", "gte", "lte"):
         left, right = _number(value), _number(operand)
         if left is None or right is None:
