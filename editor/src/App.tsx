@@ -35,7 +35,11 @@ export function App({ config }: { config: EditorConfig }) {
   useEffect(() => () => env.live.stop(), [env]);
 
   if (phase.kind === "loading") {
-    return <div className={view ? "wf-view wf-view--splash" : "wf-splash"}>{view ? "Loading the graph…" : "Loading the editor…"}</div>;
+    return (
+      <div className={view ? "wf-view wf-view--splash" : "wf-splash"}>
+        {view ? "Loading the graph…" : "Loading the editor…"}
+      </div>
+    );
   }
   if (phase.kind === "failed") {
     return (
@@ -47,8 +51,7 @@ export function App({ config }: { config: EditorConfig }) {
   }
   return (
     <Providers store={store} env={env}>
-      {view && config.executionId ? <RunPage executionId={config.executionId} />
-        : view ? <GraphView /> : <Editor />}
+      {view && config.executionId ? <RunPage executionId={config.executionId} /> : view ? <GraphView /> : <Editor />}
     </Providers>
   );
 }
@@ -112,15 +115,21 @@ function useLoad(store: EditorStore, env: EditorEnv): Phase {
     store.getState().setPublishedTemplateId(config.publishedTemplateId ?? null);
     Promise.all([loadCatalogue(env), id ? loadWorkflow(store, env, id) : Promise.resolve()])
       .then(([catalogue]) => {
-        store.setState({ catalogue });
+        store.getState().setCatalogue(catalogue);
         setPhase({ kind: "ready" });
         // A run's page: its node statuses, live while it runs (a snapshot first).
         if (config.mode === "view" && config.executionId) env.live.follow(config.executionId);
-        if (id) loadLastRun(store, env, id).catch((error: unknown) => reportError(store, "Could not load the last run", error));
+        if (id)
+          loadLastRun(store, env, id).catch((error: unknown) =>
+            reportError(store, "Could not load the last run", error),
+          );
       })
-      .catch((error: unknown) => setPhase({
-        kind: "failed", message: `The ${config.mode === "view" ? "graph" : "editor"} could not load: ${error instanceof Error ? error.message : String(error)}`,
-      }));
+      .catch((error: unknown) =>
+        setPhase({
+          kind: "failed",
+          message: `The ${config.mode === "view" ? "graph" : "editor"} could not load: ${error instanceof Error ? error.message : String(error)}`,
+        }),
+      );
   }, [store, env]);
   return phase;
 }

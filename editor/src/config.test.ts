@@ -2,9 +2,15 @@ import { describe, expect, it } from "vitest";
 import { isReadOnly, may, readConfig, viewGraph } from "./config";
 
 const editorPage = {
-  workflowId: "w1", csrfToken: "t", apiBase: "/api/v1", listUrl: "/workflows/", team: { id: 1, name: "Acme" },
-  mode: "edit", permissions: { read: true, modify: true, execute: true, publish_template: true },
-  publicTemplates: true, publishedTemplateId: "tpl-1",
+  workflowId: "w1",
+  csrfToken: "t",
+  apiBase: "/api/v1",
+  listUrl: "/workflows/",
+  team: { id: 1, name: "Acme" },
+  mode: "edit",
+  permissions: { read: true, modify: true, execute: true, publish_template: true },
+  publicTemplates: true,
+  publishedTemplateId: "tpl-1",
 };
 
 describe("reading the page's editor config", () => {
@@ -19,7 +25,13 @@ describe("reading the page's editor config", () => {
   });
 
   it("allows everything when the page says nothing about permissions (older pages)", () => {
-    const config = readConfig({ workflowId: null, csrfToken: "t", apiBase: "/api/v1", listUrl: "/workflows/", team: null });
+    const config = readConfig({
+      workflowId: null,
+      csrfToken: "t",
+      apiBase: "/api/v1",
+      listUrl: "/workflows/",
+      team: null,
+    });
     expect(config.mode).toBe("edit");
     expect(may(config, "modify")).toBe(true);
     expect(config.publicTemplates).toBe(false);
@@ -27,7 +39,10 @@ describe("reading the page's editor config", () => {
   });
 
   it("makes a viewer's editor read-only, with no run and no publish", () => {
-    const config = readConfig({ ...editorPage, permissions: { read: true, modify: false, execute: false, publish_template: false } });
+    const config = readConfig({
+      ...editorPage,
+      permissions: { read: true, modify: false, execute: false, publish_template: false },
+    });
     expect(isReadOnly(config)).toBe(true);
     expect(may(config, "execute")).toBe(false);
     expect(may(config, "publish_template")).toBe(false);
@@ -38,7 +53,12 @@ describe("reading the page's editor config", () => {
       mode: "view",
       graph: {
         nodes: [
-          { id: "a", type: "basedNode", position: { x: 0, y: 0 }, data: { label: "A", nodeType: "input:text", params: {} } },
+          {
+            id: "a",
+            type: "basedNode",
+            position: { x: 0, y: 0 },
+            data: { label: "A", nodeType: "input:text", params: {} },
+          },
           { id: "broken", type: "basedNode", data: {} },
         ],
         edges: [{ id: "e", source: "a", target: "gone" }],

@@ -11,8 +11,10 @@ export type Action = "modify" | "execute" | "publish_template";
 
 export function readConfig(value: unknown): EditorConfig {
   const raw = isRecord(value) ? value : {};
-  const graph = isRecord(raw.graph) && Array.isArray(raw.graph.nodes) && Array.isArray(raw.graph.edges)
-    ? { nodes: raw.graph.nodes as unknown[], edges: raw.graph.edges as unknown[] } : undefined;
+  const graph =
+    isRecord(raw.graph) && Array.isArray(raw.graph.nodes) && Array.isArray(raw.graph.edges)
+      ? { nodes: raw.graph.nodes as unknown[], edges: raw.graph.edges as unknown[] }
+      : undefined;
   return {
     workflowId: typeof raw.workflowId === "string" && raw.workflowId ? raw.workflowId : null,
     csrfToken: typeof raw.csrfToken === "string" ? raw.csrfToken : "",
@@ -23,10 +25,9 @@ export function readConfig(value: unknown): EditorConfig {
     graph,
     permissions: isRecord(raw.permissions) ? booleans(raw.permissions) : undefined,
     publicTemplates: raw.publicTemplates === true,
-    publishedTemplateId: typeof raw.publishedTemplateId === "string" && raw.publishedTemplateId
-      ? raw.publishedTemplateId : null,
-    executionId: raw.mode === "view" && typeof raw.executionId === "string" && raw.executionId
-      ? raw.executionId : null,
+    publishedTemplateId:
+      typeof raw.publishedTemplateId === "string" && raw.publishedTemplateId ? raw.publishedTemplateId : null,
+    executionId: raw.mode === "view" && typeof raw.executionId === "string" && raw.executionId ? raw.executionId : null,
   };
 }
 

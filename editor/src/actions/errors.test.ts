@@ -6,11 +6,15 @@ import { explain } from "./errors";
 // Bodies typed by the server's OpenAPI document: if the server changes them, this stops compiling.
 const badInput: FieldsError = {
   error: "Invalid value for input 'Prompt' (p): text: String should have at most 100000 characters",
-  code: "invalid_request", fields: ["inputs.p"],
+  code: "invalid_request",
+  fields: ["inputs.p"],
 };
 const noCredits: InsufficientCredits = {
-  error: "Insufficient credits. Required: 25, Available: 3", code: "insufficient_credits",
-  insufficientCredits: true, requiredCredits: 25, availableCredits: 3,
+  error: "Insufficient credits. Required: 25, Available: 3",
+  code: "insufficient_credits",
+  insufficientCredits: true,
+  requiredCredits: 25,
+  availableCredits: 3,
   breakdown: [
     { nodeId: "p", nodeLabel: "Prompt", nodeType: "input:text", credits: 0, billedBy: "platform" },
     { nodeId: "g", nodeLabel: "Generate", nodeType: "generate:nano_banana_pro", credits: 20, billedBy: "platform" },
@@ -18,7 +22,8 @@ const noCredits: InsufficientCredits = {
   ],
 };
 const invalidGraph: InvalidGraph = {
-  error: "Invalid workflow graph", code: "invalid_graph",
+  error: "Invalid workflow graph",
+  code: "invalid_graph",
   violations: [
     { rule: "missing_required_input", message: "Node 'Generate' (g) needs input 'prompt'", nodeId: "g" },
     { rule: "cycle", message: "The graph has a cycle" },

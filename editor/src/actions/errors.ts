@@ -30,7 +30,11 @@ export function explain(error: unknown): Explained {
     return { message: describeViolations(violations), issues: violations, inputErrors: {} };
   }
   if (body.code === "insufficient_credits") {
-    return { message: withBreakdown(body.error, (body.breakdown ?? []) as BreakdownLine[]), issues: null, inputErrors: {} };
+    return {
+      message: withBreakdown(body.error, (body.breakdown ?? []) as BreakdownLine[]),
+      issues: null,
+      inputErrors: {},
+    };
   }
   const inputErrors = inputFieldErrors(body.error, body.fields);
   const nodeIds = Object.keys(inputErrors);
@@ -49,7 +53,8 @@ export function describeViolations(violations: readonly Violation[]): string {
 
 /** "Insufficient credits. Required: 40, Available: 5 — Generate 20, Upscale 20". */
 function withBreakdown(message: string, lines: BreakdownLine[]): string {
-  const costly = lines.filter((l) => (l.credits ?? 0) > 0)
+  const costly = lines
+    .filter((l) => (l.credits ?? 0) > 0)
     .map((l) => `${l.nodeLabel ?? l.nodeId ?? "a node"} ${formatNumber(l.credits ?? 0)}`);
   return costly.length ? `${message} — ${costly.join(", ")}` : message;
 }

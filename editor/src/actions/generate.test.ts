@@ -7,8 +7,18 @@ import { describeFailure, parseSse, placeGenerated, readEvents, requestWorkflow 
 
 const GRAPH: Graph = {
   nodes: [
-    { id: "n1", type: "basedNode", position: { x: 0, y: 0 }, data: { label: "Prompt", nodeType: "input:text", params: { text: "a fox" } } },
-    { id: "n2", type: "basedNode", position: { x: 340, y: 0 }, data: { label: "Image", nodeType: "generate:flux_2", params: {} } },
+    {
+      id: "n1",
+      type: "basedNode",
+      position: { x: 0, y: 0 },
+      data: { label: "Prompt", nodeType: "input:text", params: { text: "a fox" } },
+    },
+    {
+      id: "n2",
+      type: "basedNode",
+      position: { x: 340, y: 0 },
+      data: { label: "Image", nodeType: "generate:flux_2", params: {} },
+    },
   ],
   edges: [{ id: "e1", source: "n1", target: "n2", sourceHandle: "out-text", targetHandle: "in-prompt" }],
 };
@@ -46,8 +56,13 @@ function streamed(text: string, cut = 7): Response {
 
 describe("reading Server-Sent Events", () => {
   it("splits complete frames and keeps the unfinished one for later", () => {
-    const { events, rest } = parseSse('event: progress\ndata: {"a":1}\n\n: ping\n\nevent: done\ndata: {}\n\nevent: wor');
-    expect(events).toEqual([{ event: "progress", data: '{"a":1}' }, { event: "done", data: "{}" }]);
+    const { events, rest } = parseSse(
+      'event: progress\ndata: {"a":1}\n\n: ping\n\nevent: done\ndata: {}\n\nevent: wor',
+    );
+    expect(events).toEqual([
+      { event: "progress", data: '{"a":1}' },
+      { event: "done", data: "{}" },
+    ]);
     expect(rest).toBe("event: wor");
   });
 
@@ -60,7 +75,8 @@ describe("reading Server-Sent Events", () => {
     const fox = new TextEncoder().encode(frame("progress", { stage: "model", text: "🦊", attempt: 1 }));
     const cut = fox.length - 8; // inside the emoji's bytes
     const events = [];
-    for await (const e of readEvents(body([fox.slice(0, cut), fox.slice(cut), "event: done\ndata: {}"]))) events.push(e);
+    for await (const e of readEvents(body([fox.slice(0, cut), fox.slice(cut), "event: done\ndata: {}"])))
+      events.push(e);
     expect(events.map((e) => e.event)).toEqual(["progress", "done"]);
     expect(JSON.parse(events[0].data).text).toBe("🦊");
   });
@@ -70,16 +86,27 @@ describe("generating a workflow", () => {
   it("posts the prompt with the CSRF token, reports progress, and returns the graph", async () => {
     const env = fakeEnv({}, { csrfToken: "tok" });
     const sent: Sent[] = [];
-    const text = frame("progress", { stage: "asking", text: "Asking gpt-4o-mini…", attempt: 1 }) +
+    const text =
+      frame("progress", { stage: "asking", text: "Asking gpt-4o-mini…", attempt: 1 }) +
       frame("progress", { stage: "model", text: '{"nodes": ', attempt: 1 }) +
       frame("progress", { stage: "model", text: "[]}", attempt: 1 }) +
       frame("progress", { stage: "valid", text: "The workflow is valid", attempt: 1 }) +
-      frame("workflow", GRAPH) + frame("done", { modelCalls: 1 });
+      frame("workflow", GRAPH) +
+      frame("done", { modelCalls: 1 });
     const statuses: string[] = [];
     let model = "";
-    const graph = await requestWorkflow(env, "a fox", {
-      onStatus: (s) => statuses.push(s), onModelText: (t) => { model += t; },
-    }, undefined, fakeFetch(streamed(text), sent));
+    const graph = await requestWorkflow(
+      env,
+      "a fox",
+      {
+        onStatus: (s) => statuses.push(s),
+        onModelText: (t) => {
+          model += t;
+        },
+      },
+      undefined,
+      fakeFetch(streamed(text), sent),
+    );
 
     expect(graph).toEqual(GRAPH);
     expect(statuses).toEqual(["Asking gpt-4o-mini…", "The workflow is valid"]);
@@ -92,35 +119,63 @@ describe("generating a workflow", () => {
   });
 
   it("rejects with the stream's error event", async () => {
-    const text = frame("progress", { stage: "repairing", text: "Repairing", attempt: 1 }) +
+    const text =
+      frame("progress", { stage: "repairing", text: "Repairing", attempt: 1 }) +
       frame("error", { error: "No valid workflow came out after 2 repairs", code: "invalid_graph", violations: [] });
-    const failure = requestWorkflow(fakeEnv({}), "a fox", { onStatus: () => {}, onModelText: () => {} },
-      undefined, fakeFetch(streamed(text)));
-    await expect(failure).rejects.toMatchObject({ code: "invalid_graph", message: "No valid workflow came out after 2 repairs" });
+    const failure = requestWorkflow(
+      fakeEnv({}),
+      "a fox",
+      { onStatus: () => {}, onModelText: () => {} },
+      undefined,
+      fakeFetch(streamed(text)),
+    );
+    await expect(failure).rejects.toMatchObject({
+      code: "invalid_graph",
+      message: "No valid workflow came out after 2 repairs",
+    });
   });
 
   it("says what was still wrong when the repairs ran out", () => {
-    const error = new ApiError(200, { error: "No valid workflow came out after 2 repairs", code: "invalid_graph",
-      violations: [{ rule: "unknown_port", message: "Edge 'e1': input port 'nothing' does not exist" },
-        { rule: "missing_required_input", message: "Node 'Image' needs input 'prompt'" }] });
+    const error = new ApiError(200, {
+      error: "No valid workflow came out after 2 repairs",
+      code: "invalid_graph",
+      violations: [
+        { rule: "unknown_port", message: "Edge 'e1': input port 'nothing' does not exist" },
+        { rule: "missing_required_input", message: "Node 'Image' needs input 'prompt'" },
+      ],
+    });
     expect(describeFailure(error)).toBe(
-      "No valid workflow came out after 2 repairs: Edge 'e1': input port 'nothing' does not exist (and 1 more)");
-    expect(describeFailure(new ApiError(409, { error: "No LLM provider is configured", code: "provider_not_configured" })))
-      .toBe("No LLM provider is configured");
+      "No valid workflow came out after 2 repairs: Edge 'e1': input port 'nothing' does not exist (and 1 more)",
+    );
+    expect(
+      describeFailure(new ApiError(409, { error: "No LLM provider is configured", code: "provider_not_configured" })),
+    ).toBe("No LLM provider is configured");
   });
 
   it("rejects with the server's JSON refusal before any stream", async () => {
-    const refused = new Response(JSON.stringify({ error: "No LLM provider is configured", code: "provider_not_configured" }),
-      { status: 409, headers: { "Content-Type": "application/json" } });
-    const failure = requestWorkflow(fakeEnv({}), "a fox", { onStatus: () => {}, onModelText: () => {} },
-      undefined, fakeFetch(refused));
+    const refused = new Response(
+      JSON.stringify({ error: "No LLM provider is configured", code: "provider_not_configured" }),
+      { status: 409, headers: { "Content-Type": "application/json" } },
+    );
+    const failure = requestWorkflow(
+      fakeEnv({}),
+      "a fox",
+      { onStatus: () => {}, onModelText: () => {} },
+      undefined,
+      fakeFetch(refused),
+    );
     await expect(failure).rejects.toBeInstanceOf(ApiError);
     await expect(failure).rejects.toMatchObject({ status: 409, code: "provider_not_configured" });
   });
 
   it("rejects a stream that ends without a workflow", async () => {
-    const failure = requestWorkflow(fakeEnv({}), "a fox", { onStatus: () => {}, onModelText: () => {} },
-      undefined, fakeFetch(streamed(frame("progress", { stage: "asking", text: "…", attempt: 1 }))));
+    const failure = requestWorkflow(
+      fakeEnv({}),
+      "a fox",
+      { onStatus: () => {}, onModelText: () => {} },
+      undefined,
+      fakeFetch(streamed(frame("progress", { stage: "asking", text: "…", attempt: 1 }))),
+    );
     await expect(failure).rejects.toMatchObject({ code: "incomplete_stream" });
   });
 });

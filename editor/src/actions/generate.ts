@@ -85,8 +85,11 @@ export async function* readEvents(body: ReadableStream<Uint8Array>): AsyncGenera
  * ApiError: the server's refusal (400, 403, 409, 429), or the stream's `error` event.
  */
 export async function requestWorkflow(
-  env: EditorEnv, prompt: string, listener: GenerateListener,
-  signal?: AbortSignal, fetchImpl: Fetch = fetch,
+  env: EditorEnv,
+  prompt: string,
+  listener: GenerateListener,
+  signal?: AbortSignal,
+  fetchImpl: Fetch = fetch,
 ): Promise<Graph> {
   const response = await post(env, prompt, signal, fetchImpl);
   if (!response.ok || !response.body) throw await refusal(response);
@@ -110,7 +113,12 @@ export async function requestWorkflow(
   return graph;
 }
 
-async function post(env: EditorEnv, prompt: string, signal: AbortSignal | undefined, fetchImpl: Fetch): Promise<Response> {
+async function post(
+  env: EditorEnv,
+  prompt: string,
+  signal: AbortSignal | undefined,
+  fetchImpl: Fetch,
+): Promise<Response> {
   try {
     return await fetchImpl(`${env.config.apiBase}/workflows/generate/stream`, {
       method: "POST",

@@ -6,10 +6,23 @@ import { fakeEnv } from "../test/fakeEnv";
 import { parseTags, publishTemplate } from "./publish";
 
 const template = (version: number): TemplateOut => ({
-  id: "t1", name: "Fox", description: "", tags: [], scope: "team", version, teamId: 1,
-  author: { name: "owner", team: "Team" }, nodes: [], edges: [], nodeCount: 0, inputs: [],
-  estimatedCredits: 0, previewUrl: null, useCount: 0,
-  createdAt: "2026-11-28T12:00:00.000Z", updatedAt: "2026-11-28T12:00:00.000Z",
+  id: "t1",
+  name: "Fox",
+  description: "",
+  tags: [],
+  scope: "team",
+  version,
+  teamId: 1,
+  author: { name: "owner", team: "Team" },
+  nodes: [],
+  edges: [],
+  nodeCount: 0,
+  inputs: [],
+  estimatedCredits: 0,
+  previewUrl: null,
+  useCount: 0,
+  createdAt: "2026-11-28T12:00:00.000Z",
+  updatedAt: "2026-11-28T12:00:00.000Z",
 });
 const fields = { name: "Fox", description: "A fox", tags: ["animals"], scope: "team" as const };
 
@@ -55,7 +68,12 @@ describe("publish as template", () => {
 
   it("passes the server's refusal on to the dialog", async () => {
     const store = savedEditor("t1");
-    const env = fakeEnv({ "PUT /templates/t1": new ApiError(403, { error: "Your role in this team cannot do this", code: "forbidden_role" }) });
+    const env = fakeEnv({
+      "PUT /templates/t1": new ApiError(403, {
+        error: "Your role in this team cannot do this",
+        code: "forbidden_role",
+      }),
+    });
     await expect(publishTemplate(store, env, fields)).rejects.toThrow("Your role in this team cannot do this");
   });
 });

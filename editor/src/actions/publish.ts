@@ -39,7 +39,11 @@ export async function publishTemplate(store: EditorStore, env: EditorEnv, fields
   return template;
 }
 
-async function republishOrCreate(env: EditorEnv, existing: string | null, body: TemplatePublishIn): Promise<TemplateOut> {
+async function republishOrCreate(
+  env: EditorEnv,
+  existing: string | null,
+  body: TemplatePublishIn,
+): Promise<TemplateOut> {
   if (existing) {
     try {
       return await env.api.put<TemplateOut>(`/templates/${encodeURIComponent(existing)}`, body);

@@ -19,12 +19,14 @@ export type RunFailure = Explained | null;
 export async function runWorkflow(store: EditorStore, env: EditorEnv, options: RunOptions = {}): Promise<RunFailure> {
   const state = store.getState();
   if (state.dirty || !state.workflow.id) {
-    if (!(await saveWorkflow(store, env))) return { message: "The workflow could not be saved", issues: null, inputErrors: {} };
+    if (!(await saveWorkflow(store, env)))
+      return { message: "The workflow could not be saved", issues: null, inputErrors: {} };
   }
   const id = store.getState().workflow.id as string;
   try {
     const out = await env.api.post<ExecuteOut>(`/workflows/${id}/execute`, {
-      inputs: options.inputs ?? {}, ...(options.targetNodeId ? { targetNodeId: options.targetNodeId } : {}),
+      inputs: options.inputs ?? {},
+      ...(options.targetNodeId ? { targetNodeId: options.targetNodeId } : {}),
     });
     const { nodes, edges } = store.getState();
     const runnable = nodes.filter(isBasedNode).map((n) => n.id);

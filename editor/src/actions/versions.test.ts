@@ -7,19 +7,30 @@ import { edge, node } from "../test/fixtures";
 import { compareWithLatest, restoreRefusal, restoreVersion } from "./versions";
 
 const v1: VersionDetail = {
-  number: 1, tag: null, note: "", createdAt: "2026-11-28T10:00:00.000Z", createdBy: "ada@example.com", nodeCount: 2, edgeCount: 1,
+  number: 1,
+  tag: null,
+  note: "",
+  createdAt: "2026-11-28T10:00:00.000Z",
+  createdBy: "ada@example.com",
+  nodeCount: 2,
+  edgeCount: 1,
   nodes: [node("p", "input:text"), node("gone", "input:text", 0, 200)],
   edges: [edge("gone-p", "gone", "text", "p", "text")],
 };
 const diff: VersionDiff = {
-  nodesAdded: ["f"], nodesRemoved: ["gone"],
+  nodesAdded: ["f"],
+  nodesRemoved: ["gone"],
   nodesChanged: [{ nodeId: "p", changes: { "params.text": { from: "fox", to: "heron" } } }],
-  edgesAdded: ["p-f"], edgesRemoved: [],
+  edgesAdded: ["p-f"],
+  edgesRemoved: [],
 };
 
 function editorAtV3() {
   const store = createEditorStore();
-  store.getState().replaceGraph({ nodes: [node("p", "input:text"), node("f", "generate:flux_2", 300)], edges: [edge("p-f", "p", "text", "f", "prompt")] });
+  store.getState().replaceGraph({
+    nodes: [node("p", "input:text"), node("f", "generate:flux_2", 300)],
+    edges: [edge("p-f", "p", "text", "f", "prompt")],
+  });
   store.getState().setWorkflow({ id: "w1", version: 3, updatedAt: "2026-11-28T12:00:00.000Z" });
   return store;
 }
@@ -41,9 +52,20 @@ describe("versions in the editor", () => {
     const store = editorAtV3();
     store.setState({ dirty: true });
     const restored = {
-      id: "w1", name: "Fox", description: "", tags: [], isActive: true, teamId: 1, createdAt: "2026-11-28T10:00:00.000Z",
-      updatedAt: "2026-11-28T12:30:00.000Z", version: 4, nodes: v1.nodes, edges: v1.edges,
-      executionCount: 0, lastExecutedAt: null, webhookEnabled: false,
+      id: "w1",
+      name: "Fox",
+      description: "",
+      tags: [],
+      isActive: true,
+      teamId: 1,
+      createdAt: "2026-11-28T10:00:00.000Z",
+      updatedAt: "2026-11-28T12:30:00.000Z",
+      version: 4,
+      nodes: v1.nodes,
+      edges: v1.edges,
+      executionCount: 0,
+      lastExecutedAt: null,
+      webhookEnabled: false,
     };
     const env = fakeEnv({ "POST /workflows/w1/versions/1/restore": restored });
     await restoreVersion(store, env, "w1", 1);
@@ -61,8 +83,11 @@ describe("versions in the editor", () => {
 
 describe("a refused restore", () => {
   it("explains a stale write as someone else's save", () => {
-    expect(restoreRefusal(new ApiError(409, { error: "Workflow was modified since baseUpdatedAt", code: "stale_write" })))
-      .toMatch(/^Someone saved this workflow since you opened it/);
-    expect(restoreRefusal(new ApiError(404, { error: "Version not found", code: "not_found" }))).toBe("Version not found");
+    expect(
+      restoreRefusal(new ApiError(409, { error: "Workflow was modified since baseUpdatedAt", code: "stale_write" })),
+    ).toMatch(/^Someone saved this workflow since you opened it/);
+    expect(restoreRefusal(new ApiError(404, { error: "Version not found", code: "not_found" }))).toBe(
+      "Version not found",
+    );
   });
 });

@@ -22,7 +22,13 @@ export async function listVersions(env: EditorEnv, workflowId: string, before?: 
 
 /** Tag (or re-tag) a version with the note as the form shows it (prefilled with the version's
  * own, so an emptied note is removed); 422/409 messages reach the form as ApiErrors. */
-export function tagVersion(env: EditorEnv, workflowId: string, number: number, tag: string, note: string): Promise<unknown> {
+export function tagVersion(
+  env: EditorEnv,
+  workflowId: string,
+  number: number,
+  tag: string,
+  note: string,
+): Promise<unknown> {
   const body: TagIn = { tag: tag.trim(), note: note.trim() };
   return env.api.post(`${base(workflowId)}/${number}/tag`, body);
 }
@@ -35,8 +41,13 @@ export function untagVersion(env: EditorEnv, workflowId: string, number: number)
  * Compare `number` with the latest saved version: marks on the current canvas for what was
  * added and changed since, ghosts from the old graph for what was removed.
  */
-export async function compareWithLatest(store: EditorStore, env: EditorEnv, workflowId: string,
-  number: number, latest: number): Promise<void> {
+export async function compareWithLatest(
+  store: EditorStore,
+  env: EditorEnv,
+  workflowId: string,
+  number: number,
+  latest: number,
+): Promise<void> {
   const [diff, old] = await Promise.all([
     env.api.get<VersionDiff>(`${base(workflowId)}/${number}/diff/${latest}`),
     env.api.get<VersionDetail>(`${base(workflowId)}/${number}`),
@@ -44,13 +55,22 @@ export async function compareWithLatest(store: EditorStore, env: EditorEnv, work
   const { nodes, edges } = store.getState();
   const oldGraph = parseGraph({ nodes: old.nodes, edges: old.edges }) ?? { nodes: [], edges: [] };
   store.getState().setCompare({
-    number, against: latest, diff, marks: diffMarks(diff), ghosts: ghostsOf(oldGraph, diff, { nodes, edges }),
+    number,
+    against: latest,
+    diff,
+    marks: diffMarks(diff),
+    ghosts: ghostsOf(oldGraph, diff, { nodes, edges }),
   });
 }
 
 /** Restore makes a new version equal to `number`; the canvas takes it as saved (so the next
  * save's baseUpdatedAt is the restored one, not stale). Undo brings the previous graph back. */
-export async function restoreVersion(store: EditorStore, env: EditorEnv, workflowId: string, number: number): Promise<WorkflowOut> {
+export async function restoreVersion(
+  store: EditorStore,
+  env: EditorEnv,
+  workflowId: string,
+  number: number,
+): Promise<WorkflowOut> {
   const before = store.getState().workflow;
   // Like a save: refused (409 stale_write) if someone saved since this editor last did.
   const body: RestoreIn = { baseUpdatedAt: before.updatedAt };
@@ -61,9 +81,12 @@ export async function restoreVersion(store: EditorStore, env: EditorEnv, workflo
   state.replaceGraph(graph, { record: true, dirty: false });
   state.setWorkflow(metaOf(workflow));
   state.setIssues([]);
-  state.toast("success", workflow.version === before.version
-    ? `The saved graph already is that of version ${number}`
-    : `Restored version ${number} as version ${workflow.version}`);
+  state.toast(
+    "success",
+    workflow.version === before.version
+      ? `The saved graph already is that of version ${number}`
+      : `Restored version ${number} as version ${workflow.version}`,
+  );
   return workflow;
 }
 

@@ -34,8 +34,15 @@ export async function loadLastRun(store: EditorStore, env: EditorEnv, id: string
 }
 
 export function metaOf(w: WorkflowOut): WorkflowMeta {
-  return { id: w.id, name: w.name, description: w.description ?? "", tags: w.tags ?? [],
-    isActive: w.isActive ?? true, updatedAt: w.updatedAt, version: w.version ?? null };
+  return {
+    id: w.id,
+    name: w.name,
+    description: w.description ?? "",
+    tags: w.tags ?? [],
+    isActive: w.isActive ?? true,
+    updatedAt: w.updatedAt,
+    version: w.version ?? null,
+  };
 }
 
 /**
@@ -46,14 +53,21 @@ export async function saveWorkflow(store: EditorStore, env: EditorEnv, overwrite
   const state = store.getState();
   if (state.saving) return false;
   const { workflow } = state;
-  const body = { name: workflow.name.trim() || "Untitled workflow", description: workflow.description,
-    tags: workflow.tags, isActive: workflow.isActive, ...toSaved(state.nodes, state.edges) };
+  const body = {
+    name: workflow.name.trim() || "Untitled workflow",
+    description: workflow.description,
+    tags: workflow.tags,
+    isActive: workflow.isActive,
+    ...toSaved(state.nodes, state.edges),
+  };
   const revision = { nodes: state.nodes, edges: state.edges };
   state.setSaving(true);
   try {
     const saved = workflow.id
-      ? await env.api.put<WorkflowOut>(`/workflows/${workflow.id}`,
-        overwrite ? body : { ...body, baseUpdatedAt: workflow.updatedAt })
+      ? await env.api.put<WorkflowOut>(
+          `/workflows/${workflow.id}`,
+          overwrite ? body : { ...body, baseUpdatedAt: workflow.updatedAt },
+        )
       : await env.api.post<WorkflowOut>("/workflows", body);
     afterSave(store, saved, revision);
     return true;

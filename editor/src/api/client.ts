@@ -65,9 +65,7 @@ async function parseResponse<T>(response: Response): Promise<T> {
   const text = await response.text();
   const json: unknown = text ? safeParse(text) : null;
   if (response.ok) return json as T;
-  const body = isErrorBody(json)
-    ? json
-    : { error: `Request failed (${response.status})`, code: "http_error" };
+  const body = isErrorBody(json) ? json : { error: `Request failed (${response.status})`, code: "http_error" };
   throw new ApiError(response.status, body);
 }
 

@@ -26,13 +26,7 @@ export type InsufficientCredits = Schemas["InsufficientCreditsOut"];
 export type InvalidGraph = Schemas["InvalidGraphOut"];
 export type FieldsError = Schemas["FieldsErrorOut"];
 
-export type JsonValue =
-  | string
-  | number
-  | boolean
-  | null
-  | JsonValue[]
-  | { [key: string]: JsonValue };
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
 /** The subset of JSON Schema (as pydantic writes it) that the inspector understands. */
 export interface JsonSchema {

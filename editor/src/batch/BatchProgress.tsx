@@ -31,7 +31,10 @@ export function BatchProgress({ batchId }: { batchId: string }) {
       if (!stopped) timer = setTimeout(() => void poll(), POLL_MS);
     };
     void poll();
-    return () => { stopped = true; clearTimeout(timer); };
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
   }, [env, batchId]);
 
   const cancel = async () => {
@@ -48,31 +51,61 @@ export function BatchProgress({ batchId }: { batchId: string }) {
 
   return (
     <div className="wf-batch__progress" data-testid="batch-progress" data-status={batch?.status ?? "RUNNING"}>
-      {error ? <p className="wf-form__error" role="alert" data-testid="batch-error">{error}</p> : null}
+      {error ? (
+        <p className="wf-form__error" role="alert" data-testid="batch-error">
+          {error}
+        </p>
+      ) : null}
       {batch ? (
         <>
-          <div className="wf-batch__bar" role="progressbar" aria-valuemin={0} aria-valuemax={batch.total}
-            aria-valuenow={batch.completed + batch.failed}>
+          <div
+            className="wf-batch__bar"
+            role="progressbar"
+            aria-valuemin={0}
+            aria-valuemax={batch.total}
+            aria-valuenow={batch.completed + batch.failed}
+          >
             {segments(batch).map((s) => (
-              <span key={s.kind} className={`wf-batch__seg wf-batch__seg--${s.kind}`} style={{ width: `${s.percent}%` }} />
+              <span
+                key={s.kind}
+                className={`wf-batch__seg wf-batch__seg--${s.kind}`}
+                style={{ width: `${s.percent}%` }}
+              />
             ))}
           </div>
           <p className="wf-batch__summary">
             <span data-testid="batch-progress-text">{progressText(batch)}</span>
-            <span className={`wf-chip wf-chip--${batch.status.toLowerCase()}`} data-testid="batch-status">{batch.status}</span>
+            <span className={`wf-chip wf-chip--${batch.status.toLowerCase()}`} data-testid="batch-status">
+              {batch.status}
+            </span>
           </p>
           <div className="wf-batch__actions">
-            <a className="wf-btn" href={resultsUrl(env, batchId, "csv")} download data-testid="batch-download-csv">Download CSV</a>
-            <a className="wf-btn" href={resultsUrl(env, batchId, "zip")} download data-testid="batch-download-zip">Download ZIP</a>
+            <a className="wf-btn" href={resultsUrl(env, batchId, "csv")} download data-testid="batch-download-csv">
+              Download CSV
+            </a>
+            <a className="wf-btn" href={resultsUrl(env, batchId, "zip")} download data-testid="batch-download-zip">
+              Download ZIP
+            </a>
             {batch.status === "RUNNING" ? (
-              <button type="button" className="wf-btn wf-btn--danger" disabled={cancelling}
-                data-testid="batch-cancel" onClick={() => void cancel()}>{cancelling ? "Cancelling…" : "Cancel batch"}</button>
+              <button
+                type="button"
+                className="wf-btn wf-btn--danger"
+                disabled={cancelling}
+                data-testid="batch-cancel"
+                onClick={() => void cancel()}
+              >
+                {cancelling ? "Cancelling…" : "Cancel batch"}
+              </button>
             ) : null}
           </div>
           <RowsTable rows={batch.rows} />
-          {batch.total > ROWS_SHOWN ? <p className="wf-muted">The first {ROWS_SHOWN} rows are shown; the CSV has them all.</p> : null}
+          {batch.total > ROWS_SHOWN ? (
+            <p className="wf-muted">The first {ROWS_SHOWN} rows are shown; the CSV has them all.</p>
+          ) : null}
         </>
-      ) : <p className="wf-muted">Starting…</p>}
+      ) : (
+        <p className="wf-muted">Starting…</p>
+      )}
     </div>
   );
 }
@@ -80,15 +113,32 @@ export function BatchProgress({ batchId }: { batchId: string }) {
 function RowsTable({ rows }: { rows: BatchRow[] }) {
   return (
     <table className="wf-batch__table" data-testid="batch-rows-table">
-      <thead><tr><th>#</th><th>Inputs</th><th>Status</th><th>Outputs</th></tr></thead>
+      <thead>
+        <tr>
+          <th>#</th>
+          <th>Inputs</th>
+          <th>Status</th>
+          <th>Outputs</th>
+        </tr>
+      </thead>
       <tbody>
         {rows.map((row) => (
           <tr key={row.index} data-testid={`batch-row-${row.index}`} data-status={row.status}>
             <td>{row.index}</td>
             <td className="wf-batch__inputs">{Object.values(row.inputs).map(String).join(" · ")}</td>
-            <td><span className={`wf-chip wf-chip--${row.status.toLowerCase()}`}>{row.status}</span>
-              {row.error ? <div className="wf-batch__error" title={row.error}>{row.error}</div> : null}</td>
-            <td>{row.outputs.map((out) => <Output key={out.nodeId} output={out} />)}</td>
+            <td>
+              <span className={`wf-chip wf-chip--${row.status.toLowerCase()}`}>{row.status}</span>
+              {row.error ? (
+                <div className="wf-batch__error" title={row.error}>
+                  {row.error}
+                </div>
+              ) : null}
+            </td>
+            <td>
+              {row.outputs.map((out) => (
+                <Output key={out.nodeId} output={out} />
+              ))}
+            </td>
           </tr>
         ))}
       </tbody>
@@ -102,12 +152,20 @@ function Output({ output }: { output: RowOutput }) {
       {output.urls.map((url) => {
         const kind = mediaKind(url);
         return kind === "image" ? (
-          <a key={url} href={url} target="_blank" rel="noreferrer"><img src={url} alt={output.label} loading="lazy" /></a>
+          <a key={url} href={url} target="_blank" rel="noreferrer">
+            <img src={url} alt={output.label} loading="lazy" />
+          </a>
         ) : (
-          <a key={url} href={url} target="_blank" rel="noreferrer">{kind === "video" ? "▶ video" : "link"}</a>
+          <a key={url} href={url} target="_blank" rel="noreferrer">
+            {kind === "video" ? "▶ video" : "link"}
+          </a>
         );
       })}
-      {output.texts.map((text, i) => <span key={i} className="wf-batch__text-out" title={text}>{text}</span>)}
+      {output.texts.map((text, i) => (
+        <span key={i} className="wf-batch__text-out" title={text}>
+          {text}
+        </span>
+      ))}
     </div>
   );
 }

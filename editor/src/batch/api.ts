@@ -12,14 +12,21 @@ export function estimateRun(env: EditorEnv, workflowId: string): Promise<Estimat
 
 /** POST /workflows/{id}/batches with the CSV text as the `file` of a multipart form: the server
  * reads it with the same rules as an uploaded file, and a CSV may exceed a JSON body's limit. */
-export async function createBatch(env: EditorEnv, workflowId: string, csv: string, concurrency: number): Promise<BatchCreated> {
+export async function createBatch(
+  env: EditorEnv,
+  workflowId: string,
+  csv: string,
+  concurrency: number,
+): Promise<BatchCreated> {
   const form = new FormData();
   form.append("file", new Blob([csv], { type: "text/csv" }), "rows.csv");
   form.append("concurrency", String(concurrency));
   let response: Response;
   try {
     response = await fetch(`${env.config.apiBase}/workflows/${workflowId}/batches`, {
-      method: "POST", credentials: "same-origin", body: form,
+      method: "POST",
+      credentials: "same-origin",
+      body: form,
       headers: { Accept: "application/json", "X-CSRFToken": env.config.csrfToken },
     });
   } catch {
@@ -27,7 +34,10 @@ export async function createBatch(env: EditorEnv, workflowId: string, csv: strin
   }
   const body: unknown = await response.json().catch(() => null);
   if (response.ok) return body as BatchCreated;
-  throw new ApiError(response.status, isError(body) ? body : { error: `Request failed (${response.status})`, code: "http_error" });
+  throw new ApiError(
+    response.status,
+    isError(body) ? body : { error: `Request failed (${response.status})`, code: "http_error" },
+  );
 }
 
 export function getBatch(env: EditorEnv, batchId: string): Promise<BatchOut> {

@@ -32,14 +32,31 @@ function readRecords(text: string): string[][] {
   while (i < text.length) {
     const ch = text[i];
     if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') { cell += '"'; i += 2; continue; }
-      if (ch === '"') { quoted = false; i += 1; continue; }
+      if (ch === '"' && text[i + 1] === '"') {
+        cell += '"';
+        i += 2;
+        continue;
+      }
+      if (ch === '"') {
+        quoted = false;
+        i += 1;
+        continue;
+      }
       cell += ch;
       i += 1;
       continue;
     }
-    if (ch === '"' && cell === "") { quoted = true; i += 1; continue; }
-    if (ch === ",") { record.push(cell); cell = ""; i += 1; continue; }
+    if (ch === '"' && cell === "") {
+      quoted = true;
+      i += 1;
+      continue;
+    }
+    if (ch === ",") {
+      record.push(cell);
+      cell = "";
+      i += 1;
+      continue;
+    }
     if (ch === "\r" || ch === "\n") {
       record.push(cell);
       records.push(record);
@@ -121,7 +138,9 @@ function rowInputs(row: readonly string[], mapping: readonly ColumnMapping[]): R
 /** A CSV template for the workflow: the header (input labels, or ids where labels repeat). */
 export function csvHeaderFor(inputs: readonly InputNode[]): string {
   const labels = inputs.map((i) => i.label.trim().toLowerCase());
-  return inputs.map((i, n) => quote(labels.indexOf(labels[n]) === labels.lastIndexOf(labels[n]) ? i.label : i.nodeId)).join(",");
+  return inputs
+    .map((i, n) => quote(labels.indexOf(labels[n]) === labels.lastIndexOf(labels[n]) ? i.label : i.nodeId))
+    .join(",");
 }
 
 function quote(cell: string): string {

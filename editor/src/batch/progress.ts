@@ -16,7 +16,9 @@ export function segments(batch: Pick<BatchOut, "total" | "completed" | "failed" 
 }
 
 /** "12 / 20 done · 1 failed · 5 running" */
-export function progressText(batch: Pick<BatchOut, "total" | "completed" | "failed" | "running" | "cancelled">): string {
+export function progressText(
+  batch: Pick<BatchOut, "total" | "completed" | "failed" | "running" | "cancelled">,
+): string {
   const parts = [`${batch.completed + batch.failed} / ${batch.total} done`];
   if (batch.failed) parts.push(`${batch.failed} failed`);
   if (batch.running) parts.push(`${batch.running} running`);

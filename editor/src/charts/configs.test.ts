@@ -5,13 +5,25 @@ import { BUILDERS, COLOURS, TOP, isChartName, runsPerDay, topNodeTypes, topNodes
 import type { ChartData, DayRow, NodeRow } from "./types";
 
 const day = (date: string, completed: number, failed: number, credits = 0): DayRow => ({
-  date, runs: completed + failed, completed, failed, cancelled: 0, creditsUsed: credits,
+  date,
+  runs: completed + failed,
+  completed,
+  failed,
+  cancelled: 0,
+  creditsUsed: credits,
   p50DurationMs: null,
 });
 
 const nodeRow = (nodeId: string, category: string, credits: number): NodeRow => ({
-  nodeId, label: nodeId.toUpperCase(), nodeType: `${category}:x`, nodeTypeLabel: "X", category,
-  runs: 1, failed: 0, creditsUsed: credits, p50DurationMs: null,
+  nodeId,
+  label: nodeId.toUpperCase(),
+  nodeType: `${category}:x`,
+  nodeTypeLabel: "X",
+  category,
+  runs: 1,
+  failed: 0,
+  creditsUsed: credits,
+  p50DurationMs: null,
 });
 
 describe("the dashboard's charts", () => {
@@ -31,15 +43,14 @@ describe("the dashboard's charts", () => {
   });
 
   it("colours node types by their palette category", () => {
-    const config = topNodeTypes({ byNodeType: [
-      { nodeType: "generate:flux_2", nodeTypeLabel: "FLUX.2", category: "model", runs: 2,
-        failed: 0, creditsUsed: 6 },
-      { nodeType: "input:text", nodeTypeLabel: "Text input", category: "input", runs: 2,
-        failed: 0, creditsUsed: 0 },
-    ] });
+    const config = topNodeTypes({
+      byNodeType: [
+        { nodeType: "generate:flux_2", nodeTypeLabel: "FLUX.2", category: "model", runs: 2, failed: 0, creditsUsed: 6 },
+        { nodeType: "input:text", nodeTypeLabel: "Text input", category: "input", runs: 2, failed: 0, creditsUsed: 0 },
+      ],
+    });
     expect(config?.data.labels).toEqual(["FLUX.2", "Text input"]);
-    expect(config?.data.datasets[0].backgroundColor).toEqual([
-      CATEGORY_COLOURS.model, CATEGORY_COLOURS.input]);
+    expect(config?.data.datasets[0].backgroundColor).toEqual([CATEGORY_COLOURS.model, CATEGORY_COLOURS.input]);
     expect(config?.options?.indexAxis).toBe("y");
   });
 

@@ -18,8 +18,11 @@ export const TOP = 10;
 
 const shortDate = (iso: string): string => iso.slice(5); // MM-DD: the year is in the title
 
-function bars(labels: string[], datasets: BarConfig["data"]["datasets"],
-              options: BarConfig["options"] = {}): BarConfig {
+function bars(
+  labels: string[],
+  datasets: BarConfig["data"]["datasets"],
+  options: BarConfig["options"] = {},
+): BarConfig {
   return {
     type: "bar",
     data: { labels, datasets },
@@ -36,45 +39,54 @@ function bars(labels: string[], datasets: BarConfig["data"]["datasets"],
 export function runsPerDay(data: ChartData): BarConfig | null {
   const days = data.byDay ?? [];
   if (!days.length) return null;
-  const stacked = { x: { stacked: true }, y: { stacked: true, beginAtZero: true,
-                                               ticks: { precision: 0 } } };
-  return bars(days.map((d) => shortDate(d.date)), [
-    { label: "Completed", data: days.map((d) => d.completed),
-      backgroundColor: COLOURS.completed },
-    { label: "Failed", data: days.map((d) => d.failed), backgroundColor: COLOURS.failed },
-    { label: "Cancelled", data: days.map((d) => d.cancelled),
-      backgroundColor: COLOURS.cancelled },
-  ], { scales: stacked });
+  const stacked = { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } };
+  return bars(
+    days.map((d) => shortDate(d.date)),
+    [
+      { label: "Completed", data: days.map((d) => d.completed), backgroundColor: COLOURS.completed },
+      { label: "Failed", data: days.map((d) => d.failed), backgroundColor: COLOURS.failed },
+      { label: "Cancelled", data: days.map((d) => d.cancelled), backgroundColor: COLOURS.cancelled },
+    ],
+    { scales: stacked },
+  );
 }
 
 function creditBars(days: CreditDay[]): BarConfig | null {
   if (!days.length) return null;
-  return bars(days.map((d) => shortDate(d.date)), [
-    { label: "Credits", data: days.map((d) => d.creditsUsed), backgroundColor: COLOURS.credits },
-  ], { scales: { y: { beginAtZero: true } } });
+  return bars(
+    days.map((d) => shortDate(d.date)),
+    [{ label: "Credits", data: days.map((d) => d.creditsUsed), backgroundColor: COLOURS.credits }],
+    { scales: { y: { beginAtZero: true } } },
+  );
 }
 
 export const creditsPerDay = (data: ChartData): BarConfig | null => creditBars(data.byDay ?? []);
-export const ledgerPerDay = (data: ChartData): BarConfig | null =>
-  creditBars(data.ledgerByDay ?? []);
+export const ledgerPerDay = (data: ChartData): BarConfig | null => creditBars(data.ledgerByDay ?? []);
 
-function horizontal(labels: string[], values: number[], colours: string[] | string
-                    ): BarConfig | null {
+function horizontal(labels: string[], values: number[], colours: string[] | string): BarConfig | null {
   if (!labels.length) return null;
-  return bars(labels, [{ label: "Credits", data: values, backgroundColor: colours }],
-              { indexAxis: "y", scales: { x: { beginAtZero: true } } });
+  return bars(labels, [{ label: "Credits", data: values, backgroundColor: colours }], {
+    indexAxis: "y",
+    scales: { x: { beginAtZero: true } },
+  });
 }
 
 export function topWorkflows(data: ChartData): BarConfig | null {
   const rows = (data.byWorkflow ?? []).slice(0, TOP);
-  return horizontal(rows.map((r) => r.name), rows.map((r) => r.creditsUsed), COLOURS.credits);
+  return horizontal(
+    rows.map((r) => r.name),
+    rows.map((r) => r.creditsUsed),
+    COLOURS.credits,
+  );
 }
 
-function byCategory<T extends NodeTypeRow>(rows: T[], label: (row: T) => string
-                                           ): BarConfig | null {
+function byCategory<T extends NodeTypeRow>(rows: T[], label: (row: T) => string): BarConfig | null {
   const top = rows.slice(0, TOP);
-  return horizontal(top.map(label), top.map((r) => r.creditsUsed),
-                    top.map((r) => categoryColour(r.category)));
+  return horizontal(
+    top.map(label),
+    top.map((r) => r.creditsUsed),
+    top.map((r) => categoryColour(r.category)),
+  );
 }
 
 export const topNodeTypes = (data: ChartData): BarConfig | null =>
@@ -84,7 +96,12 @@ export const topNodes = (data: ChartData): BarConfig | null =>
   byCategory(data.byNode ?? [], (r) => r.label || r.nodeId);
 
 export const BUILDERS: Record<ChartName, (data: ChartData) => BarConfig | null> = {
-  runsPerDay, creditsPerDay, topWorkflows, topNodeTypes, topNodes, ledgerPerDay,
+  runsPerDay,
+  creditsPerDay,
+  topWorkflows,
+  topNodeTypes,
+  topNodes,
+  ledgerPerDay,
 };
 
 export const isChartName = (name: string | undefined): name is ChartName =>

@@ -51,10 +51,4 @@ export interface ChartData {
   ledgerByDay?: CreditDay[];
 }
 
-export type ChartName =
-  | "runsPerDay"
-  | "creditsPerDay"
-  | "topWorkflows"
-  | "topNodeTypes"
-  | "topNodes"
-  | "ledgerPerDay";
+export type ChartName = "runsPerDay" | "creditsPerDay" | "topWorkflows" | "topNodeTypes" | "topNodes" | "ledgerPerDay";

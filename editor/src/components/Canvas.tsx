@@ -1,11 +1,20 @@
 import {
-  Background, BackgroundVariant, Controls, MiniMap, ReactFlow, SelectionMode, useReactFlow,
-  type Connection, type Edge, type FinalConnectionState, type OnSelectionChangeParams,
+  Background,
+  BackgroundVariant,
+  Controls,
+  MiniMap,
+  ReactFlow,
+  SelectionMode,
+  useReactFlow,
+  type Connection,
+  type Edge,
+  type FinalConnectionState,
+  type OnSelectionChangeParams,
 } from "@xyflow/react";
 import { type DragEvent, useCallback, useMemo, useState } from "react";
-import { checkConnection, outputType } from "../graph/connection";
-import type { WfEdge, WfNode } from "../graph/types";
-import { useEditor, useEditorStore } from "../store";
+import { checkConnection, outputPortType } from "../graph/connection";
+import { isBasedNode, type WfEdge, type WfNode } from "../graph/types";
+import { useEditor, useEditorList, useEditorStore } from "../store";
 import { dropFile } from "../upload/actions";
 import { DropStatus } from "../upload/DropStatus";
 import { useUploader } from "../upload/useUploader";
@@ -40,68 +49,119 @@ export function Canvas({ minimap = true }: { minimap?: boolean }) {
   const { onNodesChange, onEdgesChange, beginDrag, endDrag, setSelection } = store.getState();
 
   // Reads the store when called, so dragging a wire never re-renders the canvas.
-  const isValidConnection = useCallback((c: Connection | Edge) => {
-    const { nodes: n, edges: e, catalogue } = store.getState();
-    return checkConnection(c, n, e, catalogue).ok;
-  }, [store]);
+  const isValidConnection = useCallback(
+    (c: Connection | Edge) => {
+      const { nodes: n, edges: e, catalogue } = store.getState();
+      return checkConnection(c, n, e, catalogue).ok;
+    },
+    [store],
+  );
 
-  const onConnect = useCallback((c: Connection) => {
-    const result = store.getState().connect(c);
-    if (!result.ok) store.getState().toast("error", result.reason);
-  }, [store]);
+  const onConnect = useCallback(
+    (c: Connection) => {
+      const result = store.getState().connect(c);
+      if (!result.ok) store.getState().toast("error", result.reason);
+    },
+    [store],
+  );
 
-  const onConnectEnd = useCallback((_: MouseEvent | TouchEvent, state: FinalConnectionState) => {
-    if (state.isValid !== false || !state.toHandle || !state.fromHandle) return;
-    const fromSource = state.fromHandle.type === "source";
-    const [a, b] = fromSource ? [state.fromHandle, state.toHandle] : [state.toHandle, state.fromHandle];
-    const { nodes: n, edges: e, catalogue, toast } = store.getState();
-    const result = checkConnection({ source: a.nodeId, sourceHandle: a.id, target: b.nodeId, targetHandle: b.id }, n, e, catalogue);
-    toast("error", result.ok ? "Connect an output (right) to an input (left)" : result.reason);
-  }, [store]);
+  const onConnectEnd = useCallback(
+    (_: MouseEvent | TouchEvent, state: FinalConnectionState) => {
+      if (state.isValid !== false || !state.toHandle || !state.fromHandle) return;
+      const fromSource = state.fromHandle.type === "source";
+      const [a, b] = fromSource ? [state.fromHandle, state.toHandle] : [state.toHandle, state.fromHandle];
+      const { nodes: n, edges: e, catalogue, toast } = store.getState();
+      const result = checkConnection(
+        { source: a.nodeId, sourceHandle: a.id, target: b.nodeId, targetHandle: b.id },
+        n,
+        e,
+        catalogue,
+      );
+      toast("error", result.ok ? "Connect an output (right) to an input (left)" : result.reason);
+    },
+    [store],
+  );
 
-  const onSelectionChange = useCallback(({ nodes: picked }: OnSelectionChangeParams) => {
-    setSelection(picked.map((n) => n.id));
-  }, [setSelection]);
+  const onSelectionChange = useCallback(
+    ({ nodes: picked }: OnSelectionChangeParams) => {
+      setSelection(picked.map((n) => n.id));
+    },
+    [setSelection],
+  );
 
-  const onDrop = useCallback((event: DragEvent) => {
-    if (store.getState().readOnly) return;
-    // A file from the desktop: uploaded, onto the media input node under it or a new one.
-    const file = event.dataTransfer.files[0];
-    if (file) {
+  const onDrop = useCallback(
+    (event: DragEvent) => {
+      if (store.getState().readOnly) return;
+      // A file from the desktop: uploaded, onto the media input node under it or a new one.
+      const file = event.dataTransfer.files[0];
+      if (file) {
+        event.preventDefault();
+        const target = (event.target as Element).closest?.(".react-flow__node")?.getAttribute("data-id") ?? null;
+        void dropFile(store, upload, file, screenToFlowPosition({ x: event.clientX, y: event.clientY }), target);
+        return;
+      }
+      const nodeType = event.dataTransfer.getData(NODE_DRAG_MIME);
+      if (!nodeType) return;
       event.preventDefault();
-      const target = (event.target as Element).closest?.(".react-flow__node")?.getAttribute("data-id") ?? null;
-      void dropFile(store, upload, file, screenToFlowPosition({ x: event.clientX, y: event.clientY }), target);
-      return;
-    }
-    const nodeType = event.dataTransfer.getData(NODE_DRAG_MIME);
-    if (!nodeType) return;
-    event.preventDefault();
-    const position = screenToFlowPosition({ x: event.clientX, y: event.clientY });
-    const { addNode, addSticky } = store.getState();
-    if (nodeType === "note:sticky") addSticky(position);
-    else addNode(nodeType, { x: position.x - 130, y: position.y - 30 });
-  }, [screenToFlowPosition, store, upload]);
+      const position = screenToFlowPosition({ x: event.clientX, y: event.clientY });
+      const { addNode, addSticky } = store.getState();
+      if (nodeType === "note:sticky") addSticky(position);
+      else addNode(nodeType, { x: position.x - 130, y: position.y - 30 });
+    },
+    [screenToFlowPosition, store, upload],
+  );
 
   return (
-    <div className={`wf-canvas${readOnly ? " is-readonly" : ""}`} onDragOver={readOnly ? undefined : onDragOver} onDrop={onDrop}>
+    <div
+      className={`wf-canvas${readOnly ? " is-readonly" : ""}`}
+      onDragOver={readOnly ? undefined : onDragOver}
+      onDrop={onDrop}
+    >
       <ReactFlow<WfNode, WfEdge>
-        nodes={nodes} edges={edges} nodeTypes={nodeTypes}
-        onNodesChange={onNodesChange} onEdgesChange={onEdgesChange} onConnect={onConnect}
-        isValidConnection={isValidConnection} onConnectEnd={onConnectEnd}
-        onNodeDragStart={beginDrag} onNodeDragStop={endDrag} onSelectionDragStart={beginDrag}
-        onSelectionDragStop={endDrag} onSelectionChange={onSelectionChange}
-        nodesDraggable={!readOnly} nodesConnectable={!readOnly} edgesReconnectable={!readOnly}
-        nodesFocusable={!readOnly} edgesFocusable={!readOnly}
-        deleteKeyCode={null} selectionKeyCode={readOnly ? null : "Shift"} multiSelectionKeyCode={MULTI_SELECT_KEYS}
-        selectionMode={SelectionMode.Partial} snapToGrid={snapToGrid} snapGrid={SNAP}
-        onlyRenderVisibleElements={nodes.length > 60} minZoom={0.1} maxZoom={2.5}
-        fitView={fitOnOpen} fitViewOptions={FIT} proOptions={PRO}
-        defaultEdgeOptions={EDGE_DEFAULTS} connectionRadius={28}
+        nodes={nodes}
+        edges={edges}
+        nodeTypes={nodeTypes}
+        onNodesChange={onNodesChange}
+        onEdgesChange={onEdgesChange}
+        onConnect={onConnect}
+        isValidConnection={isValidConnection}
+        onConnectEnd={onConnectEnd}
+        onNodeDragStart={beginDrag}
+        onNodeDragStop={endDrag}
+        onSelectionDragStart={beginDrag}
+        onSelectionDragStop={endDrag}
+        onSelectionChange={onSelectionChange}
+        nodesDraggable={!readOnly}
+        nodesConnectable={!readOnly}
+        edgesReconnectable={!readOnly}
+        nodesFocusable={!readOnly}
+        edgesFocusable={!readOnly}
+        deleteKeyCode={null}
+        selectionKeyCode={readOnly ? null : "Shift"}
+        multiSelectionKeyCode={MULTI_SELECT_KEYS}
+        selectionMode={SelectionMode.Partial}
+        snapToGrid={snapToGrid}
+        snapGrid={SNAP}
+        onlyRenderVisibleElements={nodes.length > 60}
+        minZoom={0.1}
+        maxZoom={2.5}
+        fitView={fitOnOpen}
+        fitViewOptions={FIT}
+        proOptions={PRO}
+        defaultEdgeOptions={EDGE_DEFAULTS}
+        connectionRadius={28}
       >
         <Background variant={BackgroundVariant.Dots} gap={16} size={1.3} color="#cbd5e1" />
         {minimap ? (
-          <MiniMap pannable zoomable nodeColor={minimapColour} nodeStrokeWidth={2}
-            className="wf-minimap" ariaLabel="Minimap" style={MINIMAP_STYLE} />
+          <MiniMap
+            pannable
+            zoomable
+            nodeColor={minimapColour}
+            nodeStrokeWidth={2}
+            className="wf-minimap"
+            ariaLabel="Minimap"
+            style={MINIMAP_STYLE}
+          />
         ) : null}
         <Controls showInteractive={false} position="bottom-left" />
       </ReactFlow>
@@ -127,8 +187,13 @@ function useShownNodes(): WfNode[] {
 
 function useMinimapColour(): (node: WfNode) => string {
   const catalogue = useEditor((s) => s.catalogue);
-  return useCallback((node: WfNode) => (node.type === "stickyNote" ? "#fde68a"
-    : categoryColour(catalogue.get(node.data.nodeType)?.category ?? node.data.category)), [catalogue]);
+  return useCallback(
+    (node: WfNode) =>
+      node.type === "stickyNote"
+        ? "#fde68a"
+        : categoryColour(catalogue.get(node.data.nodeType)?.category ?? node.data.category),
+    [catalogue],
+  );
 }
 
 /**
@@ -137,24 +202,29 @@ function useMinimapColour(): (node: WfNode) => string {
  */
 function useStyledEdges(): WfEdge[] {
   const edges = useEditor((s) => s.edges);
-  const typesKey = useEditor((s) => s.nodes.map((n) => `${n.id}=${n.data.nodeType}`).join("|"));
+  const ids = useEditorList((s) => s.nodes.map((n) => n.id));
+  const types = useEditorList((s) => s.nodes.map((n) => (isBasedNode(n) ? n.data.nodeType : "")));
+  const catalogue = useEditor((s) => s.catalogue);
   const issues = useEditor((s) => s.issues.edges);
   const runNodes = useEditor((s) => s.run.nodes);
   const compare = useEditor((s) => s.compare);
-  const store = useEditorStore();
   return useMemo(() => {
-    const { nodes, catalogue } = store.getState();
-    const byId = new Map(nodes.map((n) => [n.id, n]));
+    const typeOf = new Map(ids.map((id, i) => [id, types[i]]));
     const added = new Set(compare?.diff.edgesAdded ?? []);
     const styled = edges.map((e) => {
-      const type = outputType(byId.get(e.source), e.sourceHandle, catalogue);
+      const type = outputPortType(typeOf.get(e.source), e.sourceHandle, catalogue);
       const bad = issues[e.id];
       const animated = runNodes[e.target]?.status === "RUNNING";
       const stroke = bad ? "#dc2626" : type ? PORT_COLOURS[type] : "#94a3b8";
       const className = bad ? "wf-edge--error" : added.has(e.id) ? "wf-edge--added" : undefined;
-      return { ...e, animated, className, style: { stroke, strokeWidth: bad ? 2.5 : 2 }, label: bad ? bad[0] : undefined };
+      return {
+        ...e,
+        animated,
+        className,
+        style: { stroke, strokeWidth: bad ? 2.5 : 2 },
+        label: bad ? bad[0] : undefined,
+      };
     });
     return compare?.ghosts.edges.length ? [...styled, ...compare.ghosts.edges] : styled;
-    // typesKey stands in for the node types the colours depend on.
-  }, [edges, typesKey, issues, runNodes, compare, store]);
+  }, [edges, ids, types, catalogue, issues, runNodes, compare]);
 }

@@ -40,7 +40,12 @@ function HelpDialog() {
       <table className="wf-shortcuts">
         <tbody>
           {SHORTCUTS.map(([keys, what]) => (
-            <tr key={keys}><td><kbd>{keys}</kbd></td><td>{what}</td></tr>
+            <tr key={keys}>
+              <td>
+                <kbd>{keys}</kbd>
+              </td>
+              <td>{what}</td>
+            </tr>
           ))}
         </tbody>
       </table>
@@ -55,13 +60,33 @@ function ConflictDialog() {
   const close = () => store.getState().setDialog(null);
   return (
     <Dialog title="This workflow changed elsewhere" onClose={close} testId="conflict-dialog">
-      <p>Someone saved a newer version since you opened it. Reload to see theirs (your unsaved
-        changes are lost), or overwrite it with yours.</p>
+      <p>
+        Someone saved a newer version since you opened it. Reload to see theirs (your unsaved changes are lost), or
+        overwrite it with yours.
+      </p>
       <div className="wf-dialog__actions">
-        <button type="button" className="wf-btn" data-testid="conflict-reload"
-          onClick={() => { store.getState().markSaved(); window.location.reload(); }}>Reload</button>
-        <button type="button" className="wf-btn wf-btn--danger" data-testid="conflict-overwrite"
-          onClick={() => { close(); void saveWorkflow(store, env, true); }}>Overwrite</button>
+        <button
+          type="button"
+          className="wf-btn"
+          data-testid="conflict-reload"
+          onClick={() => {
+            store.getState().markSaved();
+            window.location.reload();
+          }}
+        >
+          Reload
+        </button>
+        <button
+          type="button"
+          className="wf-btn wf-btn--danger"
+          data-testid="conflict-overwrite"
+          onClick={() => {
+            close();
+            void saveWorkflow(store, env, true);
+          }}
+        >
+          Overwrite
+        </button>
       </div>
     </Dialog>
   );

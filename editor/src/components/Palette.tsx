@@ -9,13 +9,17 @@ import { categoryColour, formatCredits } from "./theme";
 
 const CATEGORY_ORDER = ["input", "model", "utility", "logic", "output"];
 const CATEGORY_TITLES: Record<string, string> = {
-  input: "Inputs", model: "Models", utility: "Utilities", logic: "Logic", output: "Outputs",
+  input: "Inputs",
+  model: "Models",
+  utility: "Utilities",
+  logic: "Logic",
+  output: "Outputs",
 };
 
 function groupSpecs(specs: NodeSpec[], query: string): Array<[string, NodeSpec[]]> {
   const q = query.trim().toLowerCase();
-  const match = (s: NodeSpec) => !q || [s.label, s.nodeType, s.description, s.category]
-    .some((text) => text.toLowerCase().includes(q));
+  const match = (s: NodeSpec) =>
+    !q || [s.label, s.nodeType, s.description, s.category].some((text) => text.toLowerCase().includes(q));
   const groups = new Map<string, NodeSpec[]>();
   for (const spec of specs.filter(match)) groups.set(spec.category, [...(groups.get(spec.category) ?? []), spec]);
   const rank = (c: string) => (CATEGORY_ORDER.includes(c) ? CATEGORY_ORDER.indexOf(c) : 99);
@@ -31,14 +35,24 @@ export const Palette = memo(function Palette() {
 
   return (
     <aside className="wf-palette" aria-label="Node palette">
-      <input className="wf-palette__search" type="search" placeholder="Search nodes…" value={query}
-        data-testid="palette-search" onChange={(e) => setQuery(e.target.value)}
-        onKeyDown={(e) => { if (e.key === "Enter" && groups[0]) add(groups[0][1][0].nodeType); }} />
+      <input
+        className="wf-palette__search"
+        type="search"
+        placeholder="Search nodes…"
+        value={query}
+        data-testid="palette-search"
+        onChange={(e) => setQuery(e.target.value)}
+        onKeyDown={(e) => {
+          if (e.key === "Enter" && groups[0]) add(groups[0][1][0].nodeType);
+        }}
+      />
       <div className="wf-palette__list">
         {groups.map(([category, specs]) => (
           <section key={category}>
             <h3 style={{ color: categoryColour(category) }}>{CATEGORY_TITLES[category] ?? category}</h3>
-            {specs.map((spec) => <PaletteItem key={spec.nodeType} spec={spec} onAdd={add} />)}
+            {specs.map((spec) => (
+              <PaletteItem key={spec.nodeType} spec={spec} onAdd={add} />
+            ))}
           </section>
         ))}
         {groups.length === 0 ? <p className="wf-muted">No node matches “{query}”.</p> : null}
@@ -55,9 +69,19 @@ export const Palette = memo(function Palette() {
 type PaletteSpec = Omit<NodeSpec, "category"> & { category: NodeSpec["category"] | "note" };
 
 const NOTE_SPEC: PaletteSpec = {
-  nodeType: "note:sticky", label: "Sticky note", category: "note", description: "A comment on the canvas; not executed.",
-  inputs: [], outputs: [], paramsSchema: {}, credits: 0, creditUnit: "run", timeoutSeconds: 0,
-  outputAliases: {}, inputParam: null, inputType: null,
+  nodeType: "note:sticky",
+  label: "Sticky note",
+  category: "note",
+  description: "A comment on the canvas; not executed.",
+  inputs: [],
+  outputs: [],
+  paramsSchema: {},
+  credits: 0,
+  creditUnit: "run",
+  timeoutSeconds: 0,
+  outputAliases: {},
+  inputParam: null,
+  inputType: null,
 };
 
 function PaletteItem({ spec, onAdd }: { spec: PaletteSpec; onAdd: (nodeType: string) => void }) {
@@ -66,15 +90,23 @@ function PaletteItem({ spec, onAdd }: { spec: PaletteSpec; onAdd: (nodeType: str
     event.dataTransfer.effectAllowed = "copy";
   };
   return (
-    <button type="button" className="wf-palette__item" draggable onDragStart={onDragStart}
-      onClick={() => onAdd(spec.nodeType)} data-testid={`palette-item-${spec.nodeType}`}
-      title={`${spec.description}\n\nDrag onto the canvas or click to add.`}>
+    <button
+      type="button"
+      className="wf-palette__item"
+      draggable
+      onDragStart={onDragStart}
+      onClick={() => onAdd(spec.nodeType)}
+      data-testid={`palette-item-${spec.nodeType}`}
+      title={`${spec.description}\n\nDrag onto the canvas or click to add.`}
+    >
       <span className="wf-palette__swatch" style={{ background: categoryColour(spec.category) }} />
       <span className="wf-palette__text">
         <span className="wf-palette__label">{spec.label}</span>
         <span className="wf-palette__desc">{spec.description}</span>
       </span>
-      {spec.category !== "note" ? <span className="wf-palette__price">{formatCredits(spec.credits, spec.creditUnit)}</span> : null}
+      {spec.category !== "note" ? (
+        <span className="wf-palette__price">{formatCredits(spec.credits, spec.creditUnit)}</span>
+      ) : null}
     </button>
   );
 }

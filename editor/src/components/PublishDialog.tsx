@@ -48,35 +48,76 @@ export function PublishDialog() {
 
   if (published) return <Published template={published} onClose={close} />;
   return (
-    <Dialog title={republish ? "Publish a new version of the template" : "Publish as template"} onClose={close}
-      testId="publish-dialog">
-      <form onSubmit={(e) => { e.preventDefault(); void submit(); }}>
+    <Dialog
+      title={republish ? "Publish a new version of the template" : "Publish as template"}
+      onClose={close}
+      testId="publish-dialog"
+    >
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          void submit();
+        }}
+      >
         <p className="wf-muted">
-          {republish ? "This workflow was published before: its template gets the current graph and its version goes up by one."
+          {republish
+            ? "This workflow was published before: its template gets the current graph and its version goes up by one."
             : "A snapshot of the saved graph goes to the template gallery; teammates start new workflows from it. Keys and secrets are never part of it."}
         </p>
         <div className="wf-field">
           <label htmlFor="publish-name">Name</label>
-          <input id="publish-name" type="text" data-testid="publish-name" value={name} maxLength={200} required autoFocus
-            onChange={(e) => setName(e.target.value)} />
+          <input
+            id="publish-name"
+            type="text"
+            data-testid="publish-name"
+            value={name}
+            maxLength={200}
+            required
+            autoFocus
+            onChange={(e) => setName(e.target.value)}
+          />
         </div>
         <div className="wf-field">
           <label htmlFor="publish-description">Description</label>
-          <textarea id="publish-description" data-testid="publish-description" value={description} maxLength={2000}
-            placeholder="What it makes, and what it needs" onChange={(e) => setDescription(e.target.value)}
-            onKeyDown={onDescriptionKey} />
+          <textarea
+            id="publish-description"
+            data-testid="publish-description"
+            value={description}
+            maxLength={2000}
+            placeholder="What it makes, and what it needs"
+            onChange={(e) => setDescription(e.target.value)}
+            onKeyDown={onDescriptionKey}
+          />
         </div>
         <div className="wf-field">
           <label htmlFor="publish-tags">Tags</label>
-          <input id="publish-tags" type="text" data-testid="publish-tags" value={tags} placeholder="portrait, upscale"
-            maxLength={400} onChange={(e) => setTags(e.target.value)} />
+          <input
+            id="publish-tags"
+            type="text"
+            data-testid="publish-tags"
+            value={tags}
+            placeholder="portrait, upscale"
+            maxLength={400}
+            onChange={(e) => setTags(e.target.value)}
+          />
           <span className="wf-field__help">Separated by commas.</span>
         </div>
         <ScopeChoice scope={scope} publicAllowed={env.config.publicTemplates === true} onChange={setScope} />
-        {error ? <p className="wf-form__error" role="alert" data-testid="publish-error">{error}</p> : null}
+        {error ? (
+          <p className="wf-form__error" role="alert" data-testid="publish-error">
+            {error}
+          </p>
+        ) : null}
         <div className="wf-dialog__actions">
-          <button type="button" className="wf-btn" onClick={close}>Cancel</button>
-          <button type="submit" className="wf-btn wf-btn--primary" data-testid="publish-submit" disabled={busy || !name.trim()}>
+          <button type="button" className="wf-btn" onClick={close}>
+            Cancel
+          </button>
+          <button
+            type="submit"
+            className="wf-btn wf-btn--primary"
+            data-testid="publish-submit"
+            disabled={busy || !name.trim()}
+          >
             {busy ? "Publishing…" : republish ? "Republish" : "Publish"}
           </button>
         </div>
@@ -85,20 +126,40 @@ export function PublishDialog() {
   );
 }
 
-function ScopeChoice({ scope, publicAllowed, onChange }: {
-  scope: PublishFields["scope"]; publicAllowed: boolean; onChange: (scope: PublishFields["scope"]) => void;
+function ScopeChoice({
+  scope,
+  publicAllowed,
+  onChange,
+}: {
+  scope: PublishFields["scope"];
+  publicAllowed: boolean;
+  onChange: (scope: PublishFields["scope"]) => void;
 }) {
   return (
     <fieldset className="wf-field wf-scope">
       <legend>Who sees it</legend>
       <label>
-        <input type="radio" name="scope" value="team" data-testid="publish-scope-team" checked={scope === "team"}
-          onChange={() => onChange("team")} /> My team
+        <input
+          type="radio"
+          name="scope"
+          value="team"
+          data-testid="publish-scope-team"
+          checked={scope === "team"}
+          onChange={() => onChange("team")}
+        />{" "}
+        My team
       </label>
       {publicAllowed ? (
         <label>
-          <input type="radio" name="scope" value="public" data-testid="publish-scope-public" checked={scope === "public"}
-            onChange={() => onChange("public")} /> Everyone on this Wireflow
+          <input
+            type="radio"
+            name="scope"
+            value="public"
+            data-testid="publish-scope-public"
+            checked={scope === "public"}
+            onChange={() => onChange("public")}
+          />{" "}
+          Everyone on this Wireflow
         </label>
       ) : null}
     </fieldset>
@@ -110,10 +171,13 @@ function Published({ template, onClose }: { template: TemplateOut; onClose: () =
   return (
     <Dialog title="Published" onClose={onClose} testId="publish-dialog">
       <p data-testid="publish-success">
-        “{template.name}” is in {where}{template.version > 1 ? ` as version ${template.version}` : ""}.
+        “{template.name}” is in {where}
+        {template.version > 1 ? ` as version ${template.version}` : ""}.
       </p>
       <div className="wf-dialog__actions">
-        <button type="button" className="wf-btn" onClick={onClose}>Close</button>
+        <button type="button" className="wf-btn" onClick={onClose}>
+          Close
+        </button>
         <a className="wf-btn wf-btn--primary" href={templateUrl(template.id)} data-testid="publish-link" autoFocus>
           Open the template
         </a>

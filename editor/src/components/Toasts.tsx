@@ -6,8 +6,15 @@ export function Toasts() {
   return (
     <div className="wf-toasts" aria-live="polite">
       {toasts.map((t) => (
-        <div key={t.id} className={`wf-toast wf-toast--${t.kind}`} role={t.kind === "error" ? "alert" : "status"}
-          data-testid="toast" onClick={() => store.getState().dismissToast(t.id)}>{t.message}</div>
+        <div
+          key={t.id}
+          className={`wf-toast wf-toast--${t.kind}`}
+          role={t.kind === "error" ? "alert" : "status"}
+          data-testid="toast"
+          onClick={() => store.getState().dismissToast(t.id)}
+        >
+          {t.message}
+        </div>
       ))}
     </div>
   );

@@ -21,9 +21,18 @@ export type IconName = keyof typeof PATHS;
 
 export function Icon({ name, size = 16 }: { name: IconName; size?: number }) {
   return (
-    <svg width={size} height={size} viewBox="0 0 24 24" fill="none" stroke="currentColor" strokeWidth={2}
-      strokeLinecap="round" strokeLinejoin="round" aria-hidden="true"
-      className={name === "play" || name === "stop" ? "wf-icon wf-icon--solid" : "wf-icon"}>
+    <svg
+      width={size}
+      height={size}
+      viewBox="0 0 24 24"
+      fill="none"
+      stroke="currentColor"
+      strokeWidth={2}
+      strokeLinecap="round"
+      strokeLinejoin="round"
+      aria-hidden="true"
+      className={name === "play" || name === "stop" ? "wf-icon wf-icon--solid" : "wf-icon"}
+    >
       <path d={PATHS[name]} />
     </svg>
   );

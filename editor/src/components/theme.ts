@@ -19,8 +19,7 @@ export const PORT_COLOURS: Record<PortType, string> = {
   ANY: "#94a3b8",
 };
 
-export const categoryColour = (category: string | undefined): string =>
-  CATEGORY_COLOURS[category ?? ""] ?? "#64748b";
+export const categoryColour = (category: string | undefined): string => CATEGORY_COLOURS[category ?? ""] ?? "#64748b";
 
 export function formatCredits(credits: number, unit?: string): string {
   if (!credits) return "free";

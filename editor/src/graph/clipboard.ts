@@ -41,8 +41,7 @@ export function parseGraph(value: unknown): Graph | null {
   if (!isRecord(value) || !Array.isArray(value.nodes) || !Array.isArray(value.edges)) return null;
   const nodes = value.nodes.filter(isNodeLike).map(normalise);
   const ids = new Set(nodes.map((n) => n.id));
-  const edges = (value.edges.filter(isEdgeLike) as WfEdge[])
-    .filter((e) => ids.has(e.source) && ids.has(e.target));
+  const edges = (value.edges.filter(isEdgeLike) as WfEdge[]).filter((e) => ids.has(e.source) && ids.has(e.target));
   return { nodes, edges };
 }
 
@@ -70,8 +69,7 @@ export function withFreshIds(
   const edges = graph.edges.map((e) => {
     const id = freshId("edge", edgeIds);
     edgeIds.add(id);
-    return { ...cleanEdge(e), id, source: mapping.get(e.source) as string,
-      target: mapping.get(e.target) as string };
+    return { ...cleanEdge(e), id, source: mapping.get(e.source) as string, target: mapping.get(e.target) as string };
   });
   return { nodes, edges };
 }
@@ -113,6 +111,10 @@ function normalise(value: Record<string, unknown> & { data: Record<string, unkno
 }
 
 function isEdgeLike(value: unknown): boolean {
-  return isRecord(value) && typeof value.id === "string" && typeof value.source === "string" &&
-    typeof value.target === "string";
+  return (
+    isRecord(value) &&
+    typeof value.id === "string" &&
+    typeof value.source === "string" &&
+    typeof value.target === "string"
+  );
 }

@@ -4,12 +4,18 @@ import { checkConnection, compatible, upstreamOf } from "./connection";
 import type { WfNode } from "./types";
 
 const nodes: WfNode[] = [
-  node("prompt", "input:text"), node("num", "input:number"), node("flux", "generate:flux_2"),
-  node("up", "upscale:crystal_upscaler"), node("concat", "utility:prompt_concat"),
+  node("prompt", "input:text"),
+  node("num", "input:number"),
+  node("flux", "generate:flux_2"),
+  node("up", "upscale:crystal_upscaler"),
+  node("concat", "utility:prompt_concat"),
   node("out", "output:result"),
 ];
 const conn = (source: string, sourcePort: string, target: string, targetPort: string) => ({
-  source, target, sourceHandle: `out-${sourcePort}`, targetHandle: `in-${targetPort}`,
+  source,
+  target,
+  sourceHandle: `out-${sourcePort}`,
+  targetHandle: `in-${targetPort}`,
 });
 
 describe("compatible", () => {

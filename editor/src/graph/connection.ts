@@ -36,13 +36,17 @@ export function checkConnection(
   const to = nodes.find((n) => n.id === target);
   if (!from || !to) return refuse("That node no longer exists");
   if (!isBasedNode(from) || !isBasedNode(to)) return refuse("Notes cannot be connected");
-  const out = findPort(catalogue.get(from.data.nodeType)?.outputs, portOf(conn.sourceHandle, "out"),
-    catalogue.get(from.data.nodeType)?.outputAliases);
+  const out = findPort(
+    catalogue.get(from.data.nodeType)?.outputs,
+    portOf(conn.sourceHandle, "out"),
+    catalogue.get(from.data.nodeType)?.outputAliases,
+  );
   const inp = findPort(catalogue.get(to.data.nodeType)?.inputs, portOf(conn.targetHandle, "in"));
   if (!out || !inp) return refuse("Connect an output (right side) to an input (left side)");
   if (!compatible(out.type, inp.type)) {
-    return refuse(`${out.type} output “${out.label || out.id}” cannot feed ` +
-      `${inp.type} input “${inp.label || inp.id}”`);
+    return refuse(
+      `${out.type} output “${out.label || out.id}” cannot feed ` + `${inp.type} input “${inp.label || inp.id}”`,
+    );
   }
   return checkTopology(conn, inp, edges, to.data.label);
 }
@@ -58,8 +62,9 @@ function checkTopology(
     return refuse("These ports are already connected");
   }
   if (!inp.multiple && into.length > 0) {
-    return refuse(`“${inp.label || inp.id}” of ${targetLabel} takes one connection; ` +
-      "remove the existing one first");
+    return refuse(
+      `“${inp.label || inp.id}” of ${targetLabel} takes one connection; ` + "remove the existing one first",
+    );
   }
   if (reaches(conn.target as string, conn.source as string, edges)) {
     return refuse("This connection would create a cycle");
@@ -112,6 +117,15 @@ export function outputType(
   catalogue: Catalogue,
 ): PortType | undefined {
   if (!node || !isBasedNode(node)) return undefined;
-  const spec = catalogue.get(node.data.nodeType);
+  return outputPortType(node.data.nodeType, handle, catalogue);
+}
+
+/** The type an output handle of a node of type `nodeType` carries. */
+export function outputPortType(
+  nodeType: string | undefined,
+  handle: string | null | undefined,
+  catalogue: Catalogue,
+): PortType | undefined {
+  const spec = nodeType ? catalogue.get(nodeType) : undefined;
   return findPort(spec?.outputs, portOf(handle, "out"), spec?.outputAliases)?.type;
 }

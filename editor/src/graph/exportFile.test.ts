@@ -7,7 +7,11 @@ const workflow = { name: "Fox / heron", description: "d", tags: ["t"], version: 
 describe("export and import JSON", () => {
   it("exports the saved graph with the version it was saved as", () => {
     const a = { ...node("a", "input:text"), selected: true, measured: { width: 260, height: 90 } };
-    const payload = exportPayload(workflow, [a, node("b", "generate:flux_2", 300)], [edge("e", "a", "text", "b", "prompt")]);
+    const payload = exportPayload(
+      workflow,
+      [a, node("b", "generate:flux_2", 300)],
+      [edge("e", "a", "text", "b", "prompt")],
+    );
     expect(payload.version).toBe(4);
     expect(payload.name).toBe("Fox / heron");
     expect(payload.nodes[0]).toEqual(node("a", "input:text"));

@@ -16,7 +16,8 @@ export interface ExportedWorkflow extends Graph {
 
 export function exportPayload(
   workflow: { name: string; description: string; tags: string[]; version: number | null },
-  nodes: readonly WfNode[], edges: readonly WfEdge[],
+  nodes: readonly WfNode[],
+  edges: readonly WfEdge[],
 ): ExportedWorkflow {
   const { name, description, tags, version } = workflow;
   return { name, description, tags, version, ...toSaved(nodes, edges) };

@@ -32,9 +32,11 @@ function randomGraph(seed: number): { nodes: WfNode[]; edges: WfEdge[] } {
 
 function overlapping(nodes: WfNode[]): string[] {
   const found: string[] = [];
-  nodes.forEach((a, i) => nodes.slice(i + 1).forEach((b) => {
-    if (overlaps(rectOf(a), rectOf(b))) found.push(`${a.id}/${b.id}`);
-  }));
+  nodes.forEach((a, i) =>
+    nodes.slice(i + 1).forEach((b) => {
+      if (overlaps(rectOf(a), rectOf(b))) found.push(`${a.id}/${b.id}`);
+    }),
+  );
   return found;
 }
 

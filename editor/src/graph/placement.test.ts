@@ -13,7 +13,10 @@ describe("freeSpot", () => {
     for (let i = 0; i < 30; i += 1) {
       const spot = freeSpot({ x: 500, y: 300 }, size, placed);
       const box = { ...spot, ...size };
-      expect(placed.filter((r) => overlaps(box, r, NODE_GAP - 1)), `node ${i}`).toEqual([]);
+      expect(
+        placed.filter((r) => overlaps(box, r, NODE_GAP - 1)),
+        `node ${i}`,
+      ).toEqual([]);
       placed.push(box);
     }
   });

@@ -33,8 +33,9 @@ export function rectOf(n: WfNode): Rect {
 
 /** Whether two boxes come closer than `gap` to each other. */
 export function overlaps(a: Rect, b: Rect, gap = 0): boolean {
-  return a.x < b.x + b.width + gap && b.x < a.x + a.width + gap &&
-    a.y < b.y + b.height + gap && b.y < a.y + a.height + gap;
+  return (
+    a.x < b.x + b.width + gap && b.x < a.x + a.width + gap && a.y < b.y + b.height + gap && b.y < a.y + a.height + gap
+  );
 }
 
 /**

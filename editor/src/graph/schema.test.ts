@@ -21,8 +21,14 @@ const byName = Object.fromEntries(fieldsFor(schema).map((f) => [f.name, f]));
 describe("fieldsFor", () => {
   it("chooses a widget per kind of param", () => {
     expect(Object.fromEntries(Object.values(byName).map((f) => [f.name, f.kind]))).toEqual({
-      prompt: "textarea", image_url: "text", num_images: "integer", seed: "seed",
-      image_size: "select", image_urls: "list", sync: "checkbox", retries: "integer",
+      prompt: "textarea",
+      image_url: "text",
+      num_images: "integer",
+      seed: "seed",
+      image_size: "select",
+      image_urls: "list",
+      sync: "checkbox",
+      retries: "integer",
     });
   });
   it("unwraps optional values and keeps their bounds", () => {
@@ -37,7 +43,11 @@ describe("fieldsFor", () => {
 describe("defaultParams", () => {
   it("starts a node with every declared default except null", () => {
     expect(defaultParams(schema)).toEqual({
-      prompt: "", num_images: 1, image_size: "landscape_4_3", sync: false, retries: 3,
+      prompt: "",
+      num_images: 1,
+      image_size: "landscape_4_3",
+      sync: false,
+      retries: 3,
     });
   });
 });

@@ -5,7 +5,8 @@
 import type { JsonSchema, JsonValue } from "../api/types";
 import type { Params } from "./types";
 
-export type FieldKind = "text" | "textarea" | "url" | "number" | "integer" | "select" | "checkbox" | "list" | "seed" | "json";
+export type FieldKind =
+  "text" | "textarea" | "url" | "number" | "integer" | "select" | "checkbox" | "list" | "seed" | "json";
 
 export interface FieldDef {
   name: string;
@@ -105,8 +106,7 @@ export function validateField(field: FieldDef, value: JsonValue | undefined): st
   if (field.kind === "select" && field.options.length && !field.options.includes(value as JsonValue)) {
     return `Choose one of ${field.options.join(", ")}`;
   }
-  if (field.kind === "list" && field.maxItems !== undefined && Array.isArray(value) &&
-    value.length > field.maxItems) {
+  if (field.kind === "list" && field.maxItems !== undefined && Array.isArray(value) && value.length > field.maxItems) {
     return `At most ${field.maxItems} items`;
   }
   return null;
@@ -132,8 +132,7 @@ function validateNumber(field: FieldDef, value: JsonValue | undefined): string |
 }
 
 export function isEmpty(value: JsonValue | undefined): boolean {
-  return value === undefined || value === null || value === "" ||
-    (Array.isArray(value) && value.length === 0);
+  return value === undefined || value === null || value === "" || (Array.isArray(value) && value.length === 0);
 }
 
 /** The few params worth showing on the node itself. */

@@ -25,7 +25,10 @@ export function useLiveLint(): void {
 }
 
 /** Selection and measuring do not change what the linter sees; data and membership do. */
-function dataChanged(a: readonly { id: string; data: unknown }[], b: readonly { id: string; data: unknown }[]): boolean {
+function dataChanged(
+  a: readonly { id: string; data: unknown }[],
+  b: readonly { id: string; data: unknown }[],
+): boolean {
   if (a === b) return false;
   if (a.length !== b.length) return true;
   return a.some((n, i) => n.id !== b[i].id || n.data !== b[i].data);

@@ -38,7 +38,9 @@ export function useShortcuts(): void {
       e.preventDefault();
       if (action === "fit") void flow.fitView({ padding: 0.2, duration: 300 });
       else if (action === "layout") {
-        void s().autoLayout().then(() => requestAnimationFrame(() => void flow.fitView({ padding: 0.2, duration: 300 })));
+        void s()
+          .autoLayout()
+          .then(() => requestAnimationFrame(() => void flow.fitView({ padding: 0.2, duration: 300 })));
       } else if (action === "help") s().setDialog("help");
       else void s()[action]();
     };

@@ -5,7 +5,12 @@ import { catalogue, node } from "../test/fixtures";
 import { inputErrors, inputValues, runInputRows } from "./inputs";
 
 const KINDS: Record<InputType, string> = {
-  text: "textarea", image: "url", url: "url", number: "number", boolean: "checkbox", select: "select",
+  text: "textarea",
+  image: "url",
+  url: "url",
+  number: "number",
+  boolean: "checkbox",
+  select: "select",
 };
 
 function withParams(n: BasedNode, params: BasedNode["data"]["params"]): BasedNode {
@@ -16,19 +21,30 @@ const inputTypes = [...catalogue.values()].filter((s) => s.inputParam);
 
 describe("the run dialog's fields", () => {
   it("covers every input node type of the catalogue", () => {
-    expect(inputTypes.map((s) => s.nodeType)).toEqual(expect.arrayContaining(
-      ["input:text", "input:image", "input:video", "input:audio", "input:number", "input:boolean", "input:select"]));
+    expect(inputTypes.map((s) => s.nodeType)).toEqual(
+      expect.arrayContaining([
+        "input:text",
+        "input:image",
+        "input:video",
+        "input:audio",
+        "input:number",
+        "input:boolean",
+        "input:select",
+      ]),
+    );
     for (const spec of catalogue.values()) expect(Boolean(spec.inputParam)).toBe(Boolean(spec.inputType));
   });
 
   it.each(inputTypes.map((s) => [s.nodeType, s.inputParam, s.inputType] as const))(
-    "asks a %s node for its %s param as a %s field, never its other params", (nodeType, param, type) => {
+    "asks a %s node for its %s param as a %s field, never its other params",
+    (nodeType, param, type) => {
       const [row] = runInputRows([node("n1", nodeType)], catalogue);
       expect(row.field.name).toBe(param);
       expect(row.type).toBe(type);
       expect(row.field.kind).toBe(KINDS[type as InputType]);
       expect(row.field.name).not.toBe("required");
-    });
+    },
+  );
 
   it("prefills the value saved in the node and titles the field with the node's label", () => {
     const text = withParams(node("p", "input:text"), { text: "a red fox", required: true });
@@ -45,22 +61,29 @@ describe("the run dialog's fields", () => {
   });
 
   it("skips model, utility and output nodes", () => {
-    const rows = runInputRows([node("g", "generate:flux_2"), node("u", "utility:prompt_concat"),
-      node("o", "output:result"), node("t", "input:text")], catalogue);
+    const rows = runInputRows(
+      [
+        node("g", "generate:flux_2"),
+        node("u", "utility:prompt_concat"),
+        node("o", "output:result"),
+        node("t", "input:text"),
+      ],
+      catalogue,
+    );
     expect(rows.map((r) => r.nodeId)).toEqual(["t"]);
   });
 });
 
 describe("the run dialog's values", () => {
-  const rows = runInputRows([
-    withParams(node("p", "input:text"), { required: true }),
-    node("img", "input:image"),
-    node("n", "input:number"),
-  ], catalogue);
+  const rows = runInputRows(
+    [withParams(node("p", "input:text"), { required: true }), node("img", "input:image"), node("n", "input:number")],
+    catalogue,
+  );
 
   it("refuses a missing required value and a malformed URL before sending anything", () => {
     expect(inputErrors(rows, { p: "", img: "not a url", n: 3 })).toEqual({
-      p: "p is required", img: "Enter an http(s) URL",
+      p: "p is required",
+      img: "Enter an http(s) URL",
     });
     expect(inputErrors(rows, { p: "a fox", img: "https://example.com/a.png", n: 3 })).toEqual({});
     expect(inputErrors(rows, { p: "a fox", img: "/media/uploads/a.png", n: 3 })).toEqual({});

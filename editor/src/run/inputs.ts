@@ -16,7 +16,12 @@ export interface RunInputRow {
 }
 
 const KIND: Record<InputType, FieldKind> = {
-  text: "textarea", image: "url", url: "url", number: "number", boolean: "checkbox", select: "select",
+  text: "textarea",
+  image: "url",
+  url: "url",
+  number: "number",
+  boolean: "checkbox",
+  select: "select",
 };
 
 export function runInputRows(nodes: readonly WfNode[], catalogue: Catalogue): RunInputRow[] {
@@ -26,7 +31,9 @@ export function runInputRows(nodes: readonly WfNode[], catalogue: Catalogue): Ru
     const param = fieldsFor(spec.paramsSchema).find((f) => f.name === spec.inputParam);
     if (!param) return [];
     const field = fieldOf(node, param, spec.inputType);
-    return [{ nodeId: node.id, label: node.data.label, type: spec.inputType, field, value: node.data.params[param.name] }];
+    return [
+      { nodeId: node.id, label: node.data.label, type: spec.inputType, field, value: node.data.params[param.name] },
+    ];
   });
 }
 
@@ -34,13 +41,20 @@ function fieldOf(node: BasedNode, param: FieldDef, type: InputType): FieldDef {
   const { params } = node.data;
   const options = type === "select" && Array.isArray(params.options) ? params.options : param.options;
   return {
-    ...param, kind: KIND[type], options, title: node.data.label,
-    description: param.description, required: params.required === true,
+    ...param,
+    kind: KIND[type],
+    options,
+    title: node.data.label,
+    description: param.description,
+    required: params.required === true,
   };
 }
 
 /** Per node id, what is wrong with the values before anything is sent. */
-export function inputErrors(rows: readonly RunInputRow[], values: Record<string, JsonValue | undefined>): Record<string, string> {
+export function inputErrors(
+  rows: readonly RunInputRow[],
+  values: Record<string, JsonValue | undefined>,
+): Record<string, string> {
   const errors: Record<string, string> = {};
   for (const row of rows) {
     const problem = validateField(row.field, values[row.nodeId]);
@@ -50,7 +64,10 @@ export function inputErrors(rows: readonly RunInputRow[], values: Record<string,
 }
 
 /** The execute body's `inputs`, keyed by node id (labels may repeat; ids do not). */
-export function inputValues(rows: readonly RunInputRow[], values: Record<string, JsonValue | undefined>): Record<string, JsonValue> {
+export function inputValues(
+  rows: readonly RunInputRow[],
+  values: Record<string, JsonValue | undefined>,
+): Record<string, JsonValue> {
   const inputs: Record<string, JsonValue> = {};
   for (const row of rows) {
     const value = values[row.nodeId];

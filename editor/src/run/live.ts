@@ -84,9 +84,14 @@ export class LiveRun {
     // The server refused us (logged out, or not our execution): retrying cannot help.
     if (code === CLOSE_UNAUTHENTICATED || code === CLOSE_NOT_FOUND) {
       this.stop();
-      this.store.getState().toast("error", code === CLOSE_UNAUTHENTICATED
-        ? "Live status stopped: you are logged out. Log in again and reload."
-        : "Live status stopped: this run is not visible to you any more.");
+      this.store
+        .getState()
+        .toast(
+          "error",
+          code === CLOSE_UNAUTHENTICATED
+            ? "Live status stopped: you are logged out. Log in again and reload."
+            : "Live status stopped: this run is not visible to you any more.",
+        );
       return;
     }
     this.failures += 1;

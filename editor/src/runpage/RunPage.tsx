@@ -16,6 +16,7 @@ import { cancelRun, rerun } from "./actions";
 import { actionsFor, barOf, byStart, formatCreditsUsed, formatDuration, preview, spanOf } from "./timeline";
 import type { ExecutionDetails, NodeDetail } from "./types";
 import "./runpage.css";
+import { useNow } from "../hooks/useNow";
 
 export function RunPage({ executionId }: { executionId: string }) {
   const details = useDetails(executionId);
@@ -38,14 +39,25 @@ export function RunPage({ executionId }: { executionId: string }) {
 /** The details endpoint (inputs, attempt logs), read again whenever a node's status changes. */
 function useDetails(executionId: string): ExecutionDetails | null {
   const env = useEnv();
-  const key = useEditor((s) => Object.values(s.run.nodes).map((n) => `${n.nodeId}:${n.status}`).join(","));
+  const key = useEditor((s) =>
+    Object.values(s.run.nodes)
+      .map((n) => `${n.nodeId}:${n.status}`)
+      .join(","),
+  );
   const [details, setDetails] = useState<ExecutionDetails | null>(null);
   useEffect(() => {
     let live = true;
-    env.api.get<ExecutionDetails>(`/workflows/executions/${encodeURIComponent(executionId)}`)
-      .then((found) => { if (live) setDetails(found); })
-      .catch(() => { /* the live status still shows; the next change tries again */ });
-    return () => { live = false; };
+    env.api
+      .get<ExecutionDetails>(`/workflows/executions/${encodeURIComponent(executionId)}`)
+      .then((found) => {
+        if (live) setDetails(found);
+      })
+      .catch(() => {
+        /* the live status still shows; the next change tries again */
+      });
+    return () => {
+      live = false;
+    };
   }, [env, executionId, key]);
   return details;
 }
@@ -68,39 +80,57 @@ const RunBar = memo(function RunBar({ executionId }: { executionId: string }) {
       <span className={`wf-chip wf-chip--${(run.status ?? "pending").toLowerCase()}`} data-testid="run-status">
         {run.status ?? "Loading…"}
       </span>
-      <span className="wf-muted" data-testid="run-duration">{run.status ? formatDuration(span.end - span.start) : ""}</span>
-      <span className="wf-muted" data-testid="run-credits">{formatCreditsUsed(run.creditsUsed)} credits</span>
-      {run.error ? <span className="wf-runpage__error" data-testid="run-error">{run.error}</span> : null}
+      <span className="wf-muted" data-testid="run-duration">
+        {run.status ? formatDuration(span.end - span.start) : ""}
+      </span>
+      <span className="wf-muted" data-testid="run-credits">
+        {formatCreditsUsed(run.creditsUsed)} credits
+      </span>
+      {run.error ? (
+        <span className="wf-runpage__error" data-testid="run-error">
+          {run.error}
+        </span>
+      ) : null}
       <span className="wf-runpage__actions">
         {allowed && can.cancel ? (
-          <button type="button" className="wf-btn" disabled={busy} data-testid="cancel-run"
-            onClick={() => act(() => cancelRun(store, env, executionId))}>Cancel</button>
+          <button
+            type="button"
+            className="wf-btn"
+            disabled={busy}
+            data-testid="cancel-run"
+            onClick={() => act(() => cancelRun(store, env, executionId))}
+          >
+            Cancel
+          </button>
         ) : null}
         {allowed && can.retry ? (
-          <button type="button" className="wf-btn wf-btn--primary" disabled={busy} data-testid="retry-from-failed"
+          <button
+            type="button"
+            className="wf-btn wf-btn--primary"
+            disabled={busy}
+            data-testid="retry-from-failed"
             title="Keep what completed (not charged again) and run the rest"
-            onClick={() => act(() => rerun(store, env, executionId, true))}>Retry from failed</button>
+            onClick={() => act(() => rerun(store, env, executionId, true))}
+          >
+            Retry from failed
+          </button>
         ) : null}
         {allowed && can.rerun ? (
-          <button type="button" className="wf-btn" disabled={busy} data-testid="rerun"
+          <button
+            type="button"
+            className="wf-btn"
+            disabled={busy}
+            data-testid="rerun"
             title="Run the same graph, inputs and version again"
-            onClick={() => act(() => rerun(store, env, executionId, false))}>Re-run</button>
+            onClick={() => act(() => rerun(store, env, executionId, false))}
+          >
+            Re-run
+          </button>
         ) : null}
       </span>
     </header>
   );
 });
-
-/** Re-renders every half second while the run is live, so running bars grow. */
-function useNow(ticking: boolean): number {
-  const [now, setNow] = useState(() => Date.now());
-  useEffect(() => {
-    if (!ticking) return undefined;
-    const timer = setInterval(() => setNow(Date.now()), 500);
-    return () => clearInterval(timer);
-  }, [ticking]);
-  return ticking ? now : Date.now();
-}
 
 function useOrderedNodes(): NodeState[] {
   const nodes = useEditor((s) => s.run.nodes);
@@ -121,14 +151,22 @@ function Timeline() {
         {rows.map((row) => {
           const bar = barOf(row, span, now);
           return (
-            <li key={row.nodeId} className={`wf-timeline__row wf-timeline__row--${row.status.toLowerCase()}`}
-              data-testid={`timeline-${row.nodeId}`}>
-              <span className="wf-timeline__label" title={row.label ?? row.nodeId}>{row.label ?? row.nodeId}</span>
+            <li
+              key={row.nodeId}
+              className={`wf-timeline__row wf-timeline__row--${row.status.toLowerCase()}`}
+              data-testid={`timeline-${row.nodeId}`}
+            >
+              <span className="wf-timeline__label" title={row.label ?? row.nodeId}>
+                {row.label ?? row.nodeId}
+              </span>
               <span className="wf-timeline__track">
-                {bar ? <span className="wf-timeline__bar" style={{ left: `${bar.left}%`, width: `${bar.width}%` }} /> : null}
+                {bar ? (
+                  <span className="wf-timeline__bar" style={{ left: `${bar.left}%`, width: `${bar.width}%` }} />
+                ) : null}
               </span>
               <span className="wf-timeline__meta">
-                {row.status.toLowerCase()}{row.durationMs ? ` · ${formatDuration(row.durationMs)}` : ""}
+                {row.status.toLowerCase()}
+                {row.durationMs ? ` · ${formatDuration(row.durationMs)}` : ""}
                 {row.cached ? " · cached" : ""}
               </span>
             </li>
@@ -154,24 +192,57 @@ function NodeList({ details }: { details: ExecutionDetails | null }) {
   );
 }
 
-function NodeCard({ state, detail, selected }: { state: NodeState; detail: NodeDetail | undefined; selected: boolean }) {
+function NodeCard({
+  state,
+  detail,
+  selected,
+}: {
+  state: NodeState;
+  detail: NodeDetail | undefined;
+  selected: boolean;
+}) {
   const attempts = detail?.attemptsLog ?? [];
   return (
-    <article className={`wf-runnode${selected ? " is-selected" : ""}`} data-testid={`run-node-${state.nodeId}`}
-      data-status={state.status} data-cached={state.cached ? "true" : "false"}>
+    <article
+      className={`wf-runnode${selected ? " is-selected" : ""}`}
+      data-testid={`run-node-${state.nodeId}`}
+      data-status={state.status}
+      data-cached={state.cached ? "true" : "false"}
+    >
       <header>
         <strong>{state.label ?? state.nodeId}</strong>
         <span className="wf-muted wf-mono">{state.nodeType}</span>
-        <span className={`wf-chip wf-chip--${state.status.toLowerCase()}`} data-testid="node-status">{state.status}</span>
-        {state.cached ? <span className="wf-runnode__cached" data-testid="cached-badge"
-          title="Reused from the run this one retries: not run again, not charged">cached</span> : null}
+        <span className={`wf-chip wf-chip--${state.status.toLowerCase()}`} data-testid="node-status">
+          {state.status}
+        </span>
+        {state.cached ? (
+          <span
+            className="wf-runnode__cached"
+            data-testid="cached-badge"
+            title="Reused from the run this one retries: not run again, not charged"
+          >
+            cached
+          </span>
+        ) : null}
         <span className="wf-muted">{formatDuration(state.durationMs)}</span>
-        <span className="wf-muted" data-testid="node-credits">{formatCreditsUsed(state.credits)} credits</span>
-        <span className="wf-muted">{state.attempts ?? 0} attempt{state.attempts === 1 ? "" : "s"}</span>
+        <span className="wf-muted" data-testid="node-credits">
+          {formatCreditsUsed(state.credits)} credits
+        </span>
+        <span className="wf-muted">
+          {state.attempts ?? 0} attempt{state.attempts === 1 ? "" : "s"}
+        </span>
       </header>
-      {state.error ? <p className="wf-runnode__error" data-testid="node-error">{state.error}</p> : null}
+      {state.error ? (
+        <p className="wf-runnode__error" data-testid="node-error">
+          {state.error}
+        </p>
+      ) : null}
       <div className="wf-runnode__body">
-        {state.status === "COMPLETED" ? <div className="wf-runnode__output"><OutputPreview state={state} /></div> : null}
+        {state.status === "COMPLETED" ? (
+          <div className="wf-runnode__output">
+            <OutputPreview state={state} />
+          </div>
+        ) : null}
         {detail?.input ? (
           <details className="wf-runnode__input">
             <summary>Input</summary>
@@ -183,8 +254,11 @@ function NodeCard({ state, detail, selected }: { state: NodeState; detail: NodeD
             <summary>Attempts</summary>
             <ol>
               {attempts.map((a) => (
-                <li key={a.attempt}>#{a.attempt} {a.startedAt ? new Date(a.startedAt).toLocaleTimeString() : ""}
-                  {a.httpStatus ? ` · HTTP ${a.httpStatus}` : ""}{a.error ? ` · ${a.error}` : " · ok"}</li>
+                <li key={a.attempt}>
+                  #{a.attempt} {a.startedAt ? new Date(a.startedAt).toLocaleTimeString() : ""}
+                  {a.httpStatus ? ` · HTTP ${a.httpStatus}` : ""}
+                  {a.error ? ` · ${a.error}` : " · ok"}
+                </li>
               ))}
             </ol>
           </details>

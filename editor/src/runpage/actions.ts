@@ -7,11 +7,19 @@ import type { RerunIn, RerunOut } from "./types";
 
 export const runPageUrl = (executionId: string): string => `/runs/${encodeURIComponent(executionId)}/`;
 
-export async function rerun(store: EditorStore, env: EditorEnv, executionId: string, fromFailed: boolean,
-  open: (url: string) => void = (url) => window.location.assign(url)): Promise<string | null> {
+export async function rerun(
+  store: EditorStore,
+  env: EditorEnv,
+  executionId: string,
+  fromFailed: boolean,
+  open: (url: string) => void = (url) => window.location.assign(url),
+): Promise<string | null> {
   const body: RerunIn = { fromFailed };
   try {
-    const started = await env.api.post<RerunOut>(`/workflows/executions/${encodeURIComponent(executionId)}/rerun`, body);
+    const started = await env.api.post<RerunOut>(
+      `/workflows/executions/${encodeURIComponent(executionId)}/rerun`,
+      body,
+    );
     open(runPageUrl(started.executionId));
     return started.executionId;
   } catch (error) {

@@ -5,7 +5,10 @@ import { actionsFor, barOf, byStart, formatDuration, preview, spanOf } from "./t
 const T0 = Date.parse("2026-12-01T10:00:00.000Z");
 const iso = (offsetMs: number) => new Date(T0 + offsetMs).toISOString();
 const node = (nodeId: string, status: NodeState["status"], from?: number, to?: number): NodeState => ({
-  nodeId, status, startedAt: from === undefined ? null : iso(from), finishedAt: to === undefined ? null : iso(to),
+  nodeId,
+  status,
+  startedAt: from === undefined ? null : iso(from),
+  finishedAt: to === undefined ? null : iso(to),
 });
 
 describe("the run page's timeline", () => {
@@ -35,7 +38,12 @@ describe("the run page's timeline", () => {
   });
 
   it("orders nodes by when they started, the unstarted last in graph order", () => {
-    const nodes = [node("c", "PENDING"), node("b", "COMPLETED", 2_000, 3_000), node("a", "COMPLETED", 0, 1_000), node("d", "CANCELLED")];
+    const nodes = [
+      node("c", "PENDING"),
+      node("b", "COMPLETED", 2_000, 3_000),
+      node("a", "COMPLETED", 0, 1_000),
+      node("d", "CANCELLED"),
+    ];
     expect(byStart(nodes, ["a", "b", "d", "c"]).map((n) => n.nodeId)).toEqual(["a", "b", "d", "c"]);
   });
 });

@@ -20,11 +20,16 @@ const at = (iso: string | null | undefined): number | null => {
 };
 
 /** The span the timeline shows: the run's start to its end (or now, while it runs). */
-export function spanOf(startTime: string | null, endTime: string | null, nodes: readonly NodeState[],
-  now: number): { start: number; end: number } {
+export function spanOf(
+  startTime: string | null,
+  endTime: string | null,
+  nodes: readonly NodeState[],
+  now: number,
+): { start: number; end: number } {
   const starts = nodes.map((n) => at(n.startedAt)).filter((v): v is number => v !== null);
   const start = at(startTime) ?? (starts.length ? Math.min(...starts) : now);
-  const finishes = nodes.map((n) => at(n.finishedAt) ?? (n.status === "RUNNING" ? now : null))
+  const finishes = nodes
+    .map((n) => at(n.finishedAt) ?? (n.status === "RUNNING" ? now : null))
     .filter((v): v is number => v !== null);
   const end = Math.max(at(endTime) ?? (endTime === null && !finishes.length ? now : 0), ...finishes, start + 1);
   return { start, end };
@@ -44,9 +49,11 @@ export function barOf(node: NodeState, span: { start: number; end: number }, now
 /** Nodes in the order they ran; those that never started last, in the graph's order. */
 export function byStart(nodes: readonly NodeState[], order: readonly string[]): NodeState[] {
   const position = new Map(order.map((id, i) => [id, i]));
-  return [...nodes].sort((a, b) =>
-    (at(a.startedAt) ?? Infinity) - (at(b.startedAt) ?? Infinity) ||
-    (position.get(a.nodeId) ?? Infinity) - (position.get(b.nodeId) ?? Infinity));
+  return [...nodes].sort(
+    (a, b) =>
+      (at(a.startedAt) ?? Infinity) - (at(b.startedAt) ?? Infinity) ||
+      (position.get(a.nodeId) ?? Infinity) - (position.get(b.nodeId) ?? Infinity),
+  );
 }
 
 export function formatDuration(ms: number | null | undefined): string {

@@ -24,7 +24,9 @@ describe("the editor store", () => {
     const store = editor();
     const a = store.getState().addNode("input:text", { x: 0, y: 0 })!;
     const b = store.getState().addNode("generate:flux_2", { x: 300, y: 0 })!;
-    const check = store.getState().connect({ source: a, target: b, sourceHandle: "out-text", targetHandle: "in-prompt" });
+    const check = store
+      .getState()
+      .connect({ source: a, target: b, sourceHandle: "out-text", targetHandle: "in-prompt" });
     expect(check.ok).toBe(true);
     store.getState().selectAll();
     store.getState().deleteSelected();
@@ -41,7 +43,9 @@ describe("the editor store", () => {
     const a = store.getState().addNode("generate:flux_2", { x: 0, y: 0 })!;
     const b = store.getState().addNode("utility:prompt_concat", { x: 300, y: 0 })!;
     const before = store.getState().history.past.length;
-    const check = store.getState().connect({ source: a, target: b, sourceHandle: "out-image", targetHandle: "in-texts" });
+    const check = store
+      .getState()
+      .connect({ source: a, target: b, sourceHandle: "out-image", targetHandle: "in-texts" });
     expect(check.ok).toBe(false);
     expect(store.getState().edges).toEqual([]);
     expect(store.getState().history.past).toHaveLength(before);

@@ -46,6 +46,7 @@ export const createGraphSlice: StateCreator<EditorState, [], [], GraphSlice> = (
   lastRecord: null,
   dirty: false,
   dragActive: false,
+  setCatalogue: (catalogue) => set({ catalogue }),
 
   onNodesChange: (all: NodeChange<WfNode>[]) => {
     const { readOnly, compare } = get();
@@ -74,8 +75,13 @@ export const createGraphSlice: StateCreator<EditorState, [], [], GraphSlice> = (
     if (!check.ok) return check;
     remember(get, set);
     const id = freshId("edge", new Set(edges.map((e) => e.id)));
-    const edge = { id, source: conn.source, target: conn.target,
-      sourceHandle: conn.sourceHandle ?? null, targetHandle: conn.targetHandle ?? null };
+    const edge = {
+      id,
+      source: conn.source,
+      target: conn.target,
+      sourceHandle: conn.sourceHandle ?? null,
+      targetHandle: conn.targetHandle ?? null,
+    };
     set({ edges: [...edges, edge], dirty: true });
     return check;
   },
@@ -87,7 +93,10 @@ export const createGraphSlice: StateCreator<EditorState, [], [], GraphSlice> = (
     remember(get, set);
     const id = freshId("node", new Set(nodes.map((n) => n.id)));
     const node: BasedNode = {
-      id, type: "basedNode", position, selected: true,
+      id,
+      type: "basedNode",
+      position,
+      selected: true,
       data: { label: uniqueLabel(spec.label, nodes), nodeType, params: defaultParams(spec.paramsSchema) },
     };
     set({ nodes: [...nodes.map(deselect), node], dirty: true });
@@ -97,8 +106,13 @@ export const createGraphSlice: StateCreator<EditorState, [], [], GraphSlice> = (
   addSticky: (position) => {
     remember(get, set);
     const id = freshId("note", new Set(get().nodes.map((n) => n.id)));
-    const note: WfNode = { id, type: "stickyNote", position, ...STICKY_SIZE,
-      data: { label: "Note", nodeType: STICKY_NODE_TYPE, text: "" } };
+    const note: WfNode = {
+      id,
+      type: "stickyNote",
+      position,
+      ...STICKY_SIZE,
+      data: { label: "Note", nodeType: STICKY_NODE_TYPE, text: "" },
+    };
     set((s) => ({ nodes: [...s.nodes, note], dirty: true }));
   },
 
@@ -144,10 +158,11 @@ export const createGraphSlice: StateCreator<EditorState, [], [], GraphSlice> = (
     if (copied) get().paste(copied, PASTE_OFFSET);
   },
 
-  selectAll: () => set((s) => ({
-    nodes: s.nodes.map((n) => (n.selected ? n : { ...n, selected: true })),
-    edges: s.edges.map((e) => (e.selected ? e : { ...e, selected: true })),
-  })),
+  selectAll: () =>
+    set((s) => ({
+      nodes: s.nodes.map((n) => (n.selected ? n : { ...n, selected: true })),
+      edges: s.edges.map((e) => (e.selected ? e : { ...e, selected: true })),
+    })),
 
   paste: (graph, offset) => {
     const { nodes, edges } = get();

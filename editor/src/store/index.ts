@@ -1,6 +1,7 @@
 /** One editor store per editor instance, built from the graph, ui and run slices. */
 import { createContext, useContext } from "react";
 import { useStore } from "zustand";
+import { useShallow } from "zustand/react/shallow";
 import { createStore, type StoreApi } from "zustand/vanilla";
 import { createCompareSlice } from "./compareSlice";
 import { createGraphSlice } from "./graphSlice";
@@ -36,4 +37,12 @@ export function useEditorStore(): EditorStore {
 /** Subscribe to one narrow slice of the editor state. */
 export function useEditor<T>(selector: (state: EditorState) => T): T {
   return useStore(useEditorStore(), selector);
+}
+
+/**
+ * Subscribe to a list derived from the state (node labels, node types…): the component
+ * re-renders only when an item changes, compared one by one — not when, say, a node moves.
+ */
+export function useEditorList<T>(selector: (state: EditorState) => readonly T[]): readonly T[] {
+  return useStore(useEditorStore(), useShallow(selector));
 }

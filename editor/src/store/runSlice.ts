@@ -3,8 +3,15 @@ import type { NodeState } from "../api/types";
 import type { EditorState, RunSlice, RunState } from "./types";
 
 export const idleRun = (): RunState => ({
-  executionId: null, status: null, error: null, startTime: null, endTime: null,
-  creditsUsed: null, seq: 0, nodes: {}, streams: {},
+  executionId: null,
+  status: null,
+  error: null,
+  startTime: null,
+  endTime: null,
+  creditsUsed: null,
+  seq: 0,
+  nodes: {},
+  streams: {},
 });
 
 export const createRunSlice: StateCreator<EditorState, [], [], RunSlice> = (set, get) => ({
@@ -22,9 +29,15 @@ export const createRunSlice: StateCreator<EditorState, [], [], RunSlice> = (set,
     for (const state of poll.nodeStates ?? []) nodes[state.nodeId] = state;
     set({
       run: {
-        executionId: poll.executionId, status: poll.status, error: poll.error ?? null,
-        startTime: poll.startTime ?? null, endTime: poll.endTime ?? null,
-        creditsUsed: poll.creditsUsed ?? null, seq, nodes, streams: same ? get().run.streams : {},
+        executionId: poll.executionId,
+        status: poll.status,
+        error: poll.error ?? null,
+        startTime: poll.startTime ?? null,
+        endTime: poll.endTime ?? null,
+        creditsUsed: poll.creditsUsed ?? null,
+        seq,
+        nodes,
+        streams: same ? get().run.streams : {},
       },
     });
   },
@@ -49,8 +62,12 @@ export const createRunSlice: StateCreator<EditorState, [], [], RunSlice> = (set,
     if (seq <= run.seq || update.executionId !== run.executionId) return;
     set({
       run: {
-        ...run, seq, status: update.status, error: update.error ?? null,
-        endTime: update.endTime ?? null, creditsUsed: update.creditsUsed ?? run.creditsUsed,
+        ...run,
+        seq,
+        status: update.status,
+        error: update.error ?? null,
+        endTime: update.endTime ?? null,
+        creditsUsed: update.creditsUsed ?? run.creditsUsed,
       },
     });
   },

@@ -1,7 +1,5 @@
 import type { Connection, EdgeChange, NodeChange } from "@xyflow/react";
-import type {
-  Catalogue, ExecutionPoll, ExecutionStatus, ExecutionUpdate, NodeState, Violation,
-} from "../api/types";
+import type { Catalogue, ExecutionPoll, ExecutionStatus, ExecutionUpdate, NodeState, Violation } from "../api/types";
 import type { VersionDiff } from "../api/sharing";
 import type { ConnectionCheck } from "../graph/connection";
 import type { History } from "../graph/history";
@@ -41,6 +39,7 @@ export interface GraphSlice {
   autoLayout: () => Promise<void>;
   replaceGraph: (graph: Graph, options?: { record?: boolean; dirty?: boolean }) => void;
   markSaved: () => void;
+  setCatalogue: (catalogue: Catalogue) => void;
 }
 
 export interface WorkflowMeta {
@@ -84,6 +83,8 @@ export interface UiSlice {
   /** The team template last published from this workflow (republishing bumps its version). */
   publishedTemplateId: string | null;
   setWorkflow: (patch: Partial<WorkflowMeta>) => void;
+  /** A new name typed by the person: an unsaved change. */
+  rename: (name: string) => void;
   setSelection: (nodeIds: string[]) => void;
   setRunPanelOpen: (open: boolean) => void;
   setDialog: (dialog: Dialog) => void;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { createEditorStore } from "./index";
 import { issuesFrom, shortMessage } from "./uiSlice";
 
 describe("lint issues", () => {
@@ -13,5 +14,14 @@ describe("lint issues", () => {
   it("drops the node prefix, keeping other messages as they are", () => {
     expect(shortMessage("Node 'A' (x-1): num_images: too big")).toBe("Num_images: too big");
     expect(shortMessage("Something else")).toBe("Something else");
+  });
+});
+
+describe("renaming", () => {
+  it("is an unsaved change of the workflow's name", () => {
+    const store = createEditorStore();
+    store.getState().rename("Fox pipeline");
+    expect(store.getState().workflow.name).toBe("Fox pipeline");
+    expect(store.getState().dirty).toBe(true);
   });
 });

@@ -24,7 +24,13 @@ export function shortMessage(message: string): string {
 export const createUiSlice: StateCreator<EditorState, [], [], UiSlice> = (set, get) => ({
   readOnly: false,
   workflow: {
-    id: null, name: "Untitled workflow", description: "", tags: [], isActive: true, updatedAt: null, version: null,
+    id: null,
+    name: "Untitled workflow",
+    description: "",
+    tags: [],
+    isActive: true,
+    updatedAt: null,
+    version: null,
   },
   selectedNodeIds: [],
   runPanelOpen: false,
@@ -37,9 +43,10 @@ export const createUiSlice: StateCreator<EditorState, [], [], UiSlice> = (set, g
   publishedTemplateId: null,
 
   setWorkflow: (patch) => set((s) => ({ workflow: { ...s.workflow, ...patch } })),
+  rename: (name) => set((s) => ({ workflow: { ...s.workflow, name }, dirty: true })),
   setSelection: (nodeIds) => {
-    const same = nodeIds.length === get().selectedNodeIds.length &&
-      nodeIds.every((id, i) => id === get().selectedNodeIds[i]);
+    const same =
+      nodeIds.length === get().selectedNodeIds.length && nodeIds.every((id, i) => id === get().selectedNodeIds[i]);
     if (!same) set({ selectedNodeIds: nodeIds });
   },
   setRunPanelOpen: (open) => set({ runPanelOpen: open }),

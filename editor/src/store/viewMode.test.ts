@@ -6,7 +6,10 @@ import { createEditorStore } from "./index";
 function viewStore() {
   const config = readConfig({
     mode: "view",
-    graph: { nodes: [node("a", "input:text"), node("b", "generate:flux_2", 300)], edges: [edge("e", "a", "text", "b", "prompt")] },
+    graph: {
+      nodes: [node("a", "input:text"), node("b", "generate:flux_2", 300)],
+      edges: [edge("e", "a", "text", "b", "prompt")],
+    },
   });
   const store = createEditorStore({ readOnly: true });
   store.setState({ catalogue });
@@ -54,7 +57,10 @@ describe("a read-only (view mode) store", () => {
     store.getState().replaceGraph({ nodes: [node("a", "input:text")], edges: [] });
     const ghost = { ...node("old", "input:text"), className: "wf-ghost" };
     store.getState().setCompare({
-      number: 1, against: 2, marks: { old: "removed" }, ghosts: { nodes: [ghost], edges: [] },
+      number: 1,
+      against: 2,
+      marks: { old: "removed" },
+      ghosts: { nodes: [ghost], edges: [] },
       diff: { nodesAdded: [], nodesRemoved: ["old"], nodesChanged: [], edgesAdded: [], edgesRemoved: [] },
     });
     store.getState().onNodesChange([{ type: "dimensions", id: "old", dimensions: { width: 260, height: 90 } }]);
@@ -67,7 +73,10 @@ describe("a read-only (view mode) store", () => {
     const store = createEditorStore();
     store.getState().setSidePanel("versions");
     store.getState().setCompare({
-      number: 1, against: 2, marks: {}, ghosts: { nodes: [], edges: [] },
+      number: 1,
+      against: 2,
+      marks: {},
+      ghosts: { nodes: [], edges: [] },
       diff: { nodesAdded: [], nodesRemoved: [], nodesChanged: [], edgesAdded: [], edgesRemoved: [] },
     });
     store.getState().setSidePanel(null);

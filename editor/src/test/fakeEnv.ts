@@ -11,10 +11,13 @@ export interface Call {
   body: unknown;
 }
 
-export function fakeEnv(answers: Record<string, unknown>, config: Record<string, unknown> = {}): EditorEnv & { calls: Call[] } {
+export function fakeEnv(
+  answers: Record<string, unknown>,
+  config: Record<string, unknown> = {},
+): EditorEnv & { calls: Call[] } {
   const calls: Call[] = [];
   const api = new ApiClient("/api/v1", "csrf");
-  api.request = async <T,>(method: string, path: string, body?: unknown): Promise<T> => {
+  api.request = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
     calls.push({ method, path, body });
     const key = `${method} ${path}`;
     if (!(key in answers)) throw new Error(`unexpected request ${key}`);

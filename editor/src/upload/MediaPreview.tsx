@@ -4,8 +4,12 @@ import type { JsonValue } from "../api/types";
 import { kindOfNodeType, URL_PARAM } from "./types";
 
 /** What a media input node holds, shown on the node: the image, or a player. */
-export const MediaPreview = memo(function MediaPreview({ nodeType, params }: {
-  nodeType: string; params: Record<string, JsonValue | undefined>;
+export const MediaPreview = memo(function MediaPreview({
+  nodeType,
+  params,
+}: {
+  nodeType: string;
+  params: Record<string, JsonValue | undefined>;
 }) {
   const kind = kindOfNodeType(nodeType);
   const url = params[URL_PARAM];

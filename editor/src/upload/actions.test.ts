@@ -42,10 +42,12 @@ describe("uploads", () => {
   it("shows the progress while the file uploads", async () => {
     const store = editorWith(node("img", "input:image"));
     let finish: () => void = () => {};
-    const slow: Uploader = (_file, onProgress) => new Promise((resolve) => {
-      onProgress(0.25);
-      finish = () => resolve({ id: "u", url: "http://site/media/uploads/t/a.png", contentType: "image/png", size: 4 });
-    });
+    const slow: Uploader = (_file, onProgress) =>
+      new Promise((resolve) => {
+        onProgress(0.25);
+        finish = () =>
+          resolve({ id: "u", url: "http://site/media/uploads/t/a.png", contentType: "image/png", size: 4 });
+      });
     const done = uploadToNode(store, slow, "img", png());
     expect(uploadsOf(store).getState().byTarget.img).toEqual({ progress: 0.25, fileName: "photo.png" });
     finish();
@@ -90,7 +92,10 @@ describe("uploads", () => {
   it("refuses a file the browser knows is not media, without uploading it", async () => {
     const store = editorWith();
     let called = false;
-    const upload: Uploader = async (file, p) => { called = true; return fakeUpload("image/png")(file, p); };
+    const upload: Uploader = async (file, p) => {
+      called = true;
+      return fakeUpload("image/png")(file, p);
+    };
     const pdf = new File(["%PDF"], "doc.pdf", { type: "application/pdf" });
     expect(await dropFile(store, upload, pdf, { x: 0, y: 0 }, null)).toBeNull();
     expect(called).toBe(false);

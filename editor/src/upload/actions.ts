@@ -16,7 +16,12 @@ export interface Point {
 }
 
 /** Uploads the file and makes its URL the node's; false when it failed (already told). */
-export async function uploadToNode(editor: EditorStore, upload: Uploader, nodeId: string, file: File): Promise<boolean> {
+export async function uploadToNode(
+  editor: EditorStore,
+  upload: Uploader,
+  nodeId: string,
+  file: File,
+): Promise<boolean> {
   const url = await uploadTracked(editor, upload, nodeId, file);
   if (url === null) return false;
   if (editor.getState().nodes.some((n) => n.id === nodeId)) {
@@ -26,8 +31,13 @@ export async function uploadToNode(editor: EditorStore, upload: Uploader, nodeId
 }
 
 /** A file dropped on the canvas at `position` (flow coordinates), over `targetId` if any. */
-export async function dropFile(editor: EditorStore, upload: Uploader, file: File, position: Point,
-  targetId: string | null): Promise<string | null> {
+export async function dropFile(
+  editor: EditorStore,
+  upload: Uploader,
+  file: File,
+  position: Point,
+  targetId: string | null,
+): Promise<string | null> {
   const guessed = browserGuess(file);
   if (guessed === "other") {
     editor.getState().toast("error", `${file.name} is not an image, video or audio file`);
@@ -61,7 +71,9 @@ function addInputNode(editor: EditorStore, kind: MediaKind, at: Point, url: stri
 async function uploadTracked(editor: EditorStore, upload: Uploader, target: string, file: File) {
   setStatus(editor, target, { progress: 0, fileName: file.name });
   try {
-    const result = await upload(file, (fraction) => setStatus(editor, target, { progress: fraction, fileName: file.name }));
+    const result = await upload(file, (fraction) =>
+      setStatus(editor, target, { progress: fraction, fileName: file.name }),
+    );
     setStatus(editor, target, null);
     return result;
   } catch (error) {

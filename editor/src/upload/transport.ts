@@ -10,25 +10,26 @@ export type Progress = (fraction: number) => void;
 export type Uploader = (file: File, onProgress: Progress) => Promise<UploadOut>;
 
 export function xhrUploader(apiBase: string, csrfToken: string): Uploader {
-  return (file, onProgress) => new Promise<UploadOut>((resolve, reject) => {
-    const xhr = new XMLHttpRequest();
-    xhr.open("POST", `${apiBase}/uploads`);
-    xhr.withCredentials = true;
-    xhr.setRequestHeader("Accept", "application/json");
-    xhr.setRequestHeader("X-CSRFToken", csrfToken);
-    xhr.upload.onprogress = (e) => {
-      if (e.lengthComputable && e.total > 0) onProgress(e.loaded / e.total);
-    };
-    xhr.onload = () => {
-      const body = parse(xhr.responseText);
-      if (xhr.status >= 200 && xhr.status < 300 && body) resolve(body as UploadOut);
-      else reject(new ApiError(xhr.status, errorBody(body, xhr.status)));
-    };
-    xhr.onerror = () => reject(new ApiError(0, { error: "The server could not be reached", code: "network_error" }));
-    const form = new FormData();
-    form.append("file", file, file.name);
-    xhr.send(form);
-  });
+  return (file, onProgress) =>
+    new Promise<UploadOut>((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", `${apiBase}/uploads`);
+      xhr.withCredentials = true;
+      xhr.setRequestHeader("Accept", "application/json");
+      xhr.setRequestHeader("X-CSRFToken", csrfToken);
+      xhr.upload.onprogress = (e) => {
+        if (e.lengthComputable && e.total > 0) onProgress(e.loaded / e.total);
+      };
+      xhr.onload = () => {
+        const body = parse(xhr.responseText);
+        if (xhr.status >= 200 && xhr.status < 300 && body) resolve(body as UploadOut);
+        else reject(new ApiError(xhr.status, errorBody(body, xhr.status)));
+      };
+      xhr.onerror = () => reject(new ApiError(0, { error: "The server could not be reached", code: "network_error" }));
+      const form = new FormData();
+      form.append("file", file, file.name);
+      xhr.send(form);
+    });
 }
 
 function parse(text: string): unknown {

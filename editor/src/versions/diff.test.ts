@@ -6,10 +6,15 @@ import { changeRows, diffMarks, diffSummary, fieldName, formatValue, ghostsOf } 
 const diff: VersionDiff = {
   nodesAdded: ["up"],
   nodesRemoved: ["old"],
-  nodesChanged: [{ nodeId: "prompt", changes: {
-    "params.text": { from: "a red fox", to: "a blue heron" },
-    label: { from: "Prompt", to: "Subject" },
-  } }],
+  nodesChanged: [
+    {
+      nodeId: "prompt",
+      changes: {
+        "params.text": { from: "a red fox", to: "a blue heron" },
+        label: { from: "Prompt", to: "Subject" },
+      },
+    },
+  ],
   edgesAdded: ["flux-up"],
   edgesRemoved: ["old-flux"],
 };
@@ -22,12 +27,28 @@ describe("a version diff on the canvas", () => {
   it("draws removed nodes as ghosts from the old graph, with the removed edges between shown nodes", () => {
     const old = {
       nodes: [node("prompt", "input:text"), node("old", "input:text", 0, 200), node("flux", "generate:flux_2", 300)],
-      edges: [edge("old-flux", "old", "text", "flux", "prompt"), edge("prompt-flux", "prompt", "text", "flux", "prompt")],
+      edges: [
+        edge("old-flux", "old", "text", "flux", "prompt"),
+        edge("prompt-flux", "prompt", "text", "flux", "prompt"),
+      ],
     };
-    const current = { nodes: [node("prompt", "input:text"), node("flux", "generate:flux_2", 300), node("up", "upscale:crystal_upscaler", 600)], edges: [] };
+    const current = {
+      nodes: [
+        node("prompt", "input:text"),
+        node("flux", "generate:flux_2", 300),
+        node("up", "upscale:crystal_upscaler", 600),
+      ],
+      edges: [],
+    };
     const ghosts = ghostsOf(old, diff, current);
     expect(ghosts.nodes.map((n) => n.id)).toEqual(["old"]);
-    expect(ghosts.nodes[0]).toMatchObject({ draggable: false, selectable: false, connectable: false, deletable: false, className: "wf-ghost" });
+    expect(ghosts.nodes[0]).toMatchObject({
+      draggable: false,
+      selectable: false,
+      connectable: false,
+      deletable: false,
+      className: "wf-ghost",
+    });
     expect(ghosts.nodes[0].position).toEqual({ x: 0, y: 200 });
     expect(ghosts.edges.map((e) => e.id)).toEqual(["old-flux"]);
   });
@@ -60,7 +81,8 @@ describe("a version diff on the canvas", () => {
 
   it("sums the diff up, or says nothing differs", () => {
     expect(diffSummary(diff)).toBe("1 added · 1 removed · 1 changed · 2 connections changed");
-    expect(diffSummary({ nodesAdded: [], nodesRemoved: [], nodesChanged: [], edgesAdded: [], edgesRemoved: [] }))
-      .toBe("No differences");
+    expect(diffSummary({ nodesAdded: [], nodesRemoved: [], nodesChanged: [], edgesAdded: [], edgesRemoved: [] })).toBe(
+      "No differences",
+    );
   });
 });

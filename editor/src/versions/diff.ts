@@ -32,19 +32,40 @@ export function diffMarks(diff: VersionDiff): Record<string, DiffMark> {
  * ends on the canvas), for showing beside the current graph. They can be neither moved, picked
  * nor wired, and never reach the saved graph. A removed id the canvas reuses is left out.
  */
-export function ghostsOf(old: Graph, diff: VersionDiff, current: { nodes: readonly WfNode[]; edges: readonly WfEdge[] }): Graph {
+export function ghostsOf(
+  old: Graph,
+  diff: VersionDiff,
+  current: { nodes: readonly WfNode[]; edges: readonly WfEdge[] },
+): Graph {
   const taken = new Set(current.nodes.map((n) => n.id));
   const removed = new Set(diff.nodesRemoved.filter((id) => !taken.has(id)));
-  const nodes = old.nodes.filter((n) => removed.has(n.id)).map((n) => ({
-    ...cleanNode(n), draggable: false, selectable: false, connectable: false, deletable: false,
-    focusable: false, className: "wf-ghost", zIndex: -1, // under the current graph's nodes
-  }) as WfNode);
+  const nodes = old.nodes
+    .filter((n) => removed.has(n.id))
+    .map(
+      (n) =>
+        ({
+          ...cleanNode(n),
+          draggable: false,
+          selectable: false,
+          connectable: false,
+          deletable: false,
+          focusable: false,
+          className: "wf-ghost",
+          zIndex: -1, // under the current graph's nodes
+        }) as WfNode,
+    );
   const shown = new Set([...taken, ...removed]);
   const takenEdges = new Set(current.edges.map((e) => e.id));
   const gone = new Set(diff.edgesRemoved);
   const edges = old.edges
     .filter((e) => gone.has(e.id) && !takenEdges.has(e.id) && shown.has(e.source) && shown.has(e.target))
-    .map((e) => ({ ...cleanEdge(e), selectable: false, focusable: false, deletable: false, className: "wf-edge--removed" }));
+    .map((e) => ({
+      ...cleanEdge(e),
+      selectable: false,
+      focusable: false,
+      deletable: false,
+      className: "wf-edge--removed",
+    }));
   return { nodes, edges };
 }
 
@@ -52,9 +73,13 @@ export function ghostsOf(old: Graph, diff: VersionDiff, current: { nodes: readon
 export function changeRows(diff: VersionDiff, labelOf: (nodeId: string) => string): ChangeRow[] {
   return diff.nodesChanged.flatMap(({ nodeId, changes }) =>
     Object.entries(changes).map(([key, change]: [string, FieldChange]) => ({
-      nodeId, label: labelOf(nodeId), field: fieldName(key),
-      from: formatValue(change.from), to: formatValue(change.to),
-    })));
+      nodeId,
+      label: labelOf(nodeId),
+      field: fieldName(key),
+      from: formatValue(change.from),
+      to: formatValue(change.to),
+    })),
+  );
 }
 
 /** "params.image_size" → "image_size", "nodeType" → "node type", "label" → "label". */
@@ -75,7 +100,9 @@ export function formatValue(value: JsonValue | undefined): string {
 /** "2 added · 1 removed · 3 changed", or that nothing differs. */
 export function diffSummary(diff: VersionDiff): string {
   const counts: Array<[number, string]> = [
-    [diff.nodesAdded.length, "added"], [diff.nodesRemoved.length, "removed"], [diff.nodesChanged.length, "changed"],
+    [diff.nodesAdded.length, "added"],
+    [diff.nodesRemoved.length, "removed"],
+    [diff.nodesChanged.length, "changed"],
   ];
   const parts = counts.filter(([n]) => n > 0).map(([n, what]) => `${n} ${what}`);
   const edges = diff.edgesAdded.length + diff.edgesRemoved.length;

@@ -20,6 +20,7 @@ describe("how a version is worded", () => {
 
   it("hints at semantic versions only (the server decides)", () => {
     for (const tag of ["1.0.0", "v2.10.3", "1.0.0-rc.1", "1.0.0+build.5"]) expect(looksLikeSemver(tag)).toBe(true);
-    for (const tag of ["1.0", "banana", "01.0.0", "1.0.0.0", `1.0.0-${"x".repeat(40)}`]) expect(looksLikeSemver(tag)).toBe(false);
+    for (const tag of ["1.0", "banana", "01.0.0", "1.0.0.0", `1.0.0-${"x".repeat(40)}`])
+      expect(looksLikeSemver(tag)).toBe(false);
   });
 });

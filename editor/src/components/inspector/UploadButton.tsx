@@ -22,17 +22,39 @@ export function UploadButton({ nodeId, kind, disabled }: { nodeId: string; kind:
 
   return (
     <div className="wf-upload" data-testid="upload-control">
-      <button type="button" className="wf-btn wf-btn--small" disabled={disabled || busy}
-        data-testid="upload-button" onClick={() => input.current?.click()}>
+      <button
+        type="button"
+        className="wf-btn wf-btn--small"
+        disabled={disabled || busy}
+        data-testid="upload-button"
+        onClick={() => input.current?.click()}
+      >
         {busy ? "Uploading…" : `Upload ${kind}`}
       </button>
-      <input ref={input} type="file" hidden accept={acceptFor(kind)} data-testid="upload-input"
-        aria-label={`Upload ${kind} file`} disabled={disabled || busy} onChange={(e) => picked(e.target.files)} />
+      <input
+        ref={input}
+        type="file"
+        hidden
+        accept={acceptFor(kind)}
+        data-testid="upload-input"
+        aria-label={`Upload ${kind} file`}
+        disabled={disabled || busy}
+        onChange={(e) => picked(e.target.files)}
+      />
       {busy ? (
-        <progress className="wf-upload__progress" max={1} value={status.progress} data-testid="upload-progress"
-          aria-label={`Uploading ${status.fileName ?? "file"}`} />
+        <progress
+          className="wf-upload__progress"
+          max={1}
+          value={status.progress}
+          data-testid="upload-progress"
+          aria-label={`Uploading ${status.fileName ?? "file"}`}
+        />
       ) : null}
-      {status.error ? <span className="wf-field__error" role="alert" data-testid="upload-error">{status.error}</span> : null}
+      {status.error ? (
+        <span className="wf-field__error" role="alert" data-testid="upload-error">
+          {status.error}
+        </span>
+      ) : null}
     </div>
   );
 }

@@ -26,18 +26,25 @@ function BasedNodeView({ id, data, selected }: NodeProps<BasedNode>) {
   const colour = categoryColour(spec?.category ?? data.category);
 
   return (
-    <div className={`wf-node wf-node--${status}${selected ? " is-selected" : ""}${issues ? " has-issues" : ""}${diff ? ` wf-node--diff-${diff}` : ""}`}
-      data-node-type={data.nodeType} data-status={status} data-testid={`node-${id}`} data-diff={diff}
-      style={{ "--wf-cat": colour } as CSSProperties}>
+    <div
+      className={`wf-node wf-node--${status}${selected ? " is-selected" : ""}${issues ? " has-issues" : ""}${diff ? ` wf-node--diff-${diff}` : ""}`}
+      data-node-type={data.nodeType}
+      data-status={status}
+      data-testid={`node-${id}`}
+      data-diff={diff}
+      style={{ "--wf-cat": colour } as CSSProperties}
+    >
       {readOnly ? null : <NodeActions id={id} visible={selected} runnable={!!spec} />}
       {diff ? <span className="wf-node__diff">{DIFF_TEXT[diff]}</span> : null}
       <header className="wf-node__head">
         <span className="wf-node__dot" />
-        <span className="wf-node__label" title={data.label}>{data.label}</span>
+        <span className="wf-node__label" title={data.label}>
+          {data.label}
+        </span>
         {state ? <StatusChip state={state} /> : null}
       </header>
       <div className="wf-node__meta">
-        <span>{spec && spec.label !== data.label ? spec.label : spec?.category ?? data.nodeType}</span>
+        <span>{spec && spec.label !== data.label ? spec.label : (spec?.category ?? data.nodeType)}</span>
         {spec && spec.credits > 0 ? <span>{formatCredits(spec.credits, spec.creditUnit)}</span> : null}
       </div>
       {state?.status === "RUNNING" ? <Progress value={state.progress} /> : null}
@@ -49,21 +56,34 @@ function BasedNodeView({ id, data, selected }: NodeProps<BasedNode>) {
       {summary.length ? (
         <dl className="wf-node__summary">
           {summary.map(([k, v]) => (
-            <div key={k}><dt>{k}</dt><dd>{v}</dd></div>
+            <div key={k}>
+              <dt>{k}</dt>
+              <dd>{v}</dd>
+            </div>
           ))}
         </dl>
       ) : null}
       <MediaPreview nodeType={data.nodeType} params={data.params} />
-      {state?.error ? <p className="wf-node__error" data-testid="node-error">{state.error}</p> : null}
+      {state?.error ? (
+        <p className="wf-node__error" data-testid="node-error">
+          {state.error}
+        </p>
+      ) : null}
       {state?.status === "RUNNING" && streamed ? (
-        <p className="wf-preview wf-preview--text wf-preview--streaming nowheel" data-testid="node-stream-text" aria-live="polite">
+        <p
+          className="wf-preview wf-preview--text wf-preview--streaming nowheel"
+          data-testid="node-stream-text"
+          aria-live="polite"
+        >
           {streamed.length > 400 ? `…${streamed.slice(-400)}` : streamed}
         </p>
       ) : null}
       {state?.status === "COMPLETED" ? <OutputPreview state={state} primaryType={spec?.outputs[0]?.type} /> : null}
       {issues ? (
         <ul className="wf-node__issues" data-testid="node-issues">
-          {issues.map((m) => <li key={m}>{m}</li>)}
+          {issues.map((m) => (
+            <li key={m}>{m}</li>
+          ))}
         </ul>
       ) : null}
     </div>
@@ -73,8 +93,12 @@ function BasedNodeView({ id, data, selected }: NodeProps<BasedNode>) {
 const DIFF_TEXT = { added: "Added", changed: "Changed", removed: "Removed" } as const;
 
 const STATUS_TEXT: Record<string, string> = {
-  PENDING: "Pending", RUNNING: "Running", COMPLETED: "Done", FAILED: "Failed",
-  SKIPPED: "Skipped", CANCELLED: "Cancelled",
+  PENDING: "Pending",
+  RUNNING: "Running",
+  COMPLETED: "Done",
+  FAILED: "Failed",
+  SKIPPED: "Skipped",
+  CANCELLED: "Cancelled",
 };
 
 function StatusChip({ state }: { state: NodeState }) {
@@ -82,9 +106,13 @@ function StatusChip({ state }: { state: NodeState }) {
   const cached = state.status === "COMPLETED" && state.cached === true;
   const seconds = state.durationMs && !cached ? ` · ${(state.durationMs / 1000).toFixed(1)}s` : "";
   return (
-    <span className={`wf-chip wf-chip--${state.status.toLowerCase()}`} data-testid="node-status-chip"
-      title={cached ? "Reused from an earlier run: not charged again" : undefined}>
-      {cached ? "Cached" : STATUS_TEXT[state.status]}{seconds}
+    <span
+      className={`wf-chip wf-chip--${state.status.toLowerCase()}`}
+      data-testid="node-status-chip"
+      title={cached ? "Reused from an earlier run: not charged again" : undefined}
+    >
+      {cached ? "Cached" : STATUS_TEXT[state.status]}
+      {seconds}
     </span>
   );
 }
@@ -106,11 +134,21 @@ function NodeActions({ id, visible, runnable }: { id: string; visible: boolean; 
   return (
     <NodeToolbar isVisible={visible} position={Position.Top} className="wf-node-toolbar">
       {runnable ? (
-        <button type="button" disabled={running} data-testid="run-to-here"
-          onClick={() => void runWorkflow(store, env, { targetNodeId: id })}>▶ Run to here</button>
+        <button
+          type="button"
+          disabled={running}
+          data-testid="run-to-here"
+          onClick={() => void runWorkflow(store, env, { targetNodeId: id })}
+        >
+          ▶ Run to here
+        </button>
       ) : null}
-      <button type="button" onClick={() => store.getState().duplicateSelected()}>Duplicate</button>
-      <button type="button" className="danger" onClick={() => store.getState().deleteSelected()}>Delete</button>
+      <button type="button" onClick={() => store.getState().duplicateSelected()}>
+        Duplicate
+      </button>
+      <button type="button" className="danger" onClick={() => store.getState().deleteSelected()}>
+        Delete
+      </button>
     </NodeToolbar>
   );
 }

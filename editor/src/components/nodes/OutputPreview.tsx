@@ -19,13 +19,29 @@ function OutputPreviewView({ state, primaryType }: Props) {
     );
   }
   if (url && kind === "video") {
-    return <video className="wf-preview nodrag nowheel" src={url} controls muted loop preload="metadata" data-testid="node-preview-video" />;
+    return (
+      <video
+        className="wf-preview nodrag nowheel"
+        src={url}
+        controls
+        muted
+        loop
+        preload="metadata"
+        data-testid="node-preview-video"
+      />
+    );
   }
   if (url && kind === "audio") {
-    return <audio className="wf-preview nodrag" src={url} controls preload="metadata" data-testid="node-preview-audio" />;
+    return (
+      <audio className="wf-preview nodrag" src={url} controls preload="metadata" data-testid="node-preview-audio" />
+    );
   }
   if (state.text) {
-    return <p className="wf-preview wf-preview--text nowheel" data-testid="node-preview-text">{excerpt(state.text)}</p>;
+    return (
+      <p className="wf-preview wf-preview--text nowheel" data-testid="node-preview-text">
+        {excerpt(state.text)}
+      </p>
+    );
   }
   return null;
 }

@@ -22,10 +22,17 @@ function PortsView({ inputs, outputs, aliases }: PortsProps) {
       <div className="wf-ports__col">
         {inputs.map((port) => (
           <div className="wf-port wf-port--in" key={port.id} title={portTitle(port)}>
-            <Handle type="target" position={Position.Left} id={inHandle(port.id)}
+            <Handle
+              type="target"
+              position={Position.Left}
+              id={inHandle(port.id)}
               className={`wf-handle${port.multiple ? " wf-handle--multi" : ""}`}
-              style={{ background: PORT_COLOURS[port.type] }} />
-            <span className="wf-port__label">{port.label || port.id}{port.required ? <b>*</b> : null}</span>
+              style={{ background: PORT_COLOURS[port.type] }}
+            />
+            <span className="wf-port__label">
+              {port.label || port.id}
+              {port.required ? <b>*</b> : null}
+            </span>
           </div>
         ))}
       </div>
@@ -33,14 +40,27 @@ function PortsView({ inputs, outputs, aliases }: PortsProps) {
         {outputs.map((port) => (
           <div className="wf-port wf-port--out" key={port.id} title={portTitle(port)}>
             <span className="wf-port__label">{port.label || port.id}</span>
-            <Handle type="source" position={Position.Right} id={outHandle(port.id)} className="wf-handle"
-              style={{ background: PORT_COLOURS[port.type] }} />
-            {Object.entries(aliases).filter(([, real]) => real === port.id).map(([alias]) => (
-              // Saved graphs may use an alias handle (input:text's "out-prompt"); it sits
-              // invisibly on the real one so such edges still render.
-              <Handle key={alias} type="source" position={Position.Right} id={outHandle(alias)}
-                className="wf-handle wf-handle--alias" isConnectableStart={false} />
-            ))}
+            <Handle
+              type="source"
+              position={Position.Right}
+              id={outHandle(port.id)}
+              className="wf-handle"
+              style={{ background: PORT_COLOURS[port.type] }}
+            />
+            {Object.entries(aliases)
+              .filter(([, real]) => real === port.id)
+              .map(([alias]) => (
+                // Saved graphs may use an alias handle (input:text's "out-prompt"); it sits
+                // invisibly on the real one so such edges still render.
+                <Handle
+                  key={alias}
+                  type="source"
+                  position={Position.Right}
+                  id={outHandle(alias)}
+                  className="wf-handle wf-handle--alias"
+                  isConnectableStart={false}
+                />
+              ))}
           </div>
         ))}
       </div>

@@ -9,12 +9,22 @@ function StickyNoteView({ id, data, selected }: NodeProps<StickyNode>) {
   const readOnly = useEditor((s) => s.readOnly);
   const diff = useEditor((s) => s.compare?.marks[id]);
   return (
-    <div className={`wf-sticky${diff ? ` wf-node--diff-${diff}` : ""}`} data-node-type="note:sticky" data-status="idle"
-      data-testid={`node-${id}`} data-diff={diff}>
+    <div
+      className={`wf-sticky${diff ? ` wf-node--diff-${diff}` : ""}`}
+      data-node-type="note:sticky"
+      data-status="idle"
+      data-testid={`node-${id}`}
+      data-diff={diff}
+    >
       <NodeResizer isVisible={selected && !readOnly} minWidth={140} minHeight={80} color="#ca8a04" />
-      <textarea className="nodrag nowheel" value={data.text} placeholder="Write a note…"
-        aria-label="Note text" readOnly={readOnly}
-        onChange={(e) => store.getState().updateData(id, { text: e.target.value })} />
+      <textarea
+        className="nodrag nowheel"
+        value={data.text}
+        placeholder="Write a note…"
+        aria-label="Note text"
+        readOnly={readOnly}
+        onChange={(e) => store.getState().updateData(id, { text: e.target.value })}
+      />
     </div>
   );
 }

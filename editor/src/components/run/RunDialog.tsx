@@ -38,24 +38,52 @@ export function RunDialog() {
 
   return (
     <Dialog title="Run workflow" onClose={close} testId="run-dialog">
-      <form className="wf-form" noValidate onSubmit={(e) => { e.preventDefault(); void submit(); }}>
+      <form
+        className="wf-form"
+        noValidate
+        onSubmit={(e) => {
+          e.preventDefault();
+          void submit();
+        }}
+      >
         <p className="wf-muted">Values for this run. The saved workflow keeps its own.</p>
-        {failure ? <p className="wf-form__error" role="alert" data-testid="run-dialog-error">{failure}</p> : null}
+        {failure ? (
+          <p className="wf-form__error" role="alert" data-testid="run-dialog-error">
+            {failure}
+          </p>
+        ) : null}
         {rows.map((row, i) => (
           <div className="wf-field" key={row.nodeId} data-testid={`run-input-${row.nodeId}`}>
             <label htmlFor={`run-input-${i}`}>
-              {row.label}{row.field.required ? <span className="wf-req" title="Required">*</span> : null}
+              {row.label}
+              {row.field.required ? (
+                <span className="wf-req" title="Required">
+                  *
+                </span>
+              ) : null}
             </label>
-            <FieldInput field={row.field} value={values[row.nodeId]} disabled={busy}
-              controlId={`run-input-${i}`} testId={`run-input-field-${row.nodeId}`}
-              onChange={(v) => setValues((prev) => ({ ...prev, [row.nodeId]: v }))} />
-            {errors[row.nodeId] ? <span className="wf-field__error" role="alert">{errors[row.nodeId]}</span> : null}
+            <FieldInput
+              field={row.field}
+              value={values[row.nodeId]}
+              disabled={busy}
+              controlId={`run-input-${i}`}
+              testId={`run-input-field-${row.nodeId}`}
+              onChange={(v) => setValues((prev) => ({ ...prev, [row.nodeId]: v }))}
+            />
+            {errors[row.nodeId] ? (
+              <span className="wf-field__error" role="alert">
+                {errors[row.nodeId]}
+              </span>
+            ) : null}
           </div>
         ))}
         <div className="wf-dialog__actions">
-          <button type="button" className="wf-btn" onClick={close}>Cancel</button>
-          <button type="submit" className="wf-btn wf-btn--primary" disabled={busy}
-            data-testid="run-dialog-submit">{busy ? "Starting…" : "▶ Run"}</button>
+          <button type="button" className="wf-btn" onClick={close}>
+            Cancel
+          </button>
+          <button type="submit" className="wf-btn wf-btn--primary" disabled={busy} data-testid="run-dialog-submit">
+            {busy ? "Starting…" : "▶ Run"}
+          </button>
         </div>
       </form>
     </Dialog>

@@ -1,6 +1,7 @@
 import { memo, useMemo } from "react";
 import type { NodeState } from "../../api/types";
-import { useEditor, useEditorStore } from "../../store";
+import { useNow } from "../../hooks/useNow";
+import { useEditor, useEditorList, useEditorStore } from "../../store";
 import { runPageUrl } from "../../runpage/actions";
 import { OutputPreview } from "../nodes/OutputPreview";
 
@@ -13,24 +14,29 @@ export const RunPanel = memo(function RunPanel() {
   return open ? <RunLog /> : null;
 });
 
-/** Node labels in canvas order, as a string so that dragging nodes does not re-render the log. */
-const labelsKey = (nodes: readonly { id: string; data: { label: string } }[]) =>
-  nodes.map((n) => `${n.id}\u0000${n.data.label}`).join("\u0001");
-
 function RunLog() {
   const run = useEditor((s) => s.run);
-  const key = useEditor((s) => labelsKey(s.nodes));
-  const labels = useMemo(() => (key ? key.split("\u0001").map((part) => part.split("\u0000")) : []), [key]);
+  // Node ids and labels in canvas order: dragging a node does not re-render the log.
+  const ids = useEditorList((s) => s.nodes.map((n) => n.id));
+  const names = useEditorList((s) => s.nodes.map((n) => n.data.label));
+  const labels = useMemo(() => ids.map((id, i) => [id, names[i]] as const), [ids, names]);
+  const now = useNow(run.status === "RUNNING");
   const store = useEditorStore();
   const rows = useMemo(() => {
     const order = new Map(labels.map(([id], i) => [id, i]));
-    return Object.values(run.nodes).sort((a, b) =>
-      (ms(a.startedAt) ?? Infinity) - (ms(b.startedAt) ?? Infinity) ||
-      (order.get(a.nodeId) ?? 0) - (order.get(b.nodeId) ?? 0));
+    return Object.values(run.nodes).sort(
+      (a, b) =>
+        (ms(a.startedAt) ?? Infinity) - (ms(b.startedAt) ?? Infinity) ||
+        (order.get(a.nodeId) ?? 0) - (order.get(b.nodeId) ?? 0),
+    );
   }, [run.nodes, labels]);
 
-  const start = ms(run.startTime) ?? Math.min(...rows.map((r) => ms(r.startedAt) ?? Date.now()));
-  const end = Math.max(ms(run.endTime) ?? 0, ...rows.map((r) => ms(r.finishedAt) ?? (r.status === "RUNNING" ? Date.now() : 0)), start + 1);
+  const start = ms(run.startTime) ?? Math.min(...rows.map((r) => ms(r.startedAt) ?? now));
+  const end = Math.max(
+    ms(run.endTime) ?? 0,
+    ...rows.map((r) => ms(r.finishedAt) ?? (r.status === "RUNNING" ? now : 0)),
+    start + 1,
+  );
   const labelOf = (id: string) => labels.find(([nodeId]) => nodeId === id)?.[1] ?? id;
 
   return (
@@ -44,41 +50,77 @@ function RunLog() {
         {run.creditsUsed != null ? <span className="wf-muted">{formatAmount(run.creditsUsed)} credits</span> : null}
         <span className="wf-muted wf-mono">{run.executionId}</span>
         {run.executionId ? (
-          <a className="wf-runpanel__link" href={runPageUrl(run.executionId)} target="_blank" rel="noreferrer"
-            data-testid="run-page-link">Run page ↗</a>
+          <a
+            className="wf-runpanel__link"
+            href={runPageUrl(run.executionId)}
+            target="_blank"
+            rel="noreferrer"
+            data-testid="run-page-link"
+          >
+            Run page ↗
+          </a>
         ) : null}
-        <button type="button" className="wf-btn wf-btn--icon" aria-label="Close run log"
-          onClick={() => store.getState().setRunPanelOpen(false)}>×</button>
+        <button
+          type="button"
+          className="wf-btn wf-btn--icon"
+          aria-label="Close run log"
+          onClick={() => store.getState().setRunPanelOpen(false)}
+        >
+          ×
+        </button>
       </header>
       {run.error ? <p className="wf-runpanel__error">{run.error}</p> : null}
       <ol className="wf-timeline">
         {rows.map((row) => (
-          <TimelineRow key={row.nodeId} row={row} label={row.label ?? labelOf(row.nodeId)} start={start} span={end - start} />
+          <TimelineRow
+            key={row.nodeId}
+            row={row}
+            label={row.label ?? labelOf(row.nodeId)}
+            start={start}
+            span={end - start}
+            now={now}
+          />
         ))}
       </ol>
     </section>
   );
 }
 
-function TimelineRow({ row, label, start, span }: { row: NodeState; label: string; start: number; span: number }) {
+function TimelineRow({
+  row,
+  label,
+  start,
+  span,
+  now,
+}: {
+  row: NodeState;
+  label: string;
+  start: number;
+  span: number;
+  now: number;
+}) {
   const from = ms(row.startedAt);
-  const to = ms(row.finishedAt) ?? (row.status === "RUNNING" ? Date.now() : from);
+  const to = ms(row.finishedAt) ?? (row.status === "RUNNING" ? now : from);
   const left = from === null ? 0 : ((from - start) / span) * 100;
   const width = from === null || to === null ? 0 : Math.max(((to - from) / span) * 100, 0.8);
   return (
-    <li className={`wf-timeline__row wf-timeline__row--${row.status.toLowerCase()}`} data-testid={`timeline-${row.nodeId}`}>
-      <span className="wf-timeline__label" title={label}>{label}</span>
+    <li
+      className={`wf-timeline__row wf-timeline__row--${row.status.toLowerCase()}`}
+      data-testid={`timeline-${row.nodeId}`}
+    >
+      <span className="wf-timeline__label" title={label}>
+        {label}
+      </span>
       <span className="wf-timeline__track">
         <span className="wf-timeline__bar" style={{ left: `${left}%`, width: `${width}%` }} />
       </span>
       <span className="wf-timeline__meta">
-        {row.status.toLowerCase()}{row.durationMs ? ` · ${(row.durationMs / 1000).toFixed(2)} s` : ""}
+        {row.status.toLowerCase()}
+        {row.durationMs ? ` · ${(row.durationMs / 1000).toFixed(2)} s` : ""}
         {row.credits ? ` · ${formatAmount(row.credits)} cr` : ""}
       </span>
       {row.error ? <span className="wf-timeline__error">{row.error}</span> : null}
-      <span className="wf-timeline__output">
-        {row.status === "COMPLETED" ? <OutputPreview state={row} /> : null}
-      </span>
+      <span className="wf-timeline__output">{row.status === "COMPLETED" ? <OutputPreview state={row} /> : null}</span>
     </li>
   );
 }

@@ -25,33 +25,71 @@ export const VersionRow = memo(function VersionRow(props: Props) {
     <li className={`wf-version${comparing ? " is-comparing" : ""}`} data-testid={`version-row-${v.number}`}>
       <div className="wf-version__line">
         <strong className="wf-version__number">v{v.number}</strong>
-        {v.tag ? <span className="wf-chip wf-chip--tag" data-testid={`version-tag-${v.number}`}>{v.tag}</span> : null}
+        {v.tag ? (
+          <span className="wf-chip wf-chip--tag" data-testid={`version-tag-${v.number}`}>
+            {v.tag}
+          </span>
+        ) : null}
         {isLatest ? <span className="wf-chip">latest</span> : null}
-        <span className="wf-version__when wf-muted" title={v.createdAt}>{relativeTime(v.createdAt)}</span>
+        <span className="wf-version__when wf-muted" title={v.createdAt}>
+          {relativeTime(v.createdAt)}
+        </span>
       </div>
       <div className="wf-version__meta wf-muted">
         {authorOf(v.createdBy)} · {v.nodeCount} node{v.nodeCount === 1 ? "" : "s"}
       </div>
       {v.note ? <p className="wf-version__note">{v.note}</p> : null}
       {tagging ? (
-        <TagForm version={v} onDone={() => { setTagging(false); props.onChanged(); }} onCancel={() => setTagging(false)} />
+        <TagForm
+          version={v}
+          onDone={() => {
+            setTagging(false);
+            props.onChanged();
+          }}
+          onCancel={() => setTagging(false)}
+        />
       ) : (
         <div className="wf-version__actions">
           {isLatest ? null : (
-            <button type="button" className="wf-btn wf-btn--small" data-testid={`version-diff-${v.number}`}
-              aria-pressed={comparing} onClick={props.onCompare}>Compare with current</button>
+            <button
+              type="button"
+              className="wf-btn wf-btn--small"
+              data-testid={`version-diff-${v.number}`}
+              aria-pressed={comparing}
+              onClick={props.onCompare}
+            >
+              Compare with current
+            </button>
           )}
           {canModify ? (
-            <button type="button" className="wf-btn wf-btn--small" data-testid={`version-tag-button-${v.number}`}
-              onClick={() => setTagging(true)}>{v.tag ? "Retag" : "Tag"}</button>
+            <button
+              type="button"
+              className="wf-btn wf-btn--small"
+              data-testid={`version-tag-button-${v.number}`}
+              onClick={() => setTagging(true)}
+            >
+              {v.tag ? "Retag" : "Tag"}
+            </button>
           ) : null}
           {canModify && v.tag ? (
-            <button type="button" className="wf-btn wf-btn--small" data-testid={`version-untag-${v.number}`}
-              onClick={() => void untag()}>Untag</button>
+            <button
+              type="button"
+              className="wf-btn wf-btn--small"
+              data-testid={`version-untag-${v.number}`}
+              onClick={() => void untag()}
+            >
+              Untag
+            </button>
           ) : null}
           {canModify && !isLatest ? (
-            <button type="button" className="wf-btn wf-btn--small" data-testid={`version-restore-${v.number}`}
-              onClick={props.onRestore}>Restore</button>
+            <button
+              type="button"
+              className="wf-btn wf-btn--small"
+              data-testid={`version-restore-${v.number}`}
+              onClick={props.onRestore}
+            >
+              Restore
+            </button>
           ) : null}
         </div>
       )}
@@ -109,22 +147,65 @@ function TagForm({ version, onDone, onCancel }: { version: VersionSummary; onDon
   const hint = tag.trim() && !looksLikeSemver(tag) ? "A semantic version, like 1.4.0 or v2.0.1" : null;
 
   return (
-    <form className="wf-tagform" onSubmit={(e) => { e.preventDefault(); void submit(); }} onKeyDown={onKey}>
-      <label className="wf-tagform__label" htmlFor={`tag-${n}`}>Tag</label>
-      <input id={`tag-${n}`} className="wf-tagform__input" data-testid={`version-tag-input-${n}`} value={tag}
-        placeholder="1.0.0" maxLength={40} autoFocus aria-invalid={error ? true : undefined}
-        aria-describedby={`tag-${n}-msg`} onChange={(e) => { setTag(e.target.value); setError(null); }} />
-      <label className="wf-tagform__label" htmlFor={`note-${n}`}>Note <span className="wf-muted">(optional)</span></label>
-      <input id={`note-${n}`} className="wf-tagform__input" data-testid={`version-note-input-${n}`} value={note}
-        placeholder="What changed" maxLength={500} onChange={(e) => setNote(e.target.value)} />
+    <form
+      className="wf-tagform"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void submit();
+      }}
+      onKeyDown={onKey}
+    >
+      <label className="wf-tagform__label" htmlFor={`tag-${n}`}>
+        Tag
+      </label>
+      <input
+        id={`tag-${n}`}
+        className="wf-tagform__input"
+        data-testid={`version-tag-input-${n}`}
+        value={tag}
+        placeholder="1.0.0"
+        maxLength={40}
+        autoFocus
+        aria-invalid={error ? true : undefined}
+        aria-describedby={`tag-${n}-msg`}
+        onChange={(e) => {
+          setTag(e.target.value);
+          setError(null);
+        }}
+      />
+      <label className="wf-tagform__label" htmlFor={`note-${n}`}>
+        Note <span className="wf-muted">(optional)</span>
+      </label>
+      <input
+        id={`note-${n}`}
+        className="wf-tagform__input"
+        data-testid={`version-note-input-${n}`}
+        value={note}
+        placeholder="What changed"
+        maxLength={500}
+        onChange={(e) => setNote(e.target.value)}
+      />
       <span id={`tag-${n}-msg`}>
-        {error ? <span className="wf-field__error" role="alert" data-testid={`version-tag-error-${n}`}>{error}</span>
-          : hint ? <span className="wf-field__hint">{hint}</span> : null}
+        {error ? (
+          <span className="wf-field__error" role="alert" data-testid={`version-tag-error-${n}`}>
+            {error}
+          </span>
+        ) : hint ? (
+          <span className="wf-field__hint">{hint}</span>
+        ) : null}
       </span>
       <div className="wf-version__actions">
-        <button type="submit" className="wf-btn wf-btn--small wf-btn--primary" data-testid={`version-tag-save-${n}`}
-          disabled={busy || !tag.trim()}>{busy ? "Saving…" : "Save tag"}</button>
-        <button type="button" className="wf-btn wf-btn--small" onClick={onCancel}>Cancel</button>
+        <button
+          type="submit"
+          className="wf-btn wf-btn--small wf-btn--primary"
+          data-testid={`version-tag-save-${n}`}
+          disabled={busy || !tag.trim()}
+        >
+          {busy ? "Saving…" : "Save tag"}
+        </button>
+        <button type="button" className="wf-btn wf-btn--small" onClick={onCancel}>
+          Cancel
+        </button>
       </div>
     </form>
   );
