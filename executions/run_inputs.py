@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wireflow_site.errors import InvalidRequest
+from workflows.graph_rules import is_blank
 from workflows.nodes import NodeType, catalogue
 
 _EXAMPLES: dict[str, Any] = {"text": "some text", "image": "https://example.com/image.png",
@@ -58,7 +59,7 @@ def _describe(node: dict[str, Any], data: dict[str, Any], spec: NodeType, param:
     return RunInput(node_id=str(node.get("id")), label=str(data.get("label") or spec.label),
                     type=input_type,
                     required=bool(getattr(params, "required", False)),
-                    default=None if value in ("", None) else value,
+                    default=None if is_blank(value) else value,
                     options=getattr(params, "options", None))
 
 
@@ -74,7 +75,7 @@ def require_inputs(inputs: list[RunInput], given: Mapping[str, Any]) -> None:
     """400 naming every required input that has neither a value in `given` (resolved: keyed
     by node id) nor a default."""
     missing = [i for i in inputs if i.required and i.default is None
-               and given.get(i.node_id) in (None, "")]
+               and is_blank(given.get(i.node_id))]
     if missing:
         names = ", ".join(f"'{i.label}' ({i.node_id})" for i in missing)
         raise InvalidRequest(f"Missing required input: {names}",

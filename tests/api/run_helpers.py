@@ -7,12 +7,8 @@ import redis
 from django.conf import settings
 
 from accounts.models import Team
+from tests.builders import node
 from tests.conftest import ApiClient
-
-
-def node(node_id: str, node_type: str, label: str, x: int = 0, **params: Any) -> dict[str, Any]:
-    return {"id": node_id, "type": "basedNode", "position": {"x": x, "y": 0},
-            "data": {"label": label, "nodeType": node_type, "params": params}}
 
 
 def inputs_graph() -> dict[str, Any]:

@@ -5,20 +5,10 @@ from typing import Any
 from playwright.sync_api import Page, expect
 
 from accounts.models import User
+from tests.builders import edge as graph_edge  # noqa: F401 (the browser tests' name)
+from tests.builders import node as graph_node  # noqa: F401
 
 PASSWORD = "correct-horse-battery"
-
-
-def graph_node(node_id: str, node_type: str, label: str, x: int = 0,
-               **params: Any) -> dict[str, Any]:
-    """A saved node, in a row at height 0 so the editor shows them side by side."""
-    return {"id": node_id, "type": "basedNode", "position": {"x": x, "y": 0},
-            "data": {"label": label, "nodeType": node_type, "params": params}}
-
-
-def graph_edge(source: str, out: str, target: str, into: str) -> dict[str, Any]:
-    return {"id": f"{source}-{target}", "source": source, "target": target,
-            "sourceHandle": f"out-{out}", "targetHandle": f"in-{into}"}
 
 
 def log_in(page: Page, site: str, user: User, next_path: str = "/workflows/new") -> None:

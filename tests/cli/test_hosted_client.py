@@ -19,6 +19,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from tests.builders import edge, node
 from tests.harness import wait_until
 
 from .hosted_client import HostedClient, Outcome
@@ -99,27 +100,17 @@ def wf(dev_site: DevSite) -> Iterator[HostedClient]:
     client.close()
 
 
-def _node(node_id: str, node_type: str, label: str, x: int, **params: Any) -> dict[str, Any]:
-    return {"id": node_id, "type": "basedNode", "position": {"x": x, "y": 0},
-            "data": {"label": label, "nodeType": node_type, "params": params}}
-
-
-def _edge(source: str, out: str, target: str, into: str) -> dict[str, Any]:
-    return {"id": f"{source}-{target}", "source": source, "target": target,
-            "sourceHandle": f"out-{out}", "targetHandle": f"in-{into}"}
-
-
 def picture_workflow(name: str = "Fox picture") -> dict[str, Any]:
     """Prompt → Flux → Upscale → output: two paid model calls, so cached and fresh runs
     differ in what they charge."""
     return {"name": name, "description": "A picture from a sentence",
-            "nodes": [_node("prompt", "input:text", "Prompt", 0, text="a red fox"),
-                      _node("flux", "generate:flux_2", "Flux", 300, image_size="square"),
-                      _node("up", "upscale:crystal_upscaler", "Upscale", 600),
-                      _node("out", "output:result", "Result", 900)],
-            "edges": [_edge("prompt", "text", "flux", "prompt"),
-                      _edge("flux", "image", "up", "image_url"),
-                      _edge("up", "image", "out", "value")]}
+            "nodes": [node("prompt", "input:text", "Prompt", 0, text="a red fox"),
+                      node("flux", "generate:flux_2", "Flux", 300, image_size="square"),
+                      node("up", "upscale:crystal_upscaler", "Upscale", 600),
+                      node("out", "output:result", "Result", 900)],
+            "edges": [edge("prompt", "text", "flux", "prompt"),
+                      edge("flux", "image", "up", "image_url"),
+                      edge("up", "image", "out", "value")]}
 
 
 def created(wf: HostedClient, workflow: dict[str, Any]) -> dict[str, Any]:
@@ -170,7 +161,7 @@ def test_check_gates_a_broken_graph_and_passes_a_sound_one(wf):
     assert wf.check(picture_workflow()).status == 0
 
     broken = picture_workflow()
-    broken["edges"].append(_edge("prompt", "text", "nowhere", "value"))
+    broken["edges"].append(edge("prompt", "text", "nowhere", "value"))
     outcome = wf.check(broken)
     assert outcome.status == 1
     assert any("dangling_edge" in line for line in outcome.err), outcome

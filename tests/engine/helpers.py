@@ -2,22 +2,12 @@
 
 from typing import Any
 
+from tests.builders import edge, node  # noqa: F401 (the engine tests import them from here)
 from tests.harness import wait_until
 
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED"}
 # Bounds a hang, not a speed: a run that should take a second may take many on a busy machine.
 RUN_TIMEOUT = 90
-
-
-def node(node_id: str, node_type: str, label: str | None = None, **params: Any) -> dict[str, Any]:
-    return {"id": node_id, "type": "basedNode", "position": {"x": 0, "y": 0},
-            "data": {"label": label or node_id, "nodeType": node_type, "params": params}}
-
-
-def edge(source: str, source_port: str, target: str, target_port: str) -> dict[str, Any]:
-    return {"id": f"{source}.{source_port}->{target}.{target_port}", "source": source,
-            "target": target, "sourceHandle": f"out-{source_port}",
-            "targetHandle": f"in-{target_port}"}
 
 
 def create_workflow(api: Any, nodes: list[dict[str, Any]], edges: list[dict[str, Any]],

@@ -36,6 +36,7 @@ import pytest
 
 from executions.media import save_media
 from executions.models import Execution, ExecutionStatus, NodeRun
+from tests.builders import edge, node
 from tests.conftest import ApiClient
 from tests.harness import wait_until
 from tests.hostile import HOSTILE, REGEX_BOMB_SUBJECT, TEMPLATE_BOMB_LABEL, Hostile
@@ -143,16 +144,6 @@ def base_params(nt: NodeType) -> Json:
 
 # --- Graphs around a node under test -------------------------------------------------------
 
-def node(node_id: str, node_type: str, label: str, params: Json) -> Json:
-    return {"id": node_id, "type": "basedNode", "position": {"x": 0, "y": 0},
-            "data": {"label": label, "nodeType": node_type, "params": params}}
-
-
-def edge(source: str, source_port: str, target: str, target_port: str) -> Json:
-    return {"id": f"{source}.{source_port}->{target}.{target_port}", "source": source,
-            "target": target, "sourceHandle": f"out-{source_port}",
-            "targetHandle": f"in-{target_port}"}
-
 
 def _source_for(port: Port) -> NodeType:
     """The input node type that feeds this port: the same type first, else a compatible one;
@@ -200,7 +191,7 @@ def graph_around(nt: NodeType, params: Json, feed: str, media: Media,
     """input nodes -> the node under test (id `n`) -> a result. Required ports and optional
     text ports are connected (the text feed is labelled for the template bomb's placeholders),
     except those in `unfed`: a connected port replaces the param of the same name."""
-    nodes = [node("n", nt.node_type, "n", params)]
+    nodes = [node("n", nt.node_type, "n", **params)]
     edges = []
     for port in nt.inputs:
         text_port = port.type in (PortType.TEXT, PortType.ANY)
@@ -212,10 +203,10 @@ def graph_around(nt: NodeType, params: Json, feed: str, media: Media,
         value: Any = feed if source.input_type == "text" else media.url(port.type)
         nodes.append(node(source_id, source.node_type,
                           TEMPLATE_BOMB_LABEL if text_port else source_id,
-                          {source.input_param: value}))
+                          **{source.input_param: value}))
         edges.append(edge(source_id, source.outputs[0].id, "n", port.id))
     if nt.outputs:
-        nodes.append(node("out", "output:result", "out", {}))
+        nodes.append(node("out", "output:result", "out"))
         edges.append(edge("n", nt.outputs[0].id, "out", "value"))
     return {"nodes": nodes, "edges": edges}
 
@@ -515,7 +506,7 @@ def pipeline() -> Json:
     input meets in a typical workflow (an owner's pattern that backtracks, a template that
     repeats its input 21 times: over the text limit for an input of 50 KB or more)."""
     def n(node_id: str, node_type: str, label: str, **params: Any) -> Json:
-        return node(node_id, node_type, label, params)
+        return node(node_id, node_type, label, **params)
 
     nodes = [n("prompt", "input:text", "Prompt", text="a fox"),
              n("tpl", "utility:text_template", "tpl", template="{{prompt}}" * 21),

@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 
 from executions.engine.contracts import NodeContext, NodeFailure, NodeResult
 from workflows.graph import Port, PortType
+from workflows.graph_rules import is_blank
 
 from .fields import LongText, MediaUrl
 from .registry import ADVANCED, BaseParams, InputType, NodeType, register
@@ -59,7 +60,7 @@ class InputExecutor:
 
     def run(self, ctx: NodeContext) -> NodeResult:
         value = getattr(ctx.params, self.param)
-        if getattr(ctx.params, "required", False) and value in ("", None):
+        if getattr(ctx.params, "required", False) and is_blank(value):
             raise NodeFailure(f"input '{ctx.label}' is required but has no value")
         return NodeResult(ports={self.port: value}, output={self.port: value})
 
