@@ -6,6 +6,7 @@ from typing import Annotated, Any, TypeVar
 
 from django.conf import settings
 from ninja import Schema
+from ninja.errors import ValidationError as NinjaValidationError
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -93,7 +94,8 @@ Model = TypeVar("Model", bound=BaseModel)
 
 def parsed_body(raw: bytes, model: type[Model]) -> Model:
     """A JSON body read by the endpoint itself (one that also takes a form, or nothing), with
-    the errors ninja's parsing gives: 400 invalid_json, 400 invalid_request naming the fields."""
+    the errors ninja's parsing gives: 400 invalid_json, and the API's one rendering of
+    validation errors (400 invalid_request naming the fields)."""
     try:
         value = parse_json(raw)
     except MalformedJson:
@@ -101,11 +103,7 @@ def parsed_body(raw: bytes, model: type[Model]) -> Model:
     try:
         return model.model_validate(value)
     except ValidationError as exc:
-        places = [".".join(str(part) for part in e["loc"]) or "body" for e in exc.errors()]
-        details = "; ".join(f"{place}: {e['msg']}"
-                            for place, e in list(zip(places, exc.errors(), strict=True))[:10])
-        raise InvalidRequest(f"Invalid request: {details}", fields=sorted(set(places))) \
-            from None
+        raise NinjaValidationError([dict(error) for error in exc.errors()]) from None
 
 
 # Every authenticated endpoint can answer these (bad input, auth, scope, size, rate limit).
