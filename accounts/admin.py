@@ -26,7 +26,7 @@ from .invitations import invitation_state
 from .models import ApiKey, Invitation, Membership, Team, User
 
 
-class MembershipForm(forms.ModelForm):
+class MembershipForm(forms.ModelForm[Membership]):
     class Meta:
         model = Membership
         fields = ["team", "user", "role", "created_at"]
@@ -39,13 +39,13 @@ class MembershipForm(forms.ModelForm):
         return cleaned
 
 
-class MembershipFormSet(BaseInlineFormSet):
+class MembershipFormSet(BaseInlineFormSet[Membership, Team, forms.ModelForm[Membership]]):
     def delete_existing(self, obj: Membership, commit: bool = True) -> None:
         if commit:
             services.membership_remove(obj.team, obj.user, by=None)
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(admin.TabularInline[Membership, Team]):
     model = Membership
     form = MembershipForm
     formset = MembershipFormSet
@@ -54,7 +54,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(DjangoUserAdmin[User]):
     form = EmailUserChangeForm
     add_form = EmailUserCreationForm
     fieldsets = (
@@ -75,7 +75,7 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(admin.ModelAdmin[Team]):
     list_display = ("name", "slug", "plan", "created_at")
     list_filter = ("plan",)
     search_fields = ("name", "slug", "memberships__user__email")
@@ -83,7 +83,7 @@ class TeamAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(admin.ModelAdmin[Membership]):
     form = MembershipForm
     list_display = ("user", "team", "role", "created_at")
     list_filter = ("role",)
@@ -99,7 +99,7 @@ class MembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
     list_display = ("name", "masked", "team", "user", "status", "created_at", "last_used_at",
                     "expires_at")
     list_filter = ("revoked_at", "expires_at")
@@ -121,7 +121,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
+class InvitationAdmin(admin.ModelAdmin[Invitation]):
     list_display = ("email", "team", "role", "state", "invited_by", "created_at", "expires_at")
     list_filter = ("role",)
     search_fields = ("email", "team__name", "team__slug")

@@ -113,10 +113,10 @@ def _from_session(request: HttpRequest) -> Caller:
         raise Unauthenticated("Missing Authorization header", code="missing_authorization")
     if request.method not in _SAFE_METHODS and check_csrf(request) is not None:
         raise Forbidden("CSRF check failed. Reload the page and try again.", code="csrf_failed")
-    team = current_team_for_user(user)  # type: ignore[arg-type]
+    team = current_team_for_user(user)
     if team is None:
         raise Forbidden("You do not belong to any team", code="forbidden")
-    return Caller(user=user, team=team, api_key=None,  # type: ignore[arg-type]
+    return Caller(user=user, team=team, api_key=None,
                   scopes=frozenset(ALL_SCOPES))
 
 

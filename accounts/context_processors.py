@@ -10,5 +10,5 @@ def current_team(request: HttpRequest) -> dict[str, Any]:
     if user is None or not user.is_authenticated:
         return {}
     # user_teams stays a lazy queryset: only pages that render the switcher query it.
-    return {"current_team": current_team_for_user(user),  # type: ignore[arg-type]
-            "user_teams": teams_for_user(user)}  # type: ignore[arg-type]
+    return {"current_team": current_team_for_user(user),
+            "user_teams": teams_for_user(user)}

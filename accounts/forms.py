@@ -30,7 +30,7 @@ def _offer_only(field: forms.Field, allowed: Iterable[str]) -> None:
     a forged choice reaches the service and is refused there (403), not passed off as a typo."""
     offered = set(allowed)
     widget = field.widget
-    widget.choices = [c for c in widget.choices if c[0] in offered]  # type: ignore[attr-defined]
+    widget.choices = [c for c in widget.choices if c[0] in offered]
 
 
 class ApiKeyForm(forms.Form):
@@ -113,7 +113,7 @@ class EmailUserCreationForm(AdminUserCreationForm):
         fields = ("email",)
 
 
-class EmailUserChangeForm(UserChangeForm):
+class EmailUserChangeForm(UserChangeForm[User]):
     class Meta:
         model = User
         fields = "__all__"

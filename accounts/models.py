@@ -37,7 +37,7 @@ class User(AbstractUser):
                                      related_name="+")
 
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS = []  # type: ignore[misc]
+    REQUIRED_FIELDS = []
 
     objects = UserManager()  # type: ignore[assignment,misc]
 

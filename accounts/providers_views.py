@@ -15,14 +15,14 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from wireflow_site.errors import ApiError, Forbidden, NotFound
+from wireflow_site.errors import ApiError
 
 from . import provider_keys
 from .models import Team, User
 from .permissions import Action, role_may
 from .provider_keys import LABELS, MAX_BASE_URL_LENGTH, MAX_KEY_LENGTH, provider_overview
-from .selectors import current_team_for_user, membership_role, team_get_for_user
-from .views import forbidden
+from .selectors import membership_role
+from .views import current_team_page, forbidden, member_team, refusals_answered
 
 
 class ProviderKeyForm(forms.Form):
@@ -36,13 +36,6 @@ class ProviderKeyForm(forms.Form):
 
 def _user(request: HttpRequest) -> User:
     return cast(User, request.user)
-
-
-def _team(request: HttpRequest, team_id: int) -> Team:
-    team = team_get_for_user(_user(request), team_id)
-    if team is None:
-        raise Http404("Team not found")
-    return team
 
 
 def _provider(provider: str) -> str:
@@ -60,11 +53,7 @@ def _forbidden(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "HEAD"])
 def providers(request: HttpRequest) -> HttpResponse:
-    team = current_team_for_user(_user(request))
-    if team is None:
-        messages.warning(request, "You do not belong to any team: create one first.")
-        return redirect("teams")
-    return _page(request, team)
+    return current_team_page(request, _page)
 
 
 def _page(request: HttpRequest, team: Team, failed: tuple[str, ProviderKeyForm] | None = None
@@ -84,27 +73,26 @@ def _page(request: HttpRequest, team: Team, failed: tuple[str, ProviderKeyForm] 
 @login_required
 @require_POST
 def provider_key_save(request: HttpRequest, team_id: int, provider: str) -> HttpResponse:
-    team, provider = _team(request, team_id), _provider(provider)
+    team, provider = member_team(request, team_id), _provider(provider)
     form = ProviderKeyForm(request.POST, prefix=provider)
     if not form.is_valid():
         return _page(request, team, (provider, _blank_key(form)))
-    try:
+
+    def save() -> HttpResponse:
         provider_keys.provider_key_set(team, provider, form.cleaned_data["api_key"],
                                        form.cleaned_data["base_url"], by=_user(request))
-    except Forbidden:
-        return _forbidden(request)
-    except NotFound as error:
-        raise Http404(error.message) from None
-    except ApiError as error:
+        messages.success(request, f"{LABELS[provider]} key saved. It will not be shown again.")
+        return redirect("providers")
+
+    def refused(error: ApiError) -> HttpResponse:
         form.add_error(None, error.message)
         return _page(request, team, (provider, _blank_key(form)))
-    messages.success(request, f"{LABELS[provider]} key saved. It will not be shown again.")
-    return redirect("providers")
+    return refusals_answered(request, save, _forbidden, refused)
 
 
 def _blank_key(form: ProviderKeyForm) -> ProviderKeyForm:
     # PasswordInput never renders its value back; be explicit all the same.
-    form.fields["api_key"].widget.render_value = False  # type: ignore[attr-defined]
+    form.fields["api_key"].widget.render_value = False
     return form
 
 
@@ -112,7 +100,7 @@ def _blank_key(form: ProviderKeyForm) -> ProviderKeyForm:
 @require_http_methods(["GET", "HEAD", "POST"])
 def provider_key_remove(request: HttpRequest, team_id: int, provider: str) -> HttpResponse:
     """GET: the confirmation; POST: remove the team's key."""
-    team, provider = _team(request, team_id), _provider(provider)
+    team, provider = member_team(request, team_id), _provider(provider)
     if not role_may(membership_role(_user(request), team), Action.MANAGE_PROVIDER_KEYS):
         return _forbidden(request)
     if request.method != "POST":

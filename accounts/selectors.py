@@ -2,7 +2,7 @@
 
 import functools
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection
 from django.db.models import Model, QuerySet
@@ -93,9 +93,9 @@ def api_key_find(secret: str) -> ApiKey | None:
     if row is None:
         return None
     api_key, team, user = _instances(row, (ApiKey, Team, User))
-    ApiKey._meta.get_field("team").set_cached_value(api_key, team)  # type: ignore[union-attr]
-    ApiKey._meta.get_field("user").set_cached_value(api_key, user)  # type: ignore[union-attr]
-    return api_key
+    ApiKey._meta.get_field("team").set_cached_value(api_key, team)
+    ApiKey._meta.get_field("user").set_cached_value(api_key, user)
+    return cast(ApiKey, api_key)  # _instances made it from the row, in that order
 
 
 def _instances(row: Sequence[Any], models: Sequence[type[Model]]) -> list[Any]:

@@ -7,7 +7,8 @@ the services (403 forbidden_role). An id of another team's member or invitation 
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Body, Query, Router, Status
+from ninja import Body, Router, Status
+from ninja.params import functions as param
 
 from wireflow_site.errors import NotFound
 from workflows.schemas import COMMON_ERRORS, ErrorOut
@@ -119,7 +120,7 @@ def transfer_team(request: HttpRequest, payload: TransferIn) -> Any:
                summary="Delete the team and everything in it (owner only)",
                description="`confirm` (in the body or the query) must be the team's name, "
                            "else 400 invalid_request.")
-def delete_team(request: HttpRequest, confirm: str | None = Query(None, max_length=110),
+def delete_team(request: HttpRequest, confirm: str | None = param.Query(None, max_length=110),
                 payload: Body[TeamDeleteIn | None] = None) -> Any:
     caller = caller_of(request)
     typed = payload.confirm if payload is not None and payload.confirm else (confirm or "")

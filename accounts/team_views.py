@@ -7,6 +7,7 @@ a team switched in another tab cannot redirect it; the services decide who may d
 403 page."""
 
 from collections.abc import Callable
+from functools import wraps
 from typing import Any, cast
 from urllib.parse import urlencode
 
@@ -25,15 +26,8 @@ from . import invitations, services
 from .forms import InviteForm, MemberRoleForm, TeamDeleteForm, TeamForm, TransferForm
 from .models import Invitation, Membership, Role, Team, User
 from .permissions import Action, may_manage_member, role_may
-from .selectors import (
-    current_team_for_user,
-    member_get,
-    members_of_team,
-    membership_role,
-    team_get_for_user,
-    user_exists_with_email,
-)
-from .views import forbidden
+from .selectors import member_get, members_of_team, membership_role, user_exists_with_email
+from .views import current_team_page, forbidden, member_team, refusals_answered
 
 # The link of an invitation just sent waits here for the page the POST redirects to.
 NEW_INVITATION_SESSION_KEY = "accounts.new_invitation"
@@ -42,13 +36,6 @@ AFTER_JOINING = "/workflows/"
 
 def _user(request: HttpRequest) -> User:
     return cast(User, request.user)
-
-
-def _team(request: HttpRequest, team_id: int) -> Team:
-    team = team_get_for_user(_user(request), team_id)
-    if team is None:
-        raise Http404("Team not found")
-    return team
 
 
 def _back() -> str:
@@ -63,17 +50,27 @@ def _act(request: HttpRequest, change: Callable[[], str], then: str | None = Non
     """Run a change and answer like every form on the page: its message and back to the page;
     a refusal of the role is the 403 page, an unknown object 404, any other refusal (last
     owner, already a member...) a message on the page."""
-    try:
-        done = change()
-    except Forbidden:
-        return _forbidden(request)
-    except NotFound as error:
-        raise Http404(error.message) from None
-    except ApiError as error:
+    def done() -> HttpResponse:
+        messages.success(request, change())
+        return redirect(then or _back())
+
+    def refused(error: ApiError) -> HttpResponse:
         messages.error(request, error.message)
         return redirect(_back())
-    messages.success(request, done)
-    return redirect(then or _back())
+    return refusals_answered(request, done, _forbidden, refused)
+
+
+def _owner_only(view: Callable[[HttpRequest, Team], HttpResponse]
+                ) -> Callable[[HttpRequest, int], HttpResponse]:
+    """A view of the URL's team (`team_id`) that only its owner may use: other members get
+    the 403 page."""
+    @wraps(view)
+    def checked(request: HttpRequest, team_id: int) -> HttpResponse:
+        team = member_team(request, team_id)
+        if not role_may(membership_role(_user(request), team), Action.OWN_TEAM):
+            return _forbidden(request)
+        return view(request, team)
+    return checked
 
 
 # --- The page ---------------------------------------------------------------------------------
@@ -82,11 +79,7 @@ def _act(request: HttpRequest, change: Callable[[], str], then: str | None = Non
 @never_cache  # it may show an invitation link just made
 @require_http_methods(["GET", "HEAD"])
 def team_settings(request: HttpRequest) -> HttpResponse:
-    team = current_team_for_user(_user(request))
-    if team is None:
-        messages.warning(request, "You do not belong to any team: create one first.")
-        return redirect("teams")
-    return _page(request, team)
+    return current_team_page(request, _page)
 
 
 def _page(request: HttpRequest, team: Team, status: int = 200, **forms: Any) -> HttpResponse:
@@ -132,7 +125,7 @@ def _remember_link(request: HttpRequest, sent: invitations.SentInvitation) -> No
 @login_required
 @require_POST
 def invite(request: HttpRequest, team_id: int) -> HttpResponse:
-    team = _team(request, team_id)
+    team = member_team(request, team_id)
     role = membership_role(_user(request), team)
     form = InviteForm(request.POST,
                       allowed_roles=[r for r in Role if may_manage_member(role, r)])
@@ -150,7 +143,7 @@ def invite(request: HttpRequest, team_id: int) -> HttpResponse:
 
 def _open_invitation(request: HttpRequest, team_id: int, invitation_id: int) -> Invitation:
     try:
-        return invitations.invitation_get_open(_team(request, team_id), invitation_id)
+        return invitations.invitation_get_open(member_team(request, team_id), invitation_id)
     except NotFound:
         raise Http404("Invitation not found") from None
 
@@ -190,7 +183,7 @@ def _membership(team: Team, user_id: int) -> Membership:
 @login_required
 @require_POST
 def member_role(request: HttpRequest, team_id: int, user_id: int) -> HttpResponse:
-    team = _team(request, team_id)
+    team = member_team(request, team_id)
     membership = _membership(team, user_id)
     form = MemberRoleForm(request.POST)
     if not form.is_valid():
@@ -207,7 +200,7 @@ def member_role(request: HttpRequest, team_id: int, user_id: int) -> HttpRespons
 @login_required
 @require_http_methods(["GET", "POST"])
 def member_remove(request: HttpRequest, team_id: int, user_id: int) -> HttpResponse:
-    team = _team(request, team_id)
+    team = member_team(request, team_id)
     membership = _membership(team, user_id)
     user = _user(request)
     if membership.user_id == user.pk:
@@ -228,7 +221,7 @@ def member_remove(request: HttpRequest, team_id: int, user_id: int) -> HttpRespo
 @login_required
 @require_http_methods(["GET", "POST"])
 def leave(request: HttpRequest, team_id: int) -> HttpResponse:
-    team = _team(request, team_id)
+    team = member_team(request, team_id)
     if request.method == "GET":
         return render(request, "accounts/team_leave.html", {"tab": "team", "team": team})
 
@@ -243,7 +236,7 @@ def leave(request: HttpRequest, team_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def rename(request: HttpRequest, team_id: int) -> HttpResponse:
-    team = _team(request, team_id)
+    team = member_team(request, team_id)
     form = TeamForm(request.POST)
     if not form.is_valid():
         if not role_may(membership_role(_user(request), team), Action.MANAGE_MEMBERS):
@@ -259,11 +252,8 @@ def rename(request: HttpRequest, team_id: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def transfer(request: HttpRequest, team_id: int) -> HttpResponse:
-    team = _team(request, team_id)
-    user = _user(request)
-    if not role_may(membership_role(user, team), Action.OWN_TEAM):
-        return _forbidden(request)
+@_owner_only
+def transfer(request: HttpRequest, team: Team) -> HttpResponse:
     form = TransferForm(request.POST if request.method == "POST" else request.GET)
     if not form.is_valid():
         messages.error(request, "Choose the member who becomes the owner.")
@@ -274,18 +264,16 @@ def transfer(request: HttpRequest, team_id: int) -> HttpResponse:
                       {"tab": "team", "team": team, "target": target})
 
     def hand_over() -> str:
-        services.team_transfer_ownership(team, target.user_id, by=user)
+        services.team_transfer_ownership(team, target.user_id, by=_user(request))
         return f"{target.user.email} now owns {team.name}; you are an admin."
     return _act(request, hand_over)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def delete(request: HttpRequest, team_id: int) -> HttpResponse:
-    team = _team(request, team_id)
+@_owner_only
+def delete(request: HttpRequest, team: Team) -> HttpResponse:
     user = _user(request)
-    if not role_may(membership_role(user, team), Action.OWN_TEAM):
-        return _forbidden(request)
     form = TeamDeleteForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
         try:

@@ -3,6 +3,7 @@ Settings > Team and the invitation pages are in team_views.py.
 
 Sign up, log in, log out and password reset are allauth's views with our templates."""
 
+from collections.abc import Callable
 from typing import Any, cast
 
 from django.contrib import messages
@@ -13,7 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from wireflow_site.errors import InvalidRequest
+from wireflow_site.errors import ApiError, Forbidden, InvalidRequest, NotFound
 
 from . import services
 from .forms import ApiKeyForm, TeamForm, TeamSwitchForm
@@ -42,6 +43,42 @@ def forbidden(request: HttpRequest, message: str, back_url: str = "/settings/api
               back_label: str = "Back to API keys") -> HttpResponse:
     return render(request, "accounts/forbidden.html", {
         "message": message, "back_url": back_url, "back_label": back_label}, status=403)
+
+
+def member_team(request: HttpRequest, team_id: int) -> Team:
+    """The team `team_id` when the signed-in user belongs to it; 404 otherwise, as for a team
+    that does not exist, so a URL cannot tell whether another team does."""
+    team = team_get_for_user(_user(request), team_id)
+    if team is None:
+        raise Http404("Team not found")
+    return team
+
+
+def current_team_page(request: HttpRequest,
+                      page: Callable[[HttpRequest, Team], HttpResponse]) -> HttpResponse:
+    """A settings page of the user's current team; one who belongs to none is sent to Teams
+    to create one."""
+    team = current_team_for_user(_user(request))
+    if team is None:
+        messages.warning(request, "You do not belong to any team: create one first.")
+        return redirect("teams")
+    return page(request, team)
+
+
+def refusals_answered(request: HttpRequest, act: Callable[[], HttpResponse],
+                      forbidden_page: Callable[[HttpRequest], HttpResponse],
+                      refused: Callable[[ApiError], HttpResponse]) -> HttpResponse:
+    """`act()`'s page, or a service's refusal answered as on every settings page: the role's
+    with `forbidden_page`, an unknown object with 404, any other (the last owner, a key the
+    provider refused...) with `refused`, on the page."""
+    try:
+        return act()
+    except Forbidden:
+        return forbidden_page(request)
+    except NotFound as error:
+        raise Http404(error.message) from None
+    except ApiError as error:
+        return refused(error)
 
 
 def home(request: HttpRequest) -> HttpResponse:

@@ -38,8 +38,6 @@ from .common import (
     Site,
     create_workflow,
     free_port,
-    machine,
-    print_table,
 )
 
 if TYPE_CHECKING:
@@ -447,14 +445,7 @@ def screenshot_of_a_finished_run(url: str, path: Path = SCREENSHOT) -> None:
 # --- Alone: `python -m bench.b8_editor` ----------------------------------------------------
 
 def run_alone() -> int:
-    # Its own database and Redis db, so a run never drops the one the full bench is using.
-    common.DB_NAME = "wf_bench8"
-    common.REDIS_URL = "redis://127.0.0.1:6379/12"
-    facts = {**machine(), "redisRttMs": common.redis_rtt_ms()}
-    with Site(web_workers=1, celery_concurrency=1) as site:
-        results = run(site)
-    print_table(facts, results)
-    return 0
+    return common.run_alone("wf_bench8", "redis://127.0.0.1:6379/12", run)
 
 
 def main(argv: list[str]) -> int:

@@ -14,6 +14,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -325,3 +326,15 @@ def print_table(facts: dict[str, Any], results: list[Result]) -> None:
               f"{r.goal} / {met}")
         if r.note:
             print(f"     {r.note}")
+
+
+def run_alone(db_name: str, redis_url: str, run: Callable[[Site], list[Result]]) -> int:
+    """One benchmark on a site of its own, its table printed. Its own database and Redis db,
+    so a run never drops the one the full bench is using."""
+    global DB_NAME, REDIS_URL
+    DB_NAME, REDIS_URL = db_name, redis_url
+    facts = {**machine(), "redisRttMs": redis_rtt_ms()}
+    with Site(web_workers=1, celery_concurrency=1) as site:
+        results = run(site)
+    print_table(facts, results)
+    return 0

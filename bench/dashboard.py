@@ -28,9 +28,7 @@ from .common import (
     Site,
     create_workflow,
     edge,
-    machine,
     node,
-    print_table,
 )
 
 EXECUTIONS = 100_000
@@ -191,14 +189,7 @@ def _result(bench_id: str, what: str, seconds: float, baseline: float, note: str
 # --- Alone: `python -m bench.dashboard` -----------------------------------------------------
 
 def run_alone() -> int:
-    # Its own database and Redis db, so a run never drops the one the full bench is using.
-    common.DB_NAME = "wf_bench_dash"
-    common.REDIS_URL = "redis://127.0.0.1:6379/2"
-    facts = {**machine(), "redisRttMs": common.redis_rtt_ms()}
-    with Site(web_workers=1, celery_concurrency=1) as site:
-        results = run(site)
-    print_table(facts, results)
-    return 0
+    return common.run_alone("wf_bench_dash", "redis://127.0.0.1:6379/2", run)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Body, Query, Router, Status
+from ninja import Query, Router, Status
+from ninja.params import functions as param
 
 from accounts.auth import EXECUTION, ApiAuth, caller_of
 from accounts.permissions import Action, require_role
@@ -24,7 +25,7 @@ from .models import Execution
 from .schemas import CancelOut, DetailsOut, ExecuteIn, ExecuteOut, HistoryOut, HistoryQuery, PollOut
 
 router = Router(tags=["executions"])
-_NO_BODY = Body(None)  # every field is optional, so an empty body is a plain execute
+_NO_BODY = param.Body(None)  # every field is optional, so an empty body is a plain execute
 _execute = ApiAuth(WORKFLOWS_EXECUTE)
 _read = ApiAuth(EXECUTIONS_READ)
 
@@ -66,7 +67,7 @@ def poll_url(execution: Execution) -> str:
     return f"/api/v1/workflows/executions/{execution.pk}/poll"
 
 
-def started(execution: Execution, response: HttpResponse) -> Status:
+def started(execution: Execution, response: HttpResponse) -> Status[dict[str, Any]]:
     """The 201 of an execute (and of a re-run): the new execution, its poll URL as Location."""
     response["Location"] = poll_url(execution)
     start = iso(execution.started_at)

@@ -187,7 +187,7 @@ def results_zip(batch: Batch) -> IO[bytes]:
         if missing:
             archive.writestr("MISSING.txt", "\n".join(missing) + "\n")
     spool.seek(0)
-    return spool  # type: ignore[return-value]
+    return spool
 
 
 @dataclass

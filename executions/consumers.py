@@ -12,7 +12,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from wireflow_site.errors import NotFound
 
 from . import selectors
-from .events import as_message, group_name, remember_web_loop
+from .events import as_message, continuing, group_name, remember_web_loop
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
@@ -57,12 +57,13 @@ class ExecutionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     async def execution_events(self, message: dict[str, Any]) -> None:
         events = message.get("events") or []
-        if events and events[0]["seq"] > self.last_seq + 1:
-            await self._catch_up()  # we missed some (e.g. sent before we joined the group)
-        for event in events:
-            if event["seq"] > self.last_seq:
-                await self.send_json(event)
-                self.last_seq = event["seq"]
+        fresh = continuing(events, self.last_seq)
+        if fresh is None:  # we missed some (e.g. sent before we joined the group)
+            await self._catch_up()
+            fresh = continuing(events, self.last_seq) or []
+        for event in fresh:
+            await self.send_json(event)
+            self.last_seq = event["seq"]
 
     async def execution_stream(self, message: dict[str, Any]) -> None:
         """A node's text so far, while it streams (not stored, so no sequence number)."""

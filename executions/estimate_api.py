@@ -3,7 +3,8 @@
 from typing import Any, Literal
 
 from django.http import HttpRequest
-from ninja import Body, Field, Router, Schema
+from ninja import Field, Router, Schema
+from ninja.params import functions as param
 
 from accounts.auth import ApiAuth, caller_of
 from accounts.credits import as_number
@@ -16,7 +17,7 @@ from . import services
 from .schemas import ExecuteIn
 
 router = Router(tags=["executions"])
-_NO_BODY = Body(None)  # the same optional body as execute; without one, the saved graph
+_NO_BODY = param.Body(None)  # the same optional body as execute; without one, the saved graph
 
 # A JSON number: whole amounts are sent as integers (20), fractional ones as decimals (12.5).
 Credits = int | float

@@ -60,6 +60,17 @@ def as_message(event: ExecutionEvent) -> dict[str, Any]:
     return {"type": event.type, "seq": event.seq, "data": event.payload}
 
 
+def continuing(broadcast: list[dict[str, Any]], last: int) -> list[dict[str, Any]] | None:
+    """What a listener that has sent up to event `last` sends of a broadcast: the events after
+    `last` when they carry straight on from it ([] when there are none), or None when some are
+    missing in between (sent before it joined the group, or lost): it then sends the stored
+    events after `last` instead. The WebSocket consumer and the SSE stream both follow this."""
+    fresh = [message for message in broadcast if message["seq"] > last]
+    if not fresh:
+        return []
+    return fresh if fresh[0]["seq"] == last + 1 else None
+
+
 def broadcast(execution_id: str, messages: list[dict[str, Any]]) -> None:
     layer = get_channel_layer()
     if layer is None:

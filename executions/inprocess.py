@@ -12,6 +12,13 @@ from concurrent.futures import ThreadPoolExecutor
 from django.conf import settings
 from django.db import close_old_connections
 
+from wireflow_site.idempotency import idempotency_purge
+
+from .batches import batch_sweep
+from .engine.runner import advance
+from .schedules import schedules_fire_due
+from .services import sweep_stalled
+
 logger = logging.getLogger("wireflow.inprocess")
 SWEEP_EVERY_SECONDS = 5.0
 
@@ -65,8 +72,6 @@ class Scheduler:
 
 
 def _run_advance(execution_id: str, contention: int) -> None:
-    from .engine.runner import advance
-
     close_old_connections()
     try:
         advance(execution_id, contention)
@@ -77,11 +82,6 @@ def _run_advance(execution_id: str, contention: int) -> None:
 
 
 def _run_sweep() -> None:
-    from wireflow_site.idempotency import idempotency_purge
-
-    from .batches import batch_sweep
-    from .services import sweep_stalled
-
     close_old_connections()
     try:
         sweep_stalled()
@@ -94,8 +94,6 @@ def _run_sweep() -> None:
 
 
 def _run_fire_schedules() -> None:
-    from .schedules import schedules_fire_due
-
     close_old_connections()
     try:
         schedules_fire_due()
@@ -115,6 +113,11 @@ def scheduler() -> Scheduler:
         if _scheduler is None:
             _scheduler = Scheduler()
         return _scheduler
+
+
+def schedule_advance(execution_id: str, delay: float, contention: int) -> None:
+    """dispatch's sender in the embedded mode."""
+    scheduler().schedule(delay, execution_id, contention)
 
 
 def scheduler_stop() -> None:

@@ -23,6 +23,16 @@ class NodeStatus(models.TextChoices):
     CANCELLED = "CANCELLED"
 
 
+class NodePhase(models.TextChoices):
+    """Where a RUNNING node run is in its attempt (NONE in every other status)."""
+
+    NONE = "", "none"
+    RUNNING = "running", "running inline"  # an inline executor claimed it
+    SUBMITTING = "submitting", "submitting"  # a remote job is being submitted
+    SUBMITTED = "submitted", "submitted"  # the remote job is in flight
+    RETRY_WAIT = "retry_wait", "waiting to retry"  # backing off before the next attempt
+
+
 class Trigger(models.TextChoices):
     API = "api"
     WEBHOOK = "webhook"
@@ -105,10 +115,8 @@ class NodeRun(models.Model):
     position = models.PositiveIntegerField(default=0)  # topological order, for display
     status = models.CharField(max_length=10, choices=NodeStatus.choices,
                               default=NodeStatus.PENDING)
-    # "" | "running" (an inline executor claimed it) | "submitting" (a remote job is being
-    # submitted) | "submitted" (remote job in flight) | "retry_wait" (backing off before the
-    # next attempt)
-    phase = models.CharField(max_length=12, blank=True, default="")
+    phase = models.CharField(max_length=12, blank=True, choices=NodePhase.choices,
+                             default=NodePhase.NONE)
     attempt = models.PositiveIntegerField(default=0)
     input = models.JSONField(null=True, blank=True)
     output = models.JSONField(null=True, blank=True)

@@ -5,7 +5,8 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from ninja import Body, Query, Router, Status
+from ninja import Router, Status
+from ninja.params import functions as param
 from pydantic import BaseModel, Field, field_validator
 
 from accounts.auth import EXECUTION, ApiAuth, caller_of
@@ -27,8 +28,8 @@ from .estimate_api import InsufficientCreditsOut
 from .run_inputs import example_inputs, require_inputs, run_inputs
 
 router = Router(tags=["executions"])
-_NO_BODY = Body(None)  # a workflow without required inputs runs with an empty body
-_VERSION_QUERY = Query(None, max_length=50,
+_NO_BODY = param.Body(None)  # a workflow without required inputs runs with an empty body
+_VERSION_QUERY = param.Query(None, max_length=50,
                        description="Describe this saved version's inputs (a number or a tag)")
 
 

@@ -4,9 +4,9 @@ re-running one (all of it, or from failed)."""
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Body, Query, Router, Schema
-from ninja.schema import DjangoGetter
-from pydantic import Field, StrictBool, field_validator, model_validator
+from ninja import Query, Router, Schema
+from ninja.params import functions as param
+from pydantic import Field, StrictBool, field_validator
 
 from accounts.auth import EXECUTION, ApiAuth, caller_of
 from accounts.scopes import EXECUTIONS_READ, WORKFLOWS_EXECUTE
@@ -20,10 +20,10 @@ from .api import started, workflow_to_start
 from .estimate_api import InsufficientCreditsOut
 from .models import ExecutionStatus, Trigger
 from .runs_selectors import parse_moment
-from .schemas import ExecuteOut, HistoryOut
+from .schemas import ExecuteOut, HistoryOut, ObjectBody
 
 router = Router(tags=["runs"])
-_NO_BODY = Body(None)  # fromFailed is optional, so an empty body is a plain re-run
+_NO_BODY = param.Body(None)  # fromFailed is optional, so an empty body is a plain re-run
 
 
 class RunsQuery(Schema):
@@ -51,18 +51,10 @@ class RunsQuery(Schema):
         return None if value == "" else value
 
 
-class RerunIn(Schema):
+class RerunIn(ObjectBody):
     fromFailed: StrictBool = Field(False, description="Keep the outputs of the nodes that "
                                                       "completed (not charged again); run the "
                                                       "rest again.")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _is_an_object(cls, value: Any) -> Any:
-        raw = value._obj if isinstance(value, DjangoGetter) else value
-        if not isinstance(raw, dict):
-            raise ValueError("the body must be a JSON object")
-        return value
 
 
 @router.get("/executions", auth=ApiAuth(EXECUTIONS_READ),

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cron_descriptor import ExpressionDescriptor, Options
-from croniter import (  # type: ignore[import-untyped]
+from croniter import (
     CroniterBadCronError,
     CroniterBadDateError,
     CroniterError,

@@ -4,7 +4,8 @@ listed and created under the workflow, read, changed and deleted by their own id
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Body, Router, Schema, Status
+from ninja import Router, Schema, Status
+from ninja.params import functions as param
 from pydantic import BaseModel, Field, field_validator
 
 from accounts.auth import ApiAuth, caller_of
@@ -20,7 +21,7 @@ from .models import Schedule
 router = Router(tags=["schedules"])
 _read = ApiAuth(WORKFLOWS_READ)
 _write = ApiAuth(WORKFLOWS_WRITE)
-_NO_BODY = Body(None)
+_NO_BODY = param.Body(None)
 
 _CRON = ("Five fields: minute hour day-of-month month day-of-week (e.g. \"0 9 * * 1-5\"); "
          "never more often than once a minute. Invalid: 422 invalid_schedule.")

@@ -20,7 +20,8 @@ from accounts.models import User
 from wireflow_site.errors import ApiError, InvalidRequest, NotFound
 from wireflow_site.isotime import iso
 from workflows.models import Workflow
-from workflows.selectors import user_can_modify, workflow_get_for_user
+from workflows.pages import workflow_or_404
+from workflows.selectors import user_can_modify
 from workflows.settings_views import version_choices
 
 from . import schedules
@@ -37,13 +38,6 @@ PILLS: dict[str, str] = {
 def _user(request: HttpRequest) -> User:
     assert isinstance(request.user, User)  # login_required guarantees it
     return request.user
-
-
-def _workflow_or_404(request: HttpRequest, workflow_id: str) -> Workflow:
-    try:
-        return workflow_get_for_user(_user(request), workflow_id)
-    except NotFound as exc:
-        raise Http404("Workflow not found") from exc
 
 
 def _schedule_or_404(request: HttpRequest, workflow: Workflow, schedule_id: str) -> Schedule:
@@ -174,7 +168,7 @@ def _page(request: HttpRequest, workflow: Workflow, *, form: ScheduleForm | None
 @never_cache
 @require_http_methods(["GET", "POST"])
 def schedules_page(request: HttpRequest, workflow_id: str) -> HttpResponse:
-    workflow = _workflow_or_404(request, workflow_id)
+    workflow = workflow_or_404(_user(request), workflow_id)
     if request.method == "GET":
         return _page(request, workflow)
     if not user_can_modify(_user(request), workflow.team):
@@ -196,7 +190,7 @@ def schedules_page(request: HttpRequest, workflow_id: str) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def schedule_edit(request: HttpRequest, workflow_id: str, schedule_id: str) -> HttpResponse:
-    workflow = _workflow_or_404(request, workflow_id)
+    workflow = workflow_or_404(_user(request), workflow_id)
     schedule = _schedule_or_404(request, workflow, schedule_id)
     if request.method == "GET":
         form = ScheduleForm(initial=_initial(schedule), workflow=workflow)
@@ -217,7 +211,7 @@ def schedule_edit(request: HttpRequest, workflow_id: str, schedule_id: str) -> H
 
 
 def _act(request: HttpRequest, workflow_id: str, schedule_id: str, action: str) -> HttpResponse:
-    workflow = _workflow_or_404(request, workflow_id)
+    workflow = workflow_or_404(_user(request), workflow_id)
     schedule = _schedule_or_404(request, workflow, schedule_id)
     if request.method == "GET":  # only delete asks first
         return _page(request, workflow, confirm_delete=schedule)
@@ -260,7 +254,7 @@ def schedule_delete(request: HttpRequest, workflow_id: str, schedule_id: str) ->
 def schedule_preview(request: HttpRequest, workflow_id: str) -> JsonResponse:
     """What a cron and timezone mean, for the form as a person types: 200 `{ok: true, cron,
     timezone, description, upcoming: [ISO times]}`, or 422 `{ok: false, error, field}`."""
-    _workflow_or_404(request, workflow_id)
+    workflow_or_404(_user(request), workflow_id)
     cron = request.GET.get("cron", "")[:schedules.CRON_MAX + 1]
     tz_name = request.GET.get("timezone", "UTC")[:schedules.TIMEZONE_MAX + 1]
     try:

@@ -11,7 +11,21 @@ from workflows.schemas import VersionRef, storable
 from .models import ExecutionStatus, NodeStatus, Trigger
 
 
-class ExecuteIn(Schema):
+class ObjectBody(Schema):
+    """A request body that must be a JSON object, even when every field is optional."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _is_an_object(cls, value: Any) -> Any:
+        # ninja's Schema wraps whatever it is given in a DjangoGetter and reads attributes off
+        # it, so without this a JSON array or string body would pass as an empty one.
+        raw = value._obj if isinstance(value, DjangoGetter) else value
+        if not isinstance(raw, dict):
+            raise ValueError("the body must be a JSON object")
+        return value
+
+
+class ExecuteIn(ObjectBody):
     nodes: list[dict[str, Any]] | None = Field(
         None, description="Run this graph instead of the saved one (validated).")
     edges: list[dict[str, Any]] | None = None
@@ -28,16 +42,6 @@ class ExecuteIn(Schema):
     version: VersionRef | None = Field(
         None, description="Run this saved version (a number or a tag) instead of the current "
                           "graph; not together with nodes/edges. Unknown: 404.")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _is_an_object(cls, value: Any) -> Any:
-        # ninja's Schema wraps whatever it is given in a DjangoGetter and reads attributes off
-        # it, so without this a JSON array or string body would pass as an empty execute.
-        raw = value._obj if isinstance(value, DjangoGetter) else value
-        if not isinstance(raw, dict):
-            raise ValueError("the body must be a JSON object")
-        return value
 
     @field_validator("nodes", "edges", "inputs", "targetNodeId", "triggerData")
     @classmethod

@@ -16,13 +16,13 @@ from accounts.credits import LineItem, credit_balance, credits_reserve, to_credi
 from accounts.models import ProviderKey, User
 from wireflow_site.errors import Conflict, InvalidGraph, InvalidRequest
 from workflows import dataflow, graph, node_secrets
+from workflows.graph import GraphNode
 from workflows.models import Workflow, WorkflowVersion
 from workflows.nodes import catalogue
 from workflows.selectors import workflow_version_latest
 
 from . import dispatch
 from .models import Execution, ExecutionStatus, NodeRun, NodeStatus, Trigger
-from .providers.credentials import node_provider
 
 
 @dataclass(frozen=True)
@@ -62,16 +62,13 @@ def _graph_for(workflow: Workflow, request: ExecuteRequest) -> tuple[list[Any], 
     return nodes, edges, True
 
 
-def _runnable(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [node for node in nodes if node.get("data", {}).get("nodeType") in catalogue]
-
-
-def _input_nodes(nodes: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]],
-                                                        dict[str, dict[str, Any]]]:
+def _input_nodes(nodes: list[dict[str, Any]]) -> tuple[dict[str, GraphNode],
+                                                        dict[str, GraphNode]]:
     """The input nodes by id, and by label (stripped, lower case)."""
-    inputs = [n for n in _runnable(nodes) if catalogue[n["data"]["nodeType"]].input_param]
-    return ({n["id"]: n for n in inputs},
-            {str(n["data"].get("label", "")).strip().lower(): n for n in inputs})
+    inputs = [node for node in graph.runnable_nodes(nodes, catalogue)
+              if catalogue[node.node_type].input_param]
+    return ({node.id: node for node in inputs},
+            {node.label.strip().lower(): node for node in inputs})
 
 
 def input_keys(nodes: list[dict[str, Any]]) -> set[str]:
@@ -92,7 +89,7 @@ def resolve_inputs(nodes: list[dict[str, Any]], given: Mapping[str, Any], *,
         if node is None:
             unknown.append(key)
         else:
-            resolved[node["id"]] = value
+            resolved[node.id] = value
     if strict and unknown:
         raise InvalidRequest(f"Unknown input: {', '.join(map(str, unknown))}. Inputs are keyed "
                              "by the node id or label of an input node.", fields=["inputs"])
@@ -100,14 +97,14 @@ def resolve_inputs(nodes: list[dict[str, Any]], given: Mapping[str, Any], *,
     return resolved
 
 
-def _check_input_values(nodes: Mapping[str, dict[str, Any]], values: Mapping[str, Any]) -> None:
+def _check_input_values(nodes: Mapping[str, GraphNode], values: Mapping[str, Any]) -> None:
     for node_id, value in values.items():
-        data = nodes[node_id]["data"]
-        spec = catalogue[data["nodeType"]]
+        node = nodes[node_id]
+        spec = catalogue[node.node_type]
         param = spec.input_param or ""
-        errors = spec.param_errors({**(data.get("params") or {}), param: value}, set())
+        errors = spec.param_errors({**node.params, param: value}, set())
         if errors:
-            label = data.get("label") or node_id
+            label = node.label or node_id
             raise InvalidRequest(f"Invalid value for input '{label}' ({node_id}): "
                                  f"{errors[0]}", fields=[f"inputs.{node_id}"])
 
@@ -119,7 +116,7 @@ class RunPlan:
     nodes: list[dict[str, Any]]
     edges: list[dict[str, Any]]
     overridden: bool
-    runnable: list[dict[str, Any]]
+    runnable: list[GraphNode]
     scope: list[str]
 
 
@@ -128,8 +125,8 @@ def plan_run(workflow: Workflow, request: ExecuteRequest) -> RunPlan:
     violations = graph.validate(nodes, edges, catalogue)
     if violations:
         raise InvalidGraph(violations=[v.to_dict() for v in violations])
-    runnable = _runnable(nodes)
-    scope = [n["id"] for n in runnable]
+    runnable = graph.runnable_nodes(nodes, catalogue)
+    scope = [node.id for node in runnable]
     if request.target_node_id:
         if request.target_node_id not in scope:
             raise InvalidRequest(f"targetNodeId '{request.target_node_id}' is not a node of "
@@ -194,13 +191,12 @@ def line_items(plan: RunPlan, *, team_id: int | None = None) -> list[LineItem]:
     own = _own_providers(team_id)
     items = []
     for node in plan.runnable:
-        data = node["data"]
-        spec = catalogue[data["nodeType"]]
-        price = spec.estimate_credits(data.get("params") or {}, fed.get(node["id"], set()))
-        if node["id"] in in_scope and price > 0:
-            team_pays = node_provider(spec) in own  # bring your own key: the provider bills
-            items.append(LineItem(node_id=node["id"], node_type=data["nodeType"],
-                                  node_label=str(data.get("label") or data["nodeType"]),
+        spec = catalogue[node.node_type]
+        price = spec.estimate_credits(node.params, fed.get(node.id, set()))
+        if node.id in in_scope and price > 0:
+            team_pays = spec.provider in own  # bring your own key: the provider bills
+            items.append(LineItem(node_id=node.id, node_type=node.node_type,
+                                  node_label=node.title,
                                   credits=to_credits(0 if team_pays else price),
                                   billed_by="team" if team_pays else "platform"))
     return items
@@ -212,7 +208,7 @@ def _own_providers(team_id: int | None) -> set[str]:
     return set(ProviderKey.objects.filter(team_id=team_id).values_list("provider", flat=True))
 
 
-def connected_ports(nodes: list[dict[str, Any]],
+def connected_ports(nodes: list[GraphNode],
                     edges: list[dict[str, Any]]) -> dict[str, set[str]]:
     """Node id -> its input ports that an edge feeds (their params are replaced at run time)."""
     fed: dict[str, set[str]] = {}
@@ -238,7 +234,7 @@ def execution_estimate(workflow: Workflow, request: ExecuteRequest) -> Estimate:
                     credit_balance(workflow.team_id))
 
 
-def _create_node_runs(execution: Execution, runnable: list[dict[str, Any]], scope: list[str],
+def _create_node_runs(execution: Execution, runnable: list[GraphNode], scope: list[str],
                       edges: list[dict[str, Any]],
                       carried: Mapping[str, NodeRun] | None = None) -> None:
     in_scope = set(scope)
@@ -246,19 +242,18 @@ def _create_node_runs(execution: Execution, runnable: list[dict[str, Any]], scop
     position = {node_id: i for i, node_id in enumerate(order)}
     now = timezone.now()
     NodeRun.objects.bulk_create([
-        NodeRun(execution=execution, node_id=node["id"], node_type=node["data"]["nodeType"],
-                label=str(node["data"].get("label") or node["data"]["nodeType"])[:200],
-                position=position[node["id"]],
-                **_carried_over((carried or {}).get(node["id"]), node, now))
-        for node in runnable if node["id"] in in_scope
+        NodeRun(execution=execution, node_id=node.id, node_type=node.node_type,
+                label=node.title[:200], position=position[node.id],
+                **_carried_over((carried or {}).get(node.id), node, now))
+        for node in runnable if node.id in in_scope
     ])
 
 
-def _carried_over(old: NodeRun | None, node: dict[str, Any], now: datetime) -> dict[str, Any]:
+def _carried_over(old: NodeRun | None, node: GraphNode, now: datetime) -> dict[str, Any]:
     """A node that completed in the execution being re-run starts COMPLETED with its outputs
     (a cached result: the engine treats it as done and charges nothing)."""
     if old is None or old.status != NodeStatus.COMPLETED \
-            or old.node_type != node["data"]["nodeType"]:
+            or old.node_type != node.node_type:
         return {}
     return {"status": NodeStatus.COMPLETED, "cached": True, "credits": 0, "progress": 1.0,
             "ports": old.ports, "output": old.output, "input": old.input,

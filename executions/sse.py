@@ -23,14 +23,15 @@ from channels.layers import BaseChannelLayer, get_channel_layer
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from ninja import Header, Query, Router
+from ninja import Router
+from ninja.params import functions as param
 
 from accounts.auth import ApiAuth, caller_of
 from accounts.scopes import EXECUTIONS_READ
 from workflows.schemas import COMMON_ERRORS, ErrorOut
 
 from . import selectors
-from .events import as_message, group_name, remember_web_loop
+from .events import as_message, continuing, group_name, remember_web_loop
 from .models import Execution, ExecutionStatus
 
 router = Router(tags=["executions"])
@@ -63,8 +64,8 @@ T = TypeVar("T")
             response={200: None, 204: None, 404: ErrorOut, **COMMON_ERRORS},
             openapi_extra=_OPENAPI, summary="Live events of an execution (Server-Sent Events)")
 def events(request: HttpRequest, execution_id: str,
-           last_event_id: int | None = Header(None, alias="Last-Event-ID", ge=0, le=MAX_SEQ),
-           resume_after: int | None = Query(None, alias="lastEventId", ge=0, le=MAX_SEQ,
+           last_event_id: int | None = param.Header(None, alias="Last-Event-ID", ge=0, le=MAX_SEQ),
+           resume_after: int | None = param.Query(None, alias="lastEventId", ge=0, le=MAX_SEQ,
                                             description="Last-Event-ID for clients that "
                                                         "cannot set headers"),
            ) -> HttpResponse | StreamingHttpResponse:
@@ -122,8 +123,8 @@ async def _follow(doorbell: "Doorbell", execution_id: str, last: int) -> AsyncIt
     broadcast: list[dict[str, Any]] = []
     written = time.monotonic()
     while True:
-        batch = _continuing(broadcast, last)
-        if not batch:
+        batch = continuing(broadcast, last) or []
+        if not batch:  # nothing new, or a gap: the stored events say
             batch, still_open = await _read(_stored_after, execution_id, last)
             if not still_open:
                 return
@@ -138,13 +139,6 @@ async def _follow(doorbell: "Doorbell", execution_id: str, last: int) -> AsyncIt
         if time.monotonic() - written >= PING_SECONDS:
             yield PING
             written = time.monotonic()
-
-
-def _continuing(broadcast: list[dict[str, Any]], last: int) -> list[dict[str, Any]]:
-    """The broadcast events after `last` if they carry straight on from it, else [] (then the
-    database fills the gap: the broadcast was late, early or partly lost)."""
-    fresh = [message for message in broadcast if message["seq"] > last]
-    return fresh if fresh and fresh[0]["seq"] == last + 1 else []
 
 
 class Doorbell:

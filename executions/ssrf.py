@@ -37,7 +37,7 @@ import socket
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import httpx
 from django.conf import settings
@@ -211,24 +211,23 @@ def _is_the_site(url: httpx.URL) -> bool:
 # --- Fetching ----------------------------------------------------------------------------
 
 
-def fetch(
-    method: str,
-    url: str,
-    *,
-    headers: Mapping[str, str] | None = None,
-    json: Any = None,
-    content: bytes | str | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-    max_redirects: int = DEFAULT_MAX_REDIRECTS,
-) -> SafeResponse:
+class FetchOptions(TypedDict, total=False):
+    """`afetch`'s keyword arguments, which `fetch` hands on as they are (the defaults are
+    afetch's)."""
+
+    headers: Mapping[str, str] | None
+    json: Any
+    content: bytes | str | None
+    timeout: float
+    max_bytes: int
+    max_redirects: int
+
+
+def fetch(method: str, url: str, **options: Unpack[FetchOptions]) -> SafeResponse:
     """Synchronous `afetch`. Must not be called from a running event loop."""
     # One implementation for both: asyncio.timeout bounds the whole call exactly, which httpx's
     # per-read timeouts cannot do in sync code (a server dripping bytes would never trip them).
-    return asyncio.run(afetch(
-        method, url, headers=headers, json=json, content=content, timeout=timeout,
-        max_bytes=max_bytes, max_redirects=max_redirects,
-    ))
+    return asyncio.run(afetch(method, url, **options))
 
 
 async def afetch(

@@ -5,13 +5,12 @@ numbers, handed over with json_script. The numbers are the API's (executions/sta
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from accounts.models import User
 from accounts.selectors import current_team_for_user
-from wireflow_site.errors import NotFound
-from workflows.selectors import workflow_get_for_user
+from workflows.pages import workflow_or_404
 
 from . import stats_selectors
 from .presenters import format_duration
@@ -77,10 +76,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def workflow_stats(request: HttpRequest, workflow_id: str) -> HttpResponse:
-    try:
-        workflow = workflow_get_for_user(_user(request), workflow_id)
-    except NotFound as exc:
-        raise Http404("Workflow not found") from exc
+    workflow = workflow_or_404(_user(request), workflow_id)
     days = days_asked(request)
     stats = stats_selectors.workflow_stats(workflow, days)
     return render(request, "executions/workflow_stats.html", {

@@ -15,6 +15,7 @@ from wireflow_site.idempotency import idempotency_purge
 from . import dispatch
 from .batches import batch_sweep
 from .engine.runner import advance
+from .schedules import schedules_fire_due
 from .services import sweep_stalled
 
 logger = logging.getLogger("wireflow.engine")
@@ -32,6 +33,14 @@ def advance_task(execution_id: str, contention: int = 0) -> None:
         logger.warning("advance of %s hit the task's soft time limit; continuing in a new task",
                        execution_id)
         dispatch.advance_later(execution_id)
+
+
+def send_advance(execution_id: str, delay: float, contention: int) -> None:
+    """dispatch's sender in production: the task, through the broker."""
+    if delay > 0:
+        advance_task.apply_async((execution_id, contention), countdown=delay)
+    else:
+        advance_task.apply_async((execution_id, contention))
 
 
 @shared_task(name="executions.ping", ignore_result=True)
@@ -61,8 +70,6 @@ def sweep_task() -> None:
 
 @shared_task(name="executions.fire_schedules", ignore_result=True)
 def fire_schedules_task() -> None:
-    from .schedules import schedules_fire_due
-
     schedules_fire_due()
 
 

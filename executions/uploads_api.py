@@ -83,7 +83,8 @@ class MediaUrlIn(BaseModel):
     @field_validator("url")
     @classmethod
     def _storable(cls, value: str) -> str:
-        return storable(value.strip())
+        stored: str = storable(value.strip())
+        return stored
 
 
 class MediaUploadedOut(Schema):

@@ -4,15 +4,19 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.test import Client
+from pytest_django import DjangoDbBlocker, Settings
 
 from accounts.models import Team, User
 from accounts.services import api_key_create
 
 from .harness import Worker, flush_broker, quiesce, start_worker, wait_until
+
+if TYPE_CHECKING:  # Playwright is imported when a browser is started (see _chromium)
+    from playwright.sync_api import Browser, Page
 
 
 @pytest.fixture
@@ -159,7 +163,8 @@ class LiveServer:
 
 
 @pytest.fixture(scope="session")
-def _asgi_server(django_db_setup: None, django_db_blocker: Any) -> Iterator[LiveServer]:
+def _asgi_server(django_db_setup: None,
+                 django_db_blocker: DjangoDbBlocker) -> Iterator[LiveServer]:
     import uvicorn
 
     from wireflow_site.asgi import application
@@ -192,7 +197,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 
 @pytest.fixture(scope="module")
-def _chromium() -> Iterator[Any]:
+def _chromium() -> "Iterator[Browser]":
     # Playwright's sync API runs an event loop on this thread while it is open (so asyncio.run
     # fails in other tests: hence one browser per module, not per session). The test code's
     # ORM calls are still synchronous and ordered, so Django's async guard is relaxed.
@@ -213,7 +218,7 @@ def _chromium() -> Iterator[Any]:
 
 
 @pytest.fixture
-def page(_chromium: Any) -> Iterator[Any]:
+def page(_chromium: "Browser") -> "Iterator[Page]":
     context = _chromium.new_context(viewport={"width": 1400, "height": 900})
     context.set_default_timeout(PAGE_TIMEOUT_MS)
     page = context.new_page()
@@ -248,7 +253,7 @@ def _module_worker(_asgi_server: LiveServer) -> Iterator[Worker]:
 
 
 @pytest.fixture
-def sim_site(live_site: str, settings: Any) -> str:
+def sim_site(live_site: str, settings: Settings) -> str:
     """The live site with the simulators as every provider, and a clean fal simulator."""
     settings.SITE_URL = live_site
     settings.FAL_QUEUE_URL = f"{live_site}/_sim/fal"

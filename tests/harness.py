@@ -1,7 +1,10 @@
 """The engine harness: real Celery worker processes (with beat, for the sweeper) on the test
 database and Redis, for tests that run executions through the production path. Its fixtures
-live in tests/conftest.py. `wait_until` is the one polling loop of the suite."""
+live in tests/conftest.py. `wait_until` is the one polling loop of the suite. Also the process
+helpers the tests share: stopping a process group, manage.py as a `make dev` checkout runs it,
+and a management command's output."""
 
+import json
 import os
 import signal
 import socket
@@ -9,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from io import StringIO
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,14 +20,18 @@ import httpx
 import redis
 from celery.utils.nodenames import host_format
 from django.conf import settings
+from django.core.management import call_command
 
 ROOT = Path(__file__).resolve().parents[1]
 CELERY = str(Path(sys.executable).with_name("celery"))
 T = TypeVar("T")
+# What the test run exports that a `make dev` checkout does not (it reads var/dev.env).
+DEV_UNSET = {"SECRET_KEY", "DEBUG", "DATABASE_URL", "REDIS_URL", "SITE_URL", "WIREFLOW_ENV_FILE",
+             "DJANGO_SETTINGS_MODULE", "WIREFLOW_SIMULATORS"}
 
 
-def wait_until(condition: Callable[[], T], timeout: float, message: str | Callable[[], str],
-               interval: float = 0.05) -> T:
+def wait_until(condition: Callable[[], T | None], timeout: float,
+               message: str | Callable[[], str], interval: float = 0.05) -> T:
     """Poll `condition` until it returns something truthy, and return that. The timeout only
     bounds a hang (keep it generous: a loaded machine is slow, not wrong); past it, fail with
     `message` (a callable is called then, to describe the state at that moment)."""
@@ -36,6 +44,57 @@ def wait_until(condition: Callable[[], T], timeout: float, message: str | Callab
             text = message() if callable(message) else message
             raise AssertionError(f"{text} (still not so after {timeout:g} s)")
         time.sleep(interval)
+
+
+def kill_group(process: subprocess.Popen[Any]) -> None:
+    """SIGKILL to the process group `process` leads (started with start_new_session), if it
+    is still running, and reap it."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+def stop_group(process: subprocess.Popen[Any], timeout: float) -> None:
+    """SIGTERM to the process group `process` leads, if it is still running; killed if it has
+    not ended within `timeout` seconds."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_group(process)
+
+
+def command_output(name: str, *args: str) -> str:
+    """What `manage.py <name> <args>` prints, run in this process (on the test database)."""
+    out = StringIO()
+    call_command(name, *args, stdout=out)
+    return out.getvalue()
+
+
+def dev_checkout(var: Path) -> None:
+    """The var/dev.env `make dev` leaves in `var`."""
+    (var / "dev.env").write_text("DEBUG=1\nSITE_URL=http://127.0.0.1:8000\n")
+
+
+def dev_manage(var: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """manage.py as a second terminal of a `make dev` checkout runs it: nothing exported, its
+    var/ directory at `var`."""
+    env = {k: v for k, v in os.environ.items() if k not in DEV_UNSET}
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT,
+                          env={**env, "WIREFLOW_VAR_DIR": str(var)},
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def dev_shell_json(var: Path, script: str, timeout: float) -> Any:
+    """What `script` prints last (one line of JSON), run by `manage.py shell` in a fresh `make
+    dev` checkout in `var`: on its embedded SQLite database, migrated first."""
+    dev_checkout(var)
+    migrated = dev_manage(var, "migrate", "--noinput", "-v0", timeout=timeout)
+    assert migrated.returncode == 0, migrated.stderr
+    done = dev_manage(var, "shell", "-c", script, timeout=timeout)
+    assert done.returncode == 0, done.stderr[-4000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def _database_url() -> str:
@@ -88,17 +147,10 @@ class Worker:
         return self.log_path.read_text(errors="replace")[-5000:]
 
     def kill(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+        kill_group(self.process)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        stop_group(self.process, timeout=10)
         self.log.close()
 
 
@@ -172,11 +224,5 @@ class ProductionWeb:
         return self.log_path.read_text(errors="replace")[-5000:]
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
+        stop_group(self.process, timeout=30)
         self.log.close()

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from django.core.asgi import get_asgi_application
 
-from wireflow_site.bodylimit import BodySizeLimit
+from wireflow_site.bodylimit import BodySizeLimit, Message
 
 LIMIT = 10_000
 
@@ -23,7 +23,7 @@ def _call(headers: list[tuple[bytes, bytes]], chunks: list[bytes]) -> tuple[int,
     pending = [{"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1}
                for i, chunk in enumerate(chunks)]
     read = 0
-    sent: list[dict[str, Any]] = []
+    sent: list[Message] = []
 
     async def receive() -> dict[str, Any]:
         nonlocal read
@@ -33,7 +33,7 @@ def _call(headers: list[tuple[bytes, bytes]], chunks: list[bytes]) -> tuple[int,
         await asyncio.sleep(3600)  # the client waits for the answer
         return {"type": "http.disconnect"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
     asyncio.run(asyncio.wait_for(app(scope, receive, send), timeout=30))

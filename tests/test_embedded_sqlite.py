@@ -4,15 +4,9 @@ every form that offers versions). In a separate process on a fresh SQLite databa
 a workflow, versions, runs, a schedule, a batch and a template; then every page of the URLconf
 and every GET of the OpenAPI document, with ids filled in, must answer below 500."""
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-UNSET = {"SECRET_KEY", "DEBUG", "DATABASE_URL", "REDIS_URL", "SITE_URL", "WIREFLOW_ENV_FILE",
-         "DJANGO_SETTINGS_MODULE", "WIREFLOW_SIMULATORS"}
+from tests.harness import dev_shell_json
 
 SCRIPT = r'''
 import json, re
@@ -92,20 +86,8 @@ print(json.dumps(answers))
 '''
 
 
-def run_on_sqlite(var: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in UNSET}
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT,
-                          env={**env, "WIREFLOW_VAR_DIR": str(var)},
-                          capture_output=True, text=True, timeout=600, check=False)
-
-
 def test_every_page_and_api_read_works_on_sqlite(tmp_path: Path) -> None:
-    (tmp_path / "dev.env").write_text("DEBUG=1\nSITE_URL=http://127.0.0.1:8000\n")
-    migrated = run_on_sqlite(tmp_path, "migrate", "--noinput", "-v0")
-    assert migrated.returncode == 0, migrated.stderr
-    done = run_on_sqlite(tmp_path, "shell", "-c", SCRIPT)
-    assert done.returncode == 0, done.stderr[-4000:]
-    answers = json.loads(done.stdout.strip().splitlines()[-1])
+    answers = dev_shell_json(tmp_path, SCRIPT, timeout=600)
     for page in ("/runs/", "/dashboard/", "/settings/usage/", "/workflows/"):
         assert page in answers, sorted(answers)
     assert any("/schedules/" in path for path in answers), sorted(answers)

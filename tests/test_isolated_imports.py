@@ -67,7 +67,7 @@ def test_every_module_imports_first_and_alone() -> None:
     result = json.loads(done.stdout.strip().splitlines()[-1])
     # The walk found the project (a wrong folder would find nothing and pass).
     assert len(result["modules"]) > 150
-    assert {"executions.engine.fal_executor", "workflows.nodes.fal", "wireflow_site.api"} \
+    assert {"executions.executors.fal", "workflows.nodes.fal", "wireflow_site.api"} \
         <= set(result["modules"])
     assert result["failures"] == {}, "\n\n".join(
         f"{module}:\n{error}" for module, error in result["failures"].items())

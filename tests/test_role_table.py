@@ -91,7 +91,7 @@ def _no_rate_limits(settings: Any) -> None:
 
 @pytest.fixture
 def world(owner: User, team: Team, member_of: Callable[..., User]) -> World:
-    people = {Role.OWNER: owner}
+    people: dict[str, User] = {Role.OWNER: owner}
     for role in [Role.ADMIN, Role.EDITOR, Role.VIEWER]:
         people[role] = member_of(role, f"{role}@example.com")
     second_owner = member_of(Role.OWNER, "second-owner@example.com")

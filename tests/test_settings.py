@@ -19,13 +19,13 @@ def _django_setup(**env: str) -> subprocess.CompletedProcess[str]:
         capture_output=True, text=True, timeout=60, check=False)
 
 
-def test_production_refuses_to_start_without_a_secret_key(tmp_path):
+def test_production_refuses_to_start_without_a_secret_key(tmp_path: Path) -> None:
     done = _django_setup(WIREFLOW_VAR_DIR=str(tmp_path))
     assert done.returncode != 0
     assert "SECRET_KEY is not set" in done.stderr
 
 
-def test_development_generates_a_secret_key_outside_git(tmp_path):
+def test_development_generates_a_secret_key_outside_git(tmp_path: Path) -> None:
     first = _django_setup(DEBUG="1", WIREFLOW_VAR_DIR=str(tmp_path))
     assert first.returncode == 0, first.stderr
     key = (tmp_path / "secret_key").read_text()
@@ -34,7 +34,7 @@ def test_development_generates_a_secret_key_outside_git(tmp_path):
     assert (tmp_path / "secret_key").read_text() == key  # kept, not regenerated
 
 
-def test_a_malformed_boolean_setting_stops_the_process(tmp_path):
+def test_a_malformed_boolean_setting_stops_the_process(tmp_path: Path) -> None:
     done = _django_setup(DEBUG="maybe", WIREFLOW_VAR_DIR=str(tmp_path))
     assert done.returncode != 0
     assert "DEBUG must be a boolean" in done.stderr
@@ -52,28 +52,29 @@ def _print_setting(name: str, **env: str) -> subprocess.CompletedProcess[str]:
         capture_output=True, text=True, timeout=60, check=False)
 
 
-def test_commands_find_the_development_settings_make_dev_left_in_var(tmp_path):
+def test_commands_find_the_development_settings_make_dev_left_in_var(tmp_path: Path) -> None:
     (tmp_path / "dev.env").write_text("DEBUG=1\nSITE_URL=http://127.0.0.1:9000\n")
     done = _print_setting("SITE_URL", WIREFLOW_VAR_DIR=str(tmp_path))
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "http://127.0.0.1:9000"
 
 
-def test_the_environment_wins_over_the_development_settings(tmp_path):
+def test_the_environment_wins_over_the_development_settings(tmp_path: Path) -> None:
     (tmp_path / "dev.env").write_text("DEBUG=1\nSITE_URL=http://127.0.0.1:9000\n")
     done = _print_setting("SITE_URL", WIREFLOW_VAR_DIR=str(tmp_path),
                           SITE_URL="https://flows.example.com")
     assert done.stdout.strip() == "https://flows.example.com", done.stderr
 
 
-def test_production_ignores_the_development_settings_and_still_needs_a_secret_key(tmp_path):
+def test_production_ignores_the_development_settings_and_still_needs_a_secret_key(
+        tmp_path: Path) -> None:
     (tmp_path / "dev.env").write_text("DEBUG=1\n")
     done = _print_setting("DEBUG", WIREFLOW_VAR_DIR=str(tmp_path), WIREFLOW_ENV_FILE="")
     assert done.returncode != 0
     assert "SECRET_KEY is not set" in done.stderr
 
 
-def test_serve_reads_no_development_settings():
+def test_serve_reads_no_development_settings() -> None:
     assert 'export WIREFLOW_ENV_FILE=""' in (ROOT / "scripts" / "serve.sh").read_text()
 
 
@@ -105,17 +106,17 @@ SERVES_SIMULATORS = ("from django.urls import Resolver404, resolve\n"
                      "else:\n    print('served')")
 
 
-def test_production_does_not_serve_the_simulators(tmp_path):
+def test_production_does_not_serve_the_simulators(tmp_path: Path) -> None:
     done = _run(SERVES_SIMULATORS, tmp_path, **PRODUCTION)
     assert done.stdout.strip() == "not served", done.stderr
 
 
-def test_the_simulators_are_served_with_debug_off_only_when_switched_on(tmp_path):
+def test_the_simulators_are_served_with_debug_off_only_when_switched_on(tmp_path: Path) -> None:
     done = _run(SERVES_SIMULATORS, tmp_path, **PRODUCTION, WIREFLOW_SIMULATORS="1")
     assert done.stdout.strip() == "served", done.stderr
 
 
-def test_development_serves_the_simulators(tmp_path):
+def test_development_serves_the_simulators(tmp_path: Path) -> None:
     done = _run(SERVES_SIMULATORS, tmp_path, DEBUG="1", WIREFLOW_ENV_FILE="")
     assert done.stdout.strip() == "served", done.stderr
 
@@ -123,13 +124,13 @@ def test_development_serves_the_simulators(tmp_path):
 FAL_QUEUE = "from django.conf import settings; print(settings.FAL_QUEUE_URL)"
 
 
-def test_production_sends_model_calls_to_fal_s_queue(tmp_path):
+def test_production_sends_model_calls_to_fal_s_queue(tmp_path: Path) -> None:
     for extra in ({}, {"FAL_KEY": "fal-key"}, {"FAL_KEY": "fal-key", "WIREFLOW_SIMULATORS": "1"}):
         done = _run(FAL_QUEUE, tmp_path, **PRODUCTION, **extra)
         assert done.stdout.strip() == "https://queue.fal.run", (extra, done.stderr)
 
 
-def test_without_a_fal_key_the_simulators_stand_in_when_they_are_served(tmp_path):
+def test_without_a_fal_key_the_simulators_stand_in_when_they_are_served(tmp_path: Path) -> None:
     done = _run(FAL_QUEUE, tmp_path, **PRODUCTION, WIREFLOW_SIMULATORS="1")
     assert done.stdout.strip() == "https://flows.example.com/_sim/fal", done.stderr
     done = _run(FAL_QUEUE, tmp_path, DEBUG="1", WIREFLOW_ENV_FILE="",
@@ -148,7 +149,8 @@ PROVIDER_BASES = {
 
 
 @pytest.mark.parametrize("setting", sorted(PROVIDER_BASES))
-def test_each_provider_is_its_real_api_unless_the_simulators_stand_in(tmp_path, setting):
+def test_each_provider_is_its_real_api_unless_the_simulators_stand_in(tmp_path: Path,
+                                                                      setting: str) -> None:
     key, real, simulated = PROVIDER_BASES[setting]
     code = f"from django.conf import settings; print(settings.{setting})"
     for extra in ({}, {key: "a-key"}, {key: "a-key", "WIREFLOW_SIMULATORS": "1"}):
@@ -165,21 +167,21 @@ CHECK_DEPLOY = ("from django.core.management import call_command\n"
                 "print('no issues')")
 
 
-def test_check_deploy_finds_nothing_with_the_documented_production_settings(tmp_path):
+def test_check_deploy_finds_nothing_with_the_documented_production_settings(tmp_path: Path) -> None:
     done = _run(CHECK_DEPLOY, tmp_path, **PRODUCTION, **HTTPS_ONLY)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith("no issues")
     assert "WARNINGS" not in done.stderr and "security.W" not in done.stderr
 
 
-def test_check_deploy_names_what_is_missing_without_them(tmp_path):
+def test_check_deploy_names_what_is_missing_without_them(tmp_path: Path) -> None:
     done = _run(CHECK_DEPLOY, tmp_path, **PRODUCTION)
     assert done.returncode != 0
     for warning in ("security.W004", "security.W008"):  # HSTS, the HTTPS redirect
         assert warning in done.stderr
 
 
-def test_https_settings_come_from_the_environment(tmp_path):
+def test_https_settings_come_from_the_environment(tmp_path: Path) -> None:
     names = ["SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS",
              "SECURE_HSTS_PRELOAD", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"]
     code = ("from django.conf import settings; "
@@ -190,7 +192,7 @@ def test_https_settings_come_from_the_environment(tmp_path):
     assert plain.stdout.strip() == "[False, 0, False, False, False, False]", plain.stderr
 
 
-def test_health_probes_are_not_redirected_to_https(tmp_path):
+def test_health_probes_are_not_redirected_to_https(tmp_path: Path) -> None:
     code = ("from django.test import Client\n"
             "client = Client()\n"
             "print(client.get('/healthz').status_code, client.get('/workflows/').status_code)")
@@ -204,7 +206,7 @@ CELERY_LIMITS = ("from wireflow_site.celery import app\n"
                  "print(app.conf.task_soft_time_limit, app.conf.task_time_limit)")
 
 
-def test_every_celery_task_runs_under_the_configured_time_limits(tmp_path):
+def test_every_celery_task_runs_under_the_configured_time_limits(tmp_path: Path) -> None:
     assert _run(CELERY_LIMITS, tmp_path, **PRODUCTION).stdout.split() == ["300", "360"]
     chosen = _run(CELERY_LIMITS, tmp_path, **PRODUCTION, CELERY_TASK_SOFT_TIME_LIMIT="50",
                   CELERY_TASK_TIME_LIMIT="60")
@@ -212,7 +214,8 @@ def test_every_celery_task_runs_under_the_configured_time_limits(tmp_path):
 
 
 @pytest.mark.parametrize(("soft", "hard"), [("60", "60"), ("90", "60"), ("0", "60")])
-def test_a_soft_limit_not_below_the_hard_one_is_refused(tmp_path, soft, hard):
+def test_a_soft_limit_not_below_the_hard_one_is_refused(tmp_path: Path, soft: str,
+                                                        hard: str) -> None:
     done = _run(CELERY_LIMITS, tmp_path, **PRODUCTION, CELERY_TASK_SOFT_TIME_LIMIT=soft,
                 CELERY_TASK_TIME_LIMIT=hard)
     assert done.returncode != 0

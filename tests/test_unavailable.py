@@ -28,7 +28,7 @@ def _wrapped(cause: BaseException) -> OperationalError:
     RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused."),
     BrokerError("[Errno 111] Connection refused"),
 ])
-def test_an_overloaded_or_unreachable_service_is_a_503_with_retry_after(exc):
+def test_an_overloaded_or_unreachable_service_is_a_503_with_retry_after(exc: Exception) -> None:
     error = unavailable_error(exc)
     assert error is not None
     assert (error.status, error.code, error.headers) == (503, "service_unavailable",
@@ -36,14 +36,14 @@ def test_an_overloaded_or_unreachable_service_is_a_503_with_retry_after(exc):
 
 
 @pytest.mark.parametrize("exc", [ValueError("bug"), KeyError("x"), RuntimeError("boom")])
-def test_any_other_exception_stays_a_500(exc):
+def test_any_other_exception_stays_a_500(exc: Exception) -> None:
     assert unavailable_error(exc) is None
     response = error_response(RequestFactory().get("/api/v1/workflows"), exc)
     assert response.status_code == 500
     assert not response.has_header("Retry-After")
 
 
-def test_pages_and_the_api_both_say_busy(db):
+def test_pages_and_the_api_both_say_busy(db: None) -> None:
     busy = _wrapped(PoolTimeout("couldn't get a connection"))
     api = error_response(RequestFactory().get("/api/v1/workflows"), busy)
     page = error_response(RequestFactory().get("/workflows/"), busy)
@@ -53,5 +53,5 @@ def test_pages_and_the_api_both_say_busy(db):
     assert api["Retry-After"] == page["Retry-After"] == "2"
 
 
-def test_django_renders_unhandled_errors_with_it():
+def test_django_renders_unhandled_errors_with_it() -> None:
     assert urls.handler500 == "wireflow_site.middleware.server_error"

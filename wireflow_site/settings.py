@@ -10,11 +10,14 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
 from .env import env_bool, env_float, env_int, env_list, env_str
 from .staticfiles import immutable_file_test
+
+django_stubs_ext.monkeypatch()  # ModelAdmin[Team] and the like, at runtime
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("WIREFLOW_VAR_DIR", str(BASE_DIR / "var")))

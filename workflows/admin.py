@@ -4,7 +4,7 @@ from .models import Template, Workflow, WorkflowVersion
 
 
 @admin.register(Workflow)
-class WorkflowAdmin(admin.ModelAdmin):
+class WorkflowAdmin(admin.ModelAdmin[Workflow]):
     list_display = ["name", "team", "is_active", "version", "execution_count", "updated_at"]
     list_filter = ["is_active"]
     search_fields = ["name", "team__name", "team__slug"]
@@ -15,14 +15,14 @@ class WorkflowAdmin(admin.ModelAdmin):
 
 
 @admin.register(WorkflowVersion)
-class WorkflowVersionAdmin(admin.ModelAdmin):
+class WorkflowVersionAdmin(admin.ModelAdmin[WorkflowVersion]):
     list_display = ["workflow", "version", "created_at", "created_by"]
     raw_id_fields = ["workflow", "created_by"]
     readonly_fields = ["created_at"]
 
 
 @admin.register(Template)
-class TemplateAdmin(admin.ModelAdmin):
+class TemplateAdmin(admin.ModelAdmin[Template]):
     list_display = ["name", "scope", "team", "author", "version", "use_count", "updated_at"]
     list_filter = ["scope"]
     search_fields = ["name", "slug", "team__name"]

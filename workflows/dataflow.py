@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .graph import NodeSpec
+from .graph import GraphNode, NodeSpec
 from .graph_rules import is_blank
 
 TERMINAL = frozenset({"COMPLETED", "FAILED", "SKIPPED", "CANCELLED"})
@@ -53,9 +53,9 @@ def _port_of(handle: Any, prefix: str, ports: Sequence[Any], aliases: Mapping[st
     return ports[0].id if len(ports) == 1 else ""
 
 
-def links(nodes: Sequence[Mapping[str, Any]], edges: Sequence[Mapping[str, Any]],
+def links(nodes: Sequence[GraphNode], edges: Sequence[Mapping[str, Any]],
           catalogue: Mapping[str, NodeSpec]) -> list[Link]:
-    types = {n["id"]: n["data"]["nodeType"] for n in nodes}
+    types = {node.id: node.node_type for node in nodes}
     resolved = []
     for edge in edges:
         source_spec = catalogue[types[edge["source"]]]

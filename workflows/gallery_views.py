@@ -28,7 +28,7 @@ from wireflow_site.errors import ApiError, InvalidRequest, NotFound
 from . import services
 from . import templates as gallery
 from .models import Template, TemplateScope, Workflow
-from .selectors import workflow_get_for_user
+from .pages import workflow_or_404
 
 PAGE_SIZE = 24
 SCOPE_LABELS: dict[str, str] = {TemplateScope.STARTER: "Starter", TemplateScope.TEAM: "Team",
@@ -283,10 +283,7 @@ def _publish_initial(workflow: Workflow, existing: Template | None) -> dict[str,
 @require_http_methods(["GET", "POST"])
 def workflow_publish(request: HttpRequest, workflow_id: str) -> HttpResponse:
     user = _user(request)
-    try:
-        workflow = workflow_get_for_user(user, workflow_id)
-    except NotFound as exc:
-        raise Http404("Workflow not found") from exc
+    workflow = workflow_or_404(user, workflow_id)
     published = gallery.template_published_from(workflow)
     as_new = request.GET.get("new") == "1" or request.POST.get("mode") == "new"
     existing = published if published and not as_new \

@@ -127,6 +127,38 @@ def lint(nodes: Sequence[Mapping[str, Any]], edges: Sequence[Mapping[str, Any]],
     return checked.violations, _warnings(checked)
 
 
+@dataclass(frozen=True)
+class GraphNode:
+    """A node of a saved graph that runs (its type is in the catalogue), read from the graph's
+    JSON once: what the engine, a run's inputs and its price need of it."""
+
+    id: str
+    node_type: str
+    label: str  # as written; "" when it has none
+    params: Mapping[str, Any]
+
+    @property
+    def title(self) -> str:
+        """What its runs and line items are called: its label, else its type."""
+        return self.label or self.node_type
+
+
+def runnable_nodes(nodes: Any, catalogue: Mapping[str, NodeSpec]) -> list[GraphNode]:
+    """The nodes that run, in the graph's order: those whose type is in the catalogue (not
+    sticky notes). Any JSON is read: what is not a node of a known type is left out."""
+    found = []
+    for node in nodes if isinstance(nodes, list) else []:
+        data = node.get("data") if isinstance(node, Mapping) else None
+        if not isinstance(data, Mapping) or not isinstance(data.get("nodeType"), str) \
+                or data["nodeType"] not in catalogue or not is_nonempty_str(node.get("id")):
+            continue
+        params = data.get("params")
+        found.append(GraphNode(id=str(node["id"]), node_type=str(data["nodeType"]),
+                               label=str(data.get("label") or ""),
+                               params=params if isinstance(params, Mapping) else {}))
+    return found
+
+
 def topological_order(node_ids: Sequence[str], edges: Sequence[tuple[str, str]]) -> list[str]:
     """Node ids so that every edge's source precedes its target; ties keep the given order.
 

@@ -47,7 +47,8 @@ def _version_ref(value: Any) -> int | str:
         raise ValueError("must be a version number or a tag")
     if isinstance(value, str) and len(value) > VERSION_REF_MAX:
         raise ValueError(f"must be at most {VERSION_REF_MAX} characters")
-    return value
+    ref: int | str = value
+    return ref
 
 
 # A version of a workflow, by number (3 or "3") or by tag ("1.0.0" or "v1.0.0"). One validator

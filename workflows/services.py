@@ -413,17 +413,8 @@ def starter_graph(template: dict[str, Any]) -> tuple[list[dict[str, Any]],
 def estimate_credits(nodes: Any) -> float:
     """The credits one run of these nodes is expected to cost (each node's own estimate from
     its params); 0 for anything malformed. Pure: the gallery and the empty list show it."""
-    total = 0.0
-    for node in nodes if isinstance(nodes, list) else []:
-        data = node.get("data") if isinstance(node, dict) else None
-        if not isinstance(data, dict):
-            continue
-        node_type = data.get("nodeType")
-        spec = catalogue.get(node_type) if isinstance(node_type, str) else None
-        params = data.get("params")
-        total += spec.estimate_credits(params if isinstance(params, dict) else {}) \
-            if spec else 0.0
-    return round(total, 2)
+    return round(sum(catalogue[node.node_type].estimate_credits(node.params)
+                     for node in graph.runnable_nodes(nodes, catalogue)), 2)
 
 
 def demo_account_ensure() -> tuple[User, Team]:

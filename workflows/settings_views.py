@@ -10,19 +10,20 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from accounts.models import User
 from executions.run_inputs import example_inputs, run_inputs
-from wireflow_site.errors import ApiError, NotFound
+from wireflow_site.errors import ApiError
 
 from . import services, versions
 from .models import LinkPermission, Workflow
+from .pages import workflow_or_404
 from .schemas import WEBHOOK_SECRET_MIN_LENGTH, webhook_url
-from .selectors import user_can_modify, workflow_get_for_user
+from .selectors import user_can_modify
 from .sharing import public_url, workflow_visibility_set
 
 
@@ -88,10 +89,7 @@ def _user(request: HttpRequest) -> User:
 @require_http_methods(["GET", "POST"])
 def workflow_settings(request: HttpRequest, workflow_id: str) -> HttpResponse:
     user = _user(request)
-    try:
-        workflow = workflow_get_for_user(user, workflow_id)
-    except NotFound as exc:
-        raise Http404("Workflow not found") from exc
+    workflow = workflow_or_404(user, workflow_id)
     can_modify = user_can_modify(user, workflow.team)
     form = WebhookSecretForm()
     version_form = WebhookVersionForm(workflow=workflow)

@@ -38,6 +38,7 @@ from executions.presenters import media_urls
 from wireflow_site.errors import Forbidden, InvalidRequest, NotFound
 
 from . import node_secrets, services
+from .graph import runnable_nodes
 from .models import Template, TemplateScope, Workflow
 from .nodes import catalogue
 
@@ -224,10 +225,7 @@ def lead_node(nodes: Any) -> tuple[str, str]:
     """(category, label) of the node a card without a preview is drawn for: the first model
     node, else the first node of a known type; ("", "") for none. Category and label are the
     catalogue's, so the colour is the palette's."""
-    specs = [catalogue.get(n["data"].get("nodeType", "")) for n in nodes
-             if isinstance(n, dict) and isinstance(n.get("data"), dict)] \
-        if isinstance(nodes, list) else []
-    known = [spec for spec in specs if spec is not None]
+    known = [catalogue[node.node_type] for node in runnable_nodes(nodes, catalogue)]
     lead = next((spec for spec in known if spec.category == "model"), known[0] if known else None)
     return (lead.category, lead.label) if lead else ("", "")
 

@@ -7,7 +7,8 @@ Publishing public templates while the operator has turned them off
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Body, Query, Router, Status
+from ninja import Query, Router, Status
+from ninja.params import functions as param
 
 from accounts.auth import ApiAuth, caller_of
 from accounts.scopes import WORKFLOWS_READ, WORKFLOWS_WRITE
@@ -32,7 +33,7 @@ router = Router(tags=["templates"])
 
 _read = ApiAuth(WORKFLOWS_READ)
 _write = ApiAuth(WORKFLOWS_WRITE)
-_NO_BODY = Body(None)  # using a template needs no body: the name defaults to the template's
+_NO_BODY = param.Body(None)  # using a template needs no body: the name defaults to the template's
 
 
 def _template(request: HttpRequest, template_id: str) -> Template:

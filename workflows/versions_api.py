@@ -6,7 +6,8 @@ no version of the workflow is 404 "Version not found"."""
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Body, Query, Router
+from ninja import Query, Router
+from ninja.params import functions as param
 
 from accounts.auth import ApiAuth, caller_of
 from accounts.permissions import Action, require_role
@@ -35,7 +36,7 @@ router = Router(tags=["versions"])
 
 _read = ApiAuth(WORKFLOWS_READ)
 _write = ApiAuth(WORKFLOWS_WRITE)
-_NO_BODY = Body(None)
+_NO_BODY = param.Body(None)
 
 
 def _workflow(request: HttpRequest, workflow_id: str) -> Workflow:

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import render
 
@@ -17,11 +17,11 @@ from accounts.models import Team, User
 from accounts.permissions import Action, actions_for, user_may
 from accounts.selectors import current_team_for_user, membership_role
 from executions.stats_selectors import with_run_summary
-from wireflow_site.errors import NotFound
 
 from . import gallery_views
 from .models import Workflow
-from .selectors import user_can_modify, workflow_get_for_user, workflows_for_team
+from .pages import workflow_or_404
+from .selectors import user_can_modify, workflows_for_team
 from .templates import starter_templates_list, template_may_change, template_published_from
 
 STICKY_TYPES = {"stickyNote"}
@@ -56,11 +56,7 @@ def workflow_new(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def workflow_edit(request: HttpRequest, workflow_id: str) -> HttpResponse:
-    try:
-        workflow = workflow_get_for_user(_user(request), workflow_id)
-    except NotFound as exc:
-        raise Http404("Workflow not found") from exc
-    return _editor(request, workflow)
+    return _editor(request, workflow_or_404(_user(request), workflow_id))
 
 
 def _editor(request: HttpRequest, workflow: Workflow | None) -> HttpResponse:

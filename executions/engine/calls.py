@@ -1,7 +1,7 @@
 """Providers that answer in one call, possibly streamed (LLM chat, speech, Stability), run on
 the remote path without holding a worker slot.
 
-`Direct(call, provider)` is a RemoteExecutor. Its `submit` starts the call on this process's
+`Direct(call)` is a RemoteExecutor. Its `submit` starts the call on this process's
 call loop (a daemon thread running one asyncio loop, shared by every call in flight) and
 returns at once; the advance ends as it does after a queue-style submit. When the call ends,
 its outcome is delivered like a provider's webhook (services.provider_hook_received: stored on
@@ -25,13 +25,17 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from django.core.cache import cache
+from django.db import close_old_connections
 
+from executions.events import broadcast_live
+from executions.models import NodeRun
 from executions.providers.errors import ProviderError
+from executions.services import provider_hook_received
 
 from .contracts import NodeContext, NodeFailure, NodeResult, RemoteJob, RemoteStatus
 
@@ -53,7 +57,7 @@ class Stream(Protocol):
         """The node's text so far; cheap to call on every token (sending is throttled)."""
 
 
-CallFn = Callable[[NodeContext, Stream], Awaitable[NodeResult]]
+CallFn = Callable[[NodeContext, Stream], Coroutine[Any, Any, NodeResult]]
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,7 +67,6 @@ class Direct:
     ProviderError (retryable or not) / NodeFailure."""
 
     call: CallFn
-    provider: str
     kind: Literal["remote"] = "remote"
 
     async def submit(self, ctx: NodeContext) -> RemoteJob:
@@ -140,11 +143,6 @@ def _error_of(error: object) -> Exception:
 
 
 def _deliver(ctx: NodeContext, body: dict[str, Any]) -> None:
-    from django.db import close_old_connections
-
-    from executions.models import NodeRun
-    from executions.services import provider_hook_received
-
     close_old_connections()
     try:
         run_id = NodeRun.objects.filter(execution_id=ctx.execution_id, node_id=ctx.node_id) \
@@ -174,8 +172,6 @@ class _LiveStream:
             self.flush(now)
 
     def flush(self, now: float | None = None) -> None:
-        from executions.events import broadcast_live
-
         if self.latest is None:
             return
         self.sent_at = time.monotonic() if now is None else now

@@ -1,5 +1,6 @@
-"""What an executor receives and returns. Each node type's executor is declared beside the node
-type in workflows/nodes/<family>.py; the engine only knows these shapes."""
+"""What an executor receives and returns. Each node type's executor is in
+executions/executors/<family>.py, looked up by the node type's name; the engine only knows
+these shapes."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -55,7 +56,18 @@ class RemoteStatus:
 
 
 class InlineExecutor(Protocol):
-    kind: Literal["inline"]
+    """Runs in the worker, bounded by the node's deadline (the engine's heartbeat)."""
+
+    @property
+    def kind(self) -> Literal["inline"]: ...
+
+    @property
+    def pure(self) -> bool:
+        """Reads nothing but its context and does no I/O: run at once, recorded in batches."""
+
+    @property
+    def repeatable(self) -> bool:
+        """May run again when the worker running it was lost (False: it has side effects)."""
 
     def run(self, ctx: NodeContext) -> NodeResult: ...
 
@@ -64,7 +76,8 @@ class RemoteExecutor(Protocol):
     """A queue-style provider: submit, then check until done, then fetch. The engine never
     waits in a worker slot between these calls."""
 
-    kind: Literal["remote"]
+    @property
+    def kind(self) -> Literal["remote"]: ...
 
     async def submit(self, ctx: NodeContext) -> RemoteJob: ...
 
@@ -76,3 +89,17 @@ class RemoteExecutor(Protocol):
 
 
 Executor = InlineExecutor | RemoteExecutor
+
+
+def inline(executor: Executor) -> InlineExecutor:
+    """The executor of a node the engine runs inline (its kind says so)."""
+    if executor.kind != "inline":
+        raise TypeError(f"{executor!r} runs remotely")
+    return executor
+
+
+def remote(executor: Executor) -> RemoteExecutor:
+    """The executor of a node the engine submits and checks (its kind says so)."""
+    if executor.kind != "remote":
+        raise TypeError(f"{executor!r} runs inline")
+    return executor

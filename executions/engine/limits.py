@@ -10,7 +10,7 @@ with a message that says so, instead of exhausting memory or the database.
 from collections.abc import Mapping
 from typing import Any
 
-from workflows.nodes.runtime import max_text_bytes
+from executions.executors.runtime import max_text_bytes
 from workflows.schemas import storable_json_problem
 
 from .contracts import NodeResult

@@ -10,11 +10,11 @@ from django.conf import settings
 from django.core import signing
 from pydantic import ValidationError
 
+from executions.executors import executor_for
 from executions.models import Execution, NodeRun, NodeStatus
 from executions.providers.credentials import (
     Credentials,
     NoProviderKey,
-    node_provider,
     provider_credentials,
 )
 from workflows import dataflow
@@ -47,8 +47,8 @@ class NodeInput:
         return self.credentials is not None and self.credentials.source == "team"
 
     @property
-    def executor(self) -> Any:
-        return self.spec.executor
+    def executor(self) -> Executor:
+        return executor_for(self.spec.node_type)
 
     @property
     def stored(self) -> dict[str, Any]:
@@ -81,15 +81,15 @@ class NodeInput:
         spec = graph.specs[run.node_id]
         return cls(
             execution_id=str(ex.pk), team_id=ex.team_id, node_id=run.node_id,
-            label=graph.label(run.node_id), spec=spec,  # type: ignore[arg-type]
-            params=spec.params.model_validate(stored.get("params") or {}),  # type: ignore[attr-defined]
+            label=graph.label(run.node_id), spec=spec,
+            params=spec.params.model_validate(stored.get("params") or {}),
             inputs=stored.get("inputs") or {}, input_labels=stored.get("inputLabels") or {},
             credentials=job_credentials(ex.team_id, spec),
         )
 
 
 def prepare(ex: Execution, run: NodeRun, graph: GraphView, decision: dataflow.Run) -> NodeInput:
-    spec: NodeType = graph.specs[run.node_id]  # type: ignore[assignment]
+    spec: NodeType = graph.specs[run.node_id]
     raw = graph.params(run.node_id)
     if spec.input_param and run.node_id in ex.inputs:
         raw[spec.input_param] = ex.inputs[run.node_id]
@@ -102,7 +102,7 @@ def prepare(ex: Execution, run: NodeRun, graph: GraphView, decision: dataflow.Ru
         raise NodeFailure(f"Invalid params: {problems}") from exc
     labels = {port: [graph.label(source) for source in sources]
               for port, sources in decision.sources.items()}
-    provider = node_provider(spec)
+    provider = spec.provider
     try:
         credentials = provider_credentials(ex.team_id, provider) if provider else None
     except NoProviderKey as exc:  # production, no key anywhere: fail before submitting
@@ -113,10 +113,10 @@ def prepare(ex: Execution, run: NodeRun, graph: GraphView, decision: dataflow.Ru
                      credentials=credentials)
 
 
-def job_credentials(team_id: int, spec: object) -> Credentials | None:
+def job_credentials(team_id: int, spec: NodeType) -> Credentials | None:
     """For a node already submitted (checks, retries, cancels): the executor fails it when
     None. Sync: read before the provider calls, which run in an event loop."""
-    provider = node_provider(spec)
+    provider = spec.provider
     try:
         return provider_credentials(team_id, provider) if provider else None
     except NoProviderKey:
@@ -139,7 +139,7 @@ def common_flags(graph: GraphView, node_id: str) -> Flags:
     except ValidationError:
         base = BaseParams.model_validate({})
     return Flags(retries=base.retries,
-                 timeout_seconds=base.timeoutSeconds or spec.timeout_seconds,  # type: ignore[attr-defined]
+                 timeout_seconds=base.timeoutSeconds or spec.timeout_seconds,
                  continue_on_error=base.continueOnError)
 
 

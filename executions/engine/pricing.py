@@ -8,6 +8,8 @@ import logging
 from collections.abc import Callable
 
 from accounts.credits import LineItem, to_credits
+from executions.executors.runtime import absolute, read_media
+from workflows.nodes.llm import estimate_tokens
 from workflows.nodes.registry import BaseParams, NodeType
 
 from .graphview import GraphView
@@ -18,7 +20,7 @@ logger = logging.getLogger("wireflow.engine")
 
 def line_item(graph: GraphView, node_id: str) -> LineItem:
     """The node's line of the estimate, priced as execute priced it."""
-    spec: NodeType = graph.specs[node_id]  # type: ignore[assignment]
+    spec: NodeType = graph.specs[node_id]
     connected = {link.target_port for link in graph.incoming[node_id]}
     price = spec.estimate_credits(graph.params(node_id), connected)
     return LineItem(node_id=node_id, node_label=graph.label(node_id),
@@ -63,16 +65,11 @@ def audio_seconds(url: str) -> float | None:
 
 
 def _read(url: str) -> bytes:
-    from executions.engine.fal_executor import absolute
-    from workflows.nodes.runtime import read_media
-
     return read_media(str(absolute(url)))
 
 
 def text_tokens(text: str) -> float | None:
     """A text param's tokens, overestimated (UTF-8 bytes / 3 + 1): LLM nodes' prompts."""
-    from workflows.nodes.llm import estimate_tokens
-
     return estimate_tokens(text)
 
 

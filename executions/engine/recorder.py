@@ -21,7 +21,7 @@ from django.utils import timezone
 from accounts.credits import credits_charge_node, credits_release_execution
 from executions.batches import batch_row_finished_safely
 from executions.events import EventBuffer, LeaseLost
-from executions.models import Execution, ExecutionStatus, NodeRun, NodeStatus, Trigger
+from executions.models import Execution, ExecutionStatus, NodePhase, NodeRun, NodeStatus, Trigger
 from executions.presenters import execution_status, node_state
 from executions.providers.errors import ProviderError
 from wireflow_site.isotime import iso
@@ -102,7 +102,7 @@ class Recorder:
 
     # --- node transitions (call inside `guarded`) -----------------------------------------
 
-    def claim(self, run: NodeRun, prepared: NodeInput, phase: str, **extra: Any) -> bool:
+    def claim(self, run: NodeRun, prepared: NodeInput, phase: NodePhase, **extra: Any) -> bool:
         """PENDING (or a retry's wait) -> RUNNING with a new attempt: only the runner whose
         claim wins runs the node, and the claim is committed before it does."""
         now = timezone.now()
@@ -146,9 +146,10 @@ class Recorder:
                            run.credits_limit)
             credits = run.credits_limit
         won = state.node_transition(
-            run, status=NodeStatus.COMPLETED, phase="", finished_at=now, ports=result.ports,
-            output=result.output, credits=credits, progress=1.0, next_check_at=None,
-            attempts_log=close_attempt(run.attempts_log, now, None, None), **extra)
+            run, status=NodeStatus.COMPLETED, phase=NodePhase.NONE, finished_at=now,
+            ports=result.ports, output=result.output, credits=credits, progress=1.0,
+            next_check_at=None, attempts_log=close_attempt(run.attempts_log, now, None, None),
+            **extra)
         if won:
             self._charge(run)
             self.events.add("node", node_state(run))
@@ -178,7 +179,7 @@ class Recorder:
         if retryable and run.attempt <= self.retries_of(run):
             retry_after = exc.retry_after if isinstance(exc, ProviderError) else None
             delay = backoff_seconds(run.attempt, retry_after)
-            won = state.node_transition(run, phase="retry_wait", attempts_log=log,
+            won = state.node_transition(run, phase=NodePhase.RETRY_WAIT, attempts_log=log,
                                         next_check_at=now + timedelta(seconds=delay))
             if won:
                 self.events.add("node", node_state(run))
@@ -196,14 +197,14 @@ class Recorder:
         if common_flags(self.graph, run.node_id).continue_on_error:
             outputs = self.graph.specs[run.node_id].outputs
             ports = {port.id: {"error": message} for port in outputs}
-            won = state.node_transition(run, status=NodeStatus.FAILED, phase="", error=message,
-                                        finished_at=now, ports=ports, output={"error": message},
-                                        next_check_at=None)
+            won = state.node_transition(run, status=NodeStatus.FAILED, phase=NodePhase.NONE,
+                                        error=message, finished_at=now, ports=ports,
+                                        output={"error": message}, next_check_at=None)
             if won:
                 self.events.add("node", node_state(run))
             return won
-        won = state.node_transition(run, status=NodeStatus.FAILED, phase="", error=message,
-                                    finished_at=now, next_check_at=None)
+        won = state.node_transition(run, status=NodeStatus.FAILED, phase=NodePhase.NONE,
+                                    error=message, finished_at=now, next_check_at=None)
         if won:
             self.events.add("node", node_state(run))
             label = self.graph.label(run.node_id)
@@ -235,7 +236,7 @@ class Recorder:
             now = timezone.now()
             for run in self.runs.values():
                 if run.status in OPEN and state.node_transition(
-                        run, status=NodeStatus.CANCELLED, phase="", finished_at=now,
+                        run, status=NodeStatus.CANCELLED, phase=NodePhase.NONE, finished_at=now,
                         next_check_at=None):
                     self.events.add("node", node_state(run))
             return self._finish(status, error, now, {})

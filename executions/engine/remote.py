@@ -4,13 +4,14 @@ jobs (run together with asyncio.gather), and the small helpers over a run's job 
 import asyncio
 import logging
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from executions.models import NodeRun
 from wireflow_site.isotime import iso
 
-from .contracts import RemoteJob
+from .contracts import RemoteJob, remote
 from .graphview import GraphView
 from .nodectx import NodeInput
 
@@ -39,14 +40,28 @@ def close_attempt(log: list[dict[str, Any]], now: datetime, error: str | None,
     return entries
 
 
-async def outcome(kind: str, run: NodeRun, call: Awaitable[Any]) -> tuple[str, NodeRun, Any]:
+OutcomeKind = Literal["submitted", "checked", "expired", "cancel", "bound"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one provider call of a pass came to: `value` is what the call returned (a RemoteJob,
+    a RemoteStatus, a NodeResult, a price bound), or the exception it raised."""
+
+    kind: OutcomeKind
+    run: NodeRun
+    value: Any
+
+    @property
+    def failed(self) -> bool:
+        return isinstance(self.value, BaseException)
+
+
+async def outcome(kind: OutcomeKind, run: NodeRun, call: Awaitable[Any]) -> Outcome:
     try:
-        return kind, run, await call
+        return Outcome(kind, run, await call)
     except Exception as exc:  # recorded as the attempt's error by the caller
-        return kind, run, exc
-
-
-Outcome = tuple[str, NodeRun, Any]
+        return Outcome(kind, run, exc)
 
 
 async def gather(calls: list[Awaitable[Outcome]]) -> list[Outcome]:
@@ -58,17 +73,18 @@ async def check_and_fetch(prepared: NodeInput, run: NodeRun) -> Any:
     job = RemoteJob(request_id=run.request_id, urls=job_urls(run),
                     delivered=delivered if isinstance(delivered, dict) else None)
     ctx = prepared.context(attempt=run.attempt, webhook="")
-    status = await prepared.executor.check(ctx, job)
+    executor = remote(prepared.executor)
+    status = await executor.check(ctx, job)
     if not status.done:
         return status
-    return await prepared.executor.fetch(ctx, job)
+    return await executor.fetch(ctx, job)
 
 
 async def cancel_job(graph: GraphView, run: NodeRun, credentials: Any = None) -> None:
     """`credentials`: the node's team's key (nodectx.job_credentials, read beforehand)."""
     if not run.request_id:
         return
-    executor = graph.specs[run.node_id].executor  # type: ignore[attr-defined]
+    executor = remote(graph.executor(run.node_id))
     try:
         await executor.cancel(RemoteJob(request_id=run.request_id, urls=job_urls(run),
                                         credentials=credentials))

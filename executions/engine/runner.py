@@ -36,19 +36,20 @@ from django.utils import timezone
 from accounts.credits import InsufficientCredits, credits_cover_node
 from executions import dispatch
 from executions.events import LeaseLost
-from executions.models import Execution, ExecutionStatus, NodeRun, NodeStatus
+from executions.models import Execution, ExecutionStatus, NodePhase, NodeRun, NodeStatus
 from executions.presenters import node_state
 from wireflow_site.isotime import iso
 from workflows import dataflow
 
 from . import limits, state
-from .contracts import NodeFailure, NodeResult
+from .contracts import NodeFailure, NodeResult, inline, remote
 from .heartbeat import CallTimedOut, Heartbeat
 from .limits import input_problem
 from .nodectx import NodeInput, cached_result, job_credentials, prepare, webhook_url
 from .pricing import cost_bound, line_item
 from .recorder import DeadlinePassed, Recorder
 from .remote import (
+    Outcome,
     cancel_job,
     check_and_fetch,
     close_attempt,
@@ -197,7 +198,7 @@ class Runner(Recorder):
         sources = {link.source: self.runs[link.source] for link in incoming}
         spec = self.graph.specs[node_id]
         # Only a param that a port may replace can stand in for that port's missing input.
-        params = self.graph.params(node_id) if spec.ports_override_params else {}  # type: ignore[attr-defined]
+        params = self.graph.params(node_id) if spec.ports_override_params else {}
         return dataflow.decide(
             spec, params, incoming,
             {nid: run.status for nid, run in sources.items()},
@@ -206,7 +207,7 @@ class Runner(Recorder):
         )
 
     def _is_remote(self, node_id: str) -> bool:
-        return getattr(self.graph.specs[node_id].executor, "kind", "inline") == "remote"  # type: ignore[attr-defined]
+        return self.graph.executor(node_id).kind == "remote"
 
     def _next_wake(self) -> datetime:
         moments = [self.ex.deadline_at]
@@ -272,12 +273,13 @@ class Runner(Recorder):
         in one transaction (`_commit_pure`): a chain of 100 costs a few round trips, not
         hundreds. Anything else (a failure, an output over the limits) returns False, and the
         ordinary claim-run-record path takes the node, so the failure contract is the same."""
-        if self._pure_off or not getattr(prepared.executor, "pure", False) \
+        executor = prepared.executor
+        if self._pure_off or executor.kind != "inline" or not executor.pure \
                 or prepared.spec.credits or self._out_of_time():
             return False
         attempt = run.attempt + 1
         try:
-            result = prepared.executor.run(prepared.context(attempt=attempt, webhook=""))
+            result = executor.run(prepared.context(attempt=attempt, webhook=""))
         except Exception:
             return False
         if limits.result_problem(result):
@@ -285,7 +287,7 @@ class Runner(Recorder):
         now = timezone.now()
         entry = {"attempt": attempt, "startedAt": iso(now), "finishedAt": iso(now),
                  "error": None, "httpStatus": None}
-        fields = {"status": NodeStatus.COMPLETED, "phase": "", "attempt": attempt,
+        fields = {"status": NodeStatus.COMPLETED, "phase": NodePhase.NONE, "attempt": attempt,
                   "started_at": now, "finished_at": now,
                   "deadline_at": now + timedelta(seconds=prepared.timeout_seconds),
                   "input": prepared.stored, "cache_key": prepared.cache_key,
@@ -333,13 +335,13 @@ class Runner(Recorder):
         now = timezone.now()
         if run.deadline_at and now >= run.deadline_at:
             message = f"Timed out after {self.timeout_of(run)} s"
-            if run.phase == "running":
+            if run.phase == NodePhase.RUNNING:
                 message += " (the worker running it was lost)"
             return self.guarded(run, "the timeout", lambda: self.expire(run, message))
-        if run.phase == "retry_wait" and is_due(run, now):
+        if run.phase == NodePhase.RETRY_WAIT and is_due(run, now):
             prepared = self._prepared(run, None)
             return True if prepared is None else self._attempt_inline(run, prepared)
-        if run.phase == "running" and self._may_repeat(run):
+        if run.phase == NodePhase.RUNNING and self._may_repeat(run):
             # Its runner died or lost the database mid-call (a crash, a restart). A node
             # without side effects is simply run again, once: the new attempt makes a late
             # result of the old one lose, and a node that keeps killing its worker still ends
@@ -350,15 +352,15 @@ class Runner(Recorder):
         return False
 
     def _may_repeat(self, run: NodeRun) -> bool:
-        executor = self.graph.specs[run.node_id].executor  # type: ignore[attr-defined]
-        return getattr(executor, "repeatable", True) and not any(
+        executor = self.graph.executor(run.node_id)
+        return (executor.kind == "remote" or executor.repeatable) and not any(
             entry.get("error") == LOST_INLINE for entry in run.attempts_log)
 
     def _attempt_inline(self, run: NodeRun, prepared: NodeInput) -> bool:
         if self._out_of_time():
             return False
         self._started += 1
-        if not self.guarded(run, "the start", lambda: self.claim(run, prepared, "running")):
+        if not self.guarded(run, "the start", lambda: self.claim(run, prepared, NodePhase.RUNNING)):
             return False
         result = self._call_inline(run, prepared)
         if isinstance(result, NodeResult):
@@ -372,7 +374,8 @@ class Runner(Recorder):
         assert run.deadline_at is not None  # set by the claim
         left = min(run.deadline_at, self.ex.deadline_at) - timezone.now()
         try:
-            return self.heartbeat.call(lambda: prepared.executor.run(ctx), left.total_seconds())
+            return self.heartbeat.call(lambda: inline(prepared.executor).run(ctx),
+                                       left.total_seconds())
         except CallTimedOut:
             return DeadlinePassed()
         except SoftTimeLimitExceeded:
@@ -404,17 +407,17 @@ class Runner(Recorder):
                     else:
                         to_submit.append((run, prepared))
             elif run.deadline_at and now >= run.deadline_at:
-                lost = run.phase == "submitting" and not run.request_id
+                lost = run.phase == NodePhase.SUBMITTING and not run.request_id
                 expired.append((run, LOST_WHILE_SUBMITTING if lost
                                 else f"Timed out after {self.timeout_of(run)} s"))
-            elif run.phase == "submitting":
+            elif run.phase == NodePhase.SUBMITTING:
                 # Not ours: its runner died mid-call. Never submitted again; a completion
                 # webhook for that attempt still brings the result.
                 if run.remote.get("delivered"):
                     to_check.append((run, NodeInput.from_stored(self.ex, run, self.graph)))
             elif is_due(run, now):
                 prepared_again = NodeInput.from_stored(self.ex, run, self.graph)
-                (to_submit if run.phase == "retry_wait" else to_check).append((run,
+                (to_submit if run.phase == NodePhase.RETRY_WAIT else to_check).append((run,
                                                                                prepared_again))
         if self.finished:
             return True
@@ -424,7 +427,7 @@ class Runner(Recorder):
                                     and not prepared.billed_by_team])
         claimed = [(run, prepared) for run, prepared in to_submit
                    if not self.finished and self._claim_remote(run, prepared, bounds.get(run.pk))
-                   and run.phase == "submitting"]
+                   and run.phase == NodePhase.SUBMITTING]
         if self.finished or not (claimed or to_check or expired):
             return changed or bool(claimed)
         return self._do_remote_io(claimed, to_check, expired) or changed or bool(claimed)
@@ -441,8 +444,8 @@ class Runner(Recorder):
                 None)
             worst = {run.pk: prepared.spec.credits * type(prepared.params).max_billable_units()
                      for run, prepared in to_measure}
-            bounds.update({run.pk: value if isinstance(value, float) else worst[run.pk]
-                           for _, run, value in measured})
+            bounds.update({done.run.pk: done.value if isinstance(done.value, float)
+                           else worst[done.run.pk] for done in measured})
         return bounds
 
     def _claim_remote(self, run: NodeRun, prepared: NodeInput, bound: float | None) -> bool:
@@ -450,13 +453,13 @@ class Runner(Recorder):
         covers its cost bound, else it fails with the insufficient-credits error unsubmitted."""
         def start() -> bool:
             if bound is None:
-                return self.claim(run, prepared, "submitting")
+                return self.claim(run, prepared, NodePhase.SUBMITTING)
             try:
                 credits_cover_node(self.ex.team_id, self.ex.pk,
                                    line_item(self.graph, run.node_id), bound)
             except InsufficientCredits as exc:
                 return self.fail_unstarted(run, str(exc))
-            return self.claim(run, prepared, "submitting", credits_limit=bound)
+            return self.claim(run, prepared, NodePhase.SUBMITTING, credits_limit=bound)
 
         return self.guarded(run, "the start", start)
 
@@ -487,11 +490,11 @@ class Runner(Recorder):
         keys = {run.pk: job_credentials(self.ex.team_id, self.graph.specs[run.node_id])
                 for run, _ in expired}
 
-        def calls() -> list[Awaitable[tuple[str, NodeRun, Any]]]:
-            made: list[Awaitable[tuple[str, NodeRun, Any]]] = []
+        def calls() -> list[Awaitable[Outcome]]:
+            made: list[Awaitable[Outcome]] = []
             for run, prepared in to_submit:
                 ctx = prepared.context(attempt=run.attempt, webhook=webhook_url(run))
-                made.append(outcome("submitted", run, prepared.executor.submit(ctx)))
+                made.append(outcome("submitted", run, remote(prepared.executor).submit(ctx)))
             for run, prepared in to_check:
                 made.append(outcome("checked", run, check_and_fetch(prepared, run)))
             for run, _ in expired:
@@ -501,21 +504,21 @@ class Runner(Recorder):
         results = self.heartbeat.call(lambda: asyncio.run(gather(calls())), None)
         # Record successes first: a failure that stops the execution must find every job that
         # was submitted in this batch, so that it cancels them too.
-        results.sort(key=lambda item: isinstance(item[2], BaseException))
+        results.sort(key=lambda done: done.failed)
         messages = {run.pk: message for run, message in expired}
         changed = False
-        for kind, run, value in results:
+        for done in results:
             if self.finished:
                 break
-            changed = self._record_guarded(kind, run, value, messages.get(run.pk, "")) \
-                or changed
+            changed = self._record_guarded(done, messages.get(done.run.pk, "")) or changed
         return changed
 
-    def _record_guarded(self, kind: str, run: NodeRun, value: Any, expiry: str) -> bool:
-        return self.guarded(run, "the provider's answer",
-                            lambda: self._record(kind, run, value, expiry))
+    def _record_guarded(self, done: Outcome, expiry: str) -> bool:
+        return self.guarded(done.run, "the provider's answer",
+                            lambda: self._record(done, expiry))
 
-    def _record(self, kind: str, run: NodeRun, value: Any, expiry: str) -> bool:
+    def _record(self, done: Outcome, expiry: str) -> bool:
+        kind, run, value = done.kind, done.run, done.value
         if kind == "expired":
             return self.expire(run, expiry)
         if isinstance(value, BaseException):
@@ -534,7 +537,7 @@ class Runner(Recorder):
         # A fast provider may have called back already; keep what it delivered.
         delivered = delivery_of(run.pk)
         delay = 0.0 if delivered else poll_delay(0, webhook=job.webhook)
-        won = state.node_transition(run, phase="submitted", request_id=job.request_id,
+        won = state.node_transition(run, phase=NodePhase.SUBMITTED, request_id=job.request_id,
                                     remote={**job.urls, "webhook": job.webhook, **delivered},
                                     polls=0,
                                     next_check_at=timezone.now() + timedelta(seconds=delay))

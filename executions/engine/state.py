@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.credits import credits_release_execution
-from executions.models import Execution, ExecutionStatus, NodeRun, NodeStatus
+from executions.models import Execution, ExecutionStatus, NodePhase, NodeRun, NodeStatus
 
 
 def lease_seconds() -> float:
@@ -98,7 +98,7 @@ def execution_force_fail(execution_id: str, owner: str, error: str) -> bool:
     now = timezone.now()
     NodeRun.objects.filter(execution_id=execution_id,
                            status__in=[NodeStatus.PENDING, NodeStatus.RUNNING]).update(
-        status=NodeStatus.CANCELLED, phase="", finished_at=now, next_check_at=None)
+        status=NodeStatus.CANCELLED, phase=NodePhase.NONE, finished_at=now, next_check_at=None)
     return Execution.objects.filter(pk=execution_id, status=ExecutionStatus.RUNNING,
                                     lease_owner=owner).update(
         status=ExecutionStatus.FAILED, error=error, finished_at=now, wake_at=None) == 1

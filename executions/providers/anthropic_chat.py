@@ -16,35 +16,12 @@ from typing import Any
 
 import anthropic
 
-from .errors import ProviderError
-from .openai_chat import (
-    DEADLINE_SECONDS,
-    MAX_ANSWER_CHARS,
-    READ_TIMEOUT_SECONDS,
-    ChatAnswer,
-    ChatRequest,
-    OnText,
-)
-from .sdk_errors import sdk_errors
+from .openai_chat import ChatAnswer, ChatRequest, OnText, SdkChat, grown
 
 PROVIDER = "anthropic"
 SIM_ID_PREFIX = "msg_sim"  # the simulator's message ids: "simulated" in the output
 JSON_INSTRUCTION = ("Answer with one JSON object only: no text before or after it and no "
                     "code fences.")
-
-
-async def complete(request: ChatRequest, *, api_key: str, base_url: str,
-                   on_text: OnText | None = None, http_client: Any = None,
-                   timeout: float = READ_TIMEOUT_SECONDS,
-                   deadline: float = DEADLINE_SECONDS) -> ChatAnswer:
-    """Streams one message, calling `on_text` with the text so far as it grows."""
-    client = anthropic.AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=0,
-                                      timeout=timeout, http_client=http_client)
-    try:
-        async with sdk_errors(PROVIDER, anthropic, timeout=timeout, deadline=deadline):
-            return await _stream(client, request, on_text)
-    finally:
-        await client.close()
 
 
 def request_body(request: ChatRequest) -> dict[str, Any]:
@@ -86,17 +63,15 @@ async def _stream(client: anthropic.AsyncAnthropic, request: ChatRequest,
             output_tokens = event.message.usage.output_tokens
         elif event.type == "content_block_delta" and event.delta.type in (
                 "text_delta", "input_json_delta"):  # the latter: a forced tool's input
-            text += _delta_text(event.delta)
-            if len(text) > MAX_ANSWER_CHARS:
-                raise ProviderError(f"{PROVIDER} answered more than "
-                                    f"{MAX_ANSWER_CHARS:,} characters")
-            if on_text is not None:
-                on_text(text)
+            text = grown(PROVIDER, text, _delta_text(event.delta), on_text)
         elif event.type == "message_delta":
             stop = event.delta.stop_reason or stop
             output_tokens = event.usage.output_tokens  # cumulative
             input_tokens = _input_tokens(event.usage) or input_tokens
     return ChatAnswer(text, model, input_tokens, output_tokens, stop, simulated)
+
+
+complete = SdkChat(PROVIDER, anthropic, anthropic.AsyncAnthropic, _stream).complete
 
 
 def _delta_text(delta: Any) -> str:

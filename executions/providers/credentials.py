@@ -86,15 +86,6 @@ def team_pays(team_id: int, provider: str | None) -> bool:
         team_id=team_id, provider=provider).exists()
 
 
-def node_provider(spec: object) -> str | None:
-    """The provider whose key a node type runs on: the fal model nodes, and nodes whose
-    executor names its provider (`provider` attribute, e.g. replicate:custom)."""
-    if getattr(spec, "fal_model_id", None):
-        return "fal"
-    provider = getattr(getattr(spec, "executor", None), "provider", None)
-    return provider if isinstance(provider, str) else None
-
-
 def is_a_team_key(provider: str, key: str) -> bool:
     """Whether some team stored this key for `provider`: the built-in simulators accept the
     teams' own keys as the real provider accepts its customers' (linear: simulators only)."""

@@ -12,7 +12,7 @@ the provider's Retry-After).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,18 +74,45 @@ class ChatAnswer:
     simulated: bool = False
 
 
-async def complete(request: ChatRequest, *, api_key: str, base_url: str,
-                   on_text: OnText | None = None, http_client: Any = None,
-                   timeout: float = READ_TIMEOUT_SECONDS,
-                   deadline: float = DEADLINE_SECONDS) -> ChatAnswer:
-    """Streams one completion, calling `on_text` with the text so far as it grows."""
-    client = openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0,
-                                timeout=timeout, http_client=http_client)
-    try:
-        async with sdk_errors(PROVIDER, openai, timeout=timeout, deadline=deadline):
-            return await _stream(client, request, on_text)
-    finally:
-        await client.close()
+# Reads one streamed answer with a client of the SDK: (client, request, on_text).
+ReadStream = Callable[[Any, ChatRequest, OnText | None], Awaitable[ChatAnswer]]
+
+
+@dataclass(frozen=True)
+class SdkChat:
+    """A chat API over its official SDK (the `openai` or `anthropic` module), whose
+    `complete` is the module's: a client of `client_class` made for the one call and closed
+    after it, read by `read_stream`, every failure a ProviderError by `sdk_errors`."""
+
+    provider: str
+    sdk: Any
+    client_class: Callable[..., Any]
+    read_stream: ReadStream
+
+    async def complete(self, request: ChatRequest, *, api_key: str, base_url: str,
+                       on_text: OnText | None = None, http_client: Any = None,
+                       timeout: float = READ_TIMEOUT_SECONDS,
+                       deadline: float = DEADLINE_SECONDS) -> ChatAnswer:
+        """Streams one answer, calling `on_text` with the text so far as it grows."""
+        client = self.client_class(api_key=api_key, base_url=base_url, max_retries=0,
+                                   timeout=timeout, http_client=http_client)
+        try:
+            async with sdk_errors(self.provider, self.sdk, timeout=timeout,
+                                  deadline=deadline):
+                return await self.read_stream(client, request, on_text)
+        finally:
+            await client.close()
+
+
+def grown(provider: str, text: str, more: str, on_text: OnText | None) -> str:
+    """The answer so far with `more` added, shown to `on_text`; an answer past
+    MAX_ANSWER_CHARS is refused, so a runaway stream cannot fill the worker's memory."""
+    text += more
+    if len(text) > MAX_ANSWER_CHARS:
+        raise ProviderError(f"{provider} answered more than {MAX_ANSWER_CHARS:,} characters")
+    if on_text is not None:
+        on_text(text)
+    return text
 
 
 def request_body(request: ChatRequest) -> dict[str, Any]:
@@ -127,12 +154,10 @@ async def _stream(client: openai.AsyncOpenAI, request: ChatRequest,
         for choice in chunk.choices[:1]:
             stop = choice.finish_reason or stop
             if choice.delta.content:
-                text += choice.delta.content
-                if len(text) > MAX_ANSWER_CHARS:
-                    raise ProviderError(f"{PROVIDER} answered more than "
-                                        f"{MAX_ANSWER_CHARS:,} characters")
-                if on_text is not None:
-                    on_text(text)
+                text = grown(PROVIDER, text, choice.delta.content, on_text)
     if usage is None:  # some compatible servers ignore include_usage
         return ChatAnswer(text, model, 0, 0, stop, simulated)
     return ChatAnswer(text, model, usage.prompt_tokens, usage.completion_tokens, stop, simulated)
+
+
+complete = SdkChat(PROVIDER, openai, openai.AsyncOpenAI, _stream).complete

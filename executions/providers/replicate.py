@@ -11,7 +11,6 @@ NodeFailure (retrying will not fix it). Replicate's error bodies are `{"detail":
 problem details `{"title", "detail", "status"}`.
 """
 
-import re
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -22,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from executions.engine.contracts import NodeFailure
 from wireflow_site.tls import client_context
+from workflows.nodes.replicate import model_ref
 
 from .errors import (
     ProviderError,
@@ -34,10 +34,6 @@ from .errors import (
 PROVIDER = "replicate"
 Status = Literal["starting", "processing", "succeeded", "failed", "canceled"]
 TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "canceled"})
-# "owner/name", "owner/name:<version>" or a bare 64-hex version id; bounded, no backtracking
-# beyond the fixed lengths.
-MODEL_REF = re.compile(r"(?:([A-Za-z0-9][\w.-]{0,63})/([A-Za-z0-9][\w.-]{0,127})"
-                       r"(?::([0-9a-f]{64}))?|([0-9a-f]{64}))")
 MAX_ERROR_CHARS = 2000
 M = TypeVar("M", bound=BaseModel)
 
@@ -56,9 +52,7 @@ class ModelRef:
 
 def parse_model(text: str) -> ModelRef:
     """Reads a model reference; raises ValueError when it is not one."""
-    match = MODEL_REF.fullmatch(text.strip())
-    if not match:
-        raise ValueError('must be "owner/name", "owner/name:<version>" or a 64-hex version id')
+    match = model_ref(text)
     owner, name, version, bare = match.groups()
     return ModelRef(owner, name, version or bare)
 

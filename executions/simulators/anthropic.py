@@ -21,34 +21,25 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
-from django.http.response import HttpResponseBase as HttpResponse
-from django.views.decorators.csrf import csrf_exempt
 
-from . import state
-from .directives import parse_directives, strip_directives
 from .openai_chat import (
     GRAPH_SCHEMA,
-    HANG_SECONDS,
     MAX_MESSAGES,
     MAX_MODEL_CHARS,
     MAX_TOKENS_LIMIT,
     Plan,
     Refusal,
     bounded_int,
-    graph_reply,
-    guarded,
-    hang,
-    injected,
+    content_text,
+    counted_directives,
     key_matches,
     latency_of,
-    pieces_of,
+    plan_view,
     read_json,
-    reply_text,
+    reply_pieces,
     sse,
-    stream_response,
     tally_views,
     text_tokens,
 )
@@ -83,15 +74,6 @@ def anthropic_error(refusal: Refusal) -> JsonResponse:
     return response
 
 
-def _text(content: object) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(str(block.get("text", "")) for block in content[:MAX_MESSAGES]
-                        if isinstance(block, dict) and block.get("type") == "text")
-    return ""
-
-
 def _parse(body: dict[str, Any]) -> _Request:
     model = body.get("model")
     if not isinstance(model, str) or not model or len(model) > MAX_MODEL_CHARS:
@@ -106,13 +88,13 @@ def _parse(body: dict[str, Any]) -> _Request:
         if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
             raise Refusal(400, "invalid_request_error",
                           "messages: each message's role must be user or assistant")
-        found.append((str(message["role"]), _text(message.get("content"))))
+        found.append((str(message["role"]), content_text(message.get("content"))))
     temperature = body.get("temperature", 1.0)
     if isinstance(temperature, bool) or not isinstance(temperature, int | float) \
             or not 0 <= temperature <= 1:
         raise Refusal(400, "invalid_request_error",
                       "temperature: range: 0 <= temperature <= 1")
-    return _Request(model, _text(body.get("system")), found,
+    return _Request(model, content_text(body.get("system")), found,
                     bounded_int(body, "max_tokens", default=MAX_TOKENS_LIMIT))
 
 
@@ -124,31 +106,19 @@ def _key_of(request: HttpRequest) -> str:
 
 
 def admit(request: HttpRequest) -> Plan:
-    if not settings.SIMULATORS_ENABLED:
-        raise Refusal(404, "not_found_error", "Not found")
+    _check(request, "POST")
     key = _key_of(request)
-    if not key_matches(key, "anthropic"):
-        raise Refusal(401, "authentication_error", "invalid x-api-key")
-    if request.method != "POST":
-        raise Refusal(405, "invalid_request_error", f"Method {request.method} not allowed")
     if not request.headers.get("anthropic-version"):
         raise Refusal(400, "invalid_request_error",
                       "anthropic-version: header is required")
     body = read_json(request)
     parsed = _parse(body)
     texts = [parsed.system, *(text for _, text in parsed.messages)]
-    directives = parse_directives(*texts)
-    attempt = tally.attempt("chat", body) if directives.fail_status else 0
-    if directives.submit_fails(attempt):
-        tally.incr("refused")
-        raise injected(directives, attempt, "anthropic")
-    tally.count("requests", state.key_fingerprint(key))
-    last_user = next((text for role, text in reversed(parsed.messages) if role == "user"), "")
+    directives = counted_directives(tally, body, texts, key, "anthropic")
     json_mode = "json" in parsed.system.lower()  # asked for in the system prompt
     tool = _graph_tool(body)
-    reply = graph_reply(parsed.messages, directives) if tool \
-        else reply_text(strip_directives(last_user), json_mode)
-    pieces, finish = pieces_of(reply, parsed.max_tokens)
+    pieces, finish = reply_pieces(parsed.messages, directives, graph=bool(tool),
+                                  json_mode=json_mode, max_tokens=parsed.max_tokens)
     return Plan(model=parsed.model, pieces=pieces, finish=finish,
                 prompt_tokens=sum(text_tokens(text) + 4 for text in texts if text) + 3,
                 latency=latency_of(directives), hang=directives.hang,
@@ -228,25 +198,12 @@ def _new_id() -> str:
     return "msg_sim" + secrets.token_hex(12)
 
 
-@csrf_exempt
-async def messages_view(request: HttpRequest) -> HttpResponse:
-    return await guarded(request, _messages, anthropic_error)
+messages_view = plan_view(admit, events, message_body, anthropic_error, lambda: Refusal(
+    529, "overloaded_error", "Simulated hang ended."))
 
 
-async def _messages(request: HttpRequest) -> HttpResponse:
-    plan = await sync_to_async(admit)(request)
-    if plan.hang:
-        if plan.stream:
-            return stream_response(hang())
-        await asyncio.sleep(HANG_SECONDS)
-        raise Refusal(529, "overloaded_error", "Simulated hang ended.")
-    if plan.stream:
-        return stream_response(events(plan))
-    await asyncio.sleep(plan.latency)
-    return JsonResponse(message_body(plan))
-
-
-def _check_admin(request: HttpRequest, method: str) -> None:
+def _check(request: HttpRequest, method: str) -> None:
+    """The simulator is on, the request's key is one it takes and its method is `method`."""
     if not settings.SIMULATORS_ENABLED:
         raise Refusal(404, "not_found_error", "Not found")
     if not key_matches(_key_of(request), "anthropic"):
@@ -255,4 +212,4 @@ def _check_admin(request: HttpRequest, method: str) -> None:
         raise Refusal(405, "invalid_request_error", f"Method {request.method} not allowed")
 
 
-stats_view, reset_view = tally_views(tally, _check_admin, anthropic_error)
+stats_view, reset_view = tally_views(tally, _check, anthropic_error)

@@ -11,19 +11,13 @@ answered while SIMULATORS_ENABLED is off, even if the routes were mounted.
 """
 
 import hmac
-import json
-import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
-from django.views.decorators.csrf import csrf_exempt
 
 from executions import ssrf
 from executions.providers.credentials import is_a_team_key
@@ -32,30 +26,16 @@ from executions.providers.fal import platform_key
 from . import fal_jobs, state
 from .fal_jobs import Refusal
 from .state import Job
-
-logger = logging.getLogger("wireflow.simulators")
-View = Callable[..., JsonResponse]
+from .views import View, json_object, sync_simulator_view
 
 
 def fal_view(method: str) -> Callable[[View], View]:
-    def decorate(view: View) -> View:
-        @csrf_exempt
-        @wraps(view)
-        def wrapper(request: HttpRequest, **kwargs: Any) -> JsonResponse:
-            try:
-                if not settings.SIMULATORS_ENABLED:
-                    raise Refusal(404, "Not found")
-                _check_key(request)
-                if request.method != method:
-                    raise Refusal(405, f"Method {request.method} not allowed here")
-                return view(request, **kwargs)
-            except Refusal as refusal:
-                return _refusal_response(refusal)
-            except Exception:  # the simulator must answer like fal even when it has a bug
-                logger.exception("simulated fal failed on %s %s", request.method, request.path)
-                return JsonResponse({"detail": "Internal simulator error"}, status=500)
-        return wrapper
-    return decorate
+    return sync_simulator_view(
+        # (_check_key is defined below: looked up when a request comes.)
+        method, provider="fal", check_key=lambda request: _check_key(request),
+        not_found=lambda: Refusal(404, "Not found"),
+        not_allowed=lambda used: Refusal(405, f"Method {used} not allowed here"),
+        crashed=lambda: {"detail": "Internal simulator error"})
 
 
 @fal_view("POST")
@@ -126,17 +106,12 @@ def _check_key(request: HttpRequest) -> None:
 
 
 def _payload(request: HttpRequest) -> dict[str, Any]:
-    try:
-        payload = json.loads(request.body or b"{}")
-    except RequestDataTooBig as exc:
-        raise Refusal(413, "Request body too large") from exc
-    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
-        raise Refusal(422, [{"loc": ["body"], "msg": f"Invalid JSON: {exc}",
-                             "type": "json_invalid"}]) from exc
-    if not isinstance(payload, dict):
-        raise Refusal(422, [{"loc": ["body"], "msg": "Input should be a valid dictionary",
-                             "type": "dict_type"}])
-    return payload
+    return json_object(
+        request, too_large=Refusal(413, "Request body too large"),
+        invalid=lambda exc: Refusal(422, [{"loc": ["body"], "msg": f"Invalid JSON: {exc}",
+                                           "type": "json_invalid"}]),
+        not_object=Refusal(422, [{"loc": ["body"], "msg": "Input should be a valid dictionary",
+                                  "type": "dict_type"}]))
 
 
 def _webhook_url(request: HttpRequest) -> str | None:
@@ -170,10 +145,3 @@ def _urls(request: HttpRequest, job: Job) -> dict[str, str]:
 def _log(job: Job, message: str) -> dict[str, str]:
     when = datetime.fromtimestamp(job.submitted_at, UTC).isoformat()
     return {"message": message, "level": "INFO", "source": "user", "timestamp": when}
-
-
-def _refusal_response(refusal: Refusal) -> JsonResponse:
-    response = JsonResponse({"detail": refusal.detail}, status=refusal.http_status)
-    for name, value in refusal.headers.items():
-        response[name] = value
-    return response

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from executions import ssrf
 
-from . import state
+from . import state, views
 from .directives import Directives, parse_directives
 from .fal_models import family_for
 from .media import MediaInputError
@@ -29,15 +29,12 @@ WEBHOOK_MAX_ANSWER = 64 * 1024  # what is read of the receiver's answer (it is n
 CANCELLED = Outcome(400, {"detail": "Request was cancelled"}, "request_cancelled")
 
 
-class Refusal(Exception):
+class Refusal(views.Refusal):
     """An error answer in fal's format: HTTP status, `detail`, extra headers."""
 
     def __init__(self, http_status: int, detail: str | list[dict[str, Any]],
                  headers: dict[str, str] | None = None) -> None:
-        super().__init__(str(detail))
-        self.http_status = http_status
-        self.detail = detail
-        self.headers = headers or {}
+        super().__init__(str(detail), http_status, {"detail": detail}, headers)
 
 
 @dataclass(frozen=True)

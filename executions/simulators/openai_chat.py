@@ -25,13 +25,12 @@ import math
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase as HttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -41,6 +40,7 @@ from executions.providers.credentials import is_a_team_key, simulator_key
 from . import state
 from .directives import Directives, parse_directives, strip_directives
 from .tally import Tally
+from .views import json_object
 
 logger = logging.getLogger("wireflow.simulators")
 TTL_SECONDS = 24 * 3600
@@ -51,6 +51,7 @@ MAX_MESSAGES = 1000
 MAX_MODEL_CHARS = 256
 TITLE_WORDS = 8
 SIM_FINGERPRINT = "wireflow-sim"
+View = Callable[[HttpRequest], Coroutine[Any, Any, HttpResponse]]  # an async Django view
 
 
 class Refusal(Exception):
@@ -128,16 +129,11 @@ def key_matches(key: str, provider: str) -> bool:
 
 
 def read_json(request: HttpRequest) -> dict[str, Any]:
-    try:
-        body = json.loads(request.body or b"{}")
-    except RequestDataTooBig as exc:
-        raise Refusal(413, "invalid_request_error", "Request too large.") from exc
-    except (ValueError, RecursionError) as exc:
-        raise Refusal(400, "invalid_request_error",
-                      "We could not parse the JSON body of your request.") from exc
-    if not isinstance(body, dict):
-        raise Refusal(400, "invalid_request_error", "The body must be a JSON object.")
-    return body
+    return json_object(
+        request, too_large=Refusal(413, "invalid_request_error", "Request too large."),
+        invalid=lambda _: Refusal(400, "invalid_request_error",
+                                  "We could not parse the JSON body of your request."),
+        not_object=Refusal(400, "invalid_request_error", "The body must be a JSON object."))
 
 
 def bounded_int(body: dict[str, Any], *names: str, default: int) -> int:
@@ -150,7 +146,8 @@ def bounded_int(body: dict[str, Any], *names: str, default: int) -> int:
             raise Refusal(400, "invalid_request_error",
                           f"Invalid '{name}': expected an integer from 1 to "
                           f"{MAX_TOKENS_LIMIT}.", "invalid_value")
-        return value
+        number: int = value
+        return number
     return default
 
 
@@ -296,8 +293,9 @@ def is_graph_request(body: dict[str, Any]) -> bool:
 
 # --- The OpenAI protocol -------------------------------------------------------------------
 
-def _content_text(content: object) -> str:
-    """A message's text: a string, or the text parts of a list of content parts."""
+def content_text(content: object) -> str:
+    """A message's text: a string, or the text parts of a list of content parts (OpenAI's
+    parts and Anthropic's content blocks alike: `{"type": "text", "text": ...}`)."""
     if isinstance(content, str):
         return content
     if isinstance(content, list):
@@ -318,7 +316,7 @@ def _messages(body: dict[str, Any]) -> list[tuple[str, str]]:
         if not isinstance(message, dict) or not isinstance(message.get("role"), str):
             raise Refusal(400, "invalid_request_error",
                           "Invalid 'messages': each needs a role.", "invalid_value")
-        found.append((message["role"], _content_text(message.get("content"))))
+        found.append((message["role"], content_text(message.get("content"))))
     return found
 
 
@@ -358,6 +356,30 @@ def injected(directives: Directives, attempt: int, provider: str) -> Refusal:
                                  f"(simulated HTTP {status}, attempt {attempt}).")
 
 
+def counted_directives(tally: Tally, body: dict[str, Any], texts: list[str], key: str,
+                       provider: str) -> Directives:
+    """The directives in the request's texts, once the request is counted under its key's
+    fingerprint; a failure they inject into this attempt is raised instead, counted as
+    refused (the attempts are counted only when a failure is asked for)."""
+    directives = parse_directives(*texts)
+    attempt = tally.attempt("chat", body) if directives.fail_status else 0
+    if directives.submit_fails(attempt):
+        tally.incr("refused")
+        raise injected(directives, attempt, provider)
+    tally.count("requests", state.key_fingerprint(key))
+    return directives
+
+
+def reply_pieces(messages: list[tuple[str, str]], directives: Directives, *, graph: bool,
+                 json_mode: bool, max_tokens: int) -> tuple[list[str], str]:
+    """The reply a word at a time and its finish: a workflow for a generation request, else
+    a sentence from the last user message with the directives stripped."""
+    last_user = next((text for role, text in reversed(messages) if role == "user"), "")
+    reply = graph_reply(messages, directives) if graph \
+        else reply_text(strip_directives(last_user), json_mode)
+    return pieces_of(reply, max_tokens)
+
+
 def admit(request: HttpRequest) -> Plan:
     """Everything before the answer (sync: the cache and the database): the key, the body,
     the directives, the count."""
@@ -379,16 +401,9 @@ def admit(request: HttpRequest) -> Plan:
     json_mode = _json_mode(body, texts)
     max_tokens = bounded_int(body, "max_completion_tokens", "max_tokens",
                              default=MAX_TOKENS_LIMIT)
-    directives = parse_directives(*texts)
-    attempt = tally.attempt("chat", body) if directives.fail_status else 0
-    if directives.submit_fails(attempt):
-        tally.incr("refused")
-        raise injected(directives, attempt, "openai")
-    tally.count("requests", state.key_fingerprint(key))
-    last_user = next((text for role, text in reversed(messages) if role == "user"), "")
-    reply = graph_reply(messages, directives) if is_graph_request(body) \
-        else reply_text(strip_directives(last_user), json_mode)
-    pieces, finish = pieces_of(reply, max_tokens)
+    directives = counted_directives(tally, body, texts, key, "openai")
+    pieces, finish = reply_pieces(messages, directives, graph=is_graph_request(body),
+                                  json_mode=json_mode, max_tokens=max_tokens)
     options = body.get("stream_options")
     return Plan(model=model, pieces=pieces, finish=finish,
                 prompt_tokens=sum(text_tokens(text) + 4 for text in texts) + 3,
@@ -471,24 +486,33 @@ async def guarded(request: HttpRequest, answer: Callable[[HttpRequest], Any],
         return error(Refusal(500, "server_error", "Internal simulator error"))
 
 
-@csrf_exempt
-async def chat_completions_view(request: HttpRequest) -> HttpResponse:
-    return await guarded(request, _chat_completions, openai_error)
+def plan_view(admit: Callable[[HttpRequest], Plan], events: Callable[[Plan], AsyncIterator[bytes]],
+              body: Callable[[Plan], dict[str, Any]], error: Callable[[Refusal], HttpResponse],
+              hang_ended: Callable[[], Refusal]) -> View:
+    """A simulator's answering view: the request admitted (sync: the cache and the
+    database), then its `events` streamed or its whole `body` sent after the latency, every
+    Refusal in the provider's error shape. A hang sends nothing for HANG_SECONDS, then
+    (unless streaming) refuses with `hang_ended()`."""
+    async def answer(request: HttpRequest) -> HttpResponse:
+        plan = await sync_to_async(admit)(request)
+        if plan.hang:
+            if plan.stream:
+                return stream_response(hang())
+            await asyncio.sleep(HANG_SECONDS)
+            raise hang_ended()
+        if plan.stream:
+            return stream_response(events(plan))
+        await asyncio.sleep(plan.latency)
+        return JsonResponse(body(plan))
+
+    @csrf_exempt
+    async def view(request: HttpRequest) -> HttpResponse:
+        return await guarded(request, answer, error)
+    return view
 
 
-async def _chat_completions(request: HttpRequest) -> HttpResponse:
-    plan = await sync_to_async(admit)(request)
-    if plan.hang:
-        return stream_response(hang()) if plan.stream else await _hang_then_fail()
-    if plan.stream:
-        return stream_response(chunks(plan))
-    await asyncio.sleep(plan.latency)
-    return JsonResponse(completion_body(plan))
-
-
-async def _hang_then_fail() -> HttpResponse:
-    await asyncio.sleep(HANG_SECONDS)
-    return openai_error(Refusal(504, "server_error", "Simulated hang ended."))
+chat_completions_view = plan_view(admit, chunks, completion_body, openai_error, lambda: Refusal(
+    504, "server_error", "Simulated hang ended."))
 
 
 def _check_admin(request: HttpRequest, method: str) -> None:

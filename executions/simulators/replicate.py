@@ -12,18 +12,13 @@ is off, even if the routes were mounted.
 """
 
 import hmac
-import json
-import logging
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
-from django.views.decorators.csrf import csrf_exempt
 
 from executions import ssrf
 from executions.providers.credentials import is_a_team_key
@@ -31,34 +26,20 @@ from executions.providers.replicate import parse_model, platform_token
 
 from . import replicate_jobs
 from .replicate_jobs import Refusal
+from .views import View, json_object, sync_simulator_view
 
-logger = logging.getLogger("wireflow.simulators")
-View = Callable[..., JsonResponse]
 MAX_WEBHOOK_CHARS = 2000
 
 
 def replicate_view(method: str) -> Callable[[View], View]:
-    def decorate(view: View) -> View:
-        @csrf_exempt
-        @wraps(view)
-        def wrapper(request: HttpRequest, **kwargs: Any) -> JsonResponse:
-            try:
-                if not settings.SIMULATORS_ENABLED:
-                    raise Refusal(404, "Not found", "Not found.")
-                _check_token(request)
-                if request.method != method:
-                    raise Refusal(405, "Method not allowed",
-                                  f'Method "{request.method}" not allowed.')
-                return view(request, **kwargs)
-            except Refusal as refusal:
-                return _refusal_response(refusal)
-            except Exception:  # the simulator must answer like Replicate even with a bug
-                logger.exception("simulated replicate failed on %s %s", request.method,
-                                 request.path)
-                return JsonResponse({"title": "Internal server error", "status": 500,
-                                     "detail": "Internal simulator error"}, status=500)
-        return wrapper
-    return decorate
+    return sync_simulator_view(
+        # (_check_token is defined below: looked up when a request comes.)
+        method, provider="replicate", check_key=lambda request: _check_token(request),
+        not_found=lambda: Refusal(404, "Not found", "Not found."),
+        not_allowed=lambda used: Refusal(405, "Method not allowed",
+                                         f'Method "{used}" not allowed.'),
+        crashed=lambda: {"title": "Internal server error", "status": 500,
+                         "detail": "Internal simulator error"})
 
 
 @replicate_view("POST")
@@ -147,15 +128,10 @@ def _check_token(request: HttpRequest) -> None:
 
 
 def _body(request: HttpRequest) -> dict[str, Any]:
-    try:
-        body = json.loads(request.body or b"{}")
-    except RequestDataTooBig as exc:
-        raise Refusal(413, "Request too large", "Request body too large") from exc
-    except (ValueError, RecursionError) as exc:
-        raise Refusal(400, "Invalid JSON", f"Request body is not valid JSON: {exc}") from exc
-    if not isinstance(body, dict):
-        raise Refusal(422, "Input validation failed", "- body: Expected an object")
-    return body
+    return json_object(
+        request, too_large=Refusal(413, "Request too large", "Request body too large"),
+        invalid=lambda exc: Refusal(400, "Invalid JSON", f"Request body is not valid JSON: {exc}"),
+        not_object=Refusal(422, "Input validation failed", "- body: Expected an object"))
 
 
 def _webhook(body: dict[str, Any]) -> str | None:
@@ -174,10 +150,3 @@ def _webhook(body: dict[str, Any]) -> str | None:
     except ssrf.FetchError as exc:
         raise Refusal(422, "Input validation failed", f"- webhook: {exc}") from exc
     return url
-
-
-def _refusal_response(refusal: Refusal) -> JsonResponse:
-    response = JsonResponse(refusal.body, status=refusal.http_status)
-    for name, value in refusal.headers.items():
-        response[name] = value
-    return response

@@ -20,8 +20,9 @@ from django.core.cache import cache
 from executions import ssrf
 from executions.media import save_media
 
-from . import media, state
+from . import media, state, views
 from .directives import Directives, parse_directives, strip_directives
+from .tally import Tally
 from .timers import timers
 
 logger = logging.getLogger("wireflow.simulators")
@@ -36,18 +37,19 @@ IMAGE_WORDS = ("flux", "sdxl", "diffusion", "image", "imagen", "recraft", "ideog
 IMAGE_SIZE = (512, 384)
 MAX_TOKENS = 200
 _COUNTERS = ("submissions", "refused", "webhooks", "cancels")
+# The counters, attempts and resets; per-key counts and stats are Replicate's own (below): its
+# per-key counts are not reset with the rest.
+tally = Tally(_PREFIX, _COUNTERS)
 HELLO_WORLD_VERSION = "5c7d5dc6dd8bf75c1acaa8565735e7986bc5b66206b55cca93cb72c9bf15ccaa"
 
 
-class Refusal(Exception):
+class Refusal(views.Refusal):
     """An error answer in Replicate's format: status, problem-details body, extra headers."""
 
     def __init__(self, http_status: int, title: str, detail: str,
                  headers: dict[str, str] | None = None) -> None:
-        super().__init__(detail)
-        self.http_status = http_status
-        self.body: dict[str, Any] = {"title": title, "detail": detail, "status": http_status}
-        self.headers = headers or {}
+        super().__init__(detail, http_status,
+                         {"title": title, "detail": detail, "status": http_status}, headers)
 
 
 @dataclass
@@ -71,11 +73,9 @@ def create(model: str, version: str, payload: dict[str, Any], webhook: str | Non
                                     for name in ("prompt", "text", "simulate")))
     which = model or version
     # Attempts are counted per payload and per generation (a reset starts a new one).
-    generation = cache.get(f"{_PREFIX}generation") or 0
-    attempt = _incr(f"attempts:{generation}:{state.payload_key(which, payload)}") \
-        if directives.fail_status else 0
+    attempt = tally.attempt(which, payload) if directives.fail_status else 0
     if directives.submit_fails(attempt):
-        _incr("refused")
+        tally.incr("refused")
         raise _injected(directives, attempt)
     latency = state.default_latency() if directives.latency is None else directives.latency
     run = Run(id=_new_id(), model=model, version=version or HELLO_WORLD_VERSION, input=payload,
@@ -83,8 +83,8 @@ def create(model: str, version: str, payload: dict[str, Any], webhook: str | Non
               fail_job=directives.fail_job, webhook=webhook,
               key_seen=state.key_fingerprint(key_seen))
     _save(run)
-    _incr("submissions")
-    _incr(f"byKey:{run.key_seen}")
+    tally.incr("submissions")
+    tally.incr(f"byKey:{run.key_seen}")
     if not run.hang:
         timers.call_at(run.created_at + run.latency, complete, run.id, 1)
     return run
@@ -102,7 +102,7 @@ def cancel(run: Run) -> Run:
     if status_of(run, time.time()) in ("starting", "processing"):
         run.canceled_at = time.time()
         _save(run)
-        _incr("cancels")
+        tally.incr("cancels")
         cache.set(f"{_PREFIX}canceled:{run.id}", True, TTL_SECONDS)
         if run.webhook:
             timers.call_at(time.time(), complete, run.id, 1)
@@ -163,8 +163,7 @@ def stats(fingerprint: str | None = None) -> dict[str, Any]:
 
 
 def reset() -> None:
-    cache.delete_many([f"{_PREFIX}{name}" for name in _COUNTERS])
-    _incr("generation")
+    tally.reset()
 
 
 # --- Helpers -------------------------------------------------------------------------------
@@ -195,16 +194,6 @@ def _get(prediction_id: str) -> Run | None:
     if run.canceled_at is None and cache.get(f"{_PREFIX}canceled:{run.id}"):
         run.canceled_at = time.time()
     return run
-
-
-def _incr(name: str) -> int:
-    key = f"{_PREFIX}{name}"
-    cache.add(key, 0, TTL_SECONDS)
-    try:
-        return int(cache.incr(key))
-    except ValueError:  # expired in between
-        cache.set(key, 1, TTL_SECONDS)
-        return 1
 
 
 def _injected(directives: Directives, attempt: int) -> Refusal:
@@ -267,7 +256,7 @@ def _deliver(url: str, prediction_id: str, body: dict[str, Any]) -> bool:
         logger.warning("replicate webhook for %s to %s failed: %s", prediction_id, url, exc)
         return False
     if 200 <= response.status_code < 300:
-        _incr("webhooks")
+        tally.incr("webhooks")
         return True
     logger.warning("replicate webhook for %s answered HTTP %s", prediction_id,
                    response.status_code)

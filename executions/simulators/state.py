@@ -187,7 +187,8 @@ def simulator_stats() -> dict[str, Any]:
     client = _redis()
     if client is None:
         with _local_lock:
-            return json.loads(json.dumps(_local.get("stats") or _empty_stats()))
+            copied: dict[str, Any] = json.loads(json.dumps(_local.get("stats") or _empty_stats()))
+            return copied
     pipe = client.pipeline()
     pipe.hgetall(_COUNTS)
     for name in _HASHES:

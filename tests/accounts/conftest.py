@@ -8,6 +8,8 @@ from django.test import Client
 
 from accounts.models import User
 
+from .helpers import logged_in
+
 
 @pytest.fixture(autouse=True)
 def _no_allauth_rate_limits(settings: Any) -> None:
@@ -19,10 +21,4 @@ def _no_allauth_rate_limits(settings: Any) -> None:
 @pytest.fixture
 def browser_for(db: None) -> Callable[[User], Client]:
     """browser_for(user) -> a Django test client logged in as that user."""
-
-    def make(user: User) -> Client:
-        client = Client()
-        client.force_login(user)
-        return client
-
-    return make
+    return logged_in

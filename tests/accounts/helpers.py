@@ -1,6 +1,14 @@
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 
 from accounts.auth import ApiAuth, Caller
+from accounts.models import User
+
+
+def logged_in(user: User) -> Client:
+    """A Django test client with `user` logged in (a browser session)."""
+    client = Client()
+    client.force_login(user)
+    return client
 
 
 def authenticate(secret: str) -> Caller:

@@ -15,7 +15,7 @@ def logged_in_user_id(client: Client) -> str | None:
     return client.session.get("_auth_user_id")
 
 
-def test_signing_up_creates_the_user_and_their_personal_team_and_logs_them_in(db):
+def test_signing_up_creates_the_user_and_their_personal_team_and_logs_them_in(db: None) -> None:
     client = Client()
     response = client.post("/accounts/signup/", {
         "email": "new@example.com", "password1": "a-long-new-pass", "password2": "a-long-new-pass"})
@@ -37,7 +37,8 @@ def test_signing_up_creates_the_user_and_their_personal_team_and_logs_them_in(db
      "This password is too short."),
     ({"email": "", "password1": "", "password2": ""}, "This field is required."),
 ])
-def test_bad_sign_ups_show_the_error_on_the_form_and_create_nobody(db, data, error):
+def test_bad_sign_ups_show_the_error_on_the_form_and_create_nobody(db: None, data: dict[str, str],
+                                                                   error: str) -> None:
     response = Client().post("/accounts/signup/", data)
     assert response.status_code == 200
     assert error in response.content.decode()
@@ -45,7 +46,7 @@ def test_bad_sign_ups_show_the_error_on_the_form_and_create_nobody(db, data, err
     assert not User.objects.exists()
 
 
-def test_signing_up_with_a_taken_email_is_refused(owner):
+def test_signing_up_with_a_taken_email_is_refused(owner: User) -> None:
     response = Client().post("/accounts/signup/", {
         "email": "OWNER@example.com", "password1": "a-long-new-pass",
         "password2": "a-long-new-pass"})
@@ -54,7 +55,7 @@ def test_signing_up_with_a_taken_email_is_refused(owner):
     assert User.objects.count() == 1
 
 
-def test_logging_in_with_the_right_password_starts_a_session(owner):
+def test_logging_in_with_the_right_password_starts_a_session(owner: User) -> None:
     client = Client()
     response = client.post("/accounts/login/", {"login": "owner@example.com",
                                                 "password": PASSWORD})
@@ -62,7 +63,7 @@ def test_logging_in_with_the_right_password_starts_a_session(owner):
     assert logged_in_user_id(client) == str(owner.pk)
 
 
-def test_logging_in_with_a_wrong_password_shows_an_error(owner):
+def test_logging_in_with_a_wrong_password_shows_an_error(owner: User) -> None:
     client = Client()
     response = client.post("/accounts/login/", {"login": "owner@example.com",
                                                 "password": "wrong-password"})
@@ -71,13 +72,13 @@ def test_logging_in_with_a_wrong_password_shows_an_error(owner):
     assert logged_in_user_id(client) is None
 
 
-def test_logging_in_honours_a_safe_next_url(owner):
+def test_logging_in_honours_a_safe_next_url(owner: User) -> None:
     response = Client().post("/accounts/login/?next=/settings/api-keys/", {
         "login": "owner@example.com", "password": PASSWORD, "next": "/settings/api-keys/"})
     assert response["Location"] == "/settings/api-keys/"
 
 
-def test_logging_out_takes_a_post(owner):
+def test_logging_out_takes_a_post(owner: User) -> None:
     client = Client()
     client.force_login(owner)
 
@@ -89,12 +90,13 @@ def test_logging_out_takes_a_post(owner):
     assert logged_in_user_id(client) is None
 
 
-def test_a_password_reset_link_lets_the_user_choose_a_new_password(owner):
+def test_a_password_reset_link_lets_the_user_choose_a_new_password(owner: User) -> None:
     client = Client()
     response = client.post("/accounts/password/reset/", {"email": "owner@example.com"})
     assert response.status_code == 302
     assert len(mail.outbox) == 1
-    link = re.search(r"http://testserver(/accounts/password/reset/key/\S+/)", mail.outbox[0].body)
+    link = re.search(r"http://testserver(/accounts/password/reset/key/\S+/)",
+                     str(mail.outbox[0].body))
     assert link is not None
 
     form_page = client.get(link.group(1), follow=True)
@@ -107,11 +109,13 @@ def test_a_password_reset_link_lets_the_user_choose_a_new_password(owner):
     assert owner.check_password("a-brand-new-pass")
 
 
-def test_a_used_password_reset_link_says_so(owner):
+def test_a_used_password_reset_link_says_so(owner: User) -> None:
     client = Client()
     client.post("/accounts/password/reset/", {"email": "owner@example.com"})
-    path = re.search(r"http://testserver(/accounts/password/reset/key/\S+/)",
-                     mail.outbox[0].body).group(1)  # type: ignore[union-attr]
+    link = re.search(r"http://testserver(/accounts/password/reset/key/\S+/)",
+                     str(mail.outbox[0].body))
+    assert link is not None
+    path = link.group(1)
     set_page = client.get(path, follow=True).redirect_chain[-1][0]
     client.post(set_page, {"password1": "a-brand-new-pass", "password2": "a-brand-new-pass"})
 
@@ -120,13 +124,13 @@ def test_a_used_password_reset_link_says_so(owner):
     assert "This link no longer works" in again.content.decode()
 
 
-def test_a_password_reset_for_an_unknown_email_reveals_nothing(db):
+def test_a_password_reset_for_an_unknown_email_reveals_nothing(db: None) -> None:
     response = Client().post("/accounts/password/reset/", {"email": "nobody@example.com"},
                              follow=True)
     assert "Check your email" in response.content.decode()
 
 
-def test_changing_the_password_needs_the_current_one(owner):
+def test_changing_the_password_needs_the_current_one(owner: User) -> None:
     client = Client()
     client.force_login(owner)
     response = client.post("/accounts/password/change/", {
@@ -144,7 +148,7 @@ def test_changing_the_password_needs_the_current_one(owner):
     ("/accounts/password/reset/", "Reset your password"),
     ("/accounts/password/reset/done/", "Check your email"),
 ])
-def test_every_entrance_page_uses_the_site_layout(db, path, heading):
+def test_every_entrance_page_uses_the_site_layout(db: None, path: str, heading: str) -> None:
     html = Client().get(path).content.decode()
     assert 'class="topbar"' in html
     assert "/static/css/app.css" in html
@@ -154,7 +158,8 @@ def test_every_entrance_page_uses_the_site_layout(db, path, heading):
 
 @pytest.mark.parametrize("path", ["/accounts/password/change/", "/accounts/logout/",
                                   "/accounts/email/"])
-def test_every_signed_in_account_page_uses_the_site_layout_under_settings(owner, path):
+def test_every_signed_in_account_page_uses_the_site_layout_under_settings(owner: User,
+                                                                          path: str) -> None:
     client = Client()
     client.force_login(owner)
     html = client.get(path).content.decode()

@@ -8,12 +8,15 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
+from pytest_django import Settings
 
 from accounts.models import ProviderKey, Team, User
 from accounts.scopes import WORKFLOWS_READ, WORKFLOWS_WRITE
 from executions.providers.credentials import NoProviderKey, provider_credentials
 from tests.conftest import ApiClient
 from workflows.secretbox import unseal_provider_key
+
+from .helpers import logged_in
 
 pytestmark = pytest.mark.django_db
 
@@ -79,7 +82,8 @@ def test_it_lists_the_five_providers_and_whose_key_runs_each(api: ApiClient) -> 
     assert found["anthropic"]["configured"] is False and found["anthropic"]["source"] is None
 
 
-def test_fal_counts_as_configured_by_the_platform_when_fal_key_is_set(api, settings) -> None:
+def test_fal_counts_as_configured_by_the_platform_when_fal_key_is_set(
+        api: ApiClient, settings: Settings) -> None:
     settings.FAL_KEY = "operator-fal-key-9999"
     assert rows(api)["fal"] | {} == {"provider": "fal", "configured": True,
                                      "source": "platform", "baseUrl": None, "last4": None,
@@ -222,7 +226,8 @@ def test_a_private_base_url_is_refused_with_the_reason(api: ApiClient) -> None:
 
 # --- Encryption keys and their rotation ----------------------------------------------------
 
-def test_rotation_reseals_every_key_with_the_first_encryption_key(api, team, settings) -> None:
+def test_rotation_reseals_every_key_with_the_first_encryption_key(
+        api: ApiClient, team: Team, settings: Settings) -> None:
     settings.ENCRYPTION_KEYS = ["old-encryption-secret"]
     put_key(api)
     before = ProviderKey.objects.get(team=team).key_sealed
@@ -238,7 +243,8 @@ def test_rotation_reseals_every_key_with_the_first_encryption_key(api, team, set
     assert SECRET not in raw_column(team)
 
 
-def test_rotation_reports_keys_no_configured_key_reads(api, team, settings) -> None:
+def test_rotation_reports_keys_no_configured_key_reads(api: ApiClient, team: Team,
+                                                       settings: Settings) -> None:
     settings.ENCRYPTION_KEYS = ["lost-encryption-secret"]
     put_key(api)
     settings.ENCRYPTION_KEYS = ["new-encryption-secret"]
@@ -249,7 +255,8 @@ def test_rotation_reports_keys_no_configured_key_reads(api, team, settings) -> N
         provider_credentials(team.pk, "fal")
 
 
-def test_without_encryption_keys_they_derive_from_secret_key(api, team, settings) -> None:
+def test_without_encryption_keys_they_derive_from_secret_key(api: ApiClient, team: Team,
+                                                             settings: Settings) -> None:
     put_key(api)
     settings.SECRET_KEY = "a-completely-different-secret-key-for-this-test"
     assert unseal_provider_key(ProviderKey.objects.get(team=team).key_sealed) is None
@@ -257,7 +264,8 @@ def test_without_encryption_keys_they_derive_from_secret_key(api, team, settings
 
 # --- The resolver --------------------------------------------------------------------------
 
-def test_in_production_a_provider_configured_nowhere_has_no_key(team, settings) -> None:
+def test_in_production_a_provider_configured_nowhere_has_no_key(team: Team,
+                                                                settings: Settings) -> None:
     settings.SIMULATORS_ENABLED = False
     with pytest.raises(NoProviderKey, match="no API key for fal: set one in Settings > "
                                             "Providers"):
@@ -266,7 +274,7 @@ def test_in_production_a_provider_configured_nowhere_has_no_key(team, settings) 
         provider_credentials(team.pk, "anthropic")
 
 
-def test_with_the_simulators_fal_falls_back_to_the_simulator(team) -> None:
+def test_with_the_simulators_fal_falls_back_to_the_simulator(team: Team) -> None:
     found = provider_credentials(team.pk, "fal")
     assert (found.base_url, found.source) == (f"{SITE}/_sim/fal", "platform")
 
@@ -295,7 +303,8 @@ def test_the_estimate_says_a_node_on_the_teams_key_costs_nothing(api: ApiClient)
                                    "billedBy": "team"}]
 
 
-def test_no_workflow_or_execution_response_carries_the_key(api: ApiClient, monkeypatch) -> None:
+def test_no_workflow_or_execution_response_carries_the_key(api: ApiClient,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("executions.dispatch._send", lambda *args: None)
     put_key(api)
     workflow_id = priced_workflow(api)
@@ -314,12 +323,6 @@ def test_no_workflow_or_execution_response_carries_the_key(api: ApiClient, monke
 
 # --- Settings > Providers ------------------------------------------------------------------
 
-def browser(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def save_url(team: Team, provider: str = "fal") -> str:
     return f"/settings/providers/{team.pk}/{provider}/"
 
@@ -329,8 +332,8 @@ def test_the_page_needs_a_login(db: None) -> None:
     assert response.status_code == 302 and "login" in response["Location"]
 
 
-def test_the_owner_sets_a_key_on_the_page_and_sees_only_its_last_4(owner, team) -> None:
-    client = browser(owner)
+def test_the_owner_sets_a_key_on_the_page_and_sees_only_its_last_4(owner: User, team: Team) -> None:
+    client = logged_in(owner)
     page = client.get("/settings/providers/").content.decode()
     assert 'data-testid="provider-form-fal"' in page and "Simulated" in page
     assert "Configured by the platform" in page  # openai
@@ -342,8 +345,9 @@ def test_the_owner_sets_a_key_on_the_page_and_sees_only_its_last_4(owner, team) 
     assert provider_credentials(team.pk, "fal").api_key == SECRET
 
 
-def test_a_refused_key_shows_the_form_error_without_echoing_the_key(owner, team) -> None:
-    response = browser(owner).post(save_url(team), {"fal-api_key": SECRET,
+def test_a_refused_key_shows_the_form_error_without_echoing_the_key(owner: User,
+                                                                    team: Team) -> None:
+    response = logged_in(owner).post(save_url(team), {"fal-api_key": SECRET,
                                                     "fal-base_url": "http://10.0.0.7/x"})
     html = response.content.decode()
     assert response.status_code == 200
@@ -351,14 +355,14 @@ def test_a_refused_key_shows_the_form_error_without_echoing_the_key(owner, team)
     assert not ProviderKey.objects.filter(team=team).exists()
 
 
-def test_an_empty_key_is_a_form_error(owner, team) -> None:
-    response = browser(owner).post(save_url(team), {"fal-api_key": "", "fal-base_url": ""})
+def test_an_empty_key_is_a_form_error(owner: User, team: Team) -> None:
+    response = logged_in(owner).post(save_url(team), {"fal-api_key": "", "fal-base_url": ""})
     assert response.status_code == 200 and "This field is required" in response.content.decode()
 
 
-def test_removing_asks_for_confirmation(owner, team, api: ApiClient) -> None:
+def test_removing_asks_for_confirmation(owner: User, team: Team, api: ApiClient) -> None:
     put_key(api)
-    client = browser(owner)
+    client = logged_in(owner)
     confirm = client.get(f"{save_url(team)}remove/")
     assert confirm.status_code == 200 and b"confirm-remove-provider-key" in confirm.content
     assert ProviderKey.objects.filter(team=team).exists()
@@ -367,9 +371,10 @@ def test_removing_asks_for_confirmation(owner, team, api: ApiClient) -> None:
 
 
 @pytest.mark.parametrize("persona", ["teammate", "viewer"])
-def test_editors_and_viewers_see_the_page_read_only(persona, request, team, api) -> None:
+def test_editors_and_viewers_see_the_page_read_only(persona: str, request: pytest.FixtureRequest,
+                                                    team: Team, api: ApiClient) -> None:
     put_key(api)
-    client = browser(request.getfixturevalue(persona))
+    client = logged_in(request.getfixturevalue(persona))
     page = client.get("/settings/providers/").content.decode()
     assert "Configured by the team" in page and "…WXYZ" in page and SECRET not in page
     assert "provider-form-" not in page and "provider-remove-" not in page
@@ -378,20 +383,21 @@ def test_editors_and_viewers_see_the_page_read_only(persona, request, team, api)
     assert provider_credentials(team.pk, "fal").api_key == SECRET
 
 
-def test_a_stranger_cannot_reach_another_teams_keys(stranger, team, api) -> None:
+def test_a_stranger_cannot_reach_another_teams_keys(stranger: User, team: Team,
+                                                    api: ApiClient) -> None:
     put_key(api)
-    client = browser(stranger)
+    client = logged_in(stranger)
     assert client.post(save_url(team), {"fal-api_key": "other-key-1234"}).status_code == 404
     assert client.post(f"{save_url(team)}remove/").status_code == 404
     assert SECRET not in client.get("/settings/providers/").content.decode()
     assert provider_credentials(team.pk, "fal").api_key == SECRET
 
 
-def test_an_unknown_provider_page_is_404(owner, team) -> None:
-    assert browser(owner).post(save_url(team, "mistral"),
+def test_an_unknown_provider_page_is_404(owner: User, team: Team) -> None:
+    assert logged_in(owner).post(save_url(team, "mistral"),
                                {"mistral-api_key": SECRET}).status_code == 404
 
 
-def test_the_settings_tabs_and_menu_lead_to_the_page(owner) -> None:
-    html = browser(owner).get("/settings/").content.decode()
+def test_the_settings_tabs_and_menu_lead_to_the_page(owner: User) -> None:
+    html = logged_in(owner).get("/settings/").content.decode()
     assert 'data-testid="tab-providers"' in html and 'data-testid="menu-providers"' in html

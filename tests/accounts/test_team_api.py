@@ -2,6 +2,7 @@
 (and resend, rename, transfer, delete): shapes, scopes, the roles table, 404 for another team's
 ids, every error code."""
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -65,19 +66,23 @@ def role_of(team: Team, user: User) -> str | None:
 
 # --- GET /team and /team/members ---------------------------------------------------------------
 
-def test_the_team_is_the_keys_team_with_the_callers_role(api, api_for, team, teammate, viewer):
+def test_the_team_is_the_keys_team_with_the_callers_role(api: ApiClient,
+                                                         api_for: Callable[..., ApiClient],
+                                                         team: Team, teammate: User,
+                                                         viewer: User) -> None:
     assert api.get("/team").json() == {"id": team.pk, "name": team.name, "slug": team.slug,
                                        "plan": "free", "role": "owner", "memberCount": 3}
     assert api_for(viewer).get("/team").json()["role"] == "viewer"
 
 
-def test_a_browser_session_reads_its_current_team(owner, team, teammate):
+def test_a_browser_session_reads_its_current_team(owner: User, team: Team, teammate: User) -> None:
     assert teammate.current_team == team
     body = browser(teammate).get("/team").json()
     assert (body["id"], body["role"]) == (team.pk, "editor")
 
 
-def test_members_are_listed_in_the_order_they_joined(api, owner, teammate, viewer):
+def test_members_are_listed_in_the_order_they_joined(api: ApiClient, owner: User, teammate: User,
+                                                     viewer: User) -> None:
     owner.first_name, owner.last_name = "Ada", "Lovelace"
     owner.save()
     members = api.get("/team/members").json()["members"]
@@ -88,12 +93,15 @@ def test_members_are_listed_in_the_order_they_joined(api, owner, teammate, viewe
     assert all(m["joinedAt"].endswith("Z") for m in members)
 
 
-def test_a_key_lists_only_its_own_teams_members(api_for, owner, teammate, stranger):
+def test_a_key_lists_only_its_own_teams_members(api_for: Callable[..., ApiClient], owner: User,
+                                                teammate: User, stranger: User) -> None:
     emails = [m["email"] for m in api_for(stranger).get("/team/members").json()["members"]]
     assert emails == ["stranger@example.com"]
 
 
-def test_a_viewer_may_read_the_team_members_and_invitations(api, api_for, viewer):
+def test_a_viewer_may_read_the_team_members_and_invitations(api: ApiClient,
+                                                            api_for: Callable[..., ApiClient],
+                                                            viewer: User) -> None:
     invite(api)
     client = api_for(viewer, [WORKFLOWS_READ])
     assert client.get("/team/members").status_code == 200
@@ -115,15 +123,18 @@ READS = {"/team", "/team/members", "/team/invitations"}
 
 
 @pytest.mark.parametrize(("method", "path", "body"), EVERY_CALL)
-def test_every_endpoint_needs_a_key_or_a_session(method, path, body):
+def test_every_endpoint_needs_a_key_or_a_session(method: str, path: str,
+                                                 body: dict[str, Any] | None) -> None:
     response = ApiClient(None).request(method, path, body)
     assert_error(response, 401, {"error": "Missing Authorization header",
                                  "code": "missing_authorization"})
 
 
 @pytest.mark.parametrize(("method", "path", "body"), EVERY_CALL)
-def test_reading_needs_workflows_read_and_changing_team_manage(api_for, owner, team, method,
-                                                               path, body):
+def test_reading_needs_workflows_read_and_changing_team_manage(api_for: Callable[..., ApiClient],
+                                                               owner: User, team: Team, method: str,
+                                                               path: str,
+                                                               body: dict[str, Any] | None) -> None:
     needed = WORKFLOWS_READ if method == "GET" and path in READS else TEAM_MANAGE
     others = [s for s in ALL_SCOPES if s != needed]
     response = api_for(owner, others).request(method, path, body)
@@ -132,7 +143,7 @@ def test_reading_needs_workflows_read_and_changing_team_manage(api_for, owner, t
     assert Team.objects.filter(pk=team.pk, name=team.name).exists()
 
 
-def test_a_read_only_key_cannot_invite(api_for, owner):
+def test_a_read_only_key_cannot_invite(api_for: Callable[..., ApiClient], owner: User) -> None:
     response = invite(api_for(owner, [WORKFLOWS_READ, USAGE_READ]))
     assert_error(response, 403, {"code": "forbidden"})
     assert not Invitation.objects.exists()
@@ -154,7 +165,9 @@ def _calls(owner: User, member: User, invitation_id: int) -> list[tuple[str, str
 
 
 @pytest.mark.parametrize("role", [Role.EDITOR, Role.VIEWER])
-def test_editors_and_viewers_change_nothing(api, api_for, owner, team, member_of, role):
+def test_editors_and_viewers_change_nothing(api: ApiClient, api_for: Callable[..., ApiClient],
+                                            owner: User, team: Team, member_of: Callable[..., User],
+                                            role: Role) -> None:
     invitation_id = invite(api).json()["id"]
     other = member_of(Role.EDITOR, "other@example.com")
     client = api_for(member_of(role))
@@ -166,7 +179,8 @@ def test_editors_and_viewers_change_nothing(api, api_for, owner, team, member_of
     assert list(Invitation.objects.values_list("email", flat=True)) == ["new@example.com"]
 
 
-def test_admins_may_not_transfer_or_delete_the_team(api_for, admin, teammate, team):
+def test_admins_may_not_transfer_or_delete_the_team(api_for: Callable[..., ApiClient], admin: User,
+                                                    teammate: User, team: Team) -> None:
     client = api_for(admin)
     assert_error(client.post("/team/transfer", {"userId": teammate.pk}), 403, FORBIDDEN_ROLE)
     assert_error(client.delete("/team", body={"confirm": team.name}), 403, FORBIDDEN_ROLE)
@@ -174,7 +188,8 @@ def test_admins_may_not_transfer_or_delete_the_team(api_for, admin, teammate, te
     assert role_of(team, teammate) == Role.EDITOR
 
 
-def test_admins_manage_everyone_but_owners(api_for, admin, owner, teammate, team):
+def test_admins_manage_everyone_but_owners(api_for: Callable[..., ApiClient], admin: User,
+                                           owner: User, teammate: User, team: Team) -> None:
     client = api_for(admin)
     assert_error(invite(client, role="owner"), 403, FORBIDDEN_ROLE)
     assert_error(patch(client, f"/team/members/{owner.pk}", {"role": "admin"}), 403,
@@ -192,7 +207,9 @@ def test_admins_manage_everyone_but_owners(api_for, admin, owner, teammate, team
     assert patch(client, "/team", {"name": "Renamed by the admin"}).status_code == 200
 
 
-def test_an_admin_may_not_resend_or_revoke_an_owners_invitation(api, api_for, admin):
+def test_an_admin_may_not_resend_or_revoke_an_owners_invitation(api: ApiClient,
+                                                                api_for: Callable[..., ApiClient],
+                                                                admin: User) -> None:
     invitation_id = invite(api, role="owner").json()["id"]
     client = api_for(admin)
     assert_error(client.post(f"/team/invitations/{invitation_id}/resend"), 403, FORBIDDEN_ROLE)
@@ -200,13 +217,13 @@ def test_an_admin_may_not_resend_or_revoke_an_owners_invitation(api, api_for, ad
     assert Invitation.objects.get().revoked_at is None
 
 
-def test_an_owner_may_invite_another_owner(api):
+def test_an_owner_may_invite_another_owner(api: ApiClient) -> None:
     assert invite(api, role="owner").json()["role"] == "owner"
 
 
 # --- Another team's ids are 404 ----------------------------------------------------------------
 
-def test_another_teams_member_is_not_found(api, stranger, team):
+def test_another_teams_member_is_not_found(api: ApiClient, stranger: User, team: Team) -> None:
     assert_error(patch(api, f"/team/members/{stranger.pk}", {"role": "viewer"}), 404,
                  MEMBER_NOT_FOUND)
     assert_error(api.delete(f"/team/members/{stranger.pk}"), 404, MEMBER_NOT_FOUND)
@@ -214,7 +231,8 @@ def test_another_teams_member_is_not_found(api, stranger, team):
     assert Membership.objects.filter(user=stranger).count() == 1
 
 
-def test_another_teams_invitation_is_not_found(api, api_for, stranger):
+def test_another_teams_invitation_is_not_found(api: ApiClient, api_for: Callable[..., ApiClient],
+                                               stranger: User) -> None:
     theirs = invite(api_for(stranger), "friend@example.com").json()["id"]
     assert_error(api.delete(f"/team/invitations/{theirs}"), 404, INVITATION_NOT_FOUND)
     assert_error(api.post(f"/team/invitations/{theirs}/resend"), 404, INVITATION_NOT_FOUND)
@@ -222,7 +240,7 @@ def test_another_teams_invitation_is_not_found(api, api_for, stranger):
 
 
 @pytest.mark.parametrize("bad_id", ["0", "999999", "abc", "1.5", "-1", "9" * 30, "%C3%A9"])
-def test_unknown_or_garbled_ids_are_not_found(api, bad_id):
+def test_unknown_or_garbled_ids_are_not_found(api: ApiClient, bad_id: str) -> None:
     assert_error(patch(api, f"/team/members/{bad_id}", {"role": "viewer"}), 404,
                  MEMBER_NOT_FOUND)
     assert_error(api.delete(f"/team/members/{bad_id}"), 404, MEMBER_NOT_FOUND)
@@ -232,27 +250,32 @@ def test_unknown_or_garbled_ids_are_not_found(api, bad_id):
 
 # --- Members -----------------------------------------------------------------------------------
 
-def test_an_owner_changes_a_members_role(api, teammate, team):
+def test_an_owner_changes_a_members_role(api: ApiClient, teammate: User, team: Team) -> None:
     response = patch(api, f"/team/members/{teammate.pk}", {"role": "admin"})
     assert response.status_code == 200
     assert response.json() == {**response.json(), "userId": teammate.pk, "role": "admin"}
     assert role_of(team, teammate) == Role.ADMIN
 
 
-def test_the_last_owner_can_be_neither_demoted_nor_removed(api, owner, team):
+def test_the_last_owner_can_be_neither_demoted_nor_removed(api: ApiClient, owner: User,
+                                                           team: Team) -> None:
     assert_error(patch(api, f"/team/members/{owner.pk}", {"role": "admin"}), 409,
                  {"code": "last_owner"})
     assert_error(api.delete(f"/team/members/{owner.pk}"), 409, {"code": "last_owner"})
     assert role_of(team, owner) == Role.OWNER
 
 
-def test_an_owner_may_step_down_while_another_owner_stays(api, owner, member_of, team):
+def test_an_owner_may_step_down_while_another_owner_stays(api: ApiClient, owner: User,
+                                                          member_of: Callable[..., User],
+                                                          team: Team) -> None:
     member_of(Role.OWNER)
     assert patch(api, f"/team/members/{owner.pk}", {"role": "admin"}).status_code == 200
     assert role_of(team, owner) == Role.ADMIN
 
 
-def test_removing_a_member_revokes_their_keys_of_the_team(api, api_for, teammate, team):
+def test_removing_a_member_revokes_their_keys_of_the_team(api: ApiClient,
+                                                          api_for: Callable[..., ApiClient],
+                                                          teammate: User, team: Team) -> None:
     theirs = api_for(teammate)
     assert api.delete(f"/team/members/{teammate.pk}").status_code == 204
     assert not Membership.objects.filter(team=team, user=teammate).exists()
@@ -262,14 +285,16 @@ def test_removing_a_member_revokes_their_keys_of_the_team(api, api_for, teammate
     assert teammate.current_team is not None and teammate.current_team != team
 
 
-def test_a_member_leaves_by_removing_themself(api_for, teammate, team):
+def test_a_member_leaves_by_removing_themself(api_for: Callable[..., ApiClient], teammate: User,
+                                              team: Team) -> None:
     assert api_for(teammate).delete(f"/team/members/{teammate.pk}").status_code == 204
     assert not Membership.objects.filter(team=team, user=teammate).exists()
 
 
 @pytest.mark.parametrize("body", [{}, {"role": "boss"}, {"role": None}, {"role": 3},
                                   {"role": "Owner"}, [], "x"])
-def test_a_bad_role_is_invalid_request_naming_the_field(api, teammate, team, body):
+def test_a_bad_role_is_invalid_request_naming_the_field(api: ApiClient, teammate: User, team: Team,
+                                                        body: object) -> None:
     response = patch(api, f"/team/members/{teammate.pk}", body)
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_request"
@@ -280,7 +305,7 @@ def test_a_bad_role_is_invalid_request_naming_the_field(api, teammate, team, bod
 
 # --- Invitations -------------------------------------------------------------------------------
 
-def test_inviting_answers_201_with_the_link_and_emails_it(api, team):
+def test_inviting_answers_201_with_the_link_and_emails_it(api: ApiClient, team: Team) -> None:
     response = invite(api, "  New.Person@Example.COM ", "viewer")
     assert response.status_code == 201
     body = response.json()
@@ -297,13 +322,14 @@ def test_inviting_answers_201_with_the_link_and_emails_it(api, team):
     assert team.name in mail.outbox[0].subject
 
 
-def test_inviting_an_existing_member_is_409_already_member(api, teammate):
+def test_inviting_an_existing_member_is_409_already_member(api: ApiClient, teammate: User) -> None:
     assert_error(invite(api, "TeamMate@example.com"), 409, {"code": "already_member"})
     assert not Invitation.objects.exists()
     assert not mail.outbox
 
 
-def test_inviting_the_same_address_again_resends_the_open_invitation(api, make_user):
+def test_inviting_the_same_address_again_resends_the_open_invitation(
+        api: ApiClient, make_user: Callable[..., User]) -> None:
     first = invite(api, "new@example.com", "viewer")
     again = invite(api, "NEW@example.com", "editor")
     assert again.status_code == 201
@@ -327,20 +353,22 @@ def test_inviting_the_same_address_again_resends_the_open_invitation(api, make_u
     ({"role": "editor"}, ["email"]),
     ({"email": ["a@example.com"], "role": "editor"}, ["email"]),
 ])
-def test_a_bad_email_or_role_is_invalid_request_naming_the_field(api, body, fields):
+def test_a_bad_email_or_role_is_invalid_request_naming_the_field(api: ApiClient,
+                                                                 body: dict[str, Any],
+                                                                 fields: list[str]) -> None:
     response = api.post("/team/invitations", body)
     assert_error(response, 400, {"code": "invalid_request", "fields": fields})
     assert not Invitation.objects.exists()
 
 
 @pytest.mark.parametrize("raw", ["{not json", "[]", "null", '"x"'])
-def test_a_malformed_invitation_body_is_400(api, raw):
+def test_a_malformed_invitation_body_is_400(api: ApiClient, raw: str) -> None:
     response = api.request("POST", "/team/invitations", raw=raw)
     assert response.status_code == 400
     assert response.json()["code"] in {"invalid_json", "invalid_request"}
 
 
-def test_open_invitations_are_listed_newest_first(api, owner):
+def test_open_invitations_are_listed_newest_first(api: ApiClient, owner: User) -> None:
     invite(api, "a@example.com", "viewer")
     invite(api, "b@example.com", "admin")
     accepted = invite(api, "c@example.com").json()
@@ -354,7 +382,8 @@ def test_open_invitations_are_listed_newest_first(api, owner):
     assert set(listed[0]) == {"id", "email", "role", "expiresAt", "createdAt", "invitedBy"}
 
 
-def test_revoking_an_invitation_kills_its_link(api, make_user):
+def test_revoking_an_invitation_kills_its_link(api: ApiClient,
+                                               make_user: Callable[..., User]) -> None:
     created = invite(api)
     assert api.delete(f"/team/invitations/{created.json()['id']}").status_code == 204
     assert api.get("/team/invitations").json() == {"invitations": []}
@@ -363,7 +392,8 @@ def test_revoking_an_invitation_kills_its_link(api, make_user):
     assert accept(make_user("new@example.com"), token_of(created)).status_code == 410
 
 
-def test_resending_gives_a_new_link_and_expiry_and_kills_the_old_one(api, make_user):
+def test_resending_gives_a_new_link_and_expiry_and_kills_the_old_one(
+        api: ApiClient, make_user: Callable[..., User]) -> None:
     created = invite(api)
     Invitation.objects.update(expires_at=timezone.now() - timedelta(days=1))
     resent = api.post(f"/team/invitations/{created.json()['id']}/resend")
@@ -377,7 +407,8 @@ def test_resending_gives_a_new_link_and_expiry_and_kills_the_old_one(api, make_u
     assert accept(newcomer, token_of(resent)).status_code == 302
 
 
-def test_an_expired_link_is_refused(api, make_user, team):
+def test_an_expired_link_is_refused(api: ApiClient, make_user: Callable[..., User],
+                                    team: Team) -> None:
     created = invite(api)
     Invitation.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     newcomer = make_user("new@example.com")
@@ -385,7 +416,7 @@ def test_an_expired_link_is_refused(api, make_user, team):
     assert role_of(team, newcomer) is None
 
 
-def test_a_link_works_once(api, make_user, team):
+def test_a_link_works_once(api: ApiClient, make_user: Callable[..., User], team: Team) -> None:
     created = invite(api)
     newcomer = make_user("new@example.com")
     assert accept(newcomer, token_of(created)).status_code == 302
@@ -396,7 +427,7 @@ def test_a_link_works_once(api, make_user, team):
     assert role_of(team, newcomer) is None  # ... and it did not make them a member again
 
 
-def test_a_browser_session_invites_into_its_current_team(owner, team):
+def test_a_browser_session_invites_into_its_current_team(owner: User, team: Team) -> None:
     response = invite(browser(owner))
     assert response.status_code == 201
     assert Invitation.objects.get().team == team
@@ -404,7 +435,7 @@ def test_a_browser_session_invites_into_its_current_team(owner, team):
 
 # --- The team ----------------------------------------------------------------------------------
 
-def test_managers_rename_the_team_and_its_slug_stays(api, team):
+def test_managers_rename_the_team_and_its_slug_stays(api: ApiClient, team: Team) -> None:
     response = patch(api, "/team", {"name": "  Acme Studio "})
     assert response.status_code == 200
     assert (response.json()["name"], response.json()["slug"]) == ("Acme Studio", team.slug)
@@ -412,12 +443,14 @@ def test_managers_rename_the_team_and_its_slug_stays(api, team):
 
 @pytest.mark.parametrize("body", [{}, {"name": ""}, {"name": "   "}, {"name": "x" * 101},
                                   {"name": "a\x00b"}, {"name": 5}])
-def test_a_bad_team_name_is_invalid_request(api, team, body):
+def test_a_bad_team_name_is_invalid_request(api: ApiClient, team: Team,
+                                            body: dict[str, Any]) -> None:
     assert_error(patch(api, "/team", body), 400, {"code": "invalid_request", "fields": ["name"]})
     assert Team.objects.get(pk=team.pk).name == "owner's team"
 
 
-def test_the_owner_transfers_ownership_and_becomes_an_admin(api, owner, teammate, team):
+def test_the_owner_transfers_ownership_and_becomes_an_admin(api: ApiClient, owner: User,
+                                                            teammate: User, team: Team) -> None:
     response = api.post("/team/transfer", {"userId": teammate.pk})
     assert response.status_code == 200
     assert response.json()["role"] == "admin"
@@ -427,19 +460,22 @@ def test_the_owner_transfers_ownership_and_becomes_an_admin(api, owner, teammate
 
 
 @pytest.mark.parametrize("body", [{}, {"userId": "abc"}, {"userId": 0}, {"userId": 2**70}])
-def test_a_bad_transfer_target_is_invalid_request(api, body):
+def test_a_bad_transfer_target_is_invalid_request(api: ApiClient, body: dict[str, Any]) -> None:
     assert_error(api.post("/team/transfer", body), 400,
                  {"code": "invalid_request", "fields": ["userId"]})
 
 
-def test_transferring_to_oneself_is_invalid_request(api, owner, team):
+def test_transferring_to_oneself_is_invalid_request(api: ApiClient, owner: User,
+                                                    team: Team) -> None:
     assert_error(api.post("/team/transfer", {"userId": owner.pk}), 400,
                  {"code": "invalid_request", "fields": ["userId"]})
     assert role_of(team, owner) == Role.OWNER
 
 
 @pytest.mark.parametrize("how", ["body", "query"])
-def test_the_owner_deletes_the_team_by_confirming_its_name(api, owner, teammate, team, how):
+def test_the_owner_deletes_the_team_by_confirming_its_name(api: ApiClient, owner: User,
+                                                           teammate: User, team: Team,
+                                                           how: str) -> None:
     if how == "body":
         response = api.delete("/team", body={"confirm": "owner's team"})
     else:
@@ -453,7 +489,8 @@ def test_the_owner_deletes_the_team_by_confirming_its_name(api, owner, teammate,
 
 
 @pytest.mark.parametrize("call", ["no confirmation", "wrong name", "another case", "not a dict"])
-def test_deleting_without_the_right_name_is_invalid_request(api, team, call):
+def test_deleting_without_the_right_name_is_invalid_request(api: ApiClient, team: Team,
+                                                            call: str) -> None:
     response = {
         "no confirmation": lambda: api.delete("/team"),
         "wrong name": lambda: api.delete("/team", body={"confirm": "other team"}),
@@ -465,12 +502,12 @@ def test_deleting_without_the_right_name_is_invalid_request(api, team, call):
     assert Team.objects.filter(pk=team.pk).exists()
 
 
-def test_a_key_of_a_deleted_team_is_dead(api, team):
+def test_a_key_of_a_deleted_team_is_dead(api: ApiClient, team: Team) -> None:
     api.delete("/team", body={"confirm": team.name})
     assert_error(api.get("/team"), 401, {"code": "invalid_api_key"})
 
 
-def test_invitations_are_bounded_per_team(api, monkeypatch):
+def test_invitations_are_bounded_per_team(api: ApiClient, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("accounts.invitations.MAX_OPEN_INVITATIONS", 2)
     assert invite(api, "a@example.com").status_code == 201
     assert invite(api, "b@example.com").status_code == 201
@@ -478,7 +515,9 @@ def test_invitations_are_bounded_per_team(api, monkeypatch):
     assert invite(api, "a@example.com").status_code == 201  # re-sending is still fine
 
 
-def test_a_key_made_for_a_viewer_with_team_manage_still_cannot_manage(api_for, viewer):
+def test_a_key_made_for_a_viewer_with_team_manage_still_cannot_manage(
+        api_for: Callable[..., ApiClient], viewer: User) -> None:
+    assert viewer.current_team is not None
     created = api_key_create(user=viewer, team=viewer.current_team, name="k",
                              scopes=[TEAM_MANAGE])
     client = ApiClient(created.secret)

@@ -1,8 +1,9 @@
 """Settings > Team in the browser as owner, admin, editor, viewer and stranger: what each sees,
 what each may POST (a forged POST is the 403 page, never a change and never a 500)."""
 
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.core import mail
@@ -13,6 +14,9 @@ from accounts.invitations import invitation_create
 from accounts.models import ApiKey, Invitation, Membership, Role, Team, User
 from accounts.services import api_key_create, team_create
 
+if TYPE_CHECKING:  # the test client's response type exists only in django-stubs
+    from django.test.client import _MonkeyPatchedWSGIResponse
+
 pytestmark = pytest.mark.django_db
 URL = "/settings/team/"
 
@@ -22,7 +26,7 @@ def _site(settings: Any) -> None:
     settings.SITE_URL = "http://testserver"
 
 
-def html_of(response: Any) -> str:
+def html_of(response: "_MonkeyPatchedWSGIResponse") -> str:
     return response.content.decode().replace("&#x27;", "'")
 
 
@@ -42,21 +46,24 @@ def options_of(html: str, select_testid: str) -> list[str]:
 
 # --- Access --------------------------------------------------------------------------------------
 
-def test_the_page_needs_a_login(db):
+def test_the_page_needs_a_login(db: None) -> None:
     assert Client().get(URL)["Location"].startswith("/accounts/login/?next=/settings/team/")
 
 
-def test_someone_without_a_team_is_sent_to_create_one(owner, team, browser_for):
+def test_someone_without_a_team_is_sent_to_create_one(
+        owner: User, team: Team, browser_for: Callable[[User], Client]) -> None:
     Membership.objects.filter(user=owner).delete()
     assert browser_for(owner).get(URL)["Location"] == "/settings/teams/"
 
 
-def test_the_settings_tabs_lead_to_the_team_page(owner, browser_for):
+def test_the_settings_tabs_lead_to_the_team_page(owner: User,
+                                                 browser_for: Callable[[User], Client]) -> None:
     html = html_of(browser_for(owner).get("/settings/"))
     assert 'href="/settings/team/"' in html
 
 
-def test_the_page_shows_the_current_team(owner, team, browser_for):
+def test_the_page_shows_the_current_team(owner: User, team: Team,
+                                         browser_for: Callable[[User], Client]) -> None:
     other = team_create(owner=owner, name="Acme Studio")
     client = browser_for(owner)
     assert 'data-testid="team-name">owner\'s team<' in html_of(client.get(URL))
@@ -66,7 +73,8 @@ def test_the_page_shows_the_current_team(owner, team, browser_for):
 
 # --- What each role sees ---------------------------------------------------------------------
 
-def test_the_owner_sees_every_control(owner, team, admin, teammate, browser_for):
+def test_the_owner_sees_every_control(owner: User, team: Team, admin: User, teammate: User,
+                                      browser_for: Callable[[User], Client]) -> None:
     invitation = pending(team, owner)
     html = html_of(browser_for(owner).get(URL))
     for testid in ["invite-form", "rename-form", "transfer-form", "delete-team", "leave-team",
@@ -80,7 +88,8 @@ def test_the_owner_sees_every_control(owner, team, admin, teammate, browser_for)
     assert f'data-testid="role-select-{owner.pk}"' not in html
 
 
-def test_an_admin_manages_everyone_but_owners(owner, team, admin, teammate, browser_for):
+def test_an_admin_manages_everyone_but_owners(owner: User, team: Team, admin: User, teammate: User,
+                                              browser_for: Callable[[User], Client]) -> None:
     owners_invitation = pending(team, owner, "boss@example.com", Role.OWNER)
     editors_invitation = pending(team, owner, "ed@example.com", Role.EDITOR)
     html = html_of(browser_for(admin).get(URL))
@@ -99,7 +108,8 @@ def test_an_admin_manages_everyone_but_owners(owner, team, admin, teammate, brow
 
 @pytest.mark.parametrize("role", [Role.EDITOR, Role.VIEWER])
 def test_editors_and_viewers_see_members_and_invitations_but_no_controls(
-        owner, team, member_of, browser_for, role):
+        owner: User, team: Team, member_of: Callable[..., User],
+        browser_for: Callable[[User], Client], role: Role) -> None:
     invitation = pending(team, owner)
     me = member_of(role)
     html = html_of(browser_for(me).get(URL))
@@ -112,7 +122,7 @@ def test_editors_and_viewers_see_members_and_invitations_but_no_controls(
         assert f'data-testid="{testid}"' not in html, testid
 
 
-def test_empty_states_say_what_to_do(owner, browser_for):
+def test_empty_states_say_what_to_do(owner: User, browser_for: Callable[[User], Client]) -> None:
     html = html_of(browser_for(owner).get(URL))
     assert 'data-testid="alone"' in html
     assert 'data-testid="no-invitations"' in html
@@ -120,7 +130,8 @@ def test_empty_states_say_what_to_do(owner, browser_for):
 
 # --- Forged POSTs ----------------------------------------------------------------------------
 
-def _every_change(team: Team, target: User, invitation: Invitation) -> list[tuple[str, dict]]:
+def _every_change(team: Team, target: User,
+                  invitation: Invitation) -> list[tuple[str, dict[str, Any]]]:
     base = f"/settings/team/{team.pk}"
     return [
         (f"{base}/invite/", {"email": "x@example.com", "role": "viewer"}),
@@ -143,7 +154,10 @@ def _nothing_changed(team: Team, target: User, invitation: Invitation) -> None:
 
 
 @pytest.mark.parametrize("role", [Role.EDITOR, Role.VIEWER])
-def test_a_forged_post_by_an_editor_or_viewer_is_403(owner, team, member_of, browser_for, role):
+def test_a_forged_post_by_an_editor_or_viewer_is_403(owner: User, team: Team,
+                                                     member_of: Callable[..., User],
+                                                     browser_for: Callable[[User], Client],
+                                                     role: Role) -> None:
     target = member_of(Role.EDITOR, "target@example.com")
     invitation = pending(team, owner)
     client = browser_for(member_of(role))
@@ -155,8 +169,9 @@ def test_a_forged_post_by_an_editor_or_viewer_is_403(owner, team, member_of, bro
     assert len(mail.outbox) == 1
 
 
-def test_a_forged_post_by_an_admin_against_owners_is_403(owner, team, admin, teammate,
-                                                         browser_for):
+def test_a_forged_post_by_an_admin_against_owners_is_403(
+        owner: User, team: Team, admin: User, teammate: User,
+        browser_for: Callable[[User], Client]) -> None:
     owners_invitation = pending(team, owner, "boss@example.com", Role.OWNER)
     client = browser_for(admin)
     base = f"/settings/team/{team.pk}"
@@ -176,8 +191,9 @@ def test_a_forged_post_by_an_admin_against_owners_is_403(owner, team, admin, tea
     assert Team.objects.filter(pk=team.pk).exists()
 
 
-def test_a_stranger_finds_nothing_of_another_team(owner, team, teammate, stranger,
-                                                  browser_for):
+def test_a_stranger_finds_nothing_of_another_team(owner: User, team: Team, teammate: User,
+                                                  stranger: User,
+                                                  browser_for: Callable[[User], Client]) -> None:
     invitation = pending(team, owner)
     client = browser_for(stranger)
     for url, data in _every_change(team, teammate, invitation):
@@ -186,7 +202,9 @@ def test_a_stranger_finds_nothing_of_another_team(owner, team, teammate, strange
     _nothing_changed(team, teammate, invitation)
 
 
-def test_another_teams_invitation_or_member_is_not_found(owner, team, stranger, browser_for):
+def test_another_teams_invitation_or_member_is_not_found(
+        owner: User, team: Team, stranger: User, browser_for: Callable[[User], Client]) -> None:
+    assert stranger.current_team is not None
     theirs = pending(stranger.current_team, stranger, "friend@example.com")
     client = browser_for(owner)
     base = f"/settings/team/{team.pk}"
@@ -202,18 +220,21 @@ def test_another_teams_invitation_or_member_is_not_found(owner, team, stranger, 
                                   "/settings/team/99999999999999999999/rename/",
                                   "/settings/team/{team}/invitations/0/revoke/",
                                   "/settings/team/{team}/members/abc/remove/"])
-def test_huge_or_garbled_ids_are_not_found(owner, team, browser_for, path):
+def test_huge_or_garbled_ids_are_not_found(owner: User, team: Team,
+                                           browser_for: Callable[[User], Client],
+                                           path: str) -> None:
     response = browser_for(owner).post(path.format(team=team.pk), {"role": "viewer"})
     assert response.status_code == 404
 
 
-def test_changes_take_a_post(owner, team, teammate, browser_for):
+def test_changes_take_a_post(owner: User, team: Team, teammate: User,
+                             browser_for: Callable[[User], Client]) -> None:
     client = browser_for(owner)
     assert client.get(f"/settings/team/{team.pk}/invite/").status_code == 405
     assert client.get(f"/settings/team/{team.pk}/members/{teammate.pk}/role/").status_code == 405
 
 
-def test_changes_need_the_csrf_token(owner, team, teammate):
+def test_changes_need_the_csrf_token(owner: User, team: Team, teammate: User) -> None:
     client = Client(enforce_csrf_checks=True)
     client.force_login(owner)
     assert client.post(f"/settings/team/{team.pk}/members/{teammate.pk}/remove/"
@@ -223,7 +244,8 @@ def test_changes_need_the_csrf_token(owner, team, teammate):
 
 # --- Invitations on the page ---------------------------------------------------------------------
 
-def test_inviting_shows_the_link_once_and_emails_it(owner, team, browser_for):
+def test_inviting_shows_the_link_once_and_emails_it(owner: User, team: Team,
+                                                    browser_for: Callable[[User], Client]) -> None:
     client = browser_for(owner)
     response = client.post(f"/settings/team/{team.pk}/invite/",
                            {"email": "New@Example.com", "role": "viewer"})
@@ -244,21 +266,25 @@ def test_inviting_shows_the_link_once_and_emails_it(owner, team, browser_for):
     ({"email": "a@example.com", "role": "boss"}, "Select a valid choice."),
     ({"email": "a\x00@example.com", "role": "editor"}, "Null characters are not allowed."),
 ])
-def test_a_bad_invitation_is_a_form_error(owner, team, browser_for, data, error):
+def test_a_bad_invitation_is_a_form_error(owner: User, team: Team,
+                                          browser_for: Callable[[User], Client],
+                                          data: dict[str, str], error: str) -> None:
     response = browser_for(owner).post(f"/settings/team/{team.pk}/invite/", data)
     assert response.status_code == 200
     assert error in html_of(response)
     assert not Invitation.objects.exists()
 
 
-def test_inviting_a_member_says_so(owner, team, teammate, browser_for):
+def test_inviting_a_member_says_so(owner: User, team: Team, teammate: User,
+                                   browser_for: Callable[[User], Client]) -> None:
     response = browser_for(owner).post(f"/settings/team/{team.pk}/invite/",
                                        {"email": teammate.email, "role": "viewer"}, follow=True)
     assert "teammate@example.com is already a member of owner's team" in html_of(response)
     assert not Invitation.objects.exists()
 
 
-def test_resending_shows_a_new_link(owner, team, browser_for):
+def test_resending_shows_a_new_link(owner: User, team: Team,
+                                    browser_for: Callable[[User], Client]) -> None:
     invitation = pending(team, owner)
     Invitation.objects.update(expires_at=timezone.now() - timedelta(days=1))
     client = browser_for(owner)
@@ -270,7 +296,8 @@ def test_resending_shows_a_new_link(owner, team, browser_for):
     assert Invitation.objects.get().expires_at > timezone.now()
 
 
-def test_revoking_removes_the_invitation(owner, team, browser_for):
+def test_revoking_removes_the_invitation(owner: User, team: Team,
+                                         browser_for: Callable[[User], Client]) -> None:
     invitation = pending(team, owner)
     client = browser_for(owner)
     client.post(f"/settings/team/{team.pk}/invitations/{invitation.pk}/revoke/")
@@ -280,20 +307,23 @@ def test_revoking_removes_the_invitation(owner, team, browser_for):
 
 # --- Members on the page -------------------------------------------------------------------------
 
-def test_the_owner_changes_a_role(owner, team, teammate, browser_for):
+def test_the_owner_changes_a_role(owner: User, team: Team, teammate: User,
+                                  browser_for: Callable[[User], Client]) -> None:
     response = browser_for(owner).post(f"/settings/team/{team.pk}/members/{teammate.pk}/role/",
                                        {"role": "admin"}, follow=True)
     assert role_of(team, teammate) == Role.ADMIN
     assert "teammate@example.com is now Admin." in html_of(response)
 
 
-def test_a_bad_role_changes_nothing(owner, team, teammate, browser_for):
+def test_a_bad_role_changes_nothing(owner: User, team: Team, teammate: User,
+                                    browser_for: Callable[[User], Client]) -> None:
     browser_for(owner).post(f"/settings/team/{team.pk}/members/{teammate.pk}/role/",
                             {"role": "boss"})
     assert role_of(team, teammate) == Role.EDITOR
 
 
-def test_removing_asks_first_then_revokes_their_keys(owner, team, teammate, browser_for):
+def test_removing_asks_first_then_revokes_their_keys(owner: User, team: Team, teammate: User,
+                                                     browser_for: Callable[[User], Client]) -> None:
     key = api_key_create(user=teammate, team=team, name="theirs").api_key
     client = browser_for(owner)
     url = f"/settings/team/{team.pk}/members/{teammate.pk}/remove/"
@@ -305,7 +335,8 @@ def test_removing_asks_first_then_revokes_their_keys(owner, team, teammate, brow
     assert ApiKey.objects.get(pk=key.pk).revoked_at is not None
 
 
-def test_the_last_owner_cannot_be_demoted_and_is_told_why(owner, team, browser_for):
+def test_the_last_owner_cannot_be_demoted_and_is_told_why(
+        owner: User, team: Team, browser_for: Callable[[User], Client]) -> None:
     other = team_create(owner=owner, name="Mine too")
     response = browser_for(owner).post(f"/settings/team/{other.pk}/members/{owner.pk}/role/",
                                        {"role": "admin"}, follow=True)
@@ -313,7 +344,8 @@ def test_the_last_owner_cannot_be_demoted_and_is_told_why(owner, team, browser_f
     assert role_of(other, owner) == Role.OWNER
 
 
-def test_a_member_leaves_and_works_on_in_their_own_team(owner, team, teammate, browser_for):
+def test_a_member_leaves_and_works_on_in_their_own_team(
+        owner: User, team: Team, teammate: User, browser_for: Callable[[User], Client]) -> None:
     client = browser_for(teammate)
     assert 'data-testid="confirm-leave"' in html_of(client.get(f"/settings/team/{team.pk}/leave/"))
     response = client.post(f"/settings/team/{team.pk}/leave/")
@@ -323,33 +355,38 @@ def test_a_member_leaves_and_works_on_in_their_own_team(owner, team, teammate, b
     assert teammate.current_team is not None and teammate.current_team != team
 
 
-def test_the_last_owner_cannot_leave(owner, team, browser_for):
+def test_the_last_owner_cannot_leave(owner: User, team: Team,
+                                     browser_for: Callable[[User], Client]) -> None:
     response = browser_for(owner).post(f"/settings/team/{team.pk}/leave/", follow=True)
     assert "The last owner of a team can be neither removed nor leave" in html_of(response)
     assert role_of(team, owner) == Role.OWNER
 
 
-def test_removing_oneself_is_leaving(owner, team, teammate, browser_for):
+def test_removing_oneself_is_leaving(owner: User, team: Team, teammate: User,
+                                     browser_for: Callable[[User], Client]) -> None:
     response = browser_for(teammate).get(f"/settings/team/{team.pk}/members/{teammate.pk}/remove/")
     assert response["Location"] == f"/settings/team/{team.pk}/leave/"
 
 
 # --- The team ----------------------------------------------------------------------------------
 
-def test_managers_rename_the_team(owner, team, admin, browser_for):
+def test_managers_rename_the_team(owner: User, team: Team, admin: User,
+                                  browser_for: Callable[[User], Client]) -> None:
     browser_for(admin).post(f"/settings/team/{team.pk}/rename/", {"name": "Acme"})
     assert Team.objects.get(pk=team.pk).name == "Acme"
 
 
 @pytest.mark.parametrize("name", ["", "   ", "x" * 101])
-def test_a_bad_name_is_a_form_error(owner, team, browser_for, name):
+def test_a_bad_name_is_a_form_error(owner: User, team: Team, browser_for: Callable[[User], Client],
+                                    name: str) -> None:
     response = browser_for(owner).post(f"/settings/team/{team.pk}/rename/", {"name": name})
     assert response.status_code == 200
     assert "field-error" in html_of(response)
     assert Team.objects.get(pk=team.pk).name == "owner's team"
 
 
-def test_the_owner_transfers_ownership_after_confirming(owner, team, teammate, browser_for):
+def test_the_owner_transfers_ownership_after_confirming(
+        owner: User, team: Team, teammate: User, browser_for: Callable[[User], Client]) -> None:
     client = browser_for(owner)
     url = f"/settings/team/{team.pk}/transfer/"
     confirm = client.get(url, {"user": teammate.pk})
@@ -361,7 +398,8 @@ def test_the_owner_transfers_ownership_after_confirming(owner, team, teammate, b
     assert 'data-testid="transfer-form"' not in html  # an admin now
 
 
-def test_a_transfer_to_nobody_changes_nothing(owner, team, stranger, browser_for):
+def test_a_transfer_to_nobody_changes_nothing(owner: User, team: Team, stranger: User,
+                                              browser_for: Callable[[User], Client]) -> None:
     client = browser_for(owner)
     url = f"/settings/team/{team.pk}/transfer/"
     assert client.post(url, {"user": "abc"})["Location"] == URL
@@ -369,7 +407,8 @@ def test_a_transfer_to_nobody_changes_nothing(owner, team, stranger, browser_for
     assert role_of(team, owner) == Role.OWNER
 
 
-def test_the_owner_deletes_the_team_by_typing_its_name(owner, team, teammate, browser_for):
+def test_the_owner_deletes_the_team_by_typing_its_name(
+        owner: User, team: Team, teammate: User, browser_for: Callable[[User], Client]) -> None:
     client = browser_for(owner)
     url = f"/settings/team/{team.pk}/delete/"
     assert 'data-testid="confirm-delete"' in html_of(client.get(url))
@@ -384,6 +423,7 @@ def test_the_owner_deletes_the_team_by_typing_its_name(owner, team, teammate, br
     assert teammate.current_team is not None
 
 
-def test_the_team_switcher_links_the_team_page(owner, browser_for):
+def test_the_team_switcher_links_the_team_page(owner: User,
+                                               browser_for: Callable[[User], Client]) -> None:
     html = html_of(browser_for(owner).get("/settings/"))
     assert 'data-testid="team-settings-link"' in html

@@ -4,11 +4,14 @@ does not run here (nothing is committed): rows' executions are ended by the test
 
 import csv
 import io
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
+from pytest_django import Settings
 
 from accounts.credits import credits_grant
 from accounts.models import Team, User
@@ -24,7 +27,8 @@ from executions.models import (
     RowStatus,
     Trigger,
 )
-from tests.api.run_helpers import create_workflow, error_of, inputs_graph, node
+from tests.api.run_helpers import create_workflow, error_of, inputs_graph
+from tests.builders import node
 from tests.conftest import ApiClient
 
 pytestmark = pytest.mark.django_db
@@ -71,7 +75,8 @@ def workflow_id(api: ApiClient) -> str:
 
 # --- Create -------------------------------------------------------------------------------
 
-def test_json_rows_make_a_batch_that_starts_as_many_rows_as_its_concurrency(api, workflow_id):
+def test_json_rows_make_a_batch_that_starts_as_many_rows_as_its_concurrency(
+        api: ApiClient, workflow_id: str) -> None:
     response = create_batch(api, workflow_id, fox_rows(7), concurrency=3)
     assert response.status_code == 201, response.content
     body = response.json()
@@ -85,13 +90,13 @@ def test_json_rows_make_a_batch_that_starts_as_many_rows_as_its_concurrency(api,
     assert sorted(e.inputs["prompt"] for e in started) == ["fox 1", "fox 2", "fox 3"]
 
 
-def test_the_concurrency_defaults_to_five(api, workflow_id):
+def test_the_concurrency_defaults_to_five(api: ApiClient, workflow_id: str) -> None:
     body = create_batch(api, workflow_id, fox_rows(8)).json()
     assert Batch.objects.get(pk=body["batchId"]).concurrency == 5
     assert BatchRow.objects.filter(batch_id=body["batchId"], status="RUNNING").count() == 5
 
 
-def test_a_csv_file_with_ids_or_labels_in_its_header_makes_a_batch(api):
+def test_a_csv_file_with_ids_or_labels_in_its_header_makes_a_batch(api: ApiClient) -> None:
     workflow = create_workflow(api, inputs_graph())
     text = "Prompt,style,Count\na red fox,photo,3\n\"a fox, sketched\",sketch,\n"
     response = post_csv(api, workflow["id"], text, concurrency="1")
@@ -103,7 +108,8 @@ def test_a_csv_file_with_ids_or_labels_in_its_header_makes_a_batch(api):
     assert Batch.objects.get(pk=response.json()["batchId"]).concurrency == 1
 
 
-def test_a_csv_file_over_the_json_body_limit_is_accepted(api, workflow_id, settings):
+def test_a_csv_file_over_the_json_body_limit_is_accepted(api: ApiClient, workflow_id: str,
+                                                         settings: Settings) -> None:
     settings.BATCH_MAX_ROWS = 1000
     cell = "x" * 300
     text = "Prompt\n" + "".join(f"{cell}{i}\n" for i in range(1000))
@@ -113,13 +119,15 @@ def test_a_csv_file_over_the_json_body_limit_is_accepted(api, workflow_id, setti
     assert response.json()["total"] == 1000
 
 
-def test_a_json_body_over_the_limit_is_still_413(api, workflow_id, settings):
+def test_a_json_body_over_the_limit_is_still_413(api: ApiClient, workflow_id: str,
+                                                 settings: Settings) -> None:
     rows = [{"Prompt": "x" * 300} for _ in range(1000)]
     response = create_batch(api, workflow_id, rows)
     assert error_of(response) == (413, "payload_too_large")
 
 
-def test_a_csv_file_over_its_limit_is_413(api, workflow_id, settings):
+def test_a_csv_file_over_its_limit_is_413(api: ApiClient, workflow_id: str,
+                                          settings: Settings) -> None:
     settings.BATCH_CSV_MAX_BYTES = 1000
     response = post_csv(api, workflow_id, "Prompt\n" + "a fox\n" * 400)
     assert error_of(response) == (413, "payload_too_large")
@@ -128,45 +136,46 @@ def test_a_csv_file_over_its_limit_is_413(api, workflow_id, settings):
 
 # --- Bounds and bad input ---------------------------------------------------------------------
 
-def test_1001_rows_are_refused(api, workflow_id):
+def test_1001_rows_are_refused(api: ApiClient, workflow_id: str) -> None:
     response = create_batch(api, workflow_id, [{"Prompt": "a"}] * 1001)
     assert error_of(response) == (400, "invalid_request")
     assert "Too many rows: 1001 (at most 1000)" in response.json()["error"]
     assert not Batch.objects.exists()
 
 
-def test_1001_csv_rows_are_refused(api, workflow_id):
+def test_1001_csv_rows_are_refused(api: ApiClient, workflow_id: str) -> None:
     response = post_csv(api, workflow_id, "Prompt\n" + "a\n" * 1001)
     assert error_of(response) == (400, "invalid_request")
     assert "Too many rows" in response.json()["error"]
 
 
 @pytest.mark.parametrize("concurrency", [0, 51, -1])
-def test_a_concurrency_out_of_1_to_50_is_refused(api, workflow_id, concurrency):
+def test_a_concurrency_out_of_1_to_50_is_refused(api: ApiClient, workflow_id: str,
+                                                 concurrency: int) -> None:
     response = create_batch(api, workflow_id, fox_rows(2), concurrency=concurrency)
     assert error_of(response) == (400, "invalid_request")
     assert response.json()["error"] == "concurrency must be between 1 and 50"
     assert response.json()["fields"] == ["concurrency"]
 
 
-def test_no_rows_is_refused(api, workflow_id):
+def test_no_rows_is_refused(api: ApiClient, workflow_id: str) -> None:
     response = create_batch(api, workflow_id, [])
     assert error_of(response) == (400, "invalid_request")
 
 
 @pytest.mark.parametrize("body", [{}, {"rows": "abc"}, {"rows": [1, 2]}, [],
                                   {"rows": [{}], "concurrency": "many"}])
-def test_a_body_of_the_wrong_shape_is_400(api, workflow_id, body):
+def test_a_body_of_the_wrong_shape_is_400(api: ApiClient, workflow_id: str, body: object) -> None:
     response = api.post(f"/workflows/{workflow_id}/batches", body)
     assert error_of(response) == (400, "invalid_request")
 
 
-def test_malformed_json_is_400_invalid_json(api, workflow_id):
+def test_malformed_json_is_400_invalid_json(api: ApiClient, workflow_id: str) -> None:
     response = api.post(f"/workflows/{workflow_id}/batches", raw="{nope")
     assert error_of(response) == (400, "invalid_json")
 
 
-def test_a_bad_row_is_400_naming_it(api, workflow_id):
+def test_a_bad_row_is_400_naming_it(api: ApiClient, workflow_id: str) -> None:
     rows = [{"Prompt": "ok"}, {"Prompt": "ok"}, {"Nope": "x"}]
     response = create_batch(api, workflow_id, rows)
     assert error_of(response) == (400, "invalid_request")
@@ -175,14 +184,14 @@ def test_a_bad_row_is_400_naming_it(api, workflow_id):
     assert not Batch.objects.exists()
 
 
-def test_a_row_missing_a_required_input_is_400_naming_it(api):
+def test_a_row_missing_a_required_input_is_400_naming_it(api: ApiClient) -> None:
     workflow = create_workflow(api, inputs_graph())
     response = create_batch(api, workflow["id"], [{"Style": "photo"}, {"Prompt": "no style"}])
     assert error_of(response) == (400, "invalid_request")
     assert response.json()["error"].startswith("Row 2: Missing required input: 'Style'")
 
 
-def test_an_unknown_csv_column_is_400(api, workflow_id):
+def test_an_unknown_csv_column_is_400(api: ApiClient, workflow_id: str) -> None:
     response = post_csv(api, workflow_id, "Prompt,Colour\na fox,red\n")
     assert error_of(response) == (400, "invalid_request")
     assert "Row 1: Unknown input: Colour" in response.json()["error"]
@@ -197,48 +206,49 @@ def test_an_unknown_csv_column_is_400(api, workflow_id):
     (b"Prompt\n\xff\xfe\n", "not UTF-8"),
     ("Prompt\n" + "x" * 70_000 + "\n", "a cell over"),
 ])
-def test_a_bad_csv_is_400_saying_why(api, workflow_id, text, message):
+def test_a_bad_csv_is_400_saying_why(api: ApiClient, workflow_id: str, text: str | bytes,
+                                     message: str) -> None:
     response = post_csv(api, workflow_id, text)
     assert error_of(response) == (400, "invalid_request")
     assert message in response.json()["error"]
 
 
-def test_a_csv_request_without_a_file_is_400(api, workflow_id):
+def test_a_csv_request_without_a_file_is_400(api: ApiClient, workflow_id: str) -> None:
     response = api.client.post(f"/api/v1/workflows/{workflow_id}/batches",
                                {"concurrency": "2"}, headers=api._headers(None))
     assert error_of(response) == (400, "invalid_request")
     assert response.json()["fields"] == ["file"]
 
 
-def test_a_malformed_multipart_body_is_400(api, workflow_id):
+def test_a_malformed_multipart_body_is_400(api: ApiClient, workflow_id: str) -> None:
     response = api.client.post(f"/api/v1/workflows/{workflow_id}/batches", data=b"--x--",
                                content_type="multipart/form-data",
                                headers=api._headers(None))
     assert error_of(response) == (400, "invalid_request")
 
 
-def test_a_csv_cell_postgres_cannot_store_is_400(api, workflow_id):
+def test_a_csv_cell_postgres_cannot_store_is_400(api: ApiClient, workflow_id: str) -> None:
     response = post_csv(api, workflow_id, "Prompt\na\x00b\n")
     assert error_of(response) == (400, "invalid_request")
 
 
-def test_an_inactive_workflow_is_409(api):
+def test_an_inactive_workflow_is_409(api: ApiClient) -> None:
     workflow = create_workflow(api, isActive=False)
     response = create_batch(api, workflow["id"], fox_rows(1))
     assert error_of(response) == (409, "workflow_inactive")
 
 
-def test_an_unknown_version_is_404(api, workflow_id):
+def test_an_unknown_version_is_404(api: ApiClient, workflow_id: str) -> None:
     response = create_batch(api, workflow_id, fox_rows(1), version=99)
     assert response.status_code == 404
     assert response.json()["error"] == "Version not found"
 
 
-def test_a_pinned_version_is_what_every_row_runs(api, workflow_id):
+def test_a_pinned_version_is_what_every_row_runs(api: ApiClient, workflow_id: str) -> None:
     response = create_batch(api, workflow_id, fox_rows(2), version=1)
     assert response.status_code == 201, response.content
-    versions = {e.workflow_version.version for e in Execution.objects.filter(
-        batch_row__batch_id=response.json()["batchId"])}
+    versions = {e.workflow_version.version if e.workflow_version else None
+                for e in Execution.objects.filter(batch_row__batch_id=response.json()["batchId"])}
     assert versions == {1}
 
 
@@ -262,7 +272,7 @@ def poor_team(team: Team) -> Team:
     return team
 
 
-def test_credits_for_every_row_are_checked_up_front(api, poor_team):
+def test_credits_for_every_row_are_checked_up_front(api: ApiClient, poor_team: Team) -> None:
     credits_grant(poor_team, 50, note="test")
     workflow = create_workflow(api, priced_graph())
     response = create_batch(api, workflow["id"], fox_rows(3))
@@ -277,7 +287,8 @@ def test_credits_for_every_row_are_checked_up_front(api, poor_team):
     assert not Batch.objects.exists() and not Execution.objects.exists()
 
 
-def test_a_row_refused_for_credits_spent_meanwhile_fails_with_the_reason(api, poor_team):
+def test_a_row_refused_for_credits_spent_meanwhile_fails_with_the_reason(api: ApiClient,
+                                                                         poor_team: Team) -> None:
     from accounts.credits import credit_balance, credits_adjust
 
     credits_grant(poor_team, 40, note="test")
@@ -294,14 +305,16 @@ def test_a_row_refused_for_credits_spent_meanwhile_fails_with_the_reason(api, po
 
 # --- Scoping and roles ------------------------------------------------------------------------
 
-def test_another_teams_workflow_is_404(api_for, stranger, workflow_id):
+def test_another_teams_workflow_is_404(api_for: Callable[..., ApiClient], stranger: User,
+                                       workflow_id: str) -> None:
     response = create_batch(api_for(stranger), workflow_id, fox_rows(1))
     assert response.status_code == 404
     assert response.json()["error"] == "Workflow not found"
 
 
 @pytest.mark.parametrize("path", ["", "/results.csv", "/results.zip"])
-def test_another_teams_batch_is_404(api, api_for, stranger, workflow_id, path):
+def test_another_teams_batch_is_404(api: ApiClient, api_for: Callable[..., ApiClient],
+                                    stranger: User, workflow_id: str, path: str) -> None:
     batch_id = create_batch(api, workflow_id, fox_rows(1)).json()["batchId"]
     for batch in (batch_id, MISSING_ID, "not-a-uuid"):
         response = api_for(stranger).get(f"/batches/{batch}{path}")
@@ -309,15 +322,18 @@ def test_another_teams_batch_is_404(api, api_for, stranger, workflow_id, path):
         assert response.json() == {"error": "Batch not found", "code": "not_found"}
 
 
-def test_another_teams_batch_cannot_be_cancelled(api, api_for, stranger, workflow_id):
+def test_another_teams_batch_cannot_be_cancelled(api: ApiClient, api_for: Callable[..., ApiClient],
+                                                 stranger: User, workflow_id: str) -> None:
     batch_id = create_batch(api, workflow_id, fox_rows(3), concurrency=1).json()["batchId"]
     response = api_for(stranger).post(f"/batches/{batch_id}/cancel")
     assert response.status_code == 404
     assert Batch.objects.get(pk=batch_id).status == "RUNNING"
 
 
-def test_a_viewer_may_read_a_batch_but_not_start_or_cancel_one(api, api_for, viewer,
-                                                               workflow_id):
+def test_a_viewer_may_read_a_batch_but_not_start_or_cancel_one(api: ApiClient,
+                                                               api_for: Callable[..., ApiClient],
+                                                               viewer: User,
+                                                               workflow_id: str) -> None:
     batch_id = create_batch(api, workflow_id, fox_rows(2)).json()["batchId"]
     as_viewer = api_for(viewer, scopes=[WORKFLOWS_READ])
     assert as_viewer.get(f"/batches/{batch_id}").status_code == 200
@@ -339,13 +355,16 @@ def _session(user: User) -> Any:
     return client
 
 
-def test_a_teammate_may_start_and_cancel(api_for, teammate, workflow_id):
+def test_a_teammate_may_start_and_cancel(api_for: Callable[..., ApiClient], teammate: User,
+                                         workflow_id: str) -> None:
     as_teammate = api_for(teammate)
     batch_id = create_batch(as_teammate, workflow_id, fox_rows(2)).json()["batchId"]
     assert as_teammate.post(f"/batches/{batch_id}/cancel").status_code == 202
 
 
-def test_a_key_without_the_execute_scope_cannot_start_a_batch(api_for, owner, workflow_id):
+def test_a_key_without_the_execute_scope_cannot_start_a_batch(api_for: Callable[..., ApiClient],
+                                                              owner: User,
+                                                              workflow_id: str) -> None:
     response = create_batch(api_for(owner, scopes=[WORKFLOWS_READ]), workflow_id, fox_rows(1))
     assert response.status_code == 403
     assert response.json()["error"] == "Forbidden: missing scope workflows:execute"
@@ -353,7 +372,8 @@ def test_a_key_without_the_execute_scope_cannot_start_a_batch(api_for, owner, wo
 
 # --- Progress, cancel, results ------------------------------------------------------------
 
-def test_the_batch_shows_its_progress_and_rows_with_outputs(api, workflow_id):
+def test_the_batch_shows_its_progress_and_rows_with_outputs(api: ApiClient,
+                                                            workflow_id: str) -> None:
     batch_id = create_batch(api, workflow_id, fox_rows(3), concurrency=2).json()["batchId"]
     rows = {r.index: r for r in BatchRow.objects.filter(batch_id=batch_id)}
     finish(str(rows[1].execution_id), text="fox one done")
@@ -374,7 +394,7 @@ def test_the_batch_shows_its_progress_and_rows_with_outputs(api, workflow_id):
     assert body["status"] == "COMPLETED" and body["completed"] == 2 and body["finishedAt"]
 
 
-def test_rows_are_paged_by_cursor(api, workflow_id):
+def test_rows_are_paged_by_cursor(api: ApiClient, workflow_id: str) -> None:
     batch_id = create_batch(api, workflow_id, fox_rows(5)).json()["batchId"]
     first = api.get(f"/batches/{batch_id}?limit=2").json()
     assert [r["index"] for r in first["rows"]] == [1, 2] and first["nextCursor"]
@@ -386,7 +406,8 @@ def test_rows_are_paged_by_cursor(api, workflow_id):
     assert error_of(api.get(f"/batches/{batch_id}?limit=500")) == (400, "invalid_request")
 
 
-def test_cancel_stops_pending_rows_and_cancels_running_executions(api, workflow_id):
+def test_cancel_stops_pending_rows_and_cancels_running_executions(api: ApiClient,
+                                                                  workflow_id: str) -> None:
     batch_id = create_batch(api, workflow_id, fox_rows(6), concurrency=2).json()["batchId"]
     response = api.post(f"/batches/{batch_id}/cancel")
     assert response.status_code == 202
@@ -394,7 +415,7 @@ def test_cancel_stops_pending_rows_and_cancels_running_executions(api, workflow_
                                "message": "Batch cancelled"}
     rows = list(BatchRow.objects.filter(batch_id=batch_id).order_by("index"))
     assert [r.status for r in rows] == ["RUNNING"] * 2 + ["CANCELLED"] * 4
-    assert all(Execution.objects.get(pk=r.execution_id).cancel_requested for r in rows[:2])
+    assert all(Execution.objects.get(pk=str(r.execution_id)).cancel_requested for r in rows[:2])
     finish(str(rows[0].execution_id), ExecutionStatus.CANCELLED, "Cancelled")
     assert BatchRow.objects.get(pk=rows[0].pk).status == "CANCELLED"
     assert BatchRow.objects.filter(batch_id=batch_id, execution__isnull=False).count() == 2
@@ -402,7 +423,8 @@ def test_cancel_stops_pending_rows_and_cancels_running_executions(api, workflow_
     assert again["message"] == "Batch already CANCELLED"
 
 
-def test_results_csv_has_a_line_per_row_with_inputs_status_and_outputs(api, workflow_id):
+def test_results_csv_has_a_line_per_row_with_inputs_status_and_outputs(api: ApiClient,
+                                                                       workflow_id: str) -> None:
     rows = [{"Prompt": "fox 1"}, {"Prompt": "=HYPERLINK(1)"}, {"Prompt": "fox 3"}]
     batch_id = create_batch(api, workflow_id, rows, concurrency=3).json()["batchId"]
     by_index = {r.index: r for r in BatchRow.objects.filter(batch_id=batch_id)}
@@ -422,7 +444,9 @@ def test_results_csv_has_a_line_per_row_with_inputs_status_and_outputs(api, work
     assert lines[0]["executionId"] == str(by_index[1].execution_id)
 
 
-def test_results_zip_is_a_zip_naming_files_by_row(api, workflow_id, settings, tmp_path):
+def test_results_zip_is_a_zip_naming_files_by_row(api: ApiClient, workflow_id: str,
+                                                  settings: Settings,
+                                                  tmp_path: Path) -> None:
     import zipfile
 
     from executions.media import save_media
@@ -441,7 +465,7 @@ def test_results_zip_is_a_zip_naming_files_by_row(api, workflow_id, settings, tm
     assert archive.read("row-001-result.png") == b"\x89PNG fake"
 
 
-def test_results_zip_lists_what_it_could_not_fetch(api, workflow_id):
+def test_results_zip_lists_what_it_could_not_fetch(api: ApiClient, workflow_id: str) -> None:
     import zipfile
 
     batch_id = create_batch(api, workflow_id, fox_rows(1)).json()["batchId"]

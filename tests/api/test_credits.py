@@ -28,8 +28,10 @@ from accounts.models import CreditAccount, CreditEntry, CreditKind, Plan, Team, 
 from accounts.scopes import USAGE_READ, WORKFLOWS_EXECUTE, WORKFLOWS_READ
 from accounts.services import team_create
 from executions.models import Execution, NodeRun
+from tests.builders import edge, node
 from tests.conftest import ApiClient
-from tests.engine.helpers import create_workflow, edge, node
+from tests.engine.helpers import create_workflow
+from tests.harness import command_output
 from workflows.models import Workflow
 
 pytestmark = pytest.mark.django_db
@@ -370,9 +372,7 @@ def test_usage_without_a_key_is_401() -> None:
 # --- manage.py grantcredits -------------------------------------------------------------------
 
 def grantcredits(*args: str) -> str:
-    out = StringIO()
-    call_command("grantcredits", *args, stdout=out)
-    return out.getvalue()
+    return command_output("grantcredits", *args)
 
 
 def test_grantcredits_adds_credits_by_team_slug(team: Team) -> None:

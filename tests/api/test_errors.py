@@ -3,7 +3,7 @@ input."""
 
 import json
 import re
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 from django.test import Client
@@ -27,7 +27,7 @@ GRAPH = {"name": "Fox", "nodes": [], "edges": []}
 def _assert_json_error(response: Any, status: int, code: str) -> dict[str, Any]:
     assert response.status_code == status
     assert response["Content-Type"].startswith("application/json")
-    body = response.json()
+    body: dict[str, Any] = response.json()
     assert body["code"] == code
     assert isinstance(body["error"], str) and body["error"]
     return body
@@ -151,10 +151,11 @@ def test_no_error_is_ever_an_html_page(method: str, path: str, raw: str | None,
     assert set(response.json()) >= {"error", "code"}
 
 
-def test_an_unexpected_error_is_a_json_500_without_a_trace(api, monkeypatch):
+def test_an_unexpected_error_is_a_json_500_without_a_trace(api: ApiClient,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     from workflows import selectors
 
-    def explode(*args, **kwargs):
+    def explode(*args: Any, **kwargs: Any) -> NoReturn:
         raise RuntimeError("secret internals")
 
     monkeypatch.setattr(selectors, "workflow_list", explode)

@@ -17,10 +17,11 @@ from django.test import Client
 from accounts.models import Membership, Role, Team, User
 from accounts.scopes import EXECUTIONS_READ, WORKFLOWS_EXECUTE, WORKFLOWS_READ, WORKFLOWS_WRITE
 from executions.models import Execution
-from tests.conftest import ApiClient
 
 # The engine fixtures live with the engine tests; imported, they serve this module too.
-from tests.engine.helpers import edge, node, wait_for
+from tests.builders import edge, node
+from tests.conftest import ApiClient
+from tests.engine.helpers import create_workflow, execute, wait_for
 from workflows.models import WorkflowVersion
 
 pytestmark = pytest.mark.django_db
@@ -61,15 +62,10 @@ def text_to_result() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 def create(api: ApiClient, graph: tuple[list[Any], list[Any]] | None = None,
            **fields: Any) -> str:
     nodes, edges = graph or pipeline()
-    response = api.post("/workflows", {"name": "Fox", "nodes": nodes, "edges": edges, **fields})
-    assert response.status_code == 201, response.content
-    return str(response.json()["id"])
+    return create_workflow(api, nodes, edges, name="Fox", **fields)
 
 
-def start(api: ApiClient, workflow_id: str, body: dict[str, Any] | None = None) -> str:
-    response = api.post(f"/workflows/{workflow_id}/execute", body or {})
-    assert response.status_code == 201, response.content
-    return str(response.json()["executionId"])
+start = execute
 
 
 def details(api: ApiClient, execution_id: str) -> dict[str, Any]:
@@ -554,7 +550,10 @@ def test_the_browser_session_sees_executions_of_every_team_of_the_user(
 
 def with_a_worker(test: Callable[..., None]) -> Callable[..., None]:
     """Committed data, and a Celery worker with the fal simulator (the `engine` fixture)."""
-    return pytest.mark.django_db(transaction=True)(pytest.mark.usefixtures("engine")(test))
+    # pytest's mark decorators hand back the function they mark (typed Any for Callable[...])
+    marked: Callable[..., None] = pytest.mark.django_db(transaction=True)(
+        pytest.mark.usefixtures("engine")(test))
+    return marked
 
 
 @with_a_worker

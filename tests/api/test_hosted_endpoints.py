@@ -12,8 +12,9 @@ from accounts.models import User
 from accounts.scopes import WORKFLOWS_READ
 from executions.models import Execution
 from executions.simulators.state import simulator_stats
+from tests.builders import edge, node
 from tests.conftest import ApiClient
-from tests.engine.helpers import create_workflow, edge, execute, node, states, wait_for
+from tests.engine.helpers import create_workflow, execute, states, wait_for
 from tests.workflows.test_api_workflows import assert_error, body, create
 from workflows import secretbox
 from workflows.models import Workflow, WorkflowVersion
@@ -32,7 +33,7 @@ def patch(client: ApiClient, workflow_id: str, node_id: str, payload: Any = None
 
 def stored_node(workflow_id: str, node_id: str) -> dict[str, Any]:
     nodes = Workflow.objects.get(pk=workflow_id).nodes
-    return next(n for n in nodes if n["id"] == node_id)  # type: ignore[no-any-return]
+    return next(n for n in nodes if n["id"] == node_id)
 
 
 def versions_of(workflow_id: str) -> int:

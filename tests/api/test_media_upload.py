@@ -102,6 +102,13 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])  # nothing listens once it is closed
 
 
+def assert_refused(response: Any, status: int, code: str) -> None:
+    """An error answer with that status and code, and nothing stored."""
+    assert response.status_code == status, response.content
+    assert response.json()["code"] == code
+    assert not Upload.objects.exists()
+
+
 # --- A file -----------------------------------------------------------------------------------
 
 def test_a_file_is_stored_like_an_upload_and_answered_under_data(api: ApiClient) -> None:
@@ -121,17 +128,13 @@ def test_a_file_is_stored_like_an_upload_and_answered_under_data(api: ApiClient)
 def test_a_file_that_is_not_media_is_415_and_nothing_is_stored(api: ApiClient, name: str,
                                                                 content: bytes) -> None:
     response = post_file(api, name, content)
-    assert response.status_code == 415, response.content
-    assert response.json()["code"] == "unsupported_media_type"
-    assert not Upload.objects.exists()
+    assert_refused(response, 415, "unsupported_media_type")
 
 
 def test_a_file_over_the_limit_is_413(api: ApiClient, settings: Any) -> None:
     settings.UPLOAD_MAX_BYTES = len(PNG) - 1
     response = post_file(api, "fox.png", PNG)
-    assert response.status_code == 413, response.content
-    assert response.json()["code"] == "payload_too_large"
-    assert not Upload.objects.exists()
+    assert_refused(response, 413, "payload_too_large")
 
 
 @pytest.mark.parametrize("path", ["/api/v1/uploads", "/api/v1/media/upload"])
@@ -193,9 +196,7 @@ def test_one_of_our_own_media_urls_is_read_from_storage_and_stored_again(
 def test_a_url_that_is_not_media_is_415(api: ApiClient, files: MediaServer) -> None:
     files.files["/page"] = (200, b"<html><body>Hello</body></html>", True)
     response = post_url(api, files.url("/page"))
-    assert response.status_code == 415, response.content
-    assert response.json()["code"] == "unsupported_media_type"
-    assert not Upload.objects.exists()
+    assert_refused(response, 415, "unsupported_media_type")
 
 
 def test_a_declared_length_over_the_limit_is_413(api: ApiClient, files: MediaServer,
@@ -203,9 +204,7 @@ def test_a_declared_length_over_the_limit_is_413(api: ApiClient, files: MediaSer
     settings.UPLOAD_MAX_BYTES = 1000
     files.files["/big.png"] = (200, PNG + b"\0" * 5000, True)
     response = post_url(api, files.url("/big.png"))
-    assert response.status_code == 413, response.content
-    assert response.json()["code"] == "payload_too_large"
-    assert not Upload.objects.exists()
+    assert_refused(response, 413, "payload_too_large")
 
 
 def test_a_streamed_body_over_the_limit_is_413_while_it_is_read(
@@ -213,9 +212,7 @@ def test_a_streamed_body_over_the_limit_is_413_while_it_is_read(
     settings.UPLOAD_MAX_BYTES = 1000
     files.files["/endless.png"] = (200, PNG + b"\0" * 50_000, False)
     response = post_url(api, files.url("/endless.png"))
-    assert response.status_code == 413, response.content
-    assert response.json()["code"] == "payload_too_large"
-    assert not Upload.objects.exists()
+    assert_refused(response, 413, "payload_too_large")
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:{port}/fox.png", "http://localhost:{port}/x",

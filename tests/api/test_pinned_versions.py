@@ -14,11 +14,13 @@ from django.test import Client
 
 from accounts.models import User
 from executions.models import Execution
+from tests.builders import node
 from tests.conftest import ApiClient
+from tests.engine.helpers import save_workflow
 from tests.engine.inprocess import drive
 from workflows.models import WorkflowVersion
 
-from .run_helpers import create_workflow, node, simple_graph
+from .run_helpers import create_workflow, simple_graph
 
 pytestmark = pytest.mark.django_db(transaction=True)
 VERSION_NOT_FOUND = {"error": "Version not found", "code": "not_found"}
@@ -36,12 +38,7 @@ def graph(text: str) -> dict[str, Any]:
     return body
 
 
-def put(api: ApiClient, workflow: dict[str, Any], body: dict[str, Any],
-        **fields: Any) -> dict[str, Any]:
-    response = api.put(f"/workflows/{workflow['id']}",
-                       {"name": workflow["name"], **body, **fields})
-    assert response.status_code == 200, response.content
-    return response.json()  # type: ignore[no-any-return]
+put = save_workflow
 
 
 @pytest.fixture

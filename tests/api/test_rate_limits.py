@@ -9,12 +9,11 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from io import StringIO
 from typing import Any
 
 import httpx
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 from django.http import HttpResponse
 from django.test import Client, RequestFactory
 
@@ -23,6 +22,7 @@ from accounts.plans import PLANS, PlanLimits, team_set_plan
 from accounts.scopes import EXECUTIONS_READ
 from accounts.services import team_create, team_create_and_switch
 from tests.conftest import ApiClient
+from tests.harness import command_output
 from wireflow_site import ratelimit
 from wireflow_site.ratelimit import DAY, EXECUTIONS_DAY, LocalLimiter, RedisLimiter, bucket_key
 from workflows.models import Workflow
@@ -400,9 +400,7 @@ def test_two_hundred_parallel_requests_on_the_free_plan_admit_exactly_ten(
 # --- manage.py setplan -------------------------------------------------------------------------
 
 def _setplan(*args: str) -> str:
-    out = StringIO()
-    call_command("setplan", *args, stdout=out)
-    return out.getvalue()
+    return command_output("setplan", *args)
 
 
 def test_setplan_moves_a_team_named_by_its_slug(team: Team) -> None:

@@ -9,9 +9,10 @@ import pytest
 from accounts.models import Membership, Role, Team, User
 from accounts.scopes import WORKFLOWS_READ
 from executions.models import Execution
+from tests.builders import node
 from tests.conftest import ApiClient
 
-from .run_helpers import create_workflow, error_of, inputs_graph, node
+from .run_helpers import create_workflow, error_of, inputs_graph
 
 pytestmark = pytest.mark.django_db
 MISSING_ID = "00000000-0000-4000-8000-000000000000"

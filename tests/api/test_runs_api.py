@@ -27,8 +27,9 @@ from tests.api.test_executions_api import (
     text_to_result,
 )
 from tests.api.test_roles import browser
+from tests.builders import edge, node
 from tests.conftest import ApiClient
-from tests.engine.helpers import edge, node, states, wait_for
+from tests.engine.helpers import states, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -308,7 +309,7 @@ def test_only_a_failed_or_cancelled_run_can_be_retried_from_failed(
         end_as(original, status, {})
     response = rerun(api, original, {"fromFailed": True})
     assert status in assert_error(response, 409, "not_failed")
-    assert not Execution.objects.filter(rerun_of_id=original).exists()
+    assert not Execution.objects.filter(rerun_of__pk=original).exists()
 
 
 def test_a_cancelled_run_can_be_retried_from_failed(api: ApiClient, workflow_id: str) -> None:
@@ -329,7 +330,7 @@ def test_a_stranger_cannot_rerun_or_probe_a_run(api: ApiClient, api_for: Callabl
     for client in (api_for(stranger), browser(stranger)):
         for asked in (original, "00000000-0000-0000-0000-000000000000", "nope"):
             assert_error(rerun(client, asked, {}), 404, "not_found", "Execution not found")
-    assert not Execution.objects.filter(rerun_of_id=original).exists()
+    assert not Execution.objects.filter(rerun_of__pk=original).exists()
 
 
 def test_a_viewer_may_not_rerun(api: ApiClient, viewer: User,
@@ -340,7 +341,7 @@ def test_a_viewer_may_not_rerun(api: ApiClient, viewer: User,
         assert response.status_code == 403
     assert browser(viewer).post(f"/workflows/executions/{original}/rerun", {}).json() \
         == FORBIDDEN_ROLE
-    assert not Execution.objects.filter(rerun_of_id=original).exists()
+    assert not Execution.objects.filter(rerun_of__pk=original).exists()
 
 
 def test_a_teammate_may_rerun(api: ApiClient, teammate: User, workflow_id: str) -> None:
@@ -394,7 +395,7 @@ def test_a_rerun_with_an_idempotency_key_starts_one_execution(
     assert first.status_code == second.status_code == 201
     assert second["Idempotent-Replayed"] == "true"
     assert first.json() == second.json()
-    assert Execution.objects.filter(rerun_of_id=original).count() == 1
+    assert Execution.objects.filter(rerun_of__pk=original).count() == 1
 
 
 def test_a_rerun_counts_as_an_execution_for_the_rate_limits(

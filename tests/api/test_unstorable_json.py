@@ -11,10 +11,11 @@ from django.test import Client
 
 from executions.engine.nodectx import webhook_url
 from executions.models import Execution, NodeRun, NodeStatus
+from tests.builders import node
 from tests.conftest import ApiClient
 from workflows.models import Workflow, WorkflowVersion
 
-from .run_helpers import create_workflow, error_of, inputs_graph, node
+from .run_helpers import create_workflow, error_of, inputs_graph
 
 pytestmark = pytest.mark.django_db
 
@@ -123,8 +124,9 @@ def test_the_public_webhook_trigger(api: ApiClient, workflow: Body, bad: str,
                                     where: str) -> None:
     enabled = api.put(f"/workflows/{workflow['id']}", {**inputs_graph(), "name": "x",
                                                        "webhookEnabled": True}).json()
-    body = {"value": {"Style": bad}, "key": {bad: "x"},
-            "nested": {"Style": "photo", "form": [{"a": bad}]}}[where]
+    bodies: dict[str, Body] = {"value": {"Style": bad}, "key": {bad: "x"},
+                               "nested": {"Style": "photo", "form": [{"a": bad}]}}
+    body = bodies[where]
     response = Client().post(f"/api/v1/workflow/{enabled['webhookId']}/trigger", data=raw(body),
                              content_type="application/json")
     assert_refused(response, "body")

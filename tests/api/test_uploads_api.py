@@ -9,7 +9,7 @@ import subprocess
 import wave
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import imageio_ffmpeg
@@ -17,6 +17,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.http import FileResponse
 from django.test import Client
 from PIL import Image
 
@@ -26,8 +27,9 @@ from executions import ssrf
 from executions.media import open_media_by_url
 from executions.models import Upload
 from executions.simulators.state import simulator_stats
+from tests.builders import edge, node
 from tests.conftest import ApiClient
-from tests.engine.helpers import create_workflow, edge, execute, node, wait_for
+from tests.engine.helpers import create_workflow, execute, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -161,7 +163,8 @@ def test_the_url_serves_the_bytes_with_the_recognised_type_and_nosniff(api: ApiC
     assert served.status_code == 200
     assert served["Content-Type"] == "image/png"
     assert served["X-Content-Type-Options"] == "nosniff"
-    assert b"".join(served.streaming_content) == content
+    streamed = cast(FileResponse, served).streaming_content  # django.views.static.serve's
+    assert b"".join(cast(Iterator[bytes], streamed)) == content  # synchronous under WSGI
 
 
 def test_a_teammate_uploads_into_the_team_and_a_stranger_into_their_own(
@@ -325,7 +328,9 @@ def test_an_uploaded_png_runs_through_the_upscaler(engine: str, api: ApiClient) 
     upscaled = Image.open(io.BytesIO(result))
     # Twice the upload's size, in the upload's colour: the model read the uploaded file.
     assert upscaled.size == (80, 60)
-    red, green, blue = upscaled.convert("RGB").getpixel((40, 30))
+    pixel = upscaled.convert("RGB").getpixel((40, 30))
+    assert isinstance(pixel, tuple)
+    red, green, blue = pixel
     assert red > 150 and green < 80 and blue < 80
 
 

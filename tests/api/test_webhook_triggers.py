@@ -54,10 +54,10 @@ def trigger_url(workflow: dict[str, Any], short: bool = False) -> str:
 
 
 def fire(web: Client, workflow: dict[str, Any], body: Any = None, *, raw: bytes | None = None,
-         short: bool = False, **headers: str) -> Any:
+         short: bool = False, headers: dict[str, str] | None = None) -> Any:
     data = raw if raw is not None else json.dumps({"Style": "photo"} if body is None else body)
     return web.post(trigger_url(workflow, short), data=data, content_type="application/json",
-                    headers=headers)
+                    headers=headers or {})
 
 
 # --- Enabling, disabling, rotating ----------------------------------------------------------
@@ -295,13 +295,13 @@ BODY = json.dumps({"Style": "photo"}).encode()
 
 def test_a_correctly_signed_request_is_accepted(web: Client, signed: dict[str, Any]) -> None:
     header = sign(SECRET, BODY, int(time.time()))
-    response = fire(web, signed, raw=BODY, **{"X-Wireflow-Signature": header})
+    response = fire(web, signed, raw=BODY, headers={"X-Wireflow-Signature": header})
     assert response.status_code == 202, response.content
 
 
 def test_any_matching_v1_of_several_is_accepted(web: Client, signed: dict[str, Any]) -> None:
     header = sign(SECRET, BODY, int(time.time())).replace(",v1=", ",v1=" + "0" * 64 + ",v1=")
-    assert fire(web, signed, raw=BODY, **{"X-Wireflow-Signature": header}).status_code == 202
+    assert fire(web, signed, raw=BODY, headers={"X-Wireflow-Signature": header}).status_code == 202
 
 
 def _now() -> int:
@@ -329,7 +329,7 @@ def test_a_missing_wrong_or_stale_signature_is_401(web: Client, signed: dict[str
                                                    case: str) -> None:
     header = BAD_SIGNATURES[case]()
     headers = {} if header is None else {"X-Wireflow-Signature": header}
-    response = fire(web, signed, raw=BODY, **headers)
+    response = fire(web, signed, raw=BODY, headers=headers)
     assert error_of(response) == (401, "invalid_signature")
     assert response["Access-Control-Allow-Origin"] == "*"
     assert Execution.objects.count() == 0
@@ -338,7 +338,7 @@ def test_a_missing_wrong_or_stale_signature_is_401(web: Client, signed: dict[str
 def test_a_signature_4_minutes_old_is_still_accepted(web: Client,
                                                      signed: dict[str, Any]) -> None:
     header = sign(SECRET, BODY, _now() - 240)
-    assert fire(web, signed, raw=BODY, **{"X-Wireflow-Signature": header}).status_code == 202
+    assert fire(web, signed, raw=BODY, headers={"X-Wireflow-Signature": header}).status_code == 202
 
 
 def test_a_signature_over_the_timestamp_as_sent_is_checked(web: Client,
@@ -346,7 +346,8 @@ def test_a_signature_over_the_timestamp_as_sent_is_checked(web: Client,
     header = sign(SECRET, BODY, int(time.time()))
     stamp, digest = header.split(",")
     tampered = f"t={int(stamp[2:]) + 1},{digest}"  # a fresh time cannot be pasted on
-    assert fire(web, signed, raw=BODY, **{"X-Wireflow-Signature": tampered}).status_code == 401
+    assert fire(web, signed, raw=BODY,
+                headers={"X-Wireflow-Signature": tampered}).status_code == 401
 
 
 def _signature_variants(header: str) -> dict[str, str]:
@@ -363,10 +364,10 @@ def _signature_variants(header: str) -> dict[str, str]:
 def test_a_signed_request_is_accepted_once_and_a_replay_is_401(
         web: Client, signed: dict[str, Any], variant: str, short: bool) -> None:
     header = sign(SECRET, BODY, int(time.time()))
-    assert fire(web, signed, raw=BODY, **{"X-Wireflow-Signature": header}).status_code == 202
+    assert fire(web, signed, raw=BODY, headers={"X-Wireflow-Signature": header}).status_code == 202
 
     again = _signature_variants(header)[variant]
-    replayed = fire(web, signed, raw=BODY, short=short, **{"X-Wireflow-Signature": again})
+    replayed = fire(web, signed, raw=BODY, short=short, headers={"X-Wireflow-Signature": again})
 
     assert error_of(replayed) == (401, "invalid_signature")
     assert "already used" in replayed.json()["error"]
@@ -376,7 +377,7 @@ def test_a_signed_request_is_accepted_once_and_a_replay_is_401(
 
 def test_each_freshly_signed_request_is_accepted(web: Client, signed: dict[str, Any]) -> None:
     now = int(time.time())
-    answers = [fire(web, signed, raw=BODY, **{"X-Wireflow-Signature": sign(SECRET, BODY, t)})
+    answers = [fire(web, signed, raw=BODY, headers={"X-Wireflow-Signature": sign(SECRET, BODY, t)})
                for t in (now - 2, now - 1, now)]
     assert [a.status_code for a in answers] == [202, 202, 202]
 
@@ -385,11 +386,11 @@ def test_a_replay_with_the_first_idempotency_key_is_answered_by_the_first_respon
         web: Client, signed: dict[str, Any]) -> None:
     headers = {"X-Wireflow-Signature": sign(SECRET, BODY, int(time.time())),
                "Idempotency-Key": "order-7"}
-    first = fire(web, signed, raw=BODY, **headers)
+    first = fire(web, signed, raw=BODY, headers=headers)
 
-    retried = fire(web, signed, raw=BODY, **headers)
-    other_key = fire(web, signed, raw=BODY, **{**headers, "Idempotency-Key": "order-8"})
-    no_key = fire(web, signed, raw=BODY, **{"X-Wireflow-Signature": headers[
+    retried = fire(web, signed, raw=BODY, headers=headers)
+    other_key = fire(web, signed, raw=BODY, headers={**headers, "Idempotency-Key": "order-8"})
+    no_key = fire(web, signed, raw=BODY, headers={"X-Wireflow-Signature": headers[
         "X-Wireflow-Signature"]})
 
     assert (first.status_code, retried.status_code) == (202, 202)
@@ -403,11 +404,11 @@ def test_a_signed_request_that_started_nothing_may_be_sent_again(
         api: ApiClient, web: Client, signed: dict[str, Any]) -> None:
     header = {"X-Wireflow-Signature": sign(SECRET, BODY, int(time.time()))}
     put(api, signed, isActive=False)
-    assert error_of(fire(web, signed, raw=BODY, **header)) == (409, "workflow_inactive")
+    assert error_of(fire(web, signed, raw=BODY, headers=header)) == (409, "workflow_inactive")
     put(api, signed, isActive=True)
 
-    assert fire(web, signed, raw=BODY, **header).status_code == 202
-    assert error_of(fire(web, signed, raw=BODY, **header)) == (401, "invalid_signature")
+    assert fire(web, signed, raw=BODY, headers=header).status_code == 202
+    assert error_of(fire(web, signed, raw=BODY, headers=header)) == (401, "invalid_signature")
 
 
 def test_a_signature_of_one_webhook_is_no_replay_on_another(
@@ -415,14 +416,14 @@ def test_a_signature_of_one_webhook_is_no_replay_on_another(
     other = put(api, create_workflow(api, inputs_graph(), name="Other"), webhookEnabled=True,
                 webhookSecret=SECRET).json()
     header = {"X-Wireflow-Signature": sign(SECRET, BODY, int(time.time()))}
-    assert fire(web, signed, raw=BODY, **header).status_code == 202
-    assert fire(web, other, raw=BODY, **header).status_code == 202
+    assert fire(web, signed, raw=BODY, headers=header).status_code == 202
+    assert fire(web, other, raw=BODY, headers=header).status_code == 202
 
 
 def test_an_unreadable_secret_refuses_every_request(web: Client, signed: dict[str, Any]) -> None:
     Workflow.objects.update(webhook_secret="not-a-fernet-token")
     header = sign(SECRET, BODY, int(time.time()))
-    assert error_of(fire(web, signed, raw=BODY, **{"X-Wireflow-Signature": header})) == \
+    assert error_of(fire(web, signed, raw=BODY, headers={"X-Wireflow-Signature": header})) == \
         (401, "invalid_signature")
 
 
@@ -430,13 +431,13 @@ def test_an_unreadable_secret_refuses_every_request(web: Client, signed: dict[st
 
 def test_the_same_idempotency_key_queues_one_run_on_either_url(web: Client,
                                                                workflow: dict[str, Any]) -> None:
-    first = fire(web, workflow, **{"Idempotency-Key": "form-42"})
-    again = fire(web, workflow, short=True, **{"Idempotency-Key": "form-42"})
+    first = fire(web, workflow, headers={"Idempotency-Key": "form-42"})
+    again = fire(web, workflow, short=True, headers={"Idempotency-Key": "form-42"})
     assert (first.status_code, again.status_code) == (202, 202)
     assert again.json() == first.json()
     assert again["Idempotent-Replayed"] == "true"
     assert again["Access-Control-Allow-Origin"] == "*"
-    other = fire(web, workflow, {"Style": "sketch"}, **{"Idempotency-Key": "form-42"})
+    other = fire(web, workflow, {"Style": "sketch"}, headers={"Idempotency-Key": "form-42"})
     assert error_of(other) == (422, "idempotency_key_reused")
     assert Execution.objects.count() == 1
 

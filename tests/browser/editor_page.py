@@ -5,8 +5,11 @@ from typing import Any
 from playwright.sync_api import Page, expect
 
 from accounts.models import User
-from tests.builders import edge as graph_edge  # noqa: F401 (the browser tests' name)
-from tests.builders import node as graph_node  # noqa: F401
+from tests import builders
+
+# The browser tests' names for the shared builders (`node` here is a node on the canvas).
+graph_edge = builders.edge
+graph_node = builders.node
 
 PASSWORD = "correct-horse-battery"
 

@@ -4,7 +4,7 @@ import re
 
 import pytest
 from django.test import RequestFactory
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from accounts import keys
 from accounts.auth import ApiAuth
@@ -14,7 +14,7 @@ from wireflow_site.errors import Unauthenticated
 KEY_FORMAT = re.compile(r"^sk-wf_[0-9A-Za-z]{38}$")
 
 
-def sign_up(page, site: str, email: str) -> None:
+def sign_up(page: Page, site: str, email: str) -> None:
     # next= keeps the test off /workflows/ (another app's page) right after signing up.
     page.goto(f"{site}/accounts/signup/?next=/settings/")
     page.get_by_label("Email").fill(email)
@@ -30,7 +30,7 @@ def authenticate(secret: str) -> None:
 
 
 @pytest.mark.browser
-def test_a_new_user_creates_a_key_sees_it_once_and_revokes_it(live_site, page):
+def test_a_new_user_creates_a_key_sees_it_once_and_revokes_it(live_site: str, page: Page) -> None:
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_site)
     sign_up(page, live_site, "chromium@example.com")
     assert User.objects.get(email="chromium@example.com").current_team is not None

@@ -6,7 +6,7 @@ import csv
 import io
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from accounts.models import User
 from executions.models import Batch, BatchRow
@@ -25,11 +25,13 @@ def image_pipeline(owner: User) -> Workflow:
              n("gen", "generate:nano_banana_pro", "Generate", 320),
              n("result", "output:result", "Result", 640)]
     edges = [e("prompt", "text", "gen", "prompt"), e("gen", "image", "result", "value")]
+    assert owner.current_team is not None
     return Workflow.objects.create(team=owner.current_team, created_by=owner, name="Batch me",
                                    nodes=nodes, edges=edges)
 
 
-def test_paste_rows_preview_run_to_the_end_and_download_the_csv(engine, page, owner):
+def test_paste_rows_preview_run_to_the_end_and_download_the_csv(engine: str, page: Page,
+                                                                owner: User) -> None:
     workflow = image_pipeline(owner)
     log_in(page, engine, owner, next_path=f"/workflows/{workflow.pk}/edit")
     page.get_by_test_id("workflow-menu").click()  # the workflow's menu in the top bar
@@ -84,7 +86,8 @@ def test_paste_rows_preview_run_to_the_end_and_download_the_csv(engine, page, ow
     expect(dialog).to_have_count(0)
 
 
-def test_the_menu_links_the_schedules_and_the_top_bar_fits_1280_pixels(live_site, page, owner):
+def test_the_menu_links_the_schedules_and_the_top_bar_fits_1280_pixels(live_site: str, page: Page,
+                                                                       owner: User) -> None:
     workflow = image_pipeline(owner)
     page.set_viewport_size({"width": 1280, "height": 800})
     log_in(page, live_site, owner, next_path=f"/workflows/{workflow.pk}/edit")
@@ -96,7 +99,8 @@ def test_the_menu_links_the_schedules_and_the_top_bar_fits_1280_pixels(live_site
     expect(page.get_by_test_id("schedules-link")).to_have_count(0)
 
 
-def test_a_viewer_has_no_batch_in_the_menu(live_site, page, owner, viewer):
+def test_a_viewer_has_no_batch_in_the_menu(live_site: str, page: Page, owner: User,
+                                           viewer: User) -> None:
     workflow = image_pipeline(owner)
     log_in(page, live_site, viewer, next_path="/workflows/")
     page.goto(f"{live_site}/workflows/{workflow.pk}/edit")

@@ -4,8 +4,9 @@ import re
 from datetime import timedelta
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
+from accounts.models import User
 from workflows.models import Workflow
 
 from .editor_page import (
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.browser
 EDIT_URL = re.compile(r"/workflows/([0-9a-f-]{36})/edit$")
 
 
-def build_prompt_to_upscale(page) -> None:
+def build_prompt_to_upscale(page: Page) -> None:
     drag_from_palette(page, "input:text", 160, 160)
     drag_from_palette(page, "generate:flux_2", 460, 160)
     drag_from_palette(page, "upscale:crystal_upscaler", 760, 160)
@@ -35,7 +36,8 @@ def build_prompt_to_upscale(page) -> None:
     expect(edges(page)).to_have_count(2)
 
 
-def test_a_graph_built_by_hand_is_saved_and_comes_back_after_a_reload(live_site, page, owner):
+def test_a_graph_built_by_hand_is_saved_and_comes_back_after_a_reload(live_site: str, page: Page,
+                                                                      owner: User) -> None:
     log_in(page, live_site, owner)
     build_prompt_to_upscale(page)
 
@@ -51,7 +53,9 @@ def test_a_graph_built_by_hand_is_saved_and_comes_back_after_a_reload(live_site,
     page.wait_for_url(EDIT_URL)
     expect(page.get_by_test_id("save-state")).to_have_text("All changes saved")
 
-    workflow_id = EDIT_URL.search(page.url).group(1)
+    match = EDIT_URL.search(page.url)
+    assert match is not None
+    workflow_id = match.group(1)
     saved = Workflow.objects.get(pk=workflow_id)
     assert saved.team == owner.current_team
     by_type = {n["data"]["nodeType"]: n for n in saved.nodes}
@@ -68,7 +72,8 @@ def test_a_graph_built_by_hand_is_saved_and_comes_back_after_a_reload(live_site,
     expect(page.get_by_test_id("param-text")).to_have_value("a red fox in the snow")
 
 
-def test_an_image_output_into_a_text_input_is_refused_with_the_reason(live_site, page, owner):
+def test_an_image_output_into_a_text_input_is_refused_with_the_reason(live_site: str, page: Page,
+                                                                      owner: User) -> None:
     log_in(page, live_site, owner)
     drag_from_palette(page, "generate:flux_2", 200, 200)
     drag_from_palette(page, "generate:flux_2", 560, 200)
@@ -81,7 +86,7 @@ def test_an_image_output_into_a_text_input_is_refused_with_the_reason(live_site,
     expect(edges(page)).to_have_count(0)
 
 
-def test_undo_and_redo_restore_the_graph(live_site, page, owner):
+def test_undo_and_redo_restore_the_graph(live_site: str, page: Page, owner: User) -> None:
     log_in(page, live_site, owner)
     build_prompt_to_upscale(page)
 
@@ -104,7 +109,7 @@ def test_undo_and_redo_restore_the_graph(live_site, page, owner):
     expect(nodes_of(page, "upscale:crystal_upscaler")).to_have_count(0)
 
 
-def test_search_click_to_add_and_duplicate(live_site, page, owner):
+def test_search_click_to_add_and_duplicate(live_site: str, page: Page, owner: User) -> None:
     log_in(page, live_site, owner)
     page.get_by_test_id("palette-search").fill("upscal")
     expect(page.get_by_test_id("palette-item-upscale:crystal_upscaler")).to_be_visible()
@@ -118,7 +123,7 @@ def test_search_click_to_add_and_duplicate(live_site, page, owner):
     expect(node(page, "upscale:crystal_upscaler", 1)).to_contain_text("Crystal upscaler 2")
 
 
-def test_the_help_dialog_lists_the_shortcuts(live_site, page, owner):
+def test_the_help_dialog_lists_the_shortcuts(live_site: str, page: Page, owner: User) -> None:
     log_in(page, live_site, owner)
     page.locator(".react-flow__pane").click()
     page.keyboard.press("?")
@@ -129,14 +134,16 @@ def test_the_help_dialog_lists_the_shortcuts(live_site, page, owner):
     expect(dialog).to_have_count(0)
 
 
-def test_a_stranger_cannot_open_another_teams_workflow(live_site, page, owner, stranger):
+def test_a_stranger_cannot_open_another_teams_workflow(live_site: str, page: Page, owner: User,
+                                                       stranger: User) -> None:
+    assert owner.current_team is not None
     workflow = Workflow.objects.create(team=owner.current_team, name="Private", nodes=[], edges=[])
     log_in(page, live_site, stranger, next_path="/workflows/")
     response = page.goto(f"{live_site}/workflows/{workflow.pk}/edit")
     assert response is not None and response.status == 404
 
 
-def test_copy_and_paste_adds_a_copy_with_fresh_ids(live_site, page, owner):
+def test_copy_and_paste_adds_a_copy_with_fresh_ids(live_site: str, page: Page, owner: User) -> None:
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_site)
     log_in(page, live_site, owner)
     build_prompt_to_upscale(page)
@@ -151,7 +158,8 @@ def test_copy_and_paste_adds_a_copy_with_fresh_ids(live_site, page, owner):
     assert len(set(ids)) == 6
 
 
-def test_a_stale_save_offers_to_overwrite(live_site, page, owner):
+def test_a_stale_save_offers_to_overwrite(live_site: str, page: Page, owner: User) -> None:
+    assert owner.current_team is not None
     workflow = Workflow.objects.create(team=owner.current_team, created_by=owner, name="Shared",
                                        nodes=[], edges=[])
     log_in(page, live_site, owner, next_path=f"/workflows/{workflow.pk}/edit")
@@ -168,20 +176,22 @@ def test_a_stale_save_offers_to_overwrite(live_site, page, owner):
     assert workflow.name == "Shared"
 
 
-def test_a_sticky_note_is_saved_with_the_graph(live_site, page, owner):
+def test_a_sticky_note_is_saved_with_the_graph(live_site: str, page: Page, owner: User) -> None:
     log_in(page, live_site, owner)
     drag_from_palette(page, "input:text", 200, 200)
     drag_from_palette(page, "note:sticky", 500, 200)
     page.get_by_label("Note text").fill("Remember to pick a style")
     page.keyboard.press("Control+s")
     page.wait_for_url(EDIT_URL)
-    saved = Workflow.objects.get(pk=EDIT_URL.search(page.url).group(1))
+    match = EDIT_URL.search(page.url)
+    assert match is not None
+    saved = Workflow.objects.get(pk=match.group(1))
     notes = [n for n in saved.nodes if n["type"] == "stickyNote"]
     assert notes[0]["data"]["text"] == "Remember to pick a style"
 
 
 def test_a_100_node_500_edge_workflow_opens_with_every_edge_and_a_node_can_be_selected(
-        live_site, page, owner):
+        live_site: str, page: Page, owner: User) -> None:
     # How fast it opens is a benchmark's question (bench/b8_editor.py), not a test's.
     nodes = [{"id": f"n{i}", "type": "basedNode",
               "position": {"x": (i % 10) * 320, "y": (i // 10) * 200},
@@ -191,6 +201,7 @@ def test_a_100_node_500_edge_workflow_opens_with_every_edge_and_a_node_can_be_se
     edges_ = [{"id": f"e{a}-{b}", "source": f"n{a}", "target": f"n{b}",
                "sourceHandle": "out-text", "targetHandle": "in-texts"} for a, b in pairs]
     assert len(edges_) == 500
+    assert owner.current_team is not None
     workflow = Workflow.objects.create(team=owner.current_team, name="Big", nodes=nodes,
                                        edges=edges_)
     log_in(page, live_site, owner, next_path="/workflows/")
@@ -202,7 +213,8 @@ def test_a_100_node_500_edge_workflow_opens_with_every_edge_and_a_node_can_be_se
     expect(page.get_by_test_id("inspector-label")).to_have_value("Concat 55")
 
 
-def test_deleting_the_workflow_returns_to_the_list(live_site, page, owner):
+def test_deleting_the_workflow_returns_to_the_list(live_site: str, page: Page, owner: User) -> None:
+    assert owner.current_team is not None
     workflow = Workflow.objects.create(team=owner.current_team, created_by=owner, name="Doomed",
                                        nodes=[], edges=[])
     log_in(page, live_site, owner, next_path=f"/workflows/{workflow.pk}/edit")

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
+from pytest_django import Settings
 
 from accounts.credits import credit_balance, credits_adjust
 from accounts.models import User
@@ -25,6 +26,7 @@ def pipeline(owner: User) -> Workflow:
              n("gen", "generate:nano_banana_pro", "Generate", 320),
              n("up", "upscale:crystal_upscaler", "Upscale", 640)]
     edges = [e("prompt", "text", "gen", "prompt"), e("gen", "image", "up", "image_url")]
+    assert owner.current_team is not None
     return Workflow.objects.create(team=owner.current_team, created_by=owner, name="Refused",
                                    nodes=nodes, edges=edges)
 
@@ -41,8 +43,9 @@ def error_toast(page: Page) -> Any:
     return page.locator('[data-testid="toast"][role="alert"]')
 
 
-def test_a_400_names_the_input_in_the_dialog_a_toast_and_on_the_node(live_site, page, owner,
-                                                                     pipeline):
+def test_a_400_names_the_input_in_the_dialog_a_toast_and_on_the_node(live_site: str, page: Page,
+                                                                     owner: User,
+                                                                     pipeline: Workflow) -> None:
     dialog = open_run_dialog(page, live_site, owner, pipeline)
     dialog.get_by_role("textbox").fill("x" * 100_001)  # over the text input's limit
     page.get_by_test_id("run-dialog-submit").click()
@@ -54,8 +57,10 @@ def test_a_400_names_the_input_in_the_dialog_a_toast_and_on_the_node(live_site, 
     assert not pipeline.executions.exists()
 
 
-def test_a_402_shows_the_shortfall_and_what_each_node_costs(live_site, page, owner, pipeline):
+def test_a_402_shows_the_shortfall_and_what_each_node_costs(live_site: str, page: Page, owner: User,
+                                                            pipeline: Workflow) -> None:
     team = owner.current_team
+    assert team is not None
     credits_adjust(team, 3 - credit_balance(team.pk))
     open_run_dialog(page, live_site, owner, pipeline)
     page.get_by_test_id("run-dialog-submit").click()
@@ -65,7 +70,8 @@ def test_a_402_shows_the_shortfall_and_what_each_node_costs(live_site, page, own
     assert credit_balance(team.pk) == 3
 
 
-def test_a_422_on_save_marks_the_node_at_fault(live_site, page, owner, pipeline):
+def test_a_422_on_save_marks_the_node_at_fault(live_site: str, page: Page, owner: User,
+                                               pipeline: Workflow) -> None:
     log_in(page, live_site, owner, next_path=f"/workflows/{pipeline.pk}/edit")
     node(page, "input:text").locator(".wf-node__head").click()
     page.keyboard.press("Delete")  # the prompt goes: Generate has none now
@@ -78,9 +84,11 @@ def test_a_422_on_save_marks_the_node_at_fault(live_site, page, owner, pipeline)
     assert len(pipeline.nodes) == 3
 
 
-def test_a_429_says_how_long_to_wait(live_site, page, owner, pipeline, settings):
+def test_a_429_says_how_long_to_wait(live_site: str, page: Page, owner: User, pipeline: Workflow,
+                                     settings: Settings) -> None:
     settings.RATE_LIMITS_ENABLED = True
     team = owner.current_team
+    assert team is not None
     per_minute = limits_for(team.plan).executions_per_minute
     for _ in range(per_minute):  # the team's executions this minute, through the real limiter
         assert ratelimit.limiter().hit(ratelimit.bucket_key(team.pk, ratelimit.EXECUTIONS),

@@ -5,7 +5,7 @@ worker (tests/harness.py) on the test database, with the fal simulator as provid
 import re
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from accounts.models import User
 from executions.models import Execution
@@ -25,20 +25,21 @@ def pipeline(owner: User, prompt: str) -> Workflow:
              n("flux", "generate:flux_2", "Flux", 320, image_size="square"),
              n("up", "upscale:crystal_upscaler", "Upscale", 640)]
     edges = [e("prompt", "text", "flux", "prompt"), e("flux", "image", "up", "image_url")]
+    assert owner.current_team is not None
     return Workflow.objects.create(team=owner.current_team, created_by=owner, name="Run me",
                                    nodes=nodes, edges=edges)
 
 
-def open_editor(page, site: str, owner: User, workflow: Workflow) -> None:
+def open_editor(page: Page, site: str, owner: User, workflow: Workflow) -> None:
     log_in(page, site, owner, next_path=f"/workflows/{workflow.pk}/edit")
 
 
-def run_from_dialog(page) -> None:
+def run_from_dialog(page: Page) -> None:
     page.get_by_test_id("run-button").click()
     page.get_by_test_id("run-dialog-submit").click()
 
 
-def expect_status(page, node_type: str, status: str) -> None:
+def expect_status(page: Page, node_type: str, status: str) -> None:
     expect(node(page, node_type)).to_have_attribute("data-status", status, timeout=RUN_TIMEOUT_MS)
 
 
@@ -48,7 +49,8 @@ def submissions(model_id: str) -> int:
     return int(simulator_stats()["byModel"].get(model_id, 0))
 
 
-def test_a_run_turns_every_node_completed_and_shows_the_upscaled_image(engine, page, owner):
+def test_a_run_turns_every_node_completed_and_shows_the_upscaled_image(engine: str, page: Page,
+                                                                       owner: User) -> None:
     workflow = pipeline(owner, "a red fox [sim latency=1s]")
     open_editor(page, engine, owner, workflow)
 
@@ -62,7 +64,8 @@ def test_a_run_turns_every_node_completed_and_shows_the_upscaled_image(engine, p
     expect(page.get_by_test_id("run-status")).to_have_text("COMPLETED")
 
 
-def test_the_last_runs_outputs_show_when_the_editor_opens(engine, page, owner):
+def test_the_last_runs_outputs_show_when_the_editor_opens(engine: str, page: Page,
+                                                          owner: User) -> None:
     workflow = pipeline(owner, "a blue heron")
     open_editor(page, engine, owner, workflow)
     run_from_dialog(page)
@@ -74,7 +77,8 @@ def test_the_last_runs_outputs_show_when_the_editor_opens(engine, page, owner):
     expect(preview).to_be_visible()
 
 
-def test_run_to_here_reuses_the_cached_upstream_results(engine, page, owner):
+def test_run_to_here_reuses_the_cached_upstream_results(engine: str, page: Page,
+                                                        owner: User) -> None:
     workflow = pipeline(owner, "a green owl")
     open_editor(page, engine, owner, workflow)
     run_from_dialog(page)
@@ -99,7 +103,7 @@ def test_run_to_here_reuses_the_cached_upstream_results(engine, page, owner):
     assert (cached["flux"], cached["up"]) == (True, False)
 
 
-def test_cancel_stops_a_run(engine, page, owner):
+def test_cancel_stops_a_run(engine: str, page: Page, owner: User) -> None:
     workflow = pipeline(owner, "never finishes [sim hang]")
     open_editor(page, engine, owner, workflow)
     run_from_dialog(page)
@@ -112,7 +116,8 @@ def test_cancel_stops_a_run(engine, page, owner):
     expect(page.get_by_test_id("run-button")).to_be_visible()
 
 
-def test_reopening_the_page_during_a_run_reattaches_to_it(engine, page, owner):
+def test_reopening_the_page_during_a_run_reattaches_to_it(engine: str, page: Page,
+                                                          owner: User) -> None:
     # The model never answers, so the run is still going however long the reload takes; it
     # ends by the cancel sent from the reopened page, whose live statuses then show it.
     workflow = pipeline(owner, "a slow snail [sim hang]")

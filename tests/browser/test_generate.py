@@ -4,8 +4,9 @@ here the simulator) that lands as unsaved changes and saves like one built by ha
 import re
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
+from accounts.models import User
 from workflows.models import Workflow
 
 from .editor_page import drag_from_palette, edges, log_in, nodes_of
@@ -16,7 +17,8 @@ EDIT_URL = re.compile(r"/workflows/([0-9a-f-]{36})/edit$")
 FOX = "an image of a fox, upscaled, then a video"
 
 
-def test_a_described_workflow_lands_on_the_canvas_and_saves(sim_site, page, owner):
+def test_a_described_workflow_lands_on_the_canvas_and_saves(sim_site: str, page: Page,
+                                                            owner: User) -> None:
     log_in(page, sim_site, owner)
     box = page.get_by_test_id("describe-box")
     expect(box).to_be_visible()
@@ -36,7 +38,9 @@ def test_a_described_workflow_lands_on_the_canvas_and_saves(sim_site, page, owne
     page.get_by_test_id("save-button").click()
     page.wait_for_url(EDIT_URL)
     expect(page.get_by_test_id("save-state")).to_have_text("All changes saved")
-    saved = Workflow.objects.get(pk=EDIT_URL.search(page.url).group(1))
+    match = EDIT_URL.search(page.url)
+    assert match is not None
+    saved = Workflow.objects.get(pk=match.group(1))
     assert saved.team == owner.current_team
     assert sorted(n["data"]["nodeType"] for n in saved.nodes) == sorted([
         "input:text", "generate:flux_2", "upscale:crystal_upscaler",
@@ -50,7 +54,8 @@ def test_a_described_workflow_lands_on_the_canvas_and_saves(sim_site, page, owne
     expect(box).to_be_visible()
 
 
-def test_a_generation_that_fails_says_why_and_leaves_the_canvas_empty(sim_site, page, owner):
+def test_a_generation_that_fails_says_why_and_leaves_the_canvas_empty(sim_site: str, page: Page,
+                                                                      owner: User) -> None:
     log_in(page, sim_site, owner)
     page.get_by_test_id("describe-input").fill(f"{FOX} [sim invalid]")
     page.get_by_test_id("describe-submit").click()
@@ -61,7 +66,7 @@ def test_a_generation_that_fails_says_why_and_leaves_the_canvas_empty(sim_site, 
     expect(page.get_by_test_id("describe-submit")).to_be_enabled()
 
 
-def test_the_box_leaves_once_the_canvas_has_a_node(sim_site, page, owner):
+def test_the_box_leaves_once_the_canvas_has_a_node(sim_site: str, page: Page, owner: User) -> None:
     log_in(page, sim_site, owner)
     expect(page.get_by_test_id("describe-box")).to_be_visible()
     drag_from_palette(page, "input:text", 200, 150)

@@ -4,9 +4,11 @@ Publish as template from the editor, in Chromium."""
 from typing import Any
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
+from pytest_django import Settings
 
 from accounts.models import User
+from tests.conftest import ApiClient
 from workflows.models import Template, Workflow
 
 from .editor_page import (
@@ -38,7 +40,8 @@ def fox_template(owner: User) -> Template:
                                    author=owner, **fox_graph())
 
 
-def test_the_template_page_shows_the_graph_on_a_read_only_canvas(live_site, page, owner):
+def test_the_template_page_shows_the_graph_on_a_read_only_canvas(live_site: str, page: Page,
+                                                                 owner: User) -> None:
     template = fox_template(owner)
     open_page(page, live_site, owner, f"/templates/{template.pk}/")
 
@@ -75,14 +78,15 @@ def create_fox(api: Any) -> Workflow:
     return Workflow.objects.get(pk=response.json()["id"])
 
 
-def publish(page, expected_title: str) -> Any:
+def publish(page: Page, expected_title: str) -> Any:
     page.get_by_test_id("publish-button").click()
     dialog = page.get_by_test_id("publish-dialog")
     expect(dialog).to_have_attribute("aria-label", expected_title)
     return dialog
 
 
-def test_publish_as_template_then_republish_bumps_its_version(live_site, page, owner, api):
+def test_publish_as_template_then_republish_bumps_its_version(live_site: str, page: Page,
+                                                              owner: User, api: ApiClient) -> None:
     workflow = create_fox(api)
     log_in(page, live_site, owner, next_path=f"/workflows/{workflow.pk}/edit")
 
@@ -130,8 +134,9 @@ def test_publish_as_template_then_republish_bumps_its_version(live_site, page, o
     assert template.version == 3
 
 
-def test_public_publishing_is_offered_only_when_the_operator_allows_it(live_site, page, owner,
-                                                                        api, settings):
+def test_public_publishing_is_offered_only_when_the_operator_allows_it(live_site: str, page: Page,
+                                                                       owner: User, api: ApiClient,
+                                                                       settings: Settings) -> None:
     workflow = create_fox(api)
     settings.PUBLIC_TEMPLATES_ENABLED = False
     log_in(page, live_site, owner, next_path=f"/workflows/{workflow.pk}/edit")
@@ -148,7 +153,8 @@ def test_public_publishing_is_offered_only_when_the_operator_allows_it(live_site
     assert Template.objects.get(source_workflow=workflow).scope == "public"
 
 
-def test_a_refused_publish_is_shown_in_the_dialog(live_site, page, owner, api, settings):
+def test_a_refused_publish_is_shown_in_the_dialog(live_site: str, page: Page, owner: User,
+                                                  api: ApiClient, settings: Settings) -> None:
     workflow = create_fox(api)
     log_in(page, live_site, owner, next_path=f"/workflows/{workflow.pk}/edit")
     dialog = publish(page, "Publish as template")

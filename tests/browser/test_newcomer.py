@@ -2,6 +2,7 @@
 starter templates, build a pipeline from the palette, run it from the Run dialog."""
 
 import re
+from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -106,13 +107,15 @@ NO_OVERLAP = """() => {
 def test_auto_layout_spreads_a_pile_of_unconnected_nodes_into_a_grid(live_site: str, page: Page,
                                                                      owner: User) -> None:
     # A saved workflow is valid (saves are validated), so nothing grows when the linter runs.
-    params = {"input:text": {"text": "hi"}, "input:number": {"value": 2}, "input:image": {},
-              "input:boolean": {}, "generate:flux_2": {"prompt": "a fox"},
-              "generate:imagen4": {"prompt": "a fox"}, "generate:nano_banana_pro": {"prompt": "a"},
-              "upscale:crystal_upscaler": {"image_url": "https://example.com/fox.png"}}
+    params: dict[str, dict[str, Any]] = {
+        "input:text": {"text": "hi"}, "input:number": {"value": 2}, "input:image": {},
+        "input:boolean": {}, "generate:flux_2": {"prompt": "a fox"},
+        "generate:imagen4": {"prompt": "a fox"}, "generate:nano_banana_pro": {"prompt": "a"},
+        "upscale:crystal_upscaler": {"image_url": "https://example.com/fox.png"}}
     types = list(params)
     pile = [graph_node(f"n{i}", node_type, f"Node {i}", **params[node_type])
             for i, node_type in enumerate(types)]
+    assert owner.current_team is not None
     workflow = Workflow.objects.create(team=owner.current_team, created_by=owner, name="Pile",
                                        nodes=pile, edges=[])
     log_in(page, live_site, owner, next_path=f"/workflows/{workflow.pk}/edit")

@@ -5,7 +5,7 @@ runs, and the content pipeline's voiceover plays in the node's audio preview."""
 import json
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from accounts.models import User
 from workflows.models import Workflow
@@ -18,16 +18,18 @@ pytestmark = pytest.mark.browser
 RUN_TIMEOUT_MS = 60_000
 
 
-def run_from_dialog(page) -> None:
+def run_from_dialog(page: Page) -> None:
     page.get_by_test_id("run-button").click()
     page.get_by_test_id("run-dialog-submit").click()
 
 
-def test_an_llm_nodes_text_grows_on_the_canvas_before_it_completes(engine, page, owner: User):
+def test_an_llm_nodes_text_grows_on_the_canvas_before_it_completes(engine: str, page: Page,
+                                                                   owner: User) -> None:
     n, e = graph_node, graph_edge
     nodes = [n("prompt", "input:text", "Prompt", 0,
                text="Tell the story of a lighthouse keeper and a storm [sim latency=6s]"),
              n("llm", "llm:chat", "Storyteller", 360, max_tokens=300)]
+    assert owner.current_team is not None
     workflow = Workflow.objects.create(team=owner.current_team, created_by=owner, name="Story",
                                        nodes=nodes, edges=[e("prompt", "text", "llm", "prompt")])
     log_in(page, engine, owner, next_path=f"/workflows/{workflow.pk}/edit")
@@ -51,8 +53,10 @@ def test_an_llm_nodes_text_grows_on_the_canvas_before_it_completes(engine, page,
     assert final.rstrip("…").startswith(first.lstrip("…")[:20])
 
 
-def test_the_content_pipelines_voiceover_plays_in_the_editor(engine, page, owner: User):
+def test_the_content_pipelines_voiceover_plays_in_the_editor(engine: str, page: Page,
+                                                             owner: User) -> None:
     template = starter_templates()["content-pipeline"]
+    assert owner.current_team is not None
     workflow = Workflow.objects.create(
         team=owner.current_team, created_by=owner, name=template["name"],
         nodes=json.loads(json.dumps(template["nodes"])), edges=template["edges"])

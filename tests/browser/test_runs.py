@@ -5,7 +5,7 @@ nodes that completed before show as cached and cost 0, only the node that failed
 from decimal import Decimal
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from accounts.models import CreditEntry, User
 from executions.models import Execution, ExecutionStatus
@@ -30,12 +30,14 @@ def fails_once(owner: User) -> Workflow:
              n("result", "output:result", "Result", 960)]
     edges = [e("prompt", "text", "gen", "prompt"), e("gen", "image", "edit", "image_urls"),
              e("edit", "image", "result", "value")]
+    assert owner.current_team is not None
     return Workflow.objects.create(team=owner.current_team, created_by=owner, name="Blue fox",
                                    nodes=nodes, edges=edges)
 
 
 def quick(owner: User) -> Workflow:
     n, e = graph_node, graph_edge
+    assert owner.current_team is not None
     return Workflow.objects.create(
         team=owner.current_team, created_by=owner, name="Hello",
         nodes=[n("words", "input:text", "Words", 0, text="hello"),
@@ -53,7 +55,8 @@ def run_to_the_end(workflow: Workflow, owner: User) -> Execution:
     return wait_until(ended, RUN_TIMEOUT_MS / 1000, f"{execution.pk} still running")
 
 
-def test_retry_from_failed_reuses_the_completed_nodes_uncharged(engine, page, owner):
+def test_retry_from_failed_reuses_the_completed_nodes_uncharged(engine: str, page: Page,
+                                                                owner: User) -> None:
     failed = run_to_the_end(fails_once(owner), owner)
     assert failed.status == ExecutionStatus.FAILED, failed.error
     completed = run_to_the_end(quick(owner), owner)
@@ -104,7 +107,8 @@ def test_retry_from_failed_reuses_the_completed_nodes_uncharged(engine, page, ow
     assert [(entry.node_id, entry.amount) for entry in charged] == [("edit", Decimal(-4))]
 
 
-def test_a_viewer_sees_a_run_without_its_buttons(engine, page, owner, viewer):
+def test_a_viewer_sees_a_run_without_its_buttons(engine: str, page: Page, owner: User,
+                                                 viewer: User) -> None:
     failed = run_to_the_end(fails_once(owner), owner)
     open_page(page, engine, viewer, f"/runs/{failed.pk}/")
     expect(page.get_by_test_id("run-status")).to_have_text("FAILED")
@@ -114,8 +118,10 @@ def test_a_viewer_sees_a_run_without_its_buttons(engine, page, owner, viewer):
         expect(page.get_by_test_id(button)).to_have_count(0)
 
 
-def test_a_running_run_can_be_cancelled_from_its_page_then_retried(engine, page, owner):
+def test_a_running_run_can_be_cancelled_from_its_page_then_retried(engine: str, page: Page,
+                                                                   owner: User) -> None:
     n, e = graph_node, graph_edge
+    assert owner.current_team is not None
     workflow = Workflow.objects.create(
         team=owner.current_team, created_by=owner, name="Slow",
         nodes=[n("prompt", "input:text", "Prompt", 0, text="a red fox [sim hang]"),
@@ -134,7 +140,7 @@ def test_a_running_run_can_be_cancelled_from_its_page_then_retried(engine, page,
     expect(page.get_by_test_id("retry-from-failed")).to_be_visible()
 
 
-def test_the_editors_run_panel_links_to_the_runs_page(engine, page, owner):
+def test_the_editors_run_panel_links_to_the_runs_page(engine: str, page: Page, owner: User) -> None:
     workflow = quick(owner)
     log_in(page, engine, owner, next_path=f"/workflows/{workflow.pk}/edit")
     page.get_by_test_id("run-button").click()

@@ -115,6 +115,7 @@ def test_invite_publish_find_use_and_run_and_a_viewer_only_looks(
 
     # A viewer sees the gallery and the template, but no Use or Run, and the API says 403.
     viewer = make_user("looker@example.com")
+    assert owner.current_team is not None
     Membership.objects.create(team=owner.current_team, user=viewer, role=Role.VIEWER)
     viewer.current_team = owner.current_team
     viewer.save(update_fields=["current_team"])

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from PIL import Image
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FilePayload, Page, expect
 
 from executions.models import Upload
 
@@ -65,7 +65,7 @@ def test_the_upload_button_sets_the_image_inputs_url_and_the_node_shows_it(
     select_node(page, "input:image")
     expect(page.get_by_test_id("upload-button")).to_have_text("Upload image")
     page.get_by_test_id("upload-input").set_input_files(
-        files=[{"name": "photo.png", "mimeType": "image/png", "buffer": png()}])
+        files=[FilePayload(name="photo.png", mimeType="image/png", buffer=png())])
 
     expect(page.get_by_test_id("param-url")).to_have_value(
         uploaded("photo.png"))
@@ -84,7 +84,7 @@ def test_the_servers_refusal_is_shown_under_the_field(live_site: str, page: Page
     drag_from_palette(page, "input:image", 300, 200)
     select_node(page, "input:image")
     page.get_by_test_id("upload-input").set_input_files(
-        files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"not a picture\n"}])
+        files=[FilePayload(name="notes.png", mimeType="image/png", buffer=b"not a picture\n")])
     expect(page.get_by_test_id("upload-error")).to_contain_text("Unsupported file type")
     expect(page.get_by_test_id("param-url")).to_have_value("")
     assert not Upload.objects.exists()

@@ -4,12 +4,15 @@ may do there: look and compare, nothing else."""
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
+from accounts.models import User
 from executions.models import Execution
+from tests.conftest import ApiClient
 from tests.harness import wait_until
 from workflows.models import Workflow, WorkflowVersion
 
@@ -50,19 +53,19 @@ def save_prompt_over_the_api(api: Any, workflow_id: str, text: str) -> None:
     assert response.status_code == 200, response.content
 
 
-def save(page, workflow_id: str, version: int) -> None:
+def save(page: Page, workflow_id: str, version: int) -> None:
     page.get_by_test_id("save-button").click()
     expect(page.get_by_test_id("save-state")).to_have_text("All changes saved")
     wait_until(lambda: Workflow.objects.get(pk=workflow_id).version == version, 30,
                f"the save did not make version {version}")
 
 
-def set_prompt(page, text: str) -> None:
+def set_prompt(page: Page, text: str) -> None:
     select_node(page, "input:text")
     page.get_by_test_id("param-text").fill(text)
 
 
-def tag(page, number: int, value: str) -> Any:
+def tag(page: Page, number: int, value: str) -> Any:
     page.get_by_test_id(f"version-tag-button-{number}").click()
     field = page.get_by_test_id(f"version-tag-input-{number}")
     field.fill(value)
@@ -70,8 +73,9 @@ def tag(page, number: int, value: str) -> Any:
     return field
 
 
-def test_three_edits_a_tag_a_diff_a_restore_and_a_run_of_the_tagged_version(engine, page, owner,
-                                                                             api):
+def test_three_edits_a_tag_a_diff_a_restore_and_a_run_of_the_tagged_version(engine: str, page: Page,
+                                                                            owner: User,
+                                                                            api: ApiClient) -> None:
     workflow_id = create_fox(api)
     log_in(page, engine, owner, next_path=f"/workflows/{workflow_id}/edit")
 
@@ -151,8 +155,9 @@ def test_three_edits_a_tag_a_diff_a_restore_and_a_run_of_the_tagged_version(engi
     assert ran["prompt"]["data"]["params"]["text"] == "a red fox in the snow"
 
 
-def test_a_viewer_looks_at_versions_and_diffs_but_changes_nothing(live_site, page, owner,
-                                                                   viewer, api):
+def test_a_viewer_looks_at_versions_and_diffs_but_changes_nothing(live_site: str, page: Page,
+                                                                  owner: User, viewer: User,
+                                                                  api: ApiClient) -> None:
     workflow_id = create_fox(api)
     save_prompt_over_the_api(api, workflow_id, "a blue heron")
 
@@ -181,8 +186,10 @@ def test_a_viewer_looks_at_versions_and_diffs_but_changes_nothing(live_site, pag
     assert Workflow.objects.get(pk=workflow_id).version == 2
 
 
-def test_an_export_carries_the_version_and_imports_into_another_workflow(live_site, page, owner,
-                                                                         api, tmp_path):
+def test_an_export_carries_the_version_and_imports_into_another_workflow(live_site: str, page: Page,
+                                                                         owner: User,
+                                                                         api: ApiClient,
+                                                                         tmp_path: Path) -> None:
     workflow_id = create_fox(api)
     save_prompt_over_the_api(api, workflow_id, "a blue heron")
     log_in(page, live_site, owner, next_path=f"/workflows/{workflow_id}/edit")

@@ -141,7 +141,8 @@ def credits_by_node(dev_site: DevSite, execution_id: str) -> dict[str, int]:
 
 # --- reading ---------------------------------------------------------------------------------
 
-def test_nodes_list_get_inputs_credits_and_estimate_read_what_the_client_reads(wf):
+def test_nodes_list_get_inputs_credits_and_estimate_read_what_the_client_reads(
+        wf: HostedClient) -> None:
     catalogue = wf.nodes().json()["nodes"]
     assert {"generate:flux_2", "input:text", "llm:chat"} <= {n["nodeType"] for n in catalogue}
     workflow = created(wf, picture_workflow("Readable"))
@@ -157,7 +158,7 @@ def test_nodes_list_get_inputs_credits_and_estimate_read_what_the_client_reads(w
 
 # --- writing ---------------------------------------------------------------------------------
 
-def test_check_gates_a_broken_graph_and_passes_a_sound_one(wf):
+def test_check_gates_a_broken_graph_and_passes_a_sound_one(wf: HostedClient) -> None:
     assert wf.check(picture_workflow()).status == 0
 
     broken = picture_workflow()
@@ -168,7 +169,7 @@ def test_check_gates_a_broken_graph_and_passes_a_sound_one(wf):
     assert wf.create(broken).status == 1  # create is gated on the same lint
 
 
-def test_update_sends_the_current_updated_at_and_lands(wf):
+def test_update_sends_the_current_updated_at_and_lands(wf: HostedClient) -> None:
     workflow = created(wf, picture_workflow("Before"))
     changed = picture_workflow("After")
     changed["nodes"][0]["data"]["params"]["text"] = "a grey wolf"
@@ -181,7 +182,7 @@ def test_update_sends_the_current_updated_at_and_lands(wf):
     assert saved["nodes"][0]["data"]["params"]["text"] == "a grey wolf"
 
 
-def test_patch_node_changes_one_node_and_reports_it(wf, dev_site):
+def test_patch_node_changes_one_node_and_reports_it(wf: HostedClient, dev_site: DevSite) -> None:
     workflow = created(wf, picture_workflow())
 
     outcome = wf.patch_node(workflow["id"], "flux",
@@ -202,7 +203,7 @@ def test_patch_node_changes_one_node_and_reports_it(wf, dev_site):
     assert "seed" not in node["data"]["params"]
 
 
-def test_patch_node_refuses_what_the_client_reports_as_failures(wf):
+def test_patch_node_refuses_what_the_client_reports_as_failures(wf: HostedClient) -> None:
     workflow = created(wf, picture_workflow())
 
     structural = wf.patch_node(workflow["id"], "flux", '{"nodeType": "generate:imagen4"}')
@@ -219,7 +220,7 @@ def test_patch_node_refuses_what_the_client_reports_as_failures(wf):
     assert wf.get(workflow["id"]).json()["updatedAt"] == workflow["updatedAt"]
 
 
-def test_duplicate_prints_the_new_id_and_url(wf):
+def test_duplicate_prints_the_new_id_and_url(wf: HostedClient) -> None:
     workflow = created(wf, picture_workflow("Original"))
 
     named = wf.duplicate(workflow["id"], "My copy")
@@ -231,7 +232,7 @@ def test_duplicate_prints_the_new_id_and_url(wf):
     assert named.line("url:").endswith(f"/workflows/{named.line('id:')}/edit")
 
 
-def test_delete_removes_the_workflow(wf):
+def test_delete_removes_the_workflow(wf: HostedClient) -> None:
     workflow = created(wf, picture_workflow("Throwaway"))
     wf.delete(workflow["id"])
     assert "Workflow not found" in wf.get(workflow["id"]).out[0]
@@ -239,7 +240,7 @@ def test_delete_removes_the_workflow(wf):
 
 # --- running ---------------------------------------------------------------------------------
 
-def test_run_then_wait_prints_every_node_and_the_output(wf):
+def test_run_then_wait_prints_every_node_and_the_output(wf: HostedClient) -> None:
     workflow = created(wf, picture_workflow())
 
     execution_id = execution_of(wf.run(workflow["id"], {"inputs": {"Prompt": "a blue jay"}}))
@@ -252,7 +253,7 @@ def test_run_then_wait_prints_every_node_and_the_output(wf):
     assert wf.poll(execution_id).json()["status"] == "COMPLETED"
 
 
-def test_wait_reports_a_failed_node_with_its_error(wf):
+def test_wait_reports_a_failed_node_with_its_error(wf: HostedClient) -> None:
     failing = picture_workflow()
     failing["nodes"][0]["data"]["params"]["text"] = "no good [sim fail=job]"
     workflow = created(wf, failing)
@@ -263,7 +264,8 @@ def test_wait_reports_a_failed_node_with_its_error(wf):
     assert any(line.startswith("  ✗ Flux: ") for line in waited.err), waited.err
 
 
-def test_run_node_reuses_upstream_results_and_run_force_reuses_none(wf, dev_site):
+def test_run_node_reuses_upstream_results_and_run_force_reuses_none(wf: HostedClient,
+                                                                    dev_site: DevSite) -> None:
     workflow = created(wf, picture_workflow())
     first = execution_of(wf.run(workflow["id"], {}))
     assert wf.wait(first).status == 0
@@ -282,7 +284,7 @@ def test_run_node_reuses_upstream_results_and_run_force_reuses_none(wf, dev_site
 
 # --- sharing, media, generating ----------------------------------------------------------------
 
-def test_publish_shows_the_page_to_anyone_and_unpublish_hides_it(wf):
+def test_publish_shows_the_page_to_anyone_and_unpublish_hides_it(wf: HostedClient) -> None:
     workflow = created(wf, picture_workflow("Shown around"))
 
     published = wf.publish(workflow["id"])
@@ -305,7 +307,7 @@ def _png(tmp_path: Path) -> Path:
     return path
 
 
-def test_upload_a_file_or_a_url_and_list_the_media(wf, tmp_path):
+def test_upload_a_file_or_a_url_and_list_the_media(wf: HostedClient, tmp_path: Path) -> None:
     uploaded = wf.upload(_png(tmp_path))
     assert uploaded.status == 0, uploaded
     url = uploaded.out[0]
@@ -327,7 +329,9 @@ def test_upload_a_file_or_a_url_and_list_the_media(wf, tmp_path):
 
 def _events(lines: list[str]) -> list[tuple[str, str]]:
     """(event, data) pairs of a Server-Sent Events stream."""
-    events, name, data = [], "message", []
+    events: list[tuple[str, str]] = []
+    data: list[str] = []
+    name = "message"
     for line in [*lines, ""]:
         if not line:
             if data:
@@ -340,7 +344,7 @@ def _events(lines: list[str]) -> list[tuple[str, str]]:
     return events
 
 
-def test_generate_streams_a_workflow_the_client_can_create(wf):
+def test_generate_streams_a_workflow_the_client_can_create(wf: HostedClient) -> None:
     import json
 
     outcome = wf.generate("an image of a fox, upscaled, then turned into a video")

@@ -2,7 +2,8 @@
 
 from typing import Any
 
-from tests.builders import edge, node  # noqa: F401 (the engine tests import them from here)
+from tests.builders import edge as edge  # the engine tests import them from here
+from tests.builders import node as node
 from tests.harness import wait_until
 
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED"}
@@ -11,10 +12,19 @@ RUN_TIMEOUT = 90
 
 
 def create_workflow(api: Any, nodes: list[dict[str, Any]], edges: list[dict[str, Any]],
-                    name: str = "test") -> str:
-    response = api.post("/workflows", {"name": name, "nodes": nodes, "edges": edges})
+                    name: str = "test", **fields: Any) -> str:
+    response = api.post("/workflows", {"name": name, "nodes": nodes, "edges": edges, **fields})
     assert response.status_code == 201, response.content
     return str(response.json()["id"])
+
+
+def save_workflow(api: Any, workflow: dict[str, Any], body: dict[str, Any],
+                  **fields: Any) -> dict[str, Any]:
+    """PUT the workflow (its name kept) with `body` and `fields`; the saved workflow."""
+    response = api.put(f"/workflows/{workflow['id']}",
+                       {"name": workflow["name"], **body, **fields})
+    assert response.status_code == 200, response.content
+    return dict(response.json())
 
 
 def execute(api: Any, workflow_id: str, body: dict[str, Any] | None = None) -> str:

@@ -43,7 +43,7 @@ def batch_of(api: ApiClient, batch_id: str) -> dict[str, Any]:
     return dict(response.json())
 
 
-def test_a_20_row_csv_batch_runs_five_at_a_time_to_the_end(engine, api):
+def test_a_20_row_csv_batch_runs_five_at_a_time_to_the_end(engine: str, api: ApiClient) -> None:
     workflow_id = image_pipeline(api)
     text = "Prompt\n" + "".join(f"fox number {i} [sim latency=300ms]\n" for i in range(1, 21))
     batch_id = post_csv(api, workflow_id, text, concurrency="5")
@@ -79,7 +79,7 @@ def test_a_20_row_csv_batch_runs_five_at_a_time_to_the_end(engine, api):
     assert archive.read("row-007-result.png").startswith(b"\x89PNG")
 
 
-def test_a_cancelled_batch_never_starts_its_pending_rows(engine, api):
+def test_a_cancelled_batch_never_starts_its_pending_rows(engine: str, api: ApiClient) -> None:
     workflow_id = image_pipeline(api)
     text = "Prompt\n" + "".join(f"slow fox {i} [sim latency=60s]\n" for i in range(1, 11))
     batch_id = post_csv(api, workflow_id, text, concurrency="2")

@@ -10,14 +10,14 @@ import pytest
 from django.utils import timezone
 
 from executions.engine import state
-from executions.engine.fal_executor import FalModelExecutor
 from executions.engine.runner import LOST_INLINE, advance
+from executions.executors import EXECUTORS
+from executions.executors.fal import FalModelExecutor
+from executions.executors.runtime import Inline
 from executions.models import Execution, ExecutionStatus, NodeRun
 from executions.simulators.state import simulator_stats
 from tests.conftest import ApiClient
 from tests.harness import wait_until
-from workflows.nodes.registry import REGISTRY
-from workflows.nodes.runtime import Inline
 
 from .helpers import RUN_TIMEOUT, create_workflow, edge, execute, node, wait_for
 from .inprocess import HOLD, DriverThread, Receiver, drive
@@ -186,9 +186,9 @@ def test_an_inline_node_without_side_effects_whose_runner_died_mid_call_is_run_a
     side effects is not left to time out: the next pass runs it again. A pure one (recorded
     only once it has run) was never claimed, so it simply runs; any other was claimed, so its
     lost attempt is closed and a new one made."""
-    spec = REGISTRY["utility:prompt_concat"]
-    monkeypatch.setitem(REGISTRY, "utility:prompt_concat",
-                        replace(spec, executor=Inline(spec.executor.fn, pure=pure)))
+    concat = EXECUTORS["utility:prompt_concat"]
+    assert isinstance(concat, Inline)
+    monkeypatch.setitem(EXECUTORS, "utility:prompt_concat", replace(concat, pure=pure))
     run_fn = Inline.run
     calls: list[str] = []
 

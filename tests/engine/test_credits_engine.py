@@ -16,6 +16,7 @@ from django.db.models import Sum
 from accounts.credits import credit_balance, credits_grant, to_credits
 from accounts.models import CreditEntry, CreditKind, Team, User
 from executions.models import Execution
+from tests.conftest import ApiClient
 
 from .helpers import create_workflow, edge, execute, node, states, wait_for
 
@@ -28,7 +29,8 @@ def _no_signup_credits(settings: Any) -> None:
     settings.SIGNUP_CREDITS = 0
 
 
-def seed_pipeline(prompt: str = "a red fox", **upscale: Any) -> tuple[list, list]:
+def seed_pipeline(prompt: str = "a red fox",
+                  **upscale: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Estimated 40 credits: Nano Banana Pro 20, the upscaler 5 x 4 MP."""
     nodes = [node("prompt", "input:text", "Prompt", text=prompt),
              node("gen", "generate:nano_banana_pro", "Generate"),
@@ -53,7 +55,8 @@ def running_balances(team: Team) -> list[Decimal]:
                            .values_list("amount", flat=True)))
 
 
-def test_a_completed_run_charges_each_node_once_and_releases_the_rest(engine, api, team):
+def test_a_completed_run_charges_each_node_once_and_releases_the_rest(engine: str, api: ApiClient,
+                                                                      team: Team) -> None:
     credits_grant(team, 100)
     execution_id = execute(api, create_workflow(api, *seed_pipeline()))
     poll = wait_for(api, execution_id)
@@ -69,7 +72,8 @@ def test_a_completed_run_charges_each_node_once_and_releases_the_rest(engine, ap
     assert to_credits(poll["creditsUsed"]) == gen + up
 
 
-def test_a_failed_run_gives_back_the_whole_reservation(engine, api, team):
+def test_a_failed_run_gives_back_the_whole_reservation(engine: str, api: ApiClient,
+                                                       team: Team) -> None:
     credits_grant(team, 100)
     execution_id = execute(api, create_workflow(api, *seed_pipeline("x [sim fail=400]")))
     poll = wait_for(api, execution_id)
@@ -80,7 +84,8 @@ def test_a_failed_run_gives_back_the_whole_reservation(engine, api, team):
     assert poll["creditsUsed"] == 0
 
 
-def test_a_run_failing_halfway_pays_only_for_what_completed(engine, api, team):
+def test_a_run_failing_halfway_pays_only_for_what_completed(engine: str, api: ApiClient,
+                                                            team: Team) -> None:
     credits_grant(team, 100)
     nodes, edges = seed_pipeline(simulate="[sim fail=400]")
     poll = wait_for(api, execute(api, create_workflow(api, nodes, edges)))
@@ -90,7 +95,8 @@ def test_a_run_failing_halfway_pays_only_for_what_completed(engine, api, team):
     assert poll["creditsUsed"] == 20
 
 
-def test_a_cancelled_run_gives_back_the_whole_reservation(engine, api, team):
+def test_a_cancelled_run_gives_back_the_whole_reservation(engine: str, api: ApiClient,
+                                                          team: Team) -> None:
     credits_grant(team, 100)
     # The model never finishes on its own, so the run can only end by the cancel.
     execution_id = execute(api, create_workflow(api, *seed_pipeline("slow [sim hang]")))

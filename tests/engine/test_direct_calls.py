@@ -22,6 +22,7 @@ from executions.engine.calls import Direct, Stream
 from executions.engine.contracts import NodeContext, NodeFailure, NodeResult
 from executions.engine.runner import advance
 from executions.events import group_name
+from executions.executors import EXECUTORS
 from executions.models import ExecutionStatus, NodeRun, NodeStatus
 from executions.providers.errors import ProviderError
 from tests.conftest import ApiClient
@@ -90,8 +91,8 @@ def scripted_node(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setitem(REGISTRY, "test:call", NodeType(
         node_type="test:call", label="Scripted call", category="utility",
         description="A provider call scripted by the test.", params=ScriptParams,
-        outputs=(Port("text", PortType.TEXT),), timeout_seconds=120,
-        executor=Direct(call=scripted_call, provider="openai")))
+        outputs=(Port("text", PortType.TEXT),), timeout_seconds=120, provider="openai"))
+    monkeypatch.setitem(EXECUTORS, "test:call", Direct(call=scripted_call))
     yield
 
 

@@ -1,10 +1,13 @@
 """Nothing is lost when a worker dies, and no slot is held while a model generates."""
 
+from collections.abc import Callable
+
 import pytest
 
 from executions.models import Execution, ExecutionStatus, NodeRun
 from executions.simulators.state import simulator_stats
-from tests.harness import flush_broker, wait_until
+from tests.conftest import ApiClient
+from tests.harness import Worker, flush_broker, wait_until
 
 from .helpers import (
     create_workflow,
@@ -22,7 +25,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 PATIENCE = 300
 
 
-def test_a_killed_worker_loses_nothing_and_submits_nothing_twice(sim_site, api, worker_factory):
+def test_a_killed_worker_loses_nothing_and_submits_nothing_twice(
+        sim_site: str, api: ApiClient, worker_factory: Callable[..., Worker]) -> None:
     flush_broker()
     first = worker_factory("doomed")
     nodes = [node("p", "input:text", text="survive [sim latency=3s]"),
@@ -41,7 +45,7 @@ def test_a_killed_worker_loses_nothing_and_submits_nothing_twice(sim_site, api, 
 
 
 def test_executions_waiting_on_a_model_hold_no_slot_and_a_quick_run_overtakes_them(
-        sim_site, api, worker_factory):
+        sim_site: str, api: ApiClient, worker_factory: Callable[..., Worker]) -> None:
     flush_broker()
     # The model never answers, so these 200 wait for as long as the test looks at them.
     hanging = create_workflow(api, [node("g", "generate:flux_2", image_size="square",

@@ -121,4 +121,5 @@ def test_continue_on_error_passes_an_inline_failure_downstream(sent: list[str],
     execution = drive(execute(api, create_workflow(api, nodes, edges)))
     assert execution.status == ExecutionStatus.COMPLETED
     out = NodeRun.objects.get(execution=execution, node_id="out")
+    assert out.output is not None
     assert out.output["value"] == {"error": "nothing at $.missing"}

@@ -36,7 +36,7 @@ def test_the_default_cap_stops_a_template_that_multiplies_its_input(sent: list[s
              node("out", "output:result")]
     edges = [edge("big", "text", "tpl", "vars"), edge("tpl", "text", "out", "value")]
     runs = run_graph(api, nodes, edges)
-    assert runs["_execution"].status == ExecutionStatus.FAILED  # type: ignore[attr-defined]
+    assert runs["_execution"].status == ExecutionStatus.FAILED
     assert runs["tpl"].status == "FAILED"
     assert "larger than 1,000,000 bytes" in runs["tpl"].error
     assert runs["tpl"].output is None and runs["tpl"].ports is None
@@ -87,5 +87,5 @@ def test_values_under_the_cap_pass(sent: list[str], api: ApiClient, small_cap: i
              node("out", "output:result")]
     edges = [edge("t", "text", "tpl", "vars"), edge("tpl", "text", "out", "value")]
     runs = run_graph(api, nodes, edges)
-    assert runs["_execution"].status == ExecutionStatus.COMPLETED  # type: ignore[attr-defined]
+    assert runs["_execution"].status == ExecutionStatus.COMPLETED
     assert runs["tpl"].ports == {"text": "é" * 100 + "!"}

@@ -2,6 +2,7 @@
 fal key set through the API is the key fal sees, and its nodes cost no credits; without it the
 platform's key runs them and they are charged. In production, no key anywhere fails the node."""
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -64,7 +65,7 @@ def test_without_a_team_key_the_platforms_key_runs_and_is_charged(engine: str, a
     assert states(poll)["gen"]["credits"] == 20
     assert simulator_stats()["byKey"] == {key_fingerprint(platform_key()): 1}
     charge = CreditEntry.objects.get(team=team, kind=CreditKind.CHARGE)
-    assert (charge.amount, charge.node_id) == (-20, "gen")
+    assert (charge.amount, charge.node_id) == (Decimal(-20), "gen")
     assert credit_balance(team.pk) == 80
 
 

@@ -16,6 +16,9 @@ from django.test import Client
 
 from accounts.credits import credit_balance
 from accounts.models import Team
+from executions.engine.calls import Direct
+from executions.executors import executor_for
+from executions.executors.runtime import read_media
 from executions.models import ExecutionStatus, NodeRun
 from executions.providers.credentials import simulator_key
 from executions.simulators import anthropic as sim_anthropic
@@ -24,7 +27,6 @@ from executions.simulators import openai_chat as sim_chat
 from executions.simulators import stability as sim_stability
 from executions.simulators.state import key_fingerprint
 from workflows.nodes import catalogue
-from workflows.nodes.runtime import read_media
 from workflows.services import starter_templates
 
 from .helpers import create_workflow, edge, execute, node, states, wait_for
@@ -145,9 +147,7 @@ def test_speech_then_transcription_gives_the_text_back_and_stability_draws(
     assert sim_stability.tally.stats()["generations"] == 1
 
 
-DIRECT_TYPES = sorted(t for t, spec in catalogue.items()
-                      if getattr(spec.executor, "provider", None) in
-                      ("openai", "anthropic", "stability"))
+DIRECT_TYPES = sorted(t for t in catalogue if isinstance(executor_for(t), Direct))
 
 
 @pytest.mark.parametrize("node_type", DIRECT_TYPES)
@@ -155,12 +155,12 @@ def test_in_production_a_provider_configured_nowhere_fails_its_nodes_clearly(
         sent: list[str], api: Any, settings: Any, node_type: str) -> None:
     settings.SIMULATORS_ENABLED = False
     settings.OPENAI_API_KEY = settings.ANTHROPIC_API_KEY = settings.STABILITY_API_KEY = ""
-    params = {"audio_url": "https://example.com/a.mp3"} if node_type == "audio:transcribe" \
-        else {"prompt": "hello", "text": "hello"}
+    params: dict[str, Any] = {"audio_url": "https://example.com/a.mp3"} \
+        if node_type == "audio:transcribe" else {"prompt": "hello", "text": "hello"}
     execution = drive(execute(api, create_workflow(api, [node("n", node_type, **params)], [])))
     assert execution.status == ExecutionStatus.FAILED
     run = NodeRun.objects.get(execution=execution, node_id="n")
-    provider = catalogue[node_type].executor.provider
+    provider = catalogue[node_type].provider
     assert run.error == f"no API key for {provider}: set one in Settings > Providers"
     assert run.attempt <= 1 and not run.request_id  # nothing was sent anywhere
 

@@ -2,12 +2,14 @@
 
 import io
 from datetime import datetime
+from typing import Any
 
 import httpx
 import pytest
 from PIL import Image
 
 from executions.simulators.state import simulator_stats
+from tests.conftest import ApiClient
 
 from .helpers import (
     create_workflow,
@@ -31,7 +33,8 @@ def _png_size(url: str) -> tuple[int, int]:
     return image.size
 
 
-def _seed_pipeline(prompt: str = "a red fox") -> tuple[list, list]:
+def _seed_pipeline(prompt: str = "a red fox") -> tuple[list[dict[str, Any]],
+                                                       list[dict[str, Any]]]:
     nodes = [node("prompt", "input:text", "Prompt", text=prompt),
              node("gen", "generate:nano_banana_pro", "Generate"),
              node("up", "upscale:crystal_upscaler", "Upscale")]
@@ -39,7 +42,8 @@ def _seed_pipeline(prompt: str = "a red fox") -> tuple[list, list]:
     return nodes, edges
 
 
-def test_the_seed_pipeline_completes_and_the_upscale_is_twice_the_size(engine, api):
+def test_the_seed_pipeline_completes_and_the_upscale_is_twice_the_size(engine: str,
+                                                                       api: ApiClient) -> None:
     workflow_id = create_workflow(api, *_seed_pipeline())
     poll = wait_for(api, execute(api, workflow_id))
     assert poll["status"] == "COMPLETED", poll
@@ -56,7 +60,7 @@ def test_the_seed_pipeline_completes_and_the_upscale_is_twice_the_size(engine, a
     assert poll["finalOutput"] == {"up": poll["nodeResults"]["nodeRuns"][2]["output"]}
 
 
-def test_a_three_way_fan_out_runs_in_parallel(engine, api):
+def test_a_three_way_fan_out_runs_in_parallel(engine: str, api: ApiClient) -> None:
     nodes = [node("p", "input:text", text="fan out [sim latency=1s]")]
     edges = []
     for i in range(3):
@@ -71,7 +75,8 @@ def test_a_three_way_fan_out_runs_in_parallel(engine, api):
     assert latest_start < earliest_finish, "the three model calls did not overlap"
 
 
-def test_a_router_runs_one_branch_and_skips_the_other_downstream_too(engine, api):
+def test_a_router_runs_one_branch_and_skips_the_other_downstream_too(engine: str,
+                                                                     api: ApiClient) -> None:
     nodes = [node("n", "input:number", value=7),
              node("r", "logic:router", operator="gt", value=5),
              node("yes", "utility:text_template", template="big"),
@@ -88,7 +93,8 @@ def test_a_router_runs_one_branch_and_skips_the_other_downstream_too(engine, api
     assert list(poll["finalOutput"]) == ["yes_out"]
 
 
-def test_a_node_rate_limited_twice_succeeds_on_the_third_attempt(engine, api):
+def test_a_node_rate_limited_twice_succeeds_on_the_third_attempt(engine: str,
+                                                                 api: ApiClient) -> None:
     nodes = [node("g", "generate:flux_2", prompt="retry me [sim fail=429x2]")]
     poll = wait_for(api, execute(api, create_workflow(api, nodes, [])))
     assert poll["status"] == "COMPLETED", poll
@@ -99,7 +105,8 @@ def test_a_node_rate_limited_twice_succeeds_on_the_third_attempt(engine, api):
     assert [entry["attempt"] for entry in log] == [1, 2, 3]
 
 
-def test_a_permanent_failure_fails_the_execution_and_cancels_the_rest(engine, api):
+def test_a_permanent_failure_fails_the_execution_and_cancels_the_rest(engine: str,
+                                                                      api: ApiClient) -> None:
     nodes = [node("p", "input:text", text="slow [sim latency=5s]"),
              node("slow", "generate:flux_2", "Slow"),
              node("bad", "generate:flux_2", "Broken", prompt="nope [sim fail=400]"),
@@ -112,7 +119,7 @@ def test_a_permanent_failure_fails_the_execution_and_cancels_the_rest(engine, ap
                               "after": "CANCELLED"}
 
 
-def test_continue_on_error_passes_the_error_downstream(engine, api):
+def test_continue_on_error_passes_the_error_downstream(engine: str, api: ApiClient) -> None:
     nodes = [node("bad", "generate:flux_2", "Broken", prompt="x [sim fail=400]",
                   continueOnError=True),
              node("out", "output:result")]
@@ -124,14 +131,14 @@ def test_continue_on_error_passes_the_error_downstream(engine, api):
     assert "error" in str(result)
 
 
-def test_a_node_past_its_deadline_fails(engine, api):
+def test_a_node_past_its_deadline_fails(engine: str, api: ApiClient) -> None:
     nodes = [node("g", "generate:flux_2", prompt="forever [sim hang]", timeoutSeconds=1)]
     poll = wait_for(api, execute(api, create_workflow(api, nodes, [])))
     assert poll["status"] == "FAILED"
     assert "Timed out after 1 s" in states(poll)["g"]["error"]
 
 
-def test_cancel_stops_the_run_and_cancels_the_remote_job(engine, api):
+def test_cancel_stops_the_run_and_cancels_the_remote_job(engine: str, api: ApiClient) -> None:
     # The model never finishes on its own: only the cancel can end this run, and the simulator
     # records a cancel only for a job that was still going.
     nodes = [node("g", "generate:flux_2", prompt="long [sim hang]")]
@@ -144,7 +151,7 @@ def test_cancel_stops_the_run_and_cancels_the_remote_job(engine, api):
     assert simulator_stats()["cancelled"] == [request_id]
 
 
-def test_run_to_here_reuses_cached_upstream_results(engine, api):
+def test_run_to_here_reuses_cached_upstream_results(engine: str, api: ApiClient) -> None:
     nodes, edges = _seed_pipeline("cached fox")
     workflow_id = create_workflow(api, nodes, edges)
     first = wait_for(api, execute(api, workflow_id))

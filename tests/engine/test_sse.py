@@ -2,15 +2,18 @@
 Last-Event-ID, ending after the terminal event; auth and lookups like the rest of the API."""
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import httpx
 import pytest
 import redis
 
+from accounts.models import User
 from accounts.services import api_key_create
 from executions.models import ExecutionEvent
+from tests.conftest import ApiClient
 from tests.harness import wait_until
 
 from .helpers import RUN_TIMEOUT, create_workflow, edge, execute, node, wait_for
@@ -45,11 +48,11 @@ class Stream:
     """One SSE connection to the live site; `frames()` reads it as it arrives."""
 
     def __init__(self, site: str, secret: str, execution_id: str, timeout: float = 30,
-                 **headers: str) -> None:
+                 headers: dict[str, str] | None = None) -> None:
         self.client = httpx.Client(base_url=f"{site}/api/v1", timeout=timeout)
         self.context = self.client.stream(
             "GET", _path(execution_id),
-            headers={"Authorization": f"Bearer {secret}", **headers})
+            headers={"Authorization": f"Bearer {secret}", **(headers or {})})
         self.response = self.context.__enter__()
 
     def frames(self) -> Iterator[dict[str, Any]]:
@@ -94,7 +97,8 @@ def _done_in(snapshot: dict[str, Any]) -> set[str]:
     return {s["nodeId"] for s in snapshot["data"]["nodeStates"] if s["status"] == "COMPLETED"}
 
 
-def test_the_stream_sends_a_snapshot_then_ordered_events_and_ends(engine, api, owner):
+def test_the_stream_sends_a_snapshot_then_ordered_events_and_ends(engine: str, api: ApiClient,
+                                                                  owner: User) -> None:
     execution_id = execute(api, _pipeline(api))
     with Stream(engine, _secret(owner), execution_id) as stream:
         assert stream.response.status_code == 200
@@ -114,8 +118,8 @@ def test_the_stream_sends_a_snapshot_then_ordered_events_and_ends(engine, api, o
     assert completed == {"p", "g", "out"} - _done_in(snapshot)
 
 
-def test_live_events_come_by_broadcast_without_waiting_for_a_recheck(engine, api, owner,
-                                                                   monkeypatch):
+def test_live_events_come_by_broadcast_without_waiting_for_a_recheck(
+        engine: str, api: ApiClient, owner: User, monkeypatch: pytest.MonkeyPatch) -> None:
     from executions import sse
 
     # With no recheck (and so no keep-alive either), only broadcasts can wake the stream: were
@@ -132,7 +136,8 @@ def test_live_events_come_by_broadcast_without_waiting_for_a_recheck(engine, api
     assert [f["id"] for f in frames[1:]] == _stored_seqs(execution_id)[frames[0]["id"]:]
 
 
-def test_a_finished_execution_streams_its_snapshot_alone(engine, api, owner):
+def test_a_finished_execution_streams_its_snapshot_alone(engine: str, api: ApiClient,
+                                                         owner: User) -> None:
     execution_id = execute(api, _pipeline(api, latency="0s"))
     wait_for(api, execution_id)
     with Stream(engine, _secret(owner), execution_id) as stream:
@@ -143,17 +148,19 @@ def test_a_finished_execution_streams_its_snapshot_alone(engine, api, owner):
     assert frames[0]["data"]["finalOutput"]["out"]
 
 
-def test_last_event_id_replays_exactly_the_events_after_it(engine, api, owner):
+def test_last_event_id_replays_exactly_the_events_after_it(engine: str, api: ApiClient,
+                                                           owner: User) -> None:
     execution_id = execute(api, _pipeline(api, latency="0s"))
     wait_for(api, execution_id)
     stored = _stored_seqs(execution_id)
-    with Stream(engine, _secret(owner), execution_id, **{"Last-Event-ID": "2"}) as stream:
+    with Stream(engine, _secret(owner), execution_id, headers={"Last-Event-ID": "2"}) as stream:
         frames = stream.events()
     assert [f["id"] for f in frames] == stored[2:]
     assert frames[-1]["event"] == "execution"
 
 
-def test_the_last_event_id_query_parameter_works_like_the_header(engine, api, owner):
+def test_the_last_event_id_query_parameter_works_like_the_header(engine: str, api: ApiClient,
+                                                                 owner: User) -> None:
     execution_id = execute(api, _pipeline(api, latency="0s"))
     wait_for(api, execution_id)
     stored = _stored_seqs(execution_id)
@@ -163,7 +170,8 @@ def test_the_last_event_id_query_parameter_works_like_the_header(engine, api, ow
     assert [f["id"] for f in frames] == stored[1:]
 
 
-def test_resuming_after_the_terminal_event_answers_204_so_clients_stop(engine, api, owner):
+def test_resuming_after_the_terminal_event_answers_204_so_clients_stop(engine: str, api: ApiClient,
+                                                                       owner: User) -> None:
     execution_id = execute(api, _pipeline(api, latency="0s"))
     wait_for(api, execution_id)
     last = _stored_seqs(execution_id)[-1]
@@ -175,17 +183,19 @@ def test_resuming_after_the_terminal_event_answers_204_so_clients_stop(engine, a
 
 
 def test_a_client_that_reconnects_with_last_event_id_gets_every_event_exactly_once(
-        engine, api, owner):
+        engine: str, api: ApiClient, owner: User) -> None:
     execution_id = execute(api, _pipeline(api))
-    secret, received, resumes = _secret(owner), [], 0
+    secret, resumes = _secret(owner), 0
+    received: list[dict[str, Any]] = []
     with Stream(engine, secret, execution_id) as stream:
         snapshot = next(stream.frames())
     last = snapshot["id"]
     while not received or received[-1]["event"] != "execution":
         # Reconnect once the next event is stored, so that resuming replays it from the database.
-        wait_until(lambda after=last: _stored_after(execution_id, after), RUN_TIMEOUT,
+        wait_until(partial(_stored_after, execution_id, last), RUN_TIMEOUT,
                    f"no event after #{last} was stored")
-        with Stream(engine, secret, execution_id, **{"Last-Event-ID": str(last)}) as stream:
+        with Stream(engine, secret, execution_id,
+                    headers={"Last-Event-ID": str(last)}) as stream:
             frame = next(f for f in stream.frames() if "comment" not in f)  # then hang up
         received.append(frame)
         last, resumes = frame["id"], resumes + 1
@@ -194,7 +204,8 @@ def test_a_client_that_reconnects_with_last_event_id_gets_every_event_exactly_on
     assert resumes >= 3 and snapshot["data"]["status"] == "RUNNING"
 
 
-def test_a_stream_left_mid_run_leaves_the_execution_group(engine, api, owner):
+def test_a_stream_left_mid_run_leaves_the_execution_group(engine: str, api: ApiClient,
+                                                          owner: User) -> None:
     from channels.layers import get_channel_layer
     from django.conf import settings
 
@@ -213,7 +224,8 @@ def test_a_stream_left_mid_run_leaves_the_execution_group(engine, api, owner):
                "the stream's channel is still in the execution's group")
 
 
-def test_without_a_channel_layer_the_stream_reads_the_database(engine, api, owner, monkeypatch):
+def test_without_a_channel_layer_the_stream_reads_the_database(
+        engine: str, api: ApiClient, owner: User, monkeypatch: pytest.MonkeyPatch) -> None:
     from executions import sse
 
     monkeypatch.setattr(sse, "get_channel_layer", lambda: None)
@@ -225,7 +237,8 @@ def test_without_a_channel_layer_the_stream_reads_the_database(engine, api, owne
     assert frames[-1]["data"]["status"] == "COMPLETED"
 
 
-def test_a_quiet_stream_sends_keep_alive_comments(engine, api, owner, monkeypatch):
+def test_a_quiet_stream_sends_keep_alive_comments(engine: str, api: ApiClient, owner: User,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     from executions import sse
 
     monkeypatch.setattr(sse, "PING_SECONDS", 0.2)
@@ -242,7 +255,8 @@ def test_a_quiet_stream_sends_keep_alive_comments(engine, api, owner, monkeypatc
     assert rest[-1]["data"]["status"] == "CANCELLED"
 
 
-def test_the_stream_ends_when_its_execution_is_deleted(engine, api, owner, monkeypatch):
+def test_the_stream_ends_when_its_execution_is_deleted(engine: str, api: ApiClient, owner: User,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     from executions import sse
 
     monkeypatch.setattr(sse, "RECHECK_SECONDS", 0.2)
@@ -263,7 +277,7 @@ def test_the_stream_ends_when_its_execution_is_deleted(engine, api, owner, monke
 
 # --- Errors before the stream starts are the API's JSON error bodies --------------------------
 
-def test_without_credentials_the_answer_is_401(engine, api):
+def test_without_credentials_the_answer_is_401(engine: str, api: ApiClient) -> None:
     execution_id = execute(api, _pipeline(api, latency="0s"))
     response = httpx.get(f"{engine}/api/v1{_path(execution_id)}", timeout=10)
     assert response.status_code == 401
@@ -271,7 +285,7 @@ def test_without_credentials_the_answer_is_401(engine, api):
                                "code": "missing_authorization"}
 
 
-def test_a_malformed_key_is_401(engine, api):
+def test_a_malformed_key_is_401(engine: str, api: ApiClient) -> None:
     execution_id = execute(api, _pipeline(api, latency="0s"))
     response = httpx.get(f"{engine}/api/v1{_path(execution_id)}", timeout=10,
                          headers={"Authorization": "Token abc"})
@@ -279,7 +293,9 @@ def test_a_malformed_key_is_401(engine, api):
     assert response.json()["code"] == "invalid_api_key_format"
 
 
-def test_a_key_without_executions_read_is_403(engine, api, api_for, owner):
+def test_a_key_without_executions_read_is_403(engine: str, api: ApiClient,
+                                              api_for: Callable[..., ApiClient],
+                                              owner: User) -> None:
     execution_id = execute(api, _pipeline(api, latency="0s"))
     response = api_for(owner, scopes=["workflows:read"]).get(_path(execution_id))
     assert response.status_code == 403
@@ -287,14 +303,15 @@ def test_a_key_without_executions_read_is_403(engine, api, api_for, owner):
                                "code": "forbidden"}
 
 
-def test_a_stranger_gets_404(engine, api, api_for, stranger):
+def test_a_stranger_gets_404(engine: str, api: ApiClient, api_for: Callable[..., ApiClient],
+                             stranger: User) -> None:
     execution_id = execute(api, _pipeline(api, latency="0s"))
     response = api_for(stranger).get(_path(execution_id))
     assert response.status_code == 404
     assert response.json() == {"error": "Execution not found", "code": "not_found"}
 
 
-def test_a_teammate_may_listen(engine, api, teammate):
+def test_a_teammate_may_listen(engine: str, api: ApiClient, teammate: User) -> None:
     execution_id = execute(api, _pipeline(api, latency="0s"))
     wait_for(api, execution_id)
     with Stream(engine, _secret(teammate), execution_id) as stream:
@@ -303,14 +320,14 @@ def test_a_teammate_may_listen(engine, api, teammate):
 
 
 @pytest.mark.parametrize("execution_id", ["not-a-uuid", "00000000-0000-0000-0000-000000000000"])
-def test_an_unknown_execution_is_404(api, execution_id):
+def test_an_unknown_execution_is_404(api: ApiClient, execution_id: str) -> None:
     response = api.get(_path(execution_id))
     assert response.status_code == 404
     assert response.json()["error"] == "Execution not found"
 
 
 @pytest.mark.parametrize("value", ["abc", "-1", "99999999999999999999999"])
-def test_a_bad_last_event_id_is_400_naming_it(engine, api, value):
+def test_a_bad_last_event_id_is_400_naming_it(engine: str, api: ApiClient, value: str) -> None:
     execution_id = execute(api, _pipeline(api, latency="0s"))
     response = api.get(_path(execution_id), headers={"Last-Event-ID": value})
     assert response.status_code == 400

@@ -20,6 +20,8 @@ from executions.providers.openai_chat import ChatAnswer, ChatRequest
 from executions.simulators import anthropic as sim_anthropic
 from executions.simulators.state import key_fingerprint
 
+from .provider_fakes import replying2
+
 FIXTURES = Path(__file__).parent / "fixtures" / "anthropic"
 BASE = "https://api.anthropic.com"
 STREAM = (FIXTURES / "stream.txt").read_bytes()
@@ -40,12 +42,8 @@ def events_of(text: str) -> dict[str, dict[str, Any]]:
 def answering(status: int, content: bytes, headers: dict[str, str] | None = None,
               seen: list[httpx2.Request] | None = None) -> httpx2.AsyncClient:
     # The anthropic 2.x SDK takes only httpx2 clients (the openai one takes both).
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        if seen is not None:
-            seen.append(request)
-        return httpx2.Response(status, content=content, headers={
-            "content-type": "application/json", **(headers or {})})
-    return httpx2.AsyncClient(transport=httpx2.MockTransport(handler))
+    return httpx2.AsyncClient(transport=httpx2.MockTransport(replying2(
+        status, content, {"content-type": "application/json", **(headers or {})}, seen)))
 
 
 def run(request: ChatRequest, http: httpx2.AsyncClient | None = None, *, key: str = "sk-ant",

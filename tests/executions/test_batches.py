@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.utils import timezone
+from pytest_django import Settings
 
 from accounts.models import User
-from executions import batches
+from executions import batches, services
 from executions.batch_results import rows_from_csv
 from executions.models import (
     Batch,
@@ -40,6 +41,11 @@ def pending_batch(workflow: Workflow, owner: User, rows: int, concurrency: int) 
     BatchRow.objects.bulk_create([BatchRow(batch=batch, index=i, inputs={"prompt": f"fox {i}"})
                                   for i in range(1, rows + 1)])
     return batch
+
+
+def execution_of(row: BatchRow) -> Execution:
+    assert row.execution_id is not None
+    return Execution.objects.get(pk=row.execution_id)
 
 
 def running(batch: Batch) -> int:
@@ -79,8 +85,9 @@ def end(execution_id: Any, status: str = ExecutionStatus.COMPLETED) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_fills_never_run_more_rows_than_the_concurrency(owner, sent, monkeypatch):
-    start = batches.services.execution_start
+def test_concurrent_fills_never_run_more_rows_than_the_concurrency(
+        owner: User, sent: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    start = services.execution_start  # the module batches starts executions through
 
     def slow_start(*args: Any, **kwargs: Any) -> Execution:
         # Widens the window between counting the running rows and starting one, so a fill
@@ -89,7 +96,7 @@ def test_concurrent_fills_never_run_more_rows_than_the_concurrency(owner, sent, 
         threading.Event().wait(0.05)
         return started
 
-    monkeypatch.setattr(batches.services, "execution_start", slow_start)
+    monkeypatch.setattr(services, "execution_start", slow_start)
     batch = pending_batch(make_workflow(owner), owner, rows=30, concurrency=3)
     in_threads(8, lambda i: batches.batch_fill(str(batch.pk)))
     assert running(batch) == 3
@@ -112,7 +119,7 @@ def test_concurrent_fills_never_run_more_rows_than_the_concurrency(owner, sent, 
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_engines_hook_starts_the_next_row_when_one_ends(owner, sent):
+def test_the_engines_hook_starts_the_next_row_when_one_ends(owner: User, sent: list[str]) -> None:
     batch = pending_batch(make_workflow(owner), owner, rows=3, concurrency=1)
     batches.batch_fill(str(batch.pk))
     for index in (1, 2, 3):
@@ -123,17 +130,18 @@ def test_the_engines_hook_starts_the_next_row_when_one_ends(owner, sent):
     rows = list(BatchRow.objects.filter(batch=batch).order_by("index"))
     assert [r.status for r in rows] == [RowStatus.COMPLETED] * 3
     assert Batch.objects.get(pk=batch.pk).status == BatchStatus.COMPLETED
-    outputs = [Execution.objects.get(pk=r.execution_id).final_output["result"]["value"]
-               for r in rows]
+    outputs = [execution_of(r).final_output["result"]["value"] for r in rows]
     assert outputs == ["fox 1", "fox 2", "fox 3"]
 
 
 @pytest.mark.django_db
-def test_the_sweep_settles_rows_whose_hook_was_lost_and_fills_the_slots(owner, sent):
+def test_the_sweep_settles_rows_whose_hook_was_lost_and_fills_the_slots(owner: User,
+                                                                        sent: list[str]) -> None:
     batch = pending_batch(make_workflow(owner), owner, rows=4, concurrency=2)
     batches.batch_fill(str(batch.pk))
     first, second = BatchRow.objects.filter(batch=batch, status=RowStatus.RUNNING)
     end(first.execution_id, ExecutionStatus.FAILED)
+    assert second.execution_id is not None
     Execution.objects.filter(pk=second.execution_id).delete()
     assert batches.batch_sweep() == 2
     assert BatchRow.objects.get(pk=first.pk).status == RowStatus.FAILED
@@ -144,7 +152,8 @@ def test_the_sweep_settles_rows_whose_hook_was_lost_and_fills_the_slots(owner, s
 
 
 @pytest.mark.django_db
-def test_a_batch_is_completed_once_no_row_is_pending_or_running(owner, sent):
+def test_a_batch_is_completed_once_no_row_is_pending_or_running(owner: User,
+                                                                sent: list[str]) -> None:
     batch = pending_batch(make_workflow(owner), owner, rows=1, concurrency=1)
     batches.batch_fill(str(batch.pk))
     assert Batch.objects.get(pk=batch.pk).status == BatchStatus.RUNNING
@@ -156,7 +165,7 @@ def test_a_batch_is_completed_once_no_row_is_pending_or_running(owner, sent):
 
 
 @pytest.mark.django_db
-def test_a_row_of_an_inactive_workflow_fails_with_the_reason(owner, sent):
+def test_a_row_of_an_inactive_workflow_fails_with_the_reason(owner: User, sent: list[str]) -> None:
     workflow = make_workflow(owner)
     batch = pending_batch(workflow, owner, rows=2, concurrency=1)
     Workflow.objects.filter(pk=workflow.pk).update(is_active=False)
@@ -167,7 +176,7 @@ def test_a_row_of_an_inactive_workflow_fails_with_the_reason(owner, sent):
 
 
 @pytest.mark.django_db
-def test_a_cancelled_batch_starts_nothing_more(owner, sent):
+def test_a_cancelled_batch_starts_nothing_more(owner: User, sent: list[str]) -> None:
     batch = pending_batch(make_workflow(owner), owner, rows=5, concurrency=2)
     batches.batch_fill(str(batch.pk))
     assert batches.batch_cancel(batch) is True
@@ -183,17 +192,17 @@ def test_a_cancelled_batch_starts_nothing_more(owner, sent):
 
 # --- The CSV reader -----------------------------------------------------------------------
 
-def test_the_csv_reader_keeps_quoted_commas_and_newlines_and_drops_blank_lines():
+def test_the_csv_reader_keeps_quoted_commas_and_newlines_and_drops_blank_lines() -> None:
     text = 'Prompt,Style\r\n"a, b","line\nbreak"\r\n\r\n,photo\r\n'
     assert rows_from_csv(text.encode()) == [{"Prompt": "a, b", "Style": "line\nbreak"},
                                            {"Style": "photo"}]
 
 
-def test_the_csv_reader_skips_a_byte_order_mark():
+def test_the_csv_reader_skips_a_byte_order_mark() -> None:
     assert rows_from_csv("\ufeffPrompt\nfox\n".encode()) == [{"Prompt": "fox"}]
 
 
-def test_the_csv_reader_stops_at_the_row_bound(settings):
+def test_the_csv_reader_stops_at_the_row_bound(settings: Settings) -> None:
     settings.BATCH_MAX_ROWS = 3
     assert len(rows_from_csv(b"P\n1\n2\n3\n")) == 3
     with pytest.raises(InvalidRequest, match="Too many rows"):

@@ -1,15 +1,10 @@
 """The fal client, through real HTTP against the simulator served by the live ASGI site."""
 
-import asyncio
 import io
-import json
-import queue
 import socket
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -26,10 +21,12 @@ from executions.providers.fal import (
     parse_webhook,
     platform_key,
 )
-from executions.simulators.state import reset_simulator, simulator_stats
+from executions.simulators.state import simulator_stats
 from tests.harness import wait_until
 
 from .conftest import SimClock
+from .fal_sim import fresh_fal_simulator
+from .provider_fakes import Inbox, sync, webhook_inbox
 
 FLUX = "fal-ai/flux-2"
 
@@ -38,15 +35,8 @@ FLUX = "fal-ai/flux-2"
 def fal(live_site: str, settings: Any) -> Iterator[FalClient]:
     # Media URLs are built from SITE_URL; point it at the live server so they can be fetched.
     settings.SITE_URL = live_site
-    settings.SIM_IMAGE_SCALE = 0.5
-    settings.SIM_DEFAULT_LATENCY = 0.2
-    reset_simulator()
-    yield FalClient(f"{live_site}/_sim/fal", platform_key(), timeout=10)
-    reset_simulator()
-
-
-def sync(coroutine: Any) -> Any:
-    return asyncio.run(coroutine)
+    with fresh_fal_simulator(settings, latency=0.2, image_scale=0.5):
+        yield FalClient(f"{live_site}/_sim/fal", platform_key(), timeout=10)
 
 
 def raised(coroutine: Any) -> ProviderError:
@@ -225,33 +215,13 @@ def test_the_client_can_share_an_http_client(fal: FalClient, live_site: str) -> 
 
 # --- Webhooks ------------------------------------------------------------------------------
 
-class _Inbox(BaseHTTPRequestHandler):
-    received: "queue.Queue[dict[str, Any]]"
-
-    def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
-        self.received.put(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        return
-
-
 @pytest.fixture
-def inbox(settings: Any) -> Iterator[tuple[str, "queue.Queue[dict[str, Any]]"]]:
-    """A receiver on this machine, standing for a public one (the SSRF guard lets it in)."""
-    settings.SSRF_ALLOW_HOSTS = ["127.0.0.1"]
-    received: queue.Queue[dict[str, Any]] = queue.Queue()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Inbox", (_Inbox,),
-                                                         {"received": received}))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/fal", received
-    server.shutdown()
-    server.server_close()
+def inbox(settings: Any) -> Iterator[Inbox]:
+    with webhook_inbox(settings, "/fal") as receiver:
+        yield receiver
 
 
-def test_the_completion_webhook_arrives_and_parses(
-        fal: FalClient, inbox: tuple[str, "queue.Queue[dict[str, Any]]"]) -> None:
+def test_the_completion_webhook_arrives_and_parses(fal: FalClient, inbox: Inbox) -> None:
     url, received = inbox
     submission = sync(fal.submit(FLUX, {"prompt": "a fox"}, webhook_url=url))
 
@@ -317,4 +287,5 @@ def test_detail_is_read_from_a_string_or_a_list_of_problems() -> None:
     assert detail_message({"detail": "Bad key"}) == "Bad key"
     assert detail_message({"detail": problems}) == \
         "body.prompt: field required; body.num_images: too many"
-    assert [detail_message(b) for b in ({}, [], "text", {"detail": []})] == [None] * 4
+    no_detail: tuple[object, ...] = ({}, [], "text", {"detail": []})
+    assert [detail_message(b) for b in no_detail] == [None] * 4

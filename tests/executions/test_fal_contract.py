@@ -2,50 +2,38 @@
 real FalClient through httpx.MockTransport, and the simulator held to the same keys, so neither
 the client nor the simulator can drift from what fal answers."""
 
-import asyncio
 import json
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from django.test import Client
 
+from executions.executors import executor_for
+from executions.executors.fal import FalModelExecutor
+from executions.executors.fal_custom import map_output
 from executions.providers.errors import ProviderError
-from executions.providers.fal import FalClient, platform_key
-from executions.simulators.state import reset_simulator
-from workflows.nodes import get
-from workflows.nodes.fal_custom import FalCustomParams, map_output
+from executions.providers.fal import FalClient
+from workflows.nodes.fal_custom import FalCustomParams
 
 from .conftest import SimClock
+from .fal_sim import auth, fresh_fal_simulator, path_of
+from .provider_fakes import recorder, recording, sync
 
-FIXTURES = Path(__file__).parent / "fixtures" / "fal"
 BASE = "https://queue.fal.run"
 KEY = "fal-test-key-123"
 Handler = Callable[[httpx.Request], httpx.Response]
-
-
-def recorded(name: str) -> Any:
-    return json.loads((FIXTURES / f"{name}.json").read_text())
+recorded = recorder("fal")
 
 
 def fal_with(handler: Handler, seen: list[httpx.Request] | None = None) -> FalClient:
-    def record(request: httpx.Request) -> httpx.Response:
-        if seen is not None:
-            seen.append(request)
-        return handler(request)
-
-    http = httpx.AsyncClient(transport=httpx.MockTransport(record))
+    http = httpx.AsyncClient(transport=httpx.MockTransport(recording(handler, seen)))
     return FalClient(BASE, KEY, http=http)
 
 
 def answer(name: str, status: int = 200, headers: dict[str, str] | None = None) -> Handler:
     return lambda request: httpx.Response(status, json=recorded(name), headers=headers)
-
-
-def sync(coroutine: Any) -> Any:
-    return asyncio.run(coroutine)
 
 
 # --- The client reads fal's bodies -----------------------------------------------------------
@@ -93,9 +81,9 @@ def test_the_flux_2_result_is_read_whole_and_becomes_image_ports() -> None:
     output = sync(fal_with(answer("result_flux_2")).result(recorded("submit")["response_url"]))
     assert output == recorded("result_flux_2")
     url = output["images"][0]["url"]
-    flux_2 = get("generate:flux_2")
-    assert flux_2 is not None
-    assert flux_2.executor.ports(output) == {"image": url, "images": [url]}
+    flux_2 = executor_for("generate:flux_2")
+    assert isinstance(flux_2, FalModelExecutor)
+    assert flux_2.ports(output) == {"image": url, "images": [url]}
     custom = FalCustomParams.model_validate({"endpoint": "fal-ai/flux-2"})
     assert map_output(custom, output) == {"image": url, "images": [url], "json": output}
 
@@ -126,21 +114,10 @@ def test_a_rate_limit_with_a_detail_is_retried_after_the_time_fal_asks() -> None
 
 # --- The simulator answers at least what fal answers --------------------------------------------
 
-def auth() -> dict[str, str]:
-    return {"Authorization": f"Key {platform_key()}"}
-
-
 @pytest.fixture
 def simulator(settings: Any) -> Iterator[None]:
-    settings.SIM_IMAGE_SCALE = 0.1
-    settings.SIM_DEFAULT_LATENCY = 2.0
-    reset_simulator()
-    yield
-    reset_simulator()
-
-
-def path_of(url: str) -> str:
-    return "/" + url.split("/", 3)[3]
+    with fresh_fal_simulator(settings, latency=2.0, image_scale=0.1):
+        yield
 
 
 def missing(recorded_body: Any, simulated: Any, where: str = "") -> list[str]:

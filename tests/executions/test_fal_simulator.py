@@ -1,12 +1,8 @@
 """The built-in fal simulator, through the Django test client, plus its directive parser."""
 
 import io
-import json
-import queue
-import threading
 import wave
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -16,38 +12,21 @@ from django.test import Client
 from PIL import Image
 
 from executions.media import open_media_by_url, save_media
-from executions.providers.fal import platform_key
 from executions.simulators.directives import Directives, parse_directives, strip_directives
 from executions.simulators.media import render_wav
-from executions.simulators.state import payload_key, reset_simulator, simulator_stats
+from executions.simulators.state import payload_key, simulator_stats
 from tests.harness import wait_until
 
+from . import provider_fakes
 from .conftest import SimClock
-
-
-def auth() -> dict[str, str]:
-    """The key the site's own fal client sends (no FAL_KEY in the tests: the simulator's)."""
-    return {"Authorization": f"Key {platform_key()}"}
+from .fal_sim import auth, fresh_fal_simulator, path_of, submit
+from .provider_fakes import Inbox
 
 
 @pytest.fixture(autouse=True)
 def fresh_simulator(settings: Any) -> Iterator[None]:
-    settings.SIM_IMAGE_SCALE = 0.5
-    settings.SIM_DEFAULT_LATENCY = 0.2
-    reset_simulator()
-    yield
-    reset_simulator()
-
-
-def submit(client: Client, model_id: str, payload: Any, query: str = "",
-           headers: dict[str, str] | None = None) -> Any:
-    return client.post(f"/_sim/fal/{model_id}{query}", data=json.dumps(payload),
-                       content_type="application/json",
-                       headers=auth() if headers is None else headers)
-
-
-def path_of(url: str) -> str:
-    return "/" + url.split("/", 3)[3]
+    with fresh_fal_simulator(settings, latency=0.2, image_scale=0.5):
+        yield
 
 
 def poll(client: Client, url: str) -> Any:
@@ -74,7 +53,7 @@ def run(client: Client, model_id: str, payload: dict[str, Any]) -> dict[str, Any
 def download(client: Client, url: str) -> bytes:
     response = client.get(path_of(url))
     assert response.status_code == 200
-    return b"".join(response.streaming_content)
+    return response.getvalue()  # the streamed body, joined
 
 
 def picture(client: Client, url: str) -> Image.Image:
@@ -446,34 +425,14 @@ def test_stats_count_submissions_per_payload_and_reset_clears_them(client: Clien
     assert client.get("/_sim/fal/_stats", headers=auth()).json()["submissions"] == 0
 
 
-class _Receiver(BaseHTTPRequestHandler):
-    received: "queue.Queue[dict[str, Any]]"
-
-    def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
-        length = int(self.headers.get("Content-Length", 0))
-        self.received.put(json.loads(self.rfile.read(length)))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        return
-
-
 @pytest.fixture
-def webhook_inbox(settings: Any) -> Iterator[tuple[str, "queue.Queue[dict[str, Any]]"]]:
-    """A receiver on this machine, standing for a public one (the SSRF guard lets it in)."""
-    settings.SSRF_ALLOW_HOSTS = ["127.0.0.1"]
-    inbox: queue.Queue[dict[str, Any]] = queue.Queue()
-    handler = type("Receiver", (_Receiver,), {"received": inbox})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook", inbox
-    server.shutdown()
-    server.server_close()
+def webhook_inbox(settings: Any) -> Iterator[Inbox]:
+    with provider_fakes.webhook_inbox(settings, "/hook", status=200) as inbox:
+        yield inbox
 
 
 def test_the_completion_webhook_is_posted_with_fal_body(
-        client: Client, webhook_inbox: tuple[str, "queue.Queue[dict[str, Any]]"]) -> None:
+        client: Client, webhook_inbox: Inbox) -> None:
     url, inbox = webhook_inbox
     submitted = submit(client, "fal-ai/flux-2", {"prompt": "a fox"}, f"?fal_webhook={url}").json()
 
@@ -489,7 +448,7 @@ def test_the_completion_webhook_is_posted_with_fal_body(
 
 
 def test_a_failed_job_posts_an_error_webhook(
-        client: Client, webhook_inbox: tuple[str, "queue.Queue[dict[str, Any]]"]) -> None:
+        client: Client, webhook_inbox: Inbox) -> None:
     url, inbox = webhook_inbox
     submit(client, "fal-ai/flux-2", {"prompt": "[sim fail=job]"}, f"?fal_webhook={url}")
 

@@ -11,7 +11,6 @@ from django.test import Client
 from PIL import Image
 
 from executions.media import open_media_by_url
-from executions.providers.fal import platform_key
 from executions.simulators.fal_models import (
     ANY_IMAGE,
     AUDIO,
@@ -21,9 +20,9 @@ from executions.simulators.fal_models import (
     VIDEO,
     family_for,
 )
-from executions.simulators.state import reset_simulator
 
 from .conftest import SimClock
+from .fal_sim import auth, fresh_fal_simulator, path_of
 
 
 @pytest.mark.parametrize(("model_id", "payload", "family"), [
@@ -43,17 +42,10 @@ def test_unknown_ids_are_guessed_from_the_id_then_the_input_keys(
     assert family_for(model_id, payload) is family
 
 
-def auth() -> dict[str, str]:
-    return {"Authorization": f"Key {platform_key()}"}
-
-
 @pytest.fixture
 def simulator(settings: Any) -> Iterator[None]:
-    settings.SIM_IMAGE_SCALE = 0.25
-    settings.SIM_DEFAULT_LATENCY = 0.5
-    reset_simulator()
-    yield
-    reset_simulator()
+    with fresh_fal_simulator(settings, latency=0.5, image_scale=0.25):
+        yield
 
 
 def run(client: Client, sim_clock: SimClock, model_id: str, payload: Any) -> dict[str, Any]:
@@ -61,8 +53,7 @@ def run(client: Client, sim_clock: SimClock, model_id: str, payload: Any) -> dic
                             content_type="application/json", headers=auth())
     assert submitted.status_code == 200, submitted.content
     sim_clock.advance(10)
-    path = "/" + submitted.json()["response_url"].split("/", 3)[3]
-    result = client.get(path, headers=auth())
+    result = client.get(path_of(submitted.json()["response_url"]), headers=auth())
     assert result.status_code == 200, result.content
     return dict(result.json())
 

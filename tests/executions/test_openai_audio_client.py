@@ -5,13 +5,11 @@ by the live ASGI site. A parity test keeps the simulator's bodies carrying every
 recorded ones carry; the speech it sends decodes as the format asked, and transcribing it gives
 the text back."""
 
-import asyncio
 import io
 import json
 import time
 import wave
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,18 +29,11 @@ from executions.simulators import media
 from executions.simulators import openai_audio as simulator
 from executions.simulators.state import key_fingerprint
 
-FIXTURES = Path(__file__).parent / "fixtures" / "openai_audio"
+from .provider_fakes import recorder, replying2, sync
+
 BASE = "https://api.openai.com/v1"
 Sim = Callable[[], OpenAIAudio]
-
-
-def recorded(name: str) -> dict[str, Any]:
-    body: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
-    return body
-
-
-def sync(coroutine: Any) -> Any:
-    return asyncio.run(coroutine)
+recorded = recorder("openai_audio")
 
 
 def mocked(handler: Callable[[httpx2.Request], httpx2.Response]) -> OpenAIAudio:
@@ -52,13 +43,7 @@ def mocked(handler: Callable[[httpx2.Request], httpx2.Response]) -> OpenAIAudio:
 
 def answering(status: int, body: Any, headers: dict[str, str] | None = None,
               seen: list[httpx2.Request] | None = None) -> OpenAIAudio:
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        if seen is not None:
-            seen.append(request)
-        if isinstance(body, bytes):
-            return httpx2.Response(status, content=body, headers=headers)
-        return httpx2.Response(status, json=body, headers=headers)
-    return mocked(handler)
+    return mocked(replying2(status, body, headers, seen))
 
 
 def speak(client: OpenAIAudio, text: str = "hello there", fmt: str = "mp3", **extra: Any) -> Any:

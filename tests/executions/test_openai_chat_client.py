@@ -19,6 +19,8 @@ from executions.providers.openai_chat import ChatAnswer, ChatRequest, complete
 from executions.simulators import openai_chat as sim_chat
 from executions.simulators.state import key_fingerprint
 
+from .provider_fakes import replying
+
 FIXTURES = Path(__file__).parent / "fixtures" / "openai"
 BASE = "https://api.openai.com/v1"
 
@@ -35,12 +37,8 @@ def recorded_chunks() -> list[dict[str, Any]]:
 
 def answering(status: int, content: bytes, headers: dict[str, str] | None = None,
               seen: list[httpx.Request] | None = None) -> httpx.AsyncClient:
-    def handler(request: httpx.Request) -> httpx.Response:
-        if seen is not None:
-            seen.append(request)
-        return httpx.Response(status, content=content, headers={
-            "content-type": "application/json", **(headers or {})})
-    return httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    return httpx.AsyncClient(transport=httpx.MockTransport(replying(
+        status, content, {"content-type": "application/json", **(headers or {})}, seen)))
 
 
 def run(request: ChatRequest, http: httpx.AsyncClient | None = None, *, key: str = "sk-test",

@@ -3,14 +3,9 @@
 simulator served by the live ASGI site. A parity test keeps the simulator's bodies carrying
 every key the recorded ones carry, so the simulator cannot drift from the real protocol."""
 
-import asyncio
 import io
 import json
-import queue
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -30,32 +25,16 @@ from executions.simulators import replicate_jobs
 from tests.harness import wait_until
 
 from .conftest import SimClock
+from .provider_fakes import Inbox, recorder, replying, sync, webhook_inbox
 
-FIXTURES = Path(__file__).parent / "fixtures" / "replicate"
 VERSION = "5c7d5dc6dd8bf75c1acaa8565735e7986bc5b66206b55cca93cb72c9bf15ccaa"
-
-
-def recorded(name: str) -> dict[str, Any]:
-    body: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
-    return body
-
-
-def sync(coroutine: Any) -> Any:
-    return asyncio.run(coroutine)
-
-
-def mocked(handler: Callable[[httpx.Request], httpx.Response]) -> ReplicateClient:
-    return ReplicateClient("https://api.replicate.com", "r8_test",
-                           http=httpx.AsyncClient(transport=httpx.MockTransport(handler)))
+recorded = recorder("replicate")
 
 
 def answering(status: int, body: dict[str, Any], headers: dict[str, str] | None = None,
               seen: list[httpx.Request] | None = None) -> ReplicateClient:
-    def handler(request: httpx.Request) -> httpx.Response:
-        if seen is not None:
-            seen.append(request)
-        return httpx.Response(status, json=body, headers=headers)
-    return mocked(handler)
+    return ReplicateClient("https://api.replicate.com", "r8_test", http=httpx.AsyncClient(
+        transport=httpx.MockTransport(replying(status, body, headers, seen))))
 
 
 # --- Recorded bodies ----------------------------------------------------------------------
@@ -316,33 +295,14 @@ def read(body: dict[str, Any]) -> Prediction:
 
 # --- Webhooks ------------------------------------------------------------------------------
 
-class _Inbox(BaseHTTPRequestHandler):
-    received: "queue.Queue[dict[str, Any]]"
-
-    def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
-        self.received.put(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        return
-
-
 @pytest.fixture
-def inbox(settings: Any) -> Iterator[tuple[str, "queue.Queue[dict[str, Any]]"]]:
-    """A receiver on this machine, standing for a public one (the SSRF guard lets it in)."""
-    settings.SSRF_ALLOW_HOSTS = ["127.0.0.1"]
-    received: queue.Queue[dict[str, Any]] = queue.Queue()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Inbox", (_Inbox,),
-                                                         {"received": received}))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/replicate", received
-    server.shutdown()
-    server.server_close()
+def inbox(settings: Any) -> Iterator[Inbox]:
+    with webhook_inbox(settings, "/replicate") as receiver:
+        yield receiver
 
 
-def test_the_completion_webhook_posts_the_finished_prediction(
-        sim: ReplicateClient, inbox: tuple[str, "queue.Queue[dict[str, Any]]"]) -> None:
+def test_the_completion_webhook_posts_the_finished_prediction(sim: ReplicateClient,
+                                                              inbox: Inbox) -> None:
     url, received = inbox
     created = sync(sim.create("meta/llama", {"prompt": "hi"}, webhook_url=url))
 

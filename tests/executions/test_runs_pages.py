@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from executions.models import Execution, ExecutionStatus
+from tests.accounts.helpers import logged_in
 from tests.api.test_executions_api import create, start, text_to_result
 from tests.conftest import ApiClient
 
@@ -21,12 +22,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _no_rate_limits(settings: Any) -> None:
     settings.RATE_LIMITS_ENABLED = False
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def listed(response: Any) -> list[str]:

@@ -13,6 +13,7 @@ from django.utils import timezone
 from accounts.models import Team, User
 from executions import schedules
 from executions.models import Execution, Schedule
+from tests.accounts.helpers import logged_in
 from tests.api.run_helpers import inputs_graph
 from workflows.models import Workflow
 from workflows.services import WorkflowData, workflow_create
@@ -27,18 +28,13 @@ def workflow(team: Team, owner: User) -> Workflow:
         name="Fox pipeline", nodes=graph["nodes"], edges=graph["edges"]))
 
 
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def url(workflow: Workflow, rest: str = "") -> str:
     return f"/workflows/{workflow.pk}/schedules/{rest}"
 
 
 def text_of(response: Any) -> str:
-    return unescape(response.content.decode())
+    text: str = unescape(response.content.decode())
+    return text
 
 
 def add(workflow: Workflow, **fields: Any) -> Schedule:

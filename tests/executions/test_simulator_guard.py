@@ -3,7 +3,6 @@ only the configured key, fetch inputs and post webhooks only through the SSRF gu
 an internal address in an error, and answer nothing while switched off."""
 
 import io
-import json
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -16,8 +15,10 @@ from PIL import Image
 
 from executions.providers.fal import platform_key
 from executions.simulators import fal_jobs, state
-from executions.simulators.state import Job, reset_simulator, simulator_stats
+from executions.simulators.state import Job, simulator_stats
 from tests.harness import wait_until
+
+from .fal_sim import auth, fresh_fal_simulator, path_of, submit
 
 # The simulators accept the keys teams saved in Settings > Providers: their guard reads them.
 pytestmark = pytest.mark.django_db
@@ -27,30 +28,13 @@ UPSCALER = "clarityai/crystal-upscaler"
 
 @pytest.fixture(autouse=True)
 def fresh_simulator(settings: Any) -> Iterator[None]:
-    settings.SIM_DEFAULT_LATENCY = 0.1
-    reset_simulator()
-    yield
-    reset_simulator()
-
-
-def key_header(key: str | None = None) -> dict[str, str]:
-    return {"Authorization": f"Key {platform_key() if key is None else key}"}
-
-
-def submit(client: Client, model_id: str, payload: Any, query: str = "",
-           headers: dict[str, str] | None = None) -> Any:
-    return client.post(f"/_sim/fal/{model_id}{query}", data=json.dumps(payload),
-                       content_type="application/json",
-                       headers=key_header() if headers is None else headers)
-
-
-def path_of(url: str) -> str:
-    return "/" + url.split("/", 3)[3]
+    with fresh_fal_simulator(settings, latency=0.1):
+        yield
 
 
 def finished(client: Client, submitted: dict[str, Any]) -> dict[str, Any]:
     def done() -> dict[str, Any] | None:
-        body = dict(client.get(path_of(submitted["status_url"]), headers=key_header()).json())
+        body = dict(client.get(path_of(submitted["status_url"]), headers=auth()).json())
         return body if body["status"] == "COMPLETED" else None
 
     return wait_until(done, 60, "the simulated job did not finish")
@@ -122,9 +106,9 @@ def call(client: Client, method: str, path: str, headers: dict[str, str]) -> Any
 
 
 NOT_THE_KEY: dict[str, Callable[[], dict[str, str]]] = {
-    "no header": dict, "any key": lambda: key_header("anything"),
+    "no header": dict, "any key": lambda: auth("anything"),
     "an empty key": lambda: {"Authorization": "Key "},
-    "the key with a suffix": lambda: key_header(platform_key() + "x"),
+    "the key with a suffix": lambda: auth(platform_key() + "x"),
     "the key as a bearer token": lambda: {"Authorization": f"Bearer {platform_key()}"}}
 
 
@@ -148,9 +132,9 @@ def test_with_fal_key_set_the_simulator_wants_exactly_that_key(client: Client,
     derived = platform_key()
     settings.FAL_KEY = "fal-operator-key-123"
 
-    refused = submit(client, "fal-ai/flux-2", {"prompt": "x"}, headers=key_header(derived))
+    refused = submit(client, "fal-ai/flux-2", {"prompt": "x"}, headers=auth(derived))
     accepted = submit(client, "fal-ai/flux-2", {"prompt": "x"},
-                      headers=key_header("fal-operator-key-123"))
+                      headers=auth("fal-operator-key-123"))
 
     assert (refused.status_code, accepted.status_code) == (401, 200)
 
@@ -167,7 +151,7 @@ def test_the_simulator_s_own_key_is_derived_from_the_secret_key(settings: Any) -
 def test_nothing_is_answered_while_the_simulators_are_off(client: Client, settings: Any,
                                                           method: str, path: str) -> None:
     settings.SIMULATORS_ENABLED = False
-    response = call(client, method, path, key_header())
+    response = call(client, method, path, auth())
     assert response.status_code == 404
     assert simulator_stats()["submissions"] == 0
 
@@ -178,7 +162,7 @@ def _download_error(client: Client, image_url: str) -> str:
     submitted = submit(client, UPSCALER, {"image_url": image_url})
     assert submitted.status_code == 200, submitted.content
     status = finished(client, submitted.json())
-    result = client.get(path_of(submitted.json()["response_url"]), headers=key_header())
+    result = client.get(path_of(submitted.json()["response_url"]), headers=auth())
     assert (status["error_type"], result.status_code) == ("file_download_error", 422)
     return str(status["error"])
 
@@ -215,7 +199,7 @@ def test_an_input_url_on_a_public_host_is_fetched(
 
     submitted = submit(client, UPSCALER, {"image_url": f"http://127.0.0.1:{port}/a.png"}).json()
     finished(client, submitted)
-    result = client.get(path_of(submitted["response_url"]), headers=key_header())
+    result = client.get(path_of(submitted["response_url"]), headers=auth())
 
     assert result.status_code == 200
     assert (result.json()["images"][0]["width"], result.json()["images"][0]["height"]) == (16, 12)

@@ -61,7 +61,7 @@ class _Handler(BaseHTTPRequestHandler):
             "/slow": lambda q: self._slow(),
             "/drip": lambda q: self._drip(),
         }
-        routes.get(url.path, lambda q: self._send(404, b"no such route"))(query)
+        (routes.get(url.path) or (lambda q: self._send(404, b"no such route")))(query)
 
     def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)

@@ -3,13 +3,10 @@ from Stability's API reference (fixtures/stability/, served by httpx.MockTranspo
 through real HTTP against the simulator served by the live ASGI site. A parity test keeps the
 simulator's bodies carrying every key the recorded ones carry."""
 
-import asyncio
 import base64
 import io
-import json
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,17 +21,10 @@ from executions.providers.stability import StabilityClient, endpoint_of
 from executions.simulators import stability as simulator
 from executions.simulators.state import key_fingerprint
 
-FIXTURES = Path(__file__).parent / "fixtures" / "stability"
+from .provider_fakes import recorder, replying, sync
+
 BASE = "https://api.stability.ai"
-
-
-def recorded(name: str) -> dict[str, Any]:
-    body: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
-    return body
-
-
-def sync(coroutine: Any) -> Any:
-    return asyncio.run(coroutine)
+recorded = recorder("stability")
 
 
 def mocked(handler: Callable[[httpx.Request], httpx.Response]) -> StabilityClient:
@@ -44,11 +34,7 @@ def mocked(handler: Callable[[httpx.Request], httpx.Response]) -> StabilityClien
 
 def answering(status: int, body: Any, headers: dict[str, str] | None = None,
               seen: list[httpx.Request] | None = None) -> StabilityClient:
-    def handler(request: httpx.Request) -> httpx.Response:
-        if seen is not None:
-            seen.append(request)
-        return httpx.Response(status, json=body, headers=headers)
-    return mocked(handler)
+    return mocked(replying(status, body, headers, seen))
 
 
 def generate(client: StabilityClient, prompt: str = "a lighthouse at dusk",

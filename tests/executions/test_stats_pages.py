@@ -17,6 +17,7 @@ from accounts.usage_selectors import LEDGER_PAGE_SIZE
 from executions.models import ExecutionStatus
 from executions.presenters import format_duration
 from executions.stats_views import format_credits, format_rate
+from tests.accounts.helpers import logged_in
 from tests.conftest import ApiClient
 from wireflow_site import ratelimit
 from workflows.models import Workflow
@@ -25,12 +26,6 @@ from workflows.templatetags import editor_assets
 from .stats_data import flux_run, make_run, make_workflow
 
 pytestmark = pytest.mark.django_db
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def page(client: Client, path: str, status: int = 200) -> str:

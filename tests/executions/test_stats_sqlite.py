@@ -2,15 +2,9 @@
 portable ranking query gives the percentiles; the numbers must be those PostgreSQL gives (the
 same known runs as test_stats_api.py)."""
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-UNSET = {"SECRET_KEY", "DEBUG", "DATABASE_URL", "REDIS_URL", "SITE_URL", "WIREFLOW_ENV_FILE",
-         "DJANGO_SETTINGS_MODULE", "WIREFLOW_SIMULATORS"}
+from tests.harness import dev_shell_json
 
 SCRIPT = """
 import json
@@ -33,20 +27,8 @@ print(json.dumps({"team": team_stats(team, 30), "workflow": workflow_stats(fox, 
 """
 
 
-def run_on_sqlite(var: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in UNSET}
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT,
-                          env={**env, "WIREFLOW_VAR_DIR": str(var)},
-                          capture_output=True, text=True, timeout=300, check=False)
-
-
 def test_the_stats_on_sqlite_are_those_of_postgresql(tmp_path: Path) -> None:
-    (tmp_path / "dev.env").write_text("DEBUG=1\nSITE_URL=http://127.0.0.1:8000\n")
-    migrated = run_on_sqlite(tmp_path, "migrate", "--noinput", "-v0")
-    assert migrated.returncode == 0, migrated.stderr
-    done = run_on_sqlite(tmp_path, "shell", "-c", SCRIPT)
-    assert done.returncode == 0, done.stderr
-    found = json.loads(done.stdout.strip().splitlines()[-1])
+    found = dev_shell_json(tmp_path, SCRIPT, timeout=300)
     team, workflow = found["team"], found["workflow"]
     assert (team["runs"], team["completed"], team["failed"], team["cancelled"]) == (6, 3, 1, 1)
     assert (team["successRate"], team["creditsUsed"]) == (0.6, 18)

@@ -4,7 +4,7 @@ task, so that each advance opened a new connection. Django's own rule applies in
 
 import pytest
 from celery import signals
-from celery.fixups.django import DjangoWorkerFixup
+from celery.fixups.django import DjangoWorkerFixup  # type: ignore[attr-defined]  # not in celery-types
 from django.db import connection
 
 from wireflow_site.celery import app

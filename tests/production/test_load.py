@@ -13,7 +13,7 @@ import pytest
 
 from accounts.models import User
 from accounts.services import api_key_create
-from tests.engine.helpers import edge, node
+from tests.builders import edge, node
 from tests.harness import ProductionWeb
 from workflows.services import WorkflowData, workflow_create, workflow_webhook_set
 
@@ -84,7 +84,9 @@ def _problems(responses: list[Outcome]) -> list[str]:
 
 
 @pytest.mark.parametrize("clients", [50, 200])
-def test_every_endpoint_waits_or_says_busy_under_load_and_never_fails(web, target, clients):
+def test_every_endpoint_waits_or_says_busy_under_load_and_never_fails(web: ProductionWeb,
+                                                                      target: dict[str, Any],
+                                                                      clients: int) -> None:
     auth = {"Authorization": f"Bearer {target['key']}"}
     started = httpx.post(f"{web.url}/api/v1/workflows/{target['workflow']}/execute",
                          headers=auth, json={})
@@ -107,7 +109,8 @@ def test_every_endpoint_waits_or_says_busy_under_load_and_never_fails(web, targe
     assert httpx.get(f"{web.url}/healthz").status_code == 200
 
 
-def test_with_no_free_database_connection_the_answer_is_503_with_retry_after(live_site, target):
+def test_with_no_free_database_connection_the_answer_is_503_with_retry_after(
+        live_site: str, target: dict[str, Any]) -> None:
     # One connection per process and no patience: most of 50 concurrent polls find it taken.
     site = ProductionWeb(workers=1, WIREFLOW_RATE_LIMITS="0", WIREFLOW_DB_POOL_SIZE="1",
                          WIREFLOW_DB_POOL_TIMEOUT="0.01")

@@ -11,11 +11,9 @@ what is checked here is that `make serve` builds and serves everything else by i
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import tarfile
-import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -28,7 +26,7 @@ from playwright.sync_api import Page, expect
 from tests.browser.editor_page import PASSWORD, node, wait_for_editor
 from tests.conftest import _free_port
 from tests.harness import ROOT, wait_until
-from tests.reliability.services import PostgresCluster, RedisServer
+from tests.reliability.services import throwaway_services
 
 pytestmark = pytest.mark.browser
 
@@ -119,16 +117,8 @@ def _group_alive(pid: int) -> bool:
 
 @pytest.fixture
 def served() -> Iterator[Served]:
-    base = Path(tempfile.mkdtemp(prefix="wireflow-smoke-"))
-    base.chmod(0o755)  # the postgres user must reach its cluster's directory inside
     with ExitStack() as cleanup:
-        cleanup.callback(shutil.rmtree, base, ignore_errors=True)
-        postgres = PostgresCluster(base / "postgres")
-        cleanup.callback(postgres.stop, "immediate")
-        postgres.init()
-        redis_server = RedisServer(base / "redis")
-        cleanup.callback(redis_server.stop)
-        redis_server.start()
+        base, postgres, redis_server = throwaway_services(cleanup, "wireflow-smoke-")
         tree = base / "wireflow"
         _copy_tree(tree)
         site = f"http://127.0.0.1:{_free_port()}"

@@ -16,10 +16,11 @@ failure messages.
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
+from contextlib import ExitStack
 from glob import glob
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ import redis
 from celery import Celery
 
 from tests.conftest import _free_port
-from tests.harness import ROOT, wait_until
+from tests.harness import ROOT, stop_group, wait_until
 
 BIN = Path(sys.executable).parent
 START_TIMEOUT = 120  # bounds a hang: a loaded two-core machine starts Django slowly
@@ -47,7 +48,7 @@ def _run(args: list[str], timeout: float = START_TIMEOUT, **kwargs: Any) -> str:
     if done.returncode != 0:
         raise ServiceError(f"{' '.join(args)} exited with {done.returncode}:\n"
                            f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    return done.stdout
+    return str(done.stdout)
 
 
 def _tail(path: Path, chars: int = 3000) -> str:
@@ -74,19 +75,29 @@ class Process:
                                f"{_tail(self.log_path)}")
 
     def stop(self, timeout: float = 30) -> None:
-        if self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+        stop_group(self.process, timeout)
+
+
+class Restartable:
+    """A service that stops and starts again in place (same port, same files)."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def restart(self, while_down: Callable[[], object] | None = None) -> None:
+        """Stop, call `while_down` (if given) while the service is down, start again."""
+        self.stop()
+        if while_down is not None:
+            while_down()
+        self.start()
 
 
 # --- Redis --------------------------------------------------------------------------------
 
-class RedisServer:
+class RedisServer(Restartable):
     def __init__(self, directory: Path, name: str = "redis") -> None:
         self.name = name
         self.directory = directory
@@ -120,12 +131,6 @@ class RedisServer:
             self.process.stop()
             self.process = None
 
-    def restart(self, while_down: Callable[[], object] | None = None) -> None:
-        self.stop()
-        if while_down is not None:
-            while_down()
-        self.start()
-
 
 # --- PostgreSQL -------------------------------------------------------------------------------
 
@@ -144,7 +149,7 @@ def postgres_bindir() -> Path:
     return found
 
 
-class PostgresCluster:
+class PostgresCluster(Restartable):
     """initdb, pg_ctl start/stop on a port of our own; as `postgres` when we are root."""
 
     def __init__(self, directory: Path) -> None:
@@ -188,22 +193,32 @@ class PostgresCluster:
             self._pg("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
             self.started = False
 
-    def restart(self, while_down: Callable[[], object] | None = None) -> None:
-        self.stop()
-        if while_down is not None:
-            while_down()
-        self.start()
-
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]] | None:
         """Rows, or None while the server is not answering."""
         try:
             with psycopg.connect(self.url, connect_timeout=3) as conn:
-                return list(conn.execute(sql, params).fetchall())  # type: ignore[arg-type]
+                return list(conn.execute(sql, params).fetchall())
         except psycopg.OperationalError:
             return None
 
     def log_text(self) -> str:
         return _tail(self.log_path)
+
+
+def throwaway_services(cleanup: ExitStack,
+                       prefix: str) -> tuple[Path, PostgresCluster, RedisServer]:
+    """A new temporary directory with a PostgreSQL cluster and a Redis of our own in it, both
+    started: (the directory, the cluster, the Redis). `cleanup` stops them and removes it."""
+    base = Path(tempfile.mkdtemp(prefix=prefix))
+    base.chmod(0o755)  # the postgres user must reach its cluster's directory inside
+    cleanup.callback(shutil.rmtree, base, ignore_errors=True)
+    postgres = PostgresCluster(base / "postgres")
+    cleanup.callback(postgres.stop, "immediate")
+    postgres.init()
+    redis_server = RedisServer(base / "redis")
+    cleanup.callback(redis_server.stop)
+    redis_server.start()
+    return base, postgres, redis_server
 
 
 # --- The deployment ---------------------------------------------------------------------------

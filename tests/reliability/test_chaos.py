@@ -4,6 +4,7 @@ charged exactly once, and the credit balance equals its ledger."""
 
 import random
 from collections import Counter
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
@@ -14,8 +15,10 @@ from accounts.models import CreditEntry, CreditKind, Team
 from executions.engine.runner import LOST_WHILE_SUBMITTING
 from executions.models import Execution, ExecutionStatus, NodeRun, NodeStatus
 from executions.simulators.state import simulator_stats
-from tests.engine.helpers import create_workflow, edge, execute, node
-from tests.harness import flush_broker, wait_until
+from tests.builders import edge, node
+from tests.conftest import ApiClient
+from tests.engine.helpers import create_workflow, execute
+from tests.harness import Worker, flush_broker, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,7 +27,7 @@ KILLS = 5
 
 
 def test_sigkilled_workers_lose_nothing_submit_nothing_twice_and_charge_once(
-        sim_site, api, worker_factory, team: Team):
+        sim_site: str, api: ApiClient, worker_factory: Callable[..., Worker], team: Team) -> None:
     flush_broker()
     rng = random.Random(20261130)  # noqa: S311 - a reproducible schedule, not a secret
     workflow = create_workflow(api, [
@@ -42,8 +45,10 @@ def test_sigkilled_workers_lose_nothing_submit_nothing_twice_and_charge_once(
     # received a randomly chosen number of jobs, so some are always still to come.
     thresholds = sorted(rng.sample(range(5, 2 * EXECUTIONS - 5), KILLS))
     for kill, threshold in enumerate(thresholds, start=1):
-        wait_until(lambda t=threshold: simulator_stats()["submissions"] >= t, 300,
-                   f"the provider never received {threshold} jobs")
+        def submitted(t: int = threshold) -> bool:
+            return bool(simulator_stats()["submissions"] >= t)
+
+        wait_until(submitted, 300, f"the provider never received {threshold} jobs")
         worker.kill()
         assert ended.count() < EXECUTIONS, f"all ended before kill {kill}: too little work"
         worker = worker_factory(f"chaos-{kill}")

@@ -10,19 +10,16 @@ read through the REST API, as a client would; the database is read directly only
 work is in flight, and while the site may be unable to answer.
 """
 
-import shutil
 import subprocess
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.engine.helpers import edge, node
+from tests.builders import edge, node
 from tests.harness import wait_until
 
 from .services import (
@@ -32,6 +29,7 @@ from .services import (
     ServiceError,
     api,
     retrying,
+    throwaway_services,
 )
 
 EXECUTIONS = 20
@@ -64,18 +62,10 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
-    base = Path(tempfile.mkdtemp(prefix="wireflow-restarts-"))
-    base.chmod(0o755)  # the postgres user must reach its cluster's directory inside
     result = Stack()
     with ExitStack() as cleanup:
-        cleanup.callback(shutil.rmtree, base, ignore_errors=True)
         try:
-            postgres = PostgresCluster(base / "postgres")
-            cleanup.callback(postgres.stop, "immediate")
-            postgres.init()
-            redis_server = RedisServer(base / "redis")
-            cleanup.callback(redis_server.stop)
-            redis_server.start()
+            base, postgres, redis_server = throwaway_services(cleanup, "wireflow-restarts-")
             provider_redis = RedisServer(base / "provider-redis", name="provider-redis")
             cleanup.callback(provider_redis.stop)
             provider_redis.start()

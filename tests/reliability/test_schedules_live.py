@@ -4,7 +4,6 @@ processes at once still start exactly one execution for that minute; and the emb
 in-process scheduler fires schedules too (no broker involved)."""
 
 import os
-import signal
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,7 +18,16 @@ from executions.inprocess import scheduler, scheduler_stop
 from executions.models import Execution, ExecutionStatus, Schedule
 from tests.api.run_helpers import create_workflow
 from tests.conftest import ApiClient
-from tests.harness import CELERY, ROOT, Worker, _database_url, flush_broker, quiesce, wait_until
+from tests.harness import (
+    CELERY,
+    ROOT,
+    Worker,
+    _database_url,
+    flush_broker,
+    quiesce,
+    stop_group,
+    wait_until,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 FIRE_WITHIN = 70  # seconds: the next minute boundary, plus a tick and the worker's pickup
@@ -60,13 +68,7 @@ class Beat:
         return self.log_text().count(TICK)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
+        stop_group(self.process, timeout=10)
 
 
 @pytest.fixture

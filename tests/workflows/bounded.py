@@ -57,7 +57,8 @@ def _run(sender: Connection, node_type: str, params: dict[str, Any], inputs: dic
     import django
 
     django.setup()
-    from executions.engine.contracts import NodeContext, NodeFailure
+    from executions.engine.contracts import NodeContext, NodeFailure, inline
+    from executions.executors import executor_for
     from workflows.nodes import catalogue
 
     spec = catalogue[node_type]
@@ -65,7 +66,7 @@ def _run(sender: Connection, node_type: str, params: dict[str, Any], inputs: dic
                       label="node", params=spec.params.model_validate(params), inputs=inputs,
                       input_labels=labels)
     try:
-        outcome = Outcome(ports=spec.executor.run(ctx).ports)
+        outcome = Outcome(ports=inline(executor_for(node_type)).run(ctx).ports)
     except NodeFailure as exc:
         outcome = Outcome(failure=str(exc))
     except Exception as exc:  # reported to the test, which fails on it

@@ -5,11 +5,13 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from pytest_django import Settings
 
+from tests.conftest import ApiClient
 from workflows.management.commands import apisnapshot
 
 
-def test_the_checked_in_snapshots_are_what_the_server_serves(api) -> None:
+def test_the_checked_in_snapshots_are_what_the_server_serves(api: ApiClient) -> None:
     call_command("apisnapshot", "--check")  # raises, naming the stale file, when they differ
     served = api.get("/nodes").json()
     assert apisnapshot.render(served) == apisnapshot.CATALOGUE_PATH.read_text()
@@ -17,8 +19,9 @@ def test_the_checked_in_snapshots_are_what_the_server_serves(api) -> None:
         apisnapshot.OPENAPI_PATH.read_text()
 
 
-def test_a_stale_snapshot_fails_the_check_and_writing_mends_it(tmp_path: Path, monkeypatch,
-                                                              settings) -> None:
+def test_a_stale_snapshot_fails_the_check_and_writing_mends_it(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch,
+                                                               settings: Settings) -> None:
     stale = tmp_path / "catalogue.json"
     stale.write_text('{"nodes": []}\n')
     monkeypatch.setattr(apisnapshot, "CATALOGUE_PATH", stale)

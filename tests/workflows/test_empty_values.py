@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from executions.engine.contracts import NodeFailure
+from executions.executors.logic import holds
 from executions.run_inputs import require_inputs, run_inputs
 from wireflow_site.errors import InvalidRequest
 from workflows import dataflow
 from workflows.nodes import catalogue
-from workflows.nodes.logic import holds
 from workflows.services import graph_lint
 
 from .test_nodes_utility import run_inline

@@ -50,6 +50,7 @@ class Answer:
         return [frame["event"] for frame in self.frames]
 
     def data(self, event: str) -> dict[str, Any]:
+        found: dict[str, Any]
         [found] = [frame["data"] for frame in self.frames if frame["event"] == event]
         return found
 
@@ -58,6 +59,7 @@ class Answer:
 
 
 def secret_of(user: User, scopes: list[str] | None = None) -> str:
+    assert user.current_team is not None
     return api_key_create(user=user, team=user.current_team, name="gen", scopes=scopes).secret
 
 
@@ -146,6 +148,7 @@ def test_the_same_sentence_gives_the_same_workflow(sims: str, owner: User) -> No
 
 
 def test_a_teams_anthropic_key_generates_through_claude(sims: str, owner: User) -> None:
+    assert owner.current_team is not None
     provider_key_set(owner.current_team, "anthropic", "team-anthropic-key-0123456789",
                      f"{sims}/_sim/anthropic", by=owner)
     answer = post(sims, secret_of(owner), {"prompt": FOX})
@@ -161,6 +164,7 @@ def test_a_teams_anthropic_key_generates_through_claude(sims: str, owner: User) 
 def test_a_broken_first_answer_is_repaired_with_its_violations(sims: str, owner: User,
                                                                tally: Any) -> None:
     if tally is sim_anthropic.tally:
+        assert owner.current_team is not None
         provider_key_set(owner.current_team, "anthropic", "team-anthropic-key-0123456789",
                          f"{sims}/_sim/anthropic", by=owner)
     answer = post(sims, secret_of(owner), {"prompt": f"{FOX} [sim invalid=1]"})

@@ -24,7 +24,7 @@ def list_page(user: User) -> str:
 
 
 def row_of(html: str, name: str) -> str:
-    rows = re.findall(r'<tr data-testid="workflow-row">.*?</tr>', html, flags=re.S)
+    rows: list[str] = re.findall(r'<tr data-testid="workflow-row">.*?</tr>', html, flags=re.S)
     [row] = [r for r in rows if f">{name}</a>" in r]
     return row
 

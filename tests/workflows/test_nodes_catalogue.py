@@ -1,6 +1,8 @@
 """The node catalogue: its declarations, and GET /api/v1/nodes through the full API."""
 
+import ast
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +12,7 @@ from hypothesis import strategies as st
 
 from accounts.models import User
 from accounts.scopes import USAGE_READ
+from executions.executors import EXECUTORS, executor_for
 from tests.conftest import ApiClient
 from workflows.graph import Port, PortType
 from workflows.nodes import all_types, catalogue, catalogue_entry, get, register
@@ -33,7 +36,8 @@ ALL_NODE_TYPES = sorted(catalogue)
 
 
 def schema_of(node_type: str) -> dict[str, Any]:
-    return catalogue_entry(catalogue[node_type])["paramsSchema"]
+    schema: dict[str, Any] = catalogue_entry(catalogue[node_type])["paramsSchema"]
+    return schema
 
 
 def ports(ports_: tuple[Port, ...]) -> list[tuple[str, PortType, bool, bool]]:
@@ -364,9 +368,11 @@ def test_get_nodes_with_a_bad_key_is_401_invalid_api_key() -> None:
 
 @pytest.mark.parametrize("pattern", ["a{4294967296}", "(?P<x>a)(?P<x>b)", "\\", "["])
 def test_a_bad_regex_is_an_error_message_not_an_exception(pattern: str) -> None:
-    for node_type, params in [("utility:regex", {"pattern": pattern}),
-                              ("logic:router", {"operator": "regex", "value": pattern}),
-                              ("logic:switch", {"operator": "regex", "cases": ["ok", pattern]})]:
+    cases: list[tuple[str, dict[str, Any]]] = [
+        ("utility:regex", {"pattern": pattern}),
+        ("logic:router", {"operator": "regex", "value": pattern}),
+        ("logic:switch", {"operator": "regex", "cases": ["ok", pattern]})]
+    for node_type, params in cases:
         [error] = catalogue[node_type].param_errors(params, set())
         assert "not a valid regular expression" in error
 
@@ -394,3 +400,61 @@ def test_kling_takes_the_duration_as_text_or_as_a_number() -> None:
     assert spec.estimate_credits({"duration": 10}) == 100
     assert spec.param_errors({"duration": 7}, set())
     assert spec.param_errors({"duration": True}, set())
+
+
+def test_every_node_type_has_one_executor_and_every_executor_a_node_type() -> None:
+    assert set(EXECUTORS) == set(catalogue)
+
+
+def test_a_node_type_runs_remotely_exactly_when_it_runs_on_a_providers_key() -> None:
+    for node_type in catalogue.values():
+        runs_remotely = executor_for(node_type.node_type).kind == "remote"
+        assert runs_remotely == (node_type.provider is not None), node_type.node_type
+
+
+# --- Every node type has a direct test --------------------------------------------------------
+
+# A family's direct test file, when it is not tests/workflows/test_nodes_<module>.py.
+FAMILY_TEST_FILES = {"http_request": "test_nodes_http.py"}
+
+
+def family_test_file(node_type: NodeType) -> Path:
+    """The direct test file of the catalogue module that declared `node_type`."""
+    module = node_type.params.__module__
+    assert module.startswith("workflows.nodes."), (node_type.node_type, module)
+    family = module.removeprefix("workflows.nodes.")
+    return Path(__file__).parent / FAMILY_TEST_FILES.get(family, f"test_nodes_{family}.py")
+
+
+def named_in(path: Path) -> set[str]:
+    """The string literals of a test file's code; docstrings and comments do not count."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    docstrings = {id(node.value) for node in ast.walk(tree)
+                  if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)}
+    return {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)
+            and isinstance(node.value, str) and id(node) not in docstrings}
+
+
+def test_every_node_type_is_named_in_its_family_s_direct_test_file() -> None:
+    """Each node type of the catalogue must appear, as a string literal equal to its name
+    ("input:video"), in the direct test file of its family: the catalogue module that declared
+    it (`params.__module__`: workflows.nodes.input -> test_nodes_input.py, http_request ->
+    test_nodes_http.py). A new node type, or a new family, fails here until a test calls it.
+
+    Files that run the same tests over every type of their family name each type all the
+    same: test_nodes_fal.py and test_nodes_input.py parametrize over the catalogue but need a
+    sample of params per node type, keyed by its name, and check that the samples' keys are
+    exactly the catalogue's types of the family. So a new fal or input type fails both there
+    (no sample) and here (not named); a mention in a docstring or a comment does not count."""
+    missing: dict[str, str] = {}
+    literals: dict[Path, set[str]] = {}
+    for node_type in catalogue.values():
+        path = family_test_file(node_type)
+        if not path.exists():
+            missing[node_type.node_type] = f"{path.name} does not exist"
+            continue
+        if path not in literals:
+            literals[path] = named_in(path)
+        if node_type.node_type not in literals[path]:
+            missing[node_type.node_type] = f"not named in {path.name}"
+    assert not missing, f"node types without a direct test: {missing}"

@@ -10,16 +10,12 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from executions.engine.contracts import NodeContext, NodeFailure, RemoteJob
-from executions.providers.credentials import Credentials, node_provider
+from executions.engine.contracts import NodeContext, NodeFailure, RemoteJob, remote
+from executions.executors import executor_for
+from executions.executors.fal_custom import fal_input, map_output
+from executions.providers.credentials import Credentials
 from workflows.nodes import catalogue, catalogue_entry
-from workflows.nodes.fal_custom import (
-    MAX_ENDPOINT_LENGTH,
-    MAX_INPUT_DEPTH,
-    FalCustomParams,
-    fal_input,
-    map_output,
-)
+from workflows.nodes.fal_custom import MAX_ENDPOINT_LENGTH, MAX_INPUT_DEPTH, FalCustomParams
 
 NODE = "fal:custom"
 SUBMIT_ANSWER = {"request_id": "r1", "status_url": "https://queue.fal.run/o/a/requests/r1/status",
@@ -55,7 +51,7 @@ def test_the_node_is_a_fal_model_priced_per_run_with_its_ports() -> None:
         ("prompt", "TEXT", False), ("image_url", "IMAGE", False), ("vars", "ANY", True)]
     assert [p["id"] for p in entry["outputs"]] == ["image", "images", "video", "audio", "text",
                                                    "json"]
-    assert node_provider(spec) == "fal"  # the team's fal key runs it
+    assert spec.provider == "fal"  # the team's fal key runs it
     assert spec.estimate_credits({"endpoint": "fal-ai/x"}) == 5.0
     assert spec.estimate_credits({"endpoint": "not valid"}) == 5.0  # the bound holds anyway
     properties = entry["paramsSchema"]["properties"]
@@ -185,7 +181,7 @@ def test_the_job_is_submitted_under_the_fal_base_url_whatever_the_params(
     key = Credentials("k-1", "https://queue.fal.run", "platform")
     ctx = context({"endpoint": "fal-ai/flux/dev", "prompt": "a fox",
                    "input": {"url": "https://evil.com/x"}}, credentials=key)
-    job = asyncio.run(catalogue[NODE].executor.submit(ctx))
+    job = asyncio.run(remote(executor_for(NODE)).submit(ctx))
     assert job.request_id == "r1" and job.urls["status"] == SUBMIT_ANSWER["status_url"]
     [request] = seen
     assert str(request.url) == "https://queue.fal.run/fal-ai/flux/dev"
@@ -199,7 +195,7 @@ def test_a_run_costs_its_price_on_the_platforms_key_and_nothing_on_the_teams(
     key = Credentials("k", "https://queue.fal.run", source)  # type: ignore[arg-type]
     delivered = {"request_id": "r1", "status": "OK",
                  "payload": {"images": [{"url": "https://f/1.png"}]}}
-    result = asyncio.run(catalogue[NODE].executor.fetch(
+    result = asyncio.run(remote(executor_for(NODE)).fetch(
         context({}, credentials=key), RemoteJob(request_id="r1", delivered=delivered)))
     assert result.ports["image"] == "https://f/1.png"
     assert result.credits == credits
@@ -209,5 +205,5 @@ def test_a_failed_delivery_fails_the_node_with_fals_message() -> None:
     delivered = {"request_id": "r1", "status": "ERROR", "payload": {"detail": "NSFW content"}}
     key = Credentials("k", "https://queue.fal.run", "platform")
     with pytest.raises(NodeFailure, match="NSFW content"):
-        asyncio.run(catalogue[NODE].executor.fetch(
+        asyncio.run(remote(executor_for(NODE)).fetch(
             context({}, credentials=key), RemoteJob(request_id="r1", delivered=delivered)))

@@ -9,13 +9,15 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from executions.engine.contracts import NodeContext, NodeFailure, NodeResult
+from executions.engine.contracts import NodeContext, NodeFailure, NodeResult, inline
+from executions.executors import executor_for
+from executions.executors.text import fill_body
 from executions.providers.errors import ProviderError
 from tests.conftest import ApiClient
 from workflows import secretbox
 from workflows.node_secrets import PLACEHOLDER
 from workflows.nodes import catalogue, catalogue_entry
-from workflows.nodes.http_request import MAX_HEADERS, HttpRequestParams, fill_body
+from workflows.nodes.http_request import MAX_HEADERS, HttpRequestParams
 
 from .http_request_server import DOCUMENT, ApiServer
 
@@ -36,7 +38,7 @@ def call(params: dict[str, Any], inputs: dict[str, Any] | None = None,
     ctx = NodeContext(execution_id="e", team_id=0, node_id="n", node_type=NODE, label="n",
                       params=spec.params.model_validate(params), inputs=inputs or {},
                       input_labels=labels or {})
-    result: NodeResult = spec.executor.run(ctx)
+    result: NodeResult = inline(executor_for(spec.node_type)).run(ctx)
     return result
 
 

@@ -10,12 +10,15 @@ import pytest
 from accounts.provider_keys import provider_key_set
 from executions.engine.contracts import NodeContext, NodeFailure, NodeResult
 from executions.engine.pricing import MEASURES
+from executions.executors.llm import parse_json_answer
 from executions.providers.credentials import Credentials, simulator_key
 from executions.simulators import anthropic as sim_anthropic
 from executions.simulators import openai_chat as sim_chat
 from executions.simulators.state import key_fingerprint
 from workflows.nodes import catalogue
-from workflows.nodes.llm import LlmParams, model_price, parse_json_answer, token_credits
+from workflows.nodes.llm import LlmParams, model_price, token_credits
+
+from .calls import direct
 
 CHAT, CLAUDE = catalogue["llm:chat"], catalogue["llm:claude"]
 
@@ -90,7 +93,7 @@ def context(spec: Any, params: dict[str, Any], credentials: Credentials | None) 
 
 def call(spec: Any, params: dict[str, Any], credentials: Credentials | None,
          stream: Recorder | None = None) -> NodeResult:
-    result: NodeResult = asyncio.run(spec.executor.call(context(spec, params, credentials),
+    result: NodeResult = asyncio.run(direct(spec.node_type).call(context(spec, params, credentials),
                                                         stream or Recorder()))
     return result
 
@@ -174,9 +177,9 @@ def _png() -> bytes:
 
 def test_an_image_of_ours_goes_inline_and_any_other_by_its_https_url(settings: Any,
                                                                       tmp_path: Any) -> None:
+    from executions.executors.llm import _read_image
     from executions.media import save_media
     from executions.providers import anthropic_chat, openai_chat
-    from workflows.nodes.llm import _read_image
 
     settings.MEDIA_ROOT = str(tmp_path)
     inline = _read_image(save_media(_png(), "png", "image/png", folder="nodes"))
@@ -204,7 +207,7 @@ def test_an_image_of_ours_goes_inline_and_any_other_by_its_https_url(settings: A
                                  "ftp://example.com/a.png", "/media/nodes/missing.png"])
 def test_an_image_neither_ours_nor_public_https_fails_the_node(url: str, settings: Any,
                                                                 tmp_path: Any) -> None:
-    from workflows.nodes.llm import _read_image
+    from executions.executors.llm import _read_image
 
     settings.MEDIA_ROOT = str(tmp_path)
     with pytest.raises(NodeFailure, match="upload or a public https"):

@@ -9,8 +9,9 @@ import pytest
 from pydantic import ValidationError
 
 from executions.engine.contracts import NodeFailure
+from executions.executors.logic import holds
 from workflows.nodes import catalogue
-from workflows.nodes.logic import MAX_SWITCH_CASES, holds
+from workflows.nodes.logic import MAX_SWITCH_CASES
 
 from .test_nodes_utility import run_inline
 

@@ -10,8 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from executions.engine.contracts import NodeContext, NodeFailure
-from executions.engine.replicate_executor import ReplicateExecutor, output_ports
-from executions.providers.credentials import node_provider
+from executions.executors.replicate import ReplicateExecutor, output_ports
 from tests.conftest import ApiClient
 from tests.engine.helpers import create_workflow, edge, node
 from workflows.nodes import catalogue, catalogue_entry
@@ -40,7 +39,7 @@ def test_the_node_is_a_replicate_model_priced_per_run_with_its_ports() -> None:
         ("prompt", "TEXT", False), ("image_url", "IMAGE", False), ("vars", "ANY", True)]
     assert [p["id"] for p in entry["outputs"]] == ["output", "text", "image", "images", "video",
                                                    "audio"]
-    assert node_provider(spec) == "replicate"  # the team's Replicate key runs it
+    assert spec.provider == "replicate"  # the team's Replicate key runs it
     assert spec.estimate_credits({"model": "x/y"}) == PRICE_PER_RUN
 
 

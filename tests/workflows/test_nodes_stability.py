@@ -13,14 +13,16 @@ import pytest
 from accounts.models import Team, User
 from accounts.provider_keys import provider_key_set
 from executions.engine.contracts import NodeContext, NodeFailure, NodeResult
+from executions.executors.runtime import decode_image
 from executions.media import open_media_by_url
-from executions.providers.credentials import Credentials, node_provider, simulator_key
+from executions.providers.credentials import Credentials, simulator_key
 from executions.providers.errors import ProviderError
 from executions.simulators import stability as simulator
 from executions.simulators.state import key_fingerprint
 from workflows.nodes import catalogue, catalogue_entry
-from workflows.nodes.runtime import decode_image
 from workflows.nodes.stability import MODEL_PRICES, StabilityParams
+
+from .calls import direct
 
 NODE = "stability:generate"
 TEAM_KEY = "sk-team-stability-key-0123456789"
@@ -36,7 +38,7 @@ def run(params: dict[str, Any], credentials: Credentials | None) -> NodeResult:
     ctx = NodeContext(execution_id="e", team_id=0, node_id="n", node_type=NODE, label="n",
                       params=spec.params.model_validate(params), inputs={}, input_labels={},
                       credentials=credentials)
-    result: NodeResult = asyncio.run(spec.executor.call(ctx, Stream()))
+    result: NodeResult = asyncio.run(direct(spec.node_type).call(ctx, Stream()))
     return result
 
 
@@ -56,7 +58,7 @@ def test_the_node_is_a_stability_model_priced_per_image() -> None:
         ("prompt", "TEXT", True)]
     assert [(p["id"], p["type"]) for p in entry["outputs"]] == [("image", "IMAGE"),
                                                                 ("images", "IMAGE")]
-    assert node_provider(spec) == "stability"
+    assert spec.provider == "stability"
 
 
 def test_a_fresh_node_validates_with_stabilitys_defaults() -> None:

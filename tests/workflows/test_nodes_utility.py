@@ -15,7 +15,9 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from executions.engine.contracts import NodeContext, NodeFailure
+from executions.engine.contracts import NodeContext, NodeFailure, inline
+from executions.executors import executor_for
+from executions.executors.runtime import save_image
 from tests.hostile import (
     COMPILE_BOMBS,
     PATHOLOGICAL_TEMPLATES,
@@ -25,7 +27,7 @@ from tests.hostile import (
     TEMPLATE_BOMB_VALUE,
 )
 from workflows.nodes import catalogue
-from workflows.nodes.runtime import MAX_IMAGE_SIDE, save_image
+from workflows.nodes.utility import MAX_IMAGE_SIDE
 
 from .bounded import Outcome, run_node
 
@@ -38,7 +40,7 @@ def run_inline(node_type: str, params: dict[str, Any], inputs: dict[str, Any] | 
     ctx = NodeContext(execution_id="e", team_id=0, node_id="n", node_type=node_type, label="n",
                       params=spec.params.model_validate(params), inputs=inputs or {},
                       input_labels=labels or {})
-    return dict(spec.executor.run(ctx).ports)
+    return dict(inline(executor_for(node_type)).run(ctx).ports)
 
 
 def template(text: str, **values: Any) -> dict[str, Any]:
@@ -170,9 +172,11 @@ def test_a_replacement_is_counted_as_what_it_adds_to_the_text(settings: Any) -> 
 def test_a_pattern_too_costly_to_compile_is_refused_by_the_params_check(pattern: str) -> None:
     """The regex package writes counted repeats out when it compiles, holding the GIL:
     `(?:a{65535}){65535}` would take it hours, before any timeout applies."""
-    for node_type, params in [("utility:regex", {"pattern": pattern}),
-                              ("logic:router", {"operator": "regex", "value": pattern}),
-                              ("logic:switch", {"operator": "regex", "cases": [pattern]})]:
+    cases: list[tuple[str, dict[str, Any]]] = [
+        ("utility:regex", {"pattern": pattern}),
+        ("logic:router", {"operator": "regex", "value": pattern}),
+        ("logic:switch", {"operator": "regex", "cases": [pattern]})]
+    for node_type, params in cases:
         [error] = catalogue[node_type].param_errors(params, set())
         assert "repeats too much" in error
 
@@ -274,3 +278,72 @@ def test_joining_texts_counts_the_result_before_building_it(settings: Any) -> No
     assert run_inline("utility:prompt_concat", {"separator": "-"}, texts)["text"] == "abcde-7-é"
     with pytest.raises(NodeFailure, match="The joined text would be larger than 11 bytes"):
         run_inline("utility:prompt_concat", {"separator": "--"}, texts)
+
+
+# --- utility:regex: the four modes ----------------------------------------------------------
+
+@pytest.mark.parametrize("mode, text, answer, matches", [
+    ("extract", "2024-05-01", "2024", ["2024", "05", "01"]),
+    ("extract_all", "2024 and 1999", "2024\n1999", ["2024", "1999"]),
+    ("test", "no digits", "false", []),
+    ("test", "route 66", "true", ["66"]),
+    ("replace", "a1b22", "a#b#", ["1", "22"]),
+])
+def test_each_regex_mode_answers_its_text_the_matches_and_whether_it_matched(
+        mode: str, text: str, answer: str, matches: list[str]) -> None:
+    ports = run_inline("utility:regex", {"pattern": r"\d+", "mode": mode, "replacement": "#",
+                                         "text": text})
+    assert ports == {"text": answer, "matches": matches, "matched": bool(matches)}
+
+
+def test_a_regex_with_a_group_extracts_the_group_and_can_ignore_case() -> None:
+    ports = run_inline("utility:regex", {"pattern": r"id=(\w+)", "ignore_case": True},
+                       {"text": "ID=ab12 id=cd34"})
+    assert ports["text"] == "ab12" and ports["matches"] == ["ab12", "cd34"]
+
+
+# --- utility:json_extract -------------------------------------------------------------------
+
+DOCUMENT = {"images": [{"url": "a.png"}, {"url": "b.png"}], "a key": {"n": 3}, "list": [1, 2]}
+
+
+@pytest.mark.parametrize("path, value", [
+    ("$", DOCUMENT), ("$.images[0].url", "a.png"), ("$.images[-1].url", "b.png"),
+    ('$["a key"].n', 3), ("$['a key']", {"n": 3}), ("$.list[1]", 2),
+])
+def test_json_extract_reads_the_value_at_its_path(path: str, value: Any) -> None:
+    assert run_inline("utility:json_extract", {"path": path}, {"json": DOCUMENT}) == \
+        {"value": value}
+
+
+def test_json_extract_reads_json_that_arrives_as_text_and_passes_other_text_through() -> None:
+    assert run_inline("utility:json_extract", {"path": "$.a"}, {"json": '{"a": [1]}'}) == \
+        {"value": [1]}
+    assert run_inline("utility:json_extract", {"path": "$"}, {"json": "not json"}) == \
+        {"value": "not json"}
+
+
+@pytest.mark.parametrize("path", ["$.missing", "$.images[5].url", "$.list.key", "$.list[0].x"])
+def test_json_extract_fails_the_node_when_nothing_is_at_the_path(path: str) -> None:
+    with pytest.raises(NodeFailure, match="nothing at"):
+        run_inline("utility:json_extract", {"path": path}, {"json": DOCUMENT})
+
+
+# --- utility:split_list ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("params, items", [
+    ({}, ["a", "b", "c"]),
+    ({"trim": False}, [" a ", " b", "c "]),
+    ({"drop_empty": False}, ["a", "", "b", "c"]),
+    ({"trim": False, "drop_empty": False}, [" a ", "", " b", "c "]),
+    ({"separator": ","}, ["a \n\n b\nc"]),
+])
+def test_split_list_cuts_trims_and_drops_empty_items(params: dict[str, Any],
+                                                      items: list[str]) -> None:
+    assert run_inline("utility:split_list", params, {"text": " a \n\n b\nc "}) == \
+        {"items": items, "count": len(items)}
+
+
+def test_split_list_reads_an_escaped_separator_and_its_text_param() -> None:
+    assert run_inline("utility:split_list", {"separator": "\\t", "text": "x\ty"}) == \
+        {"items": ["x", "y"], "count": 2}

@@ -3,6 +3,7 @@
 import json
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -35,10 +36,11 @@ def logged_in(user: User) -> Client:
     return client
 
 
-def editor_config(html: str) -> dict:
+def editor_config(html: str) -> dict[str, Any]:
     start = html.index('<script id="editor-config" type="application/json">')
     body = html[start:].split(">", 1)[1].split("</script>", 1)[0]
-    return json.loads(body)
+    config: dict[str, Any] = json.loads(body)
+    return config
 
 
 @pytest.fixture

@@ -38,7 +38,8 @@ def test_every_starter_template_is_a_valid_graph(slug: str) -> None:
 
 
 def _node_type(template: dict[str, Any], node_id: str) -> str:
-    return next(n["data"]["nodeType"] for n in template["nodes"] if n["id"] == node_id)
+    node_type: str = next(n["data"]["nodeType"] for n in template["nodes"] if n["id"] == node_id)
+    return node_type
 
 
 def test_the_seed_pipeline_is_prompt_then_nano_banana_then_upscaler_then_result() -> None:

@@ -612,8 +612,8 @@ def test_bad_update_and_use_bodies_are_400(api: ApiClient, template: dict[str, A
                     {"scope": "starter"}, {"workflowId": "w" * 101}, {"name": ""}, ["x"]):
         response = api.put(path, payload)
         assert response.status_code == 400 and response.json()["code"] == "invalid_request"
-    for payload in ({"name": "n" * 201}, {"name": " "}, {"name": "a\u0000"}, {"name": 3}):
-        response = api.post(f"{path}/use", payload)
+    for body in ({"name": "n" * 201}, {"name": " "}, {"name": "a\u0000"}, {"name": 3}):
+        response = api.post(f"{path}/use", body)
         assert response.status_code == 400 and response.json()["code"] == "invalid_request"
     assert Template.objects.get(pk=template["id"]).version == 1
     assert Workflow.objects.count() == 1

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from accounts.models import User
 from accounts.scopes import WORKFLOWS_READ
 from tests.conftest import ApiClient
+from tests.engine.helpers import save_workflow
 from workflows import secretbox
 from workflows.models import Workflow, WorkflowVersion
 from workflows.node_secrets import PLACEHOLDER
@@ -50,12 +51,7 @@ def create(api: ApiClient, body: dict[str, Any] | None = None) -> dict[str, Any]
     return response.json()  # type: ignore[no-any-return]
 
 
-def save(api: ApiClient, workflow: dict[str, Any], body: dict[str, Any],
-         **fields: Any) -> dict[str, Any]:
-    response = api.put(f"/workflows/{workflow['id']}",
-                       {"name": workflow["name"], **body, **fields})
-    assert response.status_code == 200, response.content
-    return response.json()  # type: ignore[no-any-return]
+save = save_workflow
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """Speech nodes on OpenAI's audio API: `audio:tts` (text to speech) and `audio:transcribe`
-(speech to text), each one direct call (executions.engine.calls.Direct) on the team's OpenAI
+(speech to text), each one direct call (executions/executors/audio.py) on the team's OpenAI
 key, else the platform's.
 
 Text to speech is priced per 1,000 characters of the text spoken, transcription per second of
@@ -9,11 +9,8 @@ and the node type shows its default model's. A run on the team's own key costs 0
 
 from __future__ import annotations
 
-import asyncio
 import io
-import mimetypes
-from typing import TYPE_CHECKING, Any, Literal, cast
-from urllib.parse import urlsplit
+from typing import Literal
 
 from pydantic import Field
 
@@ -21,10 +18,6 @@ from workflows.graph import Port, PortType
 
 from .fields import MediaUrl
 from .registry import TEXTAREA, BaseParams, NodeType, register
-
-if TYPE_CHECKING:
-    from executions.engine.calls import Stream
-    from executions.engine.contracts import NodeContext, NodeResult
 
 MAX_SPEECH_CHARS = 4096  # OpenAI's limit on one speech input
 MAX_AUDIO_BYTES = 25 * 1024 * 1024  # OpenAI's limit on one transcription upload
@@ -106,83 +99,6 @@ def transcribe_units(seconds: float, model: str) -> float:
     return seconds * TRANSCRIBE_PRICES[model] / TRANSCRIBE_PRICES[TRANSCRIBE_DEFAULT]
 
 
-# --- Executors -----------------------------------------------------------------------------
-
-def _credentials(ctx: NodeContext) -> Any:
-    from executions.engine.contracts import NodeFailure
-
-    if ctx.credentials is None:
-        raise NodeFailure("no API key for openai: set one in Settings > Providers")
-    return ctx.credentials
-
-
-async def speak(ctx: NodeContext, stream: Stream) -> NodeResult:
-    from executions.engine.contracts import NodeFailure, NodeResult
-    from executions.media import save_media
-    from executions.providers.openai_audio import OpenAIAudio
-
-    params = cast(SpeechParams, ctx.params)
-    credentials = _credentials(ctx)
-    text = params.text
-    if not text.strip():
-        raise NodeFailure("there is no text to speak")
-    if len(text) > MAX_SPEECH_CHARS:
-        raise NodeFailure(f"the text is {len(text):,} characters; OpenAI speaks at most "
-                          f"{MAX_SPEECH_CHARS:,}")
-    client = OpenAIAudio(credentials.base_url, credentials.api_key)
-    speech = await client.speech(
-        model=params.model, voice=params.voice, text=text, response_format=params.format,
-        speed=params.speed,
-        instructions=params.instructions if params.model == "gpt-4o-mini-tts" else "")
-    ext, content_type = AUDIO_FORMATS[params.format]
-    url = await asyncio.to_thread(save_media, speech.content, ext, content_type,
-                                  folder="nodes")
-    output: dict[str, Any] = {"audio": {"url": url, "content_type": content_type},
-                              "characters": len(text)}
-    if speech.simulated:
-        output["simulated"] = True
-    credits = 0.0 if credentials.source == "team" \
-        else round(SPEECH_PRICES[params.model] * len(text) / 1000, 4)
-    return NodeResult(ports={"audio": url}, output=output, credits=credits)
-
-
-async def transcribe(ctx: NodeContext, stream: Stream) -> NodeResult:
-    from executions.engine.contracts import NodeFailure, NodeResult
-    from executions.engine.fal_executor import absolute
-    from executions.providers.openai_audio import OpenAIAudio
-
-    from .runtime import read_media
-
-    params = cast(TranscribeParams, ctx.params)
-    credentials = _credentials(ctx)
-    if not params.audio_url:
-        raise NodeFailure("there is no audio to transcribe")
-    url = str(absolute(params.audio_url))
-    content = await asyncio.to_thread(read_media, url)
-    if len(content) > MAX_AUDIO_BYTES:
-        raise NodeFailure(f"the audio is larger than {MAX_AUDIO_BYTES:,} bytes (OpenAI's limit)")
-    measured = await asyncio.to_thread(audio_seconds, content)
-    if measured is not None and measured > MAX_AUDIO_SECONDS:
-        raise NodeFailure(f"the audio is {measured:,.0f} s long; at most "
-                          f"{MAX_AUDIO_SECONDS:,.0f} s can be transcribed")
-    filename, content_type = _file_of(url)
-    client = OpenAIAudio(credentials.base_url, credentials.api_key,
-                         timeout=TRANSCRIBE_TIMEOUT_SECONDS)
-    transcript = await client.transcribe(
-        model=params.model, audio=content, filename=filename, content_type=content_type,
-        language=params.language, prompt=params.prompt, verbose=params.model == "whisper-1")
-    stream.text(transcript.text)
-    seconds = min(MAX_AUDIO_SECONDS, measured if measured is not None
-                  else transcript.duration if transcript.duration is not None
-                  else MAX_AUDIO_SECONDS)
-    output: dict[str, Any] = {"text": transcript.text, "seconds": round(seconds, 3)}
-    if transcript.simulated:
-        output["simulated"] = True
-    credits = 0.0 if credentials.source == "team" \
-        else round(TRANSCRIBE_PRICES[params.model] * seconds, 4)
-    return NodeResult(ports={"text": transcript.text}, output=output, credits=credits)
-
-
 def audio_seconds(content: bytes) -> float | None:
     """The audio's length from its headers (mutagen), as the engine measures it before."""
     import mutagen
@@ -195,18 +111,7 @@ def audio_seconds(content: bytes) -> float | None:
     return length if length > 0 else None
 
 
-def _file_of(url: str) -> tuple[str, str]:
-    """A file name OpenAI accepts (it reads the format from the extension) and its type."""
-    name = urlsplit(url).path.rsplit("/", 1)[-1][-100:] or "audio.mp3"
-    if "." not in name:
-        name += ".mp3"
-    guessed = mimetypes.guess_type(name)[0]
-    return name, guessed or "application/octet-stream"
-
-
 def _declare() -> tuple[NodeType, NodeType]:
-    from executions.engine.calls import Direct
-
     tts = NodeType(
         node_type="audio:tts", label="Text to speech", category="model",
         description="Speaks a text with one of OpenAI's voices, as an audio file.",
@@ -214,7 +119,7 @@ def _declare() -> tuple[NodeType, NodeType]:
         inputs=(Port("text", PortType.TEXT, "Text", required=True),),
         outputs=(Port("audio", PortType.AUDIO, "Audio"),),
         timeout_seconds=SPEECH_TIMEOUT_SECONDS, credits=SPEECH_PRICES[SPEECH_DEFAULT],
-        credit_unit="1k characters", executor=Direct(call=speak, provider="openai"))
+        credit_unit="1k characters", provider="openai")
     stt = NodeType(
         node_type="audio:transcribe", label="Speech to text", category="model",
         description="Writes down what is said in an audio file, with OpenAI's models.",
@@ -222,8 +127,7 @@ def _declare() -> tuple[NodeType, NodeType]:
         inputs=(Port("audio_url", PortType.AUDIO, "Audio", required=True),),
         outputs=(Port("text", PortType.TEXT, "Text"),),
         timeout_seconds=TRANSCRIBE_TIMEOUT_SECONDS,
-        credits=TRANSCRIBE_PRICES[TRANSCRIBE_DEFAULT], credit_unit="second",
-        executor=Direct(call=transcribe, provider="openai"))
+        credits=TRANSCRIBE_PRICES[TRANSCRIBE_DEFAULT], credit_unit="second", provider="openai")
     return tts, stt
 
 

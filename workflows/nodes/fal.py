@@ -7,8 +7,7 @@ param of the same name.
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field
 
@@ -155,41 +154,25 @@ def _image_url() -> Port:
     return Port("image_url", PortType.IMAGE, "Image", required=True)
 
 
-def _with_executor(node_type: NodeType) -> NodeType:
-    """Every fal node runs through the same queue executor, configured from its declaration."""
-    from executions.engine.fal_executor import FalModelExecutor
-
-    assert node_type.fal_model_id and node_type.credit_unit in ("image", "second", "megapixel")
-    output: Literal["images", "video"] = "video" if node_type.outputs == VIDEO_OUTPUTS \
-        else "images"
-    executor = FalModelExecutor(model_id=node_type.fal_model_id, output=output,
-                                price=node_type.credits,
-                                unit=cast(Literal["image", "second", "megapixel"],
-                                          node_type.credit_unit),
-                                edit_model_id=node_type.fal_edit_model_id,
-                                common_params=frozenset(BaseParams.model_fields))
-    return replace(node_type, executor=executor)
-
-
-register(*map(_with_executor, (
+register(
     NodeType(
         node_type="generate:flux_2", label="FLUX.2", category="model",
         description="Text to image with FLUX.2 [dev] by Black Forest Labs.", params=Flux2Params,
         inputs=(PROMPT,), outputs=IMAGE_OUTPUTS, timeout_seconds=IMAGE_TIMEOUT_SECONDS,
-        credits=3, credit_unit="image", fal_model_id="fal-ai/flux-2",
+        credits=3, credit_unit="image", fal_model_id="fal-ai/flux-2", provider="fal",
     ),
     NodeType(
         node_type="edit:flux_2_edit", label="FLUX.2 Edit", category="model",
         description="Edits up to 4 images following a prompt, with FLUX.2.",
         params=Flux2EditParams, inputs=(PROMPT, _image_urls(required=True)),
         outputs=IMAGE_OUTPUTS, timeout_seconds=IMAGE_TIMEOUT_SECONDS,
-        credits=4, credit_unit="image", fal_model_id="fal-ai/flux-2/edit",
+        credits=4, credit_unit="image", fal_model_id="fal-ai/flux-2/edit", provider="fal",
     ),
     NodeType(
         node_type="generate:imagen4", label="Imagen 4", category="model",
         description="Text to image with Google's Imagen 4.", params=Imagen4Params,
         inputs=(PROMPT,), outputs=IMAGE_OUTPUTS, timeout_seconds=IMAGE_TIMEOUT_SECONDS,
-        credits=10, credit_unit="image", fal_model_id="fal-ai/imagen4/preview",
+        credits=10, credit_unit="image", fal_model_id="fal-ai/imagen4/preview", provider="fal",
     ),
     NodeType(
         node_type="generate:nano_banana_pro", label="Nano Banana Pro", category="model",
@@ -197,7 +180,7 @@ register(*map(_with_executor, (
                     "connected.",
         params=NanoBananaProParams, inputs=(PROMPT, _image_urls(required=False)),
         outputs=IMAGE_OUTPUTS, timeout_seconds=IMAGE_TIMEOUT_SECONDS,
-        credits=20, credit_unit="image", fal_model_id="fal-ai/nano-banana-pro",
+        credits=20, credit_unit="image", fal_model_id="fal-ai/nano-banana-pro", provider="fal",
         fal_edit_model_id="fal-ai/nano-banana-pro/edit",
     ),
     NodeType(
@@ -205,20 +188,20 @@ register(*map(_with_executor, (
         category="model", description="Animates an image into a 5 or 10 second video.",
         params=KlingParams, inputs=(PROMPT, _image_url()), outputs=VIDEO_OUTPUTS,
         timeout_seconds=VIDEO_TIMEOUT_SECONDS, credits=10, credit_unit="second",
-        fal_model_id="fal-ai/kling-video/v2.5-turbo/pro/image-to-video",
+        fal_model_id="fal-ai/kling-video/v2.5-turbo/pro/image-to-video", provider="fal",
     ),
     NodeType(
         node_type="talking:veed_fabric", label="VEED Fabric talking video", category="model",
         description="Makes the face in an image speak the given audio.", params=FabricParams,
         inputs=(_image_url(), Port("audio_url", PortType.AUDIO, "Audio", required=True)),
         outputs=VIDEO_OUTPUTS, timeout_seconds=VIDEO_TIMEOUT_SECONDS, credits=15,
-        credit_unit="second", fal_model_id="veed/fabric-1.0",
+        credit_unit="second", fal_model_id="veed/fabric-1.0", provider="fal",
     ),
     NodeType(
         node_type="upscale:crystal_upscaler", label="Crystal upscaler", category="model",
         description="Upscales an image faithfully, restoring faces and fine texture.",
         params=CrystalParams, inputs=(_image_url(),), outputs=IMAGE_OUTPUTS,
         timeout_seconds=IMAGE_TIMEOUT_SECONDS, credits=5, credit_unit="megapixel",
-        fal_model_id="clarityai/crystal-upscaler",
+        fal_model_id="clarityai/crystal-upscaler", provider="fal",
     ),
-)))
+)

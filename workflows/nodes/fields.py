@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from re import _parser as sre_parser  # type: ignore[attr-defined]  # the stdlib's own parser
+from re import _parser as sre_parser  # the stdlib's own parser
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 

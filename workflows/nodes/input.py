@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
 from pydantic import Field, model_validator
 
-from executions.engine.contracts import NodeContext, NodeFailure, NodeResult
 from workflows.graph import Port, PortType
-from workflows.graph_rules import is_blank
 
 from .fields import LongText, MediaUrl
 from .registry import ADVANCED, BaseParams, InputType, NodeType, register
@@ -49,28 +44,11 @@ class SelectParams(InputParams):
         return self
 
 
-@dataclass(frozen=True)
-class InputExecutor:
-    """Delivers the node's value: its param, or the run input that replaced it."""
-
-    param: str
-    port: str
-    kind: Literal["inline"] = "inline"
-    pure: bool = True
-
-    def run(self, ctx: NodeContext) -> NodeResult:
-        value = getattr(ctx.params, self.param)
-        if getattr(ctx.params, "required", False) and is_blank(value):
-            raise NodeFailure(f"input '{ctx.label}' is required but has no value")
-        return NodeResult(ports={self.port: value}, output={self.port: value})
-
-
 def _media(kind: str, port_type: PortType, name: str, input_type: InputType) -> NodeType:
     return NodeType(
         node_type=f"input:{kind}", label=f"{name} input", category="input",
         description=f"{name} file, by URL or upload.", params=MediaParams,
         outputs=(Port(kind, port_type, name),), input_param="url", input_type=input_type,
-        executor=InputExecutor("url", kind),
     )
 
 
@@ -79,7 +57,7 @@ register(
         node_type="input:text", label="Text input", category="input",
         description="A piece of text, such as a prompt.", params=TextParams,
         outputs=(Port("text", PortType.TEXT, "Text"),), output_aliases={"prompt": "text"},
-        input_param="text", input_type="text", executor=InputExecutor("text", "text"),
+        input_param="text", input_type="text",
     ),
     # docs/api.md's input types: video and audio files are given by URL like any other file.
     _media("image", PortType.IMAGE, "Image", "image"),
@@ -90,20 +68,17 @@ register(
         description="A number.", params=NumberParams,
         outputs=(Port("value", PortType.NUMBER, "Number"),),
         input_param="value", input_type="number",
-        executor=InputExecutor("value", "value"),
     ),
     NodeType(
         node_type="input:boolean", label="Yes/no input", category="input",
         description="A true/false switch.", params=BooleanParams,
         outputs=(Port("value", PortType.BOOLEAN, "Value"),),
         input_param="value", input_type="boolean",
-        executor=InputExecutor("value", "value"),
     ),
     NodeType(
         node_type="input:select", label="Choice input", category="input",
         description="One option out of a list.", params=SelectParams,
         outputs=(Port("value", PortType.TEXT, "Choice"),),
         input_param="value", input_type="select",
-        executor=InputExecutor("value", "value"),
     ),
 )

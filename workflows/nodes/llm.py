@@ -1,7 +1,7 @@
 """LLM nodes: `llm:chat` (any OpenAI-compatible chat API) and `llm:claude` (Anthropic).
 
 Both stream their answer (the editor shows the text as it grows) and run on the remote path
-(executions.engine.calls.Direct). Priced per 1,000 tokens: the node type's `credits` is its
+(executions/executors/llm.py). Priced per 1,000 tokens: the node type's `credits` is its
 default model's output price per 1k tokens; a run is charged what the provider reports it
 used, at its model's prices (PRICES; 1 credit = US$0.01), or 0 on the team's own key. Before it
 runs, the most it can cost is bounded from the prompt's size (the engine's "tokens" measure:
@@ -10,16 +10,11 @@ UTF-8 bytes / 3 + 1, more than any tokenizer counts) and max_tokens.
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import json
 import re
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from pydantic import Field, field_validator
 
-from executions.engine.calls import Direct, Stream
-from executions.engine.contracts import NodeContext, NodeFailure, NodeResult
 from workflows.graph import Port, PortType
 
 from .registry import TEXTAREA, URL, BaseParams, NodeType, register
@@ -34,7 +29,6 @@ TYPICAL_PROMPT_TOKENS = 500  # the estimate's prompt, before the real one is kno
 OVERHEAD_TOKENS = 64
 IMAGE_TOKENS = 2_000  # what one image costs at most (OpenAI high detail, Claude's 1.15 MP)
 MAX_URL_CHARS = 2_000
-QUOTED_CHARS = 200  # of an answer that is not JSON, in the failure
 
 # US$ per 1M (input, output) tokens, from the providers' price pages.
 PRICES: dict[str, tuple[float, float]] = {
@@ -151,91 +145,6 @@ class ClaudeParams(LlmParams):
     temperature: float = Field(0.7, ge=0, le=1, description="Higher is more varied.")
 
 
-# --- Running -------------------------------------------------------------------------------
-
-def parse_json_answer(text: str, stop_reason: str | None = None) -> Any:
-    """The answer as JSON (a ```json fence around it is accepted), else a NodeFailure that
-    quotes its start."""
-    body = text.strip()
-    if body.startswith("```"):
-        body = body.partition("\n")[2].rstrip().removesuffix("```")
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        cut = " (it stopped at max_tokens)" if stop_reason in ("length", "max_tokens") else ""
-        raise NodeFailure(f"JSON output was asked for, but the answer is not valid JSON{cut}: "
-                          f"{text[:QUOTED_CHARS]!r}") from exc
-
-
-async def _answer(ctx: NodeContext, stream: Stream, provider: str) -> NodeResult:
-    from executions.providers import anthropic_chat, openai_chat
-
-    params = ctx.params
-    assert isinstance(params, LlmParams)
-    credentials = ctx.credentials
-    if credentials is None:
-        raise NodeFailure(f"no API key for {provider}: set one in Settings > Providers")
-    if not params.prompt.strip():
-        raise NodeFailure("The prompt is empty: write one or connect the prompt input.")
-    client = openai_chat if provider == "openai" else anthropic_chat
-    image = await asyncio.to_thread(_read_image, params.image_url) if params.image_url else None
-    answer = await client.complete(
-        openai_chat.ChatRequest(model=params.model, prompt=params.prompt, system=params.system,
-                                temperature=params.temperature, max_tokens=params.max_tokens,
-                                json_mode=params.json_output, image=image),
-        api_key=credentials.api_key, base_url=credentials.base_url, on_text=stream.text,
-        deadline=float(params.timeoutSeconds or TIMEOUT_SECONDS))
-    output: dict[str, Any] = {
-        "text": answer.text, "model": answer.model,
-        "usage": {"inputTokens": answer.input_tokens, "outputTokens": answer.output_tokens}}
-    ports: dict[str, Any] = {"text": answer.text}
-    if params.json_output:
-        output["json"] = ports["json"] = parse_json_answer(answer.text, answer.stop_reason)
-    if answer.simulated:
-        output["simulated"] = True
-    credits = 0.0 if credentials.source == "team" else round(
-        token_credits(params.model, answer.input_tokens, answer.output_tokens), 4)
-    return NodeResult(ports=ports, output=output, credits=credits)
-
-
-_IMAGE_MAGIC = ((b"\x89PNG", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
-                (b"GIF8", "image/gif"))
-
-
-def _read_image(url: str) -> Any:
-    """This site's own image inline (the provider cannot reach our media); any other https
-    image by its URL, for the provider to fetch (nothing user-supplied is fetched here)."""
-    from executions.engine.fal_executor import absolute
-    from executions.media import open_media_by_url
-    from executions.providers.openai_chat import Image
-
-    from .runtime import MAX_IMAGE_BYTES
-
-    content = open_media_by_url(str(absolute(url)))
-    if content is None:
-        if not url.startswith("https://"):
-            raise NodeFailure("The image must be an upload or a public https:// URL.")
-        return Image(url=url)
-    if len(content) > MAX_IMAGE_BYTES:
-        raise NodeFailure(f"The image is larger than {MAX_IMAGE_BYTES:,} bytes.")
-    if content[:4] == b"RIFF" and content[8:12] == b"WEBP":
-        media_type = "image/webp"
-    else:
-        media_type = next((kind for magic, kind in _IMAGE_MAGIC if content.startswith(magic)),
-                          "")
-    if not media_type:
-        raise NodeFailure("The image is not a PNG, JPEG, GIF or WebP file.")
-    return Image(media_type, base64.b64encode(content).decode())
-
-
-async def chat_call(ctx: NodeContext, stream: Stream) -> NodeResult:
-    return await _answer(ctx, stream, "openai")
-
-
-async def claude_call(ctx: NodeContext, stream: Stream) -> NodeResult:
-    return await _answer(ctx, stream, "anthropic")
-
-
 _INPUTS = (Port("prompt", PortType.TEXT, "Prompt"), Port("system", PortType.TEXT, "System"),
            Port("image_url", PortType.IMAGE, "Image"))
 _OUTPUTS = (Port("text", PortType.TEXT, "Text"), Port("json", PortType.JSON, "JSON"))
@@ -247,13 +156,13 @@ register(
                     "Groq, Together, vLLM, Ollama); the answer streams in as it is written.",
         params=ChatParams, inputs=_INPUTS, outputs=_OUTPUTS, timeout_seconds=TIMEOUT_SECONDS,
         credits=round(ChatParams.unit_credits(), 4), credit_unit="1k tokens",
-        executor=Direct(call=chat_call, provider="openai"),
+        provider="openai",
     ),
     NodeType(
         node_type="llm:claude", label="Claude", category="model",
         description="Chat with Anthropic's Claude; the answer streams in as it is written.",
         params=ClaudeParams, inputs=_INPUTS, outputs=_OUTPUTS, timeout_seconds=TIMEOUT_SECONDS,
         credits=round(ClaudeParams.unit_credits(), 4), credit_unit="1k tokens",
-        executor=Direct(call=claude_call, provider="anthropic"),
+        provider="anthropic",
     ),
 )

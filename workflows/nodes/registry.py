@@ -2,7 +2,8 @@
 
 Each family module (input.py, fal.py, ...) declares its types and calls `register()`; the
 package's __init__ imports them all. Pure: no Django, so the graph tests need no database.
-Execution is not declared here.
+How a node type runs is not declared here: executions/executors/<family>.py holds its executor,
+which the engine looks up by the node type's name.
 """
 
 from __future__ import annotations
@@ -94,9 +95,9 @@ class NodeType:
     # A connected input replaces the param of the same name (docs/api.md), except on nodes whose
     # port and param share a name but mean different things (the router's `value`).
     ports_override_params: bool = True
-    # How it runs (executions.engine.contracts.Executor), set beside the declaration; typed
-    # loosely so this module stays free of the engine's imports.
-    executor: Any = None
+    # The provider whose key runs it (a team's own key from Settings > Providers, else the
+    # platform's); None for nodes that call no provider.
+    provider: Literal["fal", "replicate", "openai", "anthropic", "stability"] | None = None
 
     def param_errors(self, params: Mapping[str, Any], connected_inputs: set[str]) -> list[str]:
         """Human messages for params that fail the schema; fields fed by an edge are skipped."""

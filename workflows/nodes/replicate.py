@@ -7,6 +7,7 @@ Priced per run (PRICE_PER_RUN credits); a team running it on its own Replicate k
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from pydantic import Field, field_validator
@@ -14,10 +15,24 @@ from pydantic import Field, field_validator
 from workflows.graph import Port, PortType
 
 from .registry import BaseParams, NodeType, register
+from .utility import check_json_path
 
 PRICE_PER_RUN = 5
 TIMEOUT_SECONDS = 600
 MAX_INPUT_CHARS = 100_000  # the input JSON, serialized
+# "owner/name", "owner/name:<version>" or a bare 64-hex version id; bounded, no backtracking
+# beyond the fixed lengths.
+MODEL_REF = re.compile(r"(?:([A-Za-z0-9][\w.-]{0,63})/([A-Za-z0-9][\w.-]{0,127})"
+                       r"(?::([0-9a-f]{64}))?|([0-9a-f]{64}))")
+
+
+def model_ref(text: str) -> re.Match[str]:
+    """The match of a model reference (groups: owner, name, version, bare version); raises
+    ValueError when `text` is not one."""
+    match = MODEL_REF.fullmatch(text.strip())
+    if not match:
+        raise ValueError('must be "owner/name", "owner/name:<version>" or a 64-hex version id')
+    return match
 
 
 class ReplicateParams(BaseParams):
@@ -34,9 +49,7 @@ class ReplicateParams(BaseParams):
     @field_validator("model")
     @classmethod
     def _model_ref(cls, value: str) -> str:
-        from executions.providers.replicate import parse_model
-
-        parse_model(value)
+        model_ref(value)
         return value.strip()
 
     @field_validator("input")
@@ -53,15 +66,11 @@ class ReplicateParams(BaseParams):
     @field_validator("output_path")
     @classmethod
     def _path_syntax(cls, value: str) -> str:
-        from .utility import check_json_path
-
         return check_json_path(value) if value else value
 
 
-def _replicate_custom() -> NodeType:
-    from executions.engine.replicate_executor import ReplicateExecutor
-
-    return NodeType(
+register(
+    NodeType(
         node_type="replicate:custom", label="Replicate model", category="model",
         description="Runs any Replicate model with a JSON input; LLM tokens are joined into "
                     "text, image URLs come out as images.",
@@ -74,8 +83,6 @@ def _replicate_custom() -> NodeType:
                  Port("images", PortType.IMAGE, "Images"),
                  Port("video", PortType.VIDEO, "Video"), Port("audio", PortType.AUDIO, "Audio")),
         timeout_seconds=TIMEOUT_SECONDS, credits=PRICE_PER_RUN, credit_unit="run",
-        executor=ReplicateExecutor(price=PRICE_PER_RUN),
-    )
-
-
-register(_replicate_custom())
+        provider="replicate",
+    ),
+)

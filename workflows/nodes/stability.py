@@ -1,5 +1,5 @@
 """`stability:generate`: an image from Stability AI's Stable Image models (core, ultra and
-Stable Diffusion 3.5), one direct call (executions.engine.calls.Direct) on the team's Stability
+Stable Diffusion 3.5), one direct call (executions/executors/stability.py) on the team's Stability
 key, else the platform's.
 
 Priced per image by model (MODEL_PRICES, credits; 1 credit = $0.01); the node type shows the
@@ -8,19 +8,13 @@ default model's price. A run on the team's own key costs 0.
 
 from __future__ import annotations
 
-import asyncio
-import io
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import Literal
 
 from pydantic import Field, model_validator
 
 from workflows.graph import Port, PortType
 
 from .registry import TEXTAREA, BaseParams, NodeType, register
-
-if TYPE_CHECKING:
-    from executions.engine.calls import Stream
-    from executions.engine.contracts import NodeContext, NodeResult
 
 TIMEOUT_SECONDS = 180
 MAX_PROMPT_CHARS = 10_000  # Stability's limit on the prompt and the negative prompt
@@ -71,53 +65,7 @@ class StabilityParams(BaseParams):
         return max(MODEL_PRICES.values()) / MODEL_PRICES[DEFAULT_MODEL]
 
 
-async def generate(ctx: NodeContext, stream: Stream) -> NodeResult:
-    from executions.engine.contracts import NodeFailure, NodeResult
-    from executions.media import save_media
-    from executions.providers.stability import StabilityClient
-
-    params = cast(StabilityParams, ctx.params)
-    credentials = ctx.credentials
-    if credentials is None:
-        raise NodeFailure("no API key for stability: set one in Settings > Providers")
-    if not params.prompt.strip():
-        raise NodeFailure("there is no prompt to draw")
-    client = StabilityClient(credentials.base_url, credentials.api_key)
-    image = await client.generate(
-        model=params.model, prompt=params.prompt, negative_prompt=params.negative_prompt,
-        aspect_ratio=params.aspect_ratio, seed=params.seed, output_format=params.output_format,
-        style_preset=params.style_preset)
-    width, height = _size_of(image.content)
-    content_type = CONTENT_TYPES[params.output_format]
-    url = await asyncio.to_thread(save_media, image.content, EXTENSIONS[params.output_format],
-                                  content_type, folder="nodes")
-    output: dict[str, Any] = {"images": [{"url": url, "width": width, "height": height,
-                                          "content_type": content_type}],
-                              "seed": image.seed}
-    if image.simulated:
-        output["simulated"] = True
-    credits = 0.0 if credentials.source == "team" else MODEL_PRICES[params.model]
-    return NodeResult(ports={"image": url, "images": [url]}, output=output, credits=credits)
-
-
-def _size_of(content: bytes) -> tuple[int, int]:
-    """From the image's header (no pixels decoded); a body that is no image is the
-    provider's error."""
-    from PIL import Image
-
-    from executions.providers.errors import ProviderError
-
-    try:
-        with Image.open(io.BytesIO(content), formats=("PNG", "JPEG", "WEBP")) as opened:
-            width, height = opened.size
-    except Exception as exc:  # Pillow raises many kinds on a corrupt file
-        raise ProviderError("stability answered an image that cannot be read") from exc
-    return int(width), int(height)
-
-
 def _declare() -> NodeType:
-    from executions.engine.calls import Direct
-
     return NodeType(
         node_type="stability:generate", label="Stability image", category="model",
         description="Draws an image from a prompt with Stability AI's Stable Image Core, "
@@ -127,7 +75,7 @@ def _declare() -> NodeType:
         outputs=(Port("image", PortType.IMAGE, "Image"),
                  Port("images", PortType.IMAGE, "Images")),
         timeout_seconds=TIMEOUT_SECONDS, credits=MODEL_PRICES[DEFAULT_MODEL],
-        credit_unit="image", executor=Direct(call=generate, provider="stability"))
+        credit_unit="image", provider="stability")
 
 
 register(_declare())

@@ -24,8 +24,8 @@ export function copySelection(nodes: readonly WfNode[], edges: readonly WfEdge[]
   };
 }
 
-/** Parse clipboard text; null when it is not a Wireflow graph (so other text pastes normally). */
-export function parseClipboard(text: string): Graph | null {
+/** The JSON value of `text` and the graph it holds; null unless it holds one with nodes. */
+export function graphInText(text: string): { value: unknown; graph: Graph } | null {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -33,7 +33,12 @@ export function parseClipboard(text: string): Graph | null {
     return null;
   }
   const graph = parseGraph(value);
-  return graph && graph.nodes.length ? graph : null;
+  return graph && graph.nodes.length ? { value, graph } : null;
+}
+
+/** Parse clipboard text; null when it is not a Wireflow graph (so other text pastes normally). */
+export function parseClipboard(text: string): Graph | null {
+  return graphInText(text)?.graph ?? null;
 }
 
 /** Keep the well-formed nodes and the edges between them from untrusted JSON. */

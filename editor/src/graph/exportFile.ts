@@ -1,9 +1,9 @@
 /**
  * The Export JSON file: the saved graph plus the workflow's name and the version it was saved
- * as, so a file says which version it is. Import reads back only the graph (parseGraph), so a
+ * as, so a file says which version it is. Import reads back only the graph (graphInText), so a
  * file from another workflow, an older export or the API's own JSON imports the same way.
  */
-import { parseGraph, toSaved } from "./clipboard";
+import { graphInText, toSaved } from "./clipboard";
 import type { Graph, WfEdge, WfNode } from "./types";
 
 export interface ExportedWorkflow extends Graph {
@@ -30,14 +30,8 @@ export function exportFileName(name: string, version: number | null): string {
 
 /** The graph of an imported file and, when the file says so, the version it was exported at. */
 export function readImport(text: string): { graph: Graph; version: number | null } | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  const graph = parseGraph(value);
-  if (!graph || graph.nodes.length === 0) return null;
-  const version = (value as { version?: unknown }).version;
-  return { graph, version: typeof version === "number" && Number.isInteger(version) ? version : null };
+  const found = graphInText(text);
+  if (!found) return null;
+  const version = (found.value as { version?: unknown }).version;
+  return { graph: found.graph, version: typeof version === "number" && Number.isInteger(version) ? version : null };
 }

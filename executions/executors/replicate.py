@@ -8,6 +8,13 @@ from typing import Any, Literal
 
 from django.conf import settings
 
+from executions.engine.contracts import (
+    NodeContext,
+    NodeFailure,
+    NodeResult,
+    RemoteJob,
+    RemoteStatus,
+)
 from executions.providers.credentials import NoProviderKey
 from executions.providers.replicate import (
     Prediction,
@@ -15,8 +22,11 @@ from executions.providers.replicate import (
     parse_webhook,
     replicate_client,
 )
+from workflows.nodes.replicate import PRICE_PER_RUN
 
-from .contracts import NodeContext, NodeFailure, NodeResult, RemoteJob, RemoteStatus
+from .runtime import TextBudget, absolute
+from .table import executes
+from .text import fill_placeholders, placeholder_values, read_json_path, whole_placeholder
 
 PROVIDER = "replicate"
 MAX_DEPTH = 20  # how deep placeholders are looked for inside the input JSON
@@ -37,22 +47,16 @@ def client(ctx: NodeContext) -> ReplicateClient:
 @dataclass(frozen=True)
 class ReplicateExecutor:
     price: float
-    provider: str = PROVIDER  # credentials.node_provider reads it
     kind: Literal["remote"] = "remote"
 
     def payload(self, ctx: NodeContext) -> dict[str, Any]:
-        from workflows.nodes.runtime import TextBudget
-        from workflows.nodes.utility import placeholder_values
-
-        from .fal_executor import absolute  # imports the catalogue: not at module level
-
         params: Any = ctx.params
         by_name: dict[str, Any] = placeholder_values(ctx, "vars")
         for port in ("prompt", "image_url"):
             if ctx.inputs.get(port) not in (None, ""):
                 by_name[port] = absolute(ctx.inputs[port])
         budget = TextBudget("The filled input")
-        body = _fill(dict(params.input), by_name, budget, {}, 0)
+        body: dict[str, Any] = _fill(dict(params.input), by_name, budget, {}, 0)
         if "prompt" in by_name and "prompt" not in body:
             body["prompt"] = by_name["prompt"]
         simulate = (params.model_extra or {}).get("simulate")
@@ -99,8 +103,6 @@ class ReplicateExecutor:
             await replicate.cancel(job.urls["cancel"])
 
     def ports(self, ctx: NodeContext, output: Any) -> dict[str, Any]:
-        from workflows.nodes.utility import read_json_path
-
         path = getattr(ctx.params, "output_path", "") or ""
         value = read_json_path(output, path) if path else output
         return output_ports(value)
@@ -139,12 +141,10 @@ def _ext_in(url: str, extensions: tuple[str, ...]) -> bool:
     return url.split("?", 1)[0].lower().endswith(extensions)
 
 
-def _fill(value: Any, by_name: dict[str, Any], budget: Any, texts: dict[str, tuple[str, int]],
-          depth: int) -> Any:
+def _fill(value: Any, by_name: dict[str, Any], budget: TextBudget,
+          texts: dict[str, tuple[str, int]], depth: int) -> Any:
     """`{{name}}` placeholders filled in every string of the input JSON; a string that is only
     one placeholder takes the value itself (a number stays a number, a list a list)."""
-    from workflows.nodes.utility import fill_placeholders, whole_placeholder
-
     if depth > MAX_DEPTH:
         raise NodeFailure(f"the input JSON is nested deeper than {MAX_DEPTH} levels")
     if isinstance(value, str):
@@ -188,3 +188,6 @@ def _progress(prediction: Prediction) -> float | None:
             if total > 0:
                 return min(done / total, 1.0)
     return None
+
+
+executes("replicate:custom", ReplicateExecutor(price=PRICE_PER_RUN))

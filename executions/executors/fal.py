@@ -1,23 +1,30 @@
-"""The executor shared by every fal.ai model node: params become fal's input JSON, the queue
-job is submitted, checked and fetched through FalClient, and fal's output becomes ports."""
+"""The executor shared by every named fal.ai model node (workflows/nodes/fal.py): params
+become fal's input JSON, the queue job is submitted, checked and fetched through FalClient, and
+fal's output becomes ports. Each node type's executor is configured from its declaration."""
 
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Literal, cast
 
 from django.conf import settings
 
+from executions.engine.contracts import (
+    NodeContext,
+    NodeFailure,
+    NodeResult,
+    RemoteJob,
+    RemoteStatus,
+)
 from executions.providers.credentials import NoProviderKey
 from executions.providers.fal import FalClient, fal_client, parse_webhook
+from workflows.nodes import catalogue
+from workflows.nodes.fal import VIDEO_OUTPUTS
+from workflows.nodes.registry import BaseParams, NodeType
 
-from .contracts import NodeContext, NodeFailure, NodeResult, RemoteJob, RemoteStatus
+from .runtime import absolute
+from .table import executes
 
 MEDIA_FIELDS = ("image_url", "image_urls", "audio_url", "video_url")
-
-
-class _Billable(Protocol):
-    """What the catalogue's params models (BaseParams) offer for pricing."""
-
-    def billable_units(self) -> float: ...
+COMMON_PARAMS = frozenset(BaseParams.model_fields)  # retries, timeout, …: never sent to fal
 
 
 def client(ctx: NodeContext | None = None) -> FalClient:
@@ -49,15 +56,6 @@ async def check_job(ctx: NodeContext, job: RemoteJob) -> RemoteStatus:
     return RemoteStatus(done=status.done, progress=status.progress, logs=status.logs)
 
 
-def absolute(url: Any) -> Any:
-    """Uploads and simulator media are site paths; a provider needs whole URLs."""
-    if isinstance(url, str) and url.startswith("/"):
-        return settings.SITE_URL + url
-    if isinstance(url, list):
-        return [absolute(item) for item in url]
-    return url
-
-
 @dataclass(frozen=True)
 class FalModelExecutor:
     model_id: str
@@ -65,14 +63,11 @@ class FalModelExecutor:
     price: float
     unit: Literal["image", "second", "megapixel"]
     edit_model_id: str | None = None
-    # The params every node has (retries, timeout, …: the catalogue's BaseParams), never sent
-    # to fal. Given by the catalogue, which the engine does not import.
-    common_params: frozenset[str] = frozenset()
     kind: Literal["remote"] = "remote"
 
     def payload(self, ctx: NodeContext) -> dict[str, Any]:
         params = ctx.params
-        fields = set(type(params).model_fields) - self.common_params
+        fields = set(type(params).model_fields) - COMMON_PARAMS
         body = {key: value for key, value in params.model_dump(include=fields).items()
                 if value is not None and value != ""}
         for key in MEDIA_FIELDS:
@@ -157,4 +152,20 @@ def _video_seconds(ctx: NodeContext, output: dict[str, Any]) -> float:
                 return float(value)
         except (TypeError, ValueError):
             continue
-    return cast(_Billable, ctx.params).billable_units()
+    return cast(BaseParams, ctx.params).billable_units()
+
+
+def for_model(node_type: NodeType) -> FalModelExecutor:
+    """A named fal node's executor, configured from its declaration."""
+    assert node_type.fal_model_id and node_type.credit_unit in ("image", "second", "megapixel")
+    return FalModelExecutor(
+        model_id=node_type.fal_model_id,
+        output="video" if node_type.outputs == VIDEO_OUTPUTS else "images",
+        price=node_type.credits,
+        unit=cast(Literal["image", "second", "megapixel"], node_type.credit_unit),
+        edit_model_id=node_type.fal_edit_model_id)
+
+
+for _node_type in catalogue.values():
+    if _node_type.fal_model_id:
+        executes(_node_type.node_type, for_model(_node_type))

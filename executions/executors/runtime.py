@@ -1,8 +1,4 @@
-"""Helpers for the node executors declared beside each node type.
-
-Django is imported inside the functions, so that importing the catalogue (as the pure graph
-tests do) needs no configured Django.
-"""
+"""Helpers shared by the node executors: inline functions, bounded text, media in and out."""
 
 import io
 from collections.abc import Callable, Iterator
@@ -10,10 +6,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from django.conf import settings
+
+from executions import ssrf
 from executions.engine.contracts import NodeContext, NodeFailure, NodeResult
+from executions.media import open_media_by_url, save_media
+from workflows.nodes.utility import MAX_IMAGE_SIDE
 
 MAX_IMAGE_BYTES = 25 * 1024 * 1024
-MAX_IMAGE_SIDE = 8192
 MAX_IMAGE_PIXELS = MAX_IMAGE_SIDE * MAX_IMAGE_SIDE
 # What the local image nodes decode: the web's formats, not every format Pillow knows (some
 # call out to other programs, such as Ghostscript for EPS).
@@ -37,6 +37,7 @@ class Inline:
     fn: Callable[[NodeContext], dict[str, Any]]
     kind: Literal["inline"] = "inline"
     pure: bool = False
+    repeatable: bool = True
 
     def run(self, ctx: NodeContext) -> NodeResult:
         ports = self.fn(ctx)
@@ -57,8 +58,6 @@ def regex_bounds() -> Iterator[None]:
 
 
 def max_text_bytes() -> int:
-    from django.conf import settings
-
     return int(settings.MAX_TEXT_BYTES)
 
 
@@ -88,9 +87,6 @@ class TextBudget:
 
 def read_media(url: str) -> bytes:
     """A file's bytes: ours straight from storage, anyone else's through the SSRF guard."""
-    from executions import ssrf
-    from executions.media import open_media_by_url
-
     own = open_media_by_url(url)
     if own is not None:
         if len(own) > MAX_IMAGE_BYTES:
@@ -138,7 +134,14 @@ def check_output_size(size: tuple[int, int]) -> None:
 
 
 def save_image(content: bytes, ext: str) -> str:
-    from executions.media import save_media
-
     content_type = "image/jpeg" if ext in ("jpg", "jpeg") else f"image/{ext}"
     return save_media(content, ext, content_type, folder="nodes")
+
+
+def absolute(url: Any) -> Any:
+    """Uploads and simulator media are site paths; a provider needs whole URLs."""
+    if isinstance(url, str) and url.startswith("/"):
+        return settings.SITE_URL + url
+    if isinstance(url, list):
+        return [absolute(item) for item in url]
+    return url
