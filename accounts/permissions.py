@@ -22,12 +22,14 @@ The "own", "read" and "not owners" cells are refinements of a ✓ that need the 
 `may_change_template`, `api_key_scopes_allowed` and `may_manage_member` answer them.
 """
 
+import uuid
 from collections.abc import Iterable
 from enum import StrEnum
+from typing import TypeVar
 
-from django.db.models import Q
+from django.db.models import Model, Q, QuerySet
 
-from wireflow_site.errors import Forbidden
+from wireflow_site.errors import Forbidden, NotFound
 
 from .models import Role, Team, User
 from .scopes import READ_SCOPES
@@ -88,6 +90,36 @@ def readable_by(user: User, *, team_field: str = "team") -> Q:
     query, so a read costs no extra round trip."""
     return Q(**{f"{team_field}__memberships__user": user,
                 f"{team_field}__memberships__role__in": PERMISSIONS[Action.READ]})
+
+
+M = TypeVar("M", bound=Model)
+
+
+def parse_id(raw: object) -> uuid.UUID | None:
+    """A row id from a URL or a body; None when it is not a UUID."""
+    if isinstance(raw, uuid.UUID):
+        return raw
+    try:
+        return uuid.UUID(str(raw))
+    except ValueError:
+        return None
+
+
+def readable_one(rows: QuerySet[M], user: User, raw_id: object, *, team: Team | None,
+                 not_found: str) -> M:
+    """The row of `rows` with this id when its team is one `user` may read in (only `team`'s,
+    for an API key), else NotFound(not_found): the same answer for another team's row, a
+    missing one and an id that is not one, so nobody learns what other teams have."""
+    pk = parse_id(raw_id)
+    if pk is None:
+        raise NotFound(not_found)
+    found = rows.filter(readable_by(user), pk=pk)
+    if team is not None:
+        found = found.filter(team=team)
+    row = found.first()
+    if row is None:
+        raise NotFound(not_found)
+    return row
 
 
 def may_change_template(role: str | None, *, is_author: bool) -> bool:

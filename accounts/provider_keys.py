@@ -7,11 +7,13 @@ Where a node's key comes from at run time is executions/providers/credentials.py
 
 from dataclasses import dataclass
 
+from cryptography.fernet import InvalidToken
 from django.conf import settings
 from django.utils import timezone
 
+from executions import ssrf
 from wireflow_site.errors import NotFound, Unprocessable
-from workflows.secretbox import seal_provider_key
+from workflows.secretbox import reseal_provider_key, seal_provider_key
 
 from .models import Provider, ProviderKey, Team, User
 from .permissions import Action, require_role
@@ -88,8 +90,6 @@ def _clean_key(api_key: str) -> str:
 def _clean_base_url(base_url: str | None) -> str:
     """An http(s) URL the server may call with the team's key: through the SSRF guard's check
     (the site itself, where the simulators live, passes it)."""
-    from executions import ssrf
-
     url = (base_url or "").strip().rstrip("/")
     if not url:
         return ""
@@ -139,10 +139,6 @@ class Rotation:
 
 def provider_keys_rotate() -> Rotation:
     """Re-seal every team provider key with the first of ENCRYPTION_KEYS, row by row."""
-    from cryptography.fernet import InvalidToken
-
-    from workflows.secretbox import reseal_provider_key
-
     resealed, unreadable = 0, []
     for pk, token in ProviderKey.objects.values_list("pk", "key_sealed").iterator():
         try:

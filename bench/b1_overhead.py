@@ -3,25 +3,20 @@ against one raw Celery no-op round trip on the same Redis."""
 
 import statistics
 
-from .common import Result, Site, celery_round_trip_ms, create_workflow, edge, node, run_to_end
+from tests.builders import chain
+
+from .common import Result, Site, celery_round_trip_ms, create_workflow, run_to_end
 
 CHAIN = 100
 RUNS = 5
 
 
-def chain_graph() -> tuple[list, list]:
-    nodes = [node("n0", "input:text", text="x")]
-    edges = []
-    for i in range(1, CHAIN):
-        nodes.append(node(f"n{i}", "utility:prompt_concat"))
-        edges.append(edge(f"n{i - 1}", "text", f"n{i}", "texts"))
-    return nodes, edges
 
 
 def run(site: Site) -> list[Result]:
     baseline = celery_round_trip_ms()
     with site.client() as client:
-        workflow_id = create_workflow(client, *chain_graph())
+        workflow_id = create_workflow(client, *chain(CHAIN))
         run_to_end(client, workflow_id)  # warm up imports and connections
         walls, engine = [], []
         for _ in range(RUNS):

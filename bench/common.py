@@ -23,6 +23,8 @@ import httpx
 import psycopg
 import redis
 
+from tests.builders import edge, node  # the graphs the tests build, built the same way
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 RESULTS = ROOT / "bench" / "results"
@@ -229,16 +231,6 @@ def _recreate_database() -> None:
     with psycopg.connect(f"{PG_URL}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-
-
-def node(node_id: str, node_type: str, **params: Any) -> dict[str, Any]:
-    return {"id": node_id, "type": "basedNode", "position": {"x": 0, "y": 0},
-            "data": {"label": node_id, "nodeType": node_type, "params": params}}
-
-
-def edge(source: str, source_port: str, target: str, target_port: str) -> dict[str, Any]:
-    return {"id": f"{source}-{target}-{target_port}", "source": source, "target": target,
-            "sourceHandle": f"out-{source_port}", "targetHandle": f"in-{target_port}"}
 
 
 def utility_pipeline(text: str = "hi") -> tuple[list[Any], list[Any]]:

@@ -1,7 +1,6 @@
 """Reads for batches, scoped to the caller's teams (404 "Batch not found" otherwise), and the
 outputs of their rows as GET /batches/{id}, results.csv and results.zip show them."""
 
-import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,8 +8,8 @@ from typing import Any
 from django.db.models import Count, Q, Sum
 
 from accounts.models import Team, User
-from accounts.permissions import readable_by
-from wireflow_site.errors import InvalidRequest, NotFound
+from accounts.permissions import readable_one
+from wireflow_site.errors import InvalidRequest
 
 from .models import Batch, BatchRow, NodeRun, NodeStatus, RowStatus
 from .presenters import media_urls, primary_text
@@ -21,17 +20,7 @@ MAX_WALK = 2000  # values looked at in one output: a huge JSON output is not wal
 
 
 def batch_get_for_user(user: User, batch_id: str, *, team: Team | None = None) -> Batch:
-    try:
-        pk = uuid.UUID(str(batch_id))
-    except ValueError:
-        raise NotFound(NOT_FOUND) from None
-    found = Batch.objects.filter(readable_by(user), pk=pk)
-    if team is not None:
-        found = found.filter(team=team)
-    batch = found.first()
-    if batch is None:
-        raise NotFound(NOT_FOUND)
-    return batch
+    return readable_one(Batch.objects.all(), user, batch_id, team=team, not_found=NOT_FOUND)
 
 
 def batch_counts(batch: Batch) -> dict[str, int | float]:

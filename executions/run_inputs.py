@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wireflow_site.errors import InvalidRequest
+from workflows.graph import GraphNode, runnable_nodes
 from workflows.graph_rules import is_blank
 from workflows.nodes import NodeType, catalogue
 
@@ -44,19 +45,17 @@ def run_inputs(nodes: list[Any]) -> list[RunInput]:
     """The workflow's input nodes (node types that declare an `input_param`), in graph order.
     The value saved in the node is its default (an empty text or URL is none)."""
     found = []
-    for node in nodes:
-        data = node.get("data") if isinstance(node, dict) else None
-        spec = catalogue.get(data.get("nodeType", "")) if isinstance(data, dict) else None
-        if spec is not None and spec.input_param and spec.input_type and isinstance(data, dict):
-            found.append(_describe(node, data, spec, spec.input_param, spec.input_type))
+    for node in runnable_nodes(nodes, catalogue):
+        spec = catalogue[node.node_type]
+        if spec.input_param and spec.input_type:
+            found.append(_describe(node, spec, spec.input_param, spec.input_type))
     return found
 
 
-def _describe(node: dict[str, Any], data: dict[str, Any], spec: NodeType, param: str,
-              input_type: str) -> RunInput:
-    params = spec.parse_params(data.get("params") or {})
+def _describe(node: GraphNode, spec: NodeType, param: str, input_type: str) -> RunInput:
+    params = spec.parse_params(node.params)
     value = getattr(params, param, None)
-    return RunInput(node_id=str(node.get("id")), label=str(data.get("label") or spec.label),
+    return RunInput(node_id=node.id, label=node.label or spec.label,
                     type=input_type,
                     required=bool(getattr(params, "required", False)),
                     default=None if is_blank(value) else value,

@@ -37,9 +37,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import Team, User
-from accounts.permissions import readable_by
+from accounts.permissions import readable_one
 from wireflow_site import ratelimit
-from wireflow_site.errors import ApiError, NotFound, Unprocessable
+from wireflow_site.errors import ApiError, Unprocessable
 from wireflow_site.isotime import iso
 from workflows.models import Workflow, WorkflowVersion
 from workflows.versions import version_resolve
@@ -164,17 +164,9 @@ def schedule_get_for_user(user: User, schedule_id: str | uuid.UUID, *,
                           team: Team | None = None) -> Schedule:
     """The schedule if its workflow's team is one of the user's (narrowed to `team` for an API
     key), else 404 "Schedule not found"."""
-    try:
-        pk = uuid.UUID(str(schedule_id))
-    except ValueError:
-        raise NotFound(NOT_FOUND) from None
-    found = Schedule.objects.filter(readable_by(user), pk=pk)
-    if team is not None:
-        found = found.filter(team=team)
-    schedule = found.select_related("workflow", "team", "version", "last_execution").first()
-    if schedule is None:
-        raise NotFound(NOT_FOUND)
-    return schedule
+    return readable_one(
+        Schedule.objects.select_related("workflow", "team", "version", "last_execution"), user,
+        schedule_id, team=team, not_found=NOT_FOUND)
 
 
 def schedules_of(workflow: Workflow) -> QuerySet[Schedule]:

@@ -3,6 +3,7 @@ and error), add / edit (cron, timezone, inputs, version), pause, resume and dele
 and the JSON preview the form asks for while a person types. Members of the workflow's team
 see it; viewers read only (a forged POST is a 403 page); strangers get 404."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -164,6 +165,26 @@ def _page(request: HttpRequest, workflow: Workflow, *, form: ScheduleForm | None
     }, status=status)
 
 
+def _submitted(request: HttpRequest, workflow: Workflow, done: str,
+               save: Callable[[schedules.ScheduleData], object], *,
+               editing: Schedule | None = None) -> HttpResponse:
+    """A schedule form posted: saved with `save` and back to the list saying `done`, or the
+    page again with the form's errors (403 for a member who may not change schedules)."""
+    if not user_can_modify(_user(request), workflow.team):
+        messages.error(request, FORBIDDEN)
+        return _page(request, workflow, status=403)
+    form = ScheduleForm(request.POST, workflow=workflow)
+    if form.is_valid():
+        try:
+            save(form.data_for_schedule())
+        except ApiError as error:
+            form.add_service_error(error)
+        else:
+            messages.success(request, done)
+            return redirect("workflow_schedules", workflow_id=workflow.pk)
+    return _page(request, workflow, form=form, editing=editing, status=400)
+
+
 @login_required
 @never_cache
 @require_http_methods(["GET", "POST"])
@@ -171,19 +192,8 @@ def schedules_page(request: HttpRequest, workflow_id: str) -> HttpResponse:
     workflow = workflow_or_404(_user(request), workflow_id)
     if request.method == "GET":
         return _page(request, workflow)
-    if not user_can_modify(_user(request), workflow.team):
-        messages.error(request, FORBIDDEN)
-        return _page(request, workflow, status=403)
-    form = ScheduleForm(request.POST, workflow=workflow)
-    if form.is_valid():
-        try:
-            schedules.schedule_create(workflow, _user(request), form.data_for_schedule())
-        except ApiError as error:
-            form.add_service_error(error)
-        else:
-            messages.success(request, "Schedule added.")
-            return redirect("workflow_schedules", workflow_id=workflow.pk)
-    return _page(request, workflow, form=form, status=400)
+    return _submitted(request, workflow, "Schedule added.",
+                      lambda data: schedules.schedule_create(workflow, _user(request), data))
 
 
 @login_required
@@ -195,19 +205,8 @@ def schedule_edit(request: HttpRequest, workflow_id: str, schedule_id: str) -> H
     if request.method == "GET":
         form = ScheduleForm(initial=_initial(schedule), workflow=workflow)
         return _page(request, workflow, form=form, editing=schedule)
-    if not user_can_modify(_user(request), workflow.team):
-        messages.error(request, FORBIDDEN)
-        return _page(request, workflow, status=403)
-    form = ScheduleForm(request.POST, workflow=workflow)
-    if form.is_valid():
-        try:
-            schedules.schedule_update(schedule, form.data_for_schedule())
-        except ApiError as error:
-            form.add_service_error(error)
-        else:
-            messages.success(request, "Schedule saved.")
-            return redirect("workflow_schedules", workflow_id=workflow.pk)
-    return _page(request, workflow, form=form, editing=schedule, status=400)
+    return _submitted(request, workflow, "Schedule saved.",
+                      lambda data: schedules.schedule_update(schedule, data), editing=schedule)
 
 
 def _act(request: HttpRequest, workflow_id: str, schedule_id: str, action: str) -> HttpResponse:

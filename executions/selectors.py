@@ -10,27 +10,19 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 
 from accounts.models import Team, User
-from accounts.permissions import readable_by
-from wireflow_site.errors import InvalidRequest, NotFound
+from accounts.permissions import readable_one
+from wireflow_site.errors import InvalidRequest
 from workflows.models import Workflow
 
+from . import presenters
 from .models import Execution, ExecutionEvent, NodeRun
 
 
 def execution_get_for_user(user: User, execution_id: str, *, team: Team | None = None
                            ) -> Execution:
-    try:
-        pk = uuid.UUID(str(execution_id))
-    except ValueError:
-        raise NotFound("Execution not found") from None
-    found = Execution.objects.filter(readable_by(user), pk=pk)
-    if team is not None:
-        found = found.filter(team=team)
     # Its version comes along: poll, details and history show its number and tag.
-    execution = found.select_related("workflow_version").first()
-    if execution is None:
-        raise NotFound("Execution not found")
-    return execution
+    return readable_one(Execution.objects.select_related("workflow_version"), user,
+                        execution_id, team=team, not_found="Execution not found")
 
 
 def node_runs_of(execution: Execution) -> list[NodeRun]:
@@ -42,8 +34,6 @@ def execution_snapshot(execution_id: str) -> tuple[int, dict[str, Any] | None]:
     the execution row's lock, which the engine takes when it numbers the events of a change,
     in the change's own transaction: the state is exactly the one after that seq, so an event
     replayed after the snapshot is never one the snapshot already shows."""
-    from . import presenters
-
     with transaction.atomic():
         execution = (Execution.objects.select_for_update(no_key=True)
                      .filter(pk=execution_id).first())

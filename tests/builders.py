@@ -17,3 +17,14 @@ def edge(source: str, out: str, target: str, into: str) -> dict[str, Any]:
     """From output port `out` of `source` into input port `into` of `target`."""
     return {"id": f"{source}.{out}->{target}.{into}", "source": source, "target": target,
             "sourceHandle": f"out-{out}", "targetHandle": f"in-{into}"}
+
+
+def chain(length: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A text input, then `length - 1` joins one after another: the engine's longest path of
+    pure nodes."""
+    nodes = [node("n0", "input:text", text="x")]
+    edges = []
+    for i in range(1, length):
+        nodes.append(node(f"n{i}", "utility:prompt_concat"))
+        edges.append(edge(f"n{i - 1}", "text", f"n{i}", "texts"))
+    return nodes, edges

@@ -6,22 +6,12 @@ import uuid
 from django.db.models import QuerySet
 
 from accounts.models import Team, User
-from accounts.permissions import Action, readable_by, role_may
+from accounts.permissions import Action, readable_one, role_may
 from accounts.selectors import membership_role
-from wireflow_site.errors import NotFound
 
 from .models import Workflow, WorkflowVersion
 
 _WEBHOOK_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-
-def _parse_id(workflow_id: str | uuid.UUID) -> uuid.UUID | None:
-    if isinstance(workflow_id, uuid.UUID):
-        return workflow_id
-    try:
-        return uuid.UUID(str(workflow_id))
-    except ValueError:
-        return None
 
 
 def workflow_get_for_user(user: User, workflow_id: str | uuid.UUID, *,
@@ -31,16 +21,8 @@ def workflow_get_for_user(user: User, workflow_id: str | uuid.UUID, *,
     `team` narrows the lookup to that one team: an API key sees only the team it belongs to.
     A malformed id is simply not found, so ids cannot be probed by shape.
     """
-    pk = _parse_id(workflow_id)
-    if pk is None:
-        raise NotFound("Workflow not found")
-    found = Workflow.objects.filter(readable_by(user), pk=pk)
-    if team is not None:
-        found = found.filter(team=team)
-    workflow = found.select_related("team").first()
-    if workflow is None:
-        raise NotFound("Workflow not found")
-    return workflow
+    return readable_one(Workflow.objects.select_related("team"), user, workflow_id, team=team,
+                        not_found="Workflow not found")
 
 
 def workflows_for_team(team: Team, *, is_active: bool | None = None) -> QuerySet[Workflow]:

@@ -31,7 +31,7 @@ from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts.models import Team, User
-from accounts.permissions import Action, ForbiddenRole, may_change_template, require_role
+from accounts.permissions import Action, ForbiddenRole, may_change_template, parse_id, require_role
 from accounts.selectors import membership_role, team_ids_for_user
 from executions.models import Execution, ExecutionStatus, NodeRun, NodeStatus
 from executions.presenters import media_urls
@@ -71,20 +71,11 @@ def _visible_to(team_ids: Iterable[int]) -> Q:
     return seen
 
 
-def _parse_id(template_id: str | uuid.UUID) -> uuid.UUID | None:
-    if isinstance(template_id, uuid.UUID):
-        return template_id
-    try:
-        return uuid.UUID(str(template_id))
-    except ValueError:
-        return None
-
-
 def template_get_for_user(user: User, template_id: str | uuid.UUID, *,
                           team: Team | None = None) -> Template:
     """The template if the user's teams see it (`team`: only that team, an API key's), else
     NotFound("Template not found") — also for a malformed id."""
-    pk = _parse_id(template_id)
+    pk = parse_id(template_id)
     team_ids = [team.pk] if team is not None else team_ids_for_user(user)
     found = (Template.objects.filter(_visible_to(team_ids), pk=pk).select_related("team", "author")
              .first() if pk is not None else None)

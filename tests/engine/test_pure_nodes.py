@@ -3,7 +3,6 @@ a chain of them costs a few round trips, not several per node, with the same out
 events and failure contract as the ordinary claim-run-record path."""
 
 import json
-from typing import Any
 
 import pytest
 from django.db import connection
@@ -12,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from executions.engine.runner import PURE_BATCH, advance
 from executions.models import ExecutionEvent, ExecutionStatus, NodeRun, NodeStatus
+from tests.builders import chain
 from tests.conftest import ApiClient
 
 from .helpers import create_workflow, edge, execute, node
@@ -20,13 +20,6 @@ from .inprocess import drive
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def chain(length: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    nodes = [node("n0", "input:text", text="x")]
-    edges = []
-    for i in range(1, length):
-        nodes.append(node(f"n{i}", "utility:prompt_concat"))
-        edges.append(edge(f"n{i - 1}", "text", f"n{i}", "texts"))
-    return nodes, edges
 
 
 def test_a_long_chain_completes_in_one_pass_recorded_as_the_ordinary_path_would(

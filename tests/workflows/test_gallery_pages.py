@@ -60,15 +60,6 @@ def template(workflow: Workflow, owner: User) -> Template:
 
 
 @pytest.fixture
-def built_editor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    manifest = tmp_path / "manifest.json"
-    manifest.write_text(json.dumps({"src/main.tsx": {
-        "file": "assets/main-abc123.js", "isEntry": True, "css": ["assets/main-def456.css"]}}))
-    monkeypatch.setattr(editor_assets, "manifest_path", lambda: manifest)
-    return manifest
-
-
-@pytest.fixture
 def unbuilt_editor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(editor_assets, "manifest_path", lambda: tmp_path / "missing.json")
 

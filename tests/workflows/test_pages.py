@@ -43,15 +43,6 @@ def editor_config(html: str) -> dict[str, Any]:
     return config
 
 
-@pytest.fixture
-def built_editor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    manifest = tmp_path / "manifest.json"
-    manifest.write_text(json.dumps({"src/main.tsx": {
-        "file": "assets/main-abc123.js", "isEntry": True, "css": ["assets/main-def456.css"]}}))
-    monkeypatch.setattr(editor_assets, "manifest_path", lambda: manifest)
-    return manifest
-
-
 def test_the_list_shows_the_teams_workflows_with_their_node_count(owner: User,
                                                                   workflow: Workflow) -> None:
     response = logged_in(owner).get("/workflows/")
