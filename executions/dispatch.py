@@ -11,8 +11,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
-# (execution id, delay in seconds, contention) -> None
-Sender = Callable[[str, float, int], None]
+# (execution id, delay in seconds) -> None
+Sender = Callable[[str, float], None]
 _senders: dict[str, Sender] = {}
 
 
@@ -20,12 +20,12 @@ def connect(*, embedded: Sender, distributed: Sender) -> None:
     _senders.update(embedded=embedded, distributed=distributed)
 
 
-def advance_later(execution_id: str, delay: float = 0.0, contention: int = 0) -> None:
-    transaction.on_commit(partial(_send, str(execution_id), delay, contention))
+def advance_later(execution_id: str, delay: float = 0.0) -> None:
+    transaction.on_commit(partial(_send, str(execution_id), delay))
 
 
-def _send(execution_id: str, delay: float, contention: int) -> None:
+def _send(execution_id: str, delay: float) -> None:
     sender = _senders.get("embedded" if settings.EMBEDDED else "distributed")
     if sender is None:
         raise ImproperlyConfigured("the executions app is not ready: nothing sends advances")
-    sender(execution_id, delay, contention)
+    sender(execution_id, delay)

@@ -25,7 +25,7 @@ SWEEP_EVERY_SECONDS = 5.0
 
 class Scheduler:
     def __init__(self, workers: int = 4) -> None:
-        self._heap: list[tuple[float, int, str, int]] = []
+        self._heap: list[tuple[float, int, str]] = []
         self._counter = itertools.count()
         self._cv = threading.Condition()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="advance")
@@ -35,10 +35,10 @@ class Scheduler:
         self._thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
         self._thread.start()
 
-    def schedule(self, delay: float, execution_id: str, contention: int = 0) -> None:
+    def schedule(self, delay: float, execution_id: str) -> None:
         with self._cv:
             heapq.heappush(self._heap, (time.monotonic() + max(0.0, delay),
-                                        next(self._counter), execution_id, contention))
+                                        next(self._counter), execution_id))
             self._cv.notify()
 
     def stop(self) -> None:
@@ -61,8 +61,8 @@ class Scheduler:
                 due = []
                 while self._heap and self._heap[0][0] <= now:
                     due.append(heapq.heappop(self._heap))
-            for _, _, execution_id, contention in due:
-                self._pool.submit(_run_advance, execution_id, contention)
+            for _, _, execution_id in due:
+                self._pool.submit(_run_advance, execution_id)
             if time.monotonic() >= self._next_sweep:
                 self._next_sweep = time.monotonic() + SWEEP_EVERY_SECONDS
                 self._pool.submit(_run_sweep)
@@ -71,10 +71,10 @@ class Scheduler:
                 self._pool.submit(_run_fire_schedules)
 
 
-def _run_advance(execution_id: str, contention: int) -> None:
+def _run_advance(execution_id: str) -> None:
     close_old_connections()
     try:
-        advance(execution_id, contention)
+        advance(execution_id)
     except Exception:
         logger.exception("advance of %s failed", execution_id)
     finally:
@@ -115,9 +115,9 @@ def scheduler() -> Scheduler:
         return _scheduler
 
 
-def schedule_advance(execution_id: str, delay: float, contention: int) -> None:
+def schedule_advance(execution_id: str, delay: float) -> None:
     """dispatch's sender in the embedded mode."""
-    scheduler().schedule(delay, execution_id, contention)
+    scheduler().schedule(delay, execution_id)
 
 
 def scheduler_stop() -> None:

@@ -1,13 +1,14 @@
 """Re-running an execution: the same graph, inputs and version again, or — from failed — only
 what did not complete, the completed nodes carried over with their outputs and not charged."""
 
-from typing import Any
 
 from django.db import transaction
 
 from accounts.models import User
 from wireflow_site.errors import Conflict
+from workflows import graph
 from workflows.models import Workflow
+from workflows.nodes import catalogue
 
 from . import services
 from .events import EventBuffer
@@ -37,23 +38,17 @@ def _request_like(original: Execution, trigger: str,
     """The pinned version the original ran, or — for a graph sent with its request (or a
     version since deleted) — that exact stored graph."""
     version = original.workflow_version if original.workflow_version_id else None
-    graph = {} if version is not None else {"nodes": original.nodes, "edges": original.edges}
+    sent = {} if version is not None else {"nodes": original.nodes, "edges": original.edges}
     # Carried over only where the graph run has the same node (it is the same graph; this
     # guards the line items: a node not carried is reserved for and runs).
-    types = _node_types(version.nodes if version is not None else original.nodes)
+    types = {node.id: node.node_type for node in graph.runnable_nodes(
+        version.nodes if version is not None else original.nodes, catalogue)}
     return services.ExecuteRequest(
-        **graph, version=version, inputs=original.inputs, trigger=trigger,
+        **sent, version=version, inputs=original.inputs, trigger=trigger,
         target_node_id=original.target_node_id or None, trigger_data=original.trigger_data,
         force=original.force, rerun_of=original,
         carried={node_id: run for node_id, run in carried.items()
                  if types.get(node_id) == run.node_type})
-
-
-def _node_types(nodes: Any) -> dict[str, str]:
-    if not isinstance(nodes, list):
-        return {}
-    return {str(n.get("id")): str((n.get("data") or {}).get("nodeType"))
-            for n in nodes if isinstance(n, dict)}
 
 
 def _carriable(original: Execution) -> dict[str, NodeRun]:
@@ -62,9 +57,8 @@ def _carriable(original: Execution) -> dict[str, NodeRun]:
     `continueOnError`) runs again once that node does."""
     runs = {run.node_id: run for run in original.node_runs.all()}
     sources: dict[str, set[str]] = {}
-    for edge in original.edges if isinstance(original.edges, list) else []:
-        if isinstance(edge, dict):
-            sources.setdefault(str(edge.get("target")), set()).add(str(edge.get("source")))
+    for source, target in graph.edge_pairs(original.edges):
+        sources.setdefault(target, set()).add(source)
     carried = {node_id for node_id, run in runs.items() if run.status == NodeStatus.COMPLETED}
     changed = True
     while changed:  # drop, until none is left to drop, a node fed by one that runs again

@@ -16,7 +16,7 @@ from accounts.credits import LineItem, credit_balance, credits_reserve, to_credi
 from accounts.models import ProviderKey, User
 from wireflow_site.errors import Conflict, InvalidGraph, InvalidRequest
 from workflows import dataflow, graph, node_secrets
-from workflows.graph import GraphNode
+from workflows.graph import GraphEdge, GraphNode
 from workflows.models import Workflow, WorkflowVersion
 from workflows.nodes import catalogue
 from workflows.selectors import workflow_version_latest
@@ -113,10 +113,11 @@ def _check_input_values(nodes: Mapping[str, GraphNode], values: Mapping[str, Any
 class RunPlan:
     """The graph an execute would run, validated, and the ids of the nodes in its scope."""
 
-    nodes: list[dict[str, Any]]
+    nodes: list[dict[str, Any]]  # as stored on the execution
     edges: list[dict[str, Any]]
     overridden: bool
-    runnable: list[GraphNode]
+    runnable: list[GraphNode]  # the nodes and edges, parsed
+    parsed_edges: list[GraphEdge]
     scope: list[str]
 
 
@@ -126,15 +127,16 @@ def plan_run(workflow: Workflow, request: ExecuteRequest) -> RunPlan:
     if violations:
         raise InvalidGraph(violations=[v.to_dict() for v in violations])
     runnable = graph.runnable_nodes(nodes, catalogue)
+    parsed_edges = graph.graph_edges(edges)
     scope = [node.id for node in runnable]
     if request.target_node_id:
         if request.target_node_id not in scope:
             raise InvalidRequest(f"targetNodeId '{request.target_node_id}' is not a node of "
                                  "this workflow", fields=["targetNodeId"])
         upstream = graph.upstream_of(request.target_node_id,
-                                     [(e["source"], e["target"]) for e in edges])
+                                     [(edge.source, edge.target) for edge in parsed_edges])
         scope = [node_id for node_id in scope if node_id in upstream]
-    return RunPlan(nodes, edges, overridden, runnable, scope)
+    return RunPlan(nodes, edges, overridden, runnable, parsed_edges, scope)
 
 
 @transaction.atomic
@@ -153,7 +155,7 @@ def execution_start(workflow: Workflow, user: User | None, request: ExecuteReque
         started_at=now, deadline_at=now + timedelta(seconds=settings.EXECUTION_DEADLINE_SECONDS),
         wake_at=now, rerun_of=request.rerun_of,
     )
-    _create_node_runs(execution, plan.runnable, plan.scope, plan.edges, request.carried)
+    _create_node_runs(execution, plan, request.carried)
     # Credits: reserve the estimate under the team's lock, or raise the 402 (which rolls all of
     # this back: nothing is created). Carried-over nodes are not paid again.
     credits_reserve(workflow.team_id, execution.pk,
@@ -187,7 +189,7 @@ def line_items(plan: RunPlan, *, team_id: int | None = None) -> list[LineItem]:
     targetNodeId run are still counted: whether they hit is known only while running.
     With `team_id`, a node its team runs on its own provider key costs 0, billed by "team"."""
     in_scope = set(plan.scope)
-    fed = connected_ports(plan.runnable, plan.edges)
+    fed = connected_ports(plan.runnable, plan.parsed_edges)
     own = _own_providers(team_id)
     items = []
     for node in plan.runnable:
@@ -208,8 +210,7 @@ def _own_providers(team_id: int | None) -> set[str]:
     return set(ProviderKey.objects.filter(team_id=team_id).values_list("provider", flat=True))
 
 
-def connected_ports(nodes: list[GraphNode],
-                    edges: list[dict[str, Any]]) -> dict[str, set[str]]:
+def connected_ports(nodes: list[GraphNode], edges: list[GraphEdge]) -> dict[str, set[str]]:
     """Node id -> its input ports that an edge feeds (their params are replaced at run time)."""
     fed: dict[str, set[str]] = {}
     for link in dataflow.links(nodes, edges, catalogue):
@@ -234,18 +235,18 @@ def execution_estimate(workflow: Workflow, request: ExecuteRequest) -> Estimate:
                     credit_balance(workflow.team_id))
 
 
-def _create_node_runs(execution: Execution, runnable: list[GraphNode], scope: list[str],
-                      edges: list[dict[str, Any]],
+def _create_node_runs(execution: Execution, plan: RunPlan,
                       carried: Mapping[str, NodeRun] | None = None) -> None:
-    in_scope = set(scope)
-    order = graph.topological_order(scope, [(e["source"], e["target"]) for e in edges])
+    in_scope = set(plan.scope)
+    order = graph.topological_order(plan.scope, [(edge.source, edge.target)
+                                                 for edge in plan.parsed_edges])
     position = {node_id: i for i, node_id in enumerate(order)}
     now = timezone.now()
     NodeRun.objects.bulk_create([
         NodeRun(execution=execution, node_id=node.id, node_type=node.node_type,
                 label=node.title[:200], position=position[node.id],
                 **_carried_over((carried or {}).get(node.id), node, now))
-        for node in runnable if node.id in in_scope
+        for node in plan.runnable if node.id in in_scope
     ])
 
 

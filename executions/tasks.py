@@ -23,9 +23,10 @@ logger = logging.getLogger("wireflow.engine")
 
 @shared_task(name="executions.advance", acks_late=True, reject_on_worker_lost=True,
              ignore_result=True)
-def advance_task(execution_id: str, contention: int = 0) -> None:
+def advance_task(execution_id: str, *_: object) -> None:
+    # `*_`: a message queued by an earlier release carries a second argument, now unused.
     try:
-        advance(execution_id, contention)
+        advance(execution_id)
     except SoftTimeLimitExceeded:
         # The pass ran out of time. What it recorded is committed and advance() let go of the
         # lease on the way out; a fresh task carries on from there (the execution's deadline
@@ -35,12 +36,12 @@ def advance_task(execution_id: str, contention: int = 0) -> None:
         dispatch.advance_later(execution_id)
 
 
-def send_advance(execution_id: str, delay: float, contention: int) -> None:
+def send_advance(execution_id: str, delay: float) -> None:
     """dispatch's sender in production: the task, through the broker."""
     if delay > 0:
-        advance_task.apply_async((execution_id, contention), countdown=delay)
+        advance_task.apply_async((execution_id,), countdown=delay)
     else:
-        advance_task.apply_async((execution_id, contention))
+        advance_task.apply_async((execution_id,))
 
 
 @shared_task(name="executions.ping", ignore_result=True)

@@ -26,7 +26,7 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     or only looks at what was started."""
     calls: list[str] = []
     monkeypatch.setattr("executions.dispatch._send",
-                        lambda execution_id, delay, contention: calls.append(execution_id))
+                        lambda execution_id, delay: calls.append(execution_id))
     return calls
 
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .graph import GraphNode, NodeSpec
+from .graph import GraphEdge, GraphNode, NodeSpec
 from .graph_rules import is_blank
 
 TERMINAL = frozenset({"COMPLETED", "FAILED", "SKIPPED", "CANCELLED"})
@@ -53,20 +53,23 @@ def _port_of(handle: Any, prefix: str, ports: Sequence[Any], aliases: Mapping[st
     return ports[0].id if len(ports) == 1 else ""
 
 
-def links(nodes: Sequence[GraphNode], edges: Sequence[Mapping[str, Any]],
+def links(nodes: Sequence[GraphNode], edges: Sequence[GraphEdge],
           catalogue: Mapping[str, NodeSpec]) -> list[Link]:
+    """The edges between runnable nodes with their ports resolved (of a validated graph)."""
     types = {node.id: node.node_type for node in nodes}
     resolved = []
     for edge in edges:
-        source_spec = catalogue[types[edge["source"]]]
-        target_spec = catalogue[types[edge["target"]]]
+        if edge.source not in types or edge.target not in types:
+            continue
+        source_spec = catalogue[types[edge.source]]
+        target_spec = catalogue[types[edge.target]]
         resolved.append(Link(
-            id=str(edge["id"]),
-            source=edge["source"],
-            source_port=_port_of(edge.get("sourceHandle"), "out-", source_spec.outputs,
+            id=edge.id,
+            source=edge.source,
+            source_port=_port_of(edge.source_handle, "out-", source_spec.outputs,
                                  source_spec.output_aliases),
-            target=edge["target"],
-            target_port=_port_of(edge.get("targetHandle"), "in-", target_spec.inputs, {}),
+            target=edge.target,
+            target_port=_port_of(edge.target_handle, "in-", target_spec.inputs, {}),
         ))
     return resolved
 

@@ -39,6 +39,7 @@ from executions.providers.errors import ProviderError
 from executions.providers.openai_chat import ChatAnswer, ChatRequest
 from wireflow_site.errors import Conflict
 
+from .graph import edge_pairs
 from .nodes import all_types
 from .nodes.registry import BaseParams, NodeType, params_schema
 from .services import graph_lint
@@ -279,8 +280,8 @@ def _handle(prefix: str, port: Any) -> Any:
 def laid_out(nodes: list[Any], edges: list[Any]) -> list[Any]:
     """Columns by the longest path from a source, left to right; each column centred."""
     depth = {n["id"]: 0 for n in nodes if isinstance(n, dict) and isinstance(n.get("id"), str)}
-    pairs = [(e["source"], e["target"]) for e in edges if isinstance(e, dict)
-             and _known(e.get("source"), depth) and _known(e.get("target"), depth)]
+    pairs = [(source, target) for source, target in edge_pairs(edges)
+             if source in depth and target in depth]
     for _ in range(len(depth)):  # a cycle stops growing after as many rounds as nodes
         grown = False
         for source, target in pairs:

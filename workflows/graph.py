@@ -143,20 +143,67 @@ class GraphNode:
         return self.label or self.node_type
 
 
+def node_type_of(node: Any) -> str | None:
+    """A node's `data.nodeType` when it is a string (any JSON is read)."""
+    data = node.get("data") if isinstance(node, Mapping) else None
+    node_type = data.get("nodeType") if isinstance(data, Mapping) else None
+    return node_type if isinstance(node_type, str) else None
+
+
+def params_of(node: Any) -> dict[str, Any] | None:
+    """A node's `data.params` when it is an object (any JSON is read)."""
+    data = node.get("data") if isinstance(node, Mapping) else None
+    params = data.get("params") if isinstance(data, Mapping) else None
+    return params if isinstance(params, dict) else None
+
+
+def is_sticky(node: Any) -> bool:
+    """Is this node a sticky note (kept in the graph, never validated nor run)?"""
+    return isinstance(node, Mapping) and (node.get("type") == STICKY_TYPE
+                                          or node_type_of(node) == STICKY_NODE_TYPE)
+
+
 def runnable_nodes(nodes: Any, catalogue: Mapping[str, NodeSpec]) -> list[GraphNode]:
     """The nodes that run, in the graph's order: those whose type is in the catalogue (not
     sticky notes). Any JSON is read: what is not a node of a known type is left out."""
     found = []
     for node in nodes if isinstance(nodes, list) else []:
-        data = node.get("data") if isinstance(node, Mapping) else None
-        if not isinstance(data, Mapping) or not isinstance(data.get("nodeType"), str) \
-                or data["nodeType"] not in catalogue or not is_nonempty_str(node.get("id")):
+        node_type = node_type_of(node)
+        if node_type not in catalogue or not is_nonempty_str(node.get("id")):
             continue
-        params = data.get("params")
-        found.append(GraphNode(id=str(node["id"]), node_type=str(data["nodeType"]),
-                               label=str(data.get("label") or ""),
-                               params=params if isinstance(params, Mapping) else {}))
+        label = node["data"].get("label")
+        found.append(GraphNode(id=str(node["id"]), node_type=str(node_type),
+                               label=label if isinstance(label, str) else "",
+                               params=params_of(node) or {}))
     return found
+
+
+@dataclass(frozen=True)
+class GraphEdge:
+    """An edge of a graph, read from its JSON: a handle is kept as sent (validation checks it)."""
+
+    id: str
+    source: str
+    target: str
+    source_handle: Any = None
+    target_handle: Any = None
+
+
+def graph_edges(edges: Any) -> list[GraphEdge]:
+    """The edges that join two nodes, in the graph's order (any JSON is read: what is not an
+    object with string `id`, `source` and `target` is left out)."""
+    found = []
+    for edge in edges if isinstance(edges, list) else []:
+        if isinstance(edge, Mapping) and all(is_nonempty_str(edge.get(key))
+                                             for key in ("id", "source", "target")):
+            found.append(GraphEdge(edge["id"], edge["source"], edge["target"],
+                                   edge.get("sourceHandle"), edge.get("targetHandle")))
+    return found
+
+
+def edge_pairs(edges: Any) -> list[tuple[str, str]]:
+    """(source, target) of each edge of a graph's JSON."""
+    return [(edge.source, edge.target) for edge in graph_edges(edges)]
 
 
 def topological_order(node_ids: Sequence[str], edges: Sequence[tuple[str, str]]) -> list[str]:
@@ -197,19 +244,10 @@ class _Node:
 
 
 @dataclass(frozen=True)
-class _Edge:
-    id: str
-    source: str
-    target: str
-    source_handle: Any
-    target_handle: Any
-
-
-@dataclass(frozen=True)
 class _Link:
     """An edge whose ports are resolved at one or both ends (None: that end is unknown)."""
 
-    edge: _Edge
+    edge: GraphEdge
     source_port: Port | None
     target_port: Port | None
 
@@ -217,7 +255,7 @@ class _Link:
 @dataclass
 class _Checked:
     nodes: dict[str, _Node] = field(default_factory=dict)
-    edges: list[_Edge] = field(default_factory=list)
+    edges: list[GraphEdge] = field(default_factory=list)
     links: list[_Link] = field(default_factory=list)
     violations: list[Violation] = field(default_factory=list)
 
@@ -266,7 +304,7 @@ def _check_containers(checked: _Checked, raw_nodes: Any, raw_edges: Any) -> None
 
 
 def _check_sizes(checked: _Checked, raw_nodes: list[Any], raw_edges: list[Any]) -> None:
-    if all(_is_sticky(raw) for raw in raw_nodes):
+    if all(is_sticky(raw) for raw in raw_nodes):
         checked.add("empty_graph", "The workflow has no nodes")
     if len(raw_nodes) > MAX_NODES:
         checked.add("too_many_nodes",
@@ -274,14 +312,6 @@ def _check_sizes(checked: _Checked, raw_nodes: list[Any], raw_edges: list[Any]) 
     if len(raw_edges) > MAX_EDGES:
         checked.add("too_many_edges",
                     f"The workflow has {len(raw_edges)} edges; at most {MAX_EDGES} are allowed")
-
-
-def _is_sticky(raw: Any) -> bool:
-    if not isinstance(raw, Mapping):
-        return False
-    data = raw.get("data")
-    node_type = data.get("nodeType") if isinstance(data, Mapping) else None
-    return raw.get("type") == STICKY_TYPE or node_type == STICKY_NODE_TYPE
 
 
 # --- Nodes ------------------------------------------------------------------------------------
@@ -309,7 +339,7 @@ def _parse_node(checked: _Checked, index: int, raw: Any,
         data = {}
     _check_position(checked, node_id, raw.get("position"))
     label = _label(checked, node_id, data.get("label"))
-    if _is_sticky(raw):
+    if is_sticky(raw):
         return _Node(node_id, label, None, None, {}, sticky=True)
     node = _Node(node_id, label, None, None, {})
     _attach_spec(checked, node, data.get("nodeType"), catalogue)
@@ -364,7 +394,7 @@ def _parse_edges(checked: _Checked, raw_edges: list[Any]) -> None:
             checked.edges.append(edge)
 
 
-def _parse_edge(checked: _Checked, index: int, raw: Any, seen: set[str]) -> _Edge | None:
+def _parse_edge(checked: _Checked, index: int, raw: Any, seen: set[str]) -> GraphEdge | None:
     if not isinstance(raw, Mapping) or not is_nonempty_str(raw.get("id")):
         checked.add("invalid_edge", f"Edge #{index + 1} must be an object with a string id")
         return None
@@ -379,10 +409,10 @@ def _parse_edge(checked: _Checked, index: int, raw: Any, seen: set[str]) -> _Edg
         checked.add("invalid_edge", f"Edge '{edge_id}' needs a string source and target",
                     edge_id=edge_id)
         return None
-    return _Edge(edge_id, source, target, raw.get("sourceHandle"), raw.get("targetHandle"))
+    return GraphEdge(edge_id, source, target, raw.get("sourceHandle"), raw.get("targetHandle"))
 
 
-def _edge_ends_ok(checked: _Checked, edge: _Edge) -> bool:
+def _edge_ends_ok(checked: _Checked, edge: GraphEdge) -> bool:
     for end in (edge.source, edge.target):
         node = checked.nodes.get(end)
         if node is None:
@@ -410,7 +440,7 @@ def _resolve_ports(checked: _Checked) -> None:
                         f"takes {target_port.type}", edge.target, edge.id)
 
 
-def _end_port(checked: _Checked, edge: _Edge, node: _Node, prefix: str,
+def _end_port(checked: _Checked, edge: GraphEdge, node: _Node, prefix: str,
               handle: Any) -> Port | None:
     if node.spec is None:
         return None  # already reported as unknown_node_type
@@ -441,7 +471,7 @@ def _check_cycles(checked: _Checked) -> None:
     pairs = [(edge.source, edge.target) for edge in checked.edges]
     components = ordered_components(list(checked.nodes), pairs)
     component_of = {node_id: i for i, members in enumerate(components) for node_id in members}
-    inside: dict[int, list[_Edge]] = defaultdict(list)
+    inside: dict[int, list[GraphEdge]] = defaultdict(list)
     for edge in checked.edges:
         if component_of[edge.source] == component_of[edge.target]:
             inside[component_of[edge.source]].append(edge)

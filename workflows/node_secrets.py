@@ -20,7 +20,7 @@ from typing import Any
 
 from wireflow_site.errors import InvalidGraph
 
-from .graph import Violation
+from .graph import Violation, node_type_of, params_of
 from .nodes import catalogue
 from .secretbox import PLACEHOLDER, is_sealed_param, seal_param
 
@@ -29,9 +29,9 @@ __all__ = ["PLACEHOLDER", "redact_graph", "redact_params", "seal_graph", "secret
 
 
 @cache
-def secret_params(node_type: str) -> frozenset[str]:
-    """The params of this node type that are write-only."""
-    spec = catalogue.get(node_type)
+def secret_params(node_type: str | None) -> frozenset[str]:
+    """The params of this node type that are write-only (none for no type)."""
+    spec = catalogue.get(node_type) if node_type is not None else None
     if spec is None:
         return frozenset()
     return frozenset(name for name, field in spec.params.model_fields.items()
@@ -49,7 +49,7 @@ def seal_graph(nodes: Any, previous: Any) -> Any:
     sealed = copy.deepcopy(nodes)
     violations = []
     for node in _secret_nodes(sealed):
-        for name in secret_params(_type_of(node)):
+        for name in secret_params(node_type_of(node)):
             if not _seal_param(node, name, _stored_value(stored.get(node["id"]), node, name)):
                 violations.append(Violation(
                     "invalid_params", f"{name}: this node has no stored secret to keep: "
@@ -61,9 +61,9 @@ def seal_graph(nodes: Any, previous: Any) -> Any:
 
 def _stored_value(old: dict[str, Any] | None, node: dict[str, Any], name: str) -> str:
     """The sealed value the same node (same id and type) has stored, or ""."""
-    if old is None or _type_of(old) != _type_of(node):
+    if old is None or node_type_of(old) != node_type_of(node):
         return ""
-    value = _params_of(old).get(name)
+    value = (params_of(old) or {}).get(name)
     if not isinstance(value, str) or not value:
         return ""
     return value if is_sealed_param(value) else seal_param(value)  # saved before sealing
@@ -118,7 +118,7 @@ def _node_with(node: dict[str, Any], shown: str) -> dict[str, Any]:
     params = data.get("params")
     if not isinstance(params, dict):
         return node
-    names = secret_params(_type_of(node))
+    names = secret_params(node_type_of(node))
     hidden = {key: shown if key in names and value else value for key, value in params.items()}
     return {**node, "data": {**data, "params": hidden}}
 
@@ -130,14 +130,4 @@ def _secret_nodes(nodes: Any) -> Iterable[dict[str, Any]]:
 
 def _is_secret_node(node: Any) -> bool:
     return (isinstance(node, dict) and isinstance(node.get("id"), str)
-            and isinstance(node.get("data"), dict) and bool(secret_params(_type_of(node))))
-
-
-def _type_of(node: dict[str, Any]) -> str:
-    node_type = node["data"].get("nodeType")
-    return node_type if isinstance(node_type, str) else ""
-
-
-def _params_of(node: dict[str, Any] | None) -> dict[str, Any]:
-    params = node["data"].get("params") if node is not None else None
-    return params if isinstance(params, dict) else {}
+            and isinstance(node.get("data"), dict) and bool(secret_params(node_type_of(node))))

@@ -87,11 +87,9 @@ def _with_categories(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ignored); every other key is kept exactly as sent."""
     filled = copy.deepcopy(nodes)
     for node in filled:
-        data = node.get("data")
-        node_type = data.get("nodeType") if isinstance(data, dict) else None
-        spec = catalogue.get(node_type) if isinstance(node_type, str) else None
-        if spec is not None and isinstance(data, dict):
-            data["category"] = spec.category
+        spec = catalogue.get(graph.node_type_of(node) or "")
+        if spec is not None:
+            node["data"]["category"] = spec.category
     return filled
 
 
@@ -176,11 +174,8 @@ def _canonical(value: Any) -> str:
 
 def _secret_parts(node: Any) -> tuple[frozenset[str], dict[str, Any] | None]:
     """(the node's write-only param names, its params) — (empty, None) for any other node."""
-    data = node.get("data") if isinstance(node, dict) and isinstance(node.get("id"), str) \
-        else None
-    node_type = data.get("nodeType") if isinstance(data, dict) else None
-    params = data.get("params") if isinstance(data, dict) else None
-    if not isinstance(node_type, str) or not isinstance(params, dict):
+    node_type, params = graph.node_type_of(node), graph.params_of(node)
+    if node_type is None or params is None or not isinstance(node.get("id"), str):
         return frozenset(), None
     return node_secrets.secret_params(node_type), params
 
@@ -237,7 +232,7 @@ def _resendable(nodes: Any, stored: Any) -> Any:
         twin = stored_by_id.get(node["id"])
         _, twin_params = _secret_parts(twin)
         kept_params = twin_params if twin_params is not None and twin is not None \
-            and twin["data"].get("nodeType") == node["data"]["nodeType"] else {}
+            and graph.node_type_of(twin) == graph.node_type_of(node) else {}
         shown = dict(params)
         for name in names & params.keys():
             value = params[name]
@@ -308,7 +303,7 @@ def _patch_node(node: dict[str, Any], patch: NodePatch) -> None:
     if patch.params is not None:
         params = data.get("params")
         merged = dict(params) if isinstance(params, dict) else {}
-        secret = node_secrets.secret_params(str(data.get("nodeType")))
+        secret = node_secrets.secret_params(graph.node_type_of(node))
         for key, value in patch.params.items():
             if value is not None:
                 merged[key] = value

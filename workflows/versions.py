@@ -20,7 +20,7 @@ from accounts.models import User
 from accounts.permissions import Action, require_role
 from wireflow_site.errors import Conflict, InvalidRequest, NotFound, Unprocessable
 
-from .graph import STICKY_NODE_TYPE, STICKY_TYPE
+from .graph import STICKY_NODE_TYPE, STICKY_TYPE, is_sticky, node_type_of, params_of
 from .models import Workflow, WorkflowVersion
 from .node_secrets import PLACEHOLDER, redact_graph, secret_params
 from .secretbox import reveal_param
@@ -184,15 +184,7 @@ def _summary(version: WorkflowVersion) -> VersionSummary:
         number=version.version, tag=version.tag, note=version.note,
         created_at=version.created_at,
         created_by=version.created_by.email if version.created_by else None,
-        node_count=sum(1 for n in nodes if not _is_sticky(n)), edge_count=len(edges))
-
-
-def _is_sticky(node: Any) -> bool:
-    if not isinstance(node, dict):
-        return False
-    data = node.get("data")
-    node_type = data.get("nodeType") if isinstance(data, dict) else None
-    return node.get("type") == STICKY_TYPE or node_type == STICKY_NODE_TYPE
+        node_count=sum(1 for n in nodes if not is_sticky(n)), edge_count=len(edges))
 
 
 def version_out(version: WorkflowVersion, *, with_graph: bool = True) -> dict[str, Any]:
@@ -328,16 +320,6 @@ def _data(node: dict[str, Any]) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _params(node: dict[str, Any]) -> dict[str, Any]:
-    params = _data(node).get("params")
-    return params if isinstance(params, dict) else {}
-
-
-def _node_type(node: dict[str, Any]) -> str:
-    node_type = _data(node).get("nodeType")
-    return node_type if isinstance(node_type, str) else ""
-
-
 def _secret_shown(value: Any) -> Any:
     """A write-only param in a diff: PLACEHOLDER when set, never its value."""
     return PLACEHOLDER if isinstance(value, str) and value else value
@@ -354,8 +336,8 @@ def _node_changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, dict[st
         before, after = _data(old).get(key), _data(new).get(key)
         if _canonical(before) != _canonical(after):
             changes[key] = {"from": before, "to": after}
-    secret = secret_params(_node_type(old)) | secret_params(_node_type(new))
-    old_params, new_params = _params(old), _params(new)
+    secret = secret_params(node_type_of(old)) | secret_params(node_type_of(new))
+    old_params, new_params = params_of(old) or {}, params_of(new) or {}
     for name in [*old_params, *(n for n in new_params if n not in old_params)]:
         before, after = old_params.get(name), new_params.get(name)
         if name in secret:

@@ -5,7 +5,7 @@ from typing import Any
 
 from executions.executors import executor_for
 from workflows import dataflow
-from workflows.graph import GraphNode, runnable_nodes
+from workflows.graph import GraphNode, graph_edges, runnable_nodes
 from workflows.nodes import catalogue
 from workflows.nodes.registry import NodeType
 
@@ -22,7 +22,7 @@ class GraphView:
     @classmethod
     def build(cls, nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> "GraphView":
         runnable = runnable_nodes(nodes, catalogue)
-        links = dataflow.links(runnable, edges, catalogue)
+        links = dataflow.links(runnable, graph_edges(edges), catalogue)
         incoming: dict[str, list[dataflow.Link]] = {node.id: [] for node in runnable}
         for link in links:
             incoming[link.target].append(link)

@@ -69,7 +69,7 @@ LOST_WHILE_SUBMITTING = ("The worker submitting this job was lost before it reco
                          "twice, and the provider did not report back before the deadline.")
 
 
-def advance(execution_id: str, contention: int = 0) -> None:
+def advance(execution_id: str) -> None:
     """Coalesced wake-ups: a wake-up that finds the lease held leaves a mark for the holder
     and returns; the holder runs another pass before it lets go. So N provider webhooks that
     arrive together cost a pass or two, not N tasks backing off and retrying."""

@@ -203,7 +203,7 @@ def test_an_execution_whose_advance_crashed_is_swept_and_ended(
     assert Execution.objects.get(pk=execution_id).status == ExecutionStatus.RUNNING
     monkeypatch.undo()
     monkeypatch.setattr("executions.dispatch._send",
-                        lambda execution_id, delay, contention: sent.append(execution_id))
+                        lambda execution_id, delay: sent.append(execution_id))
     sent.clear()
     assert sweep_stalled() == 1 and sent == [execution_id]
     execution = drive(execution_id)

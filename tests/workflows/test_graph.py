@@ -6,10 +6,18 @@ import pytest
 
 from workflows.graph import (
     CycleError,
+    GraphEdge,
+    GraphNode,
     PortType,
     Violation,
     compatible,
+    edge_pairs,
+    graph_edges,
+    is_sticky,
     lint,
+    node_type_of,
+    params_of,
+    runnable_nodes,
     topological_order,
     upstream_of,
     validate,
@@ -434,3 +442,66 @@ def test_upstream_of_a_node_is_itself_and_all_its_ancestors() -> None:
     edges = [("a", "b"), ("b", "d"), ("c", "d"), ("d", "e"), ("x", "y")]
     assert upstream_of("d", edges) == {"a", "b", "c", "d"}
     assert upstream_of("a", edges) == {"a"}
+
+
+# --- Reading a saved graph's JSON once -------------------------------------------------------
+
+def test_runnable_nodes_are_the_nodes_of_known_types_in_the_graph_s_order() -> None:
+    nodes, _ = prompt_to_flux_to_result()
+    nodes[1]["data"]["label"] = ""
+    found = runnable_nodes([sticky("note"), *nodes, node("x", "nope:unknown")], catalogue)
+    assert found == [
+        GraphNode("prompt", "input:text", "prompt", {"text": "a red fox"}),
+        GraphNode("flux", "generate:flux_2", "", {"num_images": 2}),
+        GraphNode("result", "output:result", "result", {}),
+    ]
+    assert [n.title for n in found] == ["prompt", "generate:flux_2", "result"]
+
+
+def test_graph_edges_keep_the_order_and_the_handles_as_sent() -> None:
+    _, edges = prompt_to_flux_to_result()
+    assert graph_edges(edges) == [GraphEdge("e1", "prompt", "flux", "out-text", "in-prompt"),
+                                  GraphEdge("e2", "flux", "result", "out-image", "in-value")]
+    assert edge_pairs(edges) == [("prompt", "flux"), ("flux", "result")]
+
+
+NOT_A_NODE: list[Any] = [None, 3, "a", [], {}, {"id": "a"}, {"id": "a", "data": None},
+                         {"id": "a", "data": []}, {"id": "a", "data": {"nodeType": 5}},
+                         {"id": 7, "data": {"nodeType": "input:text"}},
+                         {"id": "", "data": {"nodeType": "input:text"}},
+                         {"id": "a", "data": {"nodeType": "input:text", "params": [1],
+                                              "label": 4}}]
+
+
+@pytest.mark.parametrize("raw", NOT_A_NODE)
+def test_reading_a_malformed_node_never_raises_and_reads_only_well_typed_fields(raw: Any) -> None:
+    node_type, params = node_type_of(raw), params_of(raw)
+    assert node_type is None or node_type == raw["data"]["nodeType"]
+    assert params is None or params == raw["data"]["params"]
+    assert is_sticky(raw) is False
+    for found in runnable_nodes([raw], catalogue):  # only the last one runs
+        assert found == GraphNode("a", "input:text", "", {})
+
+
+NOT_AN_EDGE: list[Any] = [None, 1, "e", [], {}, {"id": "e", "source": "a"},
+                          {"id": "e", "source": "a", "target": ""},
+                          {"id": "e", "source": 1, "target": "b"},
+                          {"id": ["e"], "source": "a", "target": "b"}]
+
+
+@pytest.mark.parametrize("raw", NOT_AN_EDGE)
+def test_a_malformed_edge_is_left_out_and_never_raises(raw: Any) -> None:
+    assert graph_edges([raw]) == []
+    assert edge_pairs([raw, {"id": "e2", "source": "a", "target": "b"}]) == [("a", "b")]
+
+
+@pytest.mark.parametrize("container", [None, {}, "nodes", 3])
+def test_a_graph_that_is_not_a_list_reads_as_empty(container: Any) -> None:
+    assert runnable_nodes(container, catalogue) == []
+    assert graph_edges(container) == []
+
+
+def test_a_sticky_note_is_known_by_its_type_or_its_node_type() -> None:
+    assert is_sticky(sticky("n"))
+    assert is_sticky({"id": "n", "data": {"nodeType": "note:sticky"}})
+    assert not is_sticky(node("a", "input:text"))

@@ -10,7 +10,12 @@ from workflows.graph import (
     MAX_EDGES,
     MAX_NODES,
     CycleError,
+    graph_edges,
+    is_sticky,
     lint,
+    node_type_of,
+    params_of,
+    runnable_nodes,
     topological_order,
     upstream_of,
     validate,
@@ -140,6 +145,21 @@ SHAPED = st.dictionaries(st.sampled_from(KEYS), JSON, max_size=6)
 def test_any_json_is_reported_and_never_raises(nodes: Any, edges: Any) -> None:
     violations = validate(nodes, edges, catalogue)
     assert violations and all(v.rule and v.message for v in violations)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(SHAPED | JSON, max_size=6), st.lists(SHAPED | JSON, max_size=6))
+def test_any_json_reads_as_typed_nodes_and_edges_and_never_raises(nodes: Any, edges: Any
+                                                                  ) -> None:
+    for found in runnable_nodes(nodes, catalogue):
+        assert found.node_type in catalogue and found.id and isinstance(found.label, str)
+    for raw in nodes:
+        assert node_type_of(raw) is None or isinstance(node_type_of(raw), str)
+        assert params_of(raw) is None or isinstance(params_of(raw), dict)
+        assert isinstance(is_sticky(raw), bool)
+    for found_edge in graph_edges(edges):
+        assert all(isinstance(end, str) and end
+                   for end in (found_edge.id, found_edge.source, found_edge.target))
 
 
 @settings(max_examples=150, deadline=None)

@@ -111,24 +111,21 @@ def audio_seconds(content: bytes) -> float | None:
     return length if length > 0 else None
 
 
-def _declare() -> tuple[NodeType, NodeType]:
-    tts = NodeType(
+register(
+    NodeType(
         node_type="audio:tts", label="Text to speech", category="model",
         description="Speaks a text with one of OpenAI's voices, as an audio file.",
         params=SpeechParams,
         inputs=(Port("text", PortType.TEXT, "Text", required=True),),
         outputs=(Port("audio", PortType.AUDIO, "Audio"),),
         timeout_seconds=SPEECH_TIMEOUT_SECONDS, credits=SPEECH_PRICES[SPEECH_DEFAULT],
-        credit_unit="1k characters", provider="openai")
-    stt = NodeType(
+        credit_unit="1k characters", provider="openai"),
+    NodeType(
         node_type="audio:transcribe", label="Speech to text", category="model",
         description="Writes down what is said in an audio file, with OpenAI's models.",
         params=TranscribeParams,
         inputs=(Port("audio_url", PortType.AUDIO, "Audio", required=True),),
         outputs=(Port("text", PortType.TEXT, "Text"),),
         timeout_seconds=TRANSCRIBE_TIMEOUT_SECONDS,
-        credits=TRANSCRIBE_PRICES[TRANSCRIBE_DEFAULT], credit_unit="second", provider="openai")
-    return tts, stt
-
-
-register(*_declare())
+        credits=TRANSCRIBE_PRICES[TRANSCRIBE_DEFAULT], credit_unit="second", provider="openai"),
+)

@@ -65,17 +65,13 @@ class StabilityParams(BaseParams):
         return max(MODEL_PRICES.values()) / MODEL_PRICES[DEFAULT_MODEL]
 
 
-def _declare() -> NodeType:
-    return NodeType(
-        node_type="stability:generate", label="Stability image", category="model",
-        description="Draws an image from a prompt with Stability AI's Stable Image Core, "
-                    "Ultra or Stable Diffusion 3.5.",
-        params=StabilityParams,
-        inputs=(Port("prompt", PortType.TEXT, "Prompt", required=True),),
-        outputs=(Port("image", PortType.IMAGE, "Image"),
-                 Port("images", PortType.IMAGE, "Images")),
-        timeout_seconds=TIMEOUT_SECONDS, credits=MODEL_PRICES[DEFAULT_MODEL],
-        credit_unit="image", provider="stability")
-
-
-register(_declare())
+register(NodeType(
+    node_type="stability:generate", label="Stability image", category="model",
+    description="Draws an image from a prompt with Stability AI's Stable Image Core, "
+                "Ultra or Stable Diffusion 3.5.",
+    params=StabilityParams,
+    inputs=(Port("prompt", PortType.TEXT, "Prompt", required=True),),
+    outputs=(Port("image", PortType.IMAGE, "Image"),
+             Port("images", PortType.IMAGE, "Images")),
+    timeout_seconds=TIMEOUT_SECONDS, credits=MODEL_PRICES[DEFAULT_MODEL],
+    credit_unit="image", provider="stability"))
