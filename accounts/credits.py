@@ -270,11 +270,15 @@ def credits_cover_node(team_id: int, execution_id: ExecutionId, item: LineItem,
                           node_id=item.node_id, note="the node's cost bound over its estimate"))
 
 
-@transaction.atomic
 def credits_release_execution(team_id: int, execution_id: ExecutionId) -> Decimal:
     """Give back what an ending execution still holds in reserve; returns the amount."""
     if reservation_outstanding(execution_id) <= 0:
-        return ZERO  # nothing reserved (a free run): no need to queue behind the team's lock
+        return ZERO  # nothing reserved (a free run): no lock, no savepoint
+    return _release_rest(team_id, execution_id)
+
+
+@transaction.atomic
+def _release_rest(team_id: int, execution_id: ExecutionId) -> Decimal:
     _lock_account(team_id)
     rest = reservation_outstanding(execution_id)
     if rest > 0:

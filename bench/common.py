@@ -262,6 +262,28 @@ def run_to_end(client: httpx.Client, workflow_id: str, poll_every: float = 0.005
         time.sleep(poll_every)
 
 
+def run_site_timed(client: httpx.Client, workflow_id: str,
+                   timeout: float = 120) -> tuple[float, str, str]:
+    """Execute over the API and wait for the end by reading the site's database (one indexed
+    row every 50 ms), never by polling the API, so the waiting costs the site under test
+    nothing. (seconds from its startedAt to its finishedAt, the site's own times; its status;
+    its error)."""
+    response = client.post(f"/workflows/{workflow_id}/execute", json={})
+    response.raise_for_status()
+    execution_id = response.json()["executionId"]
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(f"{PG_URL}/{DB_NAME}", autocommit=True) as conn:
+        while True:
+            status, error, took = conn.execute(
+                "SELECT status, error, extract(epoch FROM finished_at - started_at) "
+                "FROM executions_execution WHERE id = %s", (execution_id,)).fetchone()
+            if status != "RUNNING":
+                return float(took), str(status), str(error)
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"execution {execution_id} still running after {timeout}s")
+            time.sleep(0.05)
+
+
 def celery_round_trip_ms(samples: int = 50) -> float:
     """A raw Celery no-op task round trip on the same Redis: the B1 baseline."""
     from celery import Celery

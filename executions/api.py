@@ -31,9 +31,10 @@ _read = ApiAuth(EXECUTIONS_READ)
 
 
 
-def _execution(request: HttpRequest, execution_id: str) -> Execution:
+def _execution(request: HttpRequest, execution_id: str, *, for_poll: bool = False) -> Execution:
     caller = caller_of(request)
-    return selectors.execution_get_for_user(caller.user, execution_id, team=caller.lookup_team)
+    return selectors.execution_get_for_user(caller.user, execution_id, team=caller.lookup_team,
+                                            for_poll=for_poll)
 
 
 def workflow_to_start(request: HttpRequest, workflow_id: str, *,
@@ -101,8 +102,8 @@ def execute(request: HttpRequest, workflow_id: str, response: HttpResponse,
             response={200: PollOut, 404: ErrorOut, **COMMON_ERRORS},
             summary="The execution's status, per-node states and outputs")
 def poll(request: HttpRequest, execution_id: str) -> Any:
-    execution = _execution(request, execution_id)
-    return presenters.poll_shape(execution, selectors.node_runs_of(execution))
+    execution = _execution(request, execution_id, for_poll=True)
+    return presenters.poll_shape(execution, selectors.node_runs_of(execution, for_poll=True))
 
 
 @router.get("/executions/{execution_id}", auth=_read,

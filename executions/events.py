@@ -10,7 +10,7 @@ import threading
 from typing import Any
 
 from channels.layers import get_channel_layer
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 
 from .models import Execution, ExecutionEvent
@@ -41,11 +41,10 @@ class EventBuffer:
         that lost its lease still records the node it had claimed."""
         if not self.pending:
             return
-        with transaction.atomic():
-            executions = Execution.objects.filter(pk=self.execution.pk)
-            if not executions.update(last_seq=F("last_seq") + len(self.pending)):
+        with transaction.atomic(savepoint=False):  # the caller's transaction holds it all
+            top = _take_seqs(self.execution.pk, len(self.pending))
+            if top is None:
                 raise LeaseLost(str(self.execution.pk))  # the execution is gone
-            top = executions.values_list("last_seq", flat=True).get()
             base = top - len(self.pending)
             rows = [ExecutionEvent(execution_id=self.execution.pk, seq=base + i + 1, type=kind,
                                    payload=data) for i, (kind, data) in enumerate(self.pending)]
@@ -54,6 +53,36 @@ class EventBuffer:
         self.pending = []
         messages = [as_message(row) for row in rows]
         transaction.on_commit(lambda: broadcast(str(self.execution.pk), messages))
+
+
+def _take_seqs(execution_id: Any, count: int) -> int | None:
+    """Add `count` to the execution's event counter; its new value (None: no such execution).
+    One round trip where the database returns rows from an UPDATE (PostgreSQL, SQLite 3.35+)."""
+    if connection.features.can_return_columns_from_insert:
+        return _add_returning(execution_id, count)
+    return _add_then_read(execution_id, count)
+
+
+def _add_returning(execution_id: Any, count: int) -> int | None:
+    meta = Execution._meta
+    table, column = _qn(meta.db_table), _qn(meta.get_field("last_seq").column)
+    # Only our own table and column names are interpolated; every value is a parameter.
+    sql = f"UPDATE {table} SET {column} = {column} + %s WHERE {_qn(meta.pk.column)} = %s RETURNING {column}"  # noqa: S608, E501
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [count, meta.pk.get_db_prep_value(execution_id, connection)])
+        row = cursor.fetchone()
+    return int(row[0]) if row else None
+
+
+def _add_then_read(execution_id: Any, count: int) -> int | None:
+    executions = Execution.objects.filter(pk=execution_id)
+    if not executions.update(last_seq=F("last_seq") + count):
+        return None
+    return int(executions.values_list("last_seq", flat=True).get())
+
+
+def _qn(name: str) -> str:
+    return connection.ops.quote_name(name)
 
 
 def as_message(event: ExecutionEvent) -> dict[str, Any]:

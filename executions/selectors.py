@@ -17,16 +17,25 @@ from workflows.models import Workflow
 from . import presenters
 from .models import Execution, ExecutionEvent, NodeRun
 
+# What a poll (presenters.poll_shape) does not show: the graph and inputs, which may be large
+# JSON, are not read for it.
+_NOT_POLLED = ("nodes", "edges", "inputs", "trigger_data", "workflow_version__nodes",
+               "workflow_version__edges")
+_RUN_NOT_POLLED = ("input", "attempts_log", "logs", "remote")
 
-def execution_get_for_user(user: User, execution_id: str, *, team: Team | None = None
-                           ) -> Execution:
+
+def execution_get_for_user(user: User, execution_id: str, *, team: Team | None = None,
+                           for_poll: bool = False) -> Execution:
+    """`for_poll`: only what poll_shape shows is read."""
     # Its version comes along: poll, details and history show its number and tag.
-    return readable_one(Execution.objects.select_related("workflow_version"), user,
-                        execution_id, team=team, not_found="Execution not found")
+    rows = Execution.objects.select_related("workflow_version")
+    return readable_one(rows.defer(*_NOT_POLLED) if for_poll else rows, user, execution_id,
+                        team=team, not_found="Execution not found")
 
 
-def node_runs_of(execution: Execution) -> list[NodeRun]:
-    return list(execution.node_runs.order_by("position", "pk"))
+def node_runs_of(execution: Execution, *, for_poll: bool = False) -> list[NodeRun]:
+    runs = execution.node_runs.order_by("position", "pk")
+    return list(runs.defer(*_RUN_NOT_POLLED) if for_poll else runs)
 
 
 def execution_snapshot(execution_id: str) -> tuple[int, dict[str, Any] | None]:

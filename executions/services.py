@@ -190,12 +190,13 @@ def line_items(plan: RunPlan, *, team_id: int | None = None) -> list[LineItem]:
     With `team_id`, a node its team runs on its own provider key costs 0, billed by "team"."""
     in_scope = set(plan.scope)
     fed = connected_ports(plan.runnable, plan.parsed_edges)
-    own = _own_providers(team_id)
+    own: set[str] | None = None  # read once, when the first priced node needs it
     items = []
     for node in plan.runnable:
         spec = catalogue[node.node_type]
         price = spec.estimate_credits(node.params, fed.get(node.id, set()))
         if node.id in in_scope and price > 0:
+            own = _own_providers(team_id) if own is None else own
             team_pays = spec.provider in own  # bring your own key: the provider bills
             items.append(LineItem(node_id=node.id, node_type=node.node_type,
                                   node_label=node.title,

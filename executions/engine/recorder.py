@@ -97,7 +97,8 @@ class Recorder:
         self.events.pending.clear()
         self._stop_with = None
         self.ex.refresh_from_db(fields=["status", "error", "finished_at", "final_output",
-                                        "credits_used", "last_seq"])
+                                        "credits_used", "last_seq", "lease_owner",
+                                        "lease_expires_at", "wake_at"])
         self.finished = self.ex.status != ExecutionStatus.RUNNING
 
     # --- node transitions (call inside `guarded`) -----------------------------------------
@@ -254,7 +255,8 @@ class Recorder:
         credits = sum(run.credits for run in self.runs.values())
         if not state.execution_transition(self.ex, self.owner, status=status, error=error,
                                           finished_at=now, final_output=final,
-                                          credits_used=credits, wake_at=None):
+                                          credits_used=credits, wake_at=None,
+                                          lease_owner="", lease_expires_at=None):
             raise LeaseLost(str(self.ex.pk))
         self.events.add("execution", {**execution_status(self.ex), "finalOutput": final})
         self.finished = True

@@ -80,14 +80,16 @@ def advance(execution_id: str) -> None:
     started = time.monotonic()
     wake_at: datetime | None = None
     while True:
-        released = True
+        released, ended = True, False
         try:
-            wake_at = _advance(execution_id, heartbeat)
+            ended, wake_at = _advance(execution_id, heartbeat)
         finally:
             # If the database is gone this fails too: the lease then expires and the sweeper
-            # re-advances the execution once it is back.
+            # re-advances the execution once it is back. An execution that ended let go of
+            # its lease in the same write.
             out_of_time = time.monotonic() - started >= settings.ENGINE_PASS_SECONDS
-            released = state.release_lease(execution_id, owner, wake_at, force=out_of_time)
+            if not ended:
+                released = state.release_lease(execution_id, owner, wake_at, force=out_of_time)
         if released or heartbeat.lost:
             break
         # A wake-up arrived during the pass: the next pass sees what it brought.
@@ -112,26 +114,29 @@ def _take_lease(execution_id: str, owner: str) -> bool:
     return False
 
 
-def _advance(execution_id: str, heartbeat: Heartbeat) -> datetime | None:
-    """Run a pass; whatever goes wrong, the execution ends up terminal or due again."""
+def _advance(execution_id: str, heartbeat: Heartbeat) -> tuple[bool, datetime | None]:
+    """Run a pass: (whether it ended the execution, when to wake it next). Whatever goes
+    wrong, the execution ends up terminal or due again."""
     try:
-        return Runner(Execution.objects.get(pk=execution_id), heartbeat).run()
+        runner = Runner(Execution.objects.get(pk=execution_id), heartbeat)
+        wake_at = runner.run()
+        return runner.finished, wake_at
     except Execution.DoesNotExist:
-        return None  # deleted meanwhile
+        return False, None  # deleted meanwhile
     except LeaseLost:
         logger.warning("lost the lease on %s; another worker continues", execution_id)
         dispatch.advance_later(execution_id)  # so that whoever holds it looks again
-        return None
+        return False, None
     except (OperationalError, InterfaceError, SoftTimeLimitExceeded):
         # The database is away, or the task ran out of time: not the execution's fault. A node
         # left claimed is failed at its deadline by a later pass.
         logger.warning("advancing %s was cut short", execution_id, exc_info=True)
-        return timezone.now() + timedelta(seconds=settings.SWEEP_GRACE_SECONDS)
+        return False, timezone.now() + timedelta(seconds=settings.SWEEP_GRACE_SECONDS)
     except Exception as exc:
         logger.exception("advancing %s crashed", execution_id)
         _fail_after_crash(execution_id, heartbeat,
                           f"Internal error while running the execution ({exc.__class__.__name__})")
-        return None
+        return False, None
 
 
 def _fail_after_crash(execution_id: str, heartbeat: Heartbeat, message: str) -> None:
@@ -160,10 +165,10 @@ class Runner(Recorder):
         self._pass_ends = time.monotonic() + settings.ENGINE_PASS_SECONDS
         self._started = 0
         for round_ in range(MAX_ROUNDS):
-            if round_:  # the first round starts right after the lease was taken
+            if round_:  # the first starts right after the lease was taken and all was read
                 self.heartbeat.check()
-            self.refresh()
-            if self._cancel_requested():
+                self.refresh()
+            if self._cancel_requested(fresh=not round_):
                 self.stop(ExecutionStatus.CANCELLED, "Cancelled")
             elif timezone.now() >= self.ex.deadline_at:
                 self.stop(ExecutionStatus.FAILED, "Execution exceeded its deadline")
@@ -187,7 +192,10 @@ class Runner(Recorder):
         starts at least one node, so every pass makes progress."""
         return self._started > 0 and time.monotonic() >= self._pass_ends
 
-    def _cancel_requested(self) -> bool:
+    def _cancel_requested(self, fresh: bool) -> bool:
+        """Whether a cancel was asked for; `fresh`: the execution was just read."""
+        if fresh:
+            return self.ex.cancel_requested
         return bool(Execution.objects.filter(pk=self.ex.pk, cancel_requested=True).exists())
 
     def _all_terminal(self) -> bool:
@@ -243,7 +251,7 @@ class Runner(Recorder):
                 if self.finished:
                     break
                 progressed = self._inline_step(node_id) or progressed
-            self._commit_pure()
+            self._commit_pure(may_finish=True)
             if not progressed:
                 break
             changed = True
@@ -303,18 +311,42 @@ class Runner(Recorder):
             self._commit_pure()
         return True
 
-    def _commit_pure(self) -> None:
-        """Write the pure nodes run so far, and their events, in one transaction. If that
-        fails, nothing of it stays (in the database or in memory) and the ordinary path runs
-        those nodes again and records what goes wrong, node by node."""
+    def _commit_pure(self, may_finish: bool = False) -> None:
+        """Write the pure nodes run so far, and their events, in one transaction. With
+        `may_finish`, when they were the execution's last open nodes, the end of the execution
+        (as `complete` would write it next) goes in the same transaction."""
         if not self._pure:
             return
         batch, self._pure = self._pure, []
+        if not (may_finish and self._all_terminal()):
+            self._record_pure(batch)
+            return
         try:
             with transaction.atomic():
-                if _update_each(batch) != len(batch):
-                    raise LeaseLost(str(self.ex.pk))  # another runner got there first
+                self._write_pure(batch)
+                self._finish(ExecutionStatus.COMPLETED, "", timezone.now(), self._final_output())
                 self.events.flush()
+        except (LeaseLost, OperationalError, InterfaceError):
+            raise
+        except Exception:
+            # As if the end had been written after the nodes, on its own: the nodes are
+            # recorded, and the failure to end the execution goes on (`_advance` then ends it
+            # FAILED). If the nodes themselves are refused, they take the ordinary path.
+            self._undo()
+            for run, _, _, _ in batch:
+                self.events.add("node", node_state(run))
+            if self._record_pure(batch):
+                raise
+
+    def _record_pure(self, batch: list[tuple[NodeRun, str, int, dict[str, Any]]]) -> bool:
+        """The batch and its events in one transaction; whether it was written. If that fails,
+        nothing of it stays (in the database or in memory) and the ordinary path runs those
+        nodes again and records what goes wrong, node by node."""
+        try:
+            with transaction.atomic():
+                self._write_pure(batch)
+                self.events.flush()
+            return True
         except (LeaseLost, OperationalError, InterfaceError):
             raise
         except Exception:
@@ -324,6 +356,11 @@ class Runner(Recorder):
             self._undo()
             for run, _, _, _ in batch:
                 run.refresh_from_db()
+            return False
+
+    def _write_pure(self, batch: list[tuple[NodeRun, str, int, dict[str, Any]]]) -> None:
+        if _update_each(batch) != len(batch):
+            raise LeaseLost(str(self.ex.pk))  # another runner got there first
 
     def guarded(self, run: NodeRun | None, what: str, step: Any) -> bool:
         self._commit_pure()  # what was run before this step is recorded before it

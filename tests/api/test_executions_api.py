@@ -306,6 +306,22 @@ def test_a_node_that_has_not_completed_shows_no_output(api: ApiClient, workflow_
     assert poll["finalOutput"] == {}
 
 
+def test_a_poll_reads_neither_the_graph_nor_node_inputs_whatever_their_size(
+        api: ApiClient, django_assert_num_queries: Any) -> None:
+    """The same three reads (the key, the execution with its version, its node runs) for any
+    graph: what poll does not show is not fetched, and nothing is fetched lazily."""
+    nodes, edges = text_to_result()
+    nodes[0]["data"]["params"]["text"] = "w" * 50_000
+    execution_id = start(api, create(api, (nodes, edges)))
+    with django_assert_num_queries(3):
+        poll = api.get(f"/workflows/executions/{execution_id}/poll").json()
+    shown = details(api, execution_id)
+    assert {k: v for k, v in shown.items() if k in POLL_KEYS - {"nodeStates"}} == {
+        k: v for k, v in poll.items() if k != "nodeStates"}
+    assert [{k: v for k, v in state.items() if k in poll["nodeStates"][0]}
+            for state in shown["nodeStates"]] == poll["nodeStates"]
+
+
 def test_a_stranger_cannot_poll(api: ApiClient, api_for: Callable[..., ApiClient],
                                 stranger: User, workflow_id: str) -> None:
     execution_id = start(api, workflow_id)

@@ -3,14 +3,18 @@ a chain of them costs a few round trips, not several per node, with the same out
 events and failure contract as the ordinary claim-run-record path."""
 
 import json
+import uuid
+from collections.abc import Callable
+from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from executions import events
 from executions.engine.runner import PURE_BATCH, advance
-from executions.models import ExecutionEvent, ExecutionStatus, NodeRun, NodeStatus
+from executions.models import Execution, ExecutionEvent, ExecutionStatus, NodeRun, NodeStatus
 from tests.builders import chain
 from tests.conftest import ApiClient
 
@@ -50,6 +54,42 @@ def test_a_chain_of_100_costs_a_few_dozen_queries_not_hundreds(sent: list[str],
     # The ordinary path made 18 per node (two transitions, each with its event); batched, the
     # node writes go together and one event write serves fifty nodes.
     assert len(queries.captured_queries) < 100, len(queries.captured_queries)
+
+
+def test_a_pure_pipeline_ends_in_the_transaction_that_records_its_nodes(
+        sent: list[str], api: ApiClient) -> None:
+    """Its nodes, their events and the end of the execution (credits settled, the lease let
+    go) are one transaction: one commit, no savepoints, a dozen statements for the pass."""
+    execution_id = execute(api, create_workflow(api, *chain(3)))
+    with CaptureQueriesContext(connection) as queries:
+        advance(execution_id)
+    statements = [query["sql"] for query in queries.captured_queries]
+    assert sum(sql.startswith("COMMIT") for sql in statements) == 1, statements
+    assert not [sql for sql in statements if sql.startswith("SAVEPOINT")]
+    assert len(statements) <= 12, statements
+    execution = Execution.objects.get(pk=execution_id)
+    assert execution.status == ExecutionStatus.COMPLETED
+    assert (execution.lease_owner, execution.lease_expires_at, execution.wake_at) == ("", None,
+                                                                                       None)
+    events = list(ExecutionEvent.objects.filter(execution_id=execution_id))
+    assert [event.seq for event in events] == [1, 2, 3, 4] == list(range(1, execution.last_seq
+                                                                          + 1))
+    assert events[-1].payload["status"] == "COMPLETED"
+    advance(execution_id)  # a late wake-up finds it ended and changes nothing
+    assert ExecutionEvent.objects.filter(execution_id=execution_id).count() == 4
+
+
+@pytest.mark.parametrize("take", [events._add_returning, events._add_then_read])
+def test_event_numbers_are_taken_alike_with_or_without_update_returning(
+        take: Callable[[Any, int], int | None], sent: list[str], api: ApiClient) -> None:
+    """Where the database returns no rows from an UPDATE (SQLite before 3.35), the counter is
+    added to and then read: the same numbers, and None for an execution that is gone."""
+    execution_id = execute(api, create_workflow(api, *chain(3)))
+    with transaction.atomic():
+        assert take(execution_id, 3) == 3
+        assert take(execution_id, 1) == 4
+    assert Execution.objects.get(pk=execution_id).last_seq == 4
+    assert take(uuid.uuid4(), 2) is None
 
 
 def test_a_failing_pure_node_takes_the_ordinary_path_and_fails_as_it_would(
