@@ -71,3 +71,30 @@ def test_every_module_imports_first_and_alone() -> None:
         <= set(result["modules"])
     assert result["failures"] == {}, "\n\n".join(
         f"{module}:\n{error}" for module, error in result["failures"].items())
+
+
+SDKS = ("openai", "anthropic")
+LOADED = r'''
+import json, os, sys
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wireflow_site.settings_test")
+import django
+django.setup()
+# What the web server and a worker import when they start.
+import wireflow_site.urls, wireflow_site.asgi, wireflow_site.celery, executions.tasks
+import executions.executors, workflows.generate
+print(json.dumps(sorted(name for name in sys.modules if name.split(".")[0] in %r)))
+''' % (SDKS,)
+
+
+def test_the_provider_sdks_are_imported_only_when_a_node_calls_them() -> None:
+    """openai and anthropic weigh about 100 MB in every process that imports them: the web
+    server, beat and a worker that runs no LLM or speech node never do."""
+    done = subprocess.run([sys.executable, "-c", LOADED], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+    # The same check sees a module once it is imported (it cannot pass by reading nothing).
+    loaded = subprocess.run([sys.executable, "-c", LOADED.replace(
+        "import executions.executors,", "import openai, executions.executors,")], cwd=ROOT,
+        capture_output=True, text=True, timeout=300, check=False)
+    assert "openai" in json.loads(loaded.stdout.strip().splitlines()[-1]), loaded.stderr[-3000:]

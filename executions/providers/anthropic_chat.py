@@ -12,11 +12,12 @@ ProviderError exactly as in openai_chat (the SDK's own retries are off).
 
 from __future__ import annotations
 
-from typing import Any
-
-import anthropic
+from typing import TYPE_CHECKING, Any
 
 from .openai_chat import ChatAnswer, ChatRequest, OnText, SdkChat, grown
+
+if TYPE_CHECKING:
+    import anthropic
 
 PROVIDER = "anthropic"
 SIM_ID_PREFIX = "msg_sim"  # the simulator's message ids: "simulated" in the output
@@ -71,7 +72,7 @@ async def _stream(client: anthropic.AsyncAnthropic, request: ChatRequest,
     return ChatAnswer(text, model, input_tokens, output_tokens, stop, simulated)
 
 
-complete = SdkChat(PROVIDER, anthropic, anthropic.AsyncAnthropic, _stream).complete
+complete = SdkChat(PROVIDER, "anthropic", "AsyncAnthropic", _stream).complete
 
 
 def _delta_text(delta: Any) -> str:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import openai
+from typing import TYPE_CHECKING, Any
 
 from .errors import ProviderError
-from .sdk_errors import sdk_errors
+from .sdk_errors import sdk, sdk_errors
+
+if TYPE_CHECKING:
+    import openai
 
 SPEECH_TIMEOUT_SECONDS = 120.0
 TRANSCRIBE_TIMEOUT_SECONDS = 300.0
@@ -47,13 +48,15 @@ class OpenAIAudio:
     def __init__(self, base_url: str, api_key: str, *, timeout: float = SPEECH_TIMEOUT_SECONDS,
                  http_client: Any = None) -> None:
         self.timeout = timeout
-        self.sdk = openai.AsyncOpenAI(api_key=api_key, base_url=base_url.rstrip("/"),
-                                      max_retries=0, timeout=timeout, http_client=http_client)
+        self.module = sdk("openai")
+        self.sdk: openai.AsyncOpenAI = self.module.AsyncOpenAI(
+            api_key=api_key, base_url=base_url.rstrip("/"), max_retries=0, timeout=timeout,
+            http_client=http_client)
 
     async def speech(self, *, model: str, voice: str, text: str, response_format: str = "mp3",
                      speed: float = 1.0, instructions: str = "") -> Speech:
         extra: dict[str, Any] = {"instructions": instructions} if instructions else {}
-        async with (sdk_errors("openai", openai, timeout=self.timeout),
+        async with (sdk_errors("openai", self.module, timeout=self.timeout),
                     self.sdk.audio.speech.with_streaming_response.create(
                         model=model, voice=voice, input=text,
                         response_format=response_format,  # type: ignore[arg-type]
@@ -76,7 +79,7 @@ class OpenAIAudio:
             extra["language"] = language
         if prompt:
             extra["prompt"] = prompt
-        async with (sdk_errors("openai", openai, timeout=self.timeout),
+        async with (sdk_errors("openai", self.module, timeout=self.timeout),
                     self.sdk.audio.transcriptions.with_streaming_response.create(
                         model=model, file=(filename, audio, content_type),
                         response_format="verbose_json" if verbose else "json",

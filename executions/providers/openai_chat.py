@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import openai
+from typing import TYPE_CHECKING, Any
 
 from .errors import ProviderError
-from .sdk_errors import sdk_errors
+from .sdk_errors import sdk, sdk_errors
+
+if TYPE_CHECKING:
+    import openai
 
 PROVIDER = "openai"
 SIM_FINGERPRINT = "wireflow-sim"  # the simulator's system_fingerprint: "simulated" in the output
@@ -80,13 +81,14 @@ ReadStream = Callable[[Any, ChatRequest, OnText | None], Awaitable[ChatAnswer]]
 
 @dataclass(frozen=True)
 class SdkChat:
-    """A chat API over its official SDK (the `openai` or `anthropic` module), whose
-    `complete` is the module's: a client of `client_class` made for the one call and closed
-    after it, read by `read_stream`, every failure a ProviderError by `sdk_errors`."""
+    """A chat API over its official SDK (the module named `sdk`, `openai` or `anthropic`,
+    imported on the first call), whose `complete` is the module's: a client of its class
+    `client_class` made for the one call and closed after it, read by `read_stream`, every
+    failure a ProviderError by `sdk_errors`."""
 
     provider: str
-    sdk: Any
-    client_class: Callable[..., Any]
+    sdk: str
+    client_class: str
     read_stream: ReadStream
 
     async def complete(self, request: ChatRequest, *, api_key: str, base_url: str,
@@ -94,11 +96,12 @@ class SdkChat:
                        timeout: float = READ_TIMEOUT_SECONDS,
                        deadline: float = DEADLINE_SECONDS) -> ChatAnswer:
         """Streams one answer, calling `on_text` with the text so far as it grows."""
-        client = self.client_class(api_key=api_key, base_url=base_url, max_retries=0,
-                                   timeout=timeout, http_client=http_client)
+        module = sdk(self.sdk)
+        client = getattr(module, self.client_class)(
+            api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout,
+            http_client=http_client)
         try:
-            async with sdk_errors(self.provider, self.sdk, timeout=timeout,
-                                  deadline=deadline):
+            async with sdk_errors(self.provider, module, timeout=timeout, deadline=deadline):
                 return await self.read_stream(client, request, on_text)
         finally:
             await client.close()
@@ -160,4 +163,4 @@ async def _stream(client: openai.AsyncOpenAI, request: ChatRequest,
     return ChatAnswer(text, model, usage.prompt_tokens, usage.completion_tokens, stop, simulated)
 
 
-complete = SdkChat(PROVIDER, openai, openai.AsyncOpenAI, _stream).complete
+complete = SdkChat(PROVIDER, "openai", "AsyncOpenAI", _stream).complete

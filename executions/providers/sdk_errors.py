@@ -1,4 +1,5 @@
-"""The official SDKs' exceptions (openai, anthropic) as the engine's one ProviderError.
+"""The official SDKs (openai, anthropic): loaded when first called, and their exceptions as the
+engine's one ProviderError.
 
 Both SDKs share one hierarchy (APIStatusError, APITimeoutError, APIConnectionError, APIError),
 and both let some of their HTTP library's errors through while a streamed answer is read, so
@@ -6,8 +7,10 @@ every call through either SDK goes through `sdk_errors`.
 """
 
 import asyncio
+import importlib
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -19,6 +22,13 @@ MAX_ERROR_CHARS = 500
 # The SDKs read with httpx2 (the newest) or httpx; mid-stream errors of either come through.
 READ_TIMEOUTS = (httpx2.TimeoutException, httpx.TimeoutException)
 TRANSPORT_ERRORS = (httpx2.TransportError, httpx.TransportError)
+
+
+def sdk(name: str) -> ModuleType:
+    """A provider's SDK module, imported the first time a node calls it. `openai` and
+    `anthropic` weigh about 40 and 65 MB in each process that imports them, and most processes
+    (the web server, beat, a worker that runs no LLM or speech node) never call them."""
+    return importlib.import_module(name)
 
 
 @asynccontextmanager
