@@ -73,17 +73,17 @@ def test_every_module_imports_first_and_alone() -> None:
         f"{module}:\n{error}" for module, error in result["failures"].items())
 
 
-SDKS = ("openai", "anthropic")
 LOADED = r'''
 import json, os, sys
+SDKS = ("openai", "anthropic")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wireflow_site.settings_test")
 import django
 django.setup()
 # What the web server and a worker import when they start.
 import wireflow_site.urls, wireflow_site.asgi, wireflow_site.celery, executions.tasks
 import executions.executors, workflows.generate
-print(json.dumps(sorted(name for name in sys.modules if name.split(".")[0] in %r)))
-''' % (SDKS,)
+print(json.dumps(sorted(name for name in sys.modules if name.split(".")[0] in SDKS)))
+'''
 
 
 def test_the_provider_sdks_are_imported_only_when_a_node_calls_them() -> None:
