@@ -54,7 +54,7 @@ def _run(bench_id: str, module: Any, site: Site, quick: bool) -> list[Result]:
     try:
         for name, value in (QUICK.get(bench_id, {}) if quick else {}).items():
             setattr(module, name, value)
-        left = site.wait_until_quiet()
+        left = site.wait_until_idle(timeout=600)
         if left:
             raise RuntimeError(f"{left} executions of the benchmarks before were still running")
         return list(module.run(site))

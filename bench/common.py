@@ -189,25 +189,15 @@ class Site:
         with psycopg.connect(f"{PG_URL}/{DB_NAME}", autocommit=True) as conn:
             return conn.execute(query, params).fetchall()
 
-    def wait_until_quiet(self, timeout: float = 600) -> int:
-        """Until no execution at all is RUNNING, so that one benchmark's backlog (B6's
-        executes under wrk, say) does not load the machine under the next; how many were
-        still running at the deadline."""
+    def wait_until_idle(self, workflow_id: str | None = None, timeout: float = 300) -> int:
+        """Until no execution of the workflow (of any, without one) is RUNNING: a benchmark's
+        backlog (B6's executes under wrk, say) must not load the machine under the next one;
+        returns how many were still running at the deadline."""
         deadline = time.monotonic() + timeout
         while True:
-            running = int(self.sql("SELECT count(*) FROM executions_execution "
-                                   "WHERE status = 'RUNNING'")[0][0])
-            if running == 0 or time.monotonic() > deadline:
-                return running
-            time.sleep(0.5)
-
-    def wait_until_idle(self, workflow_id: str, timeout: float = 300) -> int:
-        """Until no execution of the workflow is RUNNING (a load benchmark's backlog must not
-        spill into the next one); returns how many were still running at the deadline."""
-        deadline = time.monotonic() + timeout
-        while True:
-            running = int(self.sql("SELECT count(*) FROM executions_execution WHERE "
-                                   "workflow_id = %s AND status = 'RUNNING'", workflow_id)[0][0])
+            running = int(self.sql(
+                "SELECT count(*) FROM executions_execution WHERE status = 'RUNNING' "
+                "AND (%s::uuid IS NULL OR workflow_id = %s::uuid)", workflow_id, workflow_id)[0][0])
             if running == 0 or time.monotonic() > deadline:
                 return running
             time.sleep(0.5)

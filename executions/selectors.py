@@ -17,10 +17,10 @@ from workflows.models import Workflow
 from . import presenters
 from .models import Execution, ExecutionEvent, NodeRun
 
-# What a poll (presenters.poll_shape) does not show: the graph and inputs, which may be large
-# JSON, are not read for it.
-_NOT_POLLED = ("nodes", "edges", "inputs", "trigger_data", "workflow_version__nodes",
-               "workflow_version__edges")
+# What a poll and the live streams' snapshot (presenters.poll_shape) do not show: the graph and
+# inputs, which may be large JSON, are not read for them.
+_NOT_POLLED = ("nodes", "edges", "inputs", "trigger_data")
+_VERSION_NOT_POLLED = ("workflow_version__nodes", "workflow_version__edges")
 _RUN_NOT_POLLED = ("input", "attempts_log", "logs", "remote")
 
 
@@ -29,7 +29,8 @@ def execution_get_for_user(user: User, execution_id: str, *, team: Team | None =
     """`for_poll`: only what poll_shape shows is read."""
     # Its version comes along: poll, details and history show its number and tag.
     rows = Execution.objects.select_related("workflow_version")
-    return readable_one(rows.defer(*_NOT_POLLED) if for_poll else rows, user, execution_id,
+    return readable_one(rows.defer(*_NOT_POLLED, *_VERSION_NOT_POLLED) if for_poll else rows,
+                        user, execution_id,
                         team=team, not_found="Execution not found")
 
 
@@ -44,11 +45,12 @@ def execution_snapshot(execution_id: str) -> tuple[int, dict[str, Any] | None]:
     in the change's own transaction: the state is exactly the one after that seq, so an event
     replayed after the snapshot is never one the snapshot already shows."""
     with transaction.atomic():
-        execution = (Execution.objects.select_for_update(no_key=True)
+        execution = (Execution.objects.select_for_update(no_key=True).defer(*_NOT_POLLED)
                      .filter(pk=execution_id).first())
         if execution is None:
             return 0, None
-        return execution.last_seq, presenters.poll_shape(execution, node_runs_of(execution))
+        return execution.last_seq, presenters.poll_shape(
+            execution, node_runs_of(execution, for_poll=True))
 
 
 def execution_progress(execution_id: str) -> tuple[str, int] | None:
