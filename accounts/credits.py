@@ -250,7 +250,6 @@ def credits_charge_node(team_id: int, execution_id: ExecutionId, node_id: str,
     return charged
 
 
-@transaction.atomic
 def credits_cover_node(team_id: int, execution_id: ExecutionId, item: LineItem,
                        bound: float | Decimal) -> None:
     """Before a priced node runs: make the execution's reservation cover the most the node can
@@ -259,15 +258,18 @@ def credits_cover_node(team_id: int, execution_id: ExecutionId, item: LineItem,
     the team's available credits, once per node (a retry is already covered); if the team does
     not have it, InsufficientCredits is raised and nothing is written: the node must not run."""
     extra = to_credits(bound) - item.credits
+    # Most nodes' bound is their estimate: no transaction (nor savepoint) for nothing.
     if extra <= 0 or CreditEntry.objects.filter(execution_id=execution_id, node_id=item.node_id,
                                                 kind=CreditKind.RESERVE).exists():
         return
-    available = _lock_account(team_id)
-    if extra > available:
-        raise InsufficientCredits(to_credits(bound), item.credits + available,
-                                  [replace(item, credits=to_credits(bound))])
-    _post(team_id, _entry(team_id, CreditKind.RESERVE, -extra, execution_id=execution_id,
-                          node_id=item.node_id, note="the node's cost bound over its estimate"))
+    with transaction.atomic():
+        available = _lock_account(team_id)
+        if extra > available:
+            raise InsufficientCredits(to_credits(bound), item.credits + available,
+                                      [replace(item, credits=to_credits(bound))])
+        _post(team_id, _entry(team_id, CreditKind.RESERVE, -extra, execution_id=execution_id,
+                              node_id=item.node_id,
+                              note="the node's cost bound over its estimate"))
 
 
 def credits_release_execution(team_id: int, execution_id: ExecutionId) -> Decimal:

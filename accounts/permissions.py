@@ -79,7 +79,11 @@ def user_may(user: User, team: Team, action: Action) -> bool:
 
 def require_role(user: User, team: Team, action: Action) -> str:
     """The user's role in the team if it may do `action`, else 403 forbidden_role."""
-    role = membership_role(user, team)
+    return require_role_of(membership_role(user, team), action)
+
+
+def require_role_of(role: str | None, action: Action) -> str:
+    """`role` (the caller's in a team, None for none) if it may do `action`, else 403."""
     if role is None or not role_may(role, action):
         raise ForbiddenRole()
     return role

@@ -7,7 +7,7 @@ from ninja import Query, Router, Status
 from ninja.params import functions as param
 
 from accounts.auth import EXECUTION, ApiAuth, caller_of
-from accounts.permissions import Action, require_role
+from accounts.permissions import Action, require_role, require_role_of
 from accounts.scopes import EXECUTIONS_READ, WORKFLOWS_EXECUTE, WORKFLOWS_WRITE
 from wireflow_site import ratelimit
 from wireflow_site.errors import InvalidRequest
@@ -16,7 +16,7 @@ from wireflow_site.idempotency import idempotent
 from wireflow_site.isotime import iso
 from workflows.models import Workflow, WorkflowVersion
 from workflows.schemas import COMMON_ERRORS, ErrorOut, InvalidGraphOut
-from workflows.selectors import workflow_get_for_user
+from workflows.selectors import workflow_get_for_user, workflow_get_with_role
 from workflows.versions import version_resolve
 
 from . import presenters, selectors, services
@@ -44,8 +44,8 @@ def workflow_to_start(request: HttpRequest, workflow_id: str, *,
     body replaces the graph (running a graph of one's own is writing one); then the execution
     is charged to the limits of the team that owns the workflow (429)."""
     caller = caller_of(request)
-    workflow = workflow_get_for_user(caller.user, workflow_id, team=caller.lookup_team)
-    require_role(caller.user, workflow.team, Action.EXECUTE)
+    workflow, role = workflow_get_with_role(caller.user, workflow_id, team=caller.lookup_team)
+    require_role_of(role, Action.EXECUTE)
     if overrides_graph:
         caller.require_scope(WORKFLOWS_WRITE)
     ratelimit.enforce_execution_limits(workflow.team, request)

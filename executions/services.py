@@ -19,7 +19,7 @@ from workflows import dataflow, graph, node_secrets
 from workflows.graph import GraphEdge, GraphNode
 from workflows.models import Workflow, WorkflowVersion
 from workflows.nodes import catalogue
-from workflows.selectors import workflow_version_latest
+from workflows.selectors import workflow_version_latest_id
 
 from . import dispatch
 from .models import Execution, ExecutionStatus, NodeRun, NodeStatus, Trigger
@@ -148,7 +148,7 @@ def execution_start(workflow: Workflow, user: User | None, request: ExecuteReque
     now = timezone.now()
     execution = Execution.objects.create(
         workflow=workflow, team_id=workflow.team_id, created_by=user,
-        workflow_version=_version_run(workflow, request, plan),
+        workflow_version_id=_version_run(workflow, request, plan),
         trigger=request.trigger, nodes=plan.nodes, edges=plan.edges, inputs=inputs,
         trigger_data=dict(request.trigger_data), target_node_id=request.target_node_id or "",
         force=request.force,
@@ -173,13 +173,14 @@ def _count_execution(workflow_id: Any, at: datetime) -> None:
                                                    last_executed_at=at)
 
 
-def _version_run(workflow: Workflow, request: ExecuteRequest,
-                 plan: RunPlan) -> WorkflowVersion | None:
-    """The version an execution records: the pinned one, else the latest (the current graph),
-    none for a graph sent with the request."""
+def _version_run(workflow: Workflow, request: ExecuteRequest, plan: RunPlan) -> int | None:
+    """The id of the version an execution records: the pinned one, else the latest (the
+    current graph), none for a graph sent with the request."""
     if plan.overridden:
         return None
-    return request.version or workflow_version_latest(workflow)
+    if request.version is not None:
+        return request.version.pk
+    return workflow_version_latest_id(workflow)
 
 
 # --- Credits: what a run is expected to cost -------------------------------------------------

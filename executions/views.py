@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 from wireflow_site.errors import NotFound, render_error
 from workflows.schemas import storable_json_problem
 
-from .engine.nodectx import read_hook_token
+from .engine.nodectx import note_webhook_arrived, read_hook_token
 from .services import provider_hook_received
 
 
@@ -22,6 +22,7 @@ def provider_hook(request: HttpRequest, token: str) -> JsonResponse:
         return render_error(NotFound("Webhook not found"))
     run_id, attempt = parsed
     provider_hook_received(run_id, attempt, _json_object(request.body))
+    note_webhook_arrived()
     return JsonResponse({"ok": True})
 
 

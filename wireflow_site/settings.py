@@ -366,4 +366,7 @@ LOGGING = {
                     "filters": ["request_id"]},
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # httpx logs every request at INFO, full URL included: a provider call's URL carries the
+    # signed webhook token, which is a capability, and a line per call costs a busy worker.
+    "loggers": {"httpx": {"level": "WARNING"}},
 }

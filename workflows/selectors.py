@@ -3,13 +3,13 @@
 import re
 import uuid
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
-from accounts.models import Team, User
+from accounts.models import Membership, Team, User
 from accounts.permissions import Action, readable_one, role_may
 from accounts.selectors import membership_role
 
-from .models import Workflow, WorkflowVersion
+from .models import Workflow
 
 _WEBHOOK_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -25,6 +25,18 @@ def workflow_get_for_user(user: User, workflow_id: str | uuid.UUID, *,
                         not_found="Workflow not found")
 
 
+def workflow_get_with_role(user: User, workflow_id: str | uuid.UUID, *,
+                           team: Team | None = None) -> tuple[Workflow, str | None]:
+    """workflow_get_for_user, with the user's role in the workflow's team read in the same
+    statement (an execute needs both: one round trip fewer on the hottest write)."""
+    role = Membership.objects.filter(team=OuterRef("team_id"), user=user).values("role")[:1]
+    workflow = readable_one(Workflow.objects.select_related("team")
+                            .annotate(caller_role=Subquery(role)),
+                            user, workflow_id, team=team, not_found="Workflow not found")
+    found = getattr(workflow, "caller_role", None)
+    return workflow, found if isinstance(found, str) else None
+
+
 def workflows_for_team(team: Team, *, is_active: bool | None = None) -> QuerySet[Workflow]:
     """The team's workflows, most recently updated first."""
     found = Workflow.objects.filter(team=team)
@@ -38,8 +50,9 @@ def workflow_list(team: Team, *, is_active: bool | None = None, limit: int = 100
     return list(workflows_for_team(team, is_active=is_active)[offset:offset + limit])
 
 
-def workflow_version_latest(workflow: Workflow) -> WorkflowVersion | None:
-    return workflow.versions.order_by("-version").first()
+def workflow_version_latest_id(workflow: Workflow) -> int | None:
+    """The latest version's id alone: an execute records it without reading its graph."""
+    return workflow.versions.order_by("-version").values_list("pk", flat=True).first()
 
 
 def user_can_modify(user: User, team: Team) -> bool:

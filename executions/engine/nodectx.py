@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
+from django.core.cache import cache
 from pydantic import ValidationError
 
 from executions.executors import executor_for
@@ -155,6 +156,23 @@ def webhook_url(run: NodeRun) -> str:
     return f"{settings.SITE_URL}/hooks/provider/{token}/"
 
 
+# Set by every completion webhook that reaches the site over HTTP: while it is there, the
+# provider's callbacks are known to arrive, and safety-net polls can be rare (retry.poll_delay).
+WEBHOOKS_ARRIVE_KEY = "wireflow:webhooks-arrive"
+WEBHOOKS_ARRIVE_SECONDS = 3600
+
+
+def note_webhook_arrived() -> None:
+    cache.set(WEBHOOKS_ARRIVE_KEY, 1, WEBHOOKS_ARRIVE_SECONDS)
+
+
+def webhooks_arrive() -> bool:
+    """Whether a provider's completion webhook reached the site within the past hour. A site
+    whose SITE_URL the providers cannot reach never sets it, and keeps polling every job at the
+    shorter safety-net interval."""
+    return cache.get(WEBHOOKS_ARRIVE_KEY) is not None
+
+
 def read_hook_token(token: str) -> tuple[int, int] | None:
     try:
         data = signing.loads(token, salt=HOOK_SALT, max_age=7 * 24 * 3600)
@@ -167,4 +185,4 @@ def read_hook_token(token: str) -> tuple[int, int] | None:
 
 
 __all__ = ["Executor", "Flags", "NodeInput", "cached_result", "common_flags", "prepare",
-           "read_hook_token", "webhook_url"]
+           "note_webhook_arrived", "read_hook_token", "webhook_url", "webhooks_arrive"]

@@ -45,7 +45,14 @@ from . import limits, state
 from .contracts import NodeFailure, NodeResult, inline, remote
 from .heartbeat import CallTimedOut, Heartbeat
 from .limits import input_problem
-from .nodectx import NodeInput, cached_result, job_credentials, prepare, webhook_url
+from .nodectx import (
+    NodeInput,
+    cached_result,
+    job_credentials,
+    prepare,
+    webhook_url,
+    webhooks_arrive,
+)
 from .pricing import cost_bound, line_item
 from .recorder import DeadlinePassed, Recorder
 from .remote import (
@@ -158,6 +165,7 @@ class Runner(Recorder):
         # Pure nodes run but not yet recorded: (run, its status and attempt before, fields).
         self._pure: list[tuple[NodeRun, str, int, dict[str, Any]]] = []
         self._pure_off = False
+        self._webhooks_arrive: bool | None = None  # read once per pass, when a job needs it
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -174,6 +182,7 @@ class Runner(Recorder):
                 self.stop(ExecutionStatus.FAILED, "Execution exceeded its deadline")
             if self.finished:
                 return None
+            terminal_before = self._terminal_count()
             changed = self.inline_wave()
             if not self.finished:
                 changed = self.remote_round() or changed
@@ -183,7 +192,7 @@ class Runner(Recorder):
                 return None
             if self._out_of_time():
                 return timezone.now()  # the rest in a fresh task: none meets its time limit
-            if not changed:
+            if not changed or not self._more_now(terminal_before):
                 break
         return self._next_wake()
 
@@ -197,6 +206,20 @@ class Runner(Recorder):
         if fresh:
             return self.ex.cancel_requested
         return bool(Execution.objects.filter(pk=self.ex.pk, cancel_requested=True).exists())
+
+    def _terminal_count(self) -> int:
+        return sum(run.status in dataflow.TERMINAL for run in self.runs.values())
+
+    def _more_now(self, terminal_before: int) -> bool:
+        """Whether another round could do more at once: a node ended (its dependents may be
+        ready now), or a running one is due already (a retry without delay, a result that
+        was delivered while it was being submitted). A round that only submitted jobs or
+        recorded their progress makes nothing else ready: the pass ends there."""
+        if self._terminal_count() != terminal_before:
+            return True
+        now = timezone.now()
+        return any(run.status == NodeStatus.RUNNING and run.phase != NodePhase.SUBMITTING
+                   and is_due(run, now) for run in self.runs.values())
 
     def _all_terminal(self) -> bool:
         return all(run.status in dataflow.TERMINAL for run in self.runs.values())
@@ -573,7 +596,7 @@ class Runner(Recorder):
     def _submitted(self, run: NodeRun, job: Any) -> bool:
         # A fast provider may have called back already; keep what it delivered.
         delivered = delivery_of(run.pk)
-        delay = 0.0 if delivered else poll_delay(0, webhook=job.webhook)
+        delay = 0.0 if delivered else self._poll_delay(0, job.webhook)
         won = state.node_transition(run, phase=NodePhase.SUBMITTED, request_id=job.request_id,
                                     remote={**job.urls, "webhook": job.webhook, **delivered},
                                     polls=0,
@@ -582,12 +605,17 @@ class Runner(Recorder):
             self.events.add("node", node_state(run))
         return won
 
+    def _poll_delay(self, polls: int, webhook: bool) -> float:
+        if webhook and self._webhooks_arrive is None:
+            self._webhooks_arrive = webhooks_arrive()
+        return poll_delay(polls, webhook=webhook, webhooks_arrive=bool(self._webhooks_arrive))
+
     def _progress(self, run: NodeRun, status: Any) -> bool:
         moved = status.progress is not None and status.progress != run.progress
         won = state.node_transition(
             run, polls=run.polls + 1, progress=status.progress, logs=status.logs[-20:],
             next_check_at=timezone.now() + timedelta(
-                seconds=poll_delay(run.polls + 1, webhook=bool(run.remote.get("webhook")))))
+                seconds=self._poll_delay(run.polls + 1, bool(run.remote.get("webhook")))))
         if won and moved:
             self.events.add("node", node_state(run))
         return won

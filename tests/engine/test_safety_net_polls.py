@@ -1,0 +1,112 @@
+"""Safety-net polls of jobs a provider will call back on (engine/retry.poll_delay): every 10 s
+while no webhook has been seen reaching the site; once one has (within the past hour), only
+every minute or two, so that a job waiting on its webhook costs a submit and a result."""
+
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+from django.core import signing
+from django.core.cache import cache
+from django.test import Client
+from django.utils import timezone
+
+from executions.engine.nodectx import (
+    HOOK_SALT,
+    WEBHOOKS_ARRIVE_KEY,
+    webhook_url,
+    webhooks_arrive,
+)
+from executions.engine.retry import poll_delay
+from executions.engine.runner import advance
+from executions.models import NodePhase, NodeRun
+from tests.conftest import ApiClient
+
+from .helpers import create_workflow, execute, node
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _no_webhook_seen() -> Iterator[None]:
+    cache.delete(WEBHOOKS_ARRIVE_KEY)
+    yield
+    cache.delete(WEBHOOKS_ARRIVE_KEY)
+
+
+def submitted(api: ApiClient) -> tuple[NodeRun, datetime, datetime]:
+    """A job that never finishes, submitted by one pass; the pass's start and end."""
+    workflow = create_workflow(api, [node("g", "generate:flux_2", prompt="a fox [sim hang]")], [])
+    execution_id = execute(api, workflow)
+    before = timezone.now()
+    advance(execution_id)
+    after = timezone.now()
+    run = NodeRun.objects.get(execution_id=execution_id)
+    assert run.phase == NodePhase.SUBMITTED and run.remote["webhook"] is True
+    return run, before, after
+
+
+def next_poll_within(run: NodeRun, before: datetime, after: datetime) -> tuple[float, float]:
+    assert run.next_check_at is not None
+    return ((run.next_check_at - after).total_seconds(),
+            (run.next_check_at - before).total_seconds())
+
+
+def hook_token(run_id: int) -> str:
+    return signing.dumps({"run": run_id, "attempt": 1}, salt=HOOK_SALT, compress=True)
+
+
+def test_until_a_webhook_arrives_a_waiting_job_is_polled_after_10_s(
+        sent: list[str], sim_site: str, api: ApiClient) -> None:
+    run, before, after = submitted(api)
+    low, high = next_poll_within(run, before, after)
+    assert low <= 10 <= high
+
+
+def test_once_webhooks_arrive_a_waiting_job_is_polled_after_a_minute(
+        sent: list[str], sim_site: str, api: ApiClient) -> None:
+    # A delivery for a run long gone still proves that the provider's callbacks reach us.
+    response = Client().post(f"/hooks/provider/{hook_token(10**9)}/", data="{}",
+                             content_type="application/json")
+    assert response.status_code == 200 and webhooks_arrive()
+    run, before, after = submitted(api)
+    low, high = next_poll_within(run, before, after)
+    assert low <= 60 <= high
+
+
+def test_a_webhook_with_a_bad_token_proves_nothing(sent: list[str], sim_site: str,
+                                                   api: ApiClient) -> None:
+    for token in ("not-a-token", hook_token(1)[:-2] + "xx"):
+        response = Client().post(f"/hooks/provider/{token}/", data="{}",
+                                 content_type="application/json")
+        assert response.status_code == 404
+    assert not webhooks_arrive()
+    run, before, after = submitted(api)
+    assert next_poll_within(run, before, after)[0] <= 10
+
+
+def test_the_providers_own_webhook_sets_the_mark_and_brings_the_result(
+        sent: list[str], sim_site: str, api: ApiClient) -> None:
+    run, _, _ = submitted(api)
+    response = Client().post("/" + webhook_url(run).split("/", 3)[3],
+                             data={"request_id": run.request_id, "status": "OK"},
+                             content_type="application/json")
+    assert response.status_code == 200 and webhooks_arrive()
+    run.refresh_from_db()
+    assert run.remote["delivered"]["request_id"] == run.request_id
+    assert run.next_check_at is not None and run.next_check_at <= timezone.now()
+
+
+@pytest.mark.parametrize("webhooks_arrive_", [False, True])
+def test_safety_net_polls_grow_to_a_cap_and_never_come_sooner_than_without_a_webhook(
+        webhooks_arrive_: bool) -> None:
+    delays = [poll_delay(polls, webhook=True, webhooks_arrive=webhooks_arrive_)
+              for polls in range(30)]
+    assert delays == sorted(delays)
+    assert delays[-1] == (120.0 if webhooks_arrive_ else 30.0)
+    plain = [poll_delay(polls) for polls in range(30)]
+    assert all(hooked >= without for hooked, without in zip(delays, plain, strict=True))
+    assert plain[-1] == 5.0
+    # Without a webhook on the job, whether webhooks arrive changes nothing.
+    assert [poll_delay(polls, webhooks_arrive=True) for polls in range(30)] == plain
+    assert delays[0] == (60.0 if webhooks_arrive_ else 10.0)
