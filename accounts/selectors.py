@@ -1,11 +1,12 @@
 """Reads for people, teams and API keys. Every lookup is scoped to the caller's teams."""
 
 import functools
-from collections.abc import Sequence
-from typing import Any, cast
+from typing import cast
 
 from django.db import connection
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
+
+from wireflow_site.rows import columns, instances
 
 from . import keys
 from .models import ApiKey, Membership, Team, User
@@ -92,50 +93,19 @@ def api_key_find(secret: str) -> ApiKey | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    api_key, team, user = _instances(row, (ApiKey, Team, User))
+    api_key, team, user = instances(row, (ApiKey, Team, User))
     ApiKey._meta.get_field("team").set_cached_value(api_key, team)
     ApiKey._meta.get_field("user").set_cached_value(api_key, user)
-    return cast(ApiKey, api_key)  # _instances made it from the row, in that order
-
-
-def _instances(row: Sequence[Any], models: Sequence[type[Model]]) -> list[Any]:
-    """Model instances from one row holding each model's concrete columns in turn, each value
-    passed through its field's database converters (JSON, booleans and dates on SQLite...)."""
-    instances, start = [], 0
-    for model in models:
-        names, converters = _reading(model)
-        values = list(row[start:start + len(names)])
-        for index, convert, expression in converters:
-            values[index] = convert(values[index], expression, connection)
-        instances.append(model.from_db(connection.alias, names, values))
-        start += len(names)
-    return instances
-
-
-@functools.cache
-def _reading(model: type[Model]) -> tuple[list[str], list[tuple[int, Any, Any]]]:
-    """A model's column names, and the converters its columns need, worked out once."""
-    fields = model._meta.concrete_fields
-    converters = []
-    for index, field in enumerate(fields):
-        expression = field.get_col(model._meta.db_table)
-        for convert in (connection.ops.get_db_converters(expression)
-                        + field.get_db_converters(connection)):  # type: ignore[attr-defined]
-            converters.append((index, convert, expression))
-    return [f.attname for f in fields], converters
+    return cast(ApiKey, api_key)  # instances() made it from the row, in that order
 
 
 @functools.cache
 def _live_key_sql() -> str:
     quote = connection.ops.quote_name
-
-    def columns(alias: str, model: type[Model]) -> str:
-        return ", ".join(f"{alias}.{quote(f.column)}" for f in model._meta.concrete_fields)
-
     key, team, user = (quote(m._meta.db_table) for m in (ApiKey, Team, User))
     member = quote(Membership._meta.db_table)
     # Names from the models' metadata, quoted; the values are parameters.
-    sql = (f"SELECT {columns('k', ApiKey)}, {columns('t', Team)}, {columns('u', User)} "  # noqa: S608
+    sql = (f"SELECT {columns(ApiKey, 'k')}, {columns(Team, 't')}, {columns(User, 'u')} "  # noqa: S608
            f"FROM {key} k JOIN {team} t ON t.id = k.team_id JOIN {user} u ON u.id = k.user_id "
            "WHERE k.key_hash = %s AND k.revoked_at IS NULL AND u.is_active = %s "
            f"AND EXISTS (SELECT 1 FROM {member} m WHERE m.team_id = k.team_id "

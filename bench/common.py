@@ -4,11 +4,13 @@ results table. Every figure is printed beside a baseline measured in the same ru
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import math
 import os
 import platform
+import signal
 import socket
 import statistics
 import subprocess
@@ -50,6 +52,12 @@ class Result:
     def __post_init__(self) -> None:
         if self.ratio is None and self.figure is not None and self.baseline:
             self.ratio = round(self.figure / self.baseline, 3)
+
+
+def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
+    """Signal the process group `process` leads (started with start_new_session)."""
+    with contextlib.suppress(ProcessLookupError):  # the group has already gone
+        os.killpg(process.pid, signum)
 
 
 def free_port() -> int:
@@ -111,19 +119,22 @@ class Site:
         self.processes.append(subprocess.Popen(
             [str(BIN / "uvicorn"), "wireflow_site.asgi:application", "--host", "127.0.0.1",
              "--port", str(port), "--workers", str(self.web_workers), "--log-level", "warning"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT))
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True))
         sim_log = (ROOT / "var" / "bench-simulators.log").open("w")
         self.processes.append(subprocess.Popen(
             [str(BIN / "uvicorn"), "wireflow_site.asgi:application", "--host", "127.0.0.1",
              "--port", str(sim_port), "--log-level", "warning"],
-            cwd=ROOT, env=self.env, stdout=sim_log, stderr=subprocess.STDOUT))
+            cwd=ROOT, env=self.env, stdout=sim_log, stderr=subprocess.STDOUT,
+            start_new_session=True))
         worker_log = (ROOT / "var" / "bench-worker.log").open("w")
         self.processes.append(subprocess.Popen(
             [str(BIN / "celery"), "-A", "wireflow_site", "worker", "-B", "--loglevel", "WARNING",
              "--concurrency", str(self.celery_concurrency), "--without-gossip",
              "--without-mingle", "--without-heartbeat",
              "--schedule", str(ROOT / "var" / "bench-beat-schedule")],
-            cwd=ROOT, env=self.env, stdout=worker_log, stderr=subprocess.STDOUT))
+            cwd=ROOT, env=self.env, stdout=worker_log, stderr=subprocess.STDOUT,
+            start_new_session=True))
         try:
             self._wait_until_up()
         except BaseException:  # interrupted or never up: leave no server behind
@@ -132,13 +143,16 @@ class Site:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        # Each server leads a process group of its own (uvicorn's workers, Celery's pool and
+        # beat): the whole group goes, so that no child outlives a parent killed mid-shutdown
+        # and goes on holding memory and connections through the next benchmarks.
         for process in self.processes:
-            process.terminate()
+            _signal_group(process, signal.SIGTERM)
         for process in self.processes:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            _signal_group(process, signal.SIGKILL)
+            process.wait()
 
     def _manage(self, *args: str, check: bool = True) -> str:
         done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env,

@@ -161,10 +161,10 @@ def execution_start(workflow: Workflow, user: User | None, request: ExecuteReque
     credits_reserve(workflow.team_id, execution.pk,
                     [item for item in line_items(plan, team_id=workflow.team_id)
                      if item.node_id not in request.carried])
+    dispatch.advance_later(str(execution.pk))  # on commit, first: the run starts at once
     # Counted once committed, in a statement of its own: inside this transaction the UPDATE
     # would hold the workflow's row lock until commit and queue every concurrent execute of it.
     transaction.on_commit(partial(_count_execution, workflow.pk, now))
-    dispatch.advance_later(str(execution.pk))
     return execution
 
 

@@ -9,7 +9,7 @@ from accounts.models import Membership, Team, User
 from accounts.permissions import Action, readable_one, role_may
 from accounts.selectors import membership_role
 
-from .models import Workflow
+from .models import Workflow, WorkflowVersion
 
 _WEBHOOK_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -27,11 +27,15 @@ def workflow_get_for_user(user: User, workflow_id: str | uuid.UUID, *,
 
 def workflow_get_with_role(user: User, workflow_id: str | uuid.UUID, *,
                            team: Team | None = None) -> tuple[Workflow, str | None]:
-    """workflow_get_for_user, with the user's role in the workflow's team read in the same
-    statement (an execute needs both: one round trip fewer on the hottest write)."""
+    """workflow_get_for_user, with the user's role in the workflow's team and the id of its
+    latest version read in the same statement (an execute needs all three: two round trips
+    fewer on the hottest write, and the version read with the graph it holds)."""
     role = Membership.objects.filter(team=OuterRef("team_id"), user=user).values("role")[:1]
+    latest = (WorkflowVersion.objects.filter(workflow=OuterRef("pk")).order_by("-version")
+              .values("pk")[:1])
     workflow = readable_one(Workflow.objects.select_related("team")
-                            .annotate(caller_role=Subquery(role)),
+                            .annotate(caller_role=Subquery(role),
+                                      read_latest_version_id=Subquery(latest)),
                             user, workflow_id, team=team, not_found="Workflow not found")
     found = getattr(workflow, "caller_role", None)
     return workflow, found if isinstance(found, str) else None
@@ -51,7 +55,11 @@ def workflow_list(team: Team, *, is_active: bool | None = None, limit: int = 100
 
 
 def workflow_version_latest_id(workflow: Workflow) -> int | None:
-    """The latest version's id alone: an execute records it without reading its graph."""
+    """The latest version's id alone (an execute records it without reading its graph): as
+    read with the workflow by workflow_get_with_role, else asked for."""
+    if hasattr(workflow, "read_latest_version_id"):
+        read = workflow.read_latest_version_id
+        return read if isinstance(read, int) else None
     return workflow.versions.order_by("-version").values_list("pk", flat=True).first()
 
 

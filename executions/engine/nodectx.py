@@ -3,6 +3,7 @@ with connected inputs and validated, run inputs applied to input nodes, the cach
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -162,8 +163,19 @@ WEBHOOKS_ARRIVE_KEY = "wireflow:webhooks-arrive"
 WEBHOOKS_ARRIVE_SECONDS = 3600
 
 
+_noted_at: float | None = None  # when this process last renewed the mark (time.monotonic)
+NOTE_EVERY_SECONDS = 60.0
+
+
 def note_webhook_arrived() -> None:
+    """Renew the mark, at most once a minute per process: a burst of deliveries costs one
+    cache write, not one each."""
+    global _noted_at
+    now = time.monotonic()
+    if _noted_at is not None and now - _noted_at < NOTE_EVERY_SECONDS:
+        return
     cache.set(WEBHOOKS_ARRIVE_KEY, 1, WEBHOOKS_ARRIVE_SECONDS)
+    _noted_at = now
 
 
 def webhooks_arrive() -> bool:

@@ -81,7 +81,8 @@ def advance(execution_id: str) -> None:
     and returns; the holder runs another pass before it lets go. So N provider webhooks that
     arrive together cost a pass or two, not N tasks backing off and retrying."""
     owner = uuid.uuid4().hex
-    if not _take_lease(execution_id, owner):
+    taken: Execution | None = _take_lease(execution_id, owner)
+    if taken is None:
         return
     heartbeat = Heartbeat(execution_id, owner)
     started = time.monotonic()
@@ -89,7 +90,8 @@ def advance(execution_id: str) -> None:
     while True:
         released, ended = True, False
         try:
-            ended, wake_at = _advance(execution_id, heartbeat)
+            ended, wake_at = _advance(execution_id, heartbeat, taken)
+            taken = None  # a further pass reads the execution afresh
         finally:
             # If the database is gone this fails too: the lease then expires and the sweeper
             # re-advances the execution once it is back. An execution that ended let go of
@@ -107,25 +109,29 @@ def advance(execution_id: str) -> None:
         dispatch.advance_later(execution_id, delay)
 
 
-def _take_lease(execution_id: str, owner: str) -> bool:
-    """The lease, or a wake-up left for its live holder. Each try is one conditional write;
-    between two failed ones the lease changed hands, so a few tries settle it."""
+def _take_lease(execution_id: str, owner: str) -> Execution | None:
+    """The lease and the execution as it then is, or None: a wake-up was left for its live
+    holder (or it ended). Each try is one conditional write; between two failed ones the
+    lease changed hands, so a few tries settle it."""
     for _ in range(5):
-        if state.acquire_lease(execution_id, owner):
-            return True
+        taken = state.acquire_lease(execution_id, owner)
+        if taken is not None:
+            return taken
         if state.request_wake(execution_id):
-            return False  # the holder runs another pass before it lets go
+            return None  # the holder runs another pass before it lets go
         if state.lease_holder(execution_id) is None:
-            return False  # ended meanwhile
+            return None  # ended meanwhile
     dispatch.advance_later(execution_id, 0.05)  # a busy moment: look again shortly
-    return False
+    return None
 
 
-def _advance(execution_id: str, heartbeat: Heartbeat) -> tuple[bool, datetime | None]:
-    """Run a pass: (whether it ended the execution, when to wake it next). Whatever goes
-    wrong, the execution ends up terminal or due again."""
+def _advance(execution_id: str, heartbeat: Heartbeat,
+             execution: Execution | None = None) -> tuple[bool, datetime | None]:
+    """Run a pass over `execution` (read afresh when not given): (whether it ended the
+    execution, when to wake it next). Whatever goes wrong, the execution ends up terminal or
+    due again."""
     try:
-        runner = Runner(Execution.objects.get(pk=execution_id), heartbeat)
+        runner = Runner(execution or Execution.objects.get(pk=execution_id), heartbeat)
         wake_at = runner.run()
         return runner.finished, wake_at
     except Execution.DoesNotExist:

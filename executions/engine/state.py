@@ -2,31 +2,64 @@
 worker) changes nothing and backs off."""
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.credits import credits_release_execution
 from executions.models import Execution, ExecutionStatus, NodePhase, NodeRun, NodeStatus
+from wireflow_site.rows import columns, instances
 
 
 def lease_seconds() -> float:
     return float(getattr(settings, "ENGINE_LEASE_SECONDS", 15))
 
 
-def acquire_lease(execution_id: str, owner: str) -> bool:
-    """Take the lease when it is free or expired. Whatever wake-up was left for a previous
-    holder is this pass's to see: it starts by reading everything."""
+def acquire_lease(execution_id: str, owner: str) -> Execution | None:
+    """Take the lease when it is free or expired, and read the execution as it then is (one
+    statement where the database returns rows from an UPDATE); None when it was not free.
+    Whatever wake-up was left for a previous holder is this pass's to see: it starts by
+    reading everything."""
     now = timezone.now()
+    expires = now + timedelta(seconds=lease_seconds())
+    if connection.features.can_return_columns_from_insert:
+        return _lease_returning(execution_id, owner, now, expires)
     won = (Execution.objects
            .filter(pk=execution_id, status=ExecutionStatus.RUNNING)
            .filter(Q(lease_owner="") | Q(lease_expires_at__lt=now))
-           .update(lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_seconds()),
-                   wake_requested=False))
-    return won == 1
+           .update(lease_owner=owner, lease_expires_at=expires, wake_requested=False))
+    return Execution.objects.filter(pk=execution_id).first() if won else None
+
+
+def _lease_returning(execution_id: str, owner: str, now: datetime,
+                     expires: datetime) -> Execution | None:
+    meta = Execution._meta
+    quote = connection.ops.quote_name
+
+    def field(name: str) -> Any:
+        return meta.get_field(name)
+
+    def col(name: str) -> str:
+        return quote(field(name).column)
+
+    def prep(name: str, value: Any) -> Any:
+        return field(name).get_db_prep_value(value, connection)
+
+    # Only our own table and column names are interpolated; every value is a parameter.
+    sql = (f"UPDATE {quote(meta.db_table)} SET {col('lease_owner')} = %s, "  # noqa: S608
+           f"{col('lease_expires_at')} = %s, {col('wake_requested')} = %s "
+           f"WHERE {col('id')} = %s AND {col('status')} = %s "
+           f"AND ({col('lease_owner')} = %s OR {col('lease_expires_at')} < %s) "
+           f"RETURNING {columns(Execution)}")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [owner, prep("lease_expires_at", expires),
+                             prep("wake_requested", False), prep("id", execution_id),
+                             ExecutionStatus.RUNNING, "", prep("lease_expires_at", now)])
+        row = cursor.fetchone()
+    return None if row is None else cast(Execution, instances(row, [Execution])[0])
 
 
 def request_wake(execution_id: str) -> bool:

@@ -98,9 +98,9 @@ def test_a_cancel_arriving_mid_pass_is_seen_by_the_holders_next_pass(
     passes: list[int] = []
     real = runner._advance
 
-    def pass_with_a_cancel_arriving(execution_id: str, heartbeat: Any) -> Any:
+    def pass_with_a_cancel_arriving(execution_id: str, heartbeat: Any, *taken: Any) -> Any:
         passes.append(1)
-        wake_at = real(execution_id, heartbeat)
+        wake_at = real(execution_id, heartbeat, *taken)
         if len(passes) == 1:  # the cancel arrives after this pass looked, before it lets go
             assert api.post(f"/workflows/executions/{execution_id}/cancel").status_code == 202
             advance(execution_id)  # its wake-up (sent after commit): leaves a mark
@@ -111,3 +111,18 @@ def test_a_cancel_arriving_mid_pass_is_seen_by_the_holders_next_pass(
     advance(execution_id)
     assert len(passes) == 2
     assert row(execution_id).status == ExecutionStatus.CANCELLED
+
+
+def test_taking_the_lease_reads_the_execution_as_the_orm_would(sent: list[str],
+                                                                api: ApiClient) -> None:
+    """One statement takes the lease and returns the row: every field as a fresh read gives
+    it (JSON, dates, ids and booleans through their converters), the lease already written."""
+    execution_id = running(api)
+    taken = state.acquire_lease(execution_id, "holder")
+    assert taken is not None
+    fresh = row(execution_id)
+    for field in Execution._meta.concrete_fields:
+        assert getattr(taken, field.attname) == getattr(fresh, field.attname), field.name
+    assert taken.lease_owner == "holder" and not taken.wake_requested
+    assert taken.lease_expires_at is not None and taken.lease_expires_at > timezone.now()
+    assert state.acquire_lease(execution_id, "another") is None  # held: nothing returned

@@ -30,7 +30,7 @@ def test_a_pass_that_only_submits_a_job_reads_its_nodes_once_and_ends(
     # The claim and the submission's record: a transaction each, no savepoint in them.
     assert sum(sql.startswith("COMMIT") for sql in statements) == 2, statements
     assert not [sql for sql in statements if sql.startswith("SAVEPOINT")], statements
-    assert len(statements) <= 16, statements
+    assert len(statements) <= 15, statements
     execution = Execution.objects.get(pk=execution_id)
     assert execution.lease_owner == "" and execution.wake_at == run.next_check_at
 

@@ -4,6 +4,7 @@ every minute or two, so that a job waiting on its webhook costs a submit and a r
 
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 import pytest
 from django.core import signing
@@ -11,6 +12,7 @@ from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
+from executions.engine import nodectx
 from executions.engine.nodectx import (
     HOOK_SALT,
     WEBHOOKS_ARRIVE_KEY,
@@ -28,8 +30,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def _no_webhook_seen() -> Iterator[None]:
+def _no_webhook_seen(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     cache.delete(WEBHOOKS_ARRIVE_KEY)
+    monkeypatch.setattr(nodectx, "_noted_at", None)  # nor renewed lately by this process
     yield
     cache.delete(WEBHOOKS_ARRIVE_KEY)
 
@@ -95,6 +98,22 @@ def test_the_providers_own_webhook_sets_the_mark_and_brings_the_result(
     run.refresh_from_db()
     assert run.remote["delivered"]["request_id"] == run.request_id
     assert run.next_check_at is not None and run.next_check_at <= timezone.now()
+
+
+def test_a_burst_of_webhooks_renews_the_mark_once(sent: list[str], sim_site: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    writes: list[str] = []
+    real_set = cache.set
+
+    def counted_set(key: str, *args: Any, **kwargs: Any) -> Any:
+        writes.append(key)
+        return real_set(key, *args, **kwargs)
+
+    monkeypatch.setattr(cache, "set", counted_set)
+    for run_id in range(10**9, 10**9 + 20):
+        assert Client().post(f"/hooks/provider/{hook_token(run_id)}/", data="{}",
+                             content_type="application/json").status_code == 200
+    assert writes.count(WEBHOOKS_ARRIVE_KEY) == 1 and webhooks_arrive()
 
 
 @pytest.mark.parametrize("webhooks_arrive_", [False, True])

@@ -1,0 +1,43 @@
+"""Model instances from rows read by hand-written SQL, as the ORM would make them."""
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import connection
+from django.db.models import Model
+
+
+def instances(row: Sequence[Any], models: Sequence[type[Model]]) -> list[Any]:
+    """Model instances from one row holding each model's concrete columns in turn (in
+    `columns(model)`'s order), each value passed through its field's database converters
+    (JSON, booleans and dates on SQLite...)."""
+    made, start = [], 0
+    for model in models:
+        names, converters = _reading(model)
+        values = list(row[start:start + len(names)])
+        for index, convert, expression in converters:
+            values[index] = convert(values[index], expression, connection)
+        made.append(model.from_db(connection.alias, names, values))
+        start += len(names)
+    return made
+
+
+def columns(model: type[Model], alias: str = "") -> str:
+    """The model's concrete columns, quoted, in the order `instances` reads them."""
+    quote = connection.ops.quote_name
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(f"{prefix}{quote(f.column)}" for f in model._meta.concrete_fields)
+
+
+@functools.cache
+def _reading(model: type[Model]) -> tuple[list[str], list[tuple[int, Any, Any]]]:
+    """A model's attribute names, and the converters its columns need, worked out once."""
+    fields = model._meta.concrete_fields
+    converters = []
+    for index, field in enumerate(fields):
+        expression = field.get_col(model._meta.db_table)
+        for convert in (connection.ops.get_db_converters(expression)
+                        + field.get_db_converters(connection)):  # type: ignore[attr-defined]
+            converters.append((index, convert, expression))
+    return [f.attname for f in fields], converters
