@@ -229,8 +229,13 @@ def batch_sweep() -> int:
     batches. Run with the periodic sweep. Returns how many rows it started."""
     ended = (BatchRow.objects.filter(status=RowStatus.RUNNING)
              .exclude(execution__status=ExecutionStatus.RUNNING)
-             .values_list("pk", flat=True)[:1000])
-    _settle_rows(list(ended))
+             .values_list("pk", "batch_id")[:1000])
+    settle: dict[str, list[int]] = {}
+    for row_id, batch_id in ended:
+        settle.setdefault(str(batch_id), []).append(row_id)
     running = (Batch.objects.filter(status=BatchStatus.RUNNING)
                .order_by("created_at").values_list("pk", flat=True)[:SWEEP_BATCHES])
-    return sum(batch_fill(str(batch_id)) for batch_id in running)
+    # Each batch's rows are settled under its lock, in the transaction that ends the batch
+    # when they were its last: nobody sees every row done while the batch says RUNNING.
+    batch_ids = dict.fromkeys([*settle, *(str(batch_id) for batch_id in running)])
+    return sum(batch_fill(batch_id, settle=settle.get(batch_id, ())) for batch_id in batch_ids)

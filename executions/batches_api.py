@@ -233,6 +233,10 @@ def _batch(request: HttpRequest, batch_id: str) -> Batch:
 
 def _batch_shape(batch: Batch, rows: list[Any], cursor: str | None) -> dict[str, Any]:
     counts = batch_selectors.batch_counts(batch)
+    # Read after the counts: a batch's last row and its end commit together, so a status read
+    # after them is never older than they are (read before, it could say RUNNING beside every
+    # row done).
+    batch.refresh_from_db(fields=["status", "finished_at"])
     outputs = batch_selectors.outputs_of(rows)
     return {
         "batchId": str(batch.pk), "workflowId": str(batch.workflow_id), "status": batch.status,

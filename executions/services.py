@@ -287,8 +287,13 @@ def provider_hook_received(run_id: int, attempt: int, body: dict[str, Any] | Non
         if body is not None and body.get("request_id", body.get("id")) in (None, run.request_id) \
                 or body is not None and not run.request_id:  # called back before we recorded it
             run.remote = {**run.remote, "delivered": body}
-        run.next_check_at = timezone.now()
+        now = timezone.now()
+        run.next_check_at = now
         run.save(update_fields=["remote", "next_check_at"])
+        # The execution is due now too: if the wake-up sent below is lost (a worker killed with
+        # it in hand), the sweeper finds it overdue within its grace, not at the next safety-net
+        # poll a minute or more away.
+        Execution.objects.filter(pk=run.execution_id, wake_at__gt=now).update(wake_at=now)
         dispatch.advance_later(str(run.execution_id))
 
 

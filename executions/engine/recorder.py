@@ -9,7 +9,7 @@ cancels remote jobs first, outside any transaction, then writes.
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -90,6 +90,46 @@ class Recorder:
         if self._stop_with is not None and not self.finished:
             status, error = self._stop_with
             self.stop(status, error)
+        return won
+
+    def guarded_batch(self, steps: Sequence[tuple[NodeRun, str, Callable[[], bool]]]) -> list[bool]:
+        """Several recording steps, each of its own node, in one transaction: one commit and
+        one write of their events, where one transaction each cost a round trip or three
+        apiece (a 100-way fan-out claims and records 100 nodes in a pass). If any step raises,
+        the whole batch is undone and each step runs again in `guarded`, so that a bad step
+        fails only its own node. A step that stops the execution (a failed node) ends the
+        batch, as it would end a loop of `guarded` steps: the later ones are not taken.
+        Whether each step taken won, in order (shorter than `steps` when the batch ended)."""
+        if self.finished or len(steps) < 2:
+            return self._guarded_each(steps)
+        won: list[bool] = []
+        try:
+            with transaction.atomic():
+                for _, _, step in steps:
+                    if self._stop_with is not None:
+                        break
+                    won.append(step())
+                self.events.flush()
+        except (LeaseLost, SoftTimeLimitExceeded):
+            raise  # not the nodes' doing: the pass ends and the execution is woken again
+        except Exception:
+            logger.warning("recording %d steps together in %s failed; one by one instead",
+                           len(steps), self.ex.pk, exc_info=True)
+            self._undo()
+            for run, _, _ in steps:
+                run.refresh_from_db()
+            return self._guarded_each(steps)
+        if self._stop_with is not None and not self.finished:
+            status, error = self._stop_with
+            self.stop(status, error)
+        return won
+
+    def _guarded_each(self, steps: Sequence[tuple[NodeRun, str, Callable[[], bool]]]) -> list[bool]:
+        won: list[bool] = []
+        for run, what, step in steps:
+            if self.finished:
+                break
+            won.append(self.guarded(run, what, step))
         return won
 
     def _undo(self) -> None:

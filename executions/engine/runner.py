@@ -23,8 +23,9 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, cast
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -395,6 +396,10 @@ class Runner(Recorder):
         self._commit_pure()  # what was run before this step is recorded before it
         return super().guarded(run, what, step)
 
+    def guarded_batch(self, steps: Sequence[tuple[NodeRun, str, Callable[[], bool]]]) -> list[bool]:
+        self._commit_pure()
+        return super().guarded_batch(steps)
+
     def _resume_inline(self, run: NodeRun) -> bool:
         """A RUNNING inline node: waiting to retry, or claimed by a runner that is gone (or
         still working on it: its claim is honoured until the deadline)."""
@@ -491,9 +496,12 @@ class Runner(Recorder):
         bounds = self._cost_bounds([(run, prepared) for run, prepared in to_submit
                                     if run.status == NodeStatus.PENDING and prepared.spec.credits
                                     and not prepared.billed_by_team])
-        claimed = [(run, prepared) for run, prepared in to_submit
-                   if not self.finished and self._claim_remote(run, prepared, bounds.get(run.pk))
-                   and run.phase == NodePhase.SUBMITTING]
+        starts = [(run, "the start", partial(self._start_remote, run, prepared,
+                                             bounds.get(run.pk)))
+                  for run, prepared in to_submit]
+        claimed = [(run, prepared) for (run, prepared), won
+                   in zip(to_submit, self.guarded_batch(starts), strict=False)
+                   if won and run.phase == NodePhase.SUBMITTING]
         if self.finished or not (claimed or to_check or expired):
             return changed or bool(claimed)
         return self._do_remote_io(claimed, to_check, expired) or changed or bool(claimed)
@@ -514,20 +522,18 @@ class Runner(Recorder):
                            else worst[done.run.pk] for done in measured})
         return bounds
 
-    def _claim_remote(self, run: NodeRun, prepared: NodeInput, bound: float | None) -> bool:
-        """Claim the node for submission; a priced one only once the execution's reservation
-        covers its cost bound, else it fails with the insufficient-credits error unsubmitted."""
-        def start() -> bool:
-            if bound is None:
-                return self.claim(run, prepared, NodePhase.SUBMITTING)
-            try:
-                credits_cover_node(self.ex.team_id, self.ex.pk,
-                                   line_item(self.graph, run.node_id), bound)
-            except InsufficientCredits as exc:
-                return self.fail_unstarted(run, str(exc))
-            return self.claim(run, prepared, NodePhase.SUBMITTING, credits_limit=bound)
-
-        return self.guarded(run, "the start", start)
+    def _start_remote(self, run: NodeRun, prepared: NodeInput, bound: float | None) -> bool:
+        """Claim the node for submission (a recording step: inside `guarded_batch`); a priced
+        one only once the execution's reservation covers its cost bound, else it fails with
+        the insufficient-credits error unsubmitted."""
+        if bound is None:
+            return self.claim(run, prepared, NodePhase.SUBMITTING)
+        try:
+            credits_cover_node(self.ex.team_id, self.ex.pk,
+                               line_item(self.graph, run.node_id), bound)
+        except InsufficientCredits as exc:
+            return self.fail_unstarted(run, str(exc))
+        return self.claim(run, prepared, NodePhase.SUBMITTING, credits_limit=bound)
 
     def _reuse_cached(self, run: NodeRun, prepared: NodeInput) -> bool:
         # Only the upstream nodes of a targetNodeId run reuse results, and never with force.
@@ -572,16 +578,9 @@ class Runner(Recorder):
         # was submitted in this batch, so that it cancels them too.
         results.sort(key=lambda done: done.failed)
         messages = {run.pk: message for run, message in expired}
-        changed = False
-        for done in results:
-            if self.finished:
-                break
-            changed = self._record_guarded(done, messages.get(done.run.pk, "")) or changed
-        return changed
-
-    def _record_guarded(self, done: Outcome, expiry: str) -> bool:
-        return self.guarded(done.run, "the provider's answer",
-                            lambda: self._record(done, expiry))
+        return any(self.guarded_batch([
+            (done.run, "the provider's answer",
+             partial(self._record, done, messages.get(done.run.pk, ""))) for done in results]))
 
     def _record(self, done: Outcome, expiry: str) -> bool:
         kind, run, value = done.kind, done.run, done.value

@@ -372,6 +372,26 @@ def test_a_key_without_the_execute_scope_cannot_start_a_batch(api_for: Callable[
 
 # --- Progress, cancel, results ------------------------------------------------------------
 
+def test_a_batch_ending_while_it_is_read_never_shows_every_row_done_and_running(
+        api: ApiClient, workflow_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The last row's end (and with it the batch's) may commit between the read of the batch
+    and that of its counts: the status is read after the counts, so it is never older."""
+    from executions import batch_selectors
+
+    batch_id = create_batch(api, workflow_id, fox_rows(1)).json()["batchId"]
+    [row] = BatchRow.objects.filter(batch_id=batch_id)
+    real_counts = batch_selectors.batch_counts
+
+    def counts_after_the_end(batch: Batch) -> dict[str, int | float]:
+        finish(str(row.execution_id), text="done")  # commits between the two reads
+        return real_counts(batch)
+
+    monkeypatch.setattr(batch_selectors, "batch_counts", counts_after_the_end)
+    body = api.get(f"/batches/{batch_id}").json()
+    assert (body["status"], body["completed"], body["running"]) == ("COMPLETED", 1, 0)
+    assert body["finishedAt"] is not None
+
+
 def test_the_batch_shows_its_progress_and_rows_with_outputs(api: ApiClient,
                                                             workflow_id: str) -> None:
     batch_id = create_batch(api, workflow_id, fox_rows(3), concurrency=2).json()["batchId"]

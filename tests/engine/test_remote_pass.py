@@ -2,12 +2,21 @@
 only submitted jobs makes nothing else ready, so the pass ends there (engine/runner.Runner.run);
 a round in which a node ended may have made others ready, so the pass goes on."""
 
+from typing import Any
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from executions.engine.runner import advance
-from executions.models import Execution, ExecutionStatus, NodePhase, NodeRun, NodeStatus
+from executions.engine.runner import Runner, advance
+from executions.models import (
+    Execution,
+    ExecutionEvent,
+    ExecutionStatus,
+    NodePhase,
+    NodeRun,
+    NodeStatus,
+)
 from tests.conftest import ApiClient
 
 from .helpers import create_workflow, edge, execute, node
@@ -49,3 +58,47 @@ def test_a_node_that_ends_in_a_round_lets_the_same_pass_go_on(
                     .values_list("node_id", "status"))
     assert statuses["g"] == NodeStatus.FAILED and statuses["o"] != NodeStatus.PENDING, statuses
     assert Execution.objects.get(pk=execution_id).status != ExecutionStatus.RUNNING
+
+
+def fan_out(api: ApiClient, count: int, **params: Any) -> str:
+    nodes = [node(f"g{i}", "generate:flux_2", prompt=f"fox {i} [sim hang]", **params)
+             for i in range(count)]
+    return execute(api, create_workflow(api, nodes, []))
+
+
+def test_a_fan_out_is_claimed_in_one_transaction_and_recorded_in_another(
+        sent: list[str], sim_site: str, api: ApiClient) -> None:
+    execution_id = fan_out(api, 5)
+    with CaptureQueriesContext(connection) as queries:
+        advance(execution_id)
+    statements = [query["sql"] for query in queries.captured_queries]
+    runs = list(NodeRun.objects.filter(execution_id=execution_id))
+    assert {(run.phase, bool(run.request_id)) for run in runs} == {(NodePhase.SUBMITTED, True)}
+    assert sum(sql.startswith("COMMIT") for sql in statements) == 2, statements
+    assert not [sql for sql in statements if sql.startswith("SAVEPOINT")], statements
+    # Each node's two transitions are events, numbered without a gap.
+    events = list(ExecutionEvent.objects.filter(execution_id=execution_id).order_by("seq"))
+    assert [event.seq for event in events] == list(range(1, 11))
+    assert sorted(event.payload["nodeId"] for event in events) == sorted(
+        [f"g{i}" for i in range(5)] * 2)
+
+
+def test_a_record_that_cannot_be_written_fails_only_its_own_node(
+        sent: list[str], sim_site: str, api: ApiClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = Runner._submitted
+
+    def submitted(self: Runner, run: NodeRun, job: Any) -> bool:
+        if run.node_id == "g3":
+            raise ValueError("a record that cannot be written")
+        return real(self, run, job)
+
+    monkeypatch.setattr(Runner, "_submitted", submitted)
+    execution_id = fan_out(api, 5, continueOnError=True)
+    advance(execution_id)
+    runs = {run.node_id: run for run in NodeRun.objects.filter(execution_id=execution_id)}
+    assert runs["g3"].status == NodeStatus.FAILED
+    assert runs["g3"].error.startswith("Could not record the provider's answer"), runs["g3"].error
+    others = [run for node_id, run in runs.items() if node_id != "g3"]
+    assert {(run.status, run.phase) for run in others} == {(NodeStatus.RUNNING,
+                                                            NodePhase.SUBMITTED)}
+    assert Execution.objects.get(pk=execution_id).status == ExecutionStatus.RUNNING

@@ -11,17 +11,20 @@ from django.core import signing
 from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
+from pytest_django import Settings
 
 from executions.engine import nodectx
 from executions.engine.nodectx import (
     HOOK_SALT,
     WEBHOOKS_ARRIVE_KEY,
+    note_webhook_arrived,
     webhook_url,
     webhooks_arrive,
 )
 from executions.engine.retry import poll_delay
 from executions.engine.runner import advance
-from executions.models import NodePhase, NodeRun
+from executions.models import Execution, NodePhase, NodeRun
+from executions.services import sweep_stalled
 from tests.conftest import ApiClient
 
 from .helpers import create_workflow, execute, node
@@ -98,6 +101,24 @@ def test_the_providers_own_webhook_sets_the_mark_and_brings_the_result(
     run.refresh_from_db()
     assert run.remote["delivered"]["request_id"] == run.request_id
     assert run.next_check_at is not None and run.next_check_at <= timezone.now()
+    wake_at = Execution.objects.get(pk=run.execution_id).wake_at
+    assert wake_at is not None and wake_at <= timezone.now()  # the execution is due now too
+
+
+def test_a_lost_wake_up_after_a_webhook_is_swept_within_the_grace_not_the_poll(
+        sent: list[str], sim_site: str, api: ApiClient, settings: Settings) -> None:
+    note_webhook_arrived()  # the safety-net poll is a minute away
+    run, _, _ = submitted(api)
+    assert Execution.objects.get(pk=run.execution_id).wake_at == run.next_check_at
+    sent.clear()
+    response = Client().post("/" + webhook_url(run).split("/", 3)[3],
+                             data={"request_id": run.request_id, "status": "OK"},
+                             content_type="application/json")
+    assert response.status_code == 200
+    assert sent  # the wake-up was sent; say the worker holding it was killed
+    sent.clear()
+    settings.SWEEP_GRACE_SECONDS = 0
+    assert sweep_stalled() == 1 and sent == [str(run.execution_id)]
 
 
 def test_a_burst_of_webhooks_renews_the_mark_once(sent: list[str], sim_site: str,

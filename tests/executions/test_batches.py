@@ -152,6 +152,33 @@ def test_the_sweep_settles_rows_whose_hook_was_lost_and_fills_the_slots(owner: U
 
 
 @pytest.mark.django_db
+def test_the_sweep_settles_a_batchs_rows_in_the_transaction_that_ends_it(
+        owner: User, sent: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settled under the batch's lock with the batch's end, so a sweep cut short after the
+    settle leaves nothing half-done (every row done beside a batch still RUNNING)."""
+    batch = pending_batch(make_workflow(owner), owner, rows=1, concurrency=1)
+    batches.batch_fill(str(batch.pk))
+    row = BatchRow.objects.get(batch=batch)
+    end(row.execution_id)  # its hook lost
+    real = batches._settle_rows
+
+    def settle_then_fail(row_ids: Any) -> None:
+        real(row_ids)
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(batches, "_settle_rows", settle_then_fail)
+    with pytest.raises(RuntimeError):
+        batches.batch_sweep()
+    assert (BatchRow.objects.get(pk=row.pk).status,
+            Batch.objects.get(pk=batch.pk).status) == (RowStatus.RUNNING, BatchStatus.RUNNING)
+    monkeypatch.setattr(batches, "_settle_rows", real)
+    batches.batch_sweep()
+    assert (BatchRow.objects.get(pk=row.pk).status,
+            Batch.objects.get(pk=batch.pk).status) == (RowStatus.COMPLETED,
+                                                       BatchStatus.COMPLETED)
+
+
+@pytest.mark.django_db
 def test_a_batch_is_completed_once_no_row_is_pending_or_running(owner: User,
                                                                 sent: list[str]) -> None:
     batch = pending_batch(make_workflow(owner), owner, rows=1, concurrency=1)
