@@ -3,6 +3,7 @@ with connected inputs and validated, run inputs applied to input nodes, the cach
 
 import hashlib
 import json
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ from .graphview import GraphView
 
 _NOT_CACHED = frozenset({"retries", "timeoutSeconds", "continueOnError"})
 HOOK_SALT = "wireflow.provider-hook"
+logger = logging.getLogger("wireflow.engine")
 
 
 @dataclass(frozen=True)
@@ -174,15 +176,24 @@ def note_webhook_arrived() -> None:
     now = time.monotonic()
     if _noted_at is not None and now - _noted_at < NOTE_EVERY_SECONDS:
         return
-    cache.set(WEBHOOKS_ARRIVE_KEY, 1, WEBHOOKS_ARRIVE_SECONDS)
+    try:
+        cache.set(WEBHOOKS_ARRIVE_KEY, 1, WEBHOOKS_ARRIVE_SECONDS)
+    except Exception:  # the cache is down: the delivery itself was taken, which is what counts
+        logger.warning("could not note that a webhook arrived", exc_info=True)
+        return
     _noted_at = now
 
 
 def webhooks_arrive() -> bool:
     """Whether a provider's completion webhook reached the site within the past hour. A site
     whose SITE_URL the providers cannot reach never sets it, and keeps polling every job at the
-    shorter safety-net interval."""
-    return cache.get(WEBHOOKS_ARRIVE_KEY) is not None
+    shorter safety-net interval. It only spaces polls out: a cache that cannot answer (Redis
+    restarting) reads as "not known", never as an error in the write that asked."""
+    try:
+        return cache.get(WEBHOOKS_ARRIVE_KEY) is not None
+    except Exception:
+        logger.warning("could not read whether webhooks arrive", exc_info=True)
+        return False
 
 
 def read_hook_token(token: str) -> tuple[int, int] | None:

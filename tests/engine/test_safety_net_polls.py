@@ -150,3 +150,27 @@ def test_safety_net_polls_grow_to_a_cap_and_never_come_sooner_than_without_a_web
     # Without a webhook on the job, whether webhooks arrive changes nothing.
     assert [poll_delay(polls, webhooks_arrive=True) for polls in range(30)] == plain
     assert delays[0] == (60.0 if webhooks_arrive_ else 10.0)
+
+
+class _CacheDown:
+    """A cache whose every call fails, as Redis does while it restarts."""
+
+    def __getattr__(self, name: str) -> Any:
+        def fail(*args: Any, **kwargs: Any) -> Any:
+            raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+        return fail
+
+
+def test_a_cache_that_is_down_neither_fails_a_submit_nor_a_webhook(
+        sent: list[str], sim_site: str, api: ApiClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The mark only spaces polls out: while the cache cannot answer, a submission is still
+    recorded (on the shorter schedule) and a provider's delivery is still taken."""
+    monkeypatch.setattr(nodectx, "cache", _CacheDown())
+    run, before, after = submitted(api)
+    assert next_poll_within(run, before, after)[0] <= 10
+    response = Client().post("/" + webhook_url(run).split("/", 3)[3],
+                             data={"request_id": run.request_id, "status": "OK"},
+                             content_type="application/json")
+    assert response.status_code == 200
+    run.refresh_from_db()
+    assert run.remote["delivered"]["request_id"] == run.request_id
