@@ -87,10 +87,15 @@ class Recorder:
             with transaction.atomic():
                 won = self.fail_node(run, f"Could not record {what}: {_describe(exc)}")
                 self.events.flush()
+        self._stop_if_asked()
+        return won
+
+    def _stop_if_asked(self) -> None:
+        """A stop a committed step asked for (a failed node): done after the commit, because
+        it calls providers."""
         if self._stop_with is not None and not self.finished:
             status, error = self._stop_with
             self.stop(status, error)
-        return won
 
     def guarded_batch(self, steps: Sequence[tuple[NodeRun, str, Callable[[], bool]]]) -> list[bool]:
         """Several recording steps, each of its own node, in one transaction: one commit and
@@ -119,9 +124,7 @@ class Recorder:
             for run, _, _ in steps:
                 run.refresh_from_db()
             return self._guarded_each(steps)
-        if self._stop_with is not None and not self.finished:
-            status, error = self._stop_with
-            self.stop(status, error)
+        self._stop_if_asked()
         return won
 
     def _guarded_each(self, steps: Sequence[tuple[NodeRun, str, Callable[[], bool]]]) -> list[bool]:
