@@ -18,14 +18,16 @@ So at every moment: balance = grants ± adjustments − charges − outstanding 
 The balance itself is kept in `CreditAccount`, updated in the same transaction as each entry,
 so reading it does not sum a ledger that grows for ever (the tests check the two agree).
 
-Never negative: every write takes the lock of the team's account row (SELECT ... FOR UPDATE),
-so concurrent executes and charges of one team are serialised and each compares against the
-fresh balance; a CHECK constraint backs that up in the database. The engine charges a node at
-most the bound it covered, so a charge always comes out of the reservation; should one cost more
-all the same, the overrun is taken from the team's available credits, and if those run out the
-charge is capped at what is there. The team is never charged more than it has, and the node's
-recorded credits are the capped amount, so `creditsUsed` stays the sum of the charges. Nodes
-that cost nothing (and cached results) write no entry.
+Never negative: every write takes the lock of the team's account row (SELECT ... FOR UPDATE, or
+a reservation's UPDATE ... WHERE balance >= R, which the database re-checks on the fresh row
+after waiting for it), so concurrent executes and charges of one team are serialised and each
+compares against the fresh balance; a CHECK constraint backs that up in the database. The
+engine charges a node at most the bound it covered, so a charge always comes out of the
+reservation; should one cost more all the same, the overrun is taken from the team's
+available credits, and if those run out the charge is capped at what is there. The team is
+never charged more than it has, and the node's recorded credits are the capped amount, so
+`creditsUsed` stays the sum of the charges. Nodes that cost nothing (and cached results) write
+no entry.
 """
 
 from collections.abc import Sequence
@@ -164,16 +166,20 @@ def team_usage(team: Team, now: datetime | None = None) -> Usage:
 def _lock_account(team_id: int) -> Decimal:
     """Lock the team's account (creating it on first use) until the caller's transaction ends,
     which serialises the team's ledger writes; returns its balance."""
+    locked = CreditAccount.objects.select_for_update().filter(team_id=team_id)
+    balance = locked.values_list("balance", flat=True).first()
+    if balance is not None:  # the account exists but on a team's very first write: one read
+        return balance
     CreditAccount.objects.bulk_create([CreditAccount(team_id=team_id)], ignore_conflicts=True)
-    return (CreditAccount.objects.select_for_update().filter(team_id=team_id)
-            .values_list("balance", flat=True).get())
+    return locked.values_list("balance", flat=True).get()
 
 
 def _post(team_id: int, *entries: CreditEntry) -> None:
     """Append entries and move the balance by their sum. The caller holds the account lock."""
     CreditEntry.objects.bulk_create(entries)
     delta = sum((entry.amount for entry in entries), ZERO)
-    CreditAccount.objects.filter(team_id=team_id).update(balance=F("balance") + delta)
+    if delta:  # a charge wholly out of the reservation (release +c, charge -c) moves nothing
+        CreditAccount.objects.filter(team_id=team_id).update(balance=F("balance") + delta)
 
 
 def _entry(team_id: int, kind: str, amount: Decimal, *, execution_id: ExecutionId | None = None,
@@ -220,14 +226,24 @@ def credits_reserve(team_id: int, execution_id: ExecutionId, items: Sequence[Lin
     required = total_of(items)
     if required <= 0:
         return  # nothing to pay: no lock to queue behind, not even a savepoint's round trips
-    with transaction.atomic():
-        available = _lock_account(team_id)
-        if required > available:
-            raise InsufficientCredits(required, available, items)
-        _post(team_id, _entry(team_id, CreditKind.RESERVE, -required, execution_id=execution_id))
+    # No savepoint: a refusal raises out of the caller's transaction, which rolls it all back.
+    with transaction.atomic(savepoint=False):
+        # One statement checks and debits the fresh balance, locking the row until commit
+        # (the database re-reads a row it waited for): the team's concurrent executes queue
+        # behind each other for the entry's insert and the commit only.
+        debited = CreditAccount.objects.filter(team_id=team_id, balance__gte=required).update(
+            balance=F("balance") - required)
+        if not debited:  # too little, or no account yet: decide under the lock
+            available = _lock_account(team_id)
+            if required > available:
+                raise InsufficientCredits(required, available, items)
+            CreditAccount.objects.filter(team_id=team_id).update(
+                balance=F("balance") - required)
+        CreditEntry.objects.bulk_create([_entry(team_id, CreditKind.RESERVE, -required,
+                                                execution_id=execution_id)])
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # the engine's recording transaction holds it
 def credits_charge_node(team_id: int, execution_id: ExecutionId, node_id: str,
                         cost: float | Decimal) -> Decimal:
     """Charge a completed node, once, moving its cost out of the execution's reservation.
@@ -262,6 +278,7 @@ def credits_cover_node(team_id: int, execution_id: ExecutionId, item: LineItem,
     if extra <= 0 or CreditEntry.objects.filter(execution_id=execution_id, node_id=item.node_id,
                                                 kind=CreditKind.RESERVE).exists():
         return
+    # A savepoint: the engine catches the refusal inside its transaction and fails the node.
     with transaction.atomic():
         available = _lock_account(team_id)
         if extra > available:

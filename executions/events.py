@@ -4,6 +4,7 @@ commit are sent to the execution's Channels group. WebSocket and SSE consumers r
 events, so a reconnect resumes by sequence number."""
 
 import asyncio
+import json
 import logging
 import os
 import threading
@@ -41,18 +42,61 @@ class EventBuffer:
         that lost its lease still records the node it had claimed."""
         if not self.pending:
             return
+        rows = [ExecutionEvent(execution_id=self.execution.pk, type=kind, payload=data)
+                for kind, data in self.pending]
         with transaction.atomic(savepoint=False):  # the caller's transaction holds it all
-            top = _take_seqs(self.execution.pk, len(self.pending))
+            if connection.vendor == "postgresql":
+                top = _store_numbered(self.execution.pk, rows)
+            else:
+                top = _take_seqs(self.execution.pk, len(rows))
+                if top is not None:
+                    _number(rows, top)
+                    ExecutionEvent.objects.bulk_create(rows)
             if top is None:
                 raise LeaseLost(str(self.execution.pk))  # the execution is gone
-            base = top - len(self.pending)
-            rows = [ExecutionEvent(execution_id=self.execution.pk, seq=base + i + 1, type=kind,
-                                   payload=data) for i, (kind, data) in enumerate(self.pending)]
-            ExecutionEvent.objects.bulk_create(rows)
         self.execution.last_seq = top
         self.pending = []
         messages = [as_message(row) for row in rows]
         transaction.on_commit(lambda: broadcast(str(self.execution.pk), messages))
+
+
+def _number(rows: list[ExecutionEvent], top: int) -> None:
+    base = top - len(rows)
+    for i, row in enumerate(rows):
+        row.seq = base + i + 1
+
+
+def _store_numbered(execution_id: Any, rows: list[ExecutionEvent]) -> int | None:
+    """PostgreSQL: take the sequence numbers and insert the events in one statement, a
+    data-modifying WITH; the counter's new value (None: no such execution, nothing stored)."""
+    execution, event = Execution._meta, ExecutionEvent._meta
+
+    def col(meta: Any, name: str) -> str:
+        return _qn(meta.get_field(name).column)
+
+    last_seq = col(execution, "last_seq")
+    # Only our own table and column names are interpolated; every value is a parameter.
+    sql = (f"WITH counter AS (UPDATE {_qn(execution.db_table)} SET {last_seq} = {last_seq} + %s "  # noqa: S608
+           f"WHERE {col(execution, 'id')} = %s RETURNING {last_seq} AS top) "
+           f"INSERT INTO {_qn(event.db_table)} ({col(event, 'execution')}, {col(event, 'seq')}, "
+           f"{col(event, 'type')}, {col(event, 'payload')}, {col(event, 'created_at')}) "
+           "SELECT %s, counter.top - %s + e.n, e.type, e.payload::jsonb, e.created_at "
+           "FROM counter, unnest(%s::bigint[], %s::text[], %s::text[], %s::timestamptz[]) "
+           f"AS e(n, type, payload, created_at) RETURNING {col(event, 'seq')}")
+    pk = execution.pk.get_db_prep_value(execution_id, connection)
+    payload = event.get_field("payload")
+    count = len(rows)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [count, pk, pk, count, list(range(1, count + 1)),
+                             [row.type for row in rows],
+                             [json.dumps(row.payload, cls=payload.encoder) for row in rows],
+                             [row.created_at for row in rows]])
+        stored = [int(seq) for seq, in cursor.fetchall()]
+    if not stored:
+        return None
+    top = max(stored)
+    _number(rows, top)
+    return top
 
 
 def _take_seqs(execution_id: Any, count: int) -> int | None:

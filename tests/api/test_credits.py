@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from django.apps import apps
 from django.core.management import CommandError, call_command
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from accounts.credits import (
     credit_balance,
@@ -173,6 +174,37 @@ def test_exactly_enough_credits_starts_and_reserves_the_estimate(api: ApiClient,
     assert credit_balance(team.pk) == 0
     assert ledger(team)[-1] == ("reserve", Decimal("-40.0000"), "")
     assert CreditEntry.objects.get(kind=CreditKind.RESERVE).execution_id == execution.pk
+
+
+def test_a_reservation_checks_and_debits_the_balance_in_one_statement(api: ApiClient,
+                                                                     team: Team) -> None:
+    # The team's lock is held from the debit to the commit: nothing reads under it first, no
+    # savepoint adds round trips while concurrent executes of the team queue behind it.
+    workflow_id = seed_workflow(api)
+    fund(team, "100")
+    with CaptureQueriesContext(connection) as queries:
+        execution = start(api, workflow_id)
+    statements = [query["sql"] for query in queries.captured_queries]
+    account = [sql for sql in statements if '"accounts_creditaccount"' in sql]
+    assert len(account) == 1 and account[0].startswith('UPDATE "accounts_creditaccount"'), account
+    assert not [sql for sql in statements if "FOR UPDATE" in sql], statements
+    # execute's own transaction is a savepoint here, inside the test's: only that one.
+    assert len([sql for sql in statements if sql.startswith("SAVEPOINT")]) == 1, statements
+    assert credit_balance(team.pk) == 60 == ledger_sum(team)
+    assert ledger(team)[-1] == ("reserve", Decimal("-40.0000"), "")
+    assert CreditEntry.objects.get(kind=CreditKind.RESERVE).execution_id == execution.pk
+
+
+def test_a_team_without_an_account_row_is_refused_then_funded_and_started(
+        api: ApiClient, team: Team) -> None:
+    CreditAccount.objects.filter(team=team).delete()
+    workflow_id = seed_workflow(api)
+    refused = api.post(f"/workflows/{workflow_id}/execute", {})
+    assert refused.status_code == 402 and refused.json()["availableCredits"] == 0
+    assert not CreditEntry.objects.filter(team=team).exists()
+    fund(team, "40")  # the first write creates the account under its lock
+    start(api, workflow_id)
+    assert credit_balance(team.pk) == 0 == ledger_sum(team)
 
 
 def test_the_estimate_counts_the_params_that_set_the_price(api: ApiClient) -> None:
@@ -454,7 +486,9 @@ def test_a_node_can_never_be_charged_twice(api: ApiClient, team: Team) -> None:
     fund(team, "100")
     execution = start(api, seed_workflow(api))
     credits_charge_node(team.pk, execution.pk, "gen", 20)
-    with pytest.raises(IntegrityError):
+    # It writes in its caller's transaction (the engine's recording step): a caller that goes
+    # on after a refusal rolls back to a savepoint of its own.
+    with pytest.raises(IntegrityError), transaction.atomic():
         credits_charge_node(team.pk, execution.pk, "gen", 20)
     assert CreditEntry.objects.filter(kind=CreditKind.CHARGE).count() == 1
 
