@@ -58,6 +58,22 @@ def _tail(path: Path, chars: int = 3000) -> str:
         return "(no log)"
 
 
+# What a process said about its own life (a lost broker, a shutdown, a crash): a long
+# traceback at the end of its log must not hide why it began.
+LANDMARKS = ("CRITICAL", "ERROR", "Warm shutdown", "Cold shutdown", "Unrecoverable",
+             "Connection to broker lost", "Restarting", "exited", "signal")
+
+
+def _landmarks(path: Path, lines: int = 30) -> str:
+    try:
+        found = [line[:300] for line in path.read_text(errors="replace").splitlines()
+                 if any(mark in line for mark in LANDMARKS)]
+    except OSError:
+        return ""
+    return "".join(f"| {line}\n" for line in found[:lines // 2] + found[-lines // 2:]) \
+        if len(found) > lines else "".join(f"| {line}\n" for line in found)
+
+
 class Process:
     """A long-running child in a session of its own, logging to a file."""
 
@@ -333,8 +349,8 @@ class Deployment:
             process.stop()
 
     def logs(self) -> str:
-        parts = [f"--- {p.name} (exit {p.process.poll()}) ---\n{_tail(p.log_path, 2500)}"
-                 for p in self.processes]
+        parts = [f"--- {p.name} (exit {p.process.poll()}) ---\n{_landmarks(p.log_path)}"
+                 f"{_tail(p.log_path, 2500)}" for p in self.processes]
         parts.append(f"--- postgres ---\n{self.postgres.log_text()}")
         return "\n".join(parts)
 
