@@ -42,6 +42,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from wireflow_site.errors import ApiError, InvalidRequest
+from wireflow_site.rows import one_row
 
 from .models import CreditAccount, CreditEntry, CreditKind, Team
 from .plans import limits_for
@@ -116,7 +117,7 @@ class InsufficientCredits(ApiError):
 def credit_balance(team_id: int) -> Decimal:
     """What the team has and may spend now (reservations already subtracted)."""
     found = CreditAccount.objects.filter(team_id=team_id).values_list("balance", flat=True)
-    return found.first() or ZERO
+    return one_row(found) or ZERO
 
 
 def credits_used_since(team_id: int, since: datetime) -> Decimal:
@@ -167,7 +168,7 @@ def _lock_account(team_id: int) -> Decimal:
     """Lock the team's account (creating it on first use) until the caller's transaction ends,
     which serialises the team's ledger writes; returns its balance."""
     locked = CreditAccount.objects.select_for_update().filter(team_id=team_id)
-    balance = locked.values_list("balance", flat=True).first()
+    balance = one_row(locked.values_list("balance", flat=True))
     if balance is not None:  # the account exists but on a team's very first write: one read
         return balance
     CreditAccount.objects.bulk_create([CreditAccount(team_id=team_id)], ignore_conflicts=True)

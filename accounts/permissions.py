@@ -30,6 +30,7 @@ from typing import TypeVar
 from django.db.models import Model, Q, QuerySet
 
 from wireflow_site.errors import Forbidden, NotFound
+from wireflow_site.rows import one_row
 
 from .models import Role, Team, User
 from .scopes import READ_SCOPES
@@ -120,7 +121,7 @@ def readable_one(rows: QuerySet[M], user: User, raw_id: object, *, team: Team | 
     found = rows.filter(readable_by(user), pk=pk)
     if team is not None:
         found = found.filter(team=team)
-    row = found.first()
+    row = one_row(found)
     if row is None:
         raise NotFound(not_found)
     return row

@@ -12,6 +12,7 @@ from django.db.models import Q, QuerySet
 from accounts.models import Team, User
 from accounts.permissions import readable_one
 from wireflow_site.errors import InvalidRequest
+from wireflow_site.rows import one_row
 from workflows.models import Workflow
 
 from . import presenters
@@ -55,8 +56,7 @@ def execution_snapshot(execution_id: str) -> tuple[int, dict[str, Any] | None]:
 
 def execution_progress(execution_id: str) -> tuple[str, int] | None:
     """(status, last event seq), or None once the execution is gone."""
-    return (Execution.objects.filter(pk=execution_id)
-            .values_list("status", "last_seq").first())
+    return one_row(Execution.objects.filter(pk=execution_id).values_list("status", "last_seq"))
 
 
 def events_after(execution_id: str, seq: int, limit: int = 1000) -> list[ExecutionEvent]:

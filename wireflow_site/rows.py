@@ -1,11 +1,14 @@
-"""Model instances from rows read by hand-written SQL, as the ORM would make them."""
+"""Model instances from rows read by hand-written SQL, as the ORM would make them; and the one
+row of a query by key."""
 
 import functools
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Model, QuerySet
+
+R = TypeVar("R")
 
 
 def instances(row: Sequence[Any], models: Sequence[type[Model]]) -> list[Any]:
@@ -41,3 +44,10 @@ def _reading(model: type[Model]) -> tuple[list[str], list[tuple[int, Any, Any]]]
                         + field.get_db_converters(connection)):  # type: ignore[attr-defined]
             converters.append((index, convert, expression))
     return [f.attname for f in fields], converters
+
+
+def one_row(rows: "QuerySet[Any, R]") -> R | None:
+    """The row of a query that matches one at most (by a key, a unique pair), else None, read
+    unordered: `.first()` orders by the model's ordering or its key, SQL to compile and a sort
+    for nothing (any order the query had is dropped too)."""
+    return next(iter(rows.order_by()[:1]), None)

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from executions.models import NodeRun
 from wireflow_site.isotime import iso
+from wireflow_site.rows import one_row
 
 from .contracts import RemoteJob, remote
 from .graphview import GraphView
@@ -24,7 +25,7 @@ def job_urls(run: NodeRun) -> dict[str, str]:
 
 def delivery_of(run_pk: int) -> dict[str, Any]:
     """The provider's completion webhook body, if one arrived for the job in flight."""
-    remote = NodeRun.objects.filter(pk=run_pk).values_list("remote", flat=True).first() or {}
+    remote = one_row(NodeRun.objects.filter(pk=run_pk).values_list("remote", flat=True)) or {}
     delivered = remote.get("delivered")
     return {"delivered": delivered} if isinstance(delivered, dict) else {}
 

@@ -12,6 +12,7 @@ from django.conf import settings
 
 from accounts.models import ProviderKey
 from accounts.provider_keys import platform_key_of
+from wireflow_site.rows import one_row
 from workflows.secretbox import unseal_provider_key
 
 Source = Literal["team", "platform"]
@@ -45,8 +46,8 @@ def simulator_key(provider: str) -> str:
 
 
 def team_credentials(team_id: int, provider: str) -> Credentials | None:
-    row = ProviderKey.objects.filter(team_id=team_id, provider=provider) \
-        .values_list("key_sealed", "base_url").first()
+    row = one_row(ProviderKey.objects.filter(team_id=team_id, provider=provider)
+                  .values_list("key_sealed", "base_url"))
     if row is None:
         return None
     key = unseal_provider_key(row[0])
