@@ -291,10 +291,19 @@ class Recorder:
         self.guarded(None, "the end of the execution", lambda: self._finish(
             ExecutionStatus.COMPLETED, "", timezone.now(), self._final_output()))
 
+    def _reserved_nothing(self) -> bool:
+        """Whether the run cannot hold a reservation, so that its end reads no ledger: credits
+        are reserved (at the start) and covered (before a node runs) only for priced nodes, and
+        every stored node here is a known type without a price. Any doubt (a node this graph
+        does not run) reads the ledger."""
+        return len(self.graph.specs) == len(self.ex.nodes) and not any(
+            spec.credits for spec in self.graph.specs.values())
+
     def _finish(self, status: str, error: str, now: datetime, final: dict[str, Any]) -> bool:
         # Credits: give back the unused reservation. Before the transition, so the team's lock
         # is always taken before the execution row's; rolled back with it if the lease is lost.
-        credits_release_execution(self.ex.team_id, self.ex.pk)
+        if not self._reserved_nothing():
+            credits_release_execution(self.ex.team_id, self.ex.pk)
         credits = sum(run.credits for run in self.runs.values())
         if not state.execution_transition(self.ex, self.owner, status=status, error=error,
                                           finished_at=now, final_output=final,

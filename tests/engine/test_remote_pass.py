@@ -102,3 +102,34 @@ def test_a_record_that_cannot_be_written_fails_only_its_own_node(
     assert {(run.status, run.phase) for run in others} == {(NodeStatus.RUNNING,
                                                             NodePhase.SUBMITTED)}
     assert Execution.objects.get(pk=execution_id).status == ExecutionStatus.RUNNING
+
+
+def _free_pipeline(*extra: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    nodes = [node("t", "input:text", text="hi"), node("u", "utility:prompt_concat"),
+             node("o", "output:result"), *extra]
+    return nodes, [edge("t", "text", "u", "texts"), edge("u", "text", "o", "value")]
+
+
+def _ledger_reads_of_the_ending_pass(api: ApiClient, nodes: list[dict[str, Any]],
+                                     edges: list[dict[str, Any]]) -> list[str]:
+    execution_id = execute(api, create_workflow(api, nodes, edges))
+    with CaptureQueriesContext(connection) as queries:
+        advance(execution_id)
+    assert Execution.objects.get(pk=execution_id).status == ExecutionStatus.COMPLETED
+    return [query["sql"] for query in queries.captured_queries
+            if '"accounts_creditentry"' in query["sql"]]
+
+
+def test_a_run_of_free_nodes_ends_without_reading_the_ledger(sent: list[str],
+                                                             api: ApiClient) -> None:
+    # Nothing priced, so nothing was reserved: no reservation to look up and give back.
+    assert _ledger_reads_of_the_ending_pass(api, *_free_pipeline()) == []
+
+
+def test_a_run_with_a_stored_node_it_does_not_run_still_reads_the_ledger_at_its_end(
+        sent: list[str], api: ApiClient) -> None:
+    # A sticky note (or a type the catalogue no longer has) is stored but not run: whether
+    # anything was reserved is then not known from the graph, so the ledger is read.
+    note = {"id": "memo", "type": "stickyNote", "position": {"x": 0, "y": 300},
+            "data": {"nodeType": "note:sticky", "label": "Memo", "text": "remember"}}
+    assert _ledger_reads_of_the_ending_pass(api, *_free_pipeline(note)) != []
