@@ -27,14 +27,13 @@ import time
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol
 
 from django.core.cache import cache
 from django.db import close_old_connections
 
 from executions.events import broadcast_live
 from executions.models import NodeRun
-from executions.providers import pool
 from executions.providers.errors import ProviderError
 from executions.services import provider_hook_received
 
@@ -59,7 +58,6 @@ class Stream(Protocol):
 
 
 CallFn = Callable[[NodeContext, Stream], Coroutine[Any, Any, NodeResult]]
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, eq=False)
@@ -197,18 +195,7 @@ class CallLoop:
             max_workers=2, thread_name_prefix="call-db"))
 
     def __post_init__(self) -> None:
-        # The provider clients running here share keep-alive connections (providers/pool.py).
-        pool.share_on(self.loop, pool.pooled_client())
         threading.Thread(target=self._serve, name="calls", daemon=True).start()
-
-    def run(self, work: Coroutine[Any, Any, T]) -> T:
-        """Run `work` on this loop and wait for its result, from any other thread: the engine's
-        provider calls of a round, which then reuse the connections of the rounds before."""
-        future = asyncio.run_coroutine_threadsafe(work, self.loop)
-        try:
-            return future.result()
-        finally:
-            future.cancel()  # done: nothing; the waiting thread interrupted: stop the work too
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self.loop)

@@ -7,6 +7,7 @@ value jsonb refuses, a bug, a broken constraint). Ending an execution (`stop`, `
 cancels remote jobs first, outside any transaction, then writes.
 """
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -28,7 +29,6 @@ from workflows import dataflow
 from workflows.graph import topological_order
 
 from . import limits, state
-from .calls import calls as call_loop
 from .contracts import NodeFailure, NodeResult
 from .graphview import GraphView
 from .heartbeat import Heartbeat
@@ -272,7 +272,7 @@ class Recorder:
         if jobs:
             keys = {run.pk: job_credentials(self.ex.team_id, self.graph.specs[run.node_id])
                     for run in jobs}
-            self.heartbeat.call(lambda: call_loop().run(gather(
+            self.heartbeat.call(lambda: asyncio.run(gather(
                 [outcome("cancel", run, cancel_job(self.graph, run, keys[run.pk]))
                  for run in jobs])), None)
 

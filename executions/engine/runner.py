@@ -43,7 +43,6 @@ from wireflow_site.isotime import iso
 from workflows import dataflow
 
 from . import limits, state
-from .calls import calls as call_loop
 from .contracts import NodeFailure, NodeResult, inline, remote
 from .heartbeat import CallTimedOut, Heartbeat
 from .limits import input_problem
@@ -574,7 +573,7 @@ class Runner(Recorder):
                 made.append(outcome("expired", run, cancel_job(self.graph, run, keys[run.pk])))
             return made
 
-        results = self.heartbeat.call(lambda: call_loop().run(gather(calls())), None)
+        results = self.heartbeat.call(lambda: asyncio.run(gather(calls())), None)
         # Record successes first: a failure that stops the execution must find every job that
         # was submitted in this batch, so that it cancels them too.
         results.sort(key=lambda done: done.failed)

@@ -16,7 +16,6 @@ from pydantic import BaseModel, ValidationError
 
 from wireflow_site.tls import client_context
 
-from . import pool
 from .errors import ProviderError, detail_message, error_from_http, transport_errors
 
 FalState = Literal["IN_QUEUE", "IN_PROGRESS", "COMPLETED"]
@@ -153,11 +152,11 @@ class FalClient:
         if self.key:
             headers["Authorization"] = f"Key {self.key}"
         with transport_errors("fal", method, url):
-            http = self._http or pool.shared()
-            if http is not None:
-                return await http.request(method, url, headers=headers, timeout=self.timeout,
-                                          **kwargs)
-            # Off the process's call loop (a one-off loop): a client for this call only.
+            if self._http is not None:
+                return await self._http.request(method, url, headers=headers,
+                                                timeout=self.timeout, **kwargs)
+            # A client per call: the engine runs each batch of coroutines in a fresh event loop,
+            # and a pooled AsyncClient must not outlive the loop it was made in.
             async with httpx.AsyncClient(timeout=self.timeout, verify=client_context()) as http:
                 return await http.request(method, url, headers=headers, **kwargs)
 

@@ -23,7 +23,6 @@ from executions.engine.contracts import NodeFailure
 from wireflow_site.tls import client_context
 from workflows.nodes.replicate import model_ref
 
-from . import pool
 from .errors import (
     ProviderError,
     detail_message,
@@ -148,11 +147,10 @@ class ReplicateClient:
     async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         headers = {"Accept": "application/json", "Authorization": f"Bearer {self.token}"}
         with transport_errors("replicate", method, url):
-            http = self._http or pool.shared()
-            if http is not None:
-                return await http.request(method, url, headers=headers, timeout=self.timeout,
-                                          **kwargs)
-            # Off the process's call loop (a one-off loop): a client for this call only.
+            if self._http is not None:
+                return await self._http.request(method, url, headers=headers,
+                                                timeout=self.timeout, **kwargs)
+            # A client per call: the engine runs each batch of coroutines in a fresh event loop.
             async with httpx.AsyncClient(timeout=self.timeout, verify=client_context()) as http:
                 return await http.request(method, url, headers=headers, **kwargs)
 

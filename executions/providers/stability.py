@@ -25,7 +25,6 @@ import httpx
 from executions.engine.contracts import NodeFailure
 from wireflow_site.tls import client_context
 
-from . import pool
 from .errors import ProviderError, is_retryable_status, parse_retry_after, transport_errors
 
 PROVIDER = "stability"
@@ -85,13 +84,12 @@ class StabilityClient:
         # (None, value) parts are plain form fields: httpx then sends multipart/form-data.
         files = [(name, (None, value)) for name, value in fields]
         headers = {"authorization": f"Bearer {self.api_key}", "accept": "application/json"}
-        shared = self.http or pool.shared()
-        http = shared or httpx.AsyncClient(timeout=self.timeout, verify=client_context())
+        http = self.http or httpx.AsyncClient(timeout=self.timeout, verify=client_context())
         try:
             with transport_errors(PROVIDER, "POST", url):
                 return await _read_bounded(http, url, files, headers, self.timeout)
         finally:
-            if shared is None:
+            if self.http is None:
                 await http.aclose()
 
 
