@@ -4,8 +4,11 @@ from typing import Any
 from celery import Celery, signals
 from django.db import close_old_connections
 
+from wireflow_site import brokerfix
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wireflow_site.settings")
 
+brokerfix.install()  # a lost Redis connection must not end the worker (see the module)
 app = Celery("wireflow")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
