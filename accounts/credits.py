@@ -232,16 +232,15 @@ def credits_reserve(team_id: int, execution_id: ExecutionId, items: Sequence[Lin
         # One statement checks and debits the fresh balance, locking the row until commit
         # (the database re-reads a row it waited for): the team's concurrent executes queue
         # behind each other for the entry's insert and the commit only.
-        debited = CreditAccount.objects.filter(team_id=team_id, balance__gte=required).update(
-            balance=F("balance") - required)
-        if not debited:  # too little, or no account yet: decide under the lock
-            available = _lock_account(team_id)
-            if required > available:
-                raise InsufficientCredits(required, available, items)
-            CreditAccount.objects.filter(team_id=team_id).update(
-                balance=F("balance") - required)
-        CreditEntry.objects.bulk_create([_entry(team_id, CreditKind.RESERVE, -required,
-                                                execution_id=execution_id)])
+        entry = _entry(team_id, CreditKind.RESERVE, -required, execution_id=execution_id)
+        if CreditAccount.objects.filter(team_id=team_id, balance__gte=required).update(
+                balance=F("balance") - required):
+            CreditEntry.objects.bulk_create([entry])
+            return
+        available = _lock_account(team_id)  # too little, or no account yet: decide under lock
+        if required > available:
+            raise InsufficientCredits(required, available, items)
+        _post(team_id, entry)
 
 
 @transaction.atomic(savepoint=False)  # the engine's recording transaction holds it
