@@ -243,26 +243,43 @@ def credits_reserve(team_id: int, execution_id: ExecutionId, items: Sequence[Lin
         _post(team_id, entry)
 
 
-@transaction.atomic(savepoint=False)  # the engine's recording transaction holds it
 def credits_charge_node(team_id: int, execution_id: ExecutionId, node_id: str,
                         cost: float | Decimal) -> Decimal:
     """Charge a completed node, once, moving its cost out of the execution's reservation.
     Returns what was charged: the cost, or less if the team could not cover an overrun."""
-    cost = to_credits(cost)
-    if cost <= 0:
-        return ZERO
+    return credits_charge_nodes(team_id, execution_id, [(node_id, cost)])[node_id]
+
+
+@transaction.atomic(savepoint=False)  # the engine's recording transaction holds it
+def credits_charge_nodes(team_id: int, execution_id: ExecutionId,
+                         costs: Sequence[tuple[str, float | Decimal]]) -> dict[str, Decimal]:
+    """Charge nodes of one execution that completed together (one engine pass records a
+    fan-out's results in one transaction): one lock, one read of the reservation and one
+    insert for them all, each charged as credits_charge_node would in turn. What each was
+    charged, by node id."""
+    charged: dict[str, Decimal] = {}
+    priced = [(node_id, to_credits(cost)) for node_id, cost in costs]
+    if not any(cost > 0 for _, cost in priced):
+        return {node_id: ZERO for node_id, _ in priced}
     available = _lock_account(team_id)
-    from_reservation = min(cost, reservation_outstanding(execution_id))
-    charged = min(cost, from_reservation + available)
-    note = "" if charged == cost else f"capped: cost {as_text(cost)} exceeded the balance"
-    charge = _entry(team_id, CreditKind.CHARGE, -charged, execution_id=execution_id,
-                    node_id=node_id, note=note)
-    if from_reservation > 0:
-        # The release goes first, so that even entry by entry the running sum stays >= 0.
-        _post(team_id, _entry(team_id, CreditKind.RELEASE, from_reservation,
-                              execution_id=execution_id, node_id=node_id), charge)
-    else:
-        _post(team_id, charge)
+    reserved = reservation_outstanding(execution_id)
+    entries: list[CreditEntry] = []
+    for node_id, cost in priced:
+        if cost <= 0:
+            charged[node_id] = ZERO
+            continue
+        from_reservation = min(cost, reserved)
+        charged[node_id] = amount = min(cost, from_reservation + available)
+        reserved -= from_reservation
+        available -= amount - from_reservation
+        note = "" if amount == cost else f"capped: cost {as_text(cost)} exceeded the balance"
+        if from_reservation > 0:
+            # The release goes first, so that even entry by entry the running sum stays >= 0.
+            entries.append(_entry(team_id, CreditKind.RELEASE, from_reservation,
+                                  execution_id=execution_id, node_id=node_id))
+        entries.append(_entry(team_id, CreditKind.CHARGE, -amount, execution_id=execution_id,
+                              node_id=node_id, note=note))
+    _post(team_id, *entries)
     return charged
 
 

@@ -22,6 +22,7 @@ from workflows.nodes import catalogue
 from workflows.selectors import workflow_version_latest_id
 
 from . import dispatch
+from .engine.state import wake_holder
 from .models import Execution, ExecutionStatus, NodeRun, NodeStatus, Trigger
 
 
@@ -278,7 +279,10 @@ def provider_hook_received(run_id: int, attempt: int, body: dict[str, Any] | Non
     trip to the provider) and look at the node now rather than at the next scheduled poll.
     Deliveries repeat and may be stale: only the attempt in flight is touched."""
     with transaction.atomic():
-        run = (NodeRun.objects.select_for_update()
+        # Only the node's row is locked (`of`): the execution's is the one every delivery,
+        # the engine's event numbering and its lease share, and a fan-out's hundred deliveries
+        # must not queue on it.
+        run = (NodeRun.objects.select_for_update(of=("self",))
                .filter(pk=run_id, status=NodeStatus.RUNNING, attempt=attempt,
                        execution__status=ExecutionStatus.RUNNING).first())
         if run is None:
@@ -290,11 +294,18 @@ def provider_hook_received(run_id: int, attempt: int, body: dict[str, Any] | Non
         now = timezone.now()
         run.next_check_at = now
         run.save(update_fields=["remote", "next_check_at"])
-        # The execution is due now too: if the wake-up sent below is lost (a worker killed with
-        # it in hand), the sweeper finds it overdue within its grace, not at the next safety-net
-        # poll a minute or more away.
-        Execution.objects.filter(pk=run.execution_id, wake_at__gt=now).update(wake_at=now)
-        dispatch.advance_later(str(run.execution_id))
+    # Committed, so any pass that starts from here on sees the delivery. A live holder of the
+    # lease runs another pass before it lets go (engine/state.py): a wake-up left for it is the
+    # whole wake-up, so a fan-out's deliveries arriving during a pass cost one more pass, not a
+    # task each that would find the lease taken.
+    execution_id = str(run.execution_id)
+    if wake_holder(execution_id):
+        return
+    # Nobody holds it: the execution is due now, and a task takes it. If that task is lost (a
+    # worker killed with it in hand), the sweeper finds it overdue within its grace, not at the
+    # next safety-net poll a minute or more away.
+    Execution.objects.filter(pk=execution_id, wake_at__gt=now).update(wake_at=now)
+    dispatch.advance_later(execution_id)
 
 
 def sweep_stalled() -> int:

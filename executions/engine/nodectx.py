@@ -80,7 +80,8 @@ class NodeInput:
         )
 
     @classmethod
-    def from_stored(cls, ex: Execution, run: NodeRun, graph: GraphView) -> "NodeInput":
+    def from_stored(cls, ex: Execution, run: NodeRun, graph: GraphView,
+                    keys: "KeyRing | None" = None) -> "NodeInput":
         stored = run.input or {}
         spec = graph.specs[run.node_id]
         return cls(
@@ -88,11 +89,12 @@ class NodeInput:
             label=graph.label(run.node_id), spec=spec,
             params=spec.params.model_validate(stored.get("params") or {}),
             inputs=stored.get("inputs") or {}, input_labels=stored.get("inputLabels") or {},
-            credentials=job_credentials(ex.team_id, spec),
+            credentials=job_credentials(ex.team_id, spec, keys),
         )
 
 
-def prepare(ex: Execution, run: NodeRun, graph: GraphView, decision: dataflow.Run) -> NodeInput:
+def prepare(ex: Execution, run: NodeRun, graph: GraphView, decision: dataflow.Run,
+            keys: "KeyRing | None" = None) -> NodeInput:
     spec: NodeType = graph.specs[run.node_id]
     raw = graph.params(run.node_id)
     if spec.input_param and run.node_id in ex.inputs:
@@ -108,7 +110,7 @@ def prepare(ex: Execution, run: NodeRun, graph: GraphView, decision: dataflow.Ru
               for port, sources in decision.sources.items()}
     provider = spec.provider
     try:
-        credentials = provider_credentials(ex.team_id, provider) if provider else None
+        credentials = (keys or KeyRing(ex.team_id)).get(provider) if provider else None
     except NoProviderKey as exc:  # production, no key anywhere: fail before submitting
         raise NodeFailure(str(exc)) from exc
     return NodeInput(execution_id=str(ex.pk), team_id=ex.team_id, node_id=run.node_id,
@@ -117,14 +119,37 @@ def prepare(ex: Execution, run: NodeRun, graph: GraphView, decision: dataflow.Ru
                      credentials=credentials)
 
 
-def job_credentials(team_id: int, spec: NodeType) -> Credentials | None:
+def job_credentials(team_id: int, spec: NodeType, keys: "KeyRing | None" = None
+                    ) -> Credentials | None:
     """For a node already submitted (checks, retries, cancels): the executor fails it when
     None. Sync: read before the provider calls, which run in an event loop."""
     provider = spec.provider
     try:
-        return provider_credentials(team_id, provider) if provider else None
+        return (keys or KeyRing(team_id)).get(provider) if provider else None
     except NoProviderKey:
         return None
+
+
+class KeyRing:
+    """A team's provider credentials for one engine pass, each provider's read once: a pass
+    that submits or checks a 100-way fan-out reads the team's fal key once, not 100 times. A
+    pass lasts seconds at most; a key changed meanwhile is used from the next one."""
+
+    def __init__(self, team_id: int) -> None:
+        self.team_id = team_id
+        self._found: dict[str, Credentials | None] = {}  # None: no key (NoProviderKey)
+
+    def get(self, provider: str) -> Credentials:
+        """provider_credentials, remembered; raises NoProviderKey as it does."""
+        if provider not in self._found:
+            try:
+                self._found[provider] = provider_credentials(self.team_id, provider)
+            except NoProviderKey:
+                self._found[provider] = None
+        found = self._found[provider]
+        if found is None:
+            raise NoProviderKey(provider)
+        return found
 
 
 @dataclass(frozen=True)

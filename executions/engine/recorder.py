@@ -18,7 +18,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.credits import credits_charge_node, credits_release_execution
+from accounts.credits import credits_charge_nodes, credits_release_execution
 from executions.batches import batch_row_finished_safely
 from executions.events import EventBuffer, LeaseLost
 from executions.models import Execution, ExecutionStatus, NodePhase, NodeRun, NodeStatus, Trigger
@@ -32,7 +32,7 @@ from . import limits, state
 from .contracts import NodeFailure, NodeResult
 from .graphview import GraphView
 from .heartbeat import Heartbeat
-from .nodectx import NodeInput, common_flags, job_credentials
+from .nodectx import KeyRing, NodeInput, common_flags, job_credentials
 from .remote import cancel_job, close_attempt, gather, outcome
 from .retry import backoff_seconds
 
@@ -55,8 +55,12 @@ class Recorder:
         self.order = [n for n in topological_order(list(self.graph.nodes), pairs)
                       if n in self.runs]
         self.events = EventBuffer(execution)
+        self.keys = KeyRing(execution.team_id)
         self.finished = False
         self._stop_with: tuple[str, str] | None = None
+        # Priced nodes completed in the open recording transaction, charged together at its
+        # end (`_settle`): a fan-out's results cost one ledger write, not one per node.
+        self._to_charge: list[NodeRun] = []
 
     def refresh(self) -> None:
         """Re-read the unfinished nodes: a provider webhook may have marked one due, and a
@@ -75,7 +79,7 @@ class Recorder:
         try:
             with transaction.atomic():
                 won = step()
-                self.events.flush()
+                self._settle()
         except (LeaseLost, SoftTimeLimitExceeded):
             raise  # not the node's doing: the pass ends and the execution is woken again
         except Exception as exc:
@@ -114,7 +118,7 @@ class Recorder:
                     if self._stop_with is not None:
                         break
                     won.append(step())
-                self.events.flush()
+                self._settle()
         except (LeaseLost, SoftTimeLimitExceeded):
             raise  # not the nodes' doing: the pass ends and the execution is woken again
         except Exception:
@@ -135,9 +139,24 @@ class Recorder:
             won.append(self.guarded(run, what, step))
         return won
 
+    def _settle(self) -> None:
+        """The end of a recording transaction: charge the nodes it completed, then write its
+        events."""
+        if self._to_charge:
+            runs, self._to_charge = self._to_charge, []
+            charged = credits_charge_nodes(self.ex.team_id, self.ex.pk,
+                                           [(run.node_id, run.credits) for run in runs])
+            for run in runs:
+                # The team could not cover the whole cost: the node records what was charged.
+                if float(charged[run.node_id]) != run.credits:
+                    state.node_transition(run, credits=float(charged[run.node_id]))
+                self.events.add("node", node_state(run))
+        self.events.flush()
+
     def _undo(self) -> None:
         """Forget what a rolled-back step changed in memory."""
         self.events.pending.clear()
+        self._to_charge.clear()
         self._stop_with = None
         self.ex.refresh_from_db(fields=["status", "error", "finished_at", "final_output",
                                         "credits_used", "last_seq", "lease_owner",
@@ -194,18 +213,14 @@ class Recorder:
             ports=result.ports, output=result.output, credits=credits, progress=1.0,
             next_check_at=None, attempts_log=close_attempt(run.attempts_log, now, None, None),
             **extra)
-        if won:
-            self._charge(run)
+        if won and run.credits > 0:
+            # Charged (and its event written) at the end of the transaction, with the others
+            # completed in it: its transition won, so once per node (the ledger's unique
+            # constraint backs that up).
+            self._to_charge.append(run)
+        elif won:
             self.events.add("node", node_state(run))
         return won
-
-    def _charge(self, run: NodeRun) -> None:
-        """Credits: charge a node that just completed (its transition won, so this runs once
-        per node; the ledger's unique constraint backs that up). If the team could not cover
-        the whole cost, the node records what was charged."""
-        charged = credits_charge_node(self.ex.team_id, self.ex.pk, run.node_id, run.credits)
-        if float(charged) != run.credits:
-            state.node_transition(run, credits=float(charged))
 
     def failed_attempt(self, run: NodeRun, exc: BaseException) -> bool:
         """An attempt failed: wait and try again if the error is retryable and retries are
@@ -270,8 +285,8 @@ class Recorder:
         jobs = [run for run in self.runs.values()
                 if run.status == NodeStatus.RUNNING and run.request_id]
         if jobs:
-            keys = {run.pk: job_credentials(self.ex.team_id, self.graph.specs[run.node_id])
-                    for run in jobs}
+            keys = {run.pk: job_credentials(self.ex.team_id, self.graph.specs[run.node_id],
+                                            self.keys) for run in jobs}
             self.heartbeat.call(lambda: asyncio.run(gather(
                 [outcome("cancel", run, cancel_job(self.graph, run, keys[run.pk]))
                  for run in jobs])), None)

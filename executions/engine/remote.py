@@ -10,7 +10,6 @@ from typing import Any, Literal
 
 from executions.models import NodeRun
 from wireflow_site.isotime import iso
-from wireflow_site.rows import one_row
 
 from .contracts import RemoteJob, remote
 from .graphview import GraphView
@@ -23,11 +22,21 @@ def job_urls(run: NodeRun) -> dict[str, str]:
     return {key: value for key, value in run.remote.items() if isinstance(value, str)}
 
 
-def delivery_of(run_pk: int) -> dict[str, Any]:
-    """The provider's completion webhook body, if one arrived for the job in flight."""
-    remote = one_row(NodeRun.objects.filter(pk=run_pk).values_list("remote", flat=True)) or {}
-    delivered = remote.get("delivered")
-    return {"delivered": delivered} if isinstance(delivered, dict) else {}
+def deliveries_of(run_pks: list[int]) -> dict[int, dict[str, Any]]:
+    """The providers' completion webhook bodies that arrived for jobs in flight, by run (one
+    read for a pass's submissions): `{"delivered": body}` for each run that has one. Call it
+    in the transaction that records the submissions: the rows stay locked until it commits,
+    so a webhook arriving meanwhile (services.provider_hook_received locks its row too) is
+    merged into what is recorded, never overwritten by it."""
+    found: dict[int, dict[str, Any]] = {}
+    if not run_pks:
+        return found
+    rows = NodeRun.objects.select_for_update().filter(pk__in=run_pks).order_by("pk")
+    for pk, job in rows.values_list("pk", "remote"):
+        delivered = (job or {}).get("delivered")
+        if isinstance(delivered, dict):
+            found[pk] = {"delivered": delivered}
+    return found
 
 
 def is_due(run: NodeRun, now: datetime) -> bool:

@@ -61,7 +61,7 @@ from .remote import (
     cancel_job,
     check_and_fetch,
     close_attempt,
-    delivery_of,
+    deliveries_of,
     gather,
     is_due,
     outcome,
@@ -173,6 +173,7 @@ class Runner(Recorder):
         self._pure: list[tuple[NodeRun, str, int, dict[str, Any]]] = []
         self._pure_off = False
         self._webhooks_arrive: bool | None = None  # read once per pass, when a job needs it
+        self._deliveries: _Deliveries | None = None  # of the submissions being recorded
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -257,8 +258,9 @@ class Runner(Recorder):
     def _prepared(self, run: NodeRun, decision: dataflow.Run | None) -> NodeInput | None:
         """The node's input, or None once its failure is recorded (it cannot be built)."""
         try:
-            prepared = (prepare(self.ex, run, self.graph, decision) if decision is not None
-                        else NodeInput.from_stored(self.ex, run, self.graph))
+            prepared = (prepare(self.ex, run, self.graph, decision, self.keys)
+                        if decision is not None
+                        else NodeInput.from_stored(self.ex, run, self.graph, self.keys))
         except NodeFailure as exc:
             message = str(exc)
             self.guarded(run, "the failure", lambda: self.fail_unstarted(run, message))
@@ -392,6 +394,11 @@ class Runner(Recorder):
         if _update_each(batch) != len(batch):
             raise LeaseLost(str(self.ex.pk))  # another runner got there first
 
+    def _undo(self) -> None:
+        super()._undo()
+        if self._deliveries is not None:
+            self._deliveries.forget()  # read (and locked) in the transaction rolled back
+
     def guarded(self, run: NodeRun | None, what: str, step: Any) -> bool:
         self._commit_pure()  # what was run before this step is recorded before it
         return super().guarded(run, what, step)
@@ -485,9 +492,10 @@ class Runner(Recorder):
                 # Not ours: its runner died mid-call. Never submitted again; a completion
                 # webhook for that attempt still brings the result.
                 if run.remote.get("delivered"):
-                    to_check.append((run, NodeInput.from_stored(self.ex, run, self.graph)))
+                    to_check.append((run, NodeInput.from_stored(self.ex, run, self.graph,
+                                                                self.keys)))
             elif is_due(run, now):
-                prepared_again = NodeInput.from_stored(self.ex, run, self.graph)
+                prepared_again = NodeInput.from_stored(self.ex, run, self.graph, self.keys)
                 (to_submit if run.phase == NodePhase.RETRY_WAIT else to_check).append((run,
                                                                                prepared_again))
         if self.finished:
@@ -559,8 +567,8 @@ class Runner(Recorder):
     def _do_remote_io(self, to_submit: list[tuple[NodeRun, NodeInput]],
                       to_check: list[tuple[NodeRun, NodeInput]],
                       expired: list[tuple[NodeRun, str]]) -> bool:
-        keys = {run.pk: job_credentials(self.ex.team_id, self.graph.specs[run.node_id])
-                for run, _ in expired}
+        keys = {run.pk: job_credentials(self.ex.team_id, self.graph.specs[run.node_id],
+                                        self.keys) for run, _ in expired}
 
         def calls() -> list[Awaitable[Outcome]]:
             made: list[Awaitable[Outcome]] = []
@@ -578,18 +586,21 @@ class Runner(Recorder):
         # was submitted in this batch, so that it cancels them too.
         results.sort(key=lambda done: done.failed)
         messages = {run.pk: message for run, message in expired}
+        deliveries = self._deliveries = _Deliveries(
+            [done.run.pk for done in results if done.kind == "submitted" and not done.failed])
         return any(self.guarded_batch([
             (done.run, "the provider's answer",
-             partial(self._record, done, messages.get(done.run.pk, ""))) for done in results]))
+             partial(self._record, done, messages.get(done.run.pk, ""), deliveries))
+            for done in results]))
 
-    def _record(self, done: Outcome, expiry: str) -> bool:
+    def _record(self, done: Outcome, expiry: str, deliveries: "_Deliveries") -> bool:
         kind, run, value = done.kind, done.run, done.value
         if kind == "expired":
             return self.expire(run, expiry)
         if isinstance(value, BaseException):
             return self.failed_attempt(run, value)
         if kind == "submitted":
-            return self._submitted(run, value)
+            return self._submitted(run, value, deliveries.of(run.pk))
         if isinstance(value, NodeResult):
             delivered = run.remote.get("delivered")
             found = delivered.get("request_id") if isinstance(delivered, dict) else None
@@ -598,9 +609,8 @@ class Runner(Recorder):
             return self.completed(run, value, **extra)
         return self._progress(run, value)
 
-    def _submitted(self, run: NodeRun, job: Any) -> bool:
+    def _submitted(self, run: NodeRun, job: Any, delivered: dict[str, Any]) -> bool:
         # A fast provider may have called back already; keep what it delivered.
-        delivered = delivery_of(run.pk)
         delay = 0.0 if delivered else self._poll_delay(0, job.webhook)
         won = state.node_transition(run, phase=NodePhase.SUBMITTED, request_id=job.request_id,
                                     remote={**job.urls, "webhook": job.webhook, **delivered},
@@ -624,6 +634,25 @@ class Runner(Recorder):
         if won and moved:
             self.events.add("node", node_state(run))
         return won
+
+
+class _Deliveries:
+    """The webhook bodies that arrived for a pass's new submissions, read once, inside the
+    recording transaction, when the first submission is recorded (a read that fails then
+    fails that recording, like any other step of it)."""
+
+    def __init__(self, run_pks: list[int]) -> None:
+        self.run_pks = run_pks
+        self._found: dict[int, dict[str, Any]] | None = None
+
+    def of(self, run_pk: int) -> dict[str, Any]:
+        if self._found is None:
+            self._found = deliveries_of(self.run_pks)
+        return self._found.get(run_pk, {})
+
+    def forget(self) -> None:
+        """The transaction that read them was rolled back: read (and lock) them again."""
+        self._found = None
 
 
 def _update_each(batch: list[tuple[NodeRun, str, int, dict[str, Any]]]) -> int:

@@ -70,6 +70,18 @@ def request_wake(execution_id: str) -> bool:
     ).exclude(lease_owner="").update(wake_requested=True) == 1
 
 
+def wake_holder(execution_id: str) -> bool:
+    """After a change the engine must see is committed: make sure the live holder of the
+    lease runs another pass; False when there is none (then send a task). A wake-up already
+    waiting for it is enough, and seeing one is a read, not a write on the execution's row,
+    which a fan-out's deliveries would otherwise all queue on: the holder clears it only when
+    it takes it, and the pass it then runs starts after that change."""
+    waiting = Execution.objects.filter(
+        pk=execution_id, status=ExecutionStatus.RUNNING, wake_requested=True,
+        lease_expires_at__gte=timezone.now()).exclude(lease_owner="")
+    return waiting.exists() or request_wake(execution_id)
+
+
 def renew_lease(execution_id: str, owner: str) -> bool:
     expires = timezone.now() + timedelta(seconds=lease_seconds())
     return Execution.objects.filter(pk=execution_id, lease_owner=owner).update(

@@ -1,21 +1,21 @@
 """The simulated fal queue: submit, status, result, cancel and the completion webhook.
 
 Views call these functions and only translate their answers to HTTP. A job finishes by the
-clock; at its due time a background call (timers.py) renders its output once and, when the
-submit named `fal_webhook`, POSTs fal's completion body there (retried, at least once) through
-the SSRF guard: the simulator runs inside the site, so it must not post where users may not.
+clock. A background call (timers.py) renders its output once while the job runs and, at its
+due time, when the submit named `fal_webhook`, POSTs fal's completion body there (deliveries.py:
+retried, at least once) through the SSRF guard: the simulator runs inside the site, so it must
+not post where users may not.
 """
 
 import logging
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
-from executions import ssrf
-
-from . import state, views
+from . import deliveries, state, views
 from .directives import Directives, parse_directives
 from .fal_models import family_for
 from .media import MediaInputError
@@ -63,7 +63,9 @@ def submit(model_id: str, payload: dict[str, Any], webhook_url: str | None, *,
     state.job_save(job)
     state.count_submission(key, model_id, state.key_fingerprint(key_seen))
     if not job.hang:
-        timers.call_at(job.submitted_at + job.latency, complete, job.request_id, 1)
+        # Rendered once the job leaves the queue, as on a provider's GPU: not while the
+        # simulator is still taking in the rest of a burst of submissions.
+        timers.call_at(job.submitted_at + state.queued_seconds(job.latency), prepare, job)
     return job
 
 
@@ -109,15 +111,34 @@ def outcome_of(job: Job) -> Outcome:
     return state.outcome_get(job.request_id) or state.outcome_put(job.request_id, _run(job))
 
 
-def complete(request_id: str, attempt: int) -> None:
-    """Due-time work: render the output, then deliver the webhook (retrying with backoff)."""
+def prepare(job: Job) -> None:
+    """Render the output while the job runs, as a provider's GPU works through its latency: at
+    the due time only the webhook is left to send, so the simulator's drawing never lands on
+    the moment the site takes in the results. (A status poll or a result fetch that comes
+    first renders it itself; outcome_put keeps whichever was stored first.)"""
+    outcome_of(job)
+    timers.call_at(job.submitted_at + job.latency, complete, job.request_id, 1)
+
+
+def complete(request_id: str, attempt: int) -> "Future[bool] | None":
+    """Due-time work: the output (rendered by `prepare`), then the webhook, retried with
+    backoff. Returns the delivery in flight, if one was sent."""
     job = state.job_get(request_id)
     if job is None or job.cancelled:
-        return
+        return None
     outcome = outcome_of(job)
-    if job.webhook_url and not _deliver(job.webhook_url, job, outcome) \
-            and attempt < WEBHOOK_TRIES:
-        timers.call_at(time.time() + 2 ** (attempt - 1), complete, request_id, attempt + 1)
+    if not job.webhook_url:
+        return None
+
+    def delivered(ok: bool) -> None:
+        if ok:
+            state.count_webhook()
+        elif attempt < WEBHOOK_TRIES:
+            timers.call_at(time.time() + 2 ** (attempt - 1), complete, request_id, attempt + 1)
+
+    return deliveries.post(job.webhook_url, webhook_body(job, outcome), what=request_id,
+                           timeout=WEBHOOK_TIMEOUT_SECONDS, max_answer=WEBHOOK_MAX_ANSWER,
+                           done=delivered)
 
 
 def webhook_body(job: Job, outcome: Outcome) -> dict[str, Any]:
@@ -185,18 +206,3 @@ def _error_text(outcome: Outcome) -> str:
     if isinstance(detail, list):
         return "; ".join(str(item.get("msg", item)) for item in detail if isinstance(item, dict))
     return str(detail or f"HTTP {outcome.http_status}")
-
-
-def _deliver(url: str, job: Job, outcome: Outcome) -> bool:
-    try:
-        response = ssrf.fetch("POST", url, json=webhook_body(job, outcome),
-                              timeout=WEBHOOK_TIMEOUT_SECONDS, max_bytes=WEBHOOK_MAX_ANSWER,
-                              max_redirects=0)
-    except ssrf.FetchError as exc:
-        logger.warning("webhook for %s to %s failed: %s", job.request_id, url, exc)
-        return False
-    if 200 <= response.status_code < 300:
-        state.count_webhook()
-        return True
-    logger.warning("webhook for %s answered HTTP %s", job.request_id, response.status_code)
-    return False

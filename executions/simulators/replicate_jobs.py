@@ -1,26 +1,27 @@
 """The simulated Replicate predictions: create, get, cancel and the completion webhook.
 
 Views (replicate.py) call these functions and only translate their answers to HTTP. Like the
-fal simulator, a prediction's status follows from the clock (created + latency); at its due
-time a background call (timers.py) renders its output once and, when the create named a
-`webhook`, POSTs the finished prediction there (retried) through the SSRF guard. State lives in
-the Django cache under its own prefix, so the fal simulator's counters are untouched.
+fal simulator, a prediction's status follows from the clock (created + latency); a background
+call (timers.py) renders its output once while it runs and, at its due time, when the create
+named a `webhook`, POSTs the finished prediction there (deliveries.py, retried) through the
+SSRF guard. State lives in the Django cache under its own prefix, so the fal simulator's
+counters are untouched.
 """
 
 import hashlib
 import logging
 import secrets
 import time
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from django.core.cache import cache
 
-from executions import ssrf
 from executions.media import save_media
 
-from . import media, state, views
+from . import deliveries, media, state, views
 from .directives import Directives, parse_directives, strip_directives
 from .tally import Tally
 from .timers import timers
@@ -86,8 +87,16 @@ def create(model: str, version: str, payload: dict[str, Any], webhook: str | Non
     tally.incr("submissions")
     tally.incr(f"byKey:{run.key_seen}")
     if not run.hang:
-        timers.call_at(run.created_at + run.latency, complete, run.id, 1)
+        timers.call_at(run.created_at, prepare, run)
     return run
+
+
+def prepare(run: Run) -> None:
+    """Render the output during the prediction's latency (see fal_jobs.prepare), then finish
+    it at its due time."""
+    if not run.fail_job:
+        _output(run)
+    timers.call_at(run.created_at + run.latency, complete, run.id, 1)
 
 
 def find(prediction_id: str, key_seen: str) -> Run:
@@ -141,17 +150,27 @@ def body_of(run: Run, urls: dict[str, str], now: float | None = None) -> dict[st
     }
 
 
-def complete(prediction_id: str, attempt: int) -> None:
-    """Due-time work: render the output once, then POST the webhook (retried with backoff)."""
+def complete(prediction_id: str, attempt: int) -> "Future[bool] | None":
+    """Due-time work: the output (rendered once), then the webhook, retried with backoff.
+    Returns the delivery in flight, if one was sent."""
     run = _get(prediction_id)
     if run is None or not run.webhook:
-        return
+        return None
     from .replicate import prediction_urls  # the views know the routes
 
     body = body_of(run, prediction_urls(run.id), max(time.time(), run.created_at + run.latency)
                    if run.canceled_at is None else time.time())
-    if not _deliver(run.webhook, run.id, body) and attempt < WEBHOOK_TRIES:
-        timers.call_at(time.time() + 2 ** (attempt - 1), complete, prediction_id, attempt + 1)
+
+    def delivered(ok: bool) -> None:
+        if ok:
+            tally.incr("webhooks")
+        elif attempt < WEBHOOK_TRIES:
+            timers.call_at(time.time() + 2 ** (attempt - 1), complete, prediction_id,
+                           attempt + 1)
+
+    return deliveries.post(run.webhook, body, what=f"replicate {prediction_id}",
+                           timeout=WEBHOOK_TIMEOUT_SECONDS, max_answer=WEBHOOK_MAX_ANSWER,
+                           done=delivered)
 
 
 def stats(fingerprint: str | None = None) -> dict[str, Any]:
@@ -246,18 +265,3 @@ def _output(run: Run) -> Any:
         stored = cache.get(key)
         return stored["value"] if stored is not None else value
     return value
-
-
-def _deliver(url: str, prediction_id: str, body: dict[str, Any]) -> bool:
-    try:
-        response = ssrf.fetch("POST", url, json=body, timeout=WEBHOOK_TIMEOUT_SECONDS,
-                              max_bytes=WEBHOOK_MAX_ANSWER, max_redirects=0)
-    except ssrf.FetchError as exc:
-        logger.warning("replicate webhook for %s to %s failed: %s", prediction_id, url, exc)
-        return False
-    if 200 <= response.status_code < 300:
-        tally.incr("webhooks")
-        return True
-    logger.warning("replicate webhook for %s answered HTTP %s", prediction_id,
-                   response.status_code)
-    return False

@@ -102,11 +102,16 @@ def outcome_put(request_id: str, outcome: Outcome) -> Outcome:
     return outcome_get(request_id) or outcome
 
 
+def queued_seconds(latency: float) -> float:
+    """How long a job of this latency shows IN_QUEUE before it runs."""
+    return min(latency * 0.2, 1.0)
+
+
 def job_phase(job: Job, now: float) -> Phase:
     if job.cancelled:
         return Phase("COMPLETED")
     elapsed = max(0.0, now - job.submitted_at)
-    queued = min(job.latency * 0.2, 1.0)
+    queued = queued_seconds(job.latency)
     if elapsed < queued:
         return Phase("IN_QUEUE")
     if job.hang or elapsed < job.latency:

@@ -21,6 +21,7 @@ from accounts.credits import (
     credit_balance,
     credits_adjust,
     credits_charge_node,
+    credits_charge_nodes,
     credits_grant,
     credits_release_execution,
     team_usage,
@@ -480,6 +481,37 @@ def test_an_overrun_beyond_the_balance_is_capped_and_noted(api: ApiClient, team:
     capped = CreditEntry.objects.get(kind=CreditKind.CHARGE, node_id="up")
     assert capped.amount == -20 and "capped: cost 25" in capped.note
     assert min(running_balances(team)) == 0
+
+
+@pytest.mark.parametrize(("funds", "costs"), [
+    ("50", [("gen", 20), ("up", 5.2429)]),  # out of the reservation
+    ("45", [("gen", 20), ("up", 23)]),  # an overrun taken from what is available
+    ("40", [("gen", 25), ("up", 25)]),  # overruns beyond the balance: the second is capped
+    ("40", [("gen", 0), ("up", 17)]),  # a free node among them
+])
+def test_nodes_charged_together_cost_what_they_cost_one_by_one(
+        api: ApiClient, team: Team, funds: str, costs: list[tuple[str, float]]) -> None:
+    # The engine charges the nodes one pass completed in one go: one lock, one read of the
+    # reservation, one insert. Its arithmetic is that of charging them in turn.
+    def charged(together: bool) -> tuple[dict[str, Decimal], list[Any], Decimal]:
+        short = Decimal(funds) - credit_balance(team.pk)
+        if short:
+            credits_adjust(team, short)  # each way starts from the same balance
+        execution = start(api, seed_workflow(api))
+        if together:
+            with CaptureQueriesContext(connection) as queries:
+                each = credits_charge_nodes(team.pk, execution.pk, costs)
+            locks = [q["sql"] for q in queries.captured_queries if "FOR UPDATE" in q["sql"]]
+            assert len(locks) == 1, locks
+        else:
+            each = {node_id: credits_charge_node(team.pk, execution.pk, node_id, cost)
+                    for node_id, cost in costs}
+        credits_release_execution(team.pk, execution.pk)
+        entries = list(CreditEntry.objects.filter(execution_id=execution.pk).order_by("pk")
+                       .values_list("kind", "amount", "node_id", "note"))
+        return each, entries, credit_balance(team.pk)
+
+    assert charged(together=True) == charged(together=False)
 
 
 def test_a_node_can_never_be_charged_twice(api: ApiClient, team: Team) -> None:

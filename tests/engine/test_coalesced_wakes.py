@@ -3,15 +3,19 @@ held leaves a mark and returns at once, without a task backing off and retrying;
 sees the mark when it lets go, and runs another pass instead; the mark is never lost between
 the two conditional writes."""
 
+import threading
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from executions.engine import state
 from executions.engine.runner import advance
-from executions.models import Execution, ExecutionStatus
+from executions.models import Execution, ExecutionStatus, NodePhase, NodeRun
+from executions.services import provider_hook_received
 from tests.conftest import ApiClient
 
 from .helpers import create_workflow, execute, node
@@ -126,3 +130,99 @@ def test_taking_the_lease_reads_the_execution_as_the_orm_would(sent: list[str],
     assert taken.lease_owner == "holder" and not taken.wake_requested
     assert taken.lease_expires_at is not None and taken.lease_expires_at > timezone.now()
     assert state.acquire_lease(execution_id, "another") is None  # held: nothing returned
+
+
+# --- A provider's delivery ---------------------------------------------------------------
+
+def submitted(api: ApiClient) -> NodeRun:
+    execution_id = running(api)
+    advance(execution_id)  # the pass that submits the job (it never finishes: [sim hang])
+    run = NodeRun.objects.get(execution_id=execution_id)
+    assert run.phase == NodePhase.SUBMITTED and row(execution_id).lease_owner == ""
+    return run
+
+
+def deliver(run: NodeRun) -> None:
+    provider_hook_received(run.pk, run.attempt, {"request_id": run.request_id, "status": "OK"})
+
+
+def test_a_delivery_while_the_lease_is_held_leaves_a_mark_and_sends_no_task(
+        sent: list[str], sim_site: str, api: ApiClient) -> None:
+    run = submitted(api)
+    execution_id = str(run.execution_id)
+    assert state.acquire_lease(execution_id, "holder")
+    sent.clear()
+
+    deliver(run)
+
+    assert sent == []  # the holder's next pass is the wake-up
+    assert row(execution_id).wake_requested
+    run.refresh_from_db()
+    assert run.remote["delivered"]["request_id"] == run.request_id
+    assert state.release_lease(execution_id, "holder", None) is False  # it goes round again
+
+
+def test_a_delivery_with_the_lease_free_sends_a_task(
+        sent: list[str], sim_site: str, api: ApiClient) -> None:
+    run = submitted(api)
+    sent.clear()
+
+    deliver(run)
+
+    assert sent == [str(run.execution_id)]
+    assert not row(str(run.execution_id)).wake_requested
+
+
+def test_deliveries_with_a_wake_up_already_waiting_never_write_the_execution(
+        sent: list[str], sim_site: str, api: ApiClient) -> None:
+    run = submitted(api)
+    execution_id = str(run.execution_id)
+    assert state.acquire_lease(execution_id, "holder")
+    assert state.request_wake(execution_id)
+    sent.clear()
+
+    with CaptureQueriesContext(connection) as queries:
+        deliver(run)
+
+    writes = [query["sql"] for query in queries.captured_queries
+              if '"executions_execution"' in query["sql"]
+              and query["sql"].startswith(("UPDATE", "INSERT", "DELETE"))]
+    assert writes == [] and sent == []
+    run.refresh_from_db()
+    assert run.remote["delivered"]["request_id"] == run.request_id
+
+
+def test_a_delivery_does_not_wait_for_a_lock_on_the_execution(
+        sent: list[str], sim_site: str, api: ApiClient) -> None:
+    # The execution's row is the one the engine's pass writes (its events, its lease): a
+    # fan-out's deliveries locking it queued behind the pass and behind each other.
+    assert connection.vendor == "postgresql", "row locks are PostgreSQL's"
+    run = submitted(api)
+    execution_id = str(run.execution_id)
+    assert state.acquire_lease(execution_id, "holder")
+    assert state.request_wake(execution_id)
+    locked, done = threading.Event(), threading.Event()
+
+    def hold_the_execution_row() -> None:
+        try:
+            with transaction.atomic():
+                Execution.objects.select_for_update().filter(pk=execution_id).first()
+                locked.set()
+                done.wait(60)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold_the_execution_row)
+    holder.start()
+    try:
+        assert locked.wait(60)
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '5s'")  # a wait for the row fails the test
+        deliver(run)
+    finally:
+        done.set()
+        holder.join(60)
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = 0")
+    run.refresh_from_db()
+    assert run.remote["delivered"]["request_id"] == run.request_id

@@ -114,8 +114,8 @@ def _claiming(run: Any, **fields: Any) -> bool:
     return fields.get("status") == "RUNNING"
 
 
-def _the_model(team_id: int, execution_id: Any, node_id: str, cost: Any) -> bool:
-    return node_id == "gen"
+def _the_model(team_id: int, execution_id: Any, costs: list[tuple[str, Any]]) -> bool:
+    return any(node_id == "gen" for node_id, _ in costs)
 
 
 STATE = "executions.engine.state:node_transition"
@@ -124,12 +124,12 @@ STEPS: dict[str, dict[str, Any]] = {
     "recording a result": dict(target=STATE, when=_completing),
     "recording a result the database refuses": dict(target=STATE, when=_completing,
                                                      error=DataError),
-    "charging the node": dict(target="executions.engine.recorder:credits_charge_node",
+    "charging the node": dict(target="executions.engine.recorder:credits_charge_nodes",
                               when=_the_model),
     # The first flush is the input node's, recorded with the pure nodes (runner._commit_pure);
     # when that fails they are recorded one by one, and the second fault meets that.
     "numbering its events": dict(target="executions.events:EventBuffer.flush", times=2),
-    "recording the provider's answer": dict(target="executions.engine.runner:delivery_of"),
+    "recording the provider's answer": dict(target="executions.engine.runner:deliveries_of"),
     "releasing the reservation": dict(
         target="executions.engine.recorder:credits_release_execution"),
     "ending the execution": dict(target="executions.engine.state:execution_transition"),

@@ -8,6 +8,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from accounts.credits import credits_charge_nodes
+from accounts.models import CreditEntry, CreditKind
+from executions.engine import recorder
 from executions.engine.runner import Runner, advance
 from executions.models import (
     Execution,
@@ -18,6 +21,7 @@ from executions.models import (
     NodeStatus,
 )
 from tests.conftest import ApiClient
+from tests.harness import wait_until
 
 from .helpers import create_workflow, edge, execute, node
 
@@ -87,10 +91,10 @@ def test_a_record_that_cannot_be_written_fails_only_its_own_node(
         sent: list[str], sim_site: str, api: ApiClient, monkeypatch: pytest.MonkeyPatch) -> None:
     real = Runner._submitted
 
-    def submitted(self: Runner, run: NodeRun, job: Any) -> bool:
+    def submitted(self: Runner, run: NodeRun, job: Any, delivered: dict[str, Any]) -> bool:
         if run.node_id == "g3":
             raise ValueError("a record that cannot be written")
-        return real(self, run, job)
+        return real(self, run, job, delivered)
 
     monkeypatch.setattr(Runner, "_submitted", submitted)
     execution_id = fan_out(api, 5, continueOnError=True)
@@ -133,3 +137,40 @@ def test_a_run_with_a_stored_node_it_does_not_run_still_reads_the_ledger_at_its_
     note = {"id": "memo", "type": "stickyNote", "position": {"x": 0, "y": 300},
             "data": {"nodeType": "note:sticky", "label": "Memo", "text": "remember"}}
     assert _ledger_reads_of_the_ending_pass(api, *_free_pipeline(note)) != []
+
+
+def test_a_fan_out_pass_reads_its_team_s_provider_keys_once(
+        sent: list[str], sim_site: str, api: ApiClient) -> None:
+    execution_id = fan_out(api, 5)
+    with CaptureQueriesContext(connection) as queries:
+        advance(execution_id)
+    reads = [query["sql"] for query in queries.captured_queries
+             if '"accounts_providerkey"' in query["sql"]]
+    assert len(reads) == 1, reads  # not one per node
+    assert {run.phase for run in NodeRun.objects.filter(execution_id=execution_id)} == {
+        NodePhase.SUBMITTED}
+
+
+def test_the_results_one_pass_records_are_charged_in_one_ledger_write(
+        sent: list[str], sim_site: str, api: ApiClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    nodes = [node(f"g{i}", "generate:flux_2", prompt=f"fox {i}") for i in range(5)]
+    execution_id = execute(api, create_workflow(api, nodes, []))
+    advance(execution_id)  # submits the five; their webhooks bring the results
+    wait_until(lambda: NodeRun.objects.filter(execution_id=execution_id,
+                                              remote__has_key="delivered").count() == 5, 60,
+               "the five results were not delivered")
+    charges: list[list[str]] = []
+    real = credits_charge_nodes
+
+    def counted(team_id: int, execution: Any, costs: list[tuple[str, Any]]) -> Any:
+        charges.append(sorted(node_id for node_id, _ in costs))
+        return real(team_id, execution, costs)
+
+    monkeypatch.setattr(recorder, "credits_charge_nodes", counted)
+    advance(execution_id)
+    assert charges == [[f"g{i}" for i in range(5)]]
+    assert Execution.objects.get(pk=execution_id).status == ExecutionStatus.COMPLETED
+    charged = CreditEntry.objects.filter(execution_id=execution_id, kind=CreditKind.CHARGE)
+    assert sorted(charged.values_list("node_id", flat=True)) == [f"g{i}" for i in range(5)]
+    assert {run.credits for run in NodeRun.objects.filter(execution_id=execution_id)} == {
+        float(-amount) for amount in charged.values_list("amount", flat=True)}

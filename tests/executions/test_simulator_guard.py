@@ -232,8 +232,9 @@ def test_a_webhook_is_checked_again_when_it_is_delivered(
               webhook_url=f"http://127.0.0.1:{port}/hook")
     state.job_save(job)
 
-    fal_jobs.complete("rebound", fal_jobs.WEBHOOK_TRIES)  # the last try: nothing rescheduled
+    delivery = fal_jobs.complete("rebound", fal_jobs.WEBHOOK_TRIES)  # the last try: no retry
 
+    assert delivery is not None and delivery.result(timeout=60) is False  # refused, not sent
     assert seen.empty()
     assert simulator_stats()["webhooks"] == 0
 

@@ -1,0 +1,92 @@
+"""When the simulated provider does its work: it draws a job's output while the job runs (as a
+provider's GPU does through its latency), and it sends the webhooks of jobs finishing together
+side by side, as a provider does, not a few at a time."""
+
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from executions.simulators import state
+from executions.simulators.deliveries import MAX_IN_FLIGHT
+from tests.harness import wait_until
+
+from .fal_sim import fresh_fal_simulator, submit
+
+pytestmark = pytest.mark.django_db
+BURST = 12  # more than the few threads that once sent every delivery
+
+
+@pytest.fixture(autouse=True)
+def fresh_simulator(settings: Any) -> Iterator[None]:
+    with fresh_fal_simulator(settings, latency=0.1):
+        yield
+
+
+def test_a_job_s_output_is_drawn_while_it_runs_not_when_it_is_due(client: Client) -> None:
+    submitted = submit(client, "fal-ai/flux-2", {"prompt": "a fox [sim latency=60s]"}).json()
+    job = state.job_get(submitted["request_id"])
+    assert job is not None
+
+    outcome = wait_until(lambda: state.outcome_get(job.request_id), 45,
+                         "the output was not drawn while the job ran")
+
+    assert time.time() < job.submitted_at + job.latency  # still running: not yet due
+    assert outcome.ok and outcome.body["images"][0]["url"]
+
+
+class _Gate(BaseHTTPRequestHandler):
+    """Answers a POST only once BURST of them are in flight together."""
+
+    gate: threading.Barrier
+    passed: list[str]
+
+    def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        try:
+            self.gate.wait()
+            self.passed.append(self.path)
+            status = 200
+        except threading.BrokenBarrierError:
+            status = 503
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        return
+
+
+@pytest.fixture
+def gate() -> Iterator[tuple[int, list[str]]]:
+    passed: list[str] = []
+    handler = type("Gate", (_Gate,), {"gate": threading.Barrier(BURST, timeout=30),
+                                      "passed": passed})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1], passed
+    server.shutdown()
+    server.server_close()
+
+
+def test_webhooks_of_jobs_finishing_together_are_sent_side_by_side(
+        client: Client, gate: tuple[int, list[str]], settings: Any) -> None:
+    port, passed = gate
+    settings.SITE_URL = f"http://127.0.0.1:{port}"  # the receiver is the site itself
+    assert BURST <= MAX_IN_FLIGHT
+    for i in range(BURST):
+        response = submit(client, "fal-ai/flux-2", {"prompt": f"fox {i}"},
+                          f"?fal_webhook=http://127.0.0.1:{port}/hook/{i}")
+        assert response.status_code == 200
+
+    # Each receipt waits for all the others: only deliveries in flight together get through.
+    wait_until(lambda: len(passed) == BURST or None, 60,
+               lambda: f"the deliveries did not arrive together ({len(passed)} of {BURST} got "
+                       "through)")
+    wait_until(lambda: state.simulator_stats()["webhooks"] == BURST or None, 60,
+               "the deliveries were not counted")
+    assert sorted(passed) == sorted(f"/hook/{i}" for i in range(BURST))
