@@ -20,7 +20,7 @@ from .directives import Directives, parse_directives
 from .fal_models import family_for
 from .media import MediaInputError
 from .state import Job, Outcome, Phase
-from .timers import timers
+from .timers import drawing, timers
 
 logger = logging.getLogger("wireflow.simulators")
 WEBHOOK_TRIES = 5
@@ -63,9 +63,10 @@ def submit(model_id: str, payload: dict[str, Any], webhook_url: str | None, *,
     state.job_save(job)
     state.count_submission(key, model_id, state.key_fingerprint(key_seen))
     if not job.hang:
-        # Rendered once the job leaves the queue, as on a provider's GPU: not while the
-        # simulator is still taking in the rest of a burst of submissions.
-        timers.call_at(job.submitted_at + state.queued_seconds(job.latency), prepare, job)
+        # Drawn once the job leaves the queue, as on a provider's GPU (not while the simulator
+        # is still taking in the rest of a burst of submissions); finished at its due time.
+        drawing.call_at(job.submitted_at + state.queued_seconds(job.latency), prepare, job)
+        timers.call_at(job.submitted_at + job.latency, complete, job.request_id, 1)
     return job
 
 
@@ -112,17 +113,18 @@ def outcome_of(job: Job) -> Outcome:
 
 
 def prepare(job: Job) -> None:
-    """Render the output while the job runs, as a provider's GPU works through its latency: at
-    the due time only the webhook is left to send, so the simulator's drawing never lands on
-    the moment the site takes in the results. (A status poll or a result fetch that comes
-    first renders it itself; outcome_put keeps whichever was stored first.)"""
-    outcome_of(job)
-    timers.call_at(job.submitted_at + job.latency, complete, job.request_id, 1)
+    """Draw the output while the job runs, as a provider's GPU works through its latency: at
+    the due time only the webhook is usually left to send, so the drawing does not land on the
+    moment the site takes in the results. Whoever needs the output first (this, the due-time
+    webhook, a status poll, a result fetch) draws it; outcome_put keeps the first stored. A
+    job already due is left to its due-time call, which draws it itself."""
+    if time.time() < job.submitted_at + job.latency:
+        outcome_of(job)
 
 
 def complete(request_id: str, attempt: int) -> "Future[bool] | None":
-    """Due-time work: the output (rendered by `prepare`), then the webhook, retried with
-    backoff. Returns the delivery in flight, if one was sent."""
+    """Due-time work: the output (drawn by `prepare` meanwhile, or now), then the webhook,
+    retried with backoff. Returns the delivery in flight, if one was sent."""
     job = state.job_get(request_id)
     if job is None or job.cancelled:
         return None

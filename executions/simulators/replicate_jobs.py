@@ -24,7 +24,7 @@ from executions.media import save_media
 from . import deliveries, media, state, views
 from .directives import Directives, parse_directives, strip_directives
 from .tally import Tally
-from .timers import timers
+from .timers import drawing, timers
 
 logger = logging.getLogger("wireflow.simulators")
 _PREFIX = "sim:replicate:"
@@ -87,16 +87,15 @@ def create(model: str, version: str, payload: dict[str, Any], webhook: str | Non
     tally.incr("submissions")
     tally.incr(f"byKey:{run.key_seen}")
     if not run.hang:
-        timers.call_at(run.created_at, prepare, run)
+        drawing.call_at(run.created_at, prepare, run)
+        timers.call_at(run.created_at + run.latency, complete, run.id, 1)
     return run
 
 
 def prepare(run: Run) -> None:
-    """Render the output during the prediction's latency (see fal_jobs.prepare), then finish
-    it at its due time."""
-    if not run.fail_job:
+    """Draw the output during the prediction's latency (see fal_jobs.prepare)."""
+    if not run.fail_job and time.time() < run.created_at + run.latency:
         _output(run)
-    timers.call_at(run.created_at + run.latency, complete, run.id, 1)
 
 
 def find(prediction_id: str, key_seen: str) -> Run:

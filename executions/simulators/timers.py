@@ -62,3 +62,6 @@ def _safely(function: Callable[..., Any], *args: Any) -> None:
 
 
 timers = Timers()
+# Drawing outputs has a thread of its own, so that a job's due-time work (its webhook) never
+# waits in line behind the drawing of the jobs submitted after it.
+drawing = Timers(workers=1)

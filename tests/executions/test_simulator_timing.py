@@ -2,6 +2,7 @@
 provider's GPU does through its latency), and it sends the webhooks of jobs finishing together
 side by side, as a provider does, not a few at a time."""
 
+import queue
 import threading
 import time
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from executions.simulators import state
+from executions.simulators import fal_jobs, state
 from executions.simulators.deliveries import MAX_IN_FLIGHT
 from tests.harness import wait_until
 
@@ -37,6 +38,54 @@ def test_a_job_s_output_is_drawn_while_it_runs_not_when_it_is_due(client: Client
 
     assert time.time() < job.submitted_at + job.latency  # still running: not yet due
     assert outcome.ok and outcome.body["images"][0]["url"]
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received: "queue.Queue[str]"
+
+    def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.received.put(self.path)
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        return
+
+
+def test_a_job_s_webhook_never_waits_for_the_drawing_of_another(
+        client: Client, settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    received: queue.Queue[str] = queue.Queue()
+    server = ThreadingHTTPServer(("127.0.0.1", 0),
+                                 type("Receiver", (_Receiver,), {"received": received}))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    settings.SITE_URL = f"http://127.0.0.1:{port}"  # the receiver is the site itself
+    drawing_stuck = threading.Event()
+    unstick = threading.Event()
+    real_prepare = fal_jobs.prepare
+
+    def stuck_on_the_big_one(job: Any) -> None:
+        if "big one" in job.payload["prompt"]:
+            drawing_stuck.set()
+            unstick.wait(60)
+        real_prepare(job)
+
+    monkeypatch.setattr(fal_jobs, "prepare", stuck_on_the_big_one)
+    try:
+        assert submit(client, "fal-ai/flux-2",
+                      {"prompt": "the big one [sim latency=30s]"}).status_code == 200
+        assert drawing_stuck.wait(30)
+        assert submit(client, "fal-ai/flux-2", {"prompt": "a small one"},
+                      f"?fal_webhook=http://127.0.0.1:{port}/small").status_code == 200
+
+        assert received.get(timeout=30) == "/small"  # its own drawing, at its due time
+        assert not unstick.is_set()
+    finally:
+        unstick.set()
+        server.shutdown()
+        server.server_close()
 
 
 class _Gate(BaseHTTPRequestHandler):
