@@ -281,10 +281,12 @@ def provider_hook_received(run_id: int, attempt: int, body: dict[str, Any] | Non
     with transaction.atomic():
         # Only the node's row is locked (`of`): the execution's is the one every delivery,
         # the engine's event numbering and its lease share, and a fan-out's hundred deliveries
-        # must not queue on it.
+        # must not queue on it. Its lease is read with it (unlocked, through the same join).
         run = (NodeRun.objects.select_for_update(of=("self",))
                .filter(pk=run_id, status=NodeStatus.RUNNING, attempt=attempt,
-                       execution__status=ExecutionStatus.RUNNING).first())
+                       execution__status=ExecutionStatus.RUNNING)
+               .annotate(lease_owner=F("execution__lease_owner"),
+                         lease_expires_at=F("execution__lease_expires_at")).first())
         if run is None:
             return  # already recorded, or a delivery for an earlier attempt
         # fal names the job `request_id`; Replicate's webhook body is the prediction (`id`).
@@ -294,18 +296,24 @@ def provider_hook_received(run_id: int, attempt: int, body: dict[str, Any] | Non
         now = timezone.now()
         run.next_check_at = now
         run.save(update_fields=["remote", "next_check_at"])
+        execution_id = str(run.execution_id)
+        held = bool(run.lease_owner) and run.lease_expires_at is not None \
+            and run.lease_expires_at >= now
+        if not held:
+            # Nobody held the lease: the execution is due now, and a task takes it once this
+            # commits (should a holder take the lease first, the task leaves it a wake-up). If
+            # that task is lost (a worker killed with it in hand), the sweeper finds the
+            # execution overdue within its grace, not at the next safety-net poll minutes away.
+            Execution.objects.filter(pk=execution_id, wake_at__gt=now).update(wake_at=now)
+            dispatch.advance_later(execution_id)
+            return
     # Committed, so any pass that starts from here on sees the delivery. A live holder of the
     # lease runs another pass before it lets go (engine/state.py): a wake-up left for it is the
     # whole wake-up, so a fan-out's deliveries arriving during a pass cost one more pass, not a
     # task each that would find the lease taken.
-    execution_id = str(run.execution_id)
-    if wake_holder(execution_id):
-        return
-    # Nobody holds it: the execution is due now, and a task takes it. If that task is lost (a
-    # worker killed with it in hand), the sweeper finds it overdue within its grace, not at the
-    # next safety-net poll a minute or more away.
-    Execution.objects.filter(pk=execution_id, wake_at__gt=now).update(wake_at=now)
-    dispatch.advance_later(execution_id)
+    if not wake_holder(execution_id):  # it let go meanwhile
+        Execution.objects.filter(pk=execution_id, wake_at__gt=now).update(wake_at=now)
+        dispatch.advance_later(execution_id)
 
 
 def sweep_stalled() -> int:

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.credits import credits_release_execution
 from executions.models import Execution, ExecutionStatus, NodePhase, NodeRun, NodeStatus
-from wireflow_site.rows import columns, instances
+from wireflow_site.rows import columns, instances, one_row
 
 
 def lease_seconds() -> float:
@@ -76,10 +76,14 @@ def wake_holder(execution_id: str) -> bool:
     waiting for it is enough, and seeing one is a read, not a write on the execution's row,
     which a fan-out's deliveries would otherwise all queue on: the holder clears it only when
     it takes it, and the pass it then runs starts after that change."""
-    waiting = Execution.objects.filter(
-        pk=execution_id, status=ExecutionStatus.RUNNING, wake_requested=True,
-        lease_expires_at__gte=timezone.now()).exclude(lease_owner="")
-    return waiting.exists() or request_wake(execution_id)
+    found = one_row(Execution.objects.filter(pk=execution_id, status=ExecutionStatus.RUNNING)
+                    .values_list("lease_owner", "lease_expires_at", "wake_requested"))
+    if found is None:
+        return False  # ended: a task finds nothing to do
+    owner, expires, waiting = found
+    if not owner or expires is None or expires < timezone.now():
+        return False
+    return bool(waiting) or request_wake(execution_id)
 
 
 def renew_lease(execution_id: str, owner: str) -> bool:

@@ -167,10 +167,16 @@ def test_a_delivery_with_the_lease_free_sends_a_task(
     run = submitted(api)
     sent.clear()
 
-    deliver(run)
+    with CaptureQueriesContext(connection) as queries:
+        deliver(run)
 
     assert sent == [str(run.execution_id)]
     assert not row(str(run.execution_id)).wake_requested
+    # The lease was read with the node (one locked read), not again after the commit.
+    statements = [query["sql"] for query in queries.captured_queries]
+    assert not [sql for sql in statements
+                if sql.startswith('SELECT') and 'FROM "executions_execution"' in sql], statements
+    assert len(statements) <= 6, statements  # read, node's write, wake time, and the commit
 
 
 def test_deliveries_with_a_wake_up_already_waiting_never_write_the_execution(
