@@ -6,13 +6,14 @@ events, so a reconnect resumes by sequence number."""
 import asyncio
 import json
 import logging
-import os
 import threading
 from typing import Any
 
 from channels.layers import get_channel_layer
 from django.db import connection, transaction
 from django.db.models import F
+
+from wireflow_site.perprocess import PerProcess
 
 from .models import Execution, ExecutionEvent
 
@@ -173,8 +174,15 @@ def broadcast_live(execution_id: str, data: dict[str, Any]) -> Any:
 # process serves WebSockets (the in-memory layer of the embedded mode lives there), else a
 # private one on a daemon thread.
 _web_loop: asyncio.AbstractEventLoop | None = None
-_private: tuple[int, asyncio.AbstractEventLoop] | None = None
-_lock = threading.Lock()
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, name="events", daemon=True).start()
+    return loop
+
+
+_private = PerProcess(_new_loop)  # a forked worker starts its own
 
 
 def remember_web_loop() -> None:
@@ -184,12 +192,6 @@ def remember_web_loop() -> None:
 
 
 def _event_loop() -> asyncio.AbstractEventLoop:
-    global _private
     if _web_loop is not None and _web_loop.is_running():
         return _web_loop
-    with _lock:
-        if _private is None or _private[0] != os.getpid():  # a forked worker starts its own
-            loop = asyncio.new_event_loop()
-            threading.Thread(target=loop.run_forever, name="events", daemon=True).start()
-            _private = (os.getpid(), loop)
-        return _private[1]
+    return _private.get()

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-import os
 import threading
 import time
 import uuid
@@ -36,6 +35,7 @@ from executions.events import broadcast_live
 from executions.models import NodeRun
 from executions.providers.errors import ProviderError
 from executions.services import provider_hook_received
+from wireflow_site.perprocess import PerProcess
 
 from .contracts import NodeContext, NodeFailure, NodeResult, RemoteJob, RemoteStatus
 
@@ -264,14 +264,9 @@ def _cancelled(ids: list[str]) -> list[str]:
     return [request_id for request_id in ids if _cancel_key(request_id) in found]
 
 
-_loop: tuple[int, CallLoop] | None = None
-_lock = threading.Lock()
+_loop = PerProcess(CallLoop)
 
 
 def calls() -> CallLoop:
     """This process's call loop (a forked Celery child starts its own)."""
-    global _loop
-    with _lock:
-        if _loop is None or _loop[0] != os.getpid():
-            _loop = (os.getpid(), CallLoop())
-        return _loop[1]
+    return _loop.get()

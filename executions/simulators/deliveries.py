@@ -12,12 +12,12 @@ so nothing that touches the cache runs on the loop.
 import asyncio
 import concurrent.futures
 import logging
-import os
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from executions import ssrf
+from wireflow_site.perprocess import PerProcess
 
 from .timers import timers
 
@@ -33,17 +33,7 @@ class _Loop:
         threading.Thread(target=self.loop.run_forever, name="sim-webhooks", daemon=True).start()
 
 
-_current: tuple[int, _Loop] | None = None
-_lock = threading.Lock()
-
-
-def _loop() -> _Loop:
-    """This process's loop (a forked child starts its own)."""
-    global _current
-    with _lock:
-        if _current is None or _current[0] != os.getpid():
-            _current = (os.getpid(), _Loop())
-        return _current[1]
+_loops = PerProcess(_Loop)  # a forked child starts its own
 
 
 def post(url: str, body: dict[str, Any], *, what: str, timeout: float, max_answer: int,
@@ -51,7 +41,7 @@ def post(url: str, body: dict[str, Any], *, what: str, timeout: float, max_answe
     """POST `body` to `url` in the background; `done(answered 2xx)` then runs on the timers'
     pool. The returned future resolves after `done` has run (tests wait on it)."""
     finished: concurrent.futures.Future[bool] = concurrent.futures.Future()
-    current = _loop()
+    current = _loops.get()
     sent = asyncio.run_coroutine_threadsafe(
         _send(current.in_flight, url, body, what, timeout, max_answer), current.loop)
 

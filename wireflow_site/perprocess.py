@@ -1,0 +1,22 @@
+"""One object per process, built on first use: a forked child (a Celery pool process, a uvicorn
+worker) builds its own instead of using its parent's, whose threads did not survive the fork."""
+
+import os
+import threading
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class PerProcess(Generic[T]):
+    def __init__(self, build: Callable[[], T]) -> None:
+        self._build = build
+        self._lock = threading.Lock()
+        self._made: tuple[int, T] | None = None
+
+    def get(self) -> T:
+        with self._lock:
+            if self._made is None or self._made[0] != os.getpid():
+                self._made = (os.getpid(), self._build())
+            return self._made[1]
