@@ -144,8 +144,14 @@ else:
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "wireflow_site.cache.SharedPoolRedisCache",
                           "LOCATION": REDIS_URL}}
+    # A WebSocket's consumer waits on Redis in a blocking pop of up to 5 s (channels-redis's
+    # brpop_timeout); redis-py 8 reads every answer within 5 s by default, so an idle viewer's
+    # pop could lose that race and end the consumer with "Timeout reading". The reads wait
+    # longer than the pop; a Redis that stops answering is still noticed within 15 s.
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
-                                  "CONFIG": {"hosts": [REDIS_URL]}}}
+                                  "CONFIG": {"hosts": [{"address": REDIS_URL,
+                                                        "socket_timeout": 15,
+                                                        "socket_connect_timeout": 5}]}}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
