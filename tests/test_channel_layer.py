@@ -4,13 +4,19 @@ or an idle WebSocket ends with "Timeout reading from Redis" (redis-py 8 reads wi
 default, the pop's own length)."""
 
 import asyncio
+from typing import Any
 
-from channels.layers import get_channel_layer
+from channels.layers import channel_layers
+
+
+def fresh_layer() -> Any:
+    """A layer of its own, built from the settings: the process's shared one may hold
+    connections made on other tests' event loops."""
+    return channel_layers.make_backend("default")
 
 
 def test_the_layer_s_reads_wait_longer_than_its_blocking_pop() -> None:
-    layer = get_channel_layer()
-    assert layer is not None
+    layer = fresh_layer()
     pool = layer.create_pool(0)
     # What a connection of the pool reads with (redis-py's own default when none is set).
     read_timeout = pool.connection_class(**pool.connection_kwargs).socket_timeout
@@ -20,16 +26,17 @@ def test_the_layer_s_reads_wait_longer_than_its_blocking_pop() -> None:
 
 def test_a_message_sent_after_an_idle_pop_still_arrives() -> None:
     async def idle_then_receive() -> dict[str, str]:
-        layer = get_channel_layer()
-        assert layer is not None
+        layer = fresh_layer()
         layer.brpop_timeout = 1  # a pop that comes back empty, then another one
         channel = await layer.new_channel()
         receiving = asyncio.ensure_future(layer.receive(channel))
         done, _ = await asyncio.wait({receiving}, timeout=1.5)  # one empty pop has ended
         assert not done, "the receive ended without a message"
         await layer.send(channel, {"type": "live.status", "text": "done"})
-        message: dict[str, str] = await asyncio.wait_for(receiving, 30)
-        await layer.flush()
+        try:
+            message: dict[str, str] = await asyncio.wait_for(receiving, 30)
+        finally:
+            await layer.close_pools()
         return message
 
     assert asyncio.run(idle_then_receive()) == {"type": "live.status", "text": "done"}
