@@ -304,16 +304,21 @@ def provider_hook_received(run_id: int, attempt: int, body: dict[str, Any] | Non
             # commits (should a holder take the lease first, the task leaves it a wake-up). If
             # that task is lost (a worker killed with it in hand), the sweeper finds the
             # execution overdue within its grace, not at the next safety-net poll minutes away.
-            Execution.objects.filter(pk=execution_id, wake_at__gt=now).update(wake_at=now)
-            dispatch.advance_later(execution_id)
+            _due_now(execution_id, now)
             return
     # Committed, so any pass that starts from here on sees the delivery. A live holder of the
     # lease runs another pass before it lets go (engine/state.py): a wake-up left for it is the
     # whole wake-up, so a fan-out's deliveries arriving during a pass cost one more pass, not a
     # task each that would find the lease taken.
     if not wake_holder(execution_id):  # it let go meanwhile
-        Execution.objects.filter(pk=execution_id, wake_at__gt=now).update(wake_at=now)
-        dispatch.advance_later(execution_id)
+        _due_now(execution_id, now)
+
+
+def _due_now(execution_id: str, now: datetime) -> None:
+    """The execution is due now, and a task (sent once the caller's transaction commits)
+    takes it."""
+    Execution.objects.filter(pk=execution_id, wake_at__gt=now).update(wake_at=now)
+    dispatch.advance_later(execution_id)
 
 
 def sweep_stalled() -> int:
