@@ -1,12 +1,21 @@
 """`one_row`: the row of a query by key, or None, read without the ORDER BY that `.first()`
-adds (every API lookup by id goes through it, in accounts/permissions.readable_one)."""
+adds (every API lookup by id goes through it, in accounts/permissions.readable_one).
+`instances_where`: a hot path's read by one column, as the ORM's filter would give it."""
+
+from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.db import connection
+from django.db.models import Model
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from accounts.models import Team, User
-from wireflow_site.rows import one_row
+from accounts.models import ApiKey, Team, User
+from accounts.services import api_key_create
+from executions.models import NodeRun
+from tests.api.run_helpers import create_workflow
+from wireflow_site.rows import instances_where, one_row
 
 pytestmark = pytest.mark.django_db
 
@@ -21,3 +30,41 @@ def test_one_row_is_the_row_or_none_read_with_a_limit_and_no_sort(team: Team,
     statements = [query["sql"] for query in queries.captured_queries]
     assert len(statements) == 3
     assert all("LIMIT 1" in sql and "ORDER BY" not in sql for sql in statements), statements
+
+
+def _values(rows: list[Any]) -> list[dict[str, Any]]:
+    return [{f.attname: getattr(row, f.attname) for f in type(row)._meta.concrete_fields}
+            for row in rows]
+
+
+def _same_as_the_orm(model: type[Model], column: str, value: Any) -> list[Any]:
+    by_orm = list(model._default_manager.filter(**{column: value}))
+    read = instances_where(model, column, value)
+    assert [type(row) for row in read] == [model] * len(by_orm)
+    assert _values(read) == _values(by_orm)  # every column, in the model's ordering
+    return read
+
+
+def test_instances_where_reads_as_the_orms_filter(owner: User, team: Team, api: Any,
+                                                  sent: list[str]) -> None:
+    workflow_id = create_workflow(api)["id"]
+    execution_id = api.post(f"/workflows/{workflow_id}/execute", {}).json()["executionId"]
+    runs = list(NodeRun.objects.filter(execution_id=execution_id))
+    assert len(runs) >= 2
+    # JSON of every shape, dates, and positions against the insertion order (ORDER BY position)
+    for position, run in enumerate(reversed(runs)):
+        run.position, run.output = position, {"text": "é\u2028", "n": [1, 2.5, None, True]}
+        run.logs, run.started_at = [{"at": position}], timezone.now()
+        run.save()
+    read = _same_as_the_orm(NodeRun, "execution", execution_id)
+    assert [run.pk for run in read] == [run.pk for run in reversed(runs)]
+    assert _same_as_the_orm(NodeRun, "execution", "0" * 32) == []
+    # A descending ordering (-created_at), on another model
+    for days in (3, 1, 2):
+        created = api_key_create(user=owner, team=team, name=f"k{days}", scopes=None)
+        ApiKey.objects.filter(pk=created.api_key.pk).update(
+            created_at=timezone.now() - timedelta(days=days))
+    keys = _same_as_the_orm(ApiKey, "team", team.pk)
+    assert [key.name for key in keys][-3:] == ["k1", "k2", "k3"]
+    with pytest.raises(TypeError):  # a reverse relation is not a column to read by
+        instances_where(Team, "memberships", owner.pk)

@@ -1,14 +1,15 @@
-"""Model instances from rows read by hand-written SQL, as the ORM would make them; and the one
-row of a query by key."""
+"""Model instances from rows read by hand-written SQL, as the ORM would make them; a hot path's
+read by one column, its SQL built once; and the one row of a query by key."""
 
 import functools
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from django.db import connection
-from django.db.models import Model, QuerySet
+from django.db.models import Field, Model, QuerySet
 
 R = TypeVar("R")
+M = TypeVar("M", bound=Model)
 
 
 def instances(row: Sequence[Any], models: Sequence[type[Model]]) -> list[Any]:
@@ -51,3 +52,34 @@ def one_row(rows: "QuerySet[Any, R]") -> R | None:
     unordered: `.first()` orders by the model's ordering or its key, SQL to compile and a sort
     for nothing (any order the query had is dropped too)."""
     return next(iter(rows.order_by()[:1]), None)
+
+
+
+def instances_where(model: type[M], column: str, value: Any) -> list[M]:
+    """The model's rows whose `column` equals `value`, in the model's ordering, as
+    `model.objects.filter(column=value)` would give them: for the reads a hot path makes on
+    every call (the engine's node runs, once per pass), whose SQL the ORM would build anew
+    each time (~0.45 ms for a pass's node runs, against 0.13 ms to read them)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_where_sql(model, column),
+                       [_field(model, column).get_db_prep_value(value, connection)])
+        return [instances(row, (model,))[0] for row in cursor.fetchall()]
+
+
+@functools.cache
+def _where_sql(model: type[Model], column: str) -> str:
+    quote = connection.ops.quote_name
+    order = ", ".join(quote(_field(model, name.lstrip("-")).column)
+                      + (" DESC" if name.startswith("-") else "")
+                      for name in model._meta.ordering or () if isinstance(name, str))
+    # Names from the model's metadata, quoted; the value is a parameter.
+    return (f"SELECT {columns(model)} FROM {quote(model._meta.db_table)} "  # noqa: S608
+            f"WHERE {quote(_field(model, column).column)} = %s"
+            + (f" ORDER BY {order}" if order else ""))
+
+
+def _field(model: type[Model], name: str) -> Field[Any, Any]:
+    field = model._meta.get_field(name)
+    if not isinstance(field, Field):
+        raise TypeError(f"{model.__name__}.{name} is not a column")
+    return field

@@ -25,6 +25,7 @@ from executions.models import Execution, ExecutionStatus, NodePhase, NodeRun, No
 from executions.presenters import execution_status, node_state
 from executions.providers.errors import ProviderError
 from wireflow_site.isotime import iso
+from wireflow_site.rows import instances_where
 from workflows import dataflow
 from workflows.graph import topological_order
 
@@ -50,7 +51,8 @@ class Recorder:
         self.heartbeat = heartbeat
         self.owner = heartbeat.owner
         self.graph = GraphView.build(execution.nodes, execution.edges)
-        self.runs = {run.node_id: run for run in execution.node_runs.all()}
+        self.runs = {run.node_id: run
+                     for run in instances_where(NodeRun, "execution", execution.pk)}
         pairs = [(link.source, link.target) for link in self.graph.links]
         self.order = [n for n in topological_order(list(self.graph.nodes), pairs)
                       if n in self.runs]
