@@ -4,11 +4,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -170,8 +170,22 @@ def execution_start(workflow: Workflow, user: User | None, request: ExecuteReque
 
 
 def _count_execution(workflow_id: Any, at: datetime) -> None:
-    Workflow.objects.filter(pk=workflow_id).update(execution_count=F("execution_count") + 1,
-                                                   last_executed_at=at)
+    """One more execution of the workflow, at `at`: after every execute's commit, so its
+    UPDATE is written once (the ORM spent ~0.4 ms building it with its F() on each)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_count_sql(), [
+            Workflow._meta.get_field("last_executed_at").get_db_prep_save(at, connection),
+            Workflow._meta.pk.get_db_prep_value(workflow_id, connection)])
+
+
+@cache
+def _count_sql() -> str:
+    quote = connection.ops.quote_name
+    count = quote(Workflow._meta.get_field("execution_count").column)
+    at = quote(Workflow._meta.get_field("last_executed_at").column)
+    # Names from the model's metadata, quoted; the values are parameters.
+    return (f"UPDATE {quote(Workflow._meta.db_table)} SET {count} = {count} + 1, "  # noqa: S608
+            f"{at} = %s WHERE {quote(Workflow._meta.pk.column)} = %s")
 
 
 def _version_run(workflow: Workflow, request: ExecuteRequest, plan: RunPlan) -> int | None:

@@ -15,7 +15,7 @@ from accounts.models import ApiKey, Team, User
 from accounts.services import api_key_create
 from executions.models import NodeRun
 from tests.api.run_helpers import create_workflow
-from wireflow_site.rows import instances_where, one_row
+from wireflow_site.rows import instances_where, one_row, update_where
 
 pytestmark = pytest.mark.django_db
 
@@ -68,3 +68,31 @@ def test_instances_where_reads_as_the_orms_filter(owner: User, team: Team, api: 
     assert [key.name for key in keys][-3:] == ["k1", "k2", "k3"]
     with pytest.raises(TypeError):  # a reverse relation is not a column to read by
         instances_where(Team, "memberships", owner.pk)
+
+
+def test_update_where_writes_as_the_orms_update(api: Any, sent: list[str]) -> None:
+    from executions.models import Execution, ExecutionStatus
+
+    workflow_id = create_workflow(api)["id"]
+    ids = [api.post(f"/workflows/{workflow_id}/execute", {}).json()["executionId"]
+           for _ in range(2)]
+    now = timezone.now()
+    values = {"status": ExecutionStatus.COMPLETED, "error": "", "finished_at": now,
+              "final_output": {"o": {"value": ["é", 1.5, None, {"k": True}]}},
+              "credits_used": 2.25, "wake_at": None, "lease_owner": "", "lease_expires_at": None}
+    # The same write by each, one execution each: the rows must come out the same.
+    assert Execution.objects.filter(pk=ids[0], status=ExecutionStatus.RUNNING).update(
+        **values) == 1
+    assert update_where(Execution, {"id": ids[1], "status": ExecutionStatus.RUNNING},
+                        values) == 1
+    first, second = (_values([Execution.objects.get(pk=pk)])[0] for pk in ids)
+    different = {name for name in first if first[name] != second[name]}
+    assert different <= {"id", "created_at", "started_at", "deadline_at"}, different
+    # A condition that no longer holds changes nothing, and says so.
+    assert update_where(Execution, {"id": ids[1], "status": ExecutionStatus.RUNNING},
+                        {"error": "late"}) == 0
+    assert Execution.objects.get(pk=ids[1]).error == ""
+    runs = list(NodeRun.objects.filter(execution_id=ids[1]))
+    assert update_where(NodeRun, {"id": runs[0].pk, "attempt": runs[0].attempt},
+                        {"logs": [{"line": "x"}], "started_at": now}) == 1
+    assert NodeRun.objects.get(pk=runs[0].pk).logs == [{"line": "x"}]

@@ -1,5 +1,6 @@
 """Model instances from rows read by hand-written SQL, as the ORM would make them; a hot path's
-read by one column, its SQL built once; and the one row of a query by key."""
+read by one column and its conditional UPDATEs, their SQL built once; and the one row of a
+query by key."""
 
 import functools
 from collections.abc import Sequence
@@ -76,6 +77,30 @@ def _where_sql(model: type[Model], column: str) -> str:
     return (f"SELECT {columns(model)} FROM {quote(model._meta.db_table)} "  # noqa: S608
             f"WHERE {quote(_field(model, column).column)} = %s"
             + (f" ORDER BY {order}" if order else ""))
+
+
+def update_where(model: type[Model], where: dict[str, Any], values: dict[str, Any]) -> int:
+    """`model.objects.filter(**where).update(**values)` for plain equality filters and plain
+    values (no expressions), its UPDATE built once per shape: the engine's conditional writes
+    (a node's or an execution's transition, several per pass) cost the ORM ~0.4 ms each to
+    build. The number of rows changed."""
+    names = (tuple(values), tuple(where))
+    params = [_field(model, name).get_db_prep_save(value, connection)
+              for name, value in values.items()]
+    params += [_field(model, name).get_db_prep_value(value, connection)
+               for name, value in where.items()]
+    with connection.cursor() as cursor:
+        cursor.execute(_update_sql(model, *names), params)
+        return int(cursor.rowcount)
+
+
+@functools.cache
+def _update_sql(model: type[Model], setting: tuple[str, ...], matching: tuple[str, ...]) -> str:
+    quote = connection.ops.quote_name
+    assign = ", ".join(f"{quote(_field(model, name).column)} = %s" for name in setting)
+    match = " AND ".join(f"{quote(_field(model, name).column)} = %s" for name in matching)
+    # Names from the model's metadata, quoted; the values are parameters.
+    return f"UPDATE {quote(model._meta.db_table)} SET {assign} WHERE {match}"  # noqa: S608
 
 
 def _field(model: type[Model], name: str) -> Field[Any, Any]:

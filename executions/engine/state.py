@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.credits import credits_release_execution
 from executions.models import Execution, ExecutionStatus, NodePhase, NodeRun, NodeStatus
-from wireflow_site.rows import columns, instances, one_row
+from wireflow_site.rows import columns, instances, one_row, update_where
 
 
 def lease_seconds() -> float:
@@ -119,8 +119,8 @@ def lease_holder(execution_id: str) -> str | None:
 
 def node_transition(run: NodeRun, **fields: Any) -> bool:
     """UPDATE the run WHERE it is still in the status and attempt we last saw."""
-    won = NodeRun.objects.filter(pk=run.pk, status=run.status, attempt=run.attempt).update(
-        **fields) == 1
+    won = update_where(NodeRun, {"id": run.pk, "status": run.status, "attempt": run.attempt},
+                       fields) == 1
     if won:
         for name, value in fields.items():
             setattr(run, name, value)
@@ -128,8 +128,8 @@ def node_transition(run: NodeRun, **fields: Any) -> bool:
 
 
 def execution_transition(execution: Execution, owner: str, **fields: Any) -> bool:
-    won = Execution.objects.filter(pk=execution.pk, status=ExecutionStatus.RUNNING,
-                                   lease_owner=owner).update(**fields) == 1
+    won = update_where(Execution, {"id": execution.pk, "status": ExecutionStatus.RUNNING,
+                                   "lease_owner": owner}, fields) == 1
     if won:
         for name, value in fields.items():
             setattr(execution, name, value)
