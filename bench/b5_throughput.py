@@ -50,9 +50,13 @@ def run(site: Site) -> list[Result]:
         run_to_end(client, workflow_id)  # warm up imports and connections
     start = time.time() + 1.0  # every client starts at once, after the processes are up
     window = (start + WARMUP_S, start + WARMUP_S + duration)
+    cpu_before = site.cpu_seconds()
     stats = _in_processes(_execute_client, CLIENTS,
                           (site.url, site.api_key, workflow_id, start, window[1]))
     left = site.wait_until_idle(workflow_id)
+    cpu = {part: used - cpu_before[part] for part, used in site.cpu_seconds().items()}
+    ran = int(site.sql("SELECT count(*) FROM executions_execution WHERE workflow_id = %s "
+                       "AND status = 'COMPLETED'", workflow_id)[0][0]) - 1  # not the warm-up
     done = int(site.sql("SELECT count(*) FROM executions_execution WHERE workflow_id = %s "
                         "AND status = 'COMPLETED' AND finished_at >= to_timestamp(%s) "
                         "AND finished_at < to_timestamp(%s)",
@@ -67,13 +71,27 @@ def run(site: Site) -> list[Result]:
             f"{WARMUP_S:g} s warm-up; {accepted} executes accepted "
             f"({accepted / (WARMUP_S + duration):.1f}/s), {errors} refused, {failed} did not "
             f"complete" + (f", {left} still running 300 s after the load stopped" if left else "")
-            + f". Baseline: {CLIENTS} processes x {RAW_IN_FLIGHT} outstanding ping tasks")
+            + f". Baseline: {CLIENTS} processes x {RAW_IN_FLIGHT} outstanding ping tasks. "
+            + _cpu_per_execution(cpu, ran))
     return [Result(
         id="B5", what="throughput: 3-node utility pipelines / s", figure=round(per_s, 2),
         unit="/s", baseline=round(raw, 2),
         goal=f">= {GOAL_PER_S:g}/s and >= {GOAL_RATIO:.0%} of raw",
         met=per_s >= GOAL_PER_S and ratio is not None and ratio >= GOAL_RATIO, note=note,
     )]
+
+
+def _cpu_per_execution(cpu: dict[str, float], executions: int) -> str:
+    """Where an execution's CPU goes (the clients' own share is in the machine's), against
+    what GOAL_PER_S executions a second would leave each on this machine's cores."""
+    if executions <= 0:
+        return "No execution completed."
+    each = {part: seconds * 1000 / executions for part, seconds in cpu.items()}
+    budget = (os.cpu_count() or 1) * 1000 / GOAL_PER_S
+    return (f"CPU per execution over the run ({executions}): web {each['web']:.1f} ms, "
+            f"worker {each['worker']:.1f} ms, machine {each['machine']:.1f} ms (PostgreSQL, "
+            f"Redis and the clients included); {GOAL_PER_S:g}/s on {os.cpu_count()} cores "
+            f"leaves {budget:.1f} ms of machine each")
 
 
 def raw_celery_per_s(duration: float) -> float:
