@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from accounts.credits import LineItem, credit_balance, credits_reserve, to_credits, total_of
 from accounts.models import ProviderKey, User
+from wireflow_site import rows
 from wireflow_site.errors import Conflict, InvalidGraph, InvalidRequest
 from workflows import dataflow, graph, node_secrets
 from workflows.graph import GraphEdge, GraphNode
@@ -147,7 +148,7 @@ def execution_start(workflow: Workflow, user: User | None, request: ExecuteReque
     plan = plan_run(workflow, request)
     inputs = resolve_inputs(plan.nodes, request.inputs, strict=request.trigger != Trigger.WEBHOOK)
     now = timezone.now()
-    execution = Execution.objects.create(
+    execution = Execution(
         workflow=workflow, team_id=workflow.team_id, created_by=user,
         workflow_version_id=_version_run(workflow, request, plan),
         trigger=request.trigger, nodes=plan.nodes, edges=plan.edges, inputs=inputs,
@@ -156,6 +157,7 @@ def execution_start(workflow: Workflow, user: User | None, request: ExecuteReque
         started_at=now, deadline_at=now + timedelta(seconds=settings.EXECUTION_DEADLINE_SECONDS),
         wake_at=now, rerun_of=request.rerun_of,
     )
+    rows.insert([execution])
     _create_node_runs(execution, plan, request.carried)
     # Credits: reserve the estimate under the team's lock, or raise the 402 (which rolls all of
     # this back: nothing is created). Carried-over nodes are not paid again.
@@ -259,7 +261,7 @@ def _create_node_runs(execution: Execution, plan: RunPlan,
                                                  for edge in plan.parsed_edges])
     position = {node_id: i for i, node_id in enumerate(order)}
     now = timezone.now()
-    NodeRun.objects.bulk_create([
+    rows.insert([
         NodeRun(execution=execution, node_id=node.id, node_type=node.node_type,
                 label=node.title[:200], position=position[node.id],
                 **_carried_over((carried or {}).get(node.id), node, now))

@@ -96,3 +96,36 @@ def test_update_where_writes_as_the_orms_update(api: Any, sent: list[str]) -> No
     assert update_where(NodeRun, {"id": runs[0].pk, "attempt": runs[0].attempt},
                         {"logs": [{"line": "x"}], "started_at": now}) == 1
     assert NodeRun.objects.get(pk=runs[0].pk).logs == [{"line": "x"}]
+
+
+def test_insert_writes_as_the_orm_and_reads_back_the_keys(
+        api: Any, sent: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.db.models import F
+
+    from executions.models import Execution
+    from wireflow_site.rows import insert
+
+    workflow_id = create_workflow(api)["id"]
+    template = Execution.objects.get(
+        pk=api.post(f"/workflows/{workflow_id}/execute", {}).json()["executionId"])
+    fields = {f.attname: getattr(template, f.attname) for f in Execution._meta.concrete_fields
+              if f.attname != "id"}
+    fields.update(inputs={"a": ["é", 1.5, None, {"k": True}]}, error="x'; --", credits_used=0.5)
+    by_orm, by_insert = Execution.objects.create(**fields), Execution(**fields)
+    insert([by_insert])
+    assert not by_insert._state.adding
+    first, second = (_values([Execution.objects.get(pk=pk)])[0]
+                     for pk in (by_orm.pk, by_insert.pk))
+    assert {name for name in first if first[name] != second[name]} == {"id"}
+    # An auto-increment key is read back into each instance, in order, across batches.
+    monkeypatch.setattr(connection.ops, "bulk_batch_size", lambda fields, objs: 2)
+    runs = [NodeRun(execution=by_insert, node_id=f"n{i}", node_type="utility:prompt_concat",
+                    position=i, output={"text": str(i)}) for i in range(5)]
+    insert(runs)
+    assert [NodeRun.objects.get(pk=run.pk).node_id for run in runs] == [
+        f"n{i}" for i in range(5)]
+    assert _values(runs) == _values(list(NodeRun.objects.filter(execution=by_insert)))
+    with pytest.raises(TypeError):
+        insert([runs[0], by_insert])
+    with pytest.raises(TypeError):
+        insert([NodeRun(execution=by_insert, node_id="x", position=F("attempt"))])

@@ -1,8 +1,9 @@
 """Model instances from rows read by hand-written SQL, as the ORM would make them; a hot path's
-read by one column and its conditional UPDATEs, their SQL built once; and the one row of a
-query by key."""
+read by one column, its conditional UPDATEs and its INSERTs, their SQL built once; and the one
+row of a query by key."""
 
 import functools
+import itertools
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
@@ -101,6 +102,57 @@ def _update_sql(model: type[Model], setting: tuple[str, ...], matching: tuple[st
     match = " AND ".join(f"{quote(_field(model, name).column)} = %s" for name in matching)
     # Names from the model's metadata, quoted; the values are parameters.
     return f"UPDATE {quote(model._meta.db_table)} SET {assign} WHERE {match}"  # noqa: S608
+
+
+def insert(objs: Sequence[Model]) -> None:
+    """INSERT new instances of one model in one statement, as `bulk_create` would (each
+    field's pre_save, then its value prepared for the database; an auto-increment key read
+    back into its instance), the statement built once per model and row count: an execute
+    writes its execution and its node runs this way (the ORM's INSERT compiler spent ~0.5 ms
+    of the execute's ~3.3 ms assembling them). Plain values only, no expressions."""
+    if not objs:
+        return
+    model = type(objs[0])
+    if any(type(obj) is not model for obj in objs):
+        raise TypeError("insert() takes instances of one model")
+    fields, returning = _writable(model)
+    size = max(1, connection.ops.bulk_batch_size(fields, objs))  # the backend's parameter cap
+    for start in range(0, len(objs), size):
+        batch = objs[start:start + size]
+        params = []
+        for obj in batch:
+            for field in fields:
+                value = field.pre_save(obj, add=True)
+                if hasattr(value, "resolve_expression"):
+                    raise TypeError(f"{model.__name__}.{field.name}: an expression, not a value")
+                params.append(field.get_db_prep_save(value, connection))
+        with connection.cursor() as cursor:
+            cursor.execute(_insert_sql(model, len(batch)), params)
+            keys = cursor.fetchall() if returning else []
+        for obj, key in itertools.zip_longest(batch, keys):
+            if key is not None:
+                setattr(obj, model._meta.pk.attname, key[0])
+            obj._state.adding, obj._state.db = False, connection.alias
+
+
+@functools.cache
+def _writable(model: type[Model]) -> tuple[list[Field[Any, Any]], bool]:
+    """The columns an INSERT writes (not an auto-increment key), and whether there is one."""
+    pk = model._meta.pk
+    auto = pk is not None and pk.get_internal_type() in ("AutoField", "BigAutoField",
+                                                          "SmallAutoField")
+    return [f for f in model._meta.concrete_fields if not (auto and f is pk)], auto
+
+
+@functools.cache
+def _insert_sql(model: type[Model], rows: int) -> str:
+    quote = connection.ops.quote_name
+    fields, returning = _writable(model)
+    one = f"({', '.join(['%s'] * len(fields))})"
+    # Names from the model's metadata, quoted; the values are parameters.
+    return (f"INSERT INTO {quote(model._meta.db_table)} "  # noqa: S608
+            f"({', '.join(quote(f.column) for f in fields)}) VALUES {', '.join([one] * rows)}"
+            + (f" RETURNING {quote(model._meta.pk.column)}" if returning else ""))
 
 
 def _field(model: type[Model], name: str) -> Field[Any, Any]:
