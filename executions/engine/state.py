@@ -88,8 +88,8 @@ def wake_holder(execution_id: str) -> bool:
 
 def renew_lease(execution_id: str, owner: str) -> bool:
     expires = timezone.now() + timedelta(seconds=lease_seconds())
-    return Execution.objects.filter(pk=execution_id, lease_owner=owner).update(
-        lease_expires_at=expires) == 1
+    return update_where(Execution, {"id": execution_id, "lease_owner": owner},
+                        {"lease_expires_at": expires}) == 1
 
 
 def release_lease(execution_id: str, owner: str, wake_at: datetime | None,
@@ -98,11 +98,12 @@ def release_lease(execution_id: str, owner: str, wake_at: datetime | None,
     its mark) and keep the lease, and return False so the holder runs another pass. Both are
     conditional writes of one row, so a wake-up is either seen here or finds the lease free.
     `force` lets go whatever arrived (leaving the mark for the next holder)."""
-    mine = Execution.objects.filter(pk=execution_id, lease_owner=owner)
-    if (mine if force else mine.filter(wake_requested=False)).update(
-            lease_owner="", lease_expires_at=None, wake_at=wake_at):
+    mine: dict[str, Any] = {"id": execution_id, "lease_owner": owner}
+    if update_where(Execution, mine if force else {**mine, "wake_requested": False},
+                    {"lease_owner": "", "lease_expires_at": None, "wake_at": wake_at}):
         return True
-    return not mine.filter(wake_requested=True).update(wake_requested=False)
+    return not update_where(Execution, {**mine, "wake_requested": True},
+                            {"wake_requested": False})
 
 
 def wake_pending(execution_id: str) -> bool:
