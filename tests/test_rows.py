@@ -92,6 +92,8 @@ def test_update_where_writes_as_the_orms_update(api: Any, sent: list[str]) -> No
     assert update_where(Execution, {"id": ids[1], "status": ExecutionStatus.RUNNING},
                         {"error": "late"}) == 0
     assert Execution.objects.get(pk=ids[1]).error == ""
+    with pytest.raises(ValueError):  # the ORM would mean IS NULL; `= NULL` would match nothing
+        update_where(Execution, {"id": ids[1], "wake_at": None}, {"error": "late"})
     runs = list(NodeRun.objects.filter(execution_id=ids[1]))
     assert update_where(NodeRun, {"id": runs[0].pk, "attempt": runs[0].attempt},
                         {"logs": [{"line": "x"}], "started_at": now}) == 1
