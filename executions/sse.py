@@ -40,6 +40,7 @@ logger = logging.getLogger("wireflow.events")
 PING_SECONDS = 15.0  # keeps proxies and load balancers from closing a quiet stream
 RECHECK_SECONDS = 5.0  # how long a lost broadcast can delay an event at worst
 POLL_SECONDS = 1.0  # without a channel layer the database is read this often
+LEAVE_SECONDS = 5.0  # bounds the wait for a cancelled receive to end
 PAGE = 500
 MAX_SEQ = 2**63 - 1  # sequence numbers are BIGINT
 TERMINAL = {ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED}
@@ -149,6 +150,9 @@ class Doorbell:
         self.group = group_name(execution_id)
         self.layer: BaseChannelLayer | None = get_channel_layer()
         self.channel = ""
+        # One receive stays pending across quiet spells: cancelling it there would leave the
+        # channel unread until the next one started (a pub/sub layer drops what comes between).
+        self._receiving: asyncio.Future[dict[str, Any]] | None = None
 
     async def join(self) -> None:
         remember_web_loop()
@@ -161,6 +165,10 @@ class Doorbell:
             self._give_up()
 
     async def leave(self) -> None:
+        receiving, self._receiving = self._receiving, None
+        if receiving is not None:
+            receiving.cancel()
+            await asyncio.wait({receiving}, timeout=LEAVE_SECONDS)
         if self.layer is None or not self.channel:
             return
         try:
@@ -173,10 +181,14 @@ class Doorbell:
         if self.layer is None:
             await asyncio.sleep(POLL_SECONDS)
             return []
-        try:
-            message = await asyncio.wait_for(self.layer.receive(self.channel), RECHECK_SECONDS)
-        except TimeoutError:
+        if self._receiving is None:
+            self._receiving = asyncio.ensure_future(self.layer.receive(self.channel))
+        done, _ = await asyncio.wait({self._receiving}, timeout=RECHECK_SECONDS)
+        if not done:
             return []
+        receiving, self._receiving = self._receiving, None
+        try:
+            message = receiving.result()
         except Exception:
             self._give_up()
             return []

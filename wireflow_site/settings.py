@@ -144,11 +144,9 @@ else:
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "wireflow_site.cache.SharedPoolRedisCache",
                           "LOCATION": REDIS_URL}}
-    # A WebSocket's consumer waits on Redis in a blocking pop of up to 5 s (channels-redis's
-    # brpop_timeout); redis-py 8 reads every answer within 5 s by default, so an idle viewer's
-    # pop could lose that race and end the consumer with "Timeout reading". The reads wait
-    # longer than the pop; a Redis that stops answering is still noticed within 15 s.
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
+    # Pub/sub, each listener's inbox bounded (wireflow_site/channel_layer.py says why). A Redis
+    # that stops answering is noticed within 15 s; connecting gives up after 5.
+    CHANNEL_LAYERS = {"default": {"BACKEND": "wireflow_site.channel_layer.ChannelLayer",
                                   "CONFIG": {"hosts": [{"address": REDIS_URL,
                                                         "socket_timeout": 15,
                                                         "socket_connect_timeout": 5}]}}}
