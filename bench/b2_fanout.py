@@ -1,10 +1,35 @@
 """B2: fan-out efficiency — N parallel model nodes of 1 s simulated latency each, against one
 such node alone (ideal: the same wall time). Times are the site's own (the execution's startedAt
-to its finishedAt); the end is watched in the database, so the waiting loads nothing."""
+to its finishedAt); the end is watched in the database, so the waiting loads nothing.
 
-from .common import Result, Site, cpu_note, create_workflow, node, run_site_timed
+Beside it, the provider alone at N=100: the same 100 jobs submitted straight to the simulator,
+side by side, by this process, their webhooks received by a bare HTTP server here (no engine, no
+Django on our side), from the first submit to the last webhook. No engine can finish the fan-out
+sooner on this machine with this provider: it must submit those jobs and hear their webhooks.
+"""
+
+import asyncio
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+from django.utils.crypto import salted_hmac
+
+from .common import (
+    BENCH_RECEIVER_HOST,
+    SECRET_KEY,
+    Result,
+    Site,
+    cpu_note,
+    create_workflow,
+    node,
+    run_site_timed,
+)
 
 LATENCY = "[sim latency=1s]"
+FAL_MODEL = "fal-ai/flux-2"
 
 
 def fan_out(n: int) -> tuple[list, list]:
@@ -27,10 +52,80 @@ def run(site: Site) -> list[Result]:
             after = site.cpu_seconds()
             assert status == "COMPLETED", error
             goal_met = wall <= 1.2 * single if n == 100 else None
+            note = cpu_note({part: after[part] - before[part] for part in after})
+            if n == 100:
+                floor, used = provider_alone(site, n)
+                note += (f". The provider alone, the same {n} jobs submitted side by side "
+                         f"straight to the simulator and their webhooks received by a bare "
+                         f"server (no engine): {floor:.3f} s, {floor / single:.2f}x one "
+                         f"node ({cpu_note(used)}): the simulator, one Python process, spent "
+                         f"{used['simulator']:.2f} s of CPU ({used['simulator'] / single:.2f}x "
+                         f"one node) on those jobs with nothing of ours in the way")
             results.append(Result(
                 id="B2", what=f"fan-out of {n} parallel 1 s model nodes", figure=round(wall, 3),
                 unit="s", baseline=round(single, 3),
                 goal="<= 1.2x one node at N=100" if n == 100 else "(trend)", met=goal_met,
-                note=cpu_note({part: after[part] - before[part] for part in after}),
+                note=note,
             ))
     return results
+
+
+def provider_alone(site: Site, n: int) -> tuple[float, dict[str, float]]:
+    """Seconds from the first of `n` submits to the last of their webhooks, with nothing of
+    ours in between; and the CPU seconds each part of the machine used meanwhile."""
+    arrived: list[float] = []
+    lock = threading.Lock()
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            with lock:
+                arrived.append(time.monotonic())
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer((BENCH_RECEIVER_HOST, 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    hook = f"http://{BENCH_RECEIVER_HOST}:{server.server_address[1]}/hook"
+    key = "sim-" + salted_hmac("wireflow.simulators.fal", "key", secret=SECRET_KEY).hexdigest()[:40]
+    try:
+        _submit_all(site.sim_url, key, hook, 1, tag="warm")  # the simulator's first-call costs
+        _wait_for(arrived, 1)
+        arrived.clear()
+        before = site.cpu_seconds()
+        start = time.monotonic()
+        _submit_all(site.sim_url, key, hook, n, tag="alone")
+        _wait_for(arrived, n)
+        took = max(arrived) - start
+        after = site.cpu_seconds()
+    finally:
+        server.shutdown()
+        server.server_close()
+    return took, {part: after[part] - before[part] for part in after}
+
+
+def _submit_all(sim_url: str, key: str, hook: str, n: int, tag: str) -> None:
+    async def submit_all() -> None:
+        async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=n)) as http:
+            answers = await asyncio.gather(*(
+                http.post(f"{sim_url}/fal/{FAL_MODEL}", params={"fal_webhook": f"{hook}/{i}"},
+                          headers={"Authorization": f"Key {key}"},
+                          json={"prompt": f"{tag} {i} {LATENCY}", "image_size": "square"})
+                for i in range(n)))
+        refused = [a.status_code for a in answers if a.status_code != 200]
+        if refused:
+            raise RuntimeError(f"the simulator refused {len(refused)} submits: {refused[:3]}")
+
+    asyncio.run(submit_all())
+
+
+def _wait_for(arrived: list[float], n: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while len(arrived) < n:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{len(arrived)} of {n} webhooks arrived within {timeout:g} s")
+        time.sleep(0.005)

@@ -83,6 +83,10 @@ def redis_rtt_ms(samples: int = 200) -> float:
     return round(statistics.median(times), 3)
 
 
+BENCH_RECEIVER_HOST = "127.0.0.2"
+SECRET_KEY = "bench-not-secret"  # noqa: S105 (the throwaway bench site's own)
+
+
 @dataclass
 class Site:
     """The site under test. Start with `with Site() as site:`."""
@@ -91,6 +95,7 @@ class Site:
     celery_concurrency: int = 2
     quick: bool = False  # `--quick`: shorter runs and fewer samples, the same figures
     url: str = ""
+    sim_url: str = ""  # the providers' simulators, as the site reaches them
     api_key: str = ""
     env: dict[str, str] = field(default_factory=dict)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
@@ -100,15 +105,18 @@ class Site:
         self.url = f"http://127.0.0.1:{port}"
         # The providers' simulators answer from a server of their own, as a real provider
         # would: their latency and their webhooks cost the site under test nothing extra.
-        sim = f"http://127.0.0.1:{sim_port}/_sim"
+        sim = self.sim_url = f"http://127.0.0.1:{sim_port}/_sim"
         self.env = {**os.environ, "DJANGO_SETTINGS_MODULE": "wireflow_site.settings",
-                    "DEBUG": "0", "SECRET_KEY": "bench-not-secret", "SITE_URL": self.url,
+                    "DEBUG": "0", "SECRET_KEY": SECRET_KEY, "SITE_URL": self.url,
                     "DATABASE_URL": f"{PG_URL}/{DB_NAME}", "REDIS_URL": REDIS_URL,
                     "FAL_QUEUE_URL": f"{sim}/fal", "REPLICATE_API_URL": f"{sim}/replicate",
                     "OPENAI_BASE_URL": f"{sim}/openai/v1",
                     "ANTHROPIC_BASE_URL": f"{sim}/anthropic",
                     "STABILITY_API_URL": f"{sim}/stability", "WIREFLOW_SIMULATORS": "1",
                     "WIREFLOW_RATE_LIMITS": "0", "WIREFLOW_SIGNUP_CREDITS": "10000000",
+                    # Where a benchmark's own receiver listens for the simulators' webhooks
+                    # (B2's provider-alone floor): a loopback address the site never uses.
+                    "WIREFLOW_SSRF_ALLOW_HOSTS": BENCH_RECEIVER_HOST,
                     "LOG_LEVEL": "WARNING"}
         _recreate_database()
         redis.Redis.from_url(REDIS_URL).flushdb()
