@@ -84,7 +84,9 @@ def redis_rtt_ms(samples: int = 200) -> float:
 
 
 BENCH_RECEIVER_HOST = "127.0.0.2"
-SECRET_KEY = "bench-not-secret"  # noqa: S105 (the throwaway bench site's own)
+# The platform's fal key on the bench site: the site sends it and its simulator accepts it, so a
+# benchmark can submit to the simulator directly (B2's provider alone) with the same key.
+FAL_KEY = "bench-fal-key"
 
 
 @dataclass
@@ -107,7 +109,7 @@ class Site:
         # would: their latency and their webhooks cost the site under test nothing extra.
         sim = self.sim_url = f"http://127.0.0.1:{sim_port}/_sim"
         self.env = {**os.environ, "DJANGO_SETTINGS_MODULE": "wireflow_site.settings",
-                    "DEBUG": "0", "SECRET_KEY": SECRET_KEY, "SITE_URL": self.url,
+                    "DEBUG": "0", "SECRET_KEY": "bench-not-secret", "SITE_URL": self.url,
                     "DATABASE_URL": f"{PG_URL}/{DB_NAME}", "REDIS_URL": REDIS_URL,
                     "FAL_QUEUE_URL": f"{sim}/fal", "REPLICATE_API_URL": f"{sim}/replicate",
                     "OPENAI_BASE_URL": f"{sim}/openai/v1",
@@ -116,7 +118,7 @@ class Site:
                     "WIREFLOW_RATE_LIMITS": "0", "WIREFLOW_SIGNUP_CREDITS": "10000000",
                     # Where a benchmark's own receiver listens for the simulators' webhooks
                     # (B2's provider-alone floor): a loopback address the site never uses.
-                    "WIREFLOW_SSRF_ALLOW_HOSTS": BENCH_RECEIVER_HOST,
+                    "WIREFLOW_SSRF_ALLOW_HOSTS": BENCH_RECEIVER_HOST, "FAL_KEY": FAL_KEY,
                     "LOG_LEVEL": "WARNING"}
         _recreate_database()
         redis.Redis.from_url(REDIS_URL).flushdb()
