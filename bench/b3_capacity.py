@@ -22,7 +22,6 @@ engine that submits from a worker task (engine.md); the figure's distance to it 
 
 from __future__ import annotations
 
-import asyncio
 import multiprocessing
 import os
 import threading
@@ -35,13 +34,14 @@ import redis
 from celery import Celery
 
 from .common import (
-    FAL_KEY,
     Result,
     Site,
     children,
     cpu_note,
     create_workflow,
     node,
+    percentile,
+    provider_accept_ms,
     run_to_end,
     utility_pipeline,
 )
@@ -52,7 +52,6 @@ WAIT_S = 30
 CLIENTS = 8
 GOAL_S, GOAL_RSS_MB = 36.0, 400.0
 FLOOR_SAMPLES = 1000  # of each part of the floor
-FAL_MODEL = "fal-ai/flux-2"  # generate:flux_2's model on fal
 
 
 def run(site: Site) -> list[Result]:
@@ -83,6 +82,11 @@ def run(site: Site) -> list[Result]:
         "SELECT min(started_at), max(finished_at), max(finished_at - started_at), "
         "max(started_at) - min(started_at) FROM executions_execution WHERE workflow_id = %s",
         waiting)
+    lags = site.sql(
+        "SELECT extract(epoch FROM n.started_at - e.started_at), "
+        "extract(epoch FROM n.finished_at - n.started_at) - %s "
+        "FROM executions_execution e JOIN executions_noderun n ON n.execution_id = e.id "
+        "WHERE e.workflow_id = %s AND n.finished_at IS NOT NULL", WAIT_S, waiting)
     statuses = dict(site.sql("SELECT status, count(*) FROM executions_execution "
                              "WHERE workflow_id = %s GROUP BY status", waiting))
     span = (last - first).total_seconds() if done else None
@@ -96,8 +100,9 @@ def run(site: Site) -> list[Result]:
             f"slowest execute->COMPLETED {slowest.total_seconds():.1f} s; a utility run "
             f"halfway through the wait took {behind:.2f} s ({behind_poll['status']}); worker "
             f"RSS {rss_before:.0f} MB before, peak {memory.peak:.0f} MB "
-            f"(main process + pool child, beat included). From the first execute to the last "
-            f"completion, " + cpu_note(cpu) + ". " + _intake_note(intake, submitted)
+            f"(main process + pool child, beat included). " + _lag_note(lags)
+            + ". From the first execute to the last "
+            "completion, " + cpu_note(cpu) + ". " + _intake_note(intake, submitted)
             + f". Floor {floor_s:.1f} s (the line below)"
             + (": the goal is out of reach on this machine" if floor_s > GOAL_S else ""))
     floor_note = (
@@ -124,6 +129,19 @@ def run(site: Site) -> list[Result]:
                goal=f"<= {GOAL_RSS_MB:g} MB", met=memory.peak <= GOAL_RSS_MB,
                note="baseline: the same worker before the executions"),
     ]
+
+
+def _lag_note(lags: list[tuple[Any, Any]]) -> str:
+    """Where each execution's time beyond the wait went: from its execute to its job's claim
+    (the pass that submits it), and from the provider's end (the claim + WAIT_S) to its result
+    recorded."""
+    if not lags:
+        return "no node finished"
+    submit = [float(row[0]) for row in lags]
+    record = [float(row[1]) for row in lags]
+    return (f"Execute -> job claimed for submission: p50 {percentile(submit, 50):.1f} s, max "
+            f"{max(submit):.1f} s; the provider's end -> its result recorded: p50 "
+            f"{percentile(record, 50):.1f} s, max {max(record):.1f} s")
 
 
 def _intake_note(cpu: dict[str, float], accepted: int) -> str:
@@ -181,36 +199,8 @@ def _floor(site: Site) -> dict[str, float]:
     of one accepted submit (the simulator's own), each over FLOOR_SAMPLES of them."""
     _, _, hello = _in_processes(site, "hello", "", FLOOR_SAMPLES)
     return {"hello": hello["machine"] * 1000 / FLOOR_SAMPLES,
-            "submit": _provider_accepts(site) * 1000 / FLOOR_SAMPLES,
+            "submit": provider_accept_ms(site, FLOOR_SAMPLES, CLIENTS),
             "task": _noop_tasks(site) * 1000 / FLOOR_SAMPLES}
-
-
-def _provider_accepts(site: Site) -> float:
-    """The simulator process's own CPU seconds over FLOOR_SAMPLES submits it accepts (jobs that
-    never run: [sim hang]), CLIENTS at a time on kept-alive connections: the least an accept
-    costs (its client and the network stack come on top; the worker opens a connection per
-    pass)."""
-    hook = f"{site.url}/hooks/provider/bench-floor/"
-
-    async def submit(n: int, tag: str) -> None:
-        in_flight = asyncio.Semaphore(CLIENTS)
-        async with httpx.AsyncClient(timeout=60) as http:
-            async def one(i: int) -> int:
-                async with in_flight:
-                    answer = await http.post(
-                        f"{site.sim_url}/fal/{FAL_MODEL}", params={"fal_webhook": hook},
-                        headers={"Authorization": f"Key {FAL_KEY}"},
-                        json={"prompt": f"floor {tag} {i} [sim hang]", "image_size": "square"})
-                    return answer.status_code
-            codes = await asyncio.gather(*(one(i) for i in range(n)))
-        refused = [code for code in codes if code != 200]
-        if refused:
-            raise RuntimeError(f"the simulator refused {len(refused)} submits: {refused[:3]}")
-
-    asyncio.run(submit(CLIENTS, "warm"))
-    before = site.cpu_seconds()["simulator"]
-    asyncio.run(submit(FLOOR_SAMPLES, "measured"))
-    return site.cpu_seconds()["simulator"] - before
 
 
 def _noop_tasks(site: Site) -> float:

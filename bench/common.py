@@ -4,6 +4,7 @@ results table. Every figure is printed beside a baseline measured in the same ru
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime
 import json
@@ -308,6 +309,37 @@ def run_site_timed(client: httpx.Client, workflow_id: str,
             if time.monotonic() > deadline:
                 raise RuntimeError(f"execution {execution_id} still running after {timeout}s")
             time.sleep(0.05)
+
+
+FAL_FLUX = "fal-ai/flux-2"  # generate:flux_2's model on fal
+
+
+def provider_accept_ms(site: Site, samples: int = 1000, in_flight: int = 8) -> float:
+    """The simulator process's own CPU milliseconds per submit it accepts: `samples` submits of
+    jobs that never run ([sim hang]), `in_flight` at a time on kept-alive connections, its CPU
+    over them divided by their count. The least an accept costs the provider: its client and
+    the network stack come on top, and the worker opens a connection per pass."""
+    hook = f"{site.url}/hooks/provider/bench-floor/"
+
+    async def submit(n: int, tag: str) -> None:
+        limit = asyncio.Semaphore(in_flight)
+        async with httpx.AsyncClient(timeout=60) as http:
+            async def one(i: int) -> int:
+                async with limit:
+                    answer = await http.post(
+                        f"{site.sim_url}/fal/{FAL_FLUX}", params={"fal_webhook": hook},
+                        headers={"Authorization": f"Key {FAL_KEY}"},
+                        json={"prompt": f"floor {tag} {i} [sim hang]", "image_size": "square"})
+                    return answer.status_code
+            codes = await asyncio.gather(*(one(i) for i in range(n)))
+        refused = [code for code in codes if code != 200]
+        if refused:
+            raise RuntimeError(f"the simulator refused {len(refused)} submits: {refused[:3]}")
+
+    asyncio.run(submit(in_flight, "warm"))  # its connections and first-call costs
+    before = site.cpu_seconds()["simulator"]
+    asyncio.run(submit(samples, "measured"))
+    return (site.cpu_seconds()["simulator"] - before) * 1000 / samples
 
 
 def celery_round_trip_ms(samples: int = 50) -> float:
