@@ -2,7 +2,7 @@
 database and Redis, for tests that run executions through the production path. Its fixtures
 live in tests/conftest.py. `wait_until` is the one polling loop of the suite. Also the process
 helpers the tests share: stopping a process group, manage.py as a `make dev` checkout runs it,
-and a management command's output."""
+a management command's output, and the local HTTP server every test receiver is."""
 
 import json
 import os
@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from http.server import ThreadingHTTPServer
 from io import StringIO
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,6 +29,16 @@ T = TypeVar("T")
 # What the test run exports that a `make dev` checkout does not (it reads var/dev.env).
 DEV_UNSET = {"SECRET_KEY", "DEBUG", "DATABASE_URL", "REDIS_URL", "SITE_URL", "WIREFLOW_ENV_FILE",
              "DJANGO_SETTINGS_MODULE", "WIREFLOW_SIMULATORS"}
+
+
+class LocalHTTPServer(ThreadingHTTPServer):
+    """The stdlib's threading HTTP server with a listen backlog that holds a burst. Its own is
+    5: when more connections arrive together than its accept loop has taken (a simulator's
+    webhooks side by side, on a loaded machine), the kernel drops the rest and each waits out
+    TCP's SYN retransmission, 1 s, then 3, 7, 15: a test's deadline passes for no fault of the
+    code under test."""
+
+    request_queue_size = 128
 
 
 def wait_until(condition: Callable[[], T | None], timeout: float,

@@ -10,7 +10,7 @@ import io
 import os
 import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -27,6 +27,7 @@ from tests.api.test_uploads_api import (  # noqa: F401 (an autouse fixture)
     wav_bytes,
 )
 from tests.conftest import ApiClient
+from tests.harness import LocalHTTPServer
 
 pytestmark = pytest.mark.django_db
 
@@ -63,7 +64,7 @@ class MediaServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = LocalHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

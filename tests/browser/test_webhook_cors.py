@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from playwright.sync_api import Page, expect
 
 from accounts.models import User
 from executions.models import Execution
+from tests.harness import LocalHTTPServer
 from wireflow_site.signing import sign
 from workflows.models import Workflow
 from workflows.services import WorkflowData, workflow_create, workflow_webhook_set
@@ -44,7 +45,7 @@ def other_origin(tmp_path: Path) -> Iterator[str]:
     """A static site on another port, so another origin: a customer's form page."""
     (tmp_path / "index.html").write_text(
         "<!doctype html><title>Order form</title><h1>Order form</h1>")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(tmp_path)))
+    server = LocalHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(tmp_path)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()

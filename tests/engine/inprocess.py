@@ -9,14 +9,14 @@ execution ends. A `Receiver` is a webhook endpoint on 127.0.0.1 that answers fro
 import json
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from django.db import connection
 
 from executions.engine.runner import advance
 from executions.models import Execution, ExecutionStatus
-from tests.harness import wait_until
+from tests.harness import LocalHTTPServer, wait_until
 
 from .helpers import RUN_TIMEOUT
 
@@ -91,7 +91,7 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = LocalHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

@@ -9,12 +9,14 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import httpx2
+
+from tests.harness import LocalHTTPServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 Request = TypeVar("Request")
@@ -90,7 +92,7 @@ def webhook_inbox(settings: Any, path: str, status: int = 204) -> Iterator[Inbox
     settings.SSRF_ALLOW_HOSTS = ["127.0.0.1"]
     received: queue.Queue[dict[str, Any]] = queue.Queue()
     handler = type("Inbox", (_Inbox,), {"received": received, "status": status})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = LocalHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}{path}", received

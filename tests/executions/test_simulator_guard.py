@@ -6,7 +6,7 @@ import io
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -16,7 +16,7 @@ from PIL import Image
 from executions.providers.fal import platform_key
 from executions.simulators import fal_jobs, state
 from executions.simulators.state import Job, simulator_stats
-from tests.harness import wait_until
+from tests.harness import LocalHTTPServer, wait_until
 
 from .fal_sim import auth, fresh_fal_simulator, path_of, submit
 
@@ -82,7 +82,7 @@ def _png() -> bytes:
 def internal() -> Iterator[tuple[int, "queue.Queue[str]"]]:
     """(port, log of requests) of a service on 127.0.0.1 that users must not reach."""
     seen: queue.Queue[str] = queue.Queue()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Internal", (_Internal,),
+    server = LocalHTTPServer(("127.0.0.1", 0), type("Internal", (_Internal,),
                                                        {"seen": seen}))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server.server_address[1], seen

@@ -6,7 +6,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -14,7 +14,7 @@ from django.test import Client
 
 from executions.simulators import fal_jobs, state
 from executions.simulators.deliveries import MAX_IN_FLIGHT
-from tests.harness import wait_until
+from tests.harness import LocalHTTPServer, wait_until
 
 from .fal_sim import fresh_fal_simulator, submit
 
@@ -57,7 +57,7 @@ class _Receiver(BaseHTTPRequestHandler):
 def test_a_job_s_webhook_never_waits_for_the_drawing_of_another(
         client: Client, settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     received: queue.Queue[str] = queue.Queue()
-    server = ThreadingHTTPServer(("127.0.0.1", 0),
+    server = LocalHTTPServer(("127.0.0.1", 0),
                                  type("Receiver", (_Receiver,), {"received": received}))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     port = server.server_address[1]
@@ -115,7 +115,7 @@ def gate() -> Iterator[tuple[int, list[str]]]:
     passed: list[str] = []
     handler = type("Gate", (_Gate,), {"gate": threading.Barrier(BURST, timeout=30),
                                       "passed": passed})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = LocalHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server.server_address[1], passed
     server.shutdown()

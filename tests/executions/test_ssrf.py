@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -29,6 +29,7 @@ from executions.ssrf import (
     check_url,
     fetch,
 )
+from tests.harness import LocalHTTPServer
 
 REAL_GETADDRINFO = socket.getaddrinfo
 
@@ -129,7 +130,7 @@ class _Gate:
 SLOW = _Gate()
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(LocalHTTPServer):
     daemon_threads = True
     block_on_close = False
 

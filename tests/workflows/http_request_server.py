@@ -5,11 +5,12 @@ import contextlib
 import json
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests.engine.helpers import RUN_TIMEOUT
+from tests.harness import LocalHTTPServer
 
 DOCUMENT = {"data": [{"url": "https://cdn.example/1.png", "size": 3}], "name": "fox",
             "ok": True}
@@ -88,7 +89,7 @@ class ApiServer:
                 with contextlib.suppress(OSError):  # the client gave up, as it should
                     self._json(200, {"late": True})
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = LocalHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

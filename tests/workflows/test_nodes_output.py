@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -23,6 +23,7 @@ from executions.engine.contracts import NodeContext, NodeFailure, NodeResult, in
 from executions.executors import executor_for
 from executions.providers.errors import ProviderError
 from tests.builders import node
+from tests.harness import LocalHTTPServer
 from wireflow_site.signing import digest
 from workflows import secretbox
 from workflows.node_secrets import seal_graph
@@ -76,7 +77,7 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = LocalHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         # Polled often, so that closing it does not wait for the default half second.
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02},
