@@ -12,13 +12,16 @@ submission pattern might suit it better).
 import asyncio
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import httpx
 
+from tests.harness import LocalHTTPServer
+
 from .common import (
     BENCH_RECEIVER_HOST,
+    FAL_FLUX,
     FAL_KEY,
     Result,
     Site,
@@ -29,7 +32,6 @@ from .common import (
 )
 
 LATENCY = "[sim latency=1s]"
-FAL_MODEL = "fal-ai/flux-2"
 
 
 def fan_out(n: int) -> tuple[list, list]:
@@ -109,7 +111,9 @@ def provider_alone(site: Site, n: int) -> tuple[float, dict[str, float]]:
         def log_message(self, *args: Any) -> None:
             return
 
-    server = _Receiving((BENCH_RECEIVER_HOST, 0), Receiver)
+    # A backlog that holds the webhooks arriving side by side (the stdlib's 5 dropped them
+    # and each waited out TCP's 1 s retransmission).
+    server = LocalHTTPServer((BENCH_RECEIVER_HOST, 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     hook = f"http://{BENCH_RECEIVER_HOST}:{server.server_address[1]}/hook"
     try:
@@ -128,18 +132,11 @@ def provider_alone(site: Site, n: int) -> tuple[float, dict[str, float]]:
     return took, {part: after[part] - before[part] for part in after}
 
 
-class _Receiving(ThreadingHTTPServer):
-    # The stdlib's listen backlog is 5: webhooks arriving side by side overflowed it, and each
-    # connection whose SYN was dropped waited out TCP's 1 s retransmission, which made the
-    # provider look a second slower than it is.
-    request_queue_size = 1024
-
-
 def _submit_all(sim_url: str, hook: str, n: int, tag: str) -> None:
     async def submit_all() -> None:
         async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=n)) as http:
             answers = await asyncio.gather(*(
-                http.post(f"{sim_url}/fal/{FAL_MODEL}", params={"fal_webhook": f"{hook}/{i}"},
+                http.post(f"{sim_url}/fal/{FAL_FLUX}", params={"fal_webhook": f"{hook}/{i}"},
                           headers={"Authorization": f"Key {FAL_KEY}"},
                           json={"prompt": f"{tag} {i} {LATENCY}", "image_size": "square"})
                 for i in range(n)))
