@@ -15,12 +15,12 @@ from django.db import close_old_connections
 from wireflow_site.idempotency import idempotency_purge
 
 from .batches import batch_sweep
+from .engine.backlog import note_start
 from .engine.runner import advance
 from .schedules import schedules_fire_due
 from .services import sweep_stalled
 
 logger = logging.getLogger("wireflow.inprocess")
-SWEEP_EVERY_SECONDS = 5.0
 
 
 class Scheduler:
@@ -61,17 +61,18 @@ class Scheduler:
                 due = []
                 while self._heap and self._heap[0][0] <= now:
                     due.append(heapq.heappop(self._heap))
-            for _, _, execution_id in due:
-                self._pool.submit(_run_advance, execution_id)
+            for due_at, _, execution_id in due:
+                self._pool.submit(_run_advance, execution_id, due_at)
             if time.monotonic() >= self._next_sweep:
-                self._next_sweep = time.monotonic() + SWEEP_EVERY_SECONDS
+                self._next_sweep = time.monotonic() + settings.SWEEP_SECONDS
                 self._pool.submit(_run_sweep)
             if time.monotonic() >= self._next_fire:
                 self._next_fire = time.monotonic() + settings.SCHEDULE_TICK_SECONDS
                 self._pool.submit(_run_fire_schedules)
 
 
-def _run_advance(execution_id: str) -> None:
+def _run_advance(execution_id: str, due_at: float) -> None:
+    note_start(time.monotonic() - due_at)  # how long it waited for a thread of the pool
     close_old_connections()
     try:
         advance(execution_id)

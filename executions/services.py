@@ -23,8 +23,11 @@ from workflows.nodes import catalogue
 from workflows.selectors import workflow_version_latest_id
 
 from . import dispatch
+from .engine.backlog import recent_lag
 from .engine.state import wake_holder
 from .models import Execution, ExecutionStatus, NodeRun, NodeStatus, Trigger
+
+SWEEP_BATCH = 500  # executions re-advanced by one sweep; the next takes the rest
 
 
 @dataclass(frozen=True)
@@ -343,18 +346,23 @@ def sweep_stalled() -> int:
     whatever its wake time. Past-deadline ones are failed by that advance. Each one found is
     released and pushed a grace period ahead, so a backlog is not flooded with duplicates and
     a holder that only lost its heartbeat stops at its next renewal. Run periodically by
-    Celery beat or the in-process scheduler."""
+    Celery beat or the in-process scheduler.
+
+    A wake-up is overdue by the grace plus how late advances are starting (engine/backlog.py):
+    under a backlog it is queued, not lost, and sending it again would only lengthen the queue.
+    Those found are locked (skipping any a runner is writing) and let go in one statement."""
     now = timezone.now()
-    grace = timedelta(seconds=settings.SWEEP_GRACE_SECONDS)
+    grace = timedelta(seconds=settings.SWEEP_GRACE_SECONDS + recent_lag())
     unattended = (Q(lease_owner="") & (Q(wake_at__isnull=True) | Q(wake_at__lt=now - grace))
                   | ~Q(lease_owner="") & Q(lease_expires_at__lt=now))
-    running = Execution.objects.filter(status=ExecutionStatus.RUNNING)
-    found = list(running.filter(unattended).values_list("pk", flat=True)[:500])
-    swept = 0
-    for execution_id in found:
-        # Conditional: a runner may have taken the lease since it was read.
-        if running.filter(unattended, pk=execution_id).update(
-                lease_owner="", lease_expires_at=None, wake_at=now + grace):
-            dispatch.advance_later(str(execution_id))
-            swept += 1
-    return swept
+    with transaction.atomic():
+        found = [str(pk) for pk in Execution.objects
+                 .filter(unattended, status=ExecutionStatus.RUNNING)
+                 .select_for_update(skip_locked=True).order_by()
+                 .values_list("pk", flat=True)[:SWEEP_BATCH]]
+        if found:
+            Execution.objects.filter(pk__in=found).update(
+                lease_owner="", lease_expires_at=None, wake_at=now + grace)
+        for execution_id in found:
+            dispatch.advance_later(execution_id)  # once this commits
+    return len(found)

@@ -4,6 +4,7 @@ Every task runs under CELERY_TASK_SOFT_TIME_LIMIT and CELERY_TASK_TIME_LIMIT (se
 """
 
 import logging
+import time
 from functools import cache
 from typing import Any
 
@@ -14,6 +15,7 @@ from wireflow_site.idempotency import idempotency_purge
 
 from . import dispatch
 from .batches import batch_sweep
+from .engine.backlog import note_start
 from .engine.runner import advance
 from .schedules import schedules_fire_due
 from .services import sweep_stalled
@@ -23,8 +25,14 @@ logger = logging.getLogger("wireflow.engine")
 
 @shared_task(name="executions.advance", acks_late=True, reject_on_worker_lost=True,
              ignore_result=True)
-def advance_task(execution_id: str, *_: object) -> None:
-    # `*_`: a message queued by an earlier release carries a second argument, now unused.
+def advance_task(execution_id: str, _unused: object = None, due: object = None,
+                 *_: object) -> None:
+    # `_unused`: a message queued by an earlier release carries a second argument, now unused.
+    # `due`: when this task was meant to start (epoch seconds); how late it did measures a
+    # backlog. Positional, so that a worker of the release before (which takes any extra
+    # positional arguments) still runs it during a rolling upgrade.
+    if isinstance(due, int | float) and not isinstance(due, bool):
+        note_start(time.time() - due)
     try:
         advance(execution_id)
     except SoftTimeLimitExceeded:
@@ -38,10 +46,11 @@ def advance_task(execution_id: str, *_: object) -> None:
 
 def send_advance(execution_id: str, delay: float) -> None:
     """dispatch's sender in production: the task, through the broker."""
+    args = (execution_id, None, time.time() + max(0.0, delay))
     if delay > 0:
-        advance_task.apply_async((execution_id,), countdown=delay)
+        advance_task.apply_async(args, countdown=delay)
     else:
-        advance_task.apply_async((execution_id,))
+        advance_task.apply_async(args)
 
 
 @shared_task(name="executions.ping", ignore_result=True)

@@ -19,6 +19,18 @@ if TYPE_CHECKING:  # Playwright is imported when a browser is started (see _chro
     from playwright.sync_api import Browser, Page
 
 
+@pytest.fixture(autouse=True)
+def _no_backlog_noted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts without a backlog measure (engine/backlog.py): one noted by an earlier
+    test's workers would make the sweeper wait longer than the test expects."""
+    from django.core.cache import cache
+
+    from executions.engine import backlog
+
+    cache.delete(backlog.LAG_KEY)
+    monkeypatch.setattr(backlog, "_noted", {"value": 0.0, "at": float("-inf")})
+
+
 @pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """No Celery and no in-process scheduler: the executions the code under test asks to

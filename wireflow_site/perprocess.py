@@ -20,3 +20,8 @@ class PerProcess(Generic[T]):
             if self._made is None or self._made[0] != os.getpid():
                 self._made = (os.getpid(), self._build())
             return self._made[1]
+
+    def current(self) -> T | None:
+        """This process's object if it was built, without building it."""
+        made = self._made
+        return made[1] if made is not None and made[0] == os.getpid() else None

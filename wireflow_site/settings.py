@@ -176,13 +176,19 @@ if not 0 < CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT:
         "CELERY_TASK_SOFT_TIME_LIMIT must be positive and below CELERY_TASK_TIME_LIMIT "
         f"(got {CELERY_TASK_SOFT_TIME_LIMIT} and {CELERY_TASK_TIME_LIMIT})")
 # The sweeper re-advances executions whose wake-up is overdue or whose worker died.
+SWEEP_SECONDS = env_float("WIREFLOW_SWEEP_SECONDS", 5.0)
 CELERY_BEAT_SCHEDULE = {
-    "sweep-stalled-executions": {"task": "executions.sweep",
-                                 "schedule": env_float("WIREFLOW_SWEEP_SECONDS", 5.0)},
+    # A sweep that waited in the queue longer than its interval is dropped (the next looks
+    # again): behind a backlog, sweeps queued one after another would run back to back.
+    "sweep-stalled-executions": {"task": "executions.sweep", "schedule": SWEEP_SECONDS,
+                                 "options": {"expires": SWEEP_SECONDS}},
     # Idempotency-Key records are kept 24 hours (wireflow_site/idempotency.py).
     "purge-idempotency-keys": {"task": "executions.purge_idempotency", "schedule": 3600.0},
 }
 SWEEP_GRACE_SECONDS = env_float("WIREFLOW_SWEEP_GRACE_SECONDS", 5.0)
+# A wake-up at least this far off is left to the sweeper (engine/runner.advance): it then comes
+# up to a sweep interval plus the grace late, which a safety-net poll a minute off can afford.
+ENGINE_SWEEPER_WAKES_AFTER_SECONDS = env_float("WIREFLOW_SWEEPER_WAKES_AFTER_SECONDS", 30.0)
 # How long one advance() may hold an execution before another worker may take it over.
 ENGINE_LEASE_SECONDS = env_float("WIREFLOW_LEASE_SECONDS", 15.0)
 # How long one advance() keeps starting inline nodes before it hands the rest to a fresh task:

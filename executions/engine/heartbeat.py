@@ -11,14 +11,15 @@ conditional, so that is safe), and the runner stops at its next `check`.
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.db import connections
 
 from executions.events import LeaseLost
+from executions.providers import io as provider_io
 
 from . import state
 
@@ -54,6 +55,20 @@ class Heartbeat:
         future: Future[T] = Future()
         threading.Thread(target=_run, args=(work, future), daemon=True,
                          name=f"node-work-{self.execution_id[:8]}").start()
+        return self._wait(future, timeout)
+
+    def run(self, work: Coroutine[Any, Any, T], timeout: float | None) -> T:
+        """`work` (provider calls) on the process's provider loop (executions/providers/io.py),
+        renewing the lease meanwhile; its result or exception. Past `timeout` seconds, or if
+        this thread is interrupted (a task's soft time limit), it is cancelled there."""
+        future = provider_io.run(work)
+        try:
+            return self._wait(future, timeout)
+        except BaseException:
+            future.cancel()
+            raise
+
+    def _wait(self, future: "Future[T]", timeout: float | None) -> T:
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
         interval = state.lease_seconds() / 3
         while True:
@@ -64,7 +79,6 @@ class Heartbeat:
                 if deadline is not None and time.monotonic() >= deadline:
                     raise CallTimedOut from None
                 self.beat()
-
 
 def _run(work: Callable[[], T], future: Future[T]) -> None:
     try:

@@ -107,7 +107,12 @@ def advance(execution_id: str) -> None:
         wake_at = timezone.now()  # a wake-up was left unserved: a fresh task takes it
     if wake_at is not None:
         delay = max(0.0, (wake_at - timezone.now()).total_seconds())
-        dispatch.advance_later(execution_id, delay)
+        # A wake-up further off (a safety-net poll while the provider's webhook is awaited) is
+        # kept only as the execution's wake_at, and the sweeper sends it once overdue: a
+        # message per waiting execution held by the broker and the worker for a minute or two
+        # would cost every submit a send and every worker the memory of thousands.
+        if delay < settings.ENGINE_SWEEPER_WAKES_AFTER_SECONDS:
+            dispatch.advance_later(execution_id, delay)
 
 
 def _take_lease(execution_id: str, owner: str) -> Execution | None:
@@ -581,7 +586,7 @@ class Runner(Recorder):
                 made.append(outcome("expired", run, cancel_job(self.graph, run, keys[run.pk])))
             return made
 
-        results = self.heartbeat.call(lambda: asyncio.run(gather(calls())), None)
+        results = self.heartbeat.run(gather(calls()), None)
         # Record successes first: a failure that stops the execution must find every job that
         # was submitted in this batch, so that it cancels them too.
         results.sort(key=lambda done: done.failed)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from wireflow_site.tls import client_context
 
 from .errors import ProviderError, detail_message, error_from_http, transport_errors
+from .io import pooled
 
 FalState = Literal["IN_QUEUE", "IN_PROGRESS", "COMPLETED"]
 PROVIDER = "fal"
@@ -152,11 +153,12 @@ class FalClient:
         if self.key:
             headers["Authorization"] = f"Key {self.key}"
         with transport_errors("fal", method, url):
-            if self._http is not None:
-                return await self._http.request(method, url, headers=headers,
-                                                timeout=self.timeout, **kwargs)
-            # A client per call: the engine runs each batch of coroutines in a fresh event loop,
-            # and a pooled AsyncClient must not outlive the loop it was made in.
+            http = self._http or pooled()
+            if http is not None:
+                return await http.request(method, url, headers=headers, timeout=self.timeout,
+                                          **kwargs)
+            # Off the provider loop (io.py), a client per call: a pooled one must not outlive
+            # the loop it was made in.
             async with httpx.AsyncClient(timeout=self.timeout, verify=client_context()) as http:
                 return await http.request(method, url, headers=headers, **kwargs)
 

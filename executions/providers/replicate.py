@@ -30,6 +30,7 @@ from .errors import (
     parse_retry_after,
     transport_errors,
 )
+from .io import pooled
 
 PROVIDER = "replicate"
 Status = Literal["starting", "processing", "succeeded", "failed", "canceled"]
@@ -147,10 +148,12 @@ class ReplicateClient:
     async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         headers = {"Accept": "application/json", "Authorization": f"Bearer {self.token}"}
         with transport_errors("replicate", method, url):
-            if self._http is not None:
-                return await self._http.request(method, url, headers=headers,
-                                                timeout=self.timeout, **kwargs)
-            # A client per call: the engine runs each batch of coroutines in a fresh event loop.
+            http = self._http or pooled()
+            if http is not None:
+                return await http.request(method, url, headers=headers, timeout=self.timeout,
+                                          **kwargs)
+            # Off the provider loop (io.py), a client per call: a pooled one must not outlive
+            # the loop it was made in.
             async with httpx.AsyncClient(timeout=self.timeout, verify=client_context()) as http:
                 return await http.request(method, url, headers=headers, **kwargs)
 

@@ -1,0 +1,78 @@
+"""One asyncio loop per process for the engine's provider calls, on a daemon thread, and one
+pooled HTTP client on it.
+
+A pass's submits, checks and fetches used to run in a fresh loop on a fresh thread, each call
+with an HTTP client of its own: a thread start, a loop, a client and a TCP connection (a TLS
+handshake with a real provider) every time, about 9 ms of a submit pass's 21 here. On this
+loop the calls of every pass of the process share one client, whose connections to a provider
+stay open between passes (httpx drops a pooled connection the server has closed before
+reusing it).
+
+`run(make)` is how a worker thread hands a batch of coroutines to the loop; the calls then
+find the pooled client with `pooled()`. Code running on any other loop (a test's, a web
+request's) gets None and makes a client of its own, as before.
+"""
+
+import asyncio
+import concurrent.futures
+import threading
+from collections.abc import Coroutine
+from http.cookiejar import Cookie, CookieJar
+from typing import Any, TypeVar
+
+import httpx
+
+from wireflow_site.perprocess import PerProcess
+from wireflow_site.tls import client_context
+
+T = TypeVar("T")
+# As many connections at once as the calls in flight (as with a client per call: no call waits
+# for another's connection); up to 200 stay open between passes.
+LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=200, keepalive_expiry=30)
+
+
+class _Loop:
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.client: httpx.AsyncClient | None = None
+        threading.Thread(target=self._serve, name="provider-io", daemon=True).start()
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+
+_loop = PerProcess(_Loop)  # a forked worker starts its own
+
+
+def run(work: Coroutine[Any, Any, T]) -> "concurrent.futures.Future[T]":
+    """Run `work` (made by the caller, outside any loop) on the process's provider loop.
+    Cancelling the future cancels it there."""
+    return asyncio.run_coroutine_threadsafe(work, _loop.get().loop)
+
+
+class _NoCookies(CookieJar):
+    """A jar that keeps nothing."""
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        pass
+
+    def set_cookie(self, cookie: Cookie) -> None:
+        pass
+
+
+def pooled() -> httpx.AsyncClient | None:
+    """The pooled client, when called on the provider loop; else None."""
+    own = _loop.current()
+    try:
+        if own is None or asyncio.get_running_loop() is not own.loop:
+            return None
+    except RuntimeError:
+        return None
+    if own.client is None:
+        # Each request passes its own timeout; this one only bounds a request made without.
+        # No cookie jar: one client serves every team, and a cookie a provider set in answer
+        # to one team's key must never go out with another team's request.
+        own.client = httpx.AsyncClient(verify=client_context(), limits=LIMITS, timeout=30,
+                                       cookies=_NoCookies())
+    return own.client

@@ -1,0 +1,120 @@
+"""The engine's provider calls on one loop per process (executions/providers/io.py): one pooled
+HTTP client whose connections outlive a pass, which keeps no cookie between requests, and calls
+cancelled there when the pass stops waiting for them."""
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
+from typing import Any, cast
+
+import httpx
+import pytest
+
+from executions.engine.heartbeat import CallTimedOut, Heartbeat
+from executions.providers import io as provider_io
+from executions.providers.fal import FalClient
+from tests.harness import LocalHTTPServer, wait_until
+
+
+class _Seen:
+    def __init__(self) -> None:
+        self.peers: list[int] = []  # the client port of each request
+        self.cookies: list[str | None] = []
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, _Seen]]:
+    seen = _Seen()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as providers answer
+
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            self.rfile.read(length)
+            seen.peers.append(self.client_address[1])
+            seen.cookies.append(self.headers.get("Cookie"))
+            base = f"http://127.0.0.1:{cast(LocalHTTPServer, self.server).server_port}"
+            body = json.dumps({"request_id": f"r{len(seen.peers)}",
+                               "status_url": f"{base}/status", "response_url": f"{base}/res",
+                               "cancel_url": f"{base}/cancel"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            # A provider's session cookie, set in answer to one team's key.
+            self.send_header("Set-Cookie", f"session=team-{len(seen.peers)}; Path=/")
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    httpd = LocalHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", seen
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+async def _pooled() -> httpx.AsyncClient | None:
+    return provider_io.pooled()
+
+
+def test_the_pooled_client_is_the_provider_loop_s_only() -> None:
+    first = provider_io.run(_pooled()).result(timeout=10)
+    assert first is not None
+    assert provider_io.run(_pooled()).result(timeout=10) is first
+    assert asyncio.run(_pooled()) is None  # any other loop makes a client of its own
+
+
+def test_submits_of_successive_passes_share_one_connection(server: tuple[str, _Seen]) -> None:
+    url, seen = server
+    for team in ("a", "b", "c"):
+        fal = FalClient(url, f"key-{team}", timeout=10)
+        submission = provider_io.run(fal.submit("fal-ai/flux-2", {"prompt": "fox"})) \
+            .result(timeout=10)
+        assert submission.request_id == f"r{len(seen.peers)}"
+    assert len(seen.peers) == 3 and len(set(seen.peers)) == 1, seen.peers
+
+
+def test_no_cookie_a_provider_set_goes_out_with_a_later_request(
+        server: tuple[str, _Seen]) -> None:
+    url, seen = server
+    for team in ("a", "b"):
+        fal = FalClient(url, f"key-{team}", timeout=10)
+        provider_io.run(fal.submit("fal-ai/flux-2", {"prompt": "fox"})).result(timeout=10)
+    assert seen.cookies == [None, None]
+
+
+def test_a_call_the_pass_stops_waiting_for_is_cancelled_on_the_loop(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("executions.engine.heartbeat.Heartbeat.beat", lambda self: None)
+    cancelled = threading.Event()
+
+    async def forever() -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    with pytest.raises(CallTimedOut):
+        Heartbeat("e" * 32, "owner").run(forever(), timeout=0.2)
+    wait_until(cancelled.is_set, 10, "the call went on after the pass stopped waiting")
+
+
+def test_a_call_s_error_reaches_the_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("executions.engine.heartbeat.Heartbeat.beat", lambda self: None)
+
+    async def failing() -> None:
+        raise ValueError("the provider's answer made no sense")
+
+    with pytest.raises(ValueError, match="made no sense"):
+        Heartbeat("e" * 32, "owner").run(failing(), timeout=5)
