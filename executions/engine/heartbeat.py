@@ -80,6 +80,7 @@ class Heartbeat:
                     raise CallTimedOut from None
                 self.beat()
 
+
 def _run(work: Callable[[], T], future: Future[T]) -> None:
     try:
         future.set_result(work())
