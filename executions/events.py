@@ -15,7 +15,7 @@ from channels.layers import get_channel_layer
 from django.db import connection, transaction
 from django.db.models import F
 
-from wireflow_site.perprocess import PerProcess
+from wireflow_site.perprocess import PerProcess, daemon_loop
 
 from .models import Execution, ExecutionEvent
 
@@ -208,13 +208,7 @@ def broadcast_live(execution_id: str, data: dict[str, Any]) -> Any:
 _web_loop: asyncio.AbstractEventLoop | None = None
 
 
-def _new_loop() -> asyncio.AbstractEventLoop:
-    loop = asyncio.new_event_loop()
-    threading.Thread(target=loop.run_forever, name="events", daemon=True).start()
-    return loop
-
-
-_private = PerProcess(_new_loop)  # a forked worker starts its own
+_private = PerProcess(partial(daemon_loop, "events"))  # a forked worker starts its own
 
 
 def remember_web_loop() -> None:

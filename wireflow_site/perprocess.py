@@ -1,6 +1,7 @@
 """One object per process, built on first use: a forked child (a Celery pool process, a uvicorn
 worker) builds its own instead of using its parent's, whose threads did not survive the fork."""
 
+import asyncio
 import os
 import threading
 from collections.abc import Callable
@@ -25,3 +26,11 @@ class PerProcess(Generic[T]):
         """This process's object if it was built, without building it."""
         made = self._made
         return made[1] if made is not None and made[0] == os.getpid() else None
+
+
+def daemon_loop(name: str) -> asyncio.AbstractEventLoop:
+    """A new event loop running forever on a daemon thread of its own: build it per process
+    (`PerProcess(partial(daemon_loop, name))`), since a forked child has not the thread."""
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, name=name, daemon=True).start()
+    return loop

@@ -7,7 +7,6 @@ value jsonb refuses, a bug, a broken constraint). Ending an execution (`stop`, `
 cancels remote jobs first, outside any transaction, then writes.
 """
 
-import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -289,9 +288,9 @@ class Recorder:
         if jobs:
             keys = {run.pk: job_credentials(self.ex.team_id, self.graph.specs[run.node_id],
                                             self.keys) for run in jobs}
-            self.heartbeat.call(lambda: asyncio.run(gather(
+            self.heartbeat.run(gather(
                 [outcome("cancel", run, cancel_job(self.graph, run, keys[run.pk]))
-                 for run in jobs])), None)
+                 for run in jobs]), None)
 
         def cancel_the_rest() -> bool:
             now = timezone.now()

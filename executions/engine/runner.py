@@ -19,7 +19,6 @@ its completion webhook (signed for that attempt) still delivers the result; else
 its deadline.
 """
 
-import asyncio
 import logging
 import time
 import uuid
@@ -526,8 +525,8 @@ class Runner(Recorder):
                   for run, prepared in priced if type(prepared.params).measured_media is None}
         to_measure = [(run, prepared) for run, prepared in priced if run.pk not in bounds]
         if to_measure:
-            measured = self.heartbeat.call(lambda: asyncio.run(gather(
-                [outcome("bound", run, cost_bound(prepared)) for run, prepared in to_measure])),
+            measured = self.heartbeat.run(gather(
+                [outcome("bound", run, cost_bound(prepared)) for run, prepared in to_measure]),
                 None)
             worst = {run.pk: prepared.spec.credits * type(prepared.params).max_billable_units()
                      for run, prepared in to_measure}

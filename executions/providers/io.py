@@ -15,14 +15,14 @@ request's) gets None and makes a client of its own, as before.
 
 import asyncio
 import concurrent.futures
-import threading
 from collections.abc import Coroutine
+from functools import partial
 from http.cookiejar import Cookie, CookieJar
 from typing import Any, TypeVar
 
 import httpx
 
-from wireflow_site.perprocess import PerProcess
+from wireflow_site.perprocess import PerProcess, daemon_loop
 from wireflow_site.tls import client_context
 
 T = TypeVar("T")
@@ -31,24 +31,14 @@ T = TypeVar("T")
 LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=200, keepalive_expiry=30)
 
 
-class _Loop:
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.client: httpx.AsyncClient | None = None
-        threading.Thread(target=self._serve, name="provider-io", daemon=True).start()
-
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_forever()
-
-
-_loop = PerProcess(_Loop)  # a forked worker starts its own
+_loop = PerProcess(partial(daemon_loop, "provider-io"))  # a forked worker starts its own
+_client: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}  # the pooled one, by its loop
 
 
 def run(work: Coroutine[Any, Any, T]) -> "concurrent.futures.Future[T]":
     """Run `work` (made by the caller, outside any loop) on the process's provider loop.
     Cancelling the future cancels it there."""
-    return asyncio.run_coroutine_threadsafe(work, _loop.get().loop)
+    return asyncio.run_coroutine_threadsafe(work, _loop.get())
 
 
 class _NoCookies(CookieJar):
@@ -65,14 +55,14 @@ def pooled() -> httpx.AsyncClient | None:
     """The pooled client, when called on the provider loop; else None."""
     own = _loop.current()
     try:
-        if own is None or asyncio.get_running_loop() is not own.loop:
+        if own is None or asyncio.get_running_loop() is not own:
             return None
     except RuntimeError:
         return None
-    if own.client is None:
+    if own not in _client:
         # Each request passes its own timeout; this one only bounds a request made without.
         # No cookie jar: one client serves every team, and a cookie a provider set in answer
         # to one team's key must never go out with another team's request.
-        own.client = httpx.AsyncClient(verify=client_context(), limits=LIMITS, timeout=30,
-                                       cookies=_NoCookies())
-    return own.client
+        _client[own] = httpx.AsyncClient(verify=client_context(), limits=LIMITS, timeout=30,
+                                         cookies=_NoCookies())
+    return _client[own]
