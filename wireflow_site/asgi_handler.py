@@ -98,5 +98,3 @@ def get_asgi_application() -> OneHopASGIHandler:
 
     django.setup(set_prefix=False)
     return OneHopASGIHandler()
-
-
