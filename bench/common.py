@@ -96,6 +96,7 @@ class Site:
 
     web_workers: int = 2
     celery_concurrency: int = 2
+    celery_pool: str = "prefork"  # or "threads" (scripts/serve.sh's CELERY_POOL)
     quick: bool = False  # `--quick`: shorter runs and fewer samples, the same figures
     url: str = ""
     sim_url: str = ""  # the providers' simulators, as the site reaches them
@@ -141,7 +142,8 @@ class Site:
         worker_log = (ROOT / "var" / "bench-worker.log").open("w")
         self.processes.append(subprocess.Popen(
             [str(BIN / "celery"), "-A", "wireflow_site", "worker", "-B", "--loglevel", "WARNING",
-             "--concurrency", str(self.celery_concurrency), "--without-gossip",
+             "--pool", self.celery_pool, "--concurrency", str(self.celery_concurrency),
+             "--without-gossip",
              "--without-mingle", "--without-heartbeat",
              "--schedule", str(ROOT / "var" / "bench-beat-schedule")],
             cwd=ROOT, env=self.env, stdout=worker_log, stderr=subprocess.STDOUT,

@@ -11,6 +11,9 @@ export WIREFLOW_ENV_FILE=""
 $BIN/python manage.py migrate --noinput
 WEB_WORKERS=${WEB_WORKERS:-2}
 CELERY_CONCURRENCY=${CELERY_CONCURRENCY:-4}
+# prefork (a process per slot) or threads (slots as threads of one process, for executions that
+# mostly wait on models; wireflow_site/task_limits.py enforces their time limits).
+CELERY_POOL=${CELERY_POOL:-prefork}
 # Stop once: a trap that signalled the whole group (itself included) re-entered itself and
 # kept sending SIGTERM, which could leave a Celery process stuck in its warm shutdown.
 children=()
@@ -22,7 +25,7 @@ stop() {
 trap stop EXIT INT TERM
 # Workers hold one plain connection per process (prefork children cannot share a pool).
 WIREFLOW_DB_POOL_SIZE=0 $BIN/celery -A wireflow_site worker --loglevel=INFO \
-  --concurrency "$CELERY_CONCURRENCY" &
+  --pool "$CELERY_POOL" --concurrency "$CELERY_CONCURRENCY" &
 children+=($!)
 WIREFLOW_DB_POOL_SIZE=0 $BIN/celery -A wireflow_site beat --loglevel=INFO \
   --schedule var/celerybeat-schedule &

@@ -118,16 +118,20 @@ def _database_url() -> str:
 class Worker:
     """A Celery worker process on the test database; `kill()` is SIGKILL, no goodbyes."""
 
-    def __init__(self, site: str, name: str, concurrency: int = 2, beat: bool = True) -> None:
+    def __init__(self, site: str, name: str, concurrency: int = 2, beat: bool = True,
+                 pool: str = "prefork", env: dict[str, str] | None = None) -> None:
         env = {**os.environ,
                "DJANGO_SETTINGS_MODULE": "wireflow_site.settings_test",
                "DATABASE_URL": _database_url(), "REDIS_URL": settings.REDIS_URL,
                "SECRET_KEY": settings.SECRET_KEY, "SITE_URL": site,
                "FAL_QUEUE_URL": f"{site}/_sim/fal", "WIREFLOW_SIMULATORS": "1",
-               "WIREFLOW_SWEEP_SECONDS": "1", "WIREFLOW_LEASE_SECONDS": "5"}
+               "WIREFLOW_SWEEP_SECONDS": "1", "WIREFLOW_LEASE_SECONDS": "5",
+               # Its log as it is written: a test may read it while the worker runs.
+               "PYTHONUNBUFFERED": "1", **(env or {})}
         self.nodename = host_format(f"{name}@%h")
         args = [CELERY, "-A", "wireflow_site", "worker", "--loglevel", "WARNING",
-                "--concurrency", str(concurrency), "-n", self.nodename, "--without-gossip",
+                "--pool", pool, "--concurrency", str(concurrency), "-n", self.nodename,
+                "--without-gossip",
                 "--without-mingle", "--without-heartbeat"]
         if beat:
             schedule = ROOT / "var" / f"beat-{name}-{os.getpid()}"

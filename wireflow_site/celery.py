@@ -4,7 +4,7 @@ from typing import Any
 from celery import Celery, signals
 from django.db import close_old_connections
 
-from wireflow_site import brokerfix
+from wireflow_site import brokerfix, task_limits
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wireflow_site.settings")
 
@@ -26,3 +26,8 @@ app.conf["CELERY_DB_REUSE_MAX"] = 2**62
 @signals.task_postrun.connect
 def _connections_as_a_request_would(**_: Any) -> None:
     close_old_connections()
+
+
+# The threads pool (many passes overlapping their I/O in one process) enforces no time limit:
+# task_limits does, as prefork would (engine.md: every task has a hard time limit).
+signals.worker_init.connect(task_limits.install, weak=False)

@@ -25,10 +25,16 @@ pytestmark = pytest.mark.django_db(transaction=True)
 PATIENCE = 300
 
 
+# Celery's prefork pool and its threads pool (many passes in one process, their time limits
+# enforced by wireflow_site/task_limits.py) keep the same promises.
+POOLS = ["prefork", "threads"]
+
+
+@pytest.mark.parametrize("pool", POOLS)
 def test_a_killed_worker_loses_nothing_and_submits_nothing_twice(
-        sim_site: str, api: ApiClient, worker_factory: Callable[..., Worker]) -> None:
+        pool: str, sim_site: str, api: ApiClient, worker_factory: Callable[..., Worker]) -> None:
     flush_broker()
-    first = worker_factory("doomed")
+    first = worker_factory(f"doomed-{pool}", pool=pool)
     nodes = [node("p", "input:text", text="survive [sim latency=3s]"),
              node("gen", "generate:nano_banana_pro"),
              node("up", "upscale:crystal_upscaler")]
@@ -36,7 +42,7 @@ def test_a_killed_worker_loses_nothing_and_submits_nothing_twice(
     execution_id = execute(api, create_workflow(api, nodes, edges))
     wait_until_submitted(api, execution_id, "gen")
     first.kill()
-    worker_factory("rescuer")
+    worker_factory(f"rescuer-{pool}", pool=pool)
     poll = wait_for(api, execution_id)
     assert poll["status"] == "COMPLETED", poll
     stats = simulator_stats()
@@ -44,14 +50,15 @@ def test_a_killed_worker_loses_nothing_and_submits_nothing_twice(
     assert states(poll)["gen"]["attempts"] == 1
 
 
+@pytest.mark.parametrize("pool", POOLS)
 def test_executions_waiting_on_a_model_hold_no_slot_and_a_quick_run_overtakes_them(
-        sim_site: str, api: ApiClient, worker_factory: Callable[..., Worker]) -> None:
+        pool: str, sim_site: str, api: ApiClient, worker_factory: Callable[..., Worker]) -> None:
     flush_broker()
     # The model never answers, so these 200 wait for as long as the test looks at them.
     hanging = create_workflow(api, [node("g", "generate:flux_2", image_size="square",
                                          prompt="forever [sim hang]")], [], name="hanging")
     waiting = [execute(api, hanging) for _ in range(200)]
-    worker_factory("capacity", concurrency=2)
+    worker_factory(f"capacity-{pool}", concurrency=2, pool=pool)
     # Counted by the request id the provider gave: it stays once recorded, whatever the node
     # does next. Were a waiting execution to hold a slot, two would be submitted, never 200.
     submitted = NodeRun.objects.filter(execution_id__in=waiting).exclude(request_id="")
