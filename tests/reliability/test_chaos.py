@@ -24,10 +24,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 EXECUTIONS = 50
 KILLS = 5
+POOL_SIZE = {"prefork": 2, "threads": 8}
 
 
+# Celery's prefork pool, and its threads pool (one process: a kill takes all its passes at once).
+@pytest.mark.parametrize("pool", ["prefork", "threads"])
 def test_sigkilled_workers_lose_nothing_submit_nothing_twice_and_charge_once(
-        sim_site: str, api: ApiClient, worker_factory: Callable[..., Worker], team: Team) -> None:
+        pool: str, sim_site: str, api: ApiClient, worker_factory: Callable[..., Worker],
+        team: Team) -> None:
     flush_broker()
     rng = random.Random(20261130)  # noqa: S311 - a reproducible schedule, not a secret
     workflow = create_workflow(api, [
@@ -35,7 +39,7 @@ def test_sigkilled_workers_lose_nothing_submit_nothing_twice_and_charge_once(
         node("gen", "generate:flux_2", image_size="square", timeoutSeconds=60),
         node("up", "upscale:crystal_upscaler", timeoutSeconds=60)],
         [edge("p", "text", "gen", "prompt"), edge("gen", "image", "up", "image_url")])
-    worker = worker_factory("chaos-0")
+    worker = worker_factory(f"chaos-{pool}-0", pool=pool, concurrency=POOL_SIZE[pool])
     # A distinct prompt each, so the simulator can tell every job apart.
     started = [execute(api, workflow, {"inputs": {"p": f"chaos {i} [sim latency=3s]"}})
                for i in range(EXECUTIONS)]
@@ -51,7 +55,7 @@ def test_sigkilled_workers_lose_nothing_submit_nothing_twice_and_charge_once(
         wait_until(submitted, 300, f"the provider never received {threshold} jobs")
         worker.kill()
         assert ended.count() < EXECUTIONS, f"all ended before kill {kill}: too little work"
-        worker = worker_factory(f"chaos-{kill}")
+        worker = worker_factory(f"chaos-{pool}-{kill}", pool=pool, concurrency=POOL_SIZE[pool])
 
     wait_until(lambda: ended.count() == EXECUTIONS, 600,
                lambda: f"{EXECUTIONS - ended.count()} executions never ended")
