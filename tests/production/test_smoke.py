@@ -115,8 +115,9 @@ def _group_alive(pid: int) -> bool:
     return any(not state.startswith("Z") for state in states)
 
 
-@pytest.fixture
-def served() -> Iterator[Served]:
+@pytest.fixture(params=["prefork", "threads"])
+def served(request: pytest.FixtureRequest) -> Iterator[Served]:
+    """`make serve` with each of its worker pools (CELERY_POOL)."""
     with ExitStack() as cleanup:
         base, postgres, redis_server = throwaway_services(cleanup, "wireflow-smoke-")
         tree = base / "wireflow"
@@ -129,12 +130,16 @@ def served() -> Iterator[Served]:
                "SECRET_KEY": "smoke-test-secret-key-" + "x" * 40, "SITE_URL": site,
                "ALLOWED_HOSTS": "127.0.0.1", "HOST": "127.0.0.1", "PORT": site.rsplit(":", 1)[1],
                "WEB_WORKERS": "1", "CELERY_CONCURRENCY": "2", "WIREFLOW_SIMULATORS": "1",
-               "WIREFLOW_SIM_LATENCY": "0.2"}
+               "WIREFLOW_SIM_LATENCY": "0.2", "CELERY_POOL": request.param}
         serve = Served(tree, env)
         try:
             wait_until(serve.ready, START_TIMEOUT,
                        lambda: f"make serve never became ready:\n{serve.log_text()}",
                        interval=0.5)
+            # Celery's banner names the pool it runs: prefork, or thread.
+            banner = f"concurrency: 2 ({request.param.removesuffix('s')})"
+            wait_until(lambda: banner in serve.log_path.read_text(errors="replace"), START_TIMEOUT,
+                       lambda: f"no worker started with {banner!r}:\n{serve.log_text()}")
             yield serve
         finally:
             stopped = serve.stop()
