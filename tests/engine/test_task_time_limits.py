@@ -9,9 +9,9 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 
 from executions.models import Execution
-from executions.tasks import advance_task
 from tests.conftest import ApiClient
 from tests.harness import LocalHTTPServer, Worker, flush_broker, wait_until
+from wireflow_site.celery import app
 
 from .helpers import create_workflow, edge, execute, node, wait_for
 
@@ -58,24 +58,28 @@ def test_a_pass_stuck_on_a_provider_is_cut_short_at_the_soft_limit_and_frees_the
         pool: str, sim_site: str, api: ApiClient, stuck: StuckProvider,
         worker_factory: Callable[..., Worker], monkeypatch: pytest.MonkeyPatch) -> None:
     flush_broker()
-    # A task's limits travel in its message (the sender's settings): this process's and the
-    # worker's alike.
-    monkeypatch.setattr(advance_task, "soft_time_limit", 2)
-    monkeypatch.setattr(advance_task, "time_limit", 60)
+    # A task's limits travel in its message, from the sender's task object (which caches them
+    # once it has sent one): this process's and the worker's alike.
+    task = app.tasks["executions.advance"]
+    monkeypatch.setattr(task, "soft_time_limit", 2)
+    monkeypatch.setattr(task, "time_limit", 60)
+    monkeypatch.setattr(task, "_exec_options", None)
     worker = worker_factory(f"limits-{pool}", concurrency=1, pool=pool, env={
         "FAL_QUEUE_URL": stuck.url, "CELERY_TASK_SOFT_TIME_LIMIT": "2",
         "CELERY_TASK_TIME_LIMIT": "60"})
     waiting = execute(api, create_workflow(api, [node("g", "generate:flux_2",
                                                       prompt="never answered")], []))
     wait_until(lambda: stuck.submits, 60, "the worker never submitted the job")
-    # The one slot is held by that pass until its soft limit: a quick run gets it afterwards.
+    # Well before the provider's own 30 s timeout would end that call.
+    wait_until(lambda: f"advancing {waiting} was cut short" in worker.log_text(), 20,
+               lambda: f"the pass was not cut short:\n{worker.log_text()}")
+    # The one slot is free again: a quick run goes through.
     quick = create_workflow(api, [node("t", "input:text", text="hi"),
                                   node("u", "utility:prompt_concat"),
                                   node("o", "output:result")],
                             [edge("t", "text", "u", "texts"), edge("u", "text", "o", "value")])
     poll = wait_for(api, execute(api, quick), timeout=60)
     assert poll["status"] == "COMPLETED", poll
-    assert f"advancing {waiting} was cut short" in worker.log_text()
     assert stuck.submits == 1
     assert Execution.objects.get(pk=waiting).status == "RUNNING"  # its node ends at its deadline
     assert worker.process.poll() is None  # a soft limit does not end the worker
