@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
 import re
-from re import _parser as sre_parser  # the stdlib's own parser
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -39,6 +39,9 @@ MAX_REGEX_SIZE = 10_000
 # second. Every user pattern (utility:regex, the router's and the switch's regex operator)
 # is held to it here.
 MAX_REGEX_LENGTH = 1000
+# The stdlib's own pattern parser. Private, so typeshed's stubs for it come and go between
+# type checker releases: looked up by name, it type-checks the same on all of them.
+sre_parser: Any = importlib.import_module("re._parser")
 _REPEATS = frozenset({sre_parser.MAX_REPEAT, sre_parser.MIN_REPEAT,
                       sre_parser.POSSESSIVE_REPEAT})
 
