@@ -252,14 +252,19 @@ def credits_charge_node(team_id: int, execution_id: ExecutionId, node_id: str,
 
 @transaction.atomic(savepoint=False)  # the engine's recording transaction holds it
 def credits_charge_nodes(team_id: int, execution_id: ExecutionId,
-                         costs: Sequence[tuple[str, float | Decimal]]) -> dict[str, Decimal]:
+                         costs: Sequence[tuple[str, float | Decimal]], *,
+                         release_rest: bool = False) -> dict[str, Decimal]:
     """Charge nodes of one execution that completed together (one engine pass records a
     fan-out's results in one transaction): one lock, one read of the reservation and one
-    insert for them all, each charged as credits_charge_node would in turn. What each was
-    charged, by node id."""
+    insert for them all, each charged as credits_charge_node would in turn. With
+    `release_rest` (the execution ends in the same transaction), what is left of its
+    reservation is given back too, as credits_release_execution would next, from the same
+    read. What each was charged, by node id."""
     charged: dict[str, Decimal] = {}
     priced = [(node_id, to_credits(cost)) for node_id, cost in costs]
     if not any(cost > 0 for _, cost in priced):
+        if release_rest:
+            credits_release_execution(team_id, execution_id)
         return {node_id: ZERO for node_id, _ in priced}
     available = _lock_account(team_id)
     reserved = reservation_outstanding(execution_id)
@@ -279,6 +284,8 @@ def credits_charge_nodes(team_id: int, execution_id: ExecutionId,
                                   execution_id=execution_id, node_id=node_id))
         entries.append(_entry(team_id, CreditKind.CHARGE, -amount, execution_id=execution_id,
                               node_id=node_id, note=note))
+    if release_rest and reserved > 0:
+        entries.append(_entry(team_id, CreditKind.RELEASE, reserved, execution_id=execution_id))
     _post(team_id, *entries)
     return charged
 

@@ -14,7 +14,7 @@ from functools import partial
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from accounts.credits import credits_charge_nodes, credits_release_execution
@@ -44,6 +44,10 @@ class DeadlinePassed(Exception):
     """An inline node's executor was still running at the node's deadline."""
 
 
+class _EndFailed(Exception):
+    """Ending the execution in a node's recording transaction failed (its cause chained)."""
+
+
 class Recorder:
     def __init__(self, execution: Execution, heartbeat: Heartbeat) -> None:
         self.ex = execution
@@ -62,6 +66,9 @@ class Recorder:
         # Priced nodes completed in the open recording transaction, charged together at its
         # end (`_settle`): a fan-out's results cost one ledger write, not one per node.
         self._to_charge: list[NodeRun] = []
+        # Whether a recording transaction that leaves no node open may end the execution too
+        # (`_settle`); off once that failed, so the end is then written on its own.
+        self._end_with_last = True
 
     def refresh(self) -> None:
         """Re-read the unfinished nodes: a provider webhook may have marked one due, and a
@@ -83,6 +90,9 @@ class Recorder:
                 self._settle()
         except (LeaseLost, SoftTimeLimitExceeded):
             raise  # not the node's doing: the pass ends and the execution is woken again
+        except _EndFailed:
+            self._record_without_the_end([run] if run is not None else [])
+            return self.guarded(run, what, step)
         except Exception as exc:
             self._undo()
             if run is None:
@@ -122,6 +132,9 @@ class Recorder:
                 self._settle()
         except (LeaseLost, SoftTimeLimitExceeded):
             raise  # not the nodes' doing: the pass ends and the execution is woken again
+        except _EndFailed:
+            self._record_without_the_end([run for run, _, _ in steps])
+            return self.guarded_batch(steps)
         except Exception:
             logger.warning("recording %d steps together in %s failed; one by one instead",
                            len(steps), self.ex.pk, exc_info=True)
@@ -141,18 +154,52 @@ class Recorder:
         return won
 
     def _settle(self) -> None:
-        """The end of a recording transaction: charge the nodes it completed, then write its
-        events."""
+        """The end of a recording transaction: charge the nodes it completed; if it leaves no
+        node open, end the execution in it too (as `complete` would next, in a transaction of
+        its own: one commit and one read of the reservation fewer for every run); then write
+        its events."""
+        ending = self._ends_here()
+        released = False
         if self._to_charge:
             runs, self._to_charge = self._to_charge, []
             charged = credits_charge_nodes(self.ex.team_id, self.ex.pk,
-                                           [(run.node_id, run.credits) for run in runs])
+                                           [(run.node_id, run.credits) for run in runs],
+                                           release_rest=ending)
+            released = ending
             for run in runs:
                 # The team could not cover the whole cost: the node records what was charged.
                 if float(charged[run.node_id]) != run.credits:
                     state.node_transition(run, credits=float(charged[run.node_id]))
                 self.events.add("node", node_state(run))
+        if ending:
+            try:
+                self._finish(ExecutionStatus.COMPLETED, "", timezone.now(), self._final_output(),
+                             released=released)
+            except (OperationalError, InterfaceError):
+                raise  # the database is away: nothing of the transaction was written
+            except Exception as exc:  # a lost lease too: the results are kept, not the end
+                raise _EndFailed from exc
         self.events.flush()
+
+    def _ends_here(self) -> bool:
+        """Whether the recording transaction under way leaves the execution complete: no node
+        open, none failed it (a stop is written after the commit: it calls providers)."""
+        return (self._end_with_last and not self.finished and self._stop_with is None
+                and self._all_terminal())
+
+    def _all_terminal(self) -> bool:
+        return all(run.status in dataflow.TERMINAL for run in self.runs.values())
+
+    def _record_without_the_end(self, runs: list[NodeRun]) -> None:
+        """The steps were fine but ending the execution with them was not: undo it all and
+        let the caller record the steps again on their own, as if the end came after them
+        (`complete` then writes it, or fails the execution trying, as it always could)."""
+        logger.warning("ending %s with its last node failed; recording the node first",
+                       self.ex.pk, exc_info=True)
+        self._undo()
+        for run in runs:
+            run.refresh_from_db()
+        self._end_with_last = False
 
     def _undo(self) -> None:
         """Forget what a rolled-back step changed in memory."""
@@ -315,10 +362,12 @@ class Recorder:
         return len(self.graph.specs) == len(self.ex.nodes) and not any(
             spec.credits for spec in self.graph.specs.values())
 
-    def _finish(self, status: str, error: str, now: datetime, final: dict[str, Any]) -> bool:
+    def _finish(self, status: str, error: str, now: datetime, final: dict[str, Any], *,
+                released: bool = False) -> bool:
+        """`released`: the reservation's rest was given back in this transaction already."""
         # Credits: give back the unused reservation. Before the transition, so the team's lock
         # is always taken before the execution row's; rolled back with it if the lease is lost.
-        if not self._reserved_nothing():
+        if not released and not self._reserved_nothing():
             credits_release_execution(self.ex.team_id, self.ex.pk)
         credits = sum(run.credits for run in self.runs.values())
         if not state.execution_transition(self.ex, self.owner, status=status, error=error,

@@ -233,9 +233,6 @@ class Runner(Recorder):
         return any(run.status == NodeStatus.RUNNING and run.phase != NodePhase.SUBMITTING
                    and is_due(run, now) for run in self.runs.values())
 
-    def _all_terminal(self) -> bool:
-        return all(run.status in dataflow.TERMINAL for run in self.runs.values())
-
     def _decide(self, node_id: str) -> dataflow.Decision:
         incoming = self.graph.incoming[node_id]
         sources = {link.source: self.runs[link.source] for link in incoming}

@@ -24,6 +24,7 @@ from accounts.credits import (
     credits_charge_nodes,
     credits_grant,
     credits_release_execution,
+    reservation_outstanding,
     team_usage,
 )
 from accounts.models import CreditAccount, CreditEntry, CreditKind, Plan, Team, User
@@ -603,3 +604,42 @@ def test_deleting_a_team_mid_run_deletes_its_ledger(
         team.delete()
     assert not CreditEntry.objects.exists()
     assert not Execution.objects.exists()
+
+
+@pytest.mark.parametrize(("funds", "costs"), [
+    ("50", [("gen", 20), ("up", 5.2429)]),  # a rest of the reservation to give back
+    ("45", [("gen", 20), ("up", 23)]),  # the reservation used up: nothing left to give back
+    ("40", [("gen", 25), ("up", 25)]),  # capped: nothing left either
+    ("40", [("gen", 0), ("up", 17)]),  # a free node among them
+    ("40", [("gen", 0), ("up", 0)]),  # nothing charged: the whole reservation goes back
+])
+def test_charging_the_last_nodes_and_releasing_the_rest_together_is_the_same_as_in_turn(
+        api: ApiClient, team: Team, funds: str, costs: list[tuple[str, float]]) -> None:
+    # When a recording transaction completes an execution's last nodes, the engine ends the
+    # execution in it too: the charges and the release of the rest, from one read of the
+    # reservation. Its entries and balance are those of a charge, then a release.
+    def ended(together: bool) -> tuple[dict[str, Decimal], list[Any], Decimal, int]:
+        short = Decimal(funds) - credit_balance(team.pk)
+        if short:
+            credits_adjust(team, short)
+        execution = start(api, seed_workflow(api))
+        with CaptureQueriesContext(connection) as queries:
+            if together:
+                each = credits_charge_nodes(team.pk, execution.pk, costs, release_rest=True)
+            else:
+                each = credits_charge_nodes(team.pk, execution.pk, costs)
+                credits_release_execution(team.pk, execution.pk)
+        reads = sum('SUM("accounts_creditentry"."amount")' in q["sql"]
+                    for q in queries.captured_queries)
+        entries = list(CreditEntry.objects.filter(execution_id=execution.pk).order_by("pk")
+                       .values_list("kind", "amount", "node_id", "note"))
+        assert reservation_outstanding(execution.pk) == 0
+        return each, entries, credit_balance(team.pk), reads
+
+    *together, reads_together = ended(together=True)
+    *in_turn, reads_in_turn = ended(together=False)
+    assert together == in_turn
+    # Nothing charged: no lock was taken for the charges, and the release reads as it would.
+    assert reads_together == (1 if any(cost for _, cost in costs) else reads_in_turn)
+    assert reads_in_turn >= 2
+    assert credit_balance(team.pk) == ledger_sum(team)

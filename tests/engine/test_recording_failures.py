@@ -114,7 +114,8 @@ def _claiming(run: Any, **fields: Any) -> bool:
     return fields.get("status") == "RUNNING"
 
 
-def _the_model(team_id: int, execution_id: Any, costs: list[tuple[str, Any]]) -> bool:
+def _the_model(team_id: int, execution_id: Any, costs: list[tuple[str, Any]],
+               **_: Any) -> bool:
     return any(node_id == "gen" for node_id, _ in costs)
 
 
@@ -156,6 +157,28 @@ def test_a_fault_at_any_recording_step_ends_the_execution_and_releases_its_credi
     assert raised, f"the fault at {step} was never met"
     assert execution.status == ExecutionStatus.FAILED, execution.error
     assert execution.error
+    assert_ended_cleanly(execution, team)
+
+
+@pytest.mark.parametrize(("times", "ends"), [(1, ExecutionStatus.COMPLETED),
+                                             (1000, ExecutionStatus.FAILED)],
+                         ids=["once", "every time"])
+def test_an_end_that_cannot_be_written_with_the_last_result_never_costs_the_result(
+        sim_site: str, sent: list[str], api: ApiClient, team: Team,
+        monkeypatch: pytest.MonkeyPatch, times: int, ends: str) -> None:
+    # A graph that ends in a model: its result and the end of the execution are written in
+    # one transaction. If the end fails there, the result is recorded on its own and the end
+    # is written after it (or, failing every time, the execution is failed): the node keeps
+    # its result and its charge either way.
+    execution_id = execute(api, create_workflow(api, [node("gen", "generate:flux_2",
+                                                           prompt="a fox")], []))
+    raised = fail(monkeypatch, "executions.engine.state:execution_transition", times=times)
+    execution = drive(execution_id)
+    assert raised
+    assert execution.status == ends, execution.error
+    gen = runs_of(execution_id)["gen"]
+    assert gen.status == "COMPLETED" and gen.credits == 3, gen.error
+    assert CreditEntry.objects.filter(execution_id=execution_id, kind="charge").count() == 1
     assert_ended_cleanly(execution, team)
 
 

@@ -3,13 +3,14 @@ only submitted jobs makes nothing else ready, so the pass ends there (engine/run
 a round in which a node ended may have made others ready, so the pass goes on."""
 
 import re
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from accounts.credits import credits_charge_nodes
+from accounts.credits import credits_charge_nodes, reservation_outstanding
 from accounts.models import CreditEntry, CreditKind
 from executions.engine import recorder
 from executions.engine.runner import Runner, advance
@@ -168,9 +169,10 @@ def test_the_results_one_pass_records_are_charged_in_one_ledger_write(
     charges: list[list[str]] = []
     real = credits_charge_nodes
 
-    def counted(team_id: int, execution: Any, costs: list[tuple[str, Any]]) -> Any:
+    def counted(team_id: int, execution: Any, costs: list[tuple[str, Any]],
+                **options: Any) -> Any:
         charges.append(sorted(node_id for node_id, _ in costs))
-        return real(team_id, execution, costs)
+        return real(team_id, execution, costs, **options)
 
     monkeypatch.setattr(recorder, "credits_charge_nodes", counted)
     advance(execution_id)
@@ -180,3 +182,53 @@ def test_the_results_one_pass_records_are_charged_in_one_ledger_write(
     assert sorted(charged.values_list("node_id", flat=True)) == [f"g{i}" for i in range(5)]
     assert {run.credits for run in NodeRun.objects.filter(execution_id=execution_id)} == {
         float(-amount) for amount in charged.values_list("amount", flat=True)}
+
+
+def _results_delivered(api: ApiClient, nodes: list[dict[str, Any]], count: int) -> str:
+    """Executed and submitted; the provider's webhooks have brought `count` results."""
+    execution_id = execute(api, create_workflow(api, nodes, []))
+    advance(execution_id)
+    wait_until(lambda: NodeRun.objects.filter(execution_id=execution_id,
+                                              remote__has_key="delivered").count() == count, 60,
+               "the results were not delivered")
+    return execution_id
+
+
+def test_the_result_of_the_last_node_and_the_end_of_its_execution_are_one_transaction(
+        sent: list[str], sim_site: str, api: ApiClient) -> None:
+    # A graph that ends in a model: the pass that records its result ends the execution in the
+    # same transaction (its charge and the release of the rest from one read of the
+    # reservation), not in another one after it.
+    execution_id = _results_delivered(api, [node("g", "generate:flux_2", prompt="a fox")], 1)
+    with CaptureQueriesContext(connection) as queries:
+        advance(execution_id)
+    statements = [query["sql"] for query in queries.captured_queries]
+    execution = Execution.objects.get(pk=execution_id)
+    assert execution.status == ExecutionStatus.COMPLETED, execution.error
+    assert execution.credits_used == 3 and execution.lease_owner == ""
+    assert set(execution.final_output) == {"g"}
+    assert sum(sql.startswith("COMMIT") for sql in statements) == 1, statements
+    assert sum('SUM("accounts_creditentry"' in sql for sql in statements) == 1, statements
+    assert reservation_outstanding(execution_id) == 0
+    events = list(ExecutionEvent.objects.filter(execution_id=execution_id).order_by("seq"))
+    assert [event.seq for event in events] == list(range(1, len(events) + 1))
+    assert [(event.type, event.payload["status"]) for event in events[-2:]] == [
+        ("node", "COMPLETED"), ("execution", "COMPLETED")]
+
+
+def test_the_end_with_the_last_result_gives_back_what_the_failed_nodes_did_not_use(
+        sent: list[str], sim_site: str, api: ApiClient) -> None:
+    nodes = [node("g", "generate:flux_2", prompt="a fox"),
+             node("bad", "generate:flux_2", prompt="a fox [sim fail=400]", continueOnError=True)]
+    execution_id = _results_delivered(api, nodes, 1)
+    assert NodeRun.objects.get(execution_id=execution_id, node_id="bad").status == "FAILED"
+    assert reservation_outstanding(execution_id) == 6
+    advance(execution_id)
+    execution = Execution.objects.get(pk=execution_id)
+    assert execution.status == ExecutionStatus.COMPLETED and execution.credits_used == 3
+    assert reservation_outstanding(execution_id) == 0
+    entries = list(CreditEntry.objects.filter(execution_id=execution_id).order_by("pk")
+                   .values_list("kind", "amount", "node_id"))
+    three = Decimal(3)
+    assert entries[1:] == [(CreditKind.RELEASE, three, "g"), (CreditKind.CHARGE, -three, "g"),
+                           (CreditKind.RELEASE, three, "")]
