@@ -114,6 +114,9 @@ def _database_url() -> str:
     return (f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:"
             f"{db['PORT'] or 5432}/{db['NAME']}")
 
+# The worker pools `make serve` supports (CELERY_POOL): what must hold of workers holds on each.
+POOLS = ("prefork", "threads")
+
 
 class Worker:
     """A Celery worker process on the test database; `kill()` is SIGKILL, no goodbyes."""

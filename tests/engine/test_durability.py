@@ -7,7 +7,7 @@ import pytest
 from executions.models import Execution, ExecutionStatus, NodeRun
 from executions.simulators.state import simulator_stats
 from tests.conftest import ApiClient
-from tests.harness import Worker, flush_broker, wait_until
+from tests.harness import POOLS, Worker, flush_broker, wait_until
 
 from .helpers import (
     create_workflow,
@@ -26,10 +26,7 @@ PATIENCE = 300
 
 
 # Celery's prefork pool and its threads pool (many passes in one process, their time limits
-# enforced by wireflow_site/task_limits.py) keep the same promises.
-POOLS = ["prefork", "threads"]
-
-
+# enforced by wireflow_site/task_limits.py) keep the same promises: the tests run on POOLS.
 @pytest.mark.parametrize("pool", POOLS)
 def test_a_killed_worker_loses_nothing_and_submits_nothing_twice(
         pool: str, sim_site: str, api: ApiClient, worker_factory: Callable[..., Worker]) -> None:

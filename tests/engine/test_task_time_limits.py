@@ -10,7 +10,7 @@ import pytest
 
 from executions.models import Execution
 from tests.conftest import ApiClient
-from tests.harness import LocalHTTPServer, Worker, flush_broker, wait_until
+from tests.harness import POOLS, LocalHTTPServer, Worker, flush_broker, wait_until
 from wireflow_site.celery import app
 
 from .helpers import create_workflow, edge, execute, node, wait_for
@@ -53,7 +53,7 @@ def stuck() -> Iterator[StuckProvider]:
     provider.close()
 
 
-@pytest.mark.parametrize("pool", ["prefork", "threads"])
+@pytest.mark.parametrize("pool", POOLS)
 def test_a_pass_stuck_on_a_provider_is_cut_short_at_the_soft_limit_and_frees_the_slot(
         pool: str, sim_site: str, api: ApiClient, stuck: StuckProvider,
         worker_factory: Callable[..., Worker], monkeypatch: pytest.MonkeyPatch) -> None:

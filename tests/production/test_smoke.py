@@ -25,7 +25,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.editor_page import PASSWORD, node, wait_for_editor
 from tests.conftest import _free_port
-from tests.harness import ROOT, wait_until
+from tests.harness import POOLS, ROOT, wait_until
 from tests.reliability.services import throwaway_services
 
 pytestmark = pytest.mark.browser
@@ -115,7 +115,7 @@ def _group_alive(pid: int) -> bool:
     return any(not state.startswith("Z") for state in states)
 
 
-@pytest.fixture(params=["prefork", "threads"])
+@pytest.fixture(params=POOLS)
 def served(request: pytest.FixtureRequest) -> Iterator[Served]:
     """`make serve` with each of its worker pools (CELERY_POOL)."""
     with ExitStack() as cleanup:

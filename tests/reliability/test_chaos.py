@@ -18,7 +18,7 @@ from executions.simulators.state import simulator_stats
 from tests.builders import edge, node
 from tests.conftest import ApiClient
 from tests.engine.helpers import create_workflow, execute
-from tests.harness import Worker, flush_broker, wait_until
+from tests.harness import POOLS, Worker, flush_broker, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,7 +28,7 @@ POOL_SIZE = {"prefork": 2, "threads": 8}
 
 
 # Celery's prefork pool, and its threads pool (one process: a kill takes all its passes at once).
-@pytest.mark.parametrize("pool", ["prefork", "threads"])
+@pytest.mark.parametrize("pool", POOLS)
 def test_sigkilled_workers_lose_nothing_submit_nothing_twice_and_charge_once(
         pool: str, sim_site: str, api: ApiClient, worker_factory: Callable[..., Worker],
         team: Team) -> None:
