@@ -209,8 +209,17 @@ def test_a_100_node_500_edge_workflow_opens_with_every_edge_and_a_node_can_be_se
     page.goto(f"{live_site}/workflows/{workflow.pk}/edit")
     expect(nodes_of(page, "utility:prompt_concat")).to_have_count(100)
     expect(edges(page)).to_have_count(500)
+    toolbars = page.locator(".wf-node-toolbar")
+    expect(toolbars).to_have_count(0)
     select_node(page, "utility:prompt_concat", 55)
     expect(page.get_by_test_id("inspector-label")).to_have_value("Concat 55")
+    # Only the selected node has its toolbar (the others' are not even mounted: bench B8).
+    expect(toolbars).to_have_count(1)
+    expect(toolbars.get_by_test_id("run-to-here")).to_be_visible()
+    select_node(page, "utility:prompt_concat", 7)
+    expect(toolbars).to_have_count(1)
+    toolbars.get_by_role("button", name="Duplicate").click()
+    expect(nodes_of(page, "utility:prompt_concat")).to_have_count(101)
 
 
 def test_deleting_the_workflow_returns_to_the_list(live_site: str, page: Page, owner: User) -> None:

@@ -34,7 +34,9 @@ function BasedNodeView({ id, data, selected }: NodeProps<BasedNode>) {
       data-diff={diff}
       style={{ "--wf-cat": colour } as CSSProperties}
     >
-      {readOnly ? null : <NodeActions id={id} visible={selected} runnable={!!spec} />}
+      {/* Only a selected node has its toolbar: each NodeToolbar watches every node of React
+          Flow's store, and a hundred hidden ones made each drag frame scan 100 x 100 nodes. */}
+      {readOnly || !selected ? null : <NodeActions id={id} runnable={!!spec} />}
       {diff ? <span className="wf-node__diff">{DIFF_TEXT[diff]}</span> : null}
       <header className="wf-node__head">
         <span className="wf-node__dot" />
@@ -127,12 +129,12 @@ function Progress({ value }: { value: number | null | undefined }) {
   );
 }
 
-function NodeActions({ id, visible, runnable }: { id: string; visible: boolean; runnable: boolean }) {
+function NodeActions({ id, runnable }: { id: string; runnable: boolean }) {
   const store = useEditorStore();
   const env = useEnv();
   const running = useEditor((s) => s.run.status === "RUNNING");
   return (
-    <NodeToolbar isVisible={visible} position={Position.Top} className="wf-node-toolbar">
+    <NodeToolbar isVisible position={Position.Top} className="wf-node-toolbar">
       {runnable ? (
         <button
           type="button"
