@@ -38,7 +38,7 @@ from typing import Any
 from uuid import UUID
 
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
 
 from wireflow_site.errors import ApiError, InvalidRequest
@@ -122,18 +122,24 @@ def credit_balance(team_id: int) -> Decimal:
 
 def credits_used_since(team_id: int, since: datetime) -> Decimal:
     """Credits charged for nodes since a moment (reservations are not use)."""
-    total = (CreditEntry.objects.filter(team_id=team_id, kind=CreditKind.CHARGE,
-                                        created_at__gte=since)
-             .aggregate(total=Sum("amount"))["total"])
+    total = _ledger_sum(CreditEntry.objects.filter(team_id=team_id, kind=CreditKind.CHARGE,
+                                                   created_at__gte=since))
     return -total if total else ZERO
 
 
 def reservation_outstanding(execution_id: ExecutionId) -> Decimal:
     """What is still reserved for an execution: its reservation minus what was released."""
-    total = (CreditEntry.objects.filter(execution_id=execution_id,
-                                        kind__in=[CreditKind.RESERVE, CreditKind.RELEASE])
-             .aggregate(total=Sum("amount"))["total"])
+    total = _ledger_sum(CreditEntry.objects.filter(
+        execution_id=execution_id, kind__in=[CreditKind.RESERVE, CreditKind.RELEASE]))
     return -total if total else ZERO
+
+
+def _ledger_sum(entries: QuerySet[CreditEntry]) -> Decimal:
+    """The sum of some entries' amounts, exact to the ledger's 0.0001. PostgreSQL adds numerics
+    exactly; SQLite (the embedded `make dev` database) adds them as floats, so without the
+    quantize a spent reservation would read 1.8e-15 instead of 0 there."""
+    total = entries.aggregate(total=Sum("amount"))["total"]
+    return Decimal(total or 0).quantize(QUANTUM, rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True)

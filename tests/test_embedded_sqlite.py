@@ -4,6 +4,7 @@ every form that offers versions). In a separate process on a fresh SQLite databa
 a workflow, versions, runs, a schedule, a batch and a template; then every page of the URLconf
 and every GET of the OpenAPI document, with ids filled in, must answer below 500."""
 
+from decimal import Decimal
 from pathlib import Path
 
 from tests.harness import dev_shell_json
@@ -94,3 +95,57 @@ def test_every_page_and_api_read_works_on_sqlite(tmp_path: Path) -> None:
     assert any(path.endswith("/versions") for path in answers), sorted(answers)
     broken = {path: status for path, status in answers.items() if status >= 500}
     assert not broken, broken
+
+
+LEDGER_SCRIPT = r'''
+import json, random, uuid
+from decimal import Decimal
+from django.db import connection
+from django.db.models import Sum
+from accounts.credits import (LineItem, credit_balance, credits_charge_node, credits_grant,
+                              credits_release_execution, credits_reserve, credits_used_since,
+                              reservation_outstanding)
+from accounts.models import CreditEntry, CreditKind, User
+
+assert connection.vendor == "sqlite", connection.vendor
+owner = User.objects.create_user(email="owner@example.com", password="correct-horse-battery")
+team = owner.current_team
+credits_grant(team, 100000)
+since = CreditEntry.objects.earliest("created_at").created_at
+draw = random.Random(7)
+amount = lambda low, high: Decimal(draw.randint(low * 10000, high * 10000)) / 10000
+wrong, charged = [], Decimal(0)
+# Runs shaped like the README's (reserve 40; charge 20 and 5.2429; release the rest 14.7571),
+# then 200 more: a reservation of 2-4 nodes, each charged a four-decimal cost within its line.
+runs = [([Decimal(20), Decimal(20)], [Decimal(20), Decimal("5.2429")])]
+for _ in range(200):
+    lines = [amount(1, 50) for _ in range(draw.randint(2, 4))]
+    runs.append((lines, [amount(0, 1) * line for line in lines]))
+for lines, costs in runs:
+    run = uuid.uuid4()
+    items = [LineItem(f"n{i}", f"N{i}", "fal:x", line) for i, line in enumerate(lines)]
+    credits_reserve(team.pk, run, items)
+    costs = [cost.quantize(Decimal("0.0001")) for cost in costs]
+    for i, cost in enumerate(costs):
+        charged += credits_charge_node(team.pk, run, f"n{i}", cost)
+    rest, expected = reservation_outstanding(run), sum(lines) - sum(costs)
+    released = credits_release_execution(team.pk, run)
+    after, again = reservation_outstanding(run), credits_release_execution(team.pk, run)
+    if (rest, released, after, again) != (expected, expected, 0, 0) or after.as_tuple().exponent:
+        wrong.append([str(x) for x in (rest, released, after, again, expected)])
+ledger = CreditEntry.objects.filter(team=team).aggregate(total=Sum("amount"))["total"]
+print(json.dumps({"wrong": wrong[:5], "runs": len(runs),
+                  "used": str(credits_used_since(team.pk, since)), "charged": str(charged),
+                  "balance": str(credit_balance(team.pk)), "ledger": str(ledger)}))
+'''
+
+
+def test_the_ledger_adds_up_exactly_on_sqlite(tmp_path: Path) -> None:
+    """SQLite adds Decimal columns as floats: every sum the ledger's logic reads must still
+    come out exact to 0.0001, or a spent reservation reads a few 1e-15 credits and releasing
+    it again writes a second release (and meets the one-release-per-execution constraint)."""
+    found = dev_shell_json(tmp_path, LEDGER_SCRIPT, timeout=600)
+    assert found["runs"] == 201
+    assert found["wrong"] == [], found["wrong"]
+    assert found["used"] == found["charged"], found
+    assert Decimal(found["balance"]) == Decimal(found["ledger"]).quantize(Decimal("0.0001"))
