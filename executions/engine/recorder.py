@@ -44,7 +44,7 @@ class DeadlinePassed(Exception):
     """An inline node's executor was still running at the node's deadline."""
 
 
-class _EndFailed(Exception):
+class EndFailed(Exception):
     """Ending the execution in a node's recording transaction failed (its cause chained)."""
 
 
@@ -90,7 +90,7 @@ class Recorder:
                 self._settle()
         except (LeaseLost, SoftTimeLimitExceeded):
             raise  # not the node's doing: the pass ends and the execution is woken again
-        except _EndFailed:
+        except EndFailed:
             self._record_without_the_end([run] if run is not None else [])
             return self.guarded(run, what, step)
         except Exception as exc:
@@ -132,7 +132,7 @@ class Recorder:
                 self._settle()
         except (LeaseLost, SoftTimeLimitExceeded):
             raise  # not the nodes' doing: the pass ends and the execution is woken again
-        except _EndFailed:
+        except EndFailed:
             self._record_without_the_end([run for run, _, _ in steps])
             return self.guarded_batch(steps)
         except Exception:
@@ -178,7 +178,7 @@ class Recorder:
             except (OperationalError, InterfaceError):
                 raise  # the database is away: nothing of the transaction was written
             except Exception as exc:  # a lost lease too: the results are kept, not the end
-                raise _EndFailed from exc
+                raise EndFailed from exc
         self.events.flush()
 
     def _ends_here(self) -> bool:

@@ -54,7 +54,7 @@ from .nodectx import (
     webhooks_arrive,
 )
 from .pricing import cost_bound, line_item
-from .recorder import DeadlinePassed, Recorder
+from .recorder import DeadlinePassed, EndFailed, Recorder
 from .remote import (
     Outcome,
     cancel_job,
@@ -347,41 +347,33 @@ class Runner(Recorder):
     def _commit_pure(self, may_finish: bool = False) -> None:
         """Write the pure nodes run so far, and their events, in one transaction. With
         `may_finish`, when they were the execution's last open nodes, the end of the execution
-        (as `complete` would write it next) goes in the same transaction."""
+        goes in the same transaction (`_settle`, as for any other recording transaction)."""
         if not self._pure:
             return
         batch, self._pure = self._pure, []
-        if not (may_finish and self._all_terminal()):
-            self._record_pure(batch)
-            return
-        try:
-            with transaction.atomic():
-                self._write_pure(batch)
-                self._finish(ExecutionStatus.COMPLETED, "", timezone.now(), self._final_output())
-                self.events.flush()
-        except (LeaseLost, OperationalError, InterfaceError):
-            raise
-        except Exception:
-            # As if the end had been written after the nodes, on its own: the nodes are
-            # recorded, and the failure to end the execution goes on (`_advance` then ends it
-            # FAILED). If the nodes themselves are refused, they take the ordinary path.
-            self._undo()
-            for run, _, _, _ in batch:
-                self.events.add("node", node_state(run))
-            if self._record_pure(batch):
-                raise
+        self._record_pure(batch, settle=may_finish)
 
-    def _record_pure(self, batch: list[tuple[NodeRun, str, int, dict[str, Any]]]) -> bool:
+    def _record_pure(self, batch: list[tuple[NodeRun, str, int, dict[str, Any]]],
+                     settle: bool = False) -> bool:
         """The batch and its events in one transaction; whether it was written. If that fails,
         nothing of it stays (in the database or in memory) and the ordinary path runs those
         nodes again and records what goes wrong, node by node."""
         try:
             with transaction.atomic():
                 self._write_pure(batch)
-                self.events.flush()
+                if settle:
+                    self._settle()
+                else:
+                    self.events.flush()
             return True
         except (LeaseLost, OperationalError, InterfaceError):
             raise
+        except EndFailed:
+            # The nodes on their own, as if the end came after them (`complete` writes it).
+            self._record_without_the_end([])
+            for run, _, _, _ in batch:
+                self.events.add("node", node_state(run))
+            return self._record_pure(batch)
         except Exception:
             logger.warning("recording %d pure nodes of %s together failed; recording them "
                            "one by one", len(batch), self.ex.pk, exc_info=True)

@@ -131,9 +131,13 @@ STEPS: dict[str, dict[str, Any]] = {
     # when that fails they are recorded one by one, and the second fault meets that.
     "numbering its events": dict(target="executions.events:EventBuffer.flush", times=2),
     "recording the provider's answer": dict(target="executions.engine.runner:deliveries_of"),
+    # The end is first written with the last node; when that fails, the node is recorded on
+    # its own and the end tried again after it (see the test below): the second fault meets
+    # that try.
     "releasing the reservation": dict(
-        target="executions.engine.recorder:credits_release_execution"),
-    "ending the execution": dict(target="executions.engine.state:execution_transition"),
+        target="executions.engine.recorder:credits_release_execution", times=2),
+    "ending the execution": dict(target="executions.engine.state:execution_transition",
+                                 times=2),
     "ending the execution, every time": dict(
         target="executions.engine.state:execution_transition", times=1000),
     "building the runner": dict(target="executions.engine.graphview:GraphView.build"),
@@ -160,25 +164,42 @@ def test_a_fault_at_any_recording_step_ends_the_execution_and_releases_its_credi
     assert_ended_cleanly(execution, team)
 
 
+GRAPHS_ENDING_WITH_THEIR_LAST_NODE = {
+    # Its result, its charge and the end in one recording transaction (Recorder._settle).
+    "a model": ([node("gen", "generate:flux_2", prompt="a fox")], []),
+    # Pure nodes, recorded together with the end (Runner._commit_pure).
+    "pure nodes": ([node("p", "input:text", text="a fox"), node("gen", "utility:prompt_concat"),
+                    node("out", "output:result")],
+                   [edge("p", "text", "gen", "texts"), edge("gen", "text", "out", "value")]),
+}
+
+
+@pytest.mark.parametrize("graph", list(GRAPHS_ENDING_WITH_THEIR_LAST_NODE))
 @pytest.mark.parametrize(("times", "ends"), [(1, ExecutionStatus.COMPLETED),
                                              (1000, ExecutionStatus.FAILED)],
                          ids=["once", "every time"])
 def test_an_end_that_cannot_be_written_with_the_last_result_never_costs_the_result(
         sim_site: str, sent: list[str], api: ApiClient, team: Team,
-        monkeypatch: pytest.MonkeyPatch, times: int, ends: str) -> None:
-    # A graph that ends in a model: its result and the end of the execution are written in
-    # one transaction. If the end fails there, the result is recorded on its own and the end
-    # is written after it (or, failing every time, the execution is failed): the node keeps
-    # its result and its charge either way.
-    execution_id = execute(api, create_workflow(api, [node("gen", "generate:flux_2",
-                                                           prompt="a fox")], []))
+        monkeypatch: pytest.MonkeyPatch, times: int, ends: str, graph: str) -> None:
+    # The last results and the end of the execution are written in one transaction. If the
+    # end fails there, the results are recorded on their own and the end is written after
+    # them (or, failing every time, the execution is failed): the nodes keep their results
+    # and the model its charge either way.
+    nodes, edges = GRAPHS_ENDING_WITH_THEIR_LAST_NODE[graph]
+    execution_id = execute(api, create_workflow(api, nodes, edges))
     raised = fail(monkeypatch, "executions.engine.state:execution_transition", times=times)
     execution = drive(execution_id)
     assert raised
     assert execution.status == ends, execution.error
-    gen = runs_of(execution_id)["gen"]
-    assert gen.status == "COMPLETED" and gen.credits == 3, gen.error
-    assert CreditEntry.objects.filter(execution_id=execution_id, kind="charge").count() == 1
+    runs = runs_of(execution_id)
+    assert {run.status for run in runs.values()} == {"COMPLETED"}, runs
+    assert runs["gen"].ports, runs["gen"]
+    charged = 1 if runs["gen"].node_type == "generate:flux_2" else 0
+    assert runs["gen"].credits == 3 * charged
+    assert CreditEntry.objects.filter(execution_id=execution_id,
+                                      kind="charge").count() == charged
+    if ends == ExecutionStatus.COMPLETED and "out" in runs:
+        assert execution.final_output["out"]["value"] == "a fox", execution.final_output
     assert_ended_cleanly(execution, team)
 
 
