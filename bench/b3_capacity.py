@@ -23,16 +23,11 @@ engine that submits from a worker task (engine.md); the figure's distance to it 
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import threading
 import time
 from pathlib import Path
 from typing import Any
-
-import httpx
-import redis
-from celery import Celery
 
 from .common import (
     Result,
@@ -41,8 +36,10 @@ from .common import (
     cpu_note,
     create_workflow,
     node,
+    noop_tasks_cpu_ms,
     percentile,
     provider_accept_ms,
+    requests_from_processes,
     run_to_end,
     utility_pipeline,
 )
@@ -75,7 +72,8 @@ def run(site: Site) -> list[Result]:
         memory = _MemoryWatch(site.processes[2].pid)
         memory.start()
         rss_before = memory.sample()
-        submitted, cpu_before, intake = _in_processes(site, "execute", waiting, EXECUTIONS)
+        submitted, cpu_before, intake = requests_from_processes(site, "execute", waiting,
+                                                               EXECUTIONS, CLIENTS)
         time.sleep(WAIT_S / 2 - 5)  # halfway through the wait: is the one slot free?
         # Polled 4 times a second: 200 polls a second would take the web's CPU from the site.
         behind, behind_poll = run_to_end(client, quick, poll_every=0.25, timeout=WAIT_S * 10)
@@ -204,79 +202,7 @@ def _rss_mb(pid: int) -> float:
 def _floor(site: Site) -> dict[str, float]:
     """CPU milliseconds of one hello and one no-op task (the machine's, clients included) and
     of one accepted submit (the simulator's own), each over FLOOR_SAMPLES of them."""
-    _, _, hello = _in_processes(site, "hello", "", FLOOR_SAMPLES)
+    _, _, hello = requests_from_processes(site, "hello", "", FLOOR_SAMPLES, CLIENTS)
     return {"hello": hello["machine"] * 1000 / FLOOR_SAMPLES,
             "submit": provider_accept_ms(site, FLOOR_SAMPLES, CLIENTS),
-            "task": _noop_tasks(site) * 1000 / FLOOR_SAMPLES}
-
-
-def _noop_tasks(site: Site) -> float:
-    """Machine CPU seconds of FLOOR_SAMPLES raw Celery no-op tasks run by the site's worker
-    (sent, received, run, acknowledged; their replies counted without waiting on each)."""
-    app = Celery("bench", broker=site.env["REDIS_URL"])
-    client = redis.Redis.from_url(site.env["REDIS_URL"])
-    key = f"bench:floor:{os.getpid()}"
-    client.delete(key)
-
-    def run(n: int) -> None:
-        start = client.llen(key)
-        for _ in range(n):
-            app.send_task("executions.ping", args=[key])
-        deadline = time.monotonic() + 120
-        while client.llen(key) < start + n:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the worker did not run the no-op tasks")
-            time.sleep(0.05)
-
-    run(CLIENTS)  # the connection and the worker's first task
-    before = site.cpu_seconds()["machine"]
-    run(FLOOR_SAMPLES)
-    used = site.cpu_seconds()["machine"] - before
-    client.delete(key)
-    return used
-
-
-def _in_processes(site: Site, kind: str, workflow_id: str,
-                  total: int) -> tuple[int, dict[str, float], dict[str, float]]:
-    """`total` requests (an execute of the workflow, or a hello) from CLIENTS client processes,
-    as fast as the site takes them: how many it accepted, the CPU reading when they started
-    and the CPU each part used until the last was answered. The processes start, import and
-    warm up (a first hello each) before the clock starts: their start-up is not measured."""
-    context = multiprocessing.get_context("spawn")
-    ready, answers, go = context.Queue(), context.Queue(), context.Event()
-    counts = [total // CLIENTS + (i < total % CLIENTS) for i in range(CLIENTS)]
-    processes = [context.Process(target=_client, daemon=True,
-                                 args=(kind, site.url, site.api_key, workflow_id, n, ready, go,
-                                       answers)) for n in counts]
-    for process in processes:
-        process.start()
-    try:
-        for _ in processes:
-            ready.get(timeout=120)
-        before = site.cpu_seconds()
-        go.set()
-        accepted = sum(answers.get(timeout=600) for _ in processes)
-        used = {part: value - before[part] for part, value in site.cpu_seconds().items()}
-    finally:
-        for process in processes:
-            process.join(timeout=30)
-            if process.is_alive():
-                process.kill()
-    return accepted, before, used
-
-
-def _client(kind: str, url: str, api_key: str, workflow_id: str, count: int, ready: Any,
-            go: Any, answers: Any) -> None:
-    accepted = 0
-    with httpx.Client(base_url=f"{url}/api/v1", timeout=60,
-                      headers={"Authorization": f"Bearer {api_key}"}) as client:
-        client.get("/team").raise_for_status()
-        ready.put(True)
-        go.wait()
-        for _ in range(count):
-            if kind == "execute":
-                accepted += client.post(f"/workflows/{workflow_id}/execute",
-                                        json={}).status_code == 201
-            else:
-                accepted += client.get("/team").status_code == 200
-    answers.put(accepted)
+            "task": noop_tasks_cpu_ms(site, FLOOR_SAMPLES)}

@@ -9,6 +9,7 @@ import contextlib
 import datetime
 import json
 import math
+import multiprocessing
 import os
 import platform
 import signal
@@ -412,3 +413,78 @@ def run_alone(db_name: str, redis_url: str, run: Callable[[Site], list[Result]])
         results = run(site)
     print_table(facts, results)
     return 0
+
+
+def noop_tasks_cpu_ms(site: Site, samples: int = 1000) -> float:
+    """Machine CPU milliseconds per raw Celery no-op task run by the site's worker (sent,
+    received, run, acknowledged; their replies counted without waiting on each), over
+    `samples` of them: the least a worker task costs this machine."""
+    from celery import Celery
+
+    app = Celery("bench", broker=site.env["REDIS_URL"])
+    client = redis.Redis.from_url(site.env["REDIS_URL"])
+    key = f"bench:floor:{os.getpid()}"
+    client.delete(key)
+
+    def run(n: int) -> None:
+        start = client.llen(key)
+        for _ in range(n):
+            app.send_task("executions.ping", args=[key])
+        deadline = time.monotonic() + 120
+        while client.llen(key) < start + n:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the worker did not run the no-op tasks")
+            time.sleep(0.05)
+
+    run(8)  # the connection and the worker's first tasks
+    before = site.cpu_seconds()["machine"]
+    run(samples)
+    used = site.cpu_seconds()["machine"] - before
+    client.delete(key)
+    return used * 1000 / samples
+
+
+def requests_from_processes(site: Site, kind: str, workflow_id: str, total: int,
+                            clients: int = 8) -> tuple[int, dict[str, float], dict[str, float]]:
+    """`total` requests (an execute of the workflow, or a hello) from `clients` processes,
+    as fast as the site takes them: how many it accepted, the CPU reading when they started
+    and the CPU each part used until the last was answered. The processes start, import and
+    warm up (a first hello each) before the clock starts: their start-up is not measured."""
+    context = multiprocessing.get_context("spawn")
+    ready, answers, go = context.Queue(), context.Queue(), context.Event()
+    counts = [total // clients + (i < total % clients) for i in range(clients)]
+    processes = [context.Process(target=_request_client, daemon=True,
+                                 args=(kind, site.url, site.api_key, workflow_id, n, ready, go,
+                                       answers)) for n in counts]
+    for process in processes:
+        process.start()
+    try:
+        for _ in processes:
+            ready.get(timeout=120)
+        before = site.cpu_seconds()
+        go.set()
+        accepted = sum(answers.get(timeout=600) for _ in processes)
+        used = {part: value - before[part] for part, value in site.cpu_seconds().items()}
+    finally:
+        for process in processes:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()
+    return accepted, before, used
+
+
+def _request_client(kind: str, url: str, api_key: str, workflow_id: str, count: int,
+                    ready: Any, go: Any, answers: Any) -> None:
+    accepted = 0
+    with httpx.Client(base_url=f"{url}/api/v1", timeout=60,
+                      headers={"Authorization": f"Bearer {api_key}"}) as client:
+        client.get("/team").raise_for_status()
+        ready.put(True)
+        go.wait()
+        for _ in range(count):
+            if kind == "execute":
+                accepted += client.post(f"/workflows/{workflow_id}/execute",
+                                        json={}).status_code == 201
+            else:
+                accepted += client.get("/team").status_code == 200
+    answers.put(accepted)
