@@ -35,8 +35,8 @@ from .common import (
     children,
     cpu_note,
     create_workflow,
+    least_cpu_ms,
     node,
-    noop_tasks_cpu_ms,
     percentile,
     provider_accept_ms,
     requests_from_processes,
@@ -202,7 +202,5 @@ def _rss_mb(pid: int) -> float:
 def _floor(site: Site) -> dict[str, float]:
     """CPU milliseconds of one hello and one no-op task (the machine's, clients included) and
     of one accepted submit (the simulator's own), each over FLOOR_SAMPLES of them."""
-    _, _, hello = requests_from_processes(site, "hello", "", FLOOR_SAMPLES, CLIENTS)
-    return {"hello": hello["machine"] * 1000 / FLOOR_SAMPLES,
-            "submit": provider_accept_ms(site, FLOOR_SAMPLES, CLIENTS),
-            "task": noop_tasks_cpu_ms(site, FLOOR_SAMPLES)}
+    return {**least_cpu_ms(site, FLOOR_SAMPLES, CLIENTS),
+            "submit": provider_accept_ms(site, FLOOR_SAMPLES, CLIENTS)}

@@ -36,8 +36,7 @@ from .common import (
     Result,
     Site,
     create_workflow,
-    noop_tasks_cpu_ms,
-    requests_from_processes,
+    least_cpu_ms,
     run_to_end,
     utility_pipeline,
 )
@@ -115,9 +114,7 @@ def _ceiling(site: Site) -> dict[str, float]:
     """Machine CPU milliseconds of one hello (from CLIENTS processes) and of one raw no-op
     task on the site's worker."""
     samples = QUICK_CEILING_SAMPLES if site.quick else CEILING_SAMPLES
-    _, _, hello = requests_from_processes(site, "hello", "", samples, CLIENTS)
-    return {"samples": samples, "hello": hello["machine"] * 1000 / samples,
-            "task": noop_tasks_cpu_ms(site, samples)}
+    return {"samples": samples, **least_cpu_ms(site, samples, CLIENTS)}
 
 
 def _cpu_per_execution(cpu: dict[str, float], executions: int) -> str:
