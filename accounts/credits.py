@@ -34,13 +34,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import cache
 from typing import Any
 from uuid import UUID
 
-from django.db import transaction
-from django.db.models import F, QuerySet, Sum
+from django.db import connection, transaction
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
+from wireflow_site import rows
 from wireflow_site.errors import ApiError, InvalidRequest
 from wireflow_site.rows import one_row
 
@@ -183,10 +185,10 @@ def _lock_account(team_id: int) -> Decimal:
 
 def _post(team_id: int, *entries: CreditEntry) -> None:
     """Append entries and move the balance by their sum. The caller holds the account lock."""
-    CreditEntry.objects.bulk_create(entries)
+    rows.insert(entries)
     delta = sum((entry.amount for entry in entries), ZERO)
     if delta:  # a charge wholly out of the reservation (release +c, charge -c) moves nothing
-        CreditAccount.objects.filter(team_id=team_id).update(balance=F("balance") + delta)
+        _move_balance(team_id, delta)
 
 
 def _entry(team_id: int, kind: str, amount: Decimal, *, execution_id: ExecutionId | None = None,
@@ -239,14 +241,42 @@ def credits_reserve(team_id: int, execution_id: ExecutionId, items: Sequence[Lin
         # (the database re-reads a row it waited for): the team's concurrent executes queue
         # behind each other for the entry's insert and the commit only.
         entry = _entry(team_id, CreditKind.RESERVE, -required, execution_id=execution_id)
-        if CreditAccount.objects.filter(team_id=team_id, balance__gte=required).update(
-                balance=F("balance") - required):
-            CreditEntry.objects.bulk_create([entry])
+        if _debit_if_covered(team_id, required):
+            rows.insert([entry])
             return
         available = _lock_account(team_id)  # too little, or no account yet: decide under lock
         if required > available:
             raise InsufficientCredits(required, available, items)
         _post(team_id, entry)
+
+
+def _debit_if_covered(team_id: int, amount: Decimal) -> bool:
+    """Take `amount` off the balance if the balance covers it (one conditional UPDATE, which
+    locks the row); whether it did."""
+    return _move_balance(team_id, -amount, covering=amount)
+
+
+def _move_balance(team_id: int, delta: Decimal, *, covering: Decimal | None = None) -> bool:
+    """`CreditAccount.objects.filter(team_id=team_id[, balance__gte=covering]).update(
+    balance=F("balance") + delta)`, its SQL written once: the ORM spent ~0.3 ms building it on
+    every priced execute and every charge. Whether the row was updated."""
+    field = CreditAccount._meta.get_field("balance")
+    params = [field.get_db_prep_save(delta, connection), team_id]
+    if covering is not None:
+        params.append(field.get_db_prep_save(covering, connection))
+    with connection.cursor() as cursor:
+        cursor.execute(_balance_sql(covering is not None), params)
+        return bool(cursor.rowcount)
+
+
+@cache
+def _balance_sql(covering: bool) -> str:
+    quote = connection.ops.quote_name
+    meta = CreditAccount._meta
+    balance, team = quote(meta.get_field("balance").column), quote(meta.get_field("team").column)
+    # Names from the model's metadata, quoted; the values are parameters.
+    return (f"UPDATE {quote(meta.db_table)} SET {balance} = {balance} + %s "  # noqa: S608
+            f"WHERE {team} = %s" + (f" AND {balance} >= %s" if covering else ""))
 
 
 def credits_charge_node(team_id: int, execution_id: ExecutionId, node_id: str,

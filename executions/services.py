@@ -229,7 +229,8 @@ def line_items(plan: RunPlan, *, team_id: int | None = None) -> list[LineItem]:
 def _own_providers(team_id: int | None) -> set[str]:
     if team_id is None:
         return set()
-    return set(ProviderKey.objects.filter(team_id=team_id).values_list("provider", flat=True))
+    return {provider for provider, in rows.values_where(ProviderKey, ("provider",),
+                                                         {"team_id": team_id})}
 
 
 def connected_ports(nodes: list[GraphNode], edges: list[GraphEdge]) -> dict[str, set[str]]:

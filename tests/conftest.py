@@ -25,10 +25,13 @@ def _no_backlog_noted(monkeypatch: pytest.MonkeyPatch) -> None:
     test's workers would make the sweeper wait longer than the test expects."""
     from django.core.cache import cache
 
-    from executions.engine import backlog
+    from executions.engine import backlog, nodectx
 
     cache.delete(backlog.LAG_KEY)
     monkeypatch.setattr(backlog, "_noted", {"value": 0.0, "at": float("-inf")})
+    # Nor whether webhooks arrive, as an earlier test's pass read it (the cache's mark is each
+    # test's own to set or delete).
+    monkeypatch.setattr(nodectx, "_known_at", None)
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """`one_row`: the row of a query by key, or None, read without the ORDER BY that `.first()`
 adds (every API lookup by id goes through it, in accounts/permissions.readable_one).
-`instances_where`: a hot path's read by one column, as the ORM's filter would give it."""
+`instances_where`: a hot path's read by one column, as the ORM's filter would give it;
+`values_where`: its read of a few columns, as the ORM's values_list would."""
 
 from datetime import timedelta
 from typing import Any
@@ -15,7 +16,7 @@ from accounts.models import ApiKey, Team, User
 from accounts.services import api_key_create
 from executions.models import NodeRun
 from tests.api.run_helpers import create_workflow
-from wireflow_site.rows import instances_where, one_row, update_where
+from wireflow_site.rows import instances_where, one_row, update_where, values_where
 
 pytestmark = pytest.mark.django_db
 
@@ -131,3 +132,27 @@ def test_insert_writes_as_the_orm_and_reads_back_the_keys(
         insert([runs[0], by_insert])
     with pytest.raises(TypeError):
         insert([NodeRun(execution=by_insert, node_id="x", position=F("attempt"))])
+
+
+def test_values_where_reads_as_the_orms_values_list(api: Any, sent: list[str]) -> None:
+    from executions.models import Execution
+
+    workflow_id = create_workflow(api)["id"]
+    ids = [api.post(f"/workflows/{workflow_id}/execute", {}).json()["executionId"]
+           for _ in range(3)]
+    Execution.objects.filter(pk=ids[0]).update(
+        inputs={"a": ["é", 1.5, None, {"k": True}]}, error="x'; --", credits_used=0.5)
+    names = ("id", "inputs", "error", "credits_used", "started_at", "force", "wake_at")
+    # JSON, decimals, dates, booleans and NULLs come out as the ORM gives them; by a foreign
+    # key's column and by two columns at once.
+    for where, count in (({"workflow_id": workflow_id}, 3), ({"id": ids[0], "error": "x'; --"}, 1),
+                         ({"id": ids[1], "error": "none such"}, 0)):
+        by_orm = list(Execution.objects.filter(**where).values_list(*names))
+        read = values_where(Execution, names, where)
+        assert len(read) == count
+        assert sorted(read, key=str) == sorted(by_orm, key=str)
+    assert values_where(Execution, ("error",), {"id": ids[1], "error": "none such"}) == []
+    with pytest.raises(ValueError):  # the ORM would mean IS NULL; `= NULL` would match nothing
+        values_where(Execution, ("id",), {"wake_at": None})
+    with pytest.raises(TypeError):  # a reverse relation is not a column to read
+        values_where(Execution, ("reruns",), {"id": ids[0]})

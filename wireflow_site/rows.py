@@ -1,6 +1,6 @@
 """Model instances from rows read by hand-written SQL, as the ORM would make them; a hot path's
-read by one column, its conditional UPDATEs and its INSERTs, their SQL built once; and the one
-row of a query by key."""
+reads by equal columns, its conditional UPDATEs and its INSERTs, their SQL built once; and the
+one row of a query by key."""
 
 import functools
 import itertools
@@ -21,9 +21,7 @@ def instances(row: Sequence[Any], models: Sequence[type[Model]]) -> list[Any]:
     made, start = [], 0
     for model in models:
         names, converters = _reading(model)
-        values = list(row[start:start + len(names)])
-        for index, convert, expression in converters:
-            values[index] = convert(values[index], expression, connection)
+        values = _converted(row[start:start + len(names)], converters)
         made.append(model.from_db(connection.alias, names, values))
         start += len(names)
     return made
@@ -40,13 +38,26 @@ def columns(model: type[Model], alias: str = "") -> str:
 def _reading(model: type[Model]) -> tuple[list[str], list[tuple[int, Any, Any]]]:
     """A model's attribute names, and the converters its columns need, worked out once."""
     fields = model._meta.concrete_fields
+    return [f.attname for f in fields], _converters(model, fields)
+
+
+def _converters(model: type[Model], fields: Sequence[Any]) -> list[tuple[int, Any, Any]]:
+    """(place in the row, converter, column expression) for each converter the columns of
+    `fields`, read in that order, need."""
     converters = []
     for index, field in enumerate(fields):
         expression = field.get_col(model._meta.db_table)
         for convert in (connection.ops.get_db_converters(expression)
-                        + field.get_db_converters(connection)):  # type: ignore[attr-defined]
+                        + field.get_db_converters(connection)):
             converters.append((index, convert, expression))
-    return [f.attname for f in fields], converters
+    return converters
+
+
+def _converted(row: Sequence[Any], converters: list[tuple[int, Any, Any]]) -> list[Any]:
+    values = list(row)
+    for index, convert, expression in converters:
+        values[index] = convert(values[index], expression, connection)
+    return values
 
 
 def one_row(rows: "QuerySet[Any, R]") -> R | None:
@@ -78,6 +89,37 @@ def _where_sql(model: type[Model], column: str) -> str:
     return (f"SELECT {columns(model)} FROM {quote(model._meta.db_table)} "  # noqa: S608
             f"WHERE {quote(_field(model, column).column)} = %s"
             + (f" ORDER BY {order}" if order else ""))
+
+
+def values_where(model: type[Model], names: tuple[str, ...],
+                 where: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """`model.objects.filter(**where).values_list(*names)` for plain equality filters, unordered,
+    its SELECT built once per shape: a read every engine pass or execute makes (a team's
+    provider keys) cost the ORM ~0.35 ms to build against ~0.1 ms to run."""
+    if any(value is None for value in where.values()):  # `= NULL` matches nothing; IS NULL
+        raise ValueError("values_where() filters by equality: None is not a value to match")
+    params = [_field(model, name).get_db_prep_value(value, connection)
+              for name, value in where.items()]
+    with connection.cursor() as cursor:
+        cursor.execute(_select_sql(model, names, tuple(where)), params)
+        found = cursor.fetchall()
+    converters = _converting(model, names)
+    return [tuple(_converted(row, converters)) for row in found]
+
+
+@functools.cache
+def _select_sql(model: type[Model], reading: tuple[str, ...], matching: tuple[str, ...]) -> str:
+    quote = connection.ops.quote_name
+    picked = ", ".join(quote(_field(model, name).column) for name in reading)
+    match = " AND ".join(f"{quote(_field(model, name).column)} = %s" for name in matching)
+    # Names from the model's metadata, quoted; the values are parameters.
+    return (f"SELECT {picked} FROM {quote(model._meta.db_table)}"  # noqa: S608
+            + (f" WHERE {match}" if match else ""))
+
+
+@functools.cache
+def _converting(model: type[Model], names: tuple[str, ...]) -> list[tuple[int, Any, Any]]:
+    return _converters(model, [_field(model, name) for name in names])
 
 
 def update_where(model: type[Model], where: dict[str, Any], values: dict[str, Any]) -> int:

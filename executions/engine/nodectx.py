@@ -192,6 +192,8 @@ WEBHOOKS_ARRIVE_SECONDS = 3600
 
 _noted_at: float | None = None  # when this process last renewed the mark (time.monotonic)
 NOTE_EVERY_SECONDS = 60.0
+_known_at: float | None = None  # when this process last read the mark as set
+READ_EVERY_SECONDS = 60.0
 
 
 def note_webhook_arrived() -> None:
@@ -213,12 +215,23 @@ def webhooks_arrive() -> bool:
     """Whether a provider's completion webhook reached the site within the past hour. A site
     whose SITE_URL the providers cannot reach never sets it, and keeps polling every job at the
     shorter safety-net interval. It only spaces polls out: a cache that cannot answer (Redis
-    restarting) reads as "not known", never as an error in the write that asked."""
+    restarting) reads as "not known", never as an error in the write that asked.
+
+    Once read as set, the answer is kept by the process for a minute (READ_EVERY_SECONDS), so a
+    worker submitting thousands of jobs reads the cache once a minute, not once per pass: at
+    worst a job submitted in the minute after an hour without webhooks waits for its first
+    poll as if they still arrived (a minute rather than 10 s)."""
+    global _known_at
+    now = time.monotonic()
+    if _known_at is not None and now - _known_at < READ_EVERY_SECONDS:
+        return True
     try:
-        return cache.get(WEBHOOKS_ARRIVE_KEY) is not None
+        found = cache.get(WEBHOOKS_ARRIVE_KEY) is not None
     except Exception:
         logger.warning("could not read whether webhooks arrive", exc_info=True)
         return False
+    _known_at = now if found else None
+    return found
 
 
 def read_hook_token(token: str) -> tuple[int, int] | None:

@@ -12,7 +12,7 @@ from django.conf import settings
 
 from accounts.models import ProviderKey
 from accounts.provider_keys import platform_key_of
-from wireflow_site.rows import one_row
+from wireflow_site.rows import values_where
 from workflows.secretbox import unseal_provider_key
 
 Source = Literal["team", "platform"]
@@ -46,14 +46,16 @@ def simulator_key(provider: str) -> str:
 
 
 def team_credentials(team_id: int, provider: str) -> Credentials | None:
-    row = one_row(ProviderKey.objects.filter(team_id=team_id, provider=provider)
-                  .values_list("key_sealed", "base_url"))
-    if row is None:
+    # One per team and provider (a unique pair); read on every pass that submits or checks.
+    found = values_where(ProviderKey, ("key_sealed", "base_url"),
+                         {"team_id": team_id, "provider": provider})
+    if not found:
         return None
-    key = unseal_provider_key(row[0])
+    sealed, base_url = found[0]
+    key = unseal_provider_key(sealed)
     if key is None:  # sealed with a key no longer configured: never fall back silently
         raise NoProviderKey(provider)
-    return Credentials(key, row[1] or platform_base_url(provider), "team")
+    return Credentials(key, base_url or platform_base_url(provider), "team")
 
 
 def provider_credentials(team_id: int, provider: str) -> Credentials:

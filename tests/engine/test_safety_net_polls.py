@@ -137,6 +137,37 @@ def test_a_burst_of_webhooks_renews_the_mark_once(sent: list[str], sim_site: str
     assert writes.count(WEBHOOKS_ARRIVE_KEY) == 1 and webhooks_arrive()
 
 
+def test_a_worker_reads_the_mark_once_a_minute_not_once_per_pass(
+        sent: list[str], sim_site: str, api: ApiClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    note_webhook_arrived()
+    reads: list[str] = []
+    real_get = cache.get
+
+    def counted_get(key: str, *args: Any, **kwargs: Any) -> Any:
+        reads.append(key)
+        return real_get(key, *args, **kwargs)
+
+    monkeypatch.setattr(cache, "get", counted_get)
+    for _ in range(3):
+        run, before, after = submitted(api)
+        assert next_poll_within(run, before, after)[0] >= 55  # a minute: webhooks arrive
+    assert reads.count(WEBHOOKS_ARRIVE_KEY) == 1
+    # A minute on, the mark is read again: gone (an hour without webhooks), polls come sooner.
+    cache.delete(WEBHOOKS_ARRIVE_KEY)
+    assert nodectx._known_at is not None
+    monkeypatch.setattr(nodectx, "_known_at", nodectx._known_at - nodectx.READ_EVERY_SECONDS - 1)
+    run, before, after = submitted(api)
+    assert next_poll_within(run, before, after)[0] <= 10
+    assert reads.count(WEBHOOKS_ARRIVE_KEY) == 2
+
+
+def test_an_unset_mark_is_read_again_at_once() -> None:
+    """Only "they arrive" is kept: the first webhook is seen by the next pass of every worker."""
+    assert not webhooks_arrive()
+    cache.set(WEBHOOKS_ARRIVE_KEY, 1, 60)
+    assert webhooks_arrive()
+
+
 @pytest.mark.parametrize("webhooks_arrive_", [False, True])
 def test_safety_net_polls_grow_to_a_cap_and_never_come_sooner_than_without_a_webhook(
         webhooks_arrive_: bool) -> None:
