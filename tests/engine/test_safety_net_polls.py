@@ -121,16 +121,22 @@ def test_a_lost_wake_up_after_a_webhook_is_swept_within_the_grace_not_the_poll(
     assert sweep_stalled() == 1 and sent == [str(run.execution_id)]
 
 
+def keys_passed_to(monkeypatch: pytest.MonkeyPatch, method: str) -> list[str]:
+    """The keys the cache's `method` (get, set) is called with from now on."""
+    keys: list[str] = []
+    real = getattr(cache, method)
+
+    def counted(key: str, *args: Any, **kwargs: Any) -> Any:
+        keys.append(key)
+        return real(key, *args, **kwargs)
+
+    monkeypatch.setattr(cache, method, counted)
+    return keys
+
+
 def test_a_burst_of_webhooks_renews_the_mark_once(sent: list[str], sim_site: str,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    writes: list[str] = []
-    real_set = cache.set
-
-    def counted_set(key: str, *args: Any, **kwargs: Any) -> Any:
-        writes.append(key)
-        return real_set(key, *args, **kwargs)
-
-    monkeypatch.setattr(cache, "set", counted_set)
+    writes = keys_passed_to(monkeypatch, "set")
     for run_id in range(10**9, 10**9 + 20):
         assert Client().post(f"/hooks/provider/{hook_token(run_id)}/", data="{}",
                              content_type="application/json").status_code == 200
@@ -140,14 +146,7 @@ def test_a_burst_of_webhooks_renews_the_mark_once(sent: list[str], sim_site: str
 def test_a_worker_reads_the_mark_once_a_minute_not_once_per_pass(
         sent: list[str], sim_site: str, api: ApiClient, monkeypatch: pytest.MonkeyPatch) -> None:
     note_webhook_arrived()
-    reads: list[str] = []
-    real_get = cache.get
-
-    def counted_get(key: str, *args: Any, **kwargs: Any) -> Any:
-        reads.append(key)
-        return real_get(key, *args, **kwargs)
-
-    monkeypatch.setattr(cache, "get", counted_get)
+    reads = keys_passed_to(monkeypatch, "get")
     for _ in range(3):
         run, before, after = submitted(api)
         assert next_poll_within(run, before, after)[0] >= 55  # a minute: webhooks arrive
