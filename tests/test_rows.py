@@ -59,6 +59,17 @@ def test_instances_where_reads_as_the_orms_filter(owner: User, team: Team, api: 
         run.save()
     read = _same_as_the_orm(NodeRun, "execution", execution_id)
     assert [run.pk for run in read] == [run.pk for run in reversed(runs)]
+    # Deferred fields, as the ORM's .defer(): not read, then loaded when first used.
+    deferred = ("input", "logs", "remote")
+    lazy = instances_where(NodeRun, "execution", execution_id, deferred=deferred)
+    by_orm = list(NodeRun.objects.filter(execution_id=execution_id).defer(*deferred))
+    assert [run.get_deferred_fields() for run in lazy] == [
+        run.get_deferred_fields() for run in by_orm] == [set(deferred)] * len(runs)
+    with CaptureQueriesContext(connection) as queries:
+        assert _values(lazy) == _values(read)  # each deferred field read when first used
+    assert len(queries.captured_queries) == len(deferred) * len(runs)
+    with pytest.raises(ValueError):  # the key is always read
+        instances_where(NodeRun, "execution", execution_id, deferred=("id",))
     assert _same_as_the_orm(NodeRun, "execution", "0" * 32) == []
     # A descending ordering (-created_at), on another model
     for days in (3, 1, 2):
