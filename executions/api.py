@@ -33,8 +33,8 @@ _read = ApiAuth(EXECUTIONS_READ)
 
 def _execution(request: HttpRequest, execution_id: str, *, for_poll: bool = False) -> Execution:
     caller = caller_of(request)
-    return selectors.execution_get_for_user(caller.user, execution_id, team=caller.lookup_team,
-                                            for_poll=for_poll)
+    find = selectors.execution_get_for_poll if for_poll else selectors.execution_get_for_user
+    return find(caller.user, execution_id, team=caller.lookup_team)
 
 
 def workflow_to_start(request: HttpRequest, workflow_id: str, *,

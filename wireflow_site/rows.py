@@ -4,7 +4,7 @@ one row of a query by key."""
 
 import functools
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from django.db import connection
@@ -14,13 +14,15 @@ R = TypeVar("R")
 M = TypeVar("M", bound=Model)
 
 
-def instances(row: Sequence[Any], models: Sequence[type[Model]]) -> list[Any]:
+def instances(row: Sequence[Any], models: Sequence[type[Model]],
+              deferred: Mapping[type[Model], tuple[str, ...]] | None = None) -> list[Any]:
     """Model instances from one row holding each model's concrete columns in turn (in
-    `columns(model)`'s order), each value passed through its field's database converters
-    (JSON, booleans and dates on SQLite...)."""
+    `columns(model)`'s order; without those of its `deferred` fields, which load when first
+    used), each value passed through its field's database converters (JSON, booleans and
+    dates on SQLite...)."""
     made, start = [], 0
     for model in models:
-        names, converters = _reading(model)
+        names, converters = _reading(model, (deferred or {}).get(model, ()))
         values = _converted(row[start:start + len(names)], converters)
         made.append(model.from_db(connection.alias, names, values))
         start += len(names)
