@@ -23,10 +23,11 @@ The "own", "read" and "not owners" cells are refinements of a ✓ that need the 
 """
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
+from django.db import connection
 from django.db.models import Model, Q, QuerySet
 
 from wireflow_site.errors import Forbidden, NotFound
@@ -125,6 +126,28 @@ def readable_one(rows: QuerySet[M], user: User, raw_id: object, *, team: Team | 
     if row is None:
         raise NotFound(not_found)
     return row
+
+
+def readable_row(model: type[Model], sql: Callable[[int, bool], str], user: User,
+                 raw_id: object, *, team: Team | None, not_found: str) -> Sequence[Any]:
+    """readable_one's answer for a lookup written as SQL once (`sql(number of read roles,
+    narrowed to a team)`, whose parameters are the user's id, the row's id, the read roles and
+    then the team's id): the row, else NotFound(not_found) for another team's row, a missing
+    one and an id that is not one alike."""
+    pk = parse_id(raw_id)
+    if pk is None:
+        raise NotFound(not_found)
+    read_roles = sorted(PERMISSIONS[Action.READ])
+    params: list[Any] = [user.pk, model._meta.pk.get_db_prep_value(pk, connection),
+                         *read_roles]
+    if team is not None:
+        params.append(team.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(sql(len(read_roles), team is not None), params)
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFound(not_found)
+    return cast(Sequence[Any], row)
 
 
 def may_change_template(role: str | None, *, is_author: bool) -> bool:

@@ -11,8 +11,8 @@ from django.db import connection, transaction
 from django.db.models import Model, Q, QuerySet
 
 from accounts.models import Membership, Team, User
-from accounts.permissions import PERMISSIONS, Action, parse_id, readable_one
-from wireflow_site.errors import InvalidRequest, NotFound
+from accounts.permissions import readable_one, readable_row
+from wireflow_site.errors import InvalidRequest
 from wireflow_site.rows import columns, instances, instances_where, one_row
 from workflows.models import Workflow, WorkflowVersion
 
@@ -39,19 +39,8 @@ def execution_get_for_poll(user: User, execution_id: str, *,
     the ORM spent ~1 ms building its membership join, its version's join and its deferred
     columns on each. The same answers: NotFound for another team's execution, a missing one
     and an id that is not one."""
-    pk = parse_id(execution_id)
-    if pk is None:
-        raise NotFound("Execution not found")
-    read_roles = sorted(PERMISSIONS[Action.READ])
-    params: list[Any] = [user.pk, Execution._meta.pk.get_db_prep_value(pk, connection),
-                         *read_roles]
-    if team is not None:
-        params.append(team.pk)
-    with connection.cursor() as cursor:
-        cursor.execute(_poll_sql(len(read_roles), narrowed=team is not None), params)
-        row = cursor.fetchone()
-    if row is None:
-        raise NotFound("Execution not found")
+    row = readable_row(Execution, _poll_sql, user, execution_id, team=team,
+                       not_found="Execution not found")
     execution, version = instances(row, (Execution, WorkflowVersion), _POLL_DEFERRED)
     Execution._meta.get_field("workflow_version").set_cached_value(
         execution, version if version.pk is not None else None)  # none: a graph sent to run
@@ -63,7 +52,7 @@ _POLL_DEFERRED: dict[type[Model], tuple[str, ...]] = {Execution: _NOT_POLLED,
 
 
 @functools.cache
-def _poll_sql(roles: int, *, narrowed: bool) -> str:
+def _poll_sql(roles: int, narrowed: bool) -> str:
     quote = connection.ops.quote_name
     execution, member, version = (quote(m._meta.db_table)
                                   for m in (Execution, Membership, WorkflowVersion))

@@ -3,15 +3,13 @@
 import functools
 import re
 import uuid
-from typing import Any
 
 from django.db import connection
 from django.db.models import QuerySet
 
 from accounts.models import Membership, Team, User
-from accounts.permissions import PERMISSIONS, Action, parse_id, readable_one, role_may
+from accounts.permissions import Action, readable_one, readable_row, role_may
 from accounts.selectors import membership_role
-from wireflow_site.errors import NotFound
 from wireflow_site.rows import columns, instances
 
 from .models import Workflow, WorkflowVersion
@@ -40,20 +38,8 @@ def workflow_get_with_role(user: User, workflow_id: str | uuid.UUID, *,
     is: the ORM spent ~1.3 ms building its two subqueries and the membership join on each
     call, a quarter of an execute's own CPU. Same answers as readable_one's: NotFound for
     another team's workflow, a missing one and an id that is not one."""
-    pk = parse_id(workflow_id)
-    if pk is None:
-        raise NotFound("Workflow not found")
-    read_roles = sorted(PERMISSIONS[Action.READ])
-    params: list[Any] = [user.pk, Workflow._meta.pk.get_db_prep_value(pk, connection),
-                            *read_roles]
-    if team is not None:
-        params.append(team.pk)
-    with connection.cursor() as cursor:
-        cursor.execute(_workflow_with_role_sql(len(read_roles), narrowed=team is not None),
-                       params)
-        row = cursor.fetchone()
-    if row is None:
-        raise NotFound("Workflow not found")
+    row = readable_row(Workflow, _workflow_with_role_sql, user, workflow_id, team=team,
+                       not_found="Workflow not found")
     workflow, owner = instances(row, (Workflow, Team))
     Workflow._meta.get_field("team").set_cached_value(workflow, owner)
     workflow.read_latest_version_id = row[-1]
@@ -62,7 +48,7 @@ def workflow_get_with_role(user: User, workflow_id: str | uuid.UUID, *,
 
 
 @functools.cache
-def _workflow_with_role_sql(roles: int, *, narrowed: bool) -> str:
+def _workflow_with_role_sql(roles: int, narrowed: bool) -> str:
     quote = connection.ops.quote_name
     workflow, team, member, version = (quote(m._meta.db_table)
                                        for m in (Workflow, Team, Membership, WorkflowVersion))
