@@ -27,7 +27,7 @@ from workflows.schemas import (
 from . import batch_results, batch_selectors, batches
 from .api import version_to_run, workflow_to_start
 from .estimate_api import InsufficientCreditsOut
-from .models import Batch
+from .models import Batch, BatchStatus, RowStatus
 
 router = Router(tags=["batches"])
 _read = ApiAuth(WORKFLOWS_READ)
@@ -187,9 +187,19 @@ def _validated(raw: dict[str, Any]) -> BatchIn:
             response={200: BatchOut, 404: ErrorOut, **COMMON_ERRORS},
             summary="A batch's progress and its rows with their outputs, paged by cursor")
 def get_batch(request: HttpRequest, batch_id: str, query: Query[BatchQuery]) -> Any:
+    # The batch (its status) first, then its counts, then its rows: each read is at least as
+    # new as the one before, and a batch's last rows and its end commit together. So a status
+    # that says it ended comes with final counts and rows; read the other way round, a row
+    # could still say RUNNING beside the batch's end, and a client that stops following it
+    # there (the Batch dialog) would show it so for good. A status read as RUNNING beside
+    # counts with no row left to run was read before the end committed: it is read again.
     batch = _batch(request, batch_id)
+    counts = batch_selectors.batch_counts(batch)
     rows, cursor = batch_selectors.batch_rows_page(batch, limit=query.limit, cursor=query.cursor)
-    return _batch_shape(batch, rows, cursor)
+    if batch.status == BatchStatus.RUNNING and not (counts[RowStatus.PENDING]
+                                                    or counts[RowStatus.RUNNING]):
+        batch.refresh_from_db(fields=["status", "finished_at"])
+    return _batch_shape(batch, counts, rows, cursor)
 
 
 @router.post("/batches/{batch_id}/cancel", auth=ApiAuth(WORKFLOWS_EXECUTE),
@@ -231,12 +241,8 @@ def _batch(request: HttpRequest, batch_id: str) -> Batch:
     return batch_selectors.batch_get_for_user(caller.user, batch_id, team=caller.lookup_team)
 
 
-def _batch_shape(batch: Batch, rows: list[Any], cursor: str | None) -> dict[str, Any]:
-    counts = batch_selectors.batch_counts(batch)
-    # Read after the counts: a batch's last row and its end commit together, so a status read
-    # after them is never older than they are (read before, it could say RUNNING beside every
-    # row done).
-    batch.refresh_from_db(fields=["status", "finished_at"])
+def _batch_shape(batch: Batch, counts: dict[str, Any], rows: list[Any],
+                 cursor: str | None) -> dict[str, Any]:
     outputs = batch_selectors.outputs_of(rows)
     return {
         "batchId": str(batch.pk), "workflowId": str(batch.workflow_id), "status": batch.status,
