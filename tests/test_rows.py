@@ -1,7 +1,8 @@
 """`one_row`: the row of a query by key, or None, read without the ORDER BY that `.first()`
 adds (every API lookup by id goes through it, in accounts/permissions.readable_one).
 `instances_where`: a hot path's read by one column, as the ORM's filter would give it;
-`values_where`: its read of a few columns, as the ORM's values_list would."""
+`values_where`: its read of a few columns, as the ORM's values_list would; `update_each`: many
+conditional UPDATEs in one statement, each as the ORM's filter().update() would write it."""
 
 from datetime import timedelta
 from typing import Any
@@ -14,9 +15,15 @@ from django.utils import timezone
 
 from accounts.models import ApiKey, Team, User
 from accounts.services import api_key_create
-from executions.models import NodeRun
+from executions.models import NodeRun, NodeStatus
 from tests.api.run_helpers import create_workflow
-from wireflow_site.rows import instances_where, one_row, update_where, values_where
+from wireflow_site.rows import (
+    instances_where,
+    one_row,
+    update_each,
+    update_where,
+    values_where,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -139,6 +146,22 @@ def test_insert_writes_as_the_orm_and_reads_back_the_keys(
     assert [NodeRun.objects.get(pk=run.pk).node_id for run in runs] == [
         f"n{i}" for i in range(5)]
     assert _values(runs) == _values(list(NodeRun.objects.filter(execution=by_insert)))
+    # Values of every kind, each inserted by the ORM and by insert: the same rows.
+    kinds = [{"output": AWKWARD_JSON[i], "input": AWKWARD_JSON[-1 - i],
+              "error": AWKWARD_TEXT[i % len(AWKWARD_TEXT)],
+              "progress": [None, 0.1, float("inf"), float("-inf"), 1e-300][i % 5],
+              "started_at": timezone.now().replace(microsecond=i), "cached": bool(i % 2)}
+             for i in range(len(AWKWARD_JSON))]
+    made = [NodeRun.objects.create(execution=by_orm, node_id=f"k{i}", **values)
+            for i, values in enumerate(kinds)]
+    inserted = [NodeRun(execution=by_insert, node_id=f"k{i}", **values)
+                for i, values in enumerate(kinds)]
+    insert(inserted)
+    for orm_run, run in zip(made, inserted, strict=True):
+        orm, ours = (_values([NodeRun.objects.get(pk=one.pk)])[0] for one in (orm_run, run))
+        assert {k: v for k, v in ours.items() if k not in ("id", "execution_id")} == {
+            k: v for k, v in orm.items() if k not in ("id", "execution_id")}
+    assert NodeRun.objects.filter(pk=inserted[0].pk, output__isnull=True).exists()
     with pytest.raises(TypeError):
         insert([runs[0], by_insert])
     with pytest.raises(TypeError):
@@ -167,3 +190,69 @@ def test_values_where_reads_as_the_orms_values_list(api: Any, sent: list[str]) -
         values_where(Execution, ("id",), {"wake_at": None})
     with pytest.raises(TypeError):  # a reverse relation is not a column to read
         values_where(Execution, ("reruns",), {"id": ids[0]})
+
+
+# Values of every kind a column holds, each written by the ORM and by update_each: text that
+# SQL or JSON would have to escape, JSON of every shape (nested, a bare string, null against SQL
+# NULL), times to the microsecond and NULL, floats JSON cannot hold, booleans, keys.
+AWKWARD_TEXT = ["", "x'; --", 'quote " and back\\slash \\"', "é ∑ 🙂 \t\n", "%s %(x)s {0}"]
+AWKWARD_JSON = [None, "a bare string", 0, -1.5, [], {}, ["é", 1.5, None, {"k": True}],
+                {"nested": {"deep": ['"', "\\", "\u2028"]}, "n": 10**15}]
+
+
+def test_update_each_writes_each_row_as_the_orms_update(api: Any, sent: list[str]) -> None:
+    from executions.models import Execution, ExecutionStatus
+
+    workflow_id = create_workflow(api)["id"]
+    execution_ids = [api.post(f"/workflows/{workflow_id}/execute", {}).json()["executionId"]
+                     for _ in range(2)]
+    now = timezone.now().replace(microsecond=123456)
+    by_orm, by_each = (list(NodeRun.objects.filter(execution_id=pk).order_by("node_id"))
+                       for pk in execution_ids)
+    count = len(AWKWARD_JSON)
+    while len(by_orm) < count:  # one run per kind of value
+        for runs, pk in ((by_orm, execution_ids[0]), (by_each, execution_ids[1])):
+            runs.append(NodeRun.objects.create(execution_id=pk, node_id=f"extra{len(runs)}",
+                                               node_type="utility:prompt_concat"))
+    writes = []
+    for i in range(count):
+        writes.append({
+            "status": NodeStatus.COMPLETED, "attempt": i + 1,
+            "error": AWKWARD_TEXT[i % len(AWKWARD_TEXT)],
+            "output": AWKWARD_JSON[i], "input": AWKWARD_JSON[-1 - i],
+            "attempts_log": [{"attempt": i, "error": AWKWARD_TEXT[i % len(AWKWARD_TEXT)]}],
+            "progress": [None, 0.1, float("inf"), float("-inf"), 1e-300][i % 5],
+            "started_at": now + timedelta(microseconds=i), "finished_at": None if i % 2 else now,
+            "cached": bool(i % 2), "credits": 2.25 * i, "request_id": f"req-{i}"})
+    for run, values in zip(by_orm, writes, strict=False):
+        assert NodeRun.objects.filter(pk=run.pk, status=run.status,
+                                      attempt=run.attempt).update(**values) == 1
+    names = tuple(writes[0])
+    changed = update_each(NodeRun, ("id", "status", "attempt"), names,
+                          [((run.pk, run.status, run.attempt), tuple(values.values()))
+                           for run, values in zip(by_each, writes, strict=False)])
+    assert changed == count
+    for first, second in zip(by_orm, by_each, strict=False):
+        orm, each = (_values([NodeRun.objects.get(pk=run.pk)])[0] for run in (first, second))
+        assert {name: each[name] for name in names} == {name: orm[name] for name in names}
+    # JSON null and SQL NULL stay apart, as the ORM keeps them.
+    assert NodeRun.objects.filter(pk=by_each[0].pk, output__isnull=True).exists()
+    # A row whose condition no longer holds is left as it is and not counted; a NaN is kept.
+    stale, fresh = NodeRun.objects.get(pk=by_each[0].pk), NodeRun.objects.get(pk=by_each[1].pk)
+    assert update_each(NodeRun, ("id", "attempt"), ("error", "progress"), [
+        ((stale.pk, stale.attempt + 7), ("late", 0.5)),
+        ((fresh.pk, fresh.attempt), ("fresh", float("nan")))]) == 1
+    assert NodeRun.objects.get(pk=stale.pk).error == stale.error
+    progress = NodeRun.objects.get(pk=fresh.pk).progress
+    assert progress is not None and progress != progress  # NaN
+    assert update_each(NodeRun, ("id",), ("error",), []) == 0
+    # By a UUID key and a foreign key; a foreign key set to another row, and to NULL.
+    executions = [Execution.objects.get(pk=pk) for pk in execution_ids]
+    assert update_each(Execution, ("id", "workflow"), ("rerun_of", "final_output", "status"), [
+        ((executions[0].pk, workflow_id), (executions[1].pk, {"o": AWKWARD_JSON[-1]},
+                                           ExecutionStatus.FAILED)),
+        ((executions[1].pk, workflow_id), (None, {}, ExecutionStatus.COMPLETED))]) == 2
+    rerun, plain = (Execution.objects.get(pk=pk) for pk in execution_ids)
+    assert (rerun.rerun_of_id, rerun.final_output, rerun.status) == (
+        executions[1].pk, {"o": AWKWARD_JSON[-1]}, ExecutionStatus.FAILED)
+    assert (plain.rerun_of_id, plain.status) == (None, ExecutionStatus.COMPLETED)

@@ -25,12 +25,11 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, cast
+from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import Field
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from accounts.credits import InsufficientCredits, credits_cover_node
@@ -38,6 +37,7 @@ from executions import dispatch
 from executions.events import LeaseLost
 from executions.models import Execution, ExecutionStatus, NodePhase, NodeRun, NodeStatus
 from executions.presenters import node_state
+from wireflow_site import rows
 from wireflow_site.isotime import iso
 from workflows import dataflow
 
@@ -650,17 +650,7 @@ class _Deliveries:
 
 def _update_each(batch: list[tuple[NodeRun, str, int, dict[str, Any]]]) -> int:
     """Each run's conditional UPDATE (WHERE its status and attempt are still the ones read),
-    sent together (psycopg pipelines executemany: one round trip); how many rows won."""
-    names = list(batch[0][3])
-    fields = [cast("Field[Any, Any]", NodeRun._meta.get_field(name)) for name in names]
-    table = connection.ops.quote_name(NodeRun._meta.db_table)
-    assignments = ", ".join(f"{connection.ops.quote_name(field.column)} = %s"
-                            for field in fields)
-    # Only our own table and column names are interpolated; every value is a parameter.
-    sql = f"UPDATE {table} SET {assignments} WHERE id = %s AND status = %s AND attempt = %s"  # noqa: S608
-    rows = [[field.get_db_prep_save(values[name], connection)
-             for field, name in zip(fields, names, strict=True)] + [run.pk, status, attempt]
-            for run, status, attempt, values in batch]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
-        return int(cursor.rowcount)
+    all in one statement; how many rows won."""
+    return rows.update_each(NodeRun, ("id", "status", "attempt"), tuple(batch[0][3]),
+                            [((run.pk, status, attempt), tuple(values.values()))
+                             for run, status, attempt, values in batch])
