@@ -10,7 +10,15 @@ import sys
 import traceback
 from typing import Any
 
-from .common import Result, Site, machine, print_table, redis_rtt_ms, write_results
+from .common import (
+    Result,
+    Site,
+    machine,
+    print_table,
+    redis_rtt_ms,
+    wait_until_quiet,
+    write_results,
+)
 
 BENCHMARKS = {"B1": "bench.b1_overhead", "B2": "bench.b2_fanout", "B3": "bench.b3_capacity",
               "B3Q": "bench.b3_waiting",
@@ -57,6 +65,9 @@ def _run(bench_id: str, module: Any, site: Site, quick: bool) -> list[Result]:
         left = site.wait_until_idle(timeout=600)
         if left:
             raise RuntimeError(f"{left} executions of the benchmarks before were still running")
+        waited = wait_until_quiet()
+        if waited > 2:
+            print(f"{bench_id}: waited {waited:.0f} s for the machine to quiet down")
         return list(module.run(site))
     except Exception as exc:  # a benchmark that cannot run says why, never a figure
         traceback.print_exc()

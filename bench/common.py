@@ -207,10 +207,8 @@ class Site:
         PostgreSQL, Redis and the load's clients). Take two readings and subtract."""
         web, simulator, worker = (_cpu_seconds([p.pid, *children(p.pid)])
                                   for p in self.processes[:3])
-        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-        busy = sum(int(v) for i, v in enumerate(fields) if i not in (3, 4))  # not idle, iowait
         return {"web": web, "simulator": simulator, "worker": worker,
-                "machine": busy / os.sysconf("SC_CLK_TCK")}
+                "machine": _busy_seconds()}
 
     def sql(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
         """Read the site's database directly (counting finished executions, say)."""
@@ -229,6 +227,30 @@ class Site:
             if running == 0 or time.monotonic() > deadline:
                 return running
             time.sleep(0.5)
+
+
+QUIET_BUSY = 0.15  # of the machine's cores, over a second
+QUIET_WAIT_S = 90
+
+
+def wait_until_quiet() -> float:
+    """Until the machine is nearly idle (under QUIET_BUSY of its cores busy over a second),
+    at most QUIET_WAIT_S: what a benchmark before left running (PostgreSQL vacuuming the rows
+    B5 and B6 wrote, the site's sweeper) must not slow the next one down. The seconds waited."""
+    started = time.monotonic()
+    cores = os.cpu_count() or 1
+    while time.monotonic() - started < QUIET_WAIT_S:
+        before = _busy_seconds()
+        time.sleep(1.0)
+        if (_busy_seconds() - before) / cores < QUIET_BUSY:
+            break
+    return time.monotonic() - started
+
+
+def _busy_seconds() -> float:
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    busy = sum(int(v) for i, v in enumerate(fields) if i not in (3, 4))  # not idle, iowait
+    return busy / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_note(used: dict[str, float]) -> str:
