@@ -5,6 +5,7 @@ events, so a reconnect resumes by sequence number."""
 
 import asyncio
 import concurrent.futures
+import functools
 import json
 import logging
 import threading
@@ -72,16 +73,35 @@ def _number(rows: list[ExecutionEvent], top: int) -> None:
 def _store_numbered(execution_id: Any, rows: list[ExecutionEvent]) -> int | None:
     """PostgreSQL: take the sequence numbers and insert the events in one statement, a
     data-modifying WITH; the counter's new value (None: no such execution, nothing stored)."""
+    pk = Execution._meta.pk.get_db_prep_value(execution_id, connection)
+    encoder = ExecutionEvent._meta.get_field("payload").encoder
+    count = len(rows)
+    # The events go as one JSON parameter: bound as arrays, each payload's JSON text was
+    # escaped in Python, which cost more than storing it.
+    records = [{"n": n, "type": row.type, "payload": row.payload,
+                "created_at": row.created_at.isoformat()} for n, row in enumerate(rows, 1)]
+    with connection.cursor() as cursor:
+        cursor.execute(_store_numbered_sql(),
+                       [count, pk, pk, count, json.dumps(records, cls=encoder)])
+        stored = [int(seq) for seq, in cursor.fetchall()]
+    if not stored:
+        return None
+    top = max(stored)
+    _number(rows, top)
+    return top
+
+
+@functools.cache
+def _store_numbered_sql() -> str:
+    """_store_numbered's statement, written once (a pass flushes events several times)."""
     execution, event = Execution._meta, ExecutionEvent._meta
 
     def col(meta: Any, name: str) -> str:
         return _qn(meta.get_field(name).column)
 
     last_seq = col(execution, "last_seq")
-    # Only our own table and column names are interpolated; every value is a parameter. The
-    # events go as one JSON parameter: bound as arrays, each payload's JSON text was escaped
-    # in Python, which cost more than storing it.
-    sql = (f"WITH counter AS (UPDATE {_qn(execution.db_table)} SET {last_seq} = {last_seq} + %s "  # noqa: S608
+    # Only our own table and column names are interpolated; every value is a parameter.
+    return (f"WITH counter AS (UPDATE {_qn(execution.db_table)} SET {last_seq} = {last_seq} + %s "  # noqa: S608
            f"WHERE {col(execution, 'id')} = %s RETURNING {last_seq} AS top) "
            f"INSERT INTO {_qn(event.db_table)} ({col(event, 'execution')}, {col(event, 'seq')}, "
            f"{col(event, 'type')}, {col(event, 'payload')}, {col(event, 'created_at')}) "
@@ -89,19 +109,6 @@ def _store_numbered(execution_id: Any, rows: list[ExecutionEvent]) -> int | None
            "FROM counter, jsonb_to_recordset(%s::jsonb) "
            "AS e(n bigint, type text, payload jsonb, created_at timestamptz) "
            f"RETURNING {col(event, 'seq')}")
-    pk = execution.pk.get_db_prep_value(execution_id, connection)
-    encoder = event.get_field("payload").encoder
-    count = len(rows)
-    records = [{"n": n, "type": row.type, "payload": row.payload,
-                "created_at": row.created_at.isoformat()} for n, row in enumerate(rows, 1)]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [count, pk, pk, count, json.dumps(records, cls=encoder)])
-        stored = [int(seq) for seq, in cursor.fetchall()]
-    if not stored:
-        return None
-    top = max(stored)
-    _number(rows, top)
-    return top
 
 
 def _take_seqs(execution_id: Any, count: int) -> int | None:

@@ -285,20 +285,17 @@ def insert(objs: Sequence[Model]) -> None:
     model = type(objs[0])
     if any(type(obj) is not model for obj in objs):
         raise TypeError("insert() takes instances of one model")
-    fields, returning = _writable(model)
-    if connection.vendor == "postgresql" and _as_json_record(model, tuple(f.name for f in fields)):
+    if connection.vendor == "postgresql" and _as_json_record(model, _writable_names(model)):
         _insert_records(model, objs)
         return
+    fields, returning = _writable(model)
     size = max(1, connection.ops.bulk_batch_size(fields, objs))  # the backend's parameter cap
     for start in range(0, len(objs), size):
         batch = objs[start:start + size]
         params = []
         for obj in batch:
             for field in fields:
-                value = field.pre_save(obj, add=True)
-                if hasattr(value, "resolve_expression"):
-                    raise TypeError(f"{model.__name__}.{field.name}: an expression, not a value")
-                params.append(field.get_db_prep_save(value, connection))
+                params.append(field.get_db_prep_save(_new_value(obj, field), connection))
         with connection.cursor() as cursor:
             cursor.execute(_insert_sql(model, len(batch)), params)
             keys = cursor.fetchall() if returning else []
@@ -315,15 +312,20 @@ def _insert_records(model: type[Model], objs: Sequence[Model]) -> None:
     for n, obj in enumerate(objs):
         record: dict[str, Any] = {"n": n}
         for i, (field, encode) in enumerate(zip(fields, encoders, strict=True)):
-            value = field.pre_save(obj, add=True)
-            if hasattr(value, "resolve_expression"):
-                raise TypeError(f"{model.__name__}.{field.name}: an expression, not a value")
-            record[f"v{i}"] = encode(value)
+            record[f"v{i}"] = encode(_new_value(obj, field))
         records.append(record)
     with connection.cursor() as cursor:
         cursor.execute(sql, [json.dumps(records)])
         keys = cursor.fetchall() if returning else []
     _inserted(objs, keys)
+
+
+def _new_value(obj: Model, field: Field[Any, Any]) -> Any:
+    """The field's value for a new row (its pre_save: a default, auto_now); a value only."""
+    value = field.pre_save(obj, add=True)
+    if hasattr(value, "resolve_expression"):
+        raise TypeError(f"{type(obj).__name__}.{field.name}: an expression, not a value")
+    return value
 
 
 def _inserted(objs: Sequence[Model], keys: Sequence[tuple[Any, ...]]) -> None:
@@ -332,6 +334,11 @@ def _inserted(objs: Sequence[Model], keys: Sequence[tuple[Any, ...]]) -> None:
         if key is not None:
             setattr(obj, type(obj)._meta.pk.attname, key[0])
         obj._state.adding, obj._state.db = False, connection.alias
+
+
+@functools.cache
+def _writable_names(model: type[Model]) -> tuple[str, ...]:
+    return tuple(field.name for field in _writable(model)[0])
 
 
 @functools.cache
