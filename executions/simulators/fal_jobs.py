@@ -63,9 +63,9 @@ def submit(model_id: str, payload: dict[str, Any], webhook_url: str | None, *,
     state.job_save(job)
     state.count_submission(key, model_id, state.key_fingerprint(key_seen))
     if not job.hang:
-        # Drawn once the job leaves the queue, as on a provider's GPU (not while the simulator
-        # is still taking in the rest of a burst of submissions); finished at its due time.
-        drawing.call_at(job.submitted_at + state.queued_seconds(job.latency), prepare, job)
+        # Drawn while it runs, shortly before it is due (state.drawing_seconds); finished at
+        # its due time.
+        drawing.call_at(job.submitted_at + state.drawing_seconds(job.latency), prepare, job)
         timers.call_at(job.submitted_at + job.latency, complete, job.request_id, 1)
     return job
 

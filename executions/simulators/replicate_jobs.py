@@ -87,7 +87,7 @@ def create(model: str, version: str, payload: dict[str, Any], webhook: str | Non
     tally.incr("submissions")
     tally.incr(f"byKey:{run.key_seen}")
     if not run.hang:
-        drawing.call_at(run.created_at, prepare, run)
+        drawing.call_at(run.created_at + state.drawing_seconds(run.latency), prepare, run)
         timers.call_at(run.created_at + run.latency, complete, run.id, 1)
     return run
 

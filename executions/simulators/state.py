@@ -107,6 +107,17 @@ def queued_seconds(latency: float) -> float:
     return min(latency * 0.2, 1.0)
 
 
+DRAWING_LEAD_SECONDS = 2.0
+
+
+def drawing_seconds(latency: float) -> float:
+    """When, after its submit, a job's output is drawn: once it runs, and no earlier than
+    DRAWING_LEAD_SECONDS before it is due. A provider's GPU works on other machines; the
+    simulator's drawing stands in for it on the site's own, so it lands where it costs the
+    site least: not among the submits of the burst the job came in with, yet ready when due."""
+    return max(queued_seconds(latency), latency - DRAWING_LEAD_SECONDS)
+
+
 def job_phase(job: Job, now: float) -> Phase:
     if job.cancelled:
         return Phase("COMPLETED")

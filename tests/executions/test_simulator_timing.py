@@ -28,16 +28,39 @@ def fresh_simulator(settings: Any) -> Iterator[None]:
         yield
 
 
-def test_a_job_s_output_is_drawn_while_it_runs_not_when_it_is_due(client: Client) -> None:
-    submitted = submit(client, "fal-ai/flux-2", {"prompt": "a fox [sim latency=60s]"}).json()
+@pytest.mark.parametrize("latency", [2.0, 8.0])
+def test_a_job_s_output_is_drawn_while_it_runs_shortly_before_it_is_due(
+        client: Client, monkeypatch: pytest.MonkeyPatch, latency: float) -> None:
+    """Not among the submits of the burst it came in with (a long job is drawn only in its last
+    seconds), yet before it is due, so its due time is left only the webhook."""
+    stored: dict[str, float] = {}
+    real_put = state.outcome_put
+
+    def timed_put(request_id: str, outcome: state.Outcome) -> state.Outcome:
+        stored.setdefault(request_id, time.time())
+        return real_put(request_id, outcome)
+
+    monkeypatch.setattr(state, "outcome_put", timed_put)
+    submitted = submit(client, "fal-ai/flux-2",
+                       {"prompt": f"a fox [sim latency={latency:g}s]"}).json()
     job = state.job_get(submitted["request_id"])
     assert job is not None
 
-    outcome = wait_until(lambda: state.outcome_get(job.request_id), 45,
-                         "the output was not drawn while the job ran")
+    outcome = wait_until(lambda: state.outcome_get(job.request_id), latency + 30,
+                         "the output was never drawn")
 
-    assert time.time() < job.submitted_at + job.latency  # still running: not yet due
+    drawn_after = stored[job.request_id] - job.submitted_at
+    assert drawn_after >= state.queued_seconds(latency)  # it runs first
+    assert drawn_after >= latency - state.DRAWING_LEAD_SECONDS
+    assert drawn_after < latency  # drawn while it ran, not by its due-time call
     assert outcome.ok and outcome.body["images"][0]["url"]
+
+
+def test_a_long_job_is_drawn_near_its_end_a_short_one_once_it_runs() -> None:
+    assert state.drawing_seconds(30) == 30 - state.DRAWING_LEAD_SECONDS
+    assert state.drawing_seconds(1) == state.queued_seconds(1)
+    assert all(state.queued_seconds(latency) <= state.drawing_seconds(latency) < latency
+               for latency in (0.1, 0.5, 1, 2, 2.5, 3, 10, 60, 600))
 
 
 class _Receiver(BaseHTTPRequestHandler):
@@ -75,7 +98,7 @@ def test_a_job_s_webhook_never_waits_for_the_drawing_of_another(
     monkeypatch.setattr(fal_jobs, "prepare", stuck_on_the_big_one)
     try:
         assert submit(client, "fal-ai/flux-2",
-                      {"prompt": "the big one [sim latency=30s]"}).status_code == 200
+                      {"prompt": "the big one [sim latency=4s]"}).status_code == 200
         assert drawing_stuck.wait(30)
         assert submit(client, "fal-ai/flux-2", {"prompt": "a small one"},
                       f"?fal_webhook=http://127.0.0.1:{port}/small").status_code == 200
