@@ -10,15 +10,19 @@ The executes come from client PROCESSES over the API, as fast as it takes them; 
 in the note, with each execution's own execute -> COMPLETED time. Times are the site's own
 (executions' startedAt / finishedAt), memory is the worker's process tree read from /proc.
 
-Beside it, the floor: every execution's job is submitted only after three things, each at least
-as costly as one measured here, on the same site just before the executes (`_floor`): its
-execute, a request of the same clients to the same server (at least a hello, GET /api/v1/team);
-the provider's accept of its job (the same simulator's own CPU for a submit, its client not
-counted); and the task that submits it (at least a raw Celery no-op on the same worker). No
-completion comes before WAIT_S, so until then the machine does only that: the last job is
-submitted at least EXECUTIONS x (their machine CPU) / cores after the first execute, and ends
-WAIT_S later. When that floor exceeds GOAL_S, the goal is out of reach on this machine for an
-engine that submits from a worker task (engine.md); the figure's distance to it is the engine's.
+Beside it, the floor: every execution's job is submitted only after these, each at least as
+costly as one measured here, on the same site just before the executes (`_floor`): its execute,
+a request of the same clients to the same server (at least a hello, GET /api/v1/team); the
+provider's accept of its job (the same simulator's own CPU for a submit) and the caller's side
+of that request (httpx's, on kept-alive connections); the task that submits it (at least a raw
+Celery no-op on the same worker); and the engine's committed writes up to the submit, which
+engine.md requires (the execution stored before its execute answers, the node claimed and
+committed before its call, its request id recorded after it: three single-row UPDATEs through
+psycopg, no ORM, at their least). No completion comes before WAIT_S, so until then the
+machine does only that: the last job is submitted at least EXECUTIONS x (their machine CPU) /
+cores after the first execute, and ends WAIT_S later. When that floor exceeds GOAL_S, the goal
+is out of reach on this machine for an engine as engine.md has it (durable, submitting from a
+worker task); the figure's distance to it is the engine's.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from .common import (
     Result,
     Site,
     children,
+    commit_cpu_ms,
     cpu_note,
     create_workflow,
     least_cpu_ms,
@@ -54,6 +59,7 @@ WAIT_S = 30
 CLIENTS = 8
 GOAL_S, GOAL_RSS_MB = 36.0, 400.0
 FLOOR_SAMPLES = 1000  # of each part of the floor
+COMMITS = 3  # the least committed writes of an execution up to its submit (engine.md)
 
 
 def run(site: Site) -> list[Result]:
@@ -96,7 +102,8 @@ def run(site: Site) -> list[Result]:
     completed = statuses.get("COMPLETED", 0)
     all_done = done and completed == EXECUTIONS
     cores = os.cpu_count() or 1
-    floor_ms = floor["hello"] + floor["submit"] + floor["task"]
+    floor_ms = (floor["hello"] + floor["submit"] + floor["client"] + floor["task"]
+                + COMMITS * floor["commit"])
     floor_s = WAIT_S + EXECUTIONS * floor_ms / 1000 / cores
     note = (f"{EXECUTIONS} executes from {CLIENTS} client processes over "
             f"{submit_span.total_seconds():.1f} s ({refused} refused); statuses {statuses}; "
@@ -113,14 +120,19 @@ def run(site: Site) -> list[Result]:
         f"CPU per execution before its job can be submitted, each part measured on this site "
         f"just before ({FLOOR_SAMPLES} each): a hello from the same {CLIENTS} client processes "
         f"{floor['hello']:.2f} ms of machine CPU (an execute is that request and more); the "
-        f"simulator accepting a submit {floor['submit']:.2f} ms (its own process, not its "
-        f"client); a raw Celery no-op task on the same worker {floor['task']:.2f} ms of machine "
-        f"CPU: {floor_ms:.2f} ms in all. {EXECUTIONS} of them on {cores} cores take "
-        f"{EXECUTIONS * floor_ms / 1000 / cores:.1f} s before the last job is submitted, and "
-        f"it ends {WAIT_S} s later. "
-        + (f"Above {GOAL_S:g} s: out of reach here for an engine that submits from a worker "
-           f"task" if floor_s > GOAL_S else f"Not above {GOAL_S:g} s: the machine allows the "
-           f"goal") + "; the figure's distance to the floor is the engine's own")
+        f"simulator accepting a submit {floor['submit']:.2f} ms (its own process) and its "
+        f"caller's side of it {floor['client']:.2f} ms (httpx on kept-alive connections); a raw "
+        f"Celery no-op task on the same worker {floor['task']:.2f} ms of machine CPU; "
+        f"{COMMITS} committed writes, each a single-row UPDATE through psycopg at "
+        f"{floor['commit']:.2f} ms of machine CPU (engine.md: the execution stored before its "
+        f"execute answers, the node claimed and committed before its call, its result recorded "
+        f"by a second update): {floor_ms:.2f} ms in all. {EXECUTIONS} of them on {cores} cores "
+        f"take {EXECUTIONS * floor_ms / 1000 / cores:.1f} s before the last job is submitted, "
+        f"and it ends {WAIT_S} s later. "
+        + (f"Above {GOAL_S:g} s: out of reach here for an engine as engine.md has it (durable, "
+           f"submitting from a worker task)" if floor_s > GOAL_S
+           else f"Not above {GOAL_S:g} s: the machine allows the goal")
+        + "; the figure's distance to the floor is the engine's own")
     return [
         Result(id="B3", what=f"{EXECUTIONS} executions waiting {WAIT_S} s, one worker",
                figure=None if span is None else round(span, 2), unit="s",
@@ -200,7 +212,9 @@ def _rss_mb(pid: int) -> float:
 
 
 def _floor(site: Site) -> dict[str, float]:
-    """CPU milliseconds of one hello and one no-op task (the machine's, clients included) and
-    of one accepted submit (the simulator's own), each over FLOOR_SAMPLES of them."""
+    """CPU milliseconds of one hello and one no-op task (the machine's, clients included), of
+    one accepted submit (the simulator's own, and its caller's) and of one committed write
+    (the machine's), each over FLOOR_SAMPLES of them."""
     return {**least_cpu_ms(site, FLOOR_SAMPLES, CLIENTS),
-            "submit": provider_accept_ms(site, FLOOR_SAMPLES, CLIENTS)}
+            **provider_accept_ms(site, FLOOR_SAMPLES, CLIENTS),
+            "commit": commit_cpu_ms(site, FLOOR_SAMPLES)}

@@ -339,11 +339,12 @@ def run_site_timed(client: httpx.Client, workflow_id: str,
 FAL_FLUX = "fal-ai/flux-2"  # generate:flux_2's model on fal
 
 
-def provider_accept_ms(site: Site, samples: int = 1000, in_flight: int = 8) -> float:
-    """The simulator process's own CPU milliseconds per submit it accepts: `samples` submits of
-    jobs that never run ([sim hang]), `in_flight` at a time on kept-alive connections, its CPU
-    over them divided by their count. The least an accept costs the provider: its client and
-    the network stack come on top, and the worker opens a connection per pass."""
+def provider_accept_ms(site: Site, samples: int = 1000, in_flight: int = 8) -> dict[str, float]:
+    """CPU milliseconds per submit the simulator accepts: `samples` submits of jobs that never
+    run ([sim hang]), `in_flight` at a time on kept-alive connections. "submit" is the
+    simulator process's own CPU, "client" the caller's (this process: httpx, as the providers'
+    clients use it), each over the submits. The least a submit costs: the network stack comes
+    on top, and the worker opens a connection per pass."""
     hook = f"{site.url}/hooks/provider/bench-floor/"
 
     async def submit(n: int, tag: str) -> None:
@@ -362,9 +363,25 @@ def provider_accept_ms(site: Site, samples: int = 1000, in_flight: int = 8) -> f
             raise RuntimeError(f"the simulator refused {len(refused)} submits: {refused[:3]}")
 
     asyncio.run(submit(in_flight, "warm"))  # its connections and first-call costs
-    before = site.cpu_seconds()["simulator"]
+    before, client_before = site.cpu_seconds()["simulator"], time.process_time()
     asyncio.run(submit(samples, "measured"))
-    return (site.cpu_seconds()["simulator"] - before) * 1000 / samples
+    return {"submit": (site.cpu_seconds()["simulator"] - before) * 1000 / samples,
+            "client": (time.process_time() - client_before) * 1000 / samples}
+
+
+def commit_cpu_ms(site: Site, samples: int = 1000) -> float:
+    """Machine CPU milliseconds of one committed single-row UPDATE on the site's database,
+    through psycopg with nothing around it (no ORM), over `samples`: the least a durable write
+    costs (the client's side and PostgreSQL's, the WAL flushed at each commit)."""
+    with psycopg.connect(f"{PG_URL}/{DB_NAME}") as conn:
+        conn.execute("CREATE TEMP TABLE bench_commit (id int PRIMARY KEY, n int NOT NULL)")
+        conn.execute("INSERT INTO bench_commit VALUES (1, 0)")
+        conn.commit()
+        before = _busy_seconds()
+        for _ in range(samples):
+            conn.execute("UPDATE bench_commit SET n = n + 1 WHERE id = 1")
+            conn.commit()
+        return (_busy_seconds() - before) * 1000 / samples
 
 
 def celery_round_trip_ms(samples: int = 50) -> float:
