@@ -217,4 +217,4 @@ def _floor(site: Site) -> dict[str, float]:
     (the machine's), each over FLOOR_SAMPLES of them."""
     return {**least_cpu_ms(site, FLOOR_SAMPLES, CLIENTS),
             **provider_accept_ms(site, FLOOR_SAMPLES, CLIENTS),
-            "commit": commit_cpu_ms(site, FLOOR_SAMPLES)}
+            "commit": commit_cpu_ms(FLOOR_SAMPLES)}

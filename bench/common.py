@@ -369,8 +369,8 @@ def provider_accept_ms(site: Site, samples: int = 1000, in_flight: int = 8) -> d
             "client": (time.process_time() - client_before) * 1000 / samples}
 
 
-def commit_cpu_ms(site: Site, samples: int = 1000) -> float:
-    """Machine CPU milliseconds of one committed single-row UPDATE on the site's database,
+def commit_cpu_ms(samples: int = 1000) -> float:
+    """Machine CPU milliseconds of one committed single-row UPDATE on the benchmarks' database,
     through psycopg with nothing around it (no ORM), over `samples`: the least a durable write
     costs (the client's side and PostgreSQL's, the WAL flushed at each commit)."""
     with psycopg.connect(f"{PG_URL}/{DB_NAME}") as conn:

@@ -23,6 +23,7 @@ from wireflow_site.env import env_float
 TTL_SECONDS = 24 * 3600
 _PREFIX = "sim:fal:"
 STEPS = 10
+DRAWING_LEAD_SECONDS = 2.0  # a long job's output is drawn this long before it is due
 
 Status = Literal["IN_QUEUE", "IN_PROGRESS", "COMPLETED"]
 
@@ -105,9 +106,6 @@ def outcome_put(request_id: str, outcome: Outcome) -> Outcome:
 def queued_seconds(latency: float) -> float:
     """How long a job of this latency shows IN_QUEUE before it runs."""
     return min(latency * 0.2, 1.0)
-
-
-DRAWING_LEAD_SECONDS = 2.0
 
 
 def drawing_seconds(latency: float) -> float:
