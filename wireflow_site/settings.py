@@ -121,9 +121,19 @@ EMBEDDED = not REDIS_URL
 DB_POOL_SIZE = env_int("WIREFLOW_DB_POOL_SIZE", 10)
 DB_POOL_TIMEOUT = env_float("WIREFLOW_DB_POOL_TIMEOUT", 10.0)
 
+# Parameters bound by PostgreSQL rather than by psycopg, so that psycopg prepares a statement
+# the connection has run DB_PREPARE_AFTER times: the engine's and the API's statements are the
+# same few hundred shapes, each then parsed and planned once per connection instead of per run.
+# 0 turns it off (a PgBouncer in transaction mode older than 1.21 cannot keep them).
+DB_PREPARE_AFTER = env_int("WIREFLOW_DB_PREPARE_AFTER", 5)
+
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_POOL_SIZE > 0:
+    postgres = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    if postgres and DB_PREPARE_AFTER > 0:
+        DATABASES["default"].setdefault("OPTIONS", {}).update(
+            server_side_binding=True, prepare_threshold=DB_PREPARE_AFTER)
+    if postgres and DB_POOL_SIZE > 0:
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": 1, "max_size": DB_POOL_SIZE, "timeout": DB_POOL_TIMEOUT}
     else:
