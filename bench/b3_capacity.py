@@ -6,13 +6,15 @@ Goal: all done within 36 s of the first execute (the baseline is the 30 s wait i
 worker's resident memory at most 400 MB, and no worker slot held while they wait: halfway
 through, a utility run is executed and must finish in the same second or so, on that one slot.
 
-The executes come from client PROCESSES over the API, as fast as it takes them; their spread is
-in the note, with each execution's own execute -> COMPLETED time. Times are the site's own
-(executions' startedAt / finishedAt), memory is the worker's process tree read from /proc.
+The executes come from `hey` (Go, outside Python) over the API on CLIENTS kept-alive
+connections, as fast as it takes them, so that the load's own CPU stays a small part of the
+machine's; their spread is in the note, with each execution's own execute -> COMPLETED time.
+Times are the site's own (executions' startedAt / finishedAt), memory is the worker's process
+tree read from /proc.
 
 Beside it, the floor: every execution's job is submitted only after these, each at least as
 costly as one measured here, on the same site just before the executes (`_floor`): its execute,
-a request of the same clients to the same server (at least a hello, GET /api/v1/team); the
+a request of the same load tool to the same server (at least a hello, GET /api/v1/team); the
 provider's accept of its job (the same simulator's own CPU for a submit) and the caller's side
 of that request (httpx's, on kept-alive connections); the task that submits it (at least a raw
 Celery no-op on the same worker); and the engine's committed writes up to the submit, which
@@ -40,11 +42,11 @@ from .common import (
     commit_cpu_ms,
     cpu_note,
     create_workflow,
-    least_cpu_ms,
     node,
+    noop_tasks_cpu_ms,
     percentile,
     provider_accept_ms,
-    requests_from_processes,
+    requests_from_hey,
     run_to_end,
     utility_pipeline,
 )
@@ -78,8 +80,8 @@ def run(site: Site) -> list[Result]:
         memory = _MemoryWatch(site.processes[2].pid)
         memory.start()
         rss_before = memory.sample()
-        submitted, cpu_before, intake = requests_from_processes(site, "execute", waiting,
-                                                               EXECUTIONS, CLIENTS)
+        submitted, cpu_before, intake = requests_from_hey(site, "execute", waiting,
+                                                          EXECUTIONS, CLIENTS)
         time.sleep(WAIT_S / 2 - 5)  # halfway through the wait: is the one slot free?
         # Polled 4 times a second: 200 polls a second would take the web's CPU from the site.
         behind, behind_poll = run_to_end(client, quick, poll_every=0.25, timeout=WAIT_S * 10)
@@ -105,7 +107,7 @@ def run(site: Site) -> list[Result]:
     floor_ms = (floor["hello"] + floor["submit"] + floor["client"] + floor["task"]
                 + COMMITS * floor["commit"])
     floor_s = WAIT_S + EXECUTIONS * floor_ms / 1000 / cores
-    note = (f"{EXECUTIONS} executes from {CLIENTS} client processes over "
+    note = (f"{EXECUTIONS} executes from hey on {CLIENTS} connections over "
             f"{submit_span.total_seconds():.1f} s ({refused} refused); statuses {statuses}; "
             f"slowest execute->COMPLETED {slowest.total_seconds():.1f} s; a utility run "
             f"halfway through the wait took {behind:.2f} s ({behind_poll['status']}); worker "
@@ -118,7 +120,7 @@ def run(site: Site) -> list[Result]:
             + (": the goal is out of reach on this machine" if floor_s > GOAL_S else ""))
     floor_note = (
         f"CPU per execution before its job can be submitted, each part measured on this site "
-        f"just before ({FLOOR_SAMPLES} each): a hello from the same {CLIENTS} client processes "
+        f"just before ({FLOOR_SAMPLES} each): a hello from hey on the same {CLIENTS} connections "
         f"{floor['hello']:.2f} ms of machine CPU (an execute is that request and more); the "
         f"simulator accepting a submit {floor['submit']:.2f} ms (its own process) and its "
         f"caller's side of it {floor['client']:.2f} ms (httpx on kept-alive connections); a raw "
@@ -212,9 +214,11 @@ def _rss_mb(pid: int) -> float:
 
 
 def _floor(site: Site) -> dict[str, float]:
-    """CPU milliseconds of one hello and one no-op task (the machine's, clients included), of
+    """CPU milliseconds of one hello and one no-op task (the machine's, the load included), of
     one accepted submit (the simulator's own, and its caller's) and of one committed write
     (the machine's), each over FLOOR_SAMPLES of them."""
-    return {**least_cpu_ms(site, FLOOR_SAMPLES, CLIENTS),
+    _, _, hello = requests_from_hey(site, "hello", "", FLOOR_SAMPLES, CLIENTS)
+    return {"hello": hello["machine"] * 1000 / FLOOR_SAMPLES,
+            "task": noop_tasks_cpu_ms(site, FLOOR_SAMPLES),
             **provider_accept_ms(site, FLOOR_SAMPLES, CLIENTS),
             "commit": commit_cpu_ms(FLOOR_SAMPLES)}

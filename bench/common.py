@@ -12,6 +12,7 @@ import math
 import multiprocessing
 import os
 import platform
+import re
 import signal
 import socket
 import statistics
@@ -518,6 +519,33 @@ def requests_from_processes(site: Site, kind: str, workflow_id: str, total: int,
             if process.is_alive():
                 process.kill()
     return accepted, before, used
+
+
+HEY_STATUS = re.compile(r"\[(\d{3})\]\s+(\d{1,9}) responses")
+
+
+def requests_from_hey(site: Site, kind: str, workflow_id: str, total: int,
+                      clients: int = 8) -> tuple[int, dict[str, float], dict[str, float]]:
+    """`total` requests (an execute of the workflow, or a hello) from `hey` (Go, outside
+    Python) on `clients` kept-alive connections, as fast as the site takes them: how many it
+    accepted, the CPU reading when they started and the CPU each part used until the last was
+    answered. The load's own CPU is then a small part of the machine's, as on a site whose
+    callers are elsewhere. `scripts/ensure-wrk.sh` installs hey (Debian package)."""
+    api = f"{site.url}/api/v1"
+    command = ["hey", "-n", str(total), "-c", str(clients), "-t", "60",
+               "-H", f"Authorization: Bearer {site.api_key}"]
+    if kind == "execute":
+        command += ["-m", "POST", "-T", "application/json", "-d", "{}",
+                    f"{api}/workflows/{workflow_id}/execute"]
+        wanted = "201"
+    else:
+        command.append(f"{api}/team")
+        wanted = "200"
+    before = site.cpu_seconds()
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=True)
+    used = {part: value - before[part] for part, value in site.cpu_seconds().items()}
+    answered = {code: int(count) for code, count in HEY_STATUS.findall(done.stdout)}
+    return answered.get(wanted, 0), before, used
 
 
 def _request_client(kind: str, url: str, api_key: str, workflow_id: str, count: int,
