@@ -42,8 +42,8 @@ from .common import (
     commit_cpu_ms,
     cpu_note,
     create_workflow,
+    least_cpu_ms,
     node,
-    noop_tasks_cpu_ms,
     percentile,
     provider_accept_ms,
     requests_from_hey,
@@ -217,8 +217,6 @@ def _floor(site: Site) -> dict[str, float]:
     """CPU milliseconds of one hello and one no-op task (the machine's, the load included), of
     one accepted submit (the simulator's own, and its caller's) and of one committed write
     (the machine's), each over FLOOR_SAMPLES of them."""
-    _, _, hello = requests_from_hey(site, "hello", "", FLOOR_SAMPLES, CLIENTS)
-    return {"hello": hello["machine"] * 1000 / FLOOR_SAMPLES,
-            "task": noop_tasks_cpu_ms(site, FLOOR_SAMPLES),
+    return {**least_cpu_ms(site, FLOOR_SAMPLES, CLIENTS, load=requests_from_hey),
             **provider_accept_ms(site, FLOOR_SAMPLES, CLIENTS),
             "commit": commit_cpu_ms(FLOOR_SAMPLES)}

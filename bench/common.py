@@ -484,11 +484,14 @@ def noop_tasks_cpu_ms(site: Site, samples: int = 1000) -> float:
     return used * 1000 / samples
 
 
-def least_cpu_ms(site: Site, samples: int, clients: int) -> dict[str, float]:
-    """Machine CPU milliseconds of one hello (GET /api/v1/team from `clients` processes) and of
-    one raw no-op task on the site's worker, each over `samples`: what any execution costs at
-    least (its request, the task that runs it)."""
-    _, _, hello = requests_from_processes(site, "hello", "", samples, clients)
+def least_cpu_ms(site: Site, samples: int, clients: int,
+                 load: Callable[..., tuple[int, dict[str, float], dict[str, float]]] | None = None,
+                 ) -> dict[str, float]:
+    """Machine CPU milliseconds of one hello (GET /api/v1/team from `clients` client processes,
+    or from `load`: the benchmark's own load tool) and of one raw no-op task on the site's
+    worker, each over `samples`: what any execution costs at least (its request, the task that
+    runs it)."""
+    _, _, hello = (load or requests_from_processes)(site, "hello", "", samples, clients)
     return {"hello": hello["machine"] * 1000 / samples, "task": noop_tasks_cpu_ms(site, samples)}
 
 

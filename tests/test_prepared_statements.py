@@ -18,7 +18,7 @@ POSTGRES = "postgres://postgres@127.0.0.1:5432/wireflow"
 @pytest.mark.django_db
 def test_a_statement_a_connection_runs_often_is_prepared_on_it(team: Team) -> None:
     assert connection.vendor == "postgresql", "prepared statements are PostgreSQL's"
-    shape = "WHERE \"accounts_team\".\"id\" = $1"
+    shape = 'WHERE "accounts_team"."id" = $1'
     for _ in range(settings.DB_PREPARE_AFTER + 1):
         assert one_row(Team.objects.filter(pk=team.pk)) == team
     with connection.cursor() as cursor:
