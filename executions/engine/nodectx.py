@@ -14,10 +14,11 @@ from django.core.cache import cache
 from pydantic import ValidationError
 
 from executions.executors import executor_for
-from executions.models import Execution, NodeRun, NodeStatus
+from executions.models import Execution, NodePhase, NodeRun, NodeStatus
 from executions.providers.credentials import (
     Credentials,
     NoProviderKey,
+    platform_credentials,
     provider_credentials,
 )
 from workflows import dataflow
@@ -89,7 +90,7 @@ class NodeInput:
             label=graph.label(run.node_id), spec=spec,
             params=spec.params.model_validate(stored.get("params") or {}),
             inputs=stored.get("inputs") or {}, input_labels=stored.get("inputLabels") or {},
-            credentials=job_credentials(ex.team_id, spec, keys),
+            credentials=job_credentials(ex.team_id, spec, keys, submitted_on_team_key(run)),
         )
 
 
@@ -119,15 +120,35 @@ def prepare(ex: Execution, run: NodeRun, graph: GraphView, decision: dataflow.Ru
                      credentials=credentials)
 
 
-def job_credentials(team_id: int, spec: NodeType, keys: "KeyRing | None" = None
-                    ) -> Credentials | None:
+def job_credentials(team_id: int, spec: NodeType, keys: "KeyRing | None" = None,
+                    team_key: bool | None = None) -> Credentials | None:
     """For a node already submitted (checks, retries, cancels): the executor fails it when
-    None. Sync: read before the provider calls, which run in an event loop."""
+    None. `team_key`: whether its job was submitted on the team's own key (False: on the
+    platform's, whose account holds the job and pays for it, whatever key the team has set
+    since; None: not known, the key a new submit would use). Sync: read before the provider
+    calls, which run in an event loop."""
     provider = spec.provider
+    if not provider:
+        return None
     try:
-        return (keys or KeyRing(team_id)).get(provider) if provider else None
+        if team_key is False:
+            return platform_credentials(provider)  # no read of the team's keys
+        return (keys or KeyRing(team_id)).get(provider)
     except NoProviderKey:
         return None
+
+
+def submitted_on_team_key(run: NodeRun) -> bool | None:
+    """Whose key the job of the run's current attempt was submitted on, as its claim recorded
+    it (`remote["teamKey"]`); None when not known: no job in flight (a retry waits to submit
+    anew, on the key the team has then) or claimed before this was recorded."""
+    if run.phase not in (NodePhase.SUBMITTING, NodePhase.SUBMITTED):
+        return None
+    found = (run.remote or {}).get(TEAM_KEY)
+    return found if isinstance(found, bool) else None
+
+
+TEAM_KEY = "teamKey"  # in NodeRun.remote: not a string, so never taken for one of the job's URLs
 
 
 class KeyRing:

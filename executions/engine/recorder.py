@@ -32,7 +32,14 @@ from . import limits, state
 from .contracts import NodeFailure, NodeResult
 from .graphview import GraphView
 from .heartbeat import Heartbeat
-from .nodectx import KeyRing, NodeInput, common_flags, job_credentials
+from .nodectx import (
+    TEAM_KEY,
+    KeyRing,
+    NodeInput,
+    common_flags,
+    job_credentials,
+    submitted_on_team_key,
+)
 from .remote import cancel_job, close_attempt, gather, outcome
 from .retry import backoff_seconds
 
@@ -218,13 +225,17 @@ class Recorder:
         claim wins runs the node, and the claim is committed before it does."""
         now = timezone.now()
         attempt = run.attempt + 1
+        # A job is checked, fetched and cancelled on the key it was submitted on, and billed
+        # by it: the claim records whose that is, before the submit.
+        job = ({TEAM_KEY: prepared.billed_by_team}
+               if phase == NodePhase.SUBMITTING and prepared.credentials is not None else {})
         won = state.node_transition(
             run, status=NodeStatus.RUNNING, phase=phase, attempt=attempt,
             started_at=run.started_at or now,
             deadline_at=run.deadline_at or now + timedelta(seconds=prepared.timeout_seconds),
             input=prepared.stored, cache_key=prepared.cache_key,
             attempts_log=[*run.attempts_log, {"attempt": attempt, "startedAt": iso(now)}],
-            next_check_at=None, request_id="", remote={}, polls=0, **extra)
+            next_check_at=None, request_id="", remote=job, polls=0, **extra)
         if won:
             self.events.add("node", node_state(run))
         return won
@@ -334,7 +345,8 @@ class Recorder:
                 if run.status == NodeStatus.RUNNING and run.request_id]
         if jobs:
             keys = {run.pk: job_credentials(self.ex.team_id, self.graph.specs[run.node_id],
-                                            self.keys) for run in jobs}
+                                            self.keys, submitted_on_team_key(run))
+                    for run in jobs}
             self.heartbeat.run(gather(
                 [outcome("cancel", run, cancel_job(self.graph, run, keys[run.pk]))
                  for run in jobs]), None)

@@ -46,10 +46,12 @@ from .contracts import NodeFailure, NodeResult, inline, remote
 from .heartbeat import CallTimedOut, Heartbeat
 from .limits import input_problem
 from .nodectx import (
+    TEAM_KEY,
     NodeInput,
     cached_result,
     job_credentials,
     prepare,
+    submitted_on_team_key,
     webhook_url,
     webhooks_arrive,
 )
@@ -561,7 +563,8 @@ class Runner(Recorder):
                       to_check: list[tuple[NodeRun, NodeInput]],
                       expired: list[tuple[NodeRun, str]]) -> bool:
         keys = {run.pk: job_credentials(self.ex.team_id, self.graph.specs[run.node_id],
-                                        self.keys) for run, _ in expired}
+                                        self.keys, submitted_on_team_key(run))
+                for run, _ in expired}
 
         def calls() -> list[Awaitable[Outcome]]:
             made: list[Awaitable[Outcome]] = []
@@ -605,8 +608,10 @@ class Runner(Recorder):
     def _submitted(self, run: NodeRun, job: Any, delivered: dict[str, Any]) -> bool:
         # A fast provider may have called back already; keep what it delivered.
         delay = 0.0 if delivered else self._poll_delay(0, job.webhook)
+        recorded = {TEAM_KEY: run.remote[TEAM_KEY]} if TEAM_KEY in run.remote else {}
         won = state.node_transition(run, phase=NodePhase.SUBMITTED, request_id=job.request_id,
-                                    remote={**job.urls, "webhook": job.webhook, **delivered},
+                                    remote={**recorded, **job.urls, "webhook": job.webhook,
+                                            **delivered},
                                     polls=0,
                                     next_check_at=timezone.now() + timedelta(seconds=delay))
         if won:

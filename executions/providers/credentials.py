@@ -64,6 +64,12 @@ def provider_credentials(team_id: int, provider: str) -> Credentials:
     own = team_credentials(team_id, provider)
     if own is not None:
         return own
+    return platform_credentials(provider)
+
+
+def platform_credentials(provider: str) -> Credentials:
+    """The platform's own key for `provider` (no database read); raises NoProviderKey when
+    none is configured (with the simulators on, each falls back to the simulator's)."""
     if provider == "fal":
         from .fal import platform_key  # FAL_KEY, else the simulator's own key
 

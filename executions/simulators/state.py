@@ -23,7 +23,7 @@ from wireflow_site.env import env_float
 TTL_SECONDS = 24 * 3600
 _PREFIX = "sim:fal:"
 STEPS = 10
-DRAWING_LEAD_SECONDS = 2.0  # a long job's output is drawn this long before it is due
+DRAWING_LEAD_SECONDS = 2.0  # a job's output is drawn at least this long before it is due
 
 Status = Literal["IN_QUEUE", "IN_PROGRESS", "COMPLETED"]
 
@@ -109,11 +109,14 @@ def queued_seconds(latency: float) -> float:
 
 
 def drawing_seconds(latency: float) -> float:
-    """When, after its submit, a job's output is drawn: once it runs, and no earlier than
-    DRAWING_LEAD_SECONDS before it is due. A provider's GPU works on other machines; the
-    simulator's drawing stands in for it on the site's own, so it lands where it costs the
-    site least: not among the submits of the burst the job came in with, yet ready when due."""
-    return max(queued_seconds(latency), latency - DRAWING_LEAD_SECONDS)
+    """When, after its submit, a job's output is drawn: once it runs, halfway through its
+    run, and at least DRAWING_LEAD_SECONDS before it is due when it runs that long. A
+    provider's GPU works on other machines; the simulator's drawing stands in for it on the
+    site's own, so it lands where it costs the site least: neither among the submits of the
+    burst the job came in with nor among that burst's completions (drawn in its last seconds,
+    a burst's outputs were drawn while the site took in the results of the jobs ahead of
+    them), yet ready when due."""
+    return max(queued_seconds(latency), min(latency / 2, latency - DRAWING_LEAD_SECONDS))
 
 
 def job_phase(job: Job, now: float) -> Phase:

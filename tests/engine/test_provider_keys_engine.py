@@ -56,6 +56,36 @@ def test_a_job_on_the_teams_key_is_cancelled_with_that_key(engine: str, api: Any
     assert simulator_stats()["cancelled"] == [request_id]
 
 
+def test_a_job_ends_on_the_key_it_was_submitted_on_whatever_the_team_sets_meanwhile(
+        engine: str, api: Any, team: Team) -> None:
+    # Submitted on the platform's key: its job is in the platform's account, which pays for
+    # it. A key the team sets while it runs is for the team's next jobs: this one is still
+    # looked up and charged as the platform's.
+    credits_grant(team, 100)
+    nodes = [node("gen", "generate:nano_banana_pro", "Generate", prompt="a lynx [sim latency=2s]")]
+    execution_id = execute(api, create_workflow(api, nodes, []))
+    wait_until_submitted(api, execution_id, "gen")
+    assert api.put("/providers/fal", {"apiKey": TEAM_KEY}).status_code == 200
+    poll = wait_for(api, execution_id)
+    assert poll["status"] == "COMPLETED", poll
+    assert states(poll)["gen"]["credits"] == 20 and poll["creditsUsed"] == 20
+    assert simulator_stats()["byKey"] == {key_fingerprint(platform_key()): 1}
+    assert credit_balance(team.pk) == 80
+
+
+def test_a_platform_job_is_cancelled_with_the_platforms_key_after_the_team_sets_its_own(
+        engine: str, api: Any, team: Team) -> None:
+    # The simulator finds a job only with the key that submitted it, as fal does.
+    credits_grant(team, 100)
+    nodes = [node("g", "generate:flux_2", prompt="long [sim hang]")]
+    execution_id = execute(api, create_workflow(api, nodes, []))
+    request_id = wait_until_submitted(api, execution_id, "g")
+    assert api.put("/providers/fal", {"apiKey": TEAM_KEY}).status_code == 200
+    assert api.post(f"/workflows/executions/{execution_id}/cancel").status_code == 202
+    assert wait_for(api, execution_id)["status"] == "CANCELLED"
+    assert simulator_stats()["cancelled"] == [request_id]
+
+
 def test_without_a_team_key_the_platforms_key_runs_and_is_charged(engine: str, api: Any,
                                                                   team: Team) -> None:
     credits_grant(team, 100)

@@ -216,6 +216,21 @@ def test_the_result_of_the_last_node_and_the_end_of_its_execution_are_one_transa
         ("node", "COMPLETED"), ("execution", "COMPLETED")]
 
 
+def test_the_pass_that_takes_in_a_platform_key_job_s_result_reads_no_provider_key(
+        sent: list[str], sim_site: str, api: ApiClient) -> None:
+    # The claim recorded that the job went to the platform's key: its result, and any check
+    # or cancel of it, use that key again without reading the team's (one read fewer for
+    # every job's result, whatever keys the team sets meanwhile).
+    execution_id = _results_delivered(api, [node("g", "generate:flux_2", prompt="a fox")], 1)
+    assert NodeRun.objects.get(execution_id=execution_id).remote["teamKey"] is False
+    with CaptureQueriesContext(connection) as queries:
+        advance(execution_id)
+    assert Execution.objects.get(pk=execution_id).status == ExecutionStatus.COMPLETED
+    reads = [query["sql"] for query in queries.captured_queries
+             if '"accounts_providerkey"' in query["sql"]]
+    assert reads == []
+
+
 def test_the_end_with_the_last_result_gives_back_what_the_failed_nodes_did_not_use(
         sent: list[str], sim_site: str, api: ApiClient) -> None:
     nodes = [node("g", "generate:flux_2", prompt="a fox"),

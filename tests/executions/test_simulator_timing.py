@@ -29,10 +29,11 @@ def fresh_simulator(settings: Any) -> Iterator[None]:
 
 
 @pytest.mark.parametrize("latency", [2.0, 8.0])
-def test_a_job_s_output_is_drawn_while_it_runs_shortly_before_it_is_due(
+def test_a_job_s_output_is_drawn_while_it_runs_before_it_is_due(
         client: Client, monkeypatch: pytest.MonkeyPatch, latency: float) -> None:
-    """Not among the submits of the burst it came in with (a long job is drawn only in its last
-    seconds), yet before it is due, so its due time is left only the webhook."""
+    """Not among the submits of the burst it came in with, nor among that burst's
+    completions (a long job is drawn halfway through its run), yet before it is due, so its
+    due time is left only the webhook."""
     stored: dict[str, float] = {}
     real_put = state.outcome_put
 
@@ -51,14 +52,19 @@ def test_a_job_s_output_is_drawn_while_it_runs_shortly_before_it_is_due(
 
     drawn_after = stored[job.request_id] - job.submitted_at
     assert drawn_after >= state.queued_seconds(latency)  # it runs first
-    assert drawn_after >= latency - state.DRAWING_LEAD_SECONDS
+    assert drawn_after >= state.drawing_seconds(latency)
     assert drawn_after < latency  # drawn while it ran, not by its due-time call
     assert outcome.ok and outcome.body["images"][0]["url"]
 
 
-def test_a_long_job_is_drawn_near_its_end_a_short_one_once_it_runs() -> None:
-    assert state.drawing_seconds(30) == 30 - state.DRAWING_LEAD_SECONDS
+def test_a_long_job_is_drawn_halfway_a_short_one_once_it_runs() -> None:
+    # Halfway: a burst of long jobs is drawn after its submits and before its completions.
+    assert state.drawing_seconds(30) == 15
+    assert state.drawing_seconds(4) == 4 - state.DRAWING_LEAD_SECONDS == 2
+    assert state.drawing_seconds(3) == 3 - state.DRAWING_LEAD_SECONDS
     assert state.drawing_seconds(1) == state.queued_seconds(1)
+    assert all(latency - state.drawing_seconds(latency) >= state.DRAWING_LEAD_SECONDS
+               for latency in (4, 5, 10, 60, 600))
     assert all(state.queued_seconds(latency) <= state.drawing_seconds(latency) < latency
                for latency in (0.1, 0.5, 1, 2, 2.5, 3, 10, 60, 600))
 
