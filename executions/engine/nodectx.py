@@ -20,6 +20,8 @@ from executions.providers.credentials import (
     NoProviderKey,
     platform_credentials,
     provider_credentials,
+    team_credentials,
+    withdrawn_team_key,
 )
 from workflows import dataflow
 from workflows.nodes.registry import BaseParams, NodeType
@@ -133,6 +135,8 @@ def job_credentials(team_id: int, spec: NodeType, keys: "KeyRing | None" = None,
     try:
         if team_key is False:
             return platform_credentials(provider)  # no read of the team's keys
+        if team_key:  # never the platform's key, which the job is not on
+            return (keys or KeyRing(team_id)).team(provider) or withdrawn_team_key(provider)
         return (keys or KeyRing(team_id)).get(provider)
     except NoProviderKey:
         return None
@@ -159,6 +163,7 @@ class KeyRing:
     def __init__(self, team_id: int) -> None:
         self.team_id = team_id
         self._found: dict[str, Credentials | None] = {}  # None: no key (NoProviderKey)
+        self._team: dict[str, Credentials | None] = {}  # the team's own only; None: none
 
     def get(self, provider: str) -> Credentials:
         """provider_credentials, remembered; raises NoProviderKey as it does."""
@@ -171,6 +176,16 @@ class KeyRing:
         if found is None:
             raise NoProviderKey(provider)
         return found
+
+    def team(self, provider: str) -> Credentials | None:
+        """The team's own key for `provider`, None when it has none (never the platform's);
+        raises NoProviderKey for a key sealed with a secret no longer configured."""
+        found = self._found.get(provider)
+        if found is not None and found.source == "team":
+            return found
+        if provider not in self._team:
+            self._team[provider] = team_credentials(self.team_id, provider)
+        return self._team[provider]
 
 
 @dataclass(frozen=True)

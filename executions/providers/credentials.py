@@ -58,6 +58,13 @@ def team_credentials(team_id: int, provider: str) -> Credentials | None:
     return Credentials(key, base_url or platform_base_url(provider), "team")
 
 
+def withdrawn_team_key(provider: str) -> Credentials:
+    """For a job submitted on its team's own key, which the team has removed since: the job
+    is still the team's (its provider bills the team: it costs no credits), and no call about
+    it can be made without that key (the provider refuses an empty one)."""
+    return Credentials("", platform_base_url(provider), "team")
+
+
 def provider_credentials(team_id: int, provider: str) -> Credentials:
     """(api_key, base_url, source) for the team's calls to `provider`; raises NoProviderKey
     when nobody configured one (with the simulators on, fal falls back to the simulator's)."""

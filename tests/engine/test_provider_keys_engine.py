@@ -73,6 +73,23 @@ def test_a_job_ends_on_the_key_it_was_submitted_on_whatever_the_team_sets_meanwh
     assert credit_balance(team.pk) == 80
 
 
+def test_a_job_on_the_teams_key_costs_no_credits_though_the_key_is_removed_while_it_runs(
+        engine: str, api: Any, team: Team) -> None:
+    # fal bills the team's account for it: charging credits too would make the team pay twice.
+    credits_grant(team, 100)
+    assert api.put("/providers/fal", {"apiKey": TEAM_KEY}).status_code == 200
+    nodes = [node("gen", "generate:nano_banana_pro", "Generate", prompt="a lynx [sim latency=2s]")]
+    execution_id = execute(api, create_workflow(api, nodes, []))
+    wait_until_submitted(api, execution_id, "gen")
+    assert api.delete("/providers/fal").status_code == 204
+    poll = wait_for(api, execution_id)
+    assert poll["status"] == "COMPLETED", poll
+    assert states(poll)["gen"]["credits"] == 0 and poll["creditsUsed"] == 0
+    assert simulator_stats()["byKey"] == {key_fingerprint(TEAM_KEY): 1}
+    assert not CreditEntry.objects.filter(team=team, kind=CreditKind.CHARGE).exists()
+    assert credit_balance(team.pk) == 100
+
+
 def test_a_platform_job_is_cancelled_with_the_platforms_key_after_the_team_sets_its_own(
         engine: str, api: Any, team: Team) -> None:
     # The simulator finds a job only with the key that submitted it, as fal does.
