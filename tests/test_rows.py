@@ -1,7 +1,8 @@
 """`one_row`: the row of a query by key, or None, read without the ORDER BY that `.first()`
 adds (every API lookup by id goes through it, in accounts/permissions.readable_one).
 `instances_where`: a hot path's read by one column, as the ORM's filter would give it;
-`values_where`: its read of a few columns, as the ORM's values_list would; `update_each`: many
+`values_where`: its read of a few columns, as the ORM's values_list would (`values_in`: of
+the rows whose column is one of some values, locked if asked); `update_each`: many
 conditional UPDATEs in one statement, each as the ORM's filter().update() would write it."""
 
 from datetime import timedelta
@@ -22,6 +23,7 @@ from wireflow_site.rows import (
     one_row,
     update_each,
     update_where,
+    values_in,
     values_where,
 )
 
@@ -256,3 +258,26 @@ def test_update_each_writes_each_row_as_the_orms_update(api: Any, sent: list[str
     assert (rerun.rerun_of_id, rerun.final_output, rerun.status) == (
         executions[1].pk, {"o": AWKWARD_JSON[-1]}, ExecutionStatus.FAILED)
     assert (plain.rerun_of_id, plain.status) == (None, ExecutionStatus.COMPLETED)
+
+
+def test_values_in_reads_as_the_orms_filter_in_locked_in_key_order(api: Any,
+                                                                 sent: list[str]) -> None:
+    workflow_id = create_workflow(api)["id"]
+    execution_id = api.post(f"/workflows/{workflow_id}/execute", {}).json()["executionId"]
+    runs = list(NodeRun.objects.filter(execution_id=execution_id))
+    assert len(runs) >= 2
+    runs[0].remote = {"delivered": {"é": [1, 2.5, None, True]}, "teamKey": False}
+    runs[0].save()
+    pks = [run.pk for run in reversed(runs)]  # asked in any order, read in the key's
+    names = ("id", "remote", "status", "started_at")
+    by_orm = list(NodeRun.objects.filter(pk__in=pks).order_by("pk").values_list(*names))
+    with CaptureQueriesContext(connection) as queries:
+        read = values_in(NodeRun, names, "id", pks, lock=True)
+        one = values_in(NodeRun, ("id",), "id", pks[:1])
+    assert read == by_orm and [row[0] for row in read] == sorted(pks)
+    assert one == [(pks[0],)]
+    locked, unlocked = (query["sql"] for query in queries.captured_queries)
+    assert locked.endswith(" FOR UPDATE") is connection.features.has_select_for_update
+    assert "FOR UPDATE" not in unlocked
+    assert values_in(NodeRun, names, "id", []) == []
+    assert values_in(NodeRun, names, "id", [-1]) == []

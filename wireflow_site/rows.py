@@ -157,6 +157,37 @@ def _select_sql(model: type[Model], reading: tuple[str, ...], matching: tuple[st
             + (f" WHERE {match}" if match else ""))
 
 
+def values_in(model: type[Model], names: tuple[str, ...], column: str, values: Sequence[Any],
+              *, lock: bool = False) -> list[tuple[Any, ...]]:
+    """`model.objects.filter(**{f"{column}__in": values}).order_by(column)
+    .values_list(*names)`, `.select_for_update()` with `lock` where the database locks rows:
+    a read every engine pass that submits jobs makes (the deliveries of its submissions), which
+    cost the ORM ~0.3 ms to build against ~0.08 ms to run. Rows in `column`'s order, so that
+    locks are always taken in one order."""
+    if not values:
+        return []
+    params = [_field(model, column).get_db_prep_value(value, connection) for value in values]
+    with connection.cursor() as cursor:
+        cursor.execute(_select_in_sql(model, names, column, len(params),
+                                      lock and connection.features.has_select_for_update),
+                       params)
+        found = cursor.fetchall()
+    converters = _converting(model, names)
+    return [tuple(_converted(row, converters)) for row in found]
+
+
+@functools.lru_cache(maxsize=256)  # one per shape and count of values: a fan-out's few sizes
+def _select_in_sql(model: type[Model], reading: tuple[str, ...], column: str, count: int,
+                   lock: bool) -> str:
+    quote = connection.ops.quote_name
+    picked = ", ".join(quote(_field(model, name).column) for name in reading)
+    key = quote(_field(model, column).column)
+    marks = ", ".join(["%s"] * count)
+    # Names from the model's metadata, quoted; the values are parameters.
+    return (f"SELECT {picked} FROM {quote(model._meta.db_table)} "  # noqa: S608
+            f"WHERE {key} IN ({marks}) ORDER BY {key}" + (" FOR UPDATE" if lock else ""))
+
+
 @functools.cache
 def _converting(model: type[Model], names: tuple[str, ...]) -> list[tuple[int, Any, Any]]:
     return _converters(model, [_field(model, name) for name in names])

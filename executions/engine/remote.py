@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from executions.models import NodeRun
 from wireflow_site.isotime import iso
+from wireflow_site.rows import values_in
 
 from .contracts import RemoteJob, remote
 from .graphview import GraphView
@@ -29,10 +30,7 @@ def deliveries_of(run_pks: list[int]) -> dict[int, dict[str, Any]]:
     so a webhook arriving meanwhile (services.provider_hook_received locks its row too) is
     merged into what is recorded, never overwritten by it."""
     found: dict[int, dict[str, Any]] = {}
-    if not run_pks:
-        return found
-    rows = NodeRun.objects.select_for_update().filter(pk__in=run_pks).order_by("pk")
-    for pk, job in rows.values_list("pk", "remote"):
+    for pk, job in values_in(NodeRun, ("id", "remote"), "id", run_pks, lock=True):
         delivered = (job or {}).get("delivered")
         if isinstance(delivered, dict):
             found[pk] = {"delivered": delivered}
