@@ -44,7 +44,7 @@ from django.utils import timezone
 
 from wireflow_site import rows
 from wireflow_site.errors import ApiError, InvalidRequest
-from wireflow_site.rows import one_row
+from wireflow_site.rows import one_row, values_in
 
 from .models import CreditAccount, CreditEntry, CreditKind, Team
 from .plans import limits_for
@@ -130,17 +130,38 @@ def credits_used_since(team_id: int, since: datetime) -> Decimal:
 
 
 def reservation_outstanding(execution_id: ExecutionId) -> Decimal:
-    """What is still reserved for an execution: its reservation minus what was released."""
-    total = _ledger_sum(CreditEntry.objects.filter(
-        execution_id=execution_id, kind__in=[CreditKind.RESERVE, CreditKind.RELEASE]))
+    """What is still reserved for an execution: its reservation minus what was released.
+    Its SQL is written once: the engine reads it in every pass that charges a node or ends a
+    run, and the ORM spent ~0.5 ms building the aggregate, five times what running it costs."""
+    field = CreditEntry._meta.get_field("execution")
+    with connection.cursor() as cursor:
+        cursor.execute(_reserved_sql(), [field.get_db_prep_value(execution_id, connection),
+                                         CreditKind.RESERVE, CreditKind.RELEASE])
+        (total,), = cursor.fetchall()
+    total = _exact(total)
     return -total if total else ZERO
+
+
+@cache
+def _reserved_sql() -> str:
+    quote = connection.ops.quote_name
+    meta = CreditEntry._meta
+    amount = quote(meta.get_field("amount").column)
+    execution = quote(meta.get_field("execution").column)
+    kind = quote(meta.get_field("kind").column)
+    # Names from the model's metadata, quoted; the values are parameters.
+    return (f"SELECT SUM({amount}) FROM {quote(meta.db_table)} "  # noqa: S608
+            f"WHERE {execution} = %s AND {kind} IN (%s, %s)")
 
 
 def _ledger_sum(entries: QuerySet[CreditEntry]) -> Decimal:
     """The sum of some entries' amounts, exact to the ledger's 0.0001. PostgreSQL adds numerics
     exactly; SQLite (the embedded `make dev` database) adds them as floats, so without the
     quantize a spent reservation would read 1.8e-15 instead of 0 there."""
-    total = entries.aggregate(total=Sum("amount"))["total"]
+    return _exact(entries.aggregate(total=Sum("amount"))["total"])
+
+
+def _exact(total: Decimal | float | int | None) -> Decimal:
     return Decimal(total or 0).quantize(QUANTUM, rounding=ROUND_HALF_UP)
 
 
@@ -175,12 +196,14 @@ def team_usage(team: Team, now: datetime | None = None) -> Usage:
 def _lock_account(team_id: int) -> Decimal:
     """Lock the team's account (creating it on first use) until the caller's transaction ends,
     which serialises the team's ledger writes; returns its balance."""
-    locked = CreditAccount.objects.select_for_update().filter(team_id=team_id)
-    balance = one_row(locked.values_list("balance", flat=True))
-    if balance is not None:  # the account exists but on a team's very first write: one read
-        return balance
+    # Read by SQL written once (wireflow_site.rows): the ORM spent ~0.3 ms building it, on
+    # every charge and every end of a priced run.
+    found = values_in(CreditAccount, ("balance",), "team", [team_id], lock=True)
+    if found:  # the account exists but on a team's very first write: one read
+        return Decimal(found[0][0])
     CreditAccount.objects.bulk_create([CreditAccount(team_id=team_id)], ignore_conflicts=True)
-    return locked.values_list("balance", flat=True).get()
+    (balance,), = values_in(CreditAccount, ("balance",), "team", [team_id], lock=True)
+    return Decimal(balance)
 
 
 def _post(team_id: int, *entries: CreditEntry) -> None:
