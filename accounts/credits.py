@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from django.db import connection, transaction
@@ -44,7 +44,7 @@ from django.utils import timezone
 
 from wireflow_site import rows
 from wireflow_site.errors import ApiError, InvalidRequest
-from wireflow_site.rows import one_row, values_in
+from wireflow_site.rows import one_row, values_where
 
 from .models import CreditAccount, CreditEntry, CreditKind, Team
 from .plans import limits_for
@@ -198,12 +198,12 @@ def _lock_account(team_id: int) -> Decimal:
     which serialises the team's ledger writes; returns its balance."""
     # Read by SQL written once (wireflow_site.rows): the ORM spent ~0.3 ms building it, on
     # every charge and every end of a priced run.
-    found = values_in(CreditAccount, ("balance",), "team", [team_id], lock=True)
-    if found:  # the account exists but on a team's very first write: one read
-        return Decimal(found[0][0])
-    CreditAccount.objects.bulk_create([CreditAccount(team_id=team_id)], ignore_conflicts=True)
-    (balance,), = values_in(CreditAccount, ("balance",), "team", [team_id], lock=True)
-    return Decimal(balance)
+    found = values_where(CreditAccount, ("balance",), {"team": team_id}, lock=True)
+    if not found:  # the account exists but on a team's very first write: one read
+        CreditAccount.objects.bulk_create([CreditAccount(team_id=team_id)], ignore_conflicts=True)
+        found = values_where(CreditAccount, ("balance",), {"team": team_id}, lock=True)
+    (balance,), = found
+    return cast(Decimal, balance)
 
 
 def _post(team_id: int, *entries: CreditEntry) -> None:

@@ -281,3 +281,8 @@ def test_values_in_reads_as_the_orms_filter_in_locked_in_key_order(api: Any,
     assert "FOR UPDATE" not in unlocked
     assert values_in(NodeRun, names, "id", []) == []
     assert values_in(NodeRun, names, "id", [-1]) == []
+    # values_where locks the same way when asked.
+    with CaptureQueriesContext(connection) as queries:
+        assert values_where(NodeRun, ("id",), {"id": pks[0]}, lock=True) == [(pks[0],)]
+    sql = queries.captured_queries[0]["sql"]
+    assert sql.endswith(" FOR UPDATE") is connection.features.has_select_for_update

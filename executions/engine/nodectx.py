@@ -31,6 +31,9 @@ from .graphview import GraphView
 
 _NOT_CACHED = frozenset({"retries", "timeoutSeconds", "continueOnError"})
 HOOK_SALT = "wireflow.provider-hook"
+# Whose key a job was submitted on, in NodeRun.remote: a bool, never taken for one of the job's
+# URLs (remote.job_urls keeps the strings).
+TEAM_KEY = "teamKey"
 logger = logging.getLogger("wireflow.engine")
 
 
@@ -132,12 +135,13 @@ def job_credentials(team_id: int, spec: NodeType, keys: "KeyRing | None" = None,
     provider = spec.provider
     if not provider:
         return None
+    ring = keys or KeyRing(team_id)
     try:
         if team_key is False:
             return platform_credentials(provider)  # no read of the team's keys
         if team_key:  # never the platform's key, which the job is not on
-            return (keys or KeyRing(team_id)).team(provider) or withdrawn_team_key(provider)
-        return (keys or KeyRing(team_id)).get(provider)
+            return ring.team(provider) or withdrawn_team_key(provider)
+        return ring.get(provider)
     except NoProviderKey:
         return None
 
@@ -151,8 +155,6 @@ def submitted_on_team_key(run: NodeRun) -> bool | None:
     found = (run.remote or {}).get(TEAM_KEY)
     return found if isinstance(found, bool) else None
 
-
-TEAM_KEY = "teamKey"  # in NodeRun.remote: not a string, so never taken for one of the job's URLs
 
 
 class KeyRing:
