@@ -72,7 +72,8 @@ class Role(models.TextChoices):
 
 
 class Membership(models.Model):
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, db_index=False,
+                             related_name="memberships")
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.EDITOR)
     created_at = models.DateTimeField(default=timezone.now)
@@ -88,7 +89,8 @@ class Invitation(models.Model):
     """An invitation to join a team with a role, sent by email. Only the SHA-256 hash of the
     link's token is stored; the link is single-use and expires (accounts/invitations.py)."""
 
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invitations")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, db_index=False,
+                             related_name="invitations")
     email = models.EmailField()
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.EDITOR)
     token_hash = models.CharField(max_length=64, unique=True)
@@ -174,7 +176,8 @@ class CreditEntry(models.Model):
     """One line of a team's append-only credit ledger (1 credit = US$0.01); the balance is the
     sum of `amount`. Rows are only ever inserted: see accounts/credits.py for the design."""
 
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="credit_entries")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, db_index=False,
+                             related_name="credit_entries")
     amount = models.DecimalField(max_digits=12, decimal_places=4)
     kind = models.CharField(max_length=10, choices=CreditKind.choices)
     # No database constraint and no action on delete: the ledger is append-only and keeps
@@ -212,7 +215,8 @@ class ProviderKey(models.Model):
     """A team's own key for a model provider (bring your own). Only the sealed key is stored
     (workflows/secretbox.py); after saving, nothing but `last4` is ever shown."""
 
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="provider_keys")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, db_index=False,
+                             related_name="provider_keys")
     provider = models.CharField(max_length=20, choices=Provider.choices)
     key_sealed = models.TextField()
     base_url = models.CharField(max_length=500, blank=True, default="")

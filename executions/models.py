@@ -47,9 +47,9 @@ TERMINAL_NODE = {NodeStatus.COMPLETED, NodeStatus.FAILED, NodeStatus.SKIPPED,
 
 class Execution(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    workflow = models.ForeignKey("workflows.Workflow", on_delete=models.CASCADE,
+    workflow = models.ForeignKey("workflows.Workflow", on_delete=models.CASCADE, db_index=False,
                                  related_name="executions")
-    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE,
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, db_index=False,
                              related_name="executions")
     created_by = models.ForeignKey("accounts.User", null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="+")
@@ -89,6 +89,10 @@ class Execution(models.Model):
     schedule = models.ForeignKey("executions.Schedule", null=True, blank=True,
                                  on_delete=models.SET_NULL, related_name="executions")
 
+    # A foreign key whose column leads one of these indexes (or a unique constraint) takes
+    # db_index=False: its own index would be one more to write on every insert and every
+    # update that is not HOT, and serve no lookup the longer one does not
+    # (tests/test_schema_indexes.py).
     class Meta:
         indexes = [
             models.Index(fields=["workflow", "-created_at"]),
@@ -108,7 +112,8 @@ class Execution(models.Model):
 
 
 class NodeRun(models.Model):
-    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="node_runs")
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, db_index=False,
+                                  related_name="node_runs")
     node_id = models.CharField(max_length=200)
     node_type = models.CharField(max_length=100)
     label = models.CharField(max_length=200, blank=True, default="")
@@ -132,7 +137,7 @@ class NodeRun(models.Model):
     polls = models.PositiveIntegerField(default=0)
     request_id = models.CharField(max_length=200, blank=True, default="")
     remote = models.JSONField(default=dict, blank=True)  # provider URLs for the job in flight
-    cache_key = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    cache_key = models.CharField(max_length=64, blank=True, default="")
     cached = models.BooleanField(default=False)
     credits = models.FloatField(default=0)
     # The most this node may be charged: its cost bound, covered by the execution's reservation
@@ -142,7 +147,10 @@ class NodeRun(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["execution", "node_id"],
                                                name="one_run_per_node")]
-        indexes = [models.Index(fields=["request_id"])]
+        # Equality only (engine/nodectx.cached_result): a plain index, without the LIKE index
+        # that db_index=True would add to a CharField on PostgreSQL.
+        indexes = [models.Index(fields=["request_id"]),
+                   models.Index(fields=["cache_key"], name="noderun_cache_key")]
         ordering = ["position"]
 
     def __str__(self) -> str:
@@ -150,7 +158,8 @@ class NodeRun(models.Model):
 
 
 class ExecutionEvent(models.Model):
-    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="events")
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, db_index=False,
+                                  related_name="events")
     seq = models.BigIntegerField()
     type = models.CharField(max_length=20)
     payload = models.JSONField()
@@ -174,7 +183,8 @@ class IdempotencyRecord(models.Model):
     """One Idempotency-Key of a team: claimed by the first request, then its stored response.
     See wireflow_site/idempotency.py for the protocol."""
 
-    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="+")
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, db_index=False,
+                             related_name="+")
     key = models.CharField(max_length=255)
     method = models.CharField(max_length=10)
     path = models.CharField(max_length=500)
@@ -253,7 +263,8 @@ class Batch(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     workflow = models.ForeignKey("workflows.Workflow", on_delete=models.CASCADE,
                                  related_name="batches")
-    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="batches")
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, db_index=False,
+                             related_name="batches")
     created_by = models.ForeignKey("accounts.User", null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="+")
     version = models.ForeignKey("workflows.WorkflowVersion", null=True, blank=True,
@@ -275,7 +286,7 @@ class Batch(models.Model):
 
 
 class BatchRow(models.Model):
-    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="rows")
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, db_index=False, related_name="rows")
     index = models.PositiveIntegerField()
     inputs = models.JSONField(default=dict)
     execution = models.OneToOneField(Execution, null=True, blank=True,
@@ -304,7 +315,8 @@ class Upload(models.Model):
     Django's default storage (the filesystem, or an S3-compatible bucket when configured)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="uploads")
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, db_index=False,
+                             related_name="uploads")
     created_by = models.ForeignKey("accounts.User", null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="+")
     token = models.CharField(max_length=64, unique=True)

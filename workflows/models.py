@@ -18,7 +18,8 @@ class Workflow(models.Model):
 
     # UUIDs so that ids cannot be enumerated or guessed.
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="workflows")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, db_index=False,
+                             related_name="workflows")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="+")
     name = models.CharField(max_length=200)
@@ -60,7 +61,8 @@ class Workflow(models.Model):
 class WorkflowVersion(models.Model):
     """A snapshot of the graph at each save, so an execution can point at the exact graph run."""
 
-    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="versions")
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, db_index=False,
+                                 related_name="versions")
     version = models.PositiveIntegerField()
     nodes = models.JSONField(default=list)
     edges = models.JSONField(default=list)
@@ -95,7 +97,7 @@ class Template(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # None for the starter templates, which belong to no team.
-    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.CASCADE,
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.CASCADE, db_index=False,
                              related_name="templates")
     scope = models.CharField(max_length=10, choices=TemplateScope.choices,
                              default=TemplateScope.TEAM)
