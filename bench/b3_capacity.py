@@ -173,10 +173,10 @@ def _intake_note(cpu: dict[str, float], accepted: int) -> str:
     cores = os.cpu_count() or 1
     each = cpu["machine"] * 1000 / accepted
     budget = (GOAL_S - WAIT_S) * cores * 1000 / EXECUTIONS
+    parts = ", ".join(f"{part} {cpu[part] * 1000 / accepted:.1f}"
+                      for part in ("web", "worker", "simulator", "postgres", "redis"))
     return (f"While the executes came in: {each:.1f} ms of machine CPU per execution "
-            f"(web {cpu['web'] * 1000 / accepted:.1f}, worker "
-            f"{cpu['worker'] * 1000 / accepted:.1f}, simulator "
-            f"{cpu['simulator'] * 1000 / accepted:.1f}); submitting all {EXECUTIONS} within "
+            f"({parts}); submitting all {EXECUTIONS} within "
             f"{GOAL_S - WAIT_S:g} s on {cores} cores leaves {budget:.1f} ms each")
 
 

@@ -204,12 +204,14 @@ class Site:
 
     def cpu_seconds(self) -> dict[str, float]:
         """CPU seconds (user + system) used so far by the web server, the provider simulator
-        and the worker, each with its children, and by the whole machine (the rest is
-        PostgreSQL, Redis and the load's clients). Take two readings and subtract."""
+        and the worker, each with its children, by PostgreSQL and Redis (every process of
+        theirs on the machine), and by the whole machine (the rest is the load's clients and
+        the kernel). Take two readings and subtract."""
         web, simulator, worker = (_cpu_seconds([p.pid, *children(p.pid)])
                                   for p in self.processes[:3])
         return {"web": web, "simulator": simulator, "worker": worker,
-                "machine": _busy_seconds()}
+                "postgres": _named_cpu_seconds("postgres"),
+                "redis": _named_cpu_seconds("redis-server"), "machine": _busy_seconds()}
 
     def sql(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
         """Read the site's database directly (counting finished executions, say)."""
@@ -272,6 +274,20 @@ def _cpu_seconds(pids: list[int]) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def _named_cpu_seconds(command: str) -> float:
+    """Every process running `command`, with the children it has reaped: a PostgreSQL
+    backend that exits between two readings is counted in its postmaster's."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name, fields = stat.read_text().split(" (", 1)[1].rsplit(")", 1)
+        except (OSError, IndexError, ValueError):  # gone between listing and reading
+            continue
+        if name == command:
+            ticks += sum(int(v) for v in fields.split()[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def children(pid: int) -> list[int]:
     found = []
     for task in Path(f"/proc/{pid}/task").glob("*/children"):
@@ -327,9 +343,12 @@ def run_site_timed(client: httpx.Client, workflow_id: str,
     deadline = time.monotonic() + timeout
     with psycopg.connect(f"{PG_URL}/{DB_NAME}", autocommit=True) as conn:
         while True:
-            status, error, took = conn.execute(
+            row = conn.execute(
                 "SELECT status, error, extract(epoch FROM finished_at - started_at) "
                 "FROM executions_execution WHERE id = %s", (execution_id,)).fetchone()
+            if row is None:
+                raise RuntimeError(f"execution {execution_id} is not in the database")
+            status, error, took = row
             if status != "RUNNING":
                 return float(took), str(status), str(error)
             if time.monotonic() > deadline:
