@@ -175,3 +175,17 @@ def test_the_runs_page_costs_a_fixed_number_of_queries(owner: User, api: ApiClie
     client = logged_in(owner)
     with django_assert_max_num_queries(15):  # session, team, filters' workflows, page, versions
         assert len(listed(client.get("/runs/"))) == 10
+
+
+@pytest.mark.parametrize(("charged", "shown"), [
+    ("0.0022", "0.0022"), ("3.1867", "3.1867"), ("4", "4"), ("0", "0")])
+def test_a_runs_credits_are_shown_to_the_ledgers_4_decimals(
+        owner: User, api: ApiClient, workflow_id: str, charged: str, shown: str) -> None:
+    """A sub-cent charge (an LLM call's 0.0022) must not read 0, as if the run were free."""
+    from decimal import Decimal
+
+    execution_id = start(api, workflow_id)
+    Execution.objects.filter(pk=execution_id).update(credits_used=Decimal(charged))
+    html = logged_in(owner).get("/runs/").content.decode()
+    row = html.split(f'data-execution-id="{execution_id}"', 1)[1].split("</tr>", 1)[0]
+    assert f'<td class="num">{shown}</td>' in row, row

@@ -19,6 +19,7 @@ const noCredits: InsufficientCredits = {
     { nodeId: "p", nodeLabel: "Prompt", nodeType: "input:text", credits: 0, billedBy: "platform" },
     { nodeId: "g", nodeLabel: "Generate", nodeType: "generate:nano_banana_pro", credits: 20, billedBy: "platform" },
     { nodeId: "u", nodeLabel: "Upscale", nodeType: "upscale:crystal_upscaler", credits: 5, billedBy: "platform" },
+    { nodeId: "t", nodeLabel: "Title", nodeType: "llm:chat", credits: 0.0022, billedBy: "platform" },
   ],
 };
 const invalidGraph: InvalidGraph = {
@@ -41,7 +42,9 @@ describe("explaining a refused request", () => {
 
   it("402: the shortfall and what each paid node costs", () => {
     const explained = explain(new ApiError(402, noCredits));
-    expect(explained.message).toBe("Insufficient credits. Required: 25, Available: 3 — Generate 20, Upscale 5");
+    expect(explained.message).toBe(
+      "Insufficient credits. Required: 25, Available: 3 — Generate 20, Upscale 5, Title 0.0022",
+    );
     expect(explained.issues).toBeNull();
   });
 

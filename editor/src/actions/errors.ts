@@ -4,6 +4,7 @@
  */
 import { ApiError } from "../api/client";
 import type { Violation } from "../api/types";
+import { formatCreditsUsed } from "../runpage/timeline";
 import type { EditorStore } from "../store";
 
 export interface Explained {
@@ -55,12 +56,8 @@ export function describeViolations(violations: readonly Violation[]): string {
 function withBreakdown(message: string, lines: BreakdownLine[]): string {
   const costly = lines
     .filter((l) => (l.credits ?? 0) > 0)
-    .map((l) => `${l.nodeLabel ?? l.nodeId ?? "a node"} ${formatNumber(l.credits ?? 0)}`);
+    .map((l) => `${l.nodeLabel ?? l.nodeId ?? "a node"} ${formatCreditsUsed(l.credits)}`);
   return costly.length ? `${message} — ${costly.join(", ")}` : message;
-}
-
-function formatNumber(n: number): string {
-  return Number.isInteger(n) ? String(n) : n.toFixed(2);
 }
 
 /** A 400 naming `inputs.<nodeId>` fields is about those input nodes' values. */

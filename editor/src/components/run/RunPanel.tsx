@@ -3,9 +3,9 @@ import type { NodeState } from "../../api/types";
 import { useNow } from "../../hooks/useNow";
 import { useEditor, useEditorList, useEditorStore } from "../../store";
 import { runPageUrl } from "../../runpage/actions";
+import { formatCreditsUsed } from "../../runpage/timeline";
 import { OutputPreview } from "../nodes/OutputPreview";
 
-const formatAmount = (credits: number): string => String(Math.round(credits * 100) / 100);
 const ms = (iso: string | null | undefined): number | null => (iso ? Date.parse(iso) : null);
 
 /** The run log: one bar per node from its start to its finish, then errors and outputs. */
@@ -47,7 +47,9 @@ function RunLog() {
           {run.status ?? "…"}
         </span>
         <span className="wf-muted">{((end - start) / 1000).toFixed(1)} s</span>
-        {run.creditsUsed != null ? <span className="wf-muted">{formatAmount(run.creditsUsed)} credits</span> : null}
+        {run.creditsUsed != null ? (
+          <span className="wf-muted">{formatCreditsUsed(run.creditsUsed)} credits</span>
+        ) : null}
         <span className="wf-muted wf-mono">{run.executionId}</span>
         {run.executionId ? (
           <a
@@ -117,7 +119,7 @@ function TimelineRow({
       <span className="wf-timeline__meta">
         {row.status.toLowerCase()}
         {row.durationMs ? ` · ${(row.durationMs / 1000).toFixed(2)} s` : ""}
-        {row.credits ? ` · ${formatAmount(row.credits)} cr` : ""}
+        {row.credits ? ` · ${formatCreditsUsed(row.credits)} cr` : ""}
       </span>
       {row.error ? <span className="wf-timeline__error">{row.error}</span> : null}
       <span className="wf-timeline__output">{row.status === "COMPLETED" ? <OutputPreview state={row} /> : null}</span>
