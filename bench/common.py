@@ -265,12 +265,9 @@ def cpu_note(used: dict[str, float]) -> str:
 def _cpu_seconds(pids: list[int]) -> float:
     ticks = 0
     for pid in pids:
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:  # gone between listing and reading
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        stat = _stat(Path(f"/proc/{pid}/stat"))
+        if stat is not None:
+            ticks += sum(stat[1][11:13])  # utime, stime
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
@@ -278,14 +275,21 @@ def _named_cpu_seconds(command: str) -> float:
     """Every process running `command`, with the children it has reaped: a PostgreSQL
     backend that exits between two readings is counted in its postmaster's."""
     ticks = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            name, fields = stat.read_text().split(" (", 1)[1].rsplit(")", 1)
-        except (OSError, IndexError, ValueError):  # gone between listing and reading
-            continue
-        if name == command:
-            ticks += sum(int(v) for v in fields.split()[11:15])  # utime, stime, cutime, cstime
+    for path in Path("/proc").glob("[0-9]*/stat"):
+        stat = _stat(path)
+        if stat is not None and stat[0] == command:
+            ticks += sum(stat[1][11:15])  # utime, stime, cutime, cstime
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _stat(path: Path) -> tuple[str, list[int]] | None:
+    """A /proc/<pid>/stat: the command's name and the fields after it, in order (the state,
+    a letter, as 0: utime is [11]), or None if the process is gone."""
+    try:
+        name, rest = path.read_text().split(" (", 1)[1].rsplit(")", 1)
+    except (OSError, IndexError, ValueError):  # gone between listing and reading
+        return None
+    return name, [int(v) if v.lstrip("-").isdigit() else 0 for v in rest.split()]
 
 
 def children(pid: int) -> list[int]:

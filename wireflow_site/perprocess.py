@@ -43,6 +43,6 @@ def daemon_loop(name: str) -> asyncio.AbstractEventLoop:
 def _new_loop() -> asyncio.AbstractEventLoop:
     try:
         import uvloop
-    except ImportError:  # not on Windows: the standard library's
+    except ImportError:  # uvloop is not made for Windows or PyPy: the standard library's
         return asyncio.new_event_loop()
     return uvloop.new_event_loop()

@@ -4,7 +4,7 @@
  */
 import { ApiError } from "../api/client";
 import type { Violation } from "../api/types";
-import { formatCreditsUsed } from "../runpage/timeline";
+import { formatCreditsUsed } from "../components/theme";
 import type { EditorStore } from "../store";
 
 export interface Explained {

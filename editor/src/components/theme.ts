@@ -27,6 +27,12 @@ export function formatCredits(credits: number, unit?: string): string {
   return `${credits} cr${per}`;
 }
 
+/** Credits charged, exact to the ledger's 4 decimals without trailing zeros (3.1867, 4,
+ * 0.0022): rounded to cents, an LLM call's 0.0022 read "0", as if it had been free. */
+export function formatCreditsUsed(credits: number | null | undefined): string {
+  return String(Math.round((credits ?? 0) * 10_000) / 10_000);
+}
+
 export function mediaKind(url: string, fallback?: PortType): "image" | "video" | "audio" | null {
   const path = url.split("?")[0].toLowerCase();
   if (/\.(png|jpe?g|webp|gif|avif|bmp)$/.test(path)) return "image";

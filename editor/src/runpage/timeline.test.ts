@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { NodeState } from "../api/types";
-import { actionsFor, barOf, byStart, formatCreditsUsed, formatDuration, preview, spanOf } from "./timeline";
+import { actionsFor, barOf, byStart, formatDuration, preview, spanOf } from "./timeline";
 
 const T0 = Date.parse("2026-12-01T10:00:00.000Z");
 const iso = (offsetMs: number) => new Date(T0 + offsetMs).toISOString();
@@ -54,17 +54,6 @@ describe("the run page's words", () => {
     expect(formatDuration(420)).toBe("420 ms");
     expect(formatDuration(2_345)).toBe("2.3 s");
     expect(formatDuration(125_000)).toBe("2 min 5 s");
-  });
-
-  it("shows credits exact to the ledger's 4 decimals: a sub-cent charge is not 0", () => {
-    expect(formatCreditsUsed(0.0022)).toBe("0.0022");
-    expect(formatCreditsUsed(0.0001)).toBe("0.0001");
-    expect(formatCreditsUsed(3.1867)).toBe("3.1867");
-    expect(formatCreditsUsed(3.19)).toBe("3.19");
-    expect(formatCreditsUsed(4)).toBe("4");
-    expect(formatCreditsUsed(0.1 + 0.2)).toBe("0.3"); // float noise beyond the ledger's decimals
-    expect(formatCreditsUsed(0)).toBe("0");
-    expect(formatCreditsUsed(null)).toBe("0");
   });
 
   it("offers retry from failed only for a failed or cancelled run, cancel only while running", () => {

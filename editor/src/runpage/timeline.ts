@@ -65,12 +65,6 @@ export function formatDuration(ms: number | null | undefined): string {
   return `${minutes} min ${Math.round(seconds - minutes * 60)} s`;
 }
 
-/** Credits charged, exact to the ledger's 4 decimals without trailing zeros (3.1867, 4,
- * 0.0022): rounded to cents, an LLM call's 0.0022 read "0", as if it had been free. */
-export function formatCreditsUsed(credits: number | null | undefined): string {
-  return String(Math.round((credits ?? 0) * 10_000) / 10_000);
-}
-
 /** What the run allows now: retry from failed for an ended failed or cancelled run. */
 export function actionsFor(status: string | null): { rerun: boolean; retry: boolean; cancel: boolean } {
   return {

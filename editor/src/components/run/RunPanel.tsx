@@ -3,7 +3,7 @@ import type { NodeState } from "../../api/types";
 import { useNow } from "../../hooks/useNow";
 import { useEditor, useEditorList, useEditorStore } from "../../store";
 import { runPageUrl } from "../../runpage/actions";
-import { formatCreditsUsed } from "../../runpage/timeline";
+import { formatCreditsUsed } from "../theme";
 import { OutputPreview } from "../nodes/OutputPreview";
 
 const ms = (iso: string | null | undefined): number | null => (iso ? Date.parse(iso) : null);
