@@ -1,6 +1,9 @@
 """Each HTTP request runs its synchronous part (middleware, view, the response's close) on one
 thread, a thread kept for later requests rather than started and joined for each one; a thread
-that a cancelled request left busy is not lent again until its work is done."""
+that a cancelled request left busy is not lent again until its work is done. A response that is
+not streamed is closed in the same hop as its view; a streamed one is closed once sent, or once
+its client has gone. A client gone before the answer ends the request without waiting for the
+view."""
 
 import asyncio
 import threading
@@ -9,30 +12,89 @@ from typing import Any
 
 import pytest
 from django.core.signals import request_finished, request_started
+from django.http import HttpRequest, StreamingHttpResponse
+from django.urls import path
 
 from tests.harness import wait_until
 from wireflow_site.asgi_handler import OneHopASGIHandler, Threads
 
 
-def _get(handler: OneHopASGIHandler, path: str) -> int:
+def _get(handler: OneHopASGIHandler, url: str, sent: list[dict[str, Any]] | None = None,
+         leave_after_body: bool = False, leave_at_once: bool = False) -> int | None:
+    """GET `url`: the status answered (None if none was); the messages sent go to `sent`.
+    With `leave_after_body`, the client disconnects once a first piece of the body has reached
+    it; with `leave_at_once`, right after sending its request."""
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-             "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(),
+             "method": "GET", "scheme": "http", "path": url, "raw_path": url.encode(),
              "query_string": b"", "root_path": "", "headers": [(b"host", b"testserver")],
              "server": ("testserver", 80), "client": ("127.0.0.1", 1234)}
-    sent: list[dict[str, Any]] = []
+    sent = [] if sent is None else sent
     pending = [{"type": "http.request", "body": b"", "more_body": False}]
 
-    async def receive() -> dict[str, Any]:
-        if pending:
-            return pending.pop()
-        await asyncio.sleep(3600)  # the client waits for the answer
-        return {"type": "http.disconnect"}
+    async def main() -> None:
+        body_came = asyncio.Event()
 
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
+        async def receive() -> dict[str, Any]:
+            if pending:
+                return pending.pop()
+            if leave_at_once:
+                pass
+            elif leave_after_body:
+                await body_came.wait()
+            else:
+                await asyncio.sleep(3600)  # the client waits for the answer
+            return {"type": "http.disconnect"}
 
-    asyncio.run(asyncio.wait_for(handler(scope, receive, send), timeout=30))
-    return int(next(m for m in sent if m["type"] == "http.response.start")["status"])
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+            if message["type"] == "http.response.body" and message.get("body"):
+                body_came.set()
+
+        await asyncio.wait_for(handler(scope, receive, send), timeout=30)
+
+    asyncio.run(main())
+    start = next((m for m in sent if m["type"] == "http.response.start"), None)
+    return None if start is None else int(start["status"])
+
+
+_stream_ended: list[str] = []
+
+
+async def _endless() -> Any:
+    try:
+        yield b"first\n"
+        await asyncio.sleep(3600)  # a stream that waits for events
+        yield b"never\n"
+    finally:
+        _stream_ended.append("closed")
+
+
+def _streamed(request: HttpRequest) -> StreamingHttpResponse:
+    return StreamingHttpResponse(_endless(), content_type="text/plain")
+
+
+def _short(request: HttpRequest) -> StreamingHttpResponse:
+    return StreamingHttpResponse(iter([b"a", b"b"]), content_type="text/plain")
+
+
+_release = threading.Event()
+
+
+def _lines() -> Iterator[bytes]:
+    try:
+        yield b"line\n"
+    finally:
+        _stream_ended.append("closed")
+
+
+def _slow(request: HttpRequest) -> StreamingHttpResponse:
+    _release.wait(30)  # a view that takes its time (a lock, a slow provider)
+    lines = _lines()
+    next(lines)  # started: closing it runs its `finally`
+    return StreamingHttpResponse(lines, content_type="text/plain")
+
+
+urlpatterns = [path("streamed", _streamed), path("short", _short), path("slow", _slow)]
 
 
 @pytest.fixture
@@ -108,3 +170,86 @@ def _shut(executor: Any) -> bool:
     except RuntimeError:  # cannot schedule new futures after shutdown
         return True
     return False
+
+
+class _Counted:
+    """An executor that counts what it is handed (a hop to the request's thread each)."""
+
+    def __init__(self, executor: Any, hops: list[int]) -> None:
+        self._executor, self._hops = executor, hops
+
+    def submit(self, *args: Any, **kwargs: Any) -> Any:
+        self._hops.append(1)
+        return self._executor.submit(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._executor, name)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_request_makes_one_hop_and_is_closed_before_its_answer_goes_out(
+        threads_seen: list[tuple[str, int]], monkeypatch: pytest.MonkeyPatch) -> None:
+    handler = OneHopASGIHandler()
+    hops: list[int] = []
+    lend = handler.threads.borrow
+    monkeypatch.setattr(handler.threads, "borrow", lambda: _Counted(lend(), hops))
+    monkeypatch.setattr(handler.threads, "give_back", lambda executor: None)
+    sent: list[dict[str, Any]] = []
+
+    def answered(**_: Any) -> None:
+        threads_seen.append(("answered" if sent else "not yet answered", 0))
+
+    request_finished.connect(answered, dispatch_uid="test-threads-answered")
+    try:
+        assert _get(handler, "/healthz", sent) == 200
+    finally:
+        request_finished.disconnect(dispatch_uid="test-threads-answered")
+    # The signal, the middleware and view, and the close: one hand-off to the thread.
+    assert len(hops) == 1
+    # Closed (its database connection handed back) before a byte of it went out.
+    assert [event for event, _ in threads_seen] == ["started", "finished", "not yet answered"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_streamed_response_is_closed_once_sent(threads_seen: list[tuple[str, int]],
+                                                 settings: Any) -> None:
+    settings.ROOT_URLCONF = __name__
+    sent: list[dict[str, Any]] = []
+    assert _get(OneHopASGIHandler(), "/short", sent) == 200
+    assert b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body") \
+        == b"ab"
+    assert [event for event, _ in threads_seen] == ["started", "finished"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_streamed_response_stops_and_is_closed_when_its_client_leaves(
+        threads_seen: list[tuple[str, int]], settings: Any) -> None:
+    settings.ROOT_URLCONF = __name__
+    _stream_ended.clear()
+    sent: list[dict[str, Any]] = []
+    # Returns (within wait_for's bound) although the stream would wait an hour for more.
+    assert _get(OneHopASGIHandler(), "/streamed", sent, leave_after_body=True) == 200
+    assert [m.get("body") for m in sent if m["type"] == "http.response.body"] == [b"first\n"]
+    assert _stream_ended == ["closed"]
+    assert [event for event, _ in threads_seen] == ["started", "finished"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_client_gone_before_the_answer_ends_the_request_and_the_view_is_closed_later(
+        threads_seen: list[tuple[str, int]], settings: Any) -> None:
+    settings.ROOT_URLCONF = __name__
+    _stream_ended.clear()
+    _release.clear()
+    handler = OneHopASGIHandler()
+    try:
+        # The request ends (no answer sent) although its view is still waiting.
+        assert _get(handler, "/slow", leave_at_once=True) is None
+        assert not _release.is_set() and _stream_ended == []
+    finally:
+        _release.set()
+    # The view answers on its thread afterwards: its streamed response, never sent, is
+    # closed there, and the thread is lent again only then.
+    wait_until(lambda: _stream_ended == ["closed"], 30, "the abandoned response was not closed")
+    wait_until(lambda: handler.threads.idle() == 1, 30, "the request's thread was not kept")
+    assert [event for event, _ in threads_seen] == ["started", "finished"]
+    assert len({ident for _, ident in threads_seen}) == 1
