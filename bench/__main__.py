@@ -23,11 +23,12 @@ from .common import (
 BENCHMARKS = {"B1": "bench.b1_overhead", "B2": "bench.b2_fanout", "B3": "bench.b3_capacity",
               "B3Q": "bench.b3_waiting",
               "B4": "bench.b4_trigger", "B5": "bench.b5_throughput", "B6": "bench.b6_api_load",
-              "B7": "bench.b7_live", "B8": "bench.b8_editor", "DASH": "bench.dashboard"}
+              "B7": "bench.b7_live", "B8": "bench.b8_editor", "DASH": "bench.dashboard",
+              "CPU": "bench.cpu_parts"}
 # --quick: B4-B7 read site.quick; the others run with fewer repetitions of the same measurement
 # (their module constants, read when they run). The sizes that define a figure stay (B1's chain,
 # B2's N, B3's 30 s wait, the dashboard's 100,000 executions, B8's graph).
-QUICK = {"B1": {"RUNS": 2}, "B3Q": {"BEHIND_RUNS": 4},
+QUICK = {"B1": {"RUNS": 2}, "B3Q": {"BEHIND_RUNS": 4}, "CPU": {"REPEATS": 1},
          "B8": {"LOADS": 3, "DRAGS": 1}, "DASH": {"RUNS": 2}}
 
 
