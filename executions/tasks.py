@@ -45,12 +45,15 @@ def advance_task(execution_id: str, _unused: object = None, due: object = None,
 
 
 def send_advance(execution_id: str, delay: float) -> None:
-    """dispatch's sender in production: the task, through the broker."""
+    """dispatch's sender in production: the task, through the broker. Its arguments' repr
+    (what monitoring and the worker's log show) is given, not left to Celery's safe repr,
+    which cost about 15 % of a send: one per execute and one per provider webhook."""
     args = (execution_id, None, time.time() + max(0.0, delay))
+    shown: dict[str, Any] = {"argsrepr": repr(args), "kwargsrepr": "{}"}  # Celery's options
     if delay > 0:
-        advance_task.apply_async(args, countdown=delay)
+        advance_task.apply_async(args, countdown=delay, **shown)
     else:
-        advance_task.apply_async(args)
+        advance_task.apply_async(args, **shown)
 
 
 @shared_task(name="executions.ping", ignore_result=True)

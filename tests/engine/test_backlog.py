@@ -115,6 +115,20 @@ def test_the_task_is_sent_with_its_due_time(monkeypatch: pytest.MonkeyPatch,
     assert args[0] == "e1" and args[1] is None
     assert before + delay <= args[2] <= time.time() + delay
     assert options.get("countdown", 0) == delay
+    # What monitoring shows of it, given rather than computed by Celery for each send.
+    assert options["argsrepr"] == repr(args) and options["kwargsrepr"] == "{}"
+
+
+def test_the_message_shows_its_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through Celery to the message it would publish (caught there: nothing is queued)."""
+    built: list[Any] = []
+    monkeypatch.setattr(tasks.advance_task.app.amqp, "send_task_message",
+                        lambda producer, name, message, **_: built.append(message))
+    tasks.send_advance("e1", 0.0)
+    (message,) = built
+    assert message.headers["task"] == "executions.advance"
+    assert message.headers["argsrepr"].startswith("('e1', None, ")
+    assert message.headers["kwargsrepr"] == "{}"
 
 
 # --- The sweeper ---------------------------------------------------------------------------
