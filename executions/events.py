@@ -172,9 +172,8 @@ def broadcast(execution_id: str, messages: list[dict[str, Any]]) -> None:
         logger.warning("could not broadcast events for %s: the channel layer is behind",
                        execution_id)
         return
-    send = asyncio.wait_for(layer.group_send(group_name(execution_id),
-                                             {"type": "execution.events", "events": messages}),
-                            SEND_SECONDS)
+    send = _send_bounded(layer, group_name(execution_id),
+                         {"type": "execution.events", "events": messages})
     try:
         future = asyncio.run_coroutine_threadsafe(send, _event_loop())
     except BaseException:
@@ -182,6 +181,13 @@ def broadcast(execution_id: str, messages: list[dict[str, Any]]) -> None:
         send.close()
         raise
     future.add_done_callback(partial(_sent, execution_id, slots))
+
+
+async def _send_bounded(layer: Any, group: str, message: dict[str, Any]) -> None:
+    """The group send, given up after SEND_SECONDS (a timeout scope rather than wait_for,
+    which wraps the send in a task of its own: one more per event sent)."""
+    async with asyncio.timeout(SEND_SECONDS):
+        await layer.group_send(group, message)
 
 
 def _sent(execution_id: str, slots: threading.BoundedSemaphore,

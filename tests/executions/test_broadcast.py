@@ -1,7 +1,7 @@
 """Sending an execution's events to its live listeners (executions/events.broadcast): the engine
 does not wait for the send; a layer that is behind holds at most SENDS_IN_FLIGHT sends per
 process, and a broadcast past that is dropped (listeners read the stored events), never piled
-up; a send that fails is logged."""
+up; a send that fails is logged, and one that hangs is given up after SEND_SECONDS."""
 
 import asyncio
 import threading
@@ -86,3 +86,17 @@ def test_a_send_that_fails_is_logged_and_frees_its_slot(
 
 def _logged(caplog: pytest.LogCaptureFixture, text: str) -> bool:
     return text in caplog.text
+
+
+def test_a_send_that_hangs_is_given_up_after_its_time_and_frees_its_slot(
+        layer: _HeldLayer, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(events, "SEND_SECONDS", 0.2)
+    slots = threading.BoundedSemaphore(1)
+    monkeypatch.setattr(events, "_send_slots", PerProcess(lambda: slots))
+    events.broadcast("e1", [])  # the layer never lets it end
+    wait_until(partial(_logged, caplog, "could not broadcast events for e1"), 10,
+               "the hung send was not given up (or not logged)")
+    assert layer.sent == []
+    wait_until(lambda: slots.acquire(blocking=False), 10, "its slot never came back")
+    slots.release()
