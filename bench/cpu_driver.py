@@ -80,9 +80,6 @@ def measure_requests(method: str, path: str, api_key: str, count: int, concurren
 
 
 def measure_passes(workflow_id: str, email: str, count: int, threads: int) -> dict[str, Any]:
-    import django
-
-    django.setup()
     from accounts.models import User
     from executions import dispatch
     from executions.engine.runner import advance
@@ -113,11 +110,11 @@ def measure_passes(workflow_id: str, email: str, count: int, threads: int) -> di
 
 
 def main(args: list[str]) -> int:
+    import django
+
+    django.setup()
     if args[0] == "request":
         method, path, api_key, count, concurrency = args[1:6]
-        import django
-
-        django.setup()
         out = measure_requests(method, path, api_key, int(count), int(concurrency))
     elif args[0] == "pass":
         workflow_id, email, count, threads = args[1:5]

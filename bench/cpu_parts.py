@@ -61,7 +61,7 @@ def run(site: Site) -> list[Result]:
     ]:
         runs = []
         for _ in range(REPEATS):
-            runs.append(_drive(site, [*args, str(count), str(width)]))
+            runs.append(_drive(site, args, count, width))
             _set_aside(site, workflow)
         results.append(_result(what, count, runs))
     redis.Redis.from_url(_SCRATCH_REDIS).flushdb()
@@ -75,17 +75,18 @@ def _set_aside(site: Site, workflow: str) -> None:
              "WHERE workflow_id = %s AND status = 'RUNNING' RETURNING 1", workflow)
 
 
-def _drive(site: Site, args: list[str]) -> dict[str, Any]:
+def _drive(site: Site, args: list[str], count: int, width: int) -> dict[str, Any]:
     # A broker of its own (a Redis database no worker reads): the executes' advance tasks
     # queue there, so that the site's worker does not advance them (and load the machine).
     env = {**site.env, "CELERY_BROKER_URL": _SCRATCH_REDIS}
-    done = subprocess.run([sys.executable, "-m", "bench.cpu_driver", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=900, check=False)
+    done = subprocess.run([sys.executable, "-m", "bench.cpu_driver", *args, str(count),
+                           str(width)], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=900, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"cpu_driver {' '.join(args[:2])} failed: {done.stderr[-2000:]}")
     out: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     if out.get("statuses", ["200"]) not in (["200"], ["201"]) \
-            or out.get("submitted", int(args[-2])) != int(args[-2]):
+            or out.get("submitted", count) != count:
         raise RuntimeError(f"cpu_driver {' '.join(args[:2])} did not do the work: {out}")
     return out
 

@@ -37,11 +37,9 @@ def _get(handler: OneHopASGIHandler, url: str, sent: list[dict[str, Any]] | None
         async def receive() -> dict[str, Any]:
             if pending:
                 return pending.pop()
-            if leave_at_once:
-                pass
-            elif leave_after_body:
+            if leave_after_body:
                 await body_came.wait()
-            else:
+            elif not leave_at_once:
                 await asyncio.sleep(3600)  # the client waits for the answer
             return {"type": "http.disconnect"}
 
@@ -95,6 +93,14 @@ def _slow(request: HttpRequest) -> StreamingHttpResponse:
 
 
 urlpatterns = [path("streamed", _streamed), path("short", _short), path("slow", _slow)]
+
+
+@pytest.fixture
+def views_here(settings: Any) -> None:
+    """This module's views are the site's, their state fresh."""
+    settings.ROOT_URLCONF = __name__
+    _stream_ended.clear()
+    _release.clear()
 
 
 @pytest.fixture
@@ -211,9 +217,8 @@ def test_a_request_makes_one_hop_and_is_closed_before_its_answer_goes_out(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_streamed_response_is_closed_once_sent(threads_seen: list[tuple[str, int]],
-                                                 settings: Any) -> None:
-    settings.ROOT_URLCONF = __name__
+@pytest.mark.usefixtures("views_here")
+def test_a_streamed_response_is_closed_once_sent(threads_seen: list[tuple[str, int]]) -> None:
     sent: list[dict[str, Any]] = []
     assert _get(OneHopASGIHandler(), "/short", sent) == 200
     assert b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body") \
@@ -222,10 +227,9 @@ def test_a_streamed_response_is_closed_once_sent(threads_seen: list[tuple[str, i
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("views_here")
 def test_a_streamed_response_stops_and_is_closed_when_its_client_leaves(
-        threads_seen: list[tuple[str, int]], settings: Any) -> None:
-    settings.ROOT_URLCONF = __name__
-    _stream_ended.clear()
+        threads_seen: list[tuple[str, int]]) -> None:
     sent: list[dict[str, Any]] = []
     # Returns (within wait_for's bound) although the stream would wait an hour for more.
     assert _get(OneHopASGIHandler(), "/streamed", sent, leave_after_body=True) == 200
@@ -235,11 +239,9 @@ def test_a_streamed_response_stops_and_is_closed_when_its_client_leaves(
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("views_here")
 def test_a_client_gone_before_the_answer_ends_the_request_and_the_view_is_closed_later(
-        threads_seen: list[tuple[str, int]], settings: Any) -> None:
-    settings.ROOT_URLCONF = __name__
-    _stream_ended.clear()
-    _release.clear()
+        threads_seen: list[tuple[str, int]]) -> None:
     handler = OneHopASGIHandler()
     try:
         # The request ends (no answer sent) although its view is still waiting.
