@@ -58,6 +58,12 @@ class EventBuffer:
                     ExecutionEvent.objects.bulk_create(rows)
             if top is None:
                 raise LeaseLost(str(self.execution.pk))  # the execution is gone
+        self.stored(rows, top)
+
+    def stored(self, rows: list[ExecutionEvent], top: int) -> None:
+        """The pending events were stored as `rows`, numbered up to `top` (in the transaction
+        under way, or committed already): they go to the listeners once it commits."""
+        _number(rows, top)
         self.execution.last_seq = top
         self.pending = []
         messages = [as_message(row) for row in rows]
@@ -73,6 +79,14 @@ def _number(rows: list[ExecutionEvent], top: int) -> None:
 def _store_numbered(execution_id: Any, rows: list[ExecutionEvent]) -> int | None:
     """PostgreSQL: take the sequence numbers and insert the events in one statement, a
     data-modifying WITH; the counter's new value (None: no such execution, nothing stored)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_store_numbered_sql(), numbered_params(execution_id, rows))
+        stored = [int(seq) for seq, in cursor.fetchall()]
+    return max(stored) if stored else None
+
+
+def numbered_params(execution_id: Any, rows: list[ExecutionEvent]) -> list[Any]:
+    """The parameters of `numbered_events_sql`'s two parts, in order."""
     pk = Execution._meta.pk.get_db_prep_value(execution_id, connection)
     encoder = ExecutionEvent._meta.get_field("payload").encoder
     count = len(rows)
@@ -80,35 +94,40 @@ def _store_numbered(execution_id: Any, rows: list[ExecutionEvent]) -> int | None
     # escaped in Python, which cost more than storing it.
     records = [{"n": n, "type": row.type, "payload": row.payload,
                 "created_at": row.created_at.isoformat()} for n, row in enumerate(rows, 1)]
-    with connection.cursor() as cursor:
-        cursor.execute(_store_numbered_sql(),
-                       [count, pk, pk, count, json.dumps(records, cls=encoder)])
-        stored = [int(seq) for seq, in cursor.fetchall()]
-    if not stored:
-        return None
-    top = max(stored)
-    _number(rows, top)
-    return top
+    return [count, pk, pk, count, json.dumps(records, cls=encoder)]
 
 
 @functools.cache
 def _store_numbered_sql() -> str:
     """_store_numbered's statement, written once (a pass flushes events several times)."""
+    counter, stored = numbered_events_sql()
+    return f"WITH counter AS ({counter}) {stored}"
+
+
+@functools.cache
+def numbered_events_sql(condition: str = "") -> tuple[str, str]:
+    """PostgreSQL: the UPDATE that adds the events' count to the execution's counter (where
+    `condition` holds too, when given) returning its new value as `top`, and the INSERT of the
+    events numbered up to it that reads it from a WITH named `counter`, returning their `seq`."""
     execution, event = Execution._meta, ExecutionEvent._meta
 
     def col(meta: Any, name: str) -> str:
         return _qn(meta.get_field(name).column)
 
     last_seq = col(execution, "last_seq")
-    # Only our own table and column names are interpolated; every value is a parameter.
-    return (f"WITH counter AS (UPDATE {_qn(execution.db_table)} SET {last_seq} = {last_seq} + %s "  # noqa: S608
-           f"WHERE {col(execution, 'id')} = %s RETURNING {last_seq} AS top) "
-           f"INSERT INTO {_qn(event.db_table)} ({col(event, 'execution')}, {col(event, 'seq')}, "
-           f"{col(event, 'type')}, {col(event, 'payload')}, {col(event, 'created_at')}) "
-           "SELECT %s, counter.top - %s + e.n, e.type, e.payload, e.created_at "
-           "FROM counter, jsonb_to_recordset(%s::jsonb) "
-           "AS e(n bigint, type text, payload jsonb, created_at timestamptz) "
-           f"RETURNING {col(event, 'seq')}")
+    # Only our own table and column names (and the caller's own condition) are interpolated;
+    # every value is a parameter.
+    counter = (f"UPDATE {_qn(execution.db_table)} SET {last_seq} = {last_seq} + %s "  # noqa: S608
+               f"WHERE {col(execution, 'id')} = %s" + (f" AND {condition}" if condition else "")
+               + f" RETURNING {last_seq} AS top")
+    stored = (f"INSERT INTO {_qn(event.db_table)} ({col(event, 'execution')}, "  # noqa: S608
+              f"{col(event, 'seq')}, {col(event, 'type')}, {col(event, 'payload')}, "
+              f"{col(event, 'created_at')}) "
+              "SELECT %s, counter.top - %s + e.n, e.type, e.payload, e.created_at "
+              "FROM counter, jsonb_to_recordset(%s::jsonb) "
+              "AS e(n bigint, type text, payload jsonb, created_at timestamptz) "
+              f"RETURNING {col(event, 'seq')} AS seq")
+    return counter, stored
 
 
 def _take_seqs(execution_id: Any, count: int) -> int | None:

@@ -95,6 +95,12 @@ def _converted(row: Sequence[Any], converters: list[tuple[int, Any, Any]]) -> li
     return values
 
 
+def converted(model: type[Model], names: tuple[str, ...], row: Sequence[Any]) -> list[Any]:
+    """`row`, the columns of the model's fields `names` as a statement of our own read them,
+    converted as the ORM would convert them."""
+    return _converted(row, _converting(model, names))
+
+
 def one_row(rows: "QuerySet[Any, R]") -> R | None:
     """The row of a query that matches one at most (by a key, a unique pair), else None, read
     unordered: `.first()` orders by the model's ordering or its key, SQL to compile and a sort

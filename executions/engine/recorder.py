@@ -9,12 +9,13 @@ cancels remote jobs first, outside any transaction, then writes.
 
 import logging
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from accounts.credits import credits_charge_nodes, credits_release_execution
@@ -28,7 +29,7 @@ from wireflow_site.rows import instances_where
 from workflows import dataflow
 from workflows.graph import topological_order
 
-from . import limits, state
+from . import fused, limits, state
 from .contracts import NodeFailure, NodeResult
 from .graphview import GraphView
 from .heartbeat import Heartbeat
@@ -90,11 +91,16 @@ class Recorder:
         """Run one recording step in a transaction of its own; whether a transition won. If
         the step raises, it is undone and the failure of `run` is recorded instead (without a
         run, the exception goes on: the caller ends the execution). A stop asked for by the
-        step (a failed node) happens after the commit, because it calls providers."""
+        step (a failed node) happens after the commit, because it calls providers.
+        On PostgreSQL, a step that changes one node is written in one statement (fused.py)."""
         try:
-            with transaction.atomic():
-                won = step()
-                self._settle()
+            fused_won = self._fused(step) if run is not None else None
+            if fused_won is None:
+                with transaction.atomic():
+                    won = step()
+                    self._settle()
+            else:
+                won = fused_won
         except (LeaseLost, SoftTimeLimitExceeded):
             raise  # not the node's doing: the pass ends and the execution is woken again
         except EndFailed:
@@ -111,6 +117,39 @@ class Recorder:
                 self.events.flush()
         self._stop_if_asked()
         return won
+
+    def _fused(self, step: Callable[[], bool]) -> bool | None:
+        """On PostgreSQL, `step` recorded in one statement when all it does is one node's
+        transition and that node's events; whether the transition won. None when it does more:
+        nothing of it was sent or kept in memory, and it is to be recorded in a transaction.
+        Whatever else it raises, it raises as the ordinary recording would (`guarded`)."""
+        if connection.vendor != "postgresql":
+            return None
+        events, charges, stop = len(self.events.pending), len(self._to_charge), self._stop_with
+        collector = fused.Collector()
+        try:
+            with fused.collect(collector):
+                won = step()
+                self._settle()
+            if collector.run is None:
+                if len(self.events.pending) > events:
+                    raise fused.Unfusable("events without a node transition")
+                return won
+            # In a transaction already (a test's): a savepoint, so that a failure undoes it.
+            with transaction.atomic() if connection.in_atomic_block else nullcontext():
+                written = collector.write(self.events)
+        except fused.Unfusable:
+            collector.restore()
+            del self.events.pending[events:]
+            del self._to_charge[charges:]
+            self._stop_with = stop
+            return None
+        except BaseException:
+            collector.restore()
+            raise
+        if not written:
+            self._stop_with = stop
+        return won and written
 
     def _stop_if_asked(self) -> None:
         """A stop a committed step asked for (a failed node): done after the commit, because
@@ -182,11 +221,13 @@ class Recorder:
             try:
                 self._finish(ExecutionStatus.COMPLETED, "", timezone.now(), self._final_output(),
                              released=released)
-            except (OperationalError, InterfaceError):
-                raise  # the database is away: nothing of the transaction was written
+            except (OperationalError, InterfaceError, fused.Unfusable):
+                raise  # the database is away (nothing of the transaction was written), or
+                # the step is to be recorded in a transaction (Recorder._fused)
             except Exception as exc:  # a lost lease too: the results are kept, not the end
                 raise EndFailed from exc
-        self.events.flush()
+        if fused.collecting() is None:  # else written with the step's transition (_fused)
+            self.events.flush()
 
     def _ends_here(self) -> bool:
         """Whether the recording transaction under way leaves the execution complete: no node

@@ -41,7 +41,7 @@ from wireflow_site import rows
 from wireflow_site.isotime import iso
 from workflows import dataflow
 
-from . import limits, state
+from . import fused, limits, state
 from .contracts import NodeFailure, NodeResult, inline, remote
 from .heartbeat import CallTimedOut, Heartbeat
 from .limits import input_problem
@@ -596,7 +596,7 @@ class Runner(Recorder):
         if isinstance(value, BaseException):
             return self.failed_attempt(run, value)
         if kind == "submitted":
-            return self._submitted(run, value, deliveries.of(run.pk))
+            return self._submitted(run, value, deliveries)
         if isinstance(value, NodeResult):
             delivered = run.remote.get("delivered")
             found = delivered.get("request_id") if isinstance(delivered, dict) else None
@@ -605,8 +605,14 @@ class Runner(Recorder):
             return self.completed(run, value, **extra)
         return self._progress(run, value)
 
-    def _submitted(self, run: NodeRun, job: Any, delivered: dict[str, Any]) -> bool:
-        # A fast provider may have called back already; keep what it delivered.
+    def _submitted(self, run: NodeRun, job: Any, deliveries: "_Deliveries") -> bool:
+        # A fast provider may have called back already; keep what it delivered (due at once).
+        collector = fused.collecting()
+        if collector is not None:  # kept by the UPDATE itself, from the row as it finds it
+            collector.due_if_delivered = timezone.now()
+            delivered: dict[str, Any] = {}
+        else:
+            delivered = deliveries.of(run.pk)
         delay = 0.0 if delivered else self._poll_delay(0, job.webhook)
         recorded = {TEAM_KEY: run.remote[TEAM_KEY]} if TEAM_KEY in run.remote else {}
         won = state.node_transition(run, phase=NodePhase.SUBMITTED, request_id=job.request_id,

@@ -13,6 +13,8 @@ from accounts.credits import credits_release_execution
 from executions.models import Execution, ExecutionStatus, NodePhase, NodeRun, NodeStatus
 from wireflow_site.rows import columns, instances, one_row, update_where
 
+from . import fused
+
 
 def lease_seconds() -> float:
     return float(getattr(settings, "ENGINE_LEASE_SECONDS", 15))
@@ -119,7 +121,11 @@ def lease_holder(execution_id: str) -> str | None:
 
 
 def node_transition(run: NodeRun, **fields: Any) -> bool:
-    """UPDATE the run WHERE it is still in the status and attempt we last saw."""
+    """UPDATE the run WHERE it is still in the status and attempt we last saw (while a step is
+    being collected, fused.py: taken as won, and written with the step's events)."""
+    collector = fused.collecting()
+    if collector is not None:
+        return collector.transition(run, fields)
     won = update_where(NodeRun, {"id": run.pk, "status": run.status, "attempt": run.attempt},
                        fields) == 1
     if won:

@@ -114,6 +114,10 @@ def _claiming(run: Any, **fields: Any) -> bool:
     return fields.get("status") == "RUNNING"
 
 
+def _submitted(run: Any, **fields: Any) -> bool:
+    return fields.get("phase") == "submitted"
+
+
 def _the_model(team_id: int, execution_id: Any, costs: list[tuple[str, Any]],
                **_: Any) -> bool:
     return any(node_id == "gen" for node_id, _ in costs)
@@ -130,7 +134,10 @@ STEPS: dict[str, dict[str, Any]] = {
     # The first flush is the input node's, recorded with the pure nodes (runner._commit_pure);
     # when that fails they are recorded one by one, and the second fault meets that.
     "numbering its events": dict(target="executions.events:EventBuffer.flush", times=2),
-    "recording the provider's answer": dict(target="executions.engine.runner:deliveries_of"),
+    "recording the provider's answer": dict(target=STATE, when=_submitted),
+    # A step that changes one node goes to PostgreSQL as one statement (engine/fused.py).
+    "writing a node's step in one statement": dict(
+        target="executions.engine.fused:Collector.write", error=DataError),
     # The end is first written with the last node; when that fails, the node is recorded on
     # its own and the end tried again after it (see the test below): the second fault meets
     # that try.
