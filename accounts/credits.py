@@ -264,8 +264,7 @@ def credits_reserve(team_id: int, execution_id: ExecutionId, items: Sequence[Lin
         # (the database re-reads a row it waited for): the team's concurrent executes queue
         # behind each other for the entry's insert and the commit only.
         entry = _entry(team_id, CreditKind.RESERVE, -required, execution_id=execution_id)
-        if _debit_if_covered(team_id, required):
-            rows.insert([entry])
+        if _debit_if_covered(team_id, required, entry):
             return
         available = _lock_account(team_id)  # too little, or no account yet: decide under lock
         if required > available:
@@ -273,23 +272,35 @@ def credits_reserve(team_id: int, execution_id: ExecutionId, items: Sequence[Lin
         _post(team_id, entry)
 
 
-def _debit_if_covered(team_id: int, amount: Decimal) -> bool:
-    """Take `amount` off the balance if the balance covers it (one conditional UPDATE, which
-    locks the row); whether it did."""
-    return _move_balance(team_id, -amount, covering=amount)
+def _debit_if_covered(team_id: int, amount: Decimal, entry: CreditEntry) -> bool:
+    """Take `amount` off the balance and write its `entry` if the balance covers it (a
+    conditional UPDATE, which locks the row); whether it did. On PostgreSQL the debit and the
+    entry are one statement."""
+    if connection.vendor == "postgresql":
+        return rows.insert_guarded(_balance_sql(True) + " RETURNING 1",
+                                   _balance_params(team_id, -amount, amount), [entry])
+    if not _move_balance(team_id, -amount, covering=amount):
+        return False
+    rows.insert([entry])
+    return True
 
 
 def _move_balance(team_id: int, delta: Decimal, *, covering: Decimal | None = None) -> bool:
     """`CreditAccount.objects.filter(team_id=team_id[, balance__gte=covering]).update(
     balance=F("balance") + delta)`, its SQL written once: the ORM spent ~0.3 ms building it on
     every priced execute and every charge. Whether the row was updated."""
+    with connection.cursor() as cursor:
+        cursor.execute(_balance_sql(covering is not None),
+                       _balance_params(team_id, delta, covering))
+        return bool(cursor.rowcount)
+
+
+def _balance_params(team_id: int, delta: Decimal, covering: Decimal | None) -> list[Any]:
     field = CreditAccount._meta.get_field("balance")
     params = [field.get_db_prep_save(delta, connection), team_id]
     if covering is not None:
         params.append(field.get_db_prep_save(covering, connection))
-    with connection.cursor() as cursor:
-        cursor.execute(_balance_sql(covering is not None), params)
-        return bool(cursor.rowcount)
+    return params
 
 
 @cache

@@ -160,8 +160,7 @@ def execution_start(workflow: Workflow, user: User | None, request: ExecuteReque
         started_at=now, deadline_at=now + timedelta(seconds=settings.EXECUTION_DEADLINE_SECONDS),
         wake_at=now, rerun_of=request.rerun_of,
     )
-    rows.insert([execution])
-    _create_node_runs(execution, plan, request.carried)
+    rows.insert_together([execution], _node_runs(execution, plan, request.carried))
     # Credits: reserve the estimate under the team's lock, or raise the 402 (which rolls all of
     # this back: nothing is created). Carried-over nodes are not paid again.
     credits_reserve(workflow.team_id, execution.pk,
@@ -258,19 +257,18 @@ def execution_estimate(workflow: Workflow, request: ExecuteRequest) -> Estimate:
                     credit_balance(workflow.team_id))
 
 
-def _create_node_runs(execution: Execution, plan: RunPlan,
-                      carried: Mapping[str, NodeRun] | None = None) -> None:
+def _node_runs(execution: Execution, plan: RunPlan,
+               carried: Mapping[str, NodeRun] | None = None) -> list[NodeRun]:
+    """The execution's node runs to insert with it."""
     in_scope = set(plan.scope)
     order = graph.topological_order(plan.scope, [(edge.source, edge.target)
                                                  for edge in plan.parsed_edges])
     position = {node_id: i for i, node_id in enumerate(order)}
     now = timezone.now()
-    rows.insert([
-        NodeRun(execution=execution, node_id=node.id, node_type=node.node_type,
-                label=node.title[:200], position=position[node.id],
-                **_carried_over((carried or {}).get(node.id), node, now))
-        for node in plan.runnable if node.id in in_scope
-    ])
+    return [NodeRun(execution=execution, node_id=node.id, node_type=node.node_type,
+                    label=node.title[:200], position=position[node.id],
+                    **_carried_over((carried or {}).get(node.id), node, now))
+            for node in plan.runnable if node.id in in_scope]
 
 
 def _carried_over(old: NodeRun | None, node: GraphNode, now: datetime) -> dict[str, Any]:

@@ -286,3 +286,70 @@ def test_values_in_reads_as_the_orms_filter_in_locked_in_key_order(api: Any,
         assert values_where(NodeRun, ("id",), {"id": pks[0]}, lock=True) == [(pks[0],)]
     sql = queries.captured_queries[0]["sql"]
     assert sql.endswith(" FOR UPDATE") is connection.features.has_select_for_update
+
+
+def test_insert_together_writes_each_group_as_insert_does_in_one_statement(
+        api: Any, sent: list[str]) -> None:
+    from executions.models import Execution
+    from wireflow_site.rows import insert, insert_together
+
+    workflow_id = create_workflow(api)["id"]
+    template = Execution.objects.get(
+        pk=api.post(f"/workflows/{workflow_id}/execute", {}).json()["executionId"])
+    fields = {f.attname: getattr(template, f.attname) for f in Execution._meta.concrete_fields
+              if f.attname != "id"}
+    one, other = Execution(**fields), Execution(**fields)
+
+    def runs_of(execution: Execution) -> list[NodeRun]:
+        return [NodeRun(execution=execution, node_id=f"k{i}", output=AWKWARD_JSON[i],
+                        error=AWKWARD_TEXT[i % len(AWKWARD_TEXT)], position=i)
+                for i in range(len(AWKWARD_JSON))]
+
+    separately, together = runs_of(one), runs_of(other)
+    insert([one])
+    insert(separately)
+    with CaptureQueriesContext(connection) as queries:
+        insert_together([other], together)  # the runs refer to the execution inserted with them
+    assert len(queries.captured_queries) == (1 if connection.vendor == "postgresql" else 2)
+    assert not other._state.adding and all(not run._state.adding for run in together)
+    # The keys read back, in order; the rows as insert writes them.
+    assert [NodeRun.objects.get(pk=run.pk).node_id for run in together] == [
+        run.node_id for run in separately]
+    assert [{k: v for k, v in row.items() if k not in ("id", "execution_id")}
+            for row in _values(list(NodeRun.objects.filter(execution=other).order_by("pk")))] \
+        == [{k: v for k, v in row.items() if k not in ("id", "execution_id")}
+            for row in _values(list(NodeRun.objects.filter(execution=one).order_by("pk")))]
+    first, second = (_values([Execution.objects.get(pk=pk)])[0] for pk in (one.pk, other.pk))
+    assert {name for name in first if first[name] != second[name]} == {"id"}
+    with pytest.raises(TypeError):  # keys are read back for the last group only
+        insert_together([NodeRun(execution=one, node_id="x", position=0)], [Execution(**fields)])
+
+
+def test_insert_guarded_inserts_only_when_its_guard_returns_a_row(
+        api: Any, sent: list[str]) -> None:
+    from accounts.credits import credits_grant
+    from accounts.models import CreditAccount, CreditEntry
+    from wireflow_site.rows import insert_guarded
+
+    if connection.vendor != "postgresql":
+        with pytest.raises(NotImplementedError):
+            insert_guarded("SELECT 1", [], [CreditEntry()])
+        return
+    team = ApiKey.objects.get().team
+    credits_grant(team, 10)
+    team_id = team.pk
+    guard = ('UPDATE "accounts_creditaccount" SET "balance" = "balance" - %s '
+             'WHERE "team_id" = %s AND "balance" >= %s RETURNING 1')
+    balance = CreditAccount.objects.get(team_id=team_id).balance
+
+    def entry(note: str) -> CreditEntry:
+        return CreditEntry(team_id=team_id, kind="grant", amount=1, note=note,
+                           created_at=timezone.now())
+
+    kept, refused = entry("kept"), entry("refused")
+    assert insert_guarded(guard, [1, team_id, 1], [kept]) is True
+    assert kept.pk is not None and CreditEntry.objects.filter(pk=kept.pk, note="kept").exists()
+    assert CreditAccount.objects.get(team_id=team_id).balance == balance - 1
+    assert insert_guarded(guard, [1, team_id, balance + 1], [refused]) is False
+    assert refused.pk is None and not CreditEntry.objects.filter(note="refused").exists()
+    assert CreditAccount.objects.get(team_id=team_id).balance == balance - 1

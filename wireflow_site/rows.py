@@ -348,21 +348,82 @@ def insert(objs: Sequence[Model]) -> None:
         _inserted(batch, keys)
 
 
-def _insert_records(model: type[Model], objs: Sequence[Model]) -> None:
-    """PostgreSQL: all the rows in one statement, as one JSON parameter (jsonb_to_recordset),
-    in their order: bound one by one, each value (an execution's graph, say) was prepared and
-    escaped in Python."""
-    fields, returning = _writable(model)
-    sql, encoders = _insert_json_sql(model)
+def insert_together(*groups: Sequence[Model]) -> None:
+    """`insert` of each group in order (each of one model; the rows of one may refer to those
+    of an earlier one), as one statement on PostgreSQL: an execute writes its execution and its
+    node runs, one round trip instead of two. Only the last group's model may have an
+    auto-increment key (the one statement reads back one group's keys)."""
+    groups = tuple(group for group in groups if group)
+    models = [type(group[0]) for group in groups]
+    if connection.vendor != "postgresql" or len(groups) < 2 or any(
+            any(type(obj) is not model for obj in group) or not _as_json_record(
+                model, _writable_names(model)) for model, group in zip(models, groups,
+                                                                       strict=True)):
+        for group in groups:
+            insert(group)
+        return
+    if any(_writable(model)[1] for model in models[:-1]):
+        raise TypeError("insert_together() reads back the keys of its last group only")
+    params, parts = [], []
+    for n, (model, group) in enumerate(zip(models, groups, strict=True)):
+        sql, records = _insert_json_params(model, group)
+        params.append(records)
+        parts.append(sql if n == len(groups) - 1 else f"i{n} AS ({sql})")
+    with connection.cursor() as cursor:
+        # Only our own statements are put together; every value is a parameter.
+        cursor.execute(f"WITH {', '.join(parts[:-1])} {parts[-1]}", params)
+        keys = cursor.fetchall() if _writable(models[-1])[1] else []
+    for group in groups[:-1]:
+        _inserted(group, [])
+    _inserted(groups[-1], keys)
+
+
+def insert_guarded(guard: str, params: Sequence[Any], objs: Sequence[Model]) -> bool:
+    """PostgreSQL: `insert(objs)` only if the statement `guard` (one of ours, with its
+    `params`: a conditional UPDATE ... RETURNING, say) returns a row, both in one statement;
+    whether they were inserted."""
+    if connection.vendor != "postgresql":
+        raise NotImplementedError("insert_guarded() is PostgreSQL's (data-modifying WITH)")
+    if not objs:
+        raise ValueError("insert_guarded() needs rows to insert")
+    model = type(objs[0])
+    if any(type(obj) is not model for obj in objs) or not _as_json_record(
+            model, _writable_names(model)):
+        raise TypeError("insert_guarded() takes instances of one model with plain columns")
+    sql, records = _insert_json_params(model, objs, guarded=True)
+    with connection.cursor() as cursor:
+        # Only our own statements are put together; every value is a parameter.
+        cursor.execute(f"WITH guard AS ({guard}) {sql}", [*params, records])
+        auto = _writable(model)[1]
+        keys = cursor.fetchall() if auto else []
+        if not (keys if auto else cursor.rowcount):
+            return False
+    _inserted(objs, keys)
+    return True
+
+
+def _insert_json_params(model: type[Model], objs: Sequence[Model],
+                        guarded: bool = False) -> tuple[str, str]:
+    """`_insert_json_sql`'s statement for `objs`, and its one parameter."""
+    fields, _ = _writable(model)
+    sql, encoders = _insert_json_sql(model, guarded)
     records = []
     for n, obj in enumerate(objs):
         record: dict[str, Any] = {"n": n}
         for i, (field, encode) in enumerate(zip(fields, encoders, strict=True)):
             record[f"v{i}"] = encode(_new_value(obj, field))
         records.append(record)
+    return sql, json.dumps(records)
+
+
+def _insert_records(model: type[Model], objs: Sequence[Model]) -> None:
+    """PostgreSQL: all the rows in one statement, as one JSON parameter (jsonb_to_recordset),
+    in their order: bound one by one, each value (an execution's graph, say) was prepared and
+    escaped in Python."""
+    sql, records = _insert_json_params(model, objs)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [json.dumps(records)])
-        keys = cursor.fetchall() if returning else []
+        cursor.execute(sql, [records])
+        keys = cursor.fetchall() if _writable(model)[1] else []
     _inserted(objs, keys)
 
 
@@ -388,14 +449,16 @@ def _writable_names(model: type[Model]) -> tuple[str, ...]:
 
 
 @functools.cache
-def _insert_json_sql(model: type[Model]) -> tuple[str, list[Any]]:
+def _insert_json_sql(model: type[Model], guarded: bool = False) -> tuple[str, list[Any]]:
+    """`guarded`: rows only for each row of a WITH named `guard` (insert_guarded)."""
     quote = connection.ops.quote_name
     fields, returning = _writable(model)
     values = ", ".join(f"r.v{i}" for i in range(len(fields)))
     # Names and types from the model's metadata, quoted; the values are the one parameter.
     sql = (f"INSERT INTO {quote(model._meta.db_table)} "  # noqa: S608
            f"({', '.join(quote(f.column) for f in fields)}) SELECT {values} "
-           f"FROM jsonb_to_recordset(%s::jsonb) AS r(n integer, {_record_type(fields)}) "
+           f"FROM {'guard, ' if guarded else ''}"
+           f"jsonb_to_recordset(%s::jsonb) AS r(n integer, {_record_type(fields)}) "
            "ORDER BY r.n"
            + (f" RETURNING {quote(model._meta.pk.column)}" if returning else ""))
     return sql, [_json_encoder(field) for field in fields]
