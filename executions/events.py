@@ -46,8 +46,7 @@ class EventBuffer:
         that lost its lease still records the node it had claimed."""
         if not self.pending:
             return
-        rows = [ExecutionEvent(execution_id=self.execution.pk, type=kind, payload=data)
-                for kind, data in self.pending]
+        rows = self.pending_rows()
         with transaction.atomic(savepoint=False):  # the caller's transaction holds it all
             if connection.vendor == "postgresql":
                 top = _store_numbered(self.execution.pk, rows)
@@ -59,6 +58,11 @@ class EventBuffer:
             if top is None:
                 raise LeaseLost(str(self.execution.pk))  # the execution is gone
         self.stored(rows, top)
+
+    def pending_rows(self) -> list[ExecutionEvent]:
+        """The buffered events as rows to store (numbered by `stored`)."""
+        return [ExecutionEvent(execution_id=self.execution.pk, type=kind, payload=data)
+                for kind, data in self.pending]
 
     def stored(self, rows: list[ExecutionEvent], top: int) -> None:
         """The pending events were stored as `rows`, numbered up to `top` (in the transaction

@@ -19,14 +19,13 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from django.db import connection
-from django.db.models import Field
 
 from executions.events import EventBuffer, LeaseLost, numbered_events_sql, numbered_params
-from executions.models import ExecutionEvent, NodeRun
-from wireflow_site.rows import converted
+from executions.models import NodeRun
+from wireflow_site.rows import column_field, converted
 
 _active = threading.local()  # .collector: the Collector of the step under way on this thread
 
@@ -65,14 +64,13 @@ class Collector:
         """Send the transition and `events`' pending events as one statement; whether the
         transition won (if not, nothing was written and the run is as it was)."""
         assert self.run is not None
-        rows = [ExecutionEvent(execution_id=events.execution.pk, type=kind, payload=data)
-                for kind, data in events.pending]
+        rows = events.pending_rows()
         keeping = self.due_if_delivered is not None and "remote" in self.fields \
             and "next_check_at" in self.fields
         setting = tuple(self.fields)
         params: list[Any] = []
         for name, value in self.fields.items():
-            field = _field(name)
+            field = column_field(NodeRun, name)
             if keeping and name == "next_check_at":
                 params.append(field.get_db_prep_save(self.due_if_delivered, connection))
             params.append(field.get_db_prep_save(value, connection))
@@ -114,10 +112,6 @@ def collect(collector: Collector) -> Iterator[Collector]:
         _active.collector = None
 
 
-def _field(name: str) -> "Field[Any, Any]":
-    return cast("Field[Any, Any]", NodeRun._meta.get_field(name))
-
-
 def _refuse(execute: Callable[..., Any], sql: str, params: Any, many: bool,
             context: Any) -> Any:
     raise Unfusable("a statement of the step's own")
@@ -135,7 +129,7 @@ def _statement(setting: tuple[str, ...], keeping: bool, with_events: bool) -> st
     quote = connection.ops.quote_name
 
     def col(name: str) -> str:
-        return quote(_field(name).column)
+        return quote(column_field(NodeRun, name).column)
 
     remote = col("remote")
     delivered = f"jsonb_typeof({remote} -> 'delivered') = 'object'"
