@@ -6,6 +6,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.static import serve
 
 from executions import triggers
+from executions import views as execution_views
 
 from . import health
 from .api import api
@@ -29,6 +30,12 @@ urlpatterns = [
             name="webhook_trigger_short"),
     path("api/v1/", api.urls),
     re_path(r"^api(?:/(?P<rest>.*))?$", api_not_found),
+    # Providers' webhooks (and the simulators' calls, when they are on) come in bursts of
+    # thousands: matched here, before the pages' patterns, which they would otherwise be tried
+    # against one by one first (allauth's alone are dozens).
+    path("hooks/provider/<str:token>/", execution_views.provider_hook, name="provider_hook"),
+    *([path("_sim/", include("executions.simulators.urls"))] if settings.SIMULATORS_ENABLED
+      else []),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("", include("accounts.urls")),
@@ -41,6 +48,3 @@ if settings.SERVE_MEDIA:
     # turns this off and serves media from the bucket.
     urlpatterns += [re_path(r"^media/(?P<path>.*)$", serve,
                             {"document_root": settings.MEDIA_ROOT})]
-
-if settings.SIMULATORS_ENABLED:
-    urlpatterns += [path("_sim/", include("executions.simulators.urls"))]

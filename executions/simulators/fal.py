@@ -137,9 +137,10 @@ def _bad_webhook(kind: str, message: str) -> Refusal:
 def _urls(request: HttpRequest, job: Job) -> dict[str, str]:
     owner, app = job.app.split("/")
     ids = {"owner": owner, "app": app, "request_id": job.request_id}
-    return {"status_url": request.build_absolute_uri(reverse("sim-fal-status", kwargs=ids)),
-            "response_url": request.build_absolute_uri(reverse("sim-fal-result", kwargs=ids)),
-            "cancel_url": request.build_absolute_uri(reverse("sim-fal-cancel", kwargs=ids))}
+    # The status and cancel routes are the result's URL and one more segment (urls.py).
+    response_url = request.build_absolute_uri(reverse("sim-fal-result", kwargs=ids))
+    return {"status_url": f"{response_url}/status", "response_url": response_url,
+            "cancel_url": f"{response_url}/cancel"}
 
 
 def _log(job: Job, message: str) -> dict[str, str]:

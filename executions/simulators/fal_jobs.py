@@ -60,8 +60,7 @@ def submit(model_id: str, payload: dict[str, Any], webhook_url: str | None, *,
     _validate(model_id, payload)
     job = _new_job(model_id, payload, webhook_url, directives)
     job.key_seen = state.key_fingerprint(key_seen) if key_seen else ""
-    state.job_save(job)
-    state.count_submission(key, model_id, state.key_fingerprint(key_seen))
+    state.submission_save(job, key)
     if not job.hang:
         # Drawn while it runs, shortly before it is due (state.drawing_seconds); finished at
         # its due time.

@@ -1,7 +1,8 @@
-"""Simulated fal jobs and submission counters, kept in the Django cache.
+"""Simulated fal jobs and submission counters, kept in Redis (REDIS_URL).
 
 Web workers, Celery workers and test processes all submit and poll, so the state must be shared:
-the cache is Redis in tests and production and local memory in the single-process embedded mode.
+Redis in tests and production, this process's memory (the local-memory cache and `_local`) in
+the single-process embedded mode. A submit stores its job and its counts in one round trip.
 A job's status is never stored: it follows from the clock (submit time + latency), so no
 background worker is needed to move a job along.
 """
@@ -81,12 +82,42 @@ def payload_key(model_id: str, payload: dict[str, Any]) -> str:
 # --- Jobs ---------------------------------------------------------------------------------
 
 def job_save(job: Job) -> None:
-    cache.set(f"{_PREFIX}job:{job.request_id}", asdict(job), TTL_SECONDS)
+    _store_job(job)
 
 
 def job_get(request_id: str) -> Job | None:
-    record = cache.get(f"{_PREFIX}job:{request_id}")
+    client = _redis()
+    if client is None:
+        record = cache.get(_job_key(request_id))
+    else:
+        stored = client.get(_job_key(request_id))
+        record = json.loads(stored) if stored is not None else None
     return Job(**record) if isinstance(record, dict) else None
+
+
+def submission_save(job: Job, key: str) -> None:
+    """A new job and its counts (submissions, by payload `key`, by model, by key
+    fingerprint), sent to Redis together."""
+    _store_job(job, {"byRequest": key, "byModel": job.model_id,
+                     "byKey": job.key_seen or "none"})
+
+
+def _job_key(request_id: str) -> str:
+    return f"{_PREFIX}job:{request_id}"
+
+
+def _store_job(job: Job, counts: dict[str, str] | None = None) -> None:
+    client = _redis()
+    if client is None:
+        cache.set(_job_key(job.request_id), asdict(job), TTL_SECONDS)
+        if counts is not None:
+            _bump_local("submissions", counts, None)
+        return
+    pipe = client.pipeline(transaction=False)
+    pipe.set(_job_key(job.request_id), json.dumps(asdict(job)), ex=TTL_SECONDS)
+    if counts is not None:
+        _queue_bump(pipe, "submissions", counts, None)
+    pipe.execute()
 
 
 def outcome_get(request_id: str) -> Outcome | None:
@@ -172,8 +203,15 @@ def _bump(counter: str | None = None, hashes: dict[str, str] | None = None,
     client = _redis()
     if client is None:
         return _bump_local(counter, hashes or {}, cancelled)
-    pipe = client.pipeline()
-    for name, item in (hashes or {}).items():
+    pipe = client.pipeline(transaction=False)
+    _queue_bump(pipe, counter, hashes or {}, cancelled)
+    results = pipe.execute()
+    return [int(results[i * 2]) for i in range(len(hashes or {}))]
+
+
+def _queue_bump(pipe: "redis.client.Pipeline", counter: str | None, hashes: dict[str, str],
+                cancelled: str | None) -> None:
+    for name, item in hashes.items():
         pipe.hincrby(_hash_key(name), item, 1)
         pipe.expire(_hash_key(name), TTL_SECONDS)
     if counter:
@@ -182,8 +220,6 @@ def _bump(counter: str | None = None, hashes: dict[str, str] | None = None,
     if cancelled:
         pipe.rpush(_CANCELLED, cancelled)
         pipe.expire(_CANCELLED, TTL_SECONDS)
-    results = pipe.execute()
-    return [int(results[i * 2]) for i in range(len(hashes or {}))]
 
 
 def _bump_local(counter: str | None, hashes: dict[str, str], cancelled: str | None) -> list[int]:
@@ -239,10 +275,6 @@ def count_attempt(key: str) -> int:
 def key_fingerprint(api_key: str) -> str:
     """Which key a submission came with, without keeping the key: a short SHA-256 prefix."""
     return hashlib.sha256(api_key.encode()).hexdigest()[:16] if api_key else "none"
-
-
-def count_submission(key: str, model_id: str, key_seen: str = "none") -> None:
-    _bump("submissions", {"byRequest": key, "byModel": model_id, "byKey": key_seen})
 
 
 def count_cancel(request_id: str) -> None:

@@ -31,8 +31,11 @@ class Timers:
     def call_at(self, when: float, function: Callable[..., Any], *args: Any) -> None:
         with self._ready:
             self._start_once_per_process()
-            heapq.heappush(self._heap, (when, next(self._order), function, args))
-            self._ready.notify()
+            entry = (when, next(self._order), function, args)
+            heapq.heappush(self._heap, entry)
+            # The loop sleeps until the earliest entry is due: it need only wake to wait less.
+            if self._heap[0] is entry:
+                self._ready.notify()
 
     def _start_once_per_process(self) -> None:
         # After a fork the child inherits the heap but not the thread: start afresh.

@@ -10,8 +10,11 @@ import imageio_ffmpeg
 import pytest
 from django.test import Client
 from PIL import Image
+from redis.connection import AbstractConnection
 
 from executions.media import open_media_by_url, save_media
+from executions.providers.fal import platform_key
+from executions.simulators import state
 from executions.simulators.directives import Directives, parse_directives, strip_directives
 from executions.simulators.media import render_wav
 from executions.simulators.state import payload_key, simulator_stats
@@ -423,6 +426,42 @@ def test_stats_count_submissions_per_payload_and_reset_clears_them(client: Clien
     assert stats["byModel"] == {"fal-ai/flux-2": 3}
     assert client.post("/_sim/fal/_reset", headers=auth()).status_code == 200
     assert client.get("/_sim/fal/_stats", headers=auth()).json()["submissions"] == 0
+
+
+def test_a_submit_sends_its_job_and_its_counts_to_redis_in_one_round_trip(
+        client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    sent: list[bytes] = []
+    real_send: Any = AbstractConnection.send_packed_command
+
+    def counted(connection: AbstractConnection, command: Any, check_health: bool = True) -> None:
+        sent.append(b"".join(command) if isinstance(command, list) else command)
+        real_send(connection, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+    response = submit(client, "fal-ai/flux-2", {"prompt": "a fox"})
+    monkeypatch.undo()
+
+    assert response.status_code == 200, response.content
+    [round_trip] = sent
+    assert b"SET" in round_trip and b"HINCRBY" in round_trip
+    job = state.job_get(response.json()["request_id"])
+    assert job is not None and job.payload == {"prompt": "a fox"}
+    stats = simulator_stats()
+    assert (stats["submissions"], stats["byModel"]) == (1, {"fal-ai/flux-2": 1})
+    assert stats["byKey"] == {state.key_fingerprint(platform_key()): 1}
+
+
+def test_without_redis_the_job_and_its_counts_stay_in_this_process(
+        client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(state, "_redis", lambda: None)  # the embedded mode: no REDIS_URL
+    monkeypatch.setattr(state, "_local", {})
+
+    response = submit(client, "fal-ai/flux-2", {"prompt": "a fox"})
+
+    assert response.status_code == 200, response.content
+    job = state.job_get(response.json()["request_id"])
+    assert job is not None and job.model_id == "fal-ai/flux-2"
+    assert simulator_stats()["byRequest"] == {payload_key("fal-ai/flux-2", {"prompt": "a fox"}): 1}
 
 
 @pytest.fixture
