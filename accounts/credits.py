@@ -272,6 +272,22 @@ def credits_reserve(team_id: int, execution_id: ExecutionId, items: Sequence[Lin
         _post(team_id, entry)
 
 
+def credits_reservation_guard(team_id: int, execution_id: ExecutionId,
+                      items: Sequence[LineItem]) -> tuple[str, list[Any]] | None:
+    """PostgreSQL: the reservation of `items` as the guard of the statement that creates the
+    execution (rows.insert_together): the debit, if the balance covers it, and its ledger
+    entry, with a row named `guard` only if both were written. None when there is nothing to
+    pay. Without its row, nothing was written: reserve with credits_reserve, in a transaction
+    with the execution, which decides under the account's lock (or raises the 402)."""
+    required = total_of(items)
+    if required <= 0:
+        return None
+    entry = _entry(team_id, CreditKind.RESERVE, -required, execution_id=execution_id)
+    insert, records = rows.insert_statement([entry], "debit")
+    return (f"debit AS ({_balance_sql(True)} RETURNING 1), guard AS ({insert} RETURNING 1)",
+            [*_balance_params(team_id, -required, required), records])
+
+
 def _debit_if_covered(team_id: int, amount: Decimal, entry: CreditEntry) -> bool:
     """Take `amount` off the balance and write its `entry` if the balance covers it (a
     conditional UPDATE, which locks the row); whether it did. On PostgreSQL the debit and the

@@ -346,31 +346,57 @@ def insert(objs: Sequence[Model]) -> None:
         _inserted(batch, keys)
 
 
-def insert_together(*groups: Sequence[Model]) -> None:
+def insert_together(*groups: Sequence[Model], guard: tuple[str, Sequence[Any]] | None = None,
+                    then: Sequence[tuple[str, Sequence[Any]]] = ()) -> bool:
     """`insert` of each group in order (each of one model; the rows of one may refer to those
     of an earlier one), as one statement on PostgreSQL: an execute writes its execution and its
     node runs, one round trip instead of two. Only the last group's model may have an
-    auto-increment key (the one statement reads back one group's keys)."""
+    auto-increment key (the one statement reads back one group's keys).
+
+    PostgreSQL only, as parts of that same statement (all written, or nothing):
+    - `guard`: WITH items of ours and their parameters, the last one named `guard` (a
+      conditional UPDATE ... RETURNING, say): the rows are inserted, and `then` runs, only if
+      it returns a row;
+    - `then`: further data-modifying statements of ours (an UPDATE), each with its parameters;
+      with a guard, each must read it (`UPDATE ... FROM guard WHERE ...`).
+    Whether the rows were inserted (False only when the guard returned no row)."""
     groups = tuple(group for group in groups if group)
     models = [_one_model(group, "insert_together") for group in groups]
-    if len(groups) < 2 or not all(_as_records(model) for model in models):
+    if guard is not None or then:
+        if not groups or not all(_as_records(model) for model in models):
+            raise NotImplementedError("insert_together()'s guard and then need rows, and "
+                                      "PostgreSQL (data-modifying WITH)")
+    elif len(groups) < 2 or not all(_as_records(model) for model in models):
         for group in groups:
             insert(group)
-        return
+        return True
     if any(_writable(model)[1] for model in models[:-1]):
         raise TypeError("insert_together() reads back the keys of its last group only")
-    params, parts = [], []
-    for n, (model, group) in enumerate(zip(models, groups, strict=True)):
-        sql, records = _insert_json_params(model, group)
+    params: list[Any] = []
+    parts: list[str] = []
+    if guard is not None:
+        parts.append(guard[0])
+        params.extend(guard[1])
+    inserts = [_insert_json_params(model, group, "guard" if guard else None)
+               for model, group in zip(models, groups, strict=True)]
+    for n, (sql, records) in enumerate(inserts[:-1]):
+        parts.append(f"i{n} AS ({sql})")
         params.append(records)
-        parts.append(sql if n == len(groups) - 1 else f"i{n} AS ({sql})")
+    for n, (sql, values) in enumerate(then):
+        parts.append(f"t{n} AS ({sql})")
+        params.extend(values)
+    last, last_records = inserts[-1]
+    params.append(last_records)
     with connection.cursor() as cursor:
         # Only our own statements are put together; every value is a parameter.
-        cursor.execute(f"WITH {', '.join(parts[:-1])} {parts[-1]}", params)
+        cursor.execute(f"WITH {', '.join(parts)} {last}", params)
         keys = cursor.fetchall() if _writable(models[-1])[1] else []
+        if guard is not None and not (keys or cursor.rowcount > 0):
+            return False
     for group in groups[:-1]:
         _inserted(group, [])
     _inserted(groups[-1], keys)
+    return True
 
 
 def insert_guarded(guard: str, params: Sequence[Any], objs: Sequence[Model]) -> bool:
@@ -384,7 +410,7 @@ def insert_guarded(guard: str, params: Sequence[Any], objs: Sequence[Model]) -> 
     model = _one_model(objs, "insert_guarded")
     if not _as_records(model):
         raise TypeError("insert_guarded() takes instances of a model with plain columns")
-    sql, records = _insert_json_params(model, objs, guarded=True)
+    sql, records = _insert_json_params(model, objs, "guard")
     with connection.cursor() as cursor:
         # Only our own statements are put together; every value is a parameter.
         cursor.execute(f"WITH guard AS ({guard}) {sql}", [*params, records])
@@ -394,6 +420,19 @@ def insert_guarded(guard: str, params: Sequence[Any], objs: Sequence[Model]) -> 
             return False
     _inserted(objs, keys)
     return True
+
+
+def insert_statement(objs: Sequence[Model], source: str) -> tuple[str, str]:
+    """PostgreSQL: the INSERT of `objs` (of one model with plain columns), a row of them for
+    each row of the WITH item `source`, to go inside a statement of ours (a guard of
+    insert_together: `debit AS (UPDATE ...), guard AS (<this> RETURNING 1)`), and its one
+    parameter. It returns nothing itself: add a RETURNING; keys are not read back."""
+    model = _one_model(objs, "insert_statement")
+    if not _as_records(model):
+        raise NotImplementedError("insert_statement() is PostgreSQL's, for plain columns")
+    sql, records = _insert_json_params(model, objs, source)
+    returning = f" RETURNING {connection.ops.quote_name(model._meta.pk.column)}"
+    return sql.removesuffix(returning), records
 
 
 def _one_model(objs: Sequence[Model], what: str) -> type[Model]:
@@ -409,10 +448,10 @@ def _as_records(model: type[Model]) -> bool:
 
 
 def _insert_json_params(model: type[Model], objs: Sequence[Model],
-                        guarded: bool = False) -> tuple[str, str]:
+                        source: str | None = None) -> tuple[str, str]:
     """`_insert_json_sql`'s statement for `objs`, and its one parameter."""
     fields, _ = _writable(model)
-    sql, encoders = _insert_json_sql(model, guarded)
+    sql, encoders = _insert_json_sql(model, source)
     records = []
     for n, obj in enumerate(objs):
         record: dict[str, Any] = {"n": n}
@@ -455,15 +494,15 @@ def _writable_names(model: type[Model]) -> tuple[str, ...]:
 
 
 @functools.cache
-def _insert_json_sql(model: type[Model], guarded: bool = False) -> tuple[str, list[Any]]:
-    """`guarded`: rows only for each row of a WITH named `guard` (insert_guarded)."""
+def _insert_json_sql(model: type[Model], source: str | None = None) -> tuple[str, list[Any]]:
+    """`source`: rows only for each row of that WITH item (a guard: insert_guarded)."""
     quote = connection.ops.quote_name
     fields, returning = _writable(model)
     values = ", ".join(f"r.v{i}" for i in range(len(fields)))
     # Names and types from the model's metadata, quoted; the values are the one parameter.
     sql = (f"INSERT INTO {quote(model._meta.db_table)} "  # noqa: S608
            f"({', '.join(quote(f.column) for f in fields)}) SELECT {values} "
-           f"FROM {'guard, ' if guarded else ''}"
+           f"FROM {f'{source}, ' if source else ''}"
            f"jsonb_to_recordset(%s::jsonb) AS r(n integer, {_record_type(fields)}) "
            "ORDER BY r.n"
            + (f" RETURNING {quote(model._meta.pk.column)}" if returning else ""))

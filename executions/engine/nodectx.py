@@ -160,18 +160,24 @@ def submitted_on_team_key(run: NodeRun) -> bool | None:
 class KeyRing:
     """A team's provider credentials for one engine pass, each provider's read once: a pass
     that submits or checks a 100-way fan-out reads the team's fal key once, not 100 times. A
-    pass lasts seconds at most; a key changed meanwhile is used from the next one."""
+    pass lasts seconds at most; a key changed meanwhile is used from the next one.
+    `keyed`: the providers the team has keys for, when read with the lease (state.py): a
+    provider not among them is known to have none, without a read."""
 
-    def __init__(self, team_id: int) -> None:
+    def __init__(self, team_id: int, keyed: frozenset[str] | None = None) -> None:
         self.team_id = team_id
         self._found: dict[str, Credentials | None] = {}  # None: no key (NoProviderKey)
-        self._team: dict[str, Credentials | None] = {}  # the team's own only; None: none
+        # The team's own only; None: none.
+        self._team: dict[str, Credentials | None] = {}
+        self._keyed = keyed
 
     def get(self, provider: str) -> Credentials:
         """provider_credentials, remembered; raises NoProviderKey as it does."""
         if provider not in self._found:
             try:
-                self._found[provider] = provider_credentials(self.team_id, provider)
+                self._found[provider] = (
+                    platform_credentials(provider) if self._known_keyless(provider)
+                    else provider_credentials(self.team_id, provider))
             except NoProviderKey:
                 self._found[provider] = None
         found = self._found[provider]
@@ -186,8 +192,12 @@ class KeyRing:
         if found is not None and found.source == "team":
             return found
         if provider not in self._team:
-            self._team[provider] = team_credentials(self.team_id, provider)
+            self._team[provider] = (None if self._known_keyless(provider)
+                                    else team_credentials(self.team_id, provider))
         return self._team[provider]
+
+    def _known_keyless(self, provider: str) -> bool:
+        return self._keyed is not None and provider not in self._keyed
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ class Recorder:
         self.order = [n for n in topological_order(list(self.graph.nodes), pairs)
                       if n in self.runs]
         self.events = EventBuffer(execution)
-        self.keys = KeyRing(execution.team_id)
+        self.keys = KeyRing(execution.team_id, state.team_providers(execution))
         self.finished = False
         self._stop_with: tuple[str, str] | None = None
         # Priced nodes completed in the open recording transaction, charged together at its

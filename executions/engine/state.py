@@ -10,8 +10,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.credits import credits_release_execution
+from accounts.models import ProviderKey
 from executions.models import Execution, ExecutionStatus, NodePhase, NodeRun, NodeStatus
-from wireflow_site.rows import columns, instances, one_row, update_where
+from wireflow_site.rows import column_field, columns, instances, one_row, update_where
 
 from . import fused
 
@@ -22,7 +23,8 @@ def lease_seconds() -> float:
 
 def acquire_lease(execution_id: str, owner: str) -> Execution | None:
     """Take the lease when it is free or expired, and read the execution as it then is (one
-    statement where the database returns rows from an UPDATE); None when it was not free.
+    statement where the database returns rows from an UPDATE; with it, the providers its team
+    has keys for: `team_providers`); None when it was not free.
     Whatever wake-up was left for a previous holder is this pass's to see: it starts by
     reading everything."""
     now = timezone.now()
@@ -50,18 +52,37 @@ def _lease_returning(execution_id: str, owner: str, now: datetime,
     def prep(name: str, value: Any) -> Any:
         return field(name).get_db_prep_value(value, connection)
 
+    keys, provider, key_team = (quote(ProviderKey._meta.db_table),
+                                quote(column_field(ProviderKey, "provider").column),
+                                quote(column_field(ProviderKey, "team").column))
+    # The team's providers with keys, as an array: PostgreSQL's (on SQLite, read when needed).
+    providers = (f"ARRAY(SELECT p.{provider} FROM {keys} p WHERE "  # noqa: S608
+                 f"p.{key_team} = {quote(meta.db_table)}.{col('team')})"
+                 if connection.vendor == "postgresql" else "NULL")
     # Only our own table and column names are interpolated; every value is a parameter.
     sql = (f"UPDATE {quote(meta.db_table)} SET {col('lease_owner')} = %s, "  # noqa: S608
            f"{col('lease_expires_at')} = %s, {col('wake_requested')} = %s "
            f"WHERE {col('id')} = %s AND {col('status')} = %s "
            f"AND ({col('lease_owner')} = %s OR {col('lease_expires_at')} < %s) "
-           f"RETURNING {columns(Execution)}")
+           f"RETURNING {columns(Execution)}, {providers}")
     with connection.cursor() as cursor:
         cursor.execute(sql, [owner, prep("lease_expires_at", expires),
                              prep("wake_requested", False), prep("id", execution_id),
                              ExecutionStatus.RUNNING, "", prep("lease_expires_at", now)])
         row = cursor.fetchone()
-    return None if row is None else cast(Execution, instances(row, [Execution])[0])
+    if row is None:
+        return None
+    execution = instances(row[:-1], [Execution])[0]
+    if isinstance(row[-1], list):  # not read on SQLite
+        execution.read_team_providers = frozenset(row[-1])
+    return cast(Execution, execution)
+
+
+def team_providers(execution: Execution) -> frozenset[str] | None:
+    """The providers the execution's team has keys for, as read with its lease; None when the
+    execution was read otherwise."""
+    read = getattr(execution, "read_team_providers", None)
+    return read if isinstance(read, frozenset) else None
 
 
 def request_wake(execution_id: str) -> bool:

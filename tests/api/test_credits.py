@@ -188,20 +188,67 @@ def test_a_reservation_checks_and_debits_the_balance_in_one_statement(api: ApiCl
         execution = start(api, workflow_id)
     statements = [query["sql"] for query in queries.captured_queries]
     account = [sql for sql in statements if '"accounts_creditaccount"' in sql]
-    # On PostgreSQL the ledger's entry goes in the same statement, only if the debit took place.
-    debit = ('WITH guard AS (UPDATE "accounts_creditaccount"' if connection.vendor == "postgresql"
-             else 'UPDATE "accounts_creditaccount"')
-    assert len(account) == 1 and account[0].startswith(debit), account
-    if connection.vendor == "postgresql":
-        assert 'INSERT INTO "accounts_creditentry"' in account[0], account
-        assert not [sql for sql in statements
-                    if sql.startswith('INSERT INTO "accounts_creditentry"')], statements
     assert not [sql for sql in statements if "FOR UPDATE" in sql], statements
-    # execute's own transaction is a savepoint here, inside the test's: only that one.
-    assert len([sql for sql in statements if sql.startswith("SAVEPOINT")]) == 1, statements
+    if connection.vendor == "postgresql":
+        # The debit, its ledger entry (only if the debit took place), the execution and its
+        # node runs: one statement, and no savepoint around it.
+        assert len(account) == 1 and account[0].startswith(
+            'WITH debit AS (UPDATE "accounts_creditaccount"'), account
+        for table in ("accounts_creditentry", "executions_execution", "executions_noderun"):
+            assert f'INSERT INTO "{table}"' in account[0], (table, account)
+            assert not [sql for sql in statements if sql.startswith(f'INSERT INTO "{table}"')]
+        assert not [sql for sql in statements if sql.startswith("SAVEPOINT")], statements
+    else:
+        assert len(account) == 1 and account[0].startswith('UPDATE "accounts_creditaccount"')
+        # execute's own transaction is a savepoint here, inside the test's: only that one.
+        assert len([sql for sql in statements if sql.startswith("SAVEPOINT")]) == 1, statements
     assert credit_balance(team.pk) == 60 == ledger_sum(team)
     assert ledger(team)[-1] == ("reserve", Decimal("-40.0000"), "")
     assert CreditEntry.objects.get(kind=CreditKind.RESERVE).execution_id == execution.pk
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("priced", [True, False], ids=["priced", "free"])
+def test_an_execute_writes_in_one_statement_outside_a_transaction(
+        api: ApiClient, team: Team, priced: bool) -> None:
+    """No transaction around an execute's writes (as in production, where none is open): on
+    PostgreSQL the execution, its node runs, the reservation and the workflow's count are one
+    statement that commits on its own; refused for too few credits, it writes none of them."""
+    nodes, edges = seed_pipeline() if priced else (
+        [node("t", "input:text", text="hi"), node("o", "output:result")],
+        [edge("t", "text", "o", "value")])
+    workflow_id = create_workflow(api, nodes, edges)
+    fund(team, "39" if priced else "1")  # one short of the priced run's 40
+    if priced:
+        with CaptureQueriesContext(connection) as queries:
+            refused = api.post(f"/workflows/{workflow_id}/execute", {})
+        assert refused.status_code == 402, refused.json()
+        assert not Execution.objects.exists() and not NodeRun.objects.exists()
+        assert Workflow.objects.get(pk=workflow_id).execution_count == 0
+        assert credit_balance(team.pk) == 39 == ledger_sum(team)
+        if connection.vendor == "postgresql":  # decided again under the account's lock
+            assert [sql for sql in (q["sql"] for q in queries.captured_queries)
+                    if "FOR UPDATE" in sql], "the refusal was not decided under the lock"
+        fund(team, "1")
+    with CaptureQueriesContext(connection) as queries:
+        execution = start(api, workflow_id)
+    statements = [query["sql"] for query in queries.captured_queries]
+    writes = [sql for sql in statements if not sql.startswith("SELECT")]
+    if connection.vendor == "postgresql":
+        assert len(writes) == 1, writes
+        assert 'UPDATE "workflows_workflow"' in writes[0]
+        assert ('"accounts_creditentry"' in writes[0]) is priced
+        assert not [sql for sql in statements
+                    if sql.startswith(("BEGIN", "COMMIT", "SAVEPOINT"))], statements
+    stored = Execution.objects.get()
+    assert stored.pk == execution.pk and stored.status == "RUNNING"
+    assert sorted(NodeRun.objects.filter(execution=stored).values_list("node_id", flat=True)) \
+        == sorted(n["id"] for n in nodes)
+    counted = Workflow.objects.get(pk=workflow_id)
+    assert counted.execution_count == 1 and counted.last_executed_at == stored.started_at
+    assert credit_balance(team.pk) == (0 if priced else 1) == ledger_sum(team)
+    assert CreditEntry.objects.filter(kind=CreditKind.RESERVE,
+                                      execution_id=stored.pk).count() == (1 if priced else 0)
 
 
 def test_a_team_without_an_account_row_is_refused_then_funded_and_started(

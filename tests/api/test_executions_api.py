@@ -164,19 +164,20 @@ def test_the_saved_graph_is_run_and_its_version_recorded(api: ApiClient, workflo
     assert shown["versionId"] == str(latest.pk)
 
 
-def test_an_execute_is_six_statements_and_records_the_version_it_read(
+def test_an_execute_is_four_statements_and_records_the_version_it_read(
         api: ApiClient, django_assert_num_queries: Any,
         django_capture_on_commit_callbacks: Any) -> None:
-    """The key; the workflow with the caller's role and its latest version's id; the execution
-    and its node runs in one transaction (one statement on PostgreSQL); once committed, the
-    workflow's count."""
+    """The key; the workflow with the caller's role, its latest version's id and its team's
+    provider keys; the execution and its node runs (one statement on PostgreSQL, with no
+    savepoint; in a transaction elsewhere); once the test's transaction commits, the workflow's
+    count (outside one, in the execution's statement: test_credits.py)."""
     workflow_id = create(api, text_to_result())  # nothing priced: no credits to reserve
     saved = api.get(f"/workflows/{workflow_id}").json()
     saved["nodes"][0]["data"]["label"] = "renamed"  # a changed graph: a second version
     assert api.put(f"/workflows/{workflow_id}", saved).status_code == 200
     latest = WorkflowVersion.objects.filter(workflow_id=workflow_id).latest("version")
     assert latest.version == 2
-    with django_assert_num_queries(6 if connection.vendor == "postgresql" else 7), \
+    with django_assert_num_queries(4 if connection.vendor == "postgresql" else 7), \
             django_capture_on_commit_callbacks(execute=True):
         execution_id = start(api, workflow_id)
     assert details(api, execution_id)["versionId"] == str(latest.pk)

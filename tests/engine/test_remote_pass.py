@@ -54,9 +54,33 @@ def test_a_pass_that_only_submits_a_job_reads_its_nodes_once_and_ends(
     assert len(fused) == 2 and all("INSERT INTO" in sql for sql in fused), statements
     assert not [sql for sql in statements if sql.startswith(("BEGIN", "COMMIT", "SAVEPOINT"))
                 or "executions_executionevent" in sql and sql not in fused], statements
-    assert len(statements) <= 6, statements
+    # The team has no fal key of its own: the lease read that with the execution, so the
+    # platform's key is used without a read of the team's keys.
+    assert not [sql for sql in statements
+                if sql.startswith("SELECT") and '"accounts_providerkey"' in sql], statements
+    assert run.remote.get("teamKey") is False, run.remote
+    assert len(statements) <= 5, statements
     execution = Execution.objects.get(pk=execution_id)
     assert execution.lease_owner == "" and execution.wake_at == run.next_check_at
+
+
+@pytest.mark.parametrize("own_key", ["fal", "openai"])
+def test_a_pass_reads_the_teams_key_only_for_a_provider_it_has_one_for(
+        sent: list[str], sim_site: str, api: ApiClient, own_key: str) -> None:
+    """The providers the team has keys for come with the lease; a job of one of them is
+    submitted on the team's key (read once), any other on the platform's, unread."""
+    response = api.put(f"/providers/{own_key}", {"apiKey": f"{own_key}-team-key-1234"})
+    assert response.status_code == 200, response.content
+    workflow = create_workflow(api, [node("g", "generate:flux_2", prompt="a fox [sim hang]")], [])
+    execution_id = execute(api, workflow)
+    with CaptureQueriesContext(connection) as queries:
+        advance(execution_id)
+    reads = [query["sql"] for query in queries.captured_queries
+             if query["sql"].startswith("SELECT") and '"accounts_providerkey"' in query["sql"]]
+    run = NodeRun.objects.get(execution_id=execution_id)
+    assert run.phase == NodePhase.SUBMITTED and run.request_id
+    assert len(reads) == (1 if own_key == "fal" else 0), reads
+    assert run.remote.get("teamKey") is (own_key == "fal"), run.remote
 
 
 def test_a_node_that_ends_in_a_round_lets_the_same_pass_go_on(
@@ -231,8 +255,10 @@ def test_the_pass_that_takes_in_a_platform_key_job_s_result_reads_no_provider_ke
     with CaptureQueriesContext(connection) as queries:
         advance(execution_id)
     assert Execution.objects.get(pk=execution_id).status == ExecutionStatus.COMPLETED
+    # (The lease reads which providers the team has keys for, not the keys.)
     reads = [query["sql"] for query in queries.captured_queries
-             if '"accounts_providerkey"' in query["sql"]]
+             if '"accounts_providerkey"' in query["sql"]
+             and not query["sql"].startswith('UPDATE "executions_execution" SET "lease_owner"')]
     assert reads == []
 
 
