@@ -273,7 +273,7 @@ def credits_reserve(team_id: int, execution_id: ExecutionId, items: Sequence[Lin
 
 
 def credits_reservation_guard(team_id: int, execution_id: ExecutionId,
-                      items: Sequence[LineItem]) -> tuple[str, list[Any]] | None:
+                              items: Sequence[LineItem]) -> tuple[str, list[Any]] | None:
     """PostgreSQL: the reservation of `items` as the guard of the statement that creates the
     execution (rows.insert_together): the debit, if the balance covers it, and its ledger
     entry, with a row named `guard` only if both were written. None when there is nothing to

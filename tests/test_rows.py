@@ -325,6 +325,64 @@ def test_insert_together_writes_each_group_as_insert_does_in_one_statement(
         insert_together([NodeRun(execution=one, node_id="x", position=0)], [Execution(**fields)])
 
 
+def test_insert_together_with_a_guard_writes_everything_or_nothing_in_one_statement(
+        api: Any, sent: list[str]) -> None:
+    from accounts.credits import credits_grant
+    from accounts.models import CreditAccount, CreditEntry
+    from executions.models import Execution
+    from wireflow_site.rows import insert_statement, insert_together
+
+    workflow_id = create_workflow(api)["id"]
+    template = Execution.objects.get(
+        pk=api.post(f"/workflows/{workflow_id}/execute", {}).json()["executionId"])
+    fields = {f.attname: getattr(template, f.attname) for f in Execution._meta.concrete_fields
+              if f.attname != "id"}
+    team = ApiKey.objects.get().team
+    guard = ('debit AS (UPDATE "accounts_creditaccount" SET "balance" = "balance" - %s '
+             'WHERE "team_id" = %s AND "balance" >= %s RETURNING 1), '
+             'guard AS ({} RETURNING 1)')
+    then = ('UPDATE "accounts_team" SET "name" = %s FROM guard WHERE "id" = %s', )
+
+    def attempt(cost: int, name: str) -> tuple[bool, Execution, list[NodeRun]]:
+        execution = Execution(**fields)
+        runs = [NodeRun(execution=execution, node_id=f"n{i}", position=i) for i in range(3)]
+        entry = CreditEntry(team_id=team.pk, kind="reserve", amount=-cost, note=name,
+                            execution_id=execution.pk, created_at=timezone.now())
+        if connection.vendor != "postgresql":
+            with pytest.raises(NotImplementedError):
+                insert_statement([entry], "debit")
+            return False, execution, runs
+        insert, records = insert_statement([entry], "debit")
+        with CaptureQueriesContext(connection) as queries:
+            done = insert_together([execution], runs,
+                                   guard=(guard.format(insert), [cost, team.pk, cost, records]),
+                                   then=[(then[0], [name, team.pk])])
+        assert len(queries.captured_queries) == 1
+        return done, execution, runs
+
+    if connection.vendor != "postgresql":
+        attempt(1, "x")
+        with pytest.raises(NotImplementedError):
+            insert_together([Execution(**fields)], then=[("SELECT 1", [])])
+        return
+    credits_grant(team, 10)
+    balance = CreditAccount.objects.get(team=team).balance
+    refused, execution, runs = attempt(int(balance) + 1, "refused")
+    assert refused is False
+    assert not Execution.objects.filter(pk=execution.pk).exists()
+    assert all(run.pk is None for run in runs) and execution._state.adding
+    assert not CreditEntry.objects.filter(note="refused").exists()
+    assert CreditAccount.objects.get(team=team).balance == balance
+    assert Team.objects.get(pk=team.pk).name != "refused"
+    kept, execution, runs = attempt(4, "kept")
+    assert kept is True and not execution._state.adding
+    assert [NodeRun.objects.get(pk=run.pk).node_id for run in runs] == ["n0", "n1", "n2"]
+    assert NodeRun.objects.filter(execution=execution).count() == 3
+    assert CreditEntry.objects.get(note="kept").execution_id == execution.pk
+    assert CreditAccount.objects.get(team=team).balance == balance - 4
+    assert Team.objects.get(pk=team.pk).name == "kept"
+
+
 def test_insert_guarded_inserts_only_when_its_guard_returns_a_row(
         api: Any, sent: list[str]) -> None:
     from accounts.credits import credits_grant
