@@ -1,5 +1,6 @@
 """Writes for executions: start, cancel, wake on a provider webhook, and the sweeper."""
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -336,40 +337,105 @@ def provider_hook_received(run_id: int, attempt: int, body: dict[str, Any] | Non
     """A provider says a job is done. Keep what it delivered (so the engine needs no round
     trip to the provider) and look at the node now rather than at the next scheduled poll.
     Deliveries repeat and may be stale: only the attempt in flight is touched."""
-    with transaction.atomic():
-        # Only the node's row is locked (`of`): the execution's is the one every delivery,
-        # the engine's event numbering and its lease share, and a fan-out's hundred deliveries
-        # must not queue on it. Its lease is read with it (unlocked, through the same join).
-        run = (NodeRun.objects.select_for_update(of=("self",))
-               .filter(pk=run_id, status=NodeStatus.RUNNING, attempt=attempt,
-                       execution__status=ExecutionStatus.RUNNING)
-               .annotate(lease_owner=F("execution__lease_owner"),
-                         lease_expires_at=F("execution__lease_expires_at")).first())
-        if run is None:
+    now = timezone.now()
+    if connection.vendor == "postgresql":
+        found = _delivery_recorded(run_id, attempt, body, now)
+        if found is None:
             return  # already recorded, or a delivery for an earlier attempt
-        # fal names the job `request_id`; Replicate's webhook body is the prediction (`id`).
-        if body is not None and body.get("request_id", body.get("id")) in (None, run.request_id) \
-                or body is not None and not run.request_id:  # called back before we recorded it
-            run.remote = {**run.remote, "delivered": body}
-        now = timezone.now()
-        run.next_check_at = now
-        run.save(update_fields=["remote", "next_check_at"])
-        execution_id = str(run.execution_id)
-        held = bool(run.lease_owner) and run.lease_expires_at is not None \
-            and run.lease_expires_at >= now
+        execution_id, held = found
         if not held:
-            # Nobody held the lease: the execution is due now, and a task takes it once this
-            # commits (should a holder take the lease first, the task leaves it a wake-up). If
-            # that task is lost (a worker killed with it in hand), the sweeper finds the
-            # execution overdue within its grace, not at the next safety-net poll minutes away.
-            _due_now(execution_id, now)
+            dispatch.advance_later(execution_id)  # due now: the statement set its wake time
             return
+    else:
+        with transaction.atomic():
+            # Only the node's row is locked (`of`): the execution's is the one every delivery,
+            # the engine's event numbering and its lease share, and a fan-out's hundred
+            # deliveries must not queue on it. Its lease is read with it (unlocked, through
+            # the same join).
+            run = (NodeRun.objects.select_for_update(of=("self",))
+                   .filter(pk=run_id, status=NodeStatus.RUNNING, attempt=attempt,
+                           execution__status=ExecutionStatus.RUNNING)
+                   .annotate(lease_owner=F("execution__lease_owner"),
+                             lease_expires_at=F("execution__lease_expires_at")).first())
+            if run is None:
+                return  # already recorded, or a delivery for an earlier attempt
+            if body is not None and _delivered_for(body, run.request_id):
+                run.remote = {**run.remote, "delivered": body}
+            run.next_check_at = now
+            run.save(update_fields=["remote", "next_check_at"])
+            execution_id = str(run.execution_id)
+            if not (bool(run.lease_owner) and run.lease_expires_at is not None
+                    and run.lease_expires_at >= now):
+                # Nobody held the lease: the execution is due now, and a task takes it once
+                # this commits (should a holder take the lease first, the task leaves it a
+                # wake-up). If that task is lost (a worker killed with it in hand), the
+                # sweeper finds the execution overdue within its grace, not at the next
+                # safety-net poll minutes away.
+                _due_now(execution_id, now)
+                return
     # Committed, so any pass that starts from here on sees the delivery. A live holder of the
     # lease runs another pass before it lets go (engine/state.py): a wake-up left for it is the
     # whole wake-up, so a fan-out's deliveries arriving during a pass cost one more pass, not a
     # task each that would find the lease taken.
     if not wake_holder(execution_id):  # it let go meanwhile
         _due_now(execution_id, now)
+
+
+def _delivered_for(body: dict[str, Any], request_id: str) -> bool:
+    """Whether a delivery's body is the job's: fal names the job `request_id`, Replicate's
+    webhook body is the prediction (`id`); one without an id is taken, and so is any while
+    the job's id is not recorded yet (called back before its submit was)."""
+    return body.get("request_id", body.get("id")) in (None, request_id) or not request_id
+
+
+def _delivery_recorded(run_id: int, attempt: int, body: dict[str, Any] | None,
+                       now: datetime) -> tuple[str, bool] | None:
+    """PostgreSQL: the delivery kept on the node's run (as `_delivered_for` decides, on the row
+    as the UPDATE finds it) and the run due now, if it is still RUNNING that attempt in a
+    running execution; then, unless the execution's lease is held, the execution due now too.
+    One statement that commits on its own (it was a transaction of five round trips). Only the
+    node's row is locked: the execution's is the one every delivery, the engine's event
+    numbering and its lease share, and a fan-out's hundred deliveries must not queue on it
+    (its lease is read through the join, unlocked; its wake time is written only when nobody
+    holds it). (the execution's id, whether its lease was held), or None when nothing was."""
+    found = body.get("request_id", body.get("id")) if body is not None else None
+    with connection.cursor() as cursor:
+        cursor.execute(_delivery_sql(), [
+            now, body is not None, found is None, found if isinstance(found, str) else None,
+            json.dumps(body) if body is not None else None, run_id, NodeStatus.RUNNING,
+            attempt, ExecutionStatus.RUNNING, now, now, now])
+        row = cursor.fetchone()
+    return None if row is None else (str(row[0]), bool(row[1]))
+
+
+@cache
+def _delivery_sql() -> str:
+    quote = connection.ops.quote_name
+
+    def run(name: str) -> str:
+        return "r." + quote(rows.column_field(NodeRun, name).column)
+
+    def ex(name: str) -> str:
+        return quote(rows.column_field(Execution, name).column)
+
+    remote, request_id = run("remote"), run("request_id")
+    owner, expires = f"e.{ex('lease_owner')}", f"e.{ex('lease_expires_at')}"
+    # Only our own table and column names are interpolated; every value is a parameter.
+    return (f"WITH run AS (UPDATE {quote(NodeRun._meta.db_table)} AS r SET "  # noqa: S608
+            f"{quote(rows.column_field(NodeRun, 'next_check_at').column)} = %s, "
+            f"{quote(rows.column_field(NodeRun, 'remote').column)} = CASE WHEN %s AND "
+            f"(%s OR {request_id} = %s OR {request_id} = '') "
+            f"THEN {remote} || jsonb_build_object('delivered', %s::jsonb) ELSE {remote} END "
+            f"FROM {quote(Execution._meta.db_table)} AS e "
+            f"WHERE {run('id')} = %s AND {run('status')} = %s AND {run('attempt')} = %s "
+            f"AND e.{ex('id')} = {run('execution')} AND e.{ex('status')} = %s "
+            f"RETURNING {run('execution')} AS execution_id, ({owner} <> '' AND {expires} "
+            "IS NOT NULL AND "
+            f"{expires} >= %s) AS held), "
+            f"due AS (UPDATE {quote(Execution._meta.db_table)} AS x SET {ex('wake_at')} = %s "
+            f"FROM run WHERE x.{ex('id')} = run.execution_id AND NOT run.held "
+            f"AND x.{ex('wake_at')} > %s) "
+            "SELECT execution_id, held FROM run")
 
 
 def _due_now(execution_id: str, now: datetime) -> None:

@@ -172,11 +172,54 @@ def test_a_delivery_with_the_lease_free_sends_a_task(
 
     assert sent == [str(run.execution_id)]
     assert not row(str(run.execution_id)).wake_requested
-    # The lease was read with the node (one locked read), not again after the commit.
+    # The lease was read with the node, not again after the commit.
     statements = [query["sql"] for query in queries.captured_queries]
     assert not [sql for sql in statements
                 if sql.startswith('SELECT') and 'FROM "executions_execution"' in sql], statements
-    assert len(statements) <= 6, statements  # read, node's write, wake time, and the commit
+    # On PostgreSQL the node's write, the lease's read and the wake time are one statement.
+    assert len(statements) == (1 if connection.vendor == "postgresql" else 6), statements
+    run.refresh_from_db()
+    execution = row(str(run.execution_id))
+    assert run.remote["delivered"] == {"request_id": run.request_id, "status": "OK"}
+    assert run.next_check_at is not None and run.next_check_at <= timezone.now()
+    assert execution.wake_at == run.next_check_at  # due now, both
+
+
+@pytest.mark.parametrize(("body", "kept"), [
+    ("its own", True), ("another job's", False), ("no id", True), ("not an object", False),
+    ("a prediction's id", True)])
+def test_a_delivery_is_kept_only_for_its_own_job_and_always_makes_the_node_due(
+        sent: list[str], sim_site: str, api: ApiClient, body: str, kept: bool) -> None:
+    run = submitted(api)
+    bodies: dict[str, dict[str, Any] | None] = {
+        "its own": {"request_id": run.request_id, "status": "OK"},
+        "another job's": {"request_id": "someone-else", "status": "OK"},
+        "no id": {"status": "OK", "payload": {"n": 1}},
+        "not an object": None,
+        "a prediction's id": {"id": run.request_id, "status": "succeeded"},
+    }
+    delivered = bodies[body]
+    before = run.remote
+    sent.clear()
+    provider_hook_received(run.pk, run.attempt, delivered)
+    run.refresh_from_db()
+    assert run.remote == ({**before, "delivered": delivered} if kept else before)
+    assert run.next_check_at is not None and run.next_check_at <= timezone.now()
+    assert sent == [str(run.execution_id)]
+
+
+def test_a_delivery_for_an_earlier_attempt_or_an_ended_run_changes_nothing(
+        sent: list[str], sim_site: str, api: ApiClient) -> None:
+    run = submitted(api)
+    execution = row(str(run.execution_id))
+    sent.clear()
+    provider_hook_received(run.pk, run.attempt - 1, {"request_id": run.request_id})
+    Execution.objects.filter(pk=run.execution_id).update(status=ExecutionStatus.CANCELLED)
+    provider_hook_received(run.pk, run.attempt, {"request_id": run.request_id})
+    fresh = NodeRun.objects.get(pk=run.pk)
+    assert fresh.remote == run.remote and fresh.next_check_at == run.next_check_at
+    assert row(str(run.execution_id)).wake_at == execution.wake_at
+    assert sent == []
 
 
 def test_deliveries_with_a_wake_up_already_waiting_never_write_the_execution(
