@@ -121,6 +121,18 @@ def test_update_where_writes_as_the_orms_update(api: Any, sent: list[str]) -> No
     assert NodeRun.objects.get(pk=runs[0].pk).logs == [{"line": "x"}]
 
 
+def _execution_fields(api: Any) -> dict[str, Any]:
+    """The fields of a real execution (one started over the API), less its id: new ones to
+    insert by hand."""
+    from executions.models import Execution
+
+    workflow_id = create_workflow(api)["id"]
+    template = Execution.objects.get(
+        pk=api.post(f"/workflows/{workflow_id}/execute", {}).json()["executionId"])
+    return {f.attname: getattr(template, f.attname) for f in Execution._meta.concrete_fields
+            if f.attname != "id"}
+
+
 def test_insert_writes_as_the_orm_and_reads_back_the_keys(
         api: Any, sent: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     from django.db.models import F
@@ -128,11 +140,7 @@ def test_insert_writes_as_the_orm_and_reads_back_the_keys(
     from executions.models import Execution
     from wireflow_site.rows import insert
 
-    workflow_id = create_workflow(api)["id"]
-    template = Execution.objects.get(
-        pk=api.post(f"/workflows/{workflow_id}/execute", {}).json()["executionId"])
-    fields = {f.attname: getattr(template, f.attname) for f in Execution._meta.concrete_fields
-              if f.attname != "id"}
+    fields = _execution_fields(api)
     fields.update(inputs={"a": ["é", 1.5, None, {"k": True}]}, error="x'; --", credits_used=0.5)
     by_orm, by_insert = Execution.objects.create(**fields), Execution(**fields)
     insert([by_insert])
@@ -293,11 +301,7 @@ def test_insert_together_writes_each_group_as_insert_does_in_one_statement(
     from executions.models import Execution
     from wireflow_site.rows import insert, insert_together
 
-    workflow_id = create_workflow(api)["id"]
-    template = Execution.objects.get(
-        pk=api.post(f"/workflows/{workflow_id}/execute", {}).json()["executionId"])
-    fields = {f.attname: getattr(template, f.attname) for f in Execution._meta.concrete_fields
-              if f.attname != "id"}
+    fields = _execution_fields(api)
     one, other = Execution(**fields), Execution(**fields)
 
     def runs_of(execution: Execution) -> list[NodeRun]:
@@ -332,11 +336,7 @@ def test_insert_together_with_a_guard_writes_everything_or_nothing_in_one_statem
     from executions.models import Execution
     from wireflow_site.rows import insert_statement, insert_together
 
-    workflow_id = create_workflow(api)["id"]
-    template = Execution.objects.get(
-        pk=api.post(f"/workflows/{workflow_id}/execute", {}).json()["executionId"])
-    fields = {f.attname: getattr(template, f.attname) for f in Execution._meta.concrete_fields
-              if f.attname != "id"}
+    fields = _execution_fields(api)
     team = ApiKey.objects.get().team
     guard = ('debit AS (UPDATE "accounts_creditaccount" SET "balance" = "balance" - %s '
              'WHERE "team_id" = %s AND "balance" >= %s RETURNING 1), '
