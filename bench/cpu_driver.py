@@ -3,12 +3,16 @@ environment, it measures one kind of work and prints its process CPU per unit as
 
     python -m bench.cpu_driver request GET /api/v1/team <api key> <count> <concurrency>
     python -m bench.cpu_driver pass <workflow id> <email> <count> <threads>
+    python -m bench.cpu_driver hook <workflow id> <email> <count> <concurrency>
 
 `request`: the site's ASGI application called directly on a uvloop loop (no server, no socket:
 what a request costs the web process beyond uvicorn's HTTP parsing). `pass`: executions started
 through the service, then `advance()` on each (the submit pass: lease, claim, the provider's
 submit on the process's provider loop, its request id recorded, the lease released), from
-`threads` threads; nothing goes through the broker.
+`threads` threads; nothing goes through the broker. `hook`: jobs submitted as `pass` submits
+them (not measured), then each one's completion webhook, a provider's POST to
+/hooks/provider/<token>/ with fal's body, through the site's ASGI application as `request`
+calls it (the task it sends goes to the broker).
 """
 
 from __future__ import annotations
@@ -26,20 +30,28 @@ WARM_UP = 100
 
 def measure_requests(method: str, path: str, api_key: str, count: int, concurrency: int
                      ) -> dict[str, Any]:
+    body = b"{}" if method == "POST" else b""
+    headers = [(b"authorization", f"Bearer {api_key}".encode())]
+    return _measure_calls([(method, path, headers, body)] * (WARM_UP + count), concurrency)
+
+
+def _measure_calls(calls: list[tuple[str, str, list[tuple[bytes, bytes]], bytes]],
+                   concurrency: int) -> dict[str, Any]:
+    """The site's ASGI application called on a uvloop loop for each (method, path, headers,
+    body), the first WARM_UP of them not measured: the process's CPU per call."""
     import uvloop
 
     from wireflow_site.asgi import application
 
-    body = b"{}" if method == "POST" else b""
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-             "method": method, "scheme": "http", "path": path, "raw_path": path.encode(),
-             "query_string": b"", "root_path": "", "client": ("127.0.0.1", 50000),
-             "server": ("127.0.0.1", 8000),
-             "headers": [(b"host", b"127.0.0.1"), (b"authorization", f"Bearer {api_key}".encode()),
-                         (b"content-type", b"application/json"),
-                         (b"content-length", str(len(body)).encode())]}
-
-    async def one() -> int:
+    async def one(method: str, path: str, headers: list[tuple[bytes, bytes]],
+                  body: bytes) -> int:
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                 "method": method, "scheme": "http", "path": path,
+                 "raw_path": path.encode(), "query_string": b"", "root_path": "",
+                 "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
+                 "headers": [(b"host", b"127.0.0.1"), *headers,
+                             (b"content-type", b"application/json"),
+                             (b"content-length", str(len(body)).encode())]}
         answered = asyncio.Event()
         sent = False
         status = 0
@@ -59,20 +71,21 @@ def measure_requests(method: str, path: str, api_key: str, count: int, concurren
             elif not message.get("more_body"):
                 answered.set()
 
-        await application(dict(scope), receive, send)
+        await application(scope, receive, send)
         return status
 
     async def main() -> dict[str, Any]:
-        for _ in range(WARM_UP):
-            await one()
+        for call in calls[:WARM_UP]:
+            await one(*call)
         gate = asyncio.Semaphore(concurrency)
 
-        async def gated() -> int:
+        async def gated(call: tuple[str, str, list[tuple[bytes, bytes]], bytes]) -> int:
             async with gate:
-                return await one()
+                return await one(*call)
 
+        count = len(calls) - WARM_UP
         cpu, wall = time.process_time(), time.perf_counter()
-        statuses = await asyncio.gather(*(gated() for _ in range(count)))
+        statuses = await asyncio.gather(*(gated(call) for call in calls[WARM_UP:]))
         return {"cpuMs": (time.process_time() - cpu) / count * 1000,
                 "wallMs": (time.perf_counter() - wall) / count * 1000,
                 "statuses": sorted({str(status) for status in statuses})}
@@ -80,7 +93,30 @@ def measure_requests(method: str, path: str, api_key: str, count: int, concurren
     return uvloop.run(main())
 
 
-def measure_passes(workflow_id: str, email: str, count: int, threads: int) -> dict[str, Any]:
+def measure_hooks(workflow_id: str, email: str, count: int, concurrency: int) -> dict[str, Any]:
+    from executions import dispatch
+    from executions.engine.nodectx import webhook_url
+    from executions.models import NodeRun
+    from executions.tasks import send_advance
+
+    submitted = measure_passes(workflow_id, email, count, 8, keep=True)["ids"]
+    dispatch.connect(embedded=lambda *_: None, distributed=send_advance)  # as the site sends
+    calls = []
+    for run in NodeRun.objects.filter(execution_id__in=submitted, phase="submitted"):
+        body = json.dumps({"request_id": run.request_id, "gateway_request_id": run.request_id,
+                           "status": "OK", "error": None, "payload": {
+                               "images": [{"url": "http://127.0.0.1/media/a.png", "width": 256,
+                                           "height": 256, "content_type": "image/png"}],
+                               "seed": 1, "timings": {"inference": 30.0}}}).encode()
+        calls.append(("POST", "/" + webhook_url(run).split("/", 3)[3], [], body))
+    if len(calls) != len(submitted):
+        raise RuntimeError(f"{len(calls)} of {len(submitted)} jobs were submitted")
+    return _measure_calls(calls, concurrency)
+
+
+def measure_passes(workflow_id: str, email: str, count: int, threads: int, *,
+                   keep: bool = False) -> dict[str, Any]:
+    """`keep`: also the ids of every execution advanced (`ids`)."""
     from django.utils import timezone
 
     from accounts.models import User
@@ -112,7 +148,7 @@ def measure_passes(workflow_id: str, email: str, count: int, threads: int) -> di
     used, took = time.process_time() - cpu, time.perf_counter() - wall
     submitted = NodeRun.objects.filter(execution_id__in=measured, phase="submitted").count()
     return {"cpuMs": used / count * 1000, "wallMs": took / count * 1000,
-            "submitted": submitted}
+            "submitted": submitted, **({"ids": ids} if keep else {})}
 
 
 def main(args: list[str]) -> int:
@@ -125,8 +161,11 @@ def main(args: list[str]) -> int:
     elif args[0] == "pass":
         workflow_id, email, count, threads = args[1:5]
         out = measure_passes(workflow_id, email, int(count), int(threads))
+    elif args[0] == "hook":
+        workflow_id, email, count, concurrency = args[1:5]
+        out = measure_hooks(workflow_id, email, int(count), int(concurrency))
     else:
-        print(f"unknown kind {args[0]!r}: request or pass", file=sys.stderr)
+        print(f"unknown kind {args[0]!r}: request, pass or hook", file=sys.stderr)
         return 2
     print(json.dumps(out))
     return 0

@@ -10,7 +10,10 @@ database, Redis and simulator, the median of REPEATS runs (their spread in the n
   and CONCURRENT side by side (B3's 8 connections over 2 web processes);
 - the submit pass of such an execution (`advance()`: the lease, the claim, the provider's
   submit, the request id recorded, the lease released), one thread and THREADS threads (B3's
-  worker), executions started through the service and advanced without the broker.
+  worker), executions started through the service and advanced without the broker;
+- its job's completion webhook (the provider's POST to /hooks/provider/<token>/, fal's body),
+  CONCURRENT side by side through the ASGI application: what each of B3's results costs the
+  web.
 
 No goals: these are the measures to read before and after a change to the request path or the
 engine's pass.
@@ -50,6 +53,7 @@ def run(site: Site) -> list[Result]:
     hello = ["request", "GET", "/api/v1/team", site.api_key]
     execute = ["request", "POST", f"/api/v1/workflows/{workflow}/execute", site.api_key]
     submit = ["pass", workflow, EMAIL]
+    hook = ["hook", workflow, EMAIL]
     results = []
     for what, args, count, width in [
         ("a hello, one at a time", hello, REQUESTS, 1),
@@ -58,6 +62,7 @@ def run(site: Site) -> list[Result]:
         (f"an execute, {CONCURRENT} side by side", execute, EXECUTES, CONCURRENT),
         ("a submit pass, one thread", submit, PASSES, 1),
         (f"a submit pass, {THREADS} threads", submit, PASSES, THREADS),
+        (f"a provider webhook, {CONCURRENT} side by side", hook, EXECUTES, CONCURRENT),
     ]:
         runs = []
         for _ in range(REPEATS):
