@@ -185,11 +185,15 @@ def test_a_delivery_with_the_lease_free_sends_a_task(
     assert execution.wake_at == run.next_check_at  # due now, both
 
 
+@pytest.mark.parametrize("way", ["one statement", "a transaction"])
 @pytest.mark.parametrize(("body", "kept"), [
     ("its own", True), ("another job's", False), ("no id", True), ("not an object", False),
     ("a prediction's id", True)])
 def test_a_delivery_is_kept_only_for_its_own_job_and_always_makes_the_node_due(
-        sent: list[str], sim_site: str, api: ApiClient, body: str, kept: bool) -> None:
+        sent: list[str], sim_site: str, api: ApiClient, monkeypatch: pytest.MonkeyPatch,
+        body: str, kept: bool, way: str) -> None:
+    """On PostgreSQL the delivery is one statement; elsewhere (SQLite) a transaction through
+    the ORM, which this database runs too when it is not recognised as PostgreSQL."""
     run = submitted(api)
     bodies: dict[str, dict[str, Any] | None] = {
         "its own": {"request_id": run.request_id, "status": "OK"},
@@ -201,7 +205,13 @@ def test_a_delivery_is_kept_only_for_its_own_job_and_always_makes_the_node_due(
     delivered = bodies[body]
     before = run.remote
     sent.clear()
-    provider_hook_received(run.pk, run.attempt, delivered)
+    with CaptureQueriesContext(connection) as queries, monkeypatch.context() as patch:
+        if way == "a transaction":
+            patch.setattr(connection, "vendor", "the other database")
+        provider_hook_received(run.pk, run.attempt, delivered)
+    statements = [query["sql"] for query in queries.captured_queries]
+    assert (statements[0].startswith("WITH run AS (UPDATE")) is (way == "one statement"), \
+        statements
     run.refresh_from_db()
     assert run.remote == ({**before, "delivered": delivered} if kept else before)
     assert run.next_check_at is not None and run.next_check_at <= timezone.now()
