@@ -1,15 +1,15 @@
 """Reads for people, teams and API keys. Every lookup is scoped to the caller's teams."""
 
 import functools
-from typing import cast
+from typing import Any, cast
 
 from django.db import connection
 from django.db.models import QuerySet
 
-from wireflow_site.rows import columns, instances
+from wireflow_site.rows import column_field, columns, instances
 
 from . import keys
-from .models import ApiKey, Membership, Team, User
+from .models import ApiKey, Membership, ProviderKey, Team, User
 
 
 def teams_for_user(user: User) -> QuerySet[Team]:
@@ -111,3 +111,33 @@ def _live_key_sql() -> str:
            f"AND EXISTS (SELECT 1 FROM {member} m WHERE m.team_id = k.team_id "
            "AND m.user_id = k.user_id)")
     return sql
+
+
+# --- the providers a team has its own keys for, read with another row ----------------------
+
+def team_providers_sql(team_column: str) -> str:
+    """An expression for a query's select list: on PostgreSQL, as an array, the providers the
+    team named by `team_column` (a qualified column of that query, ours) has its own keys for;
+    elsewhere NULL (they are then read when needed). An execute reads them with its workflow
+    and a pass with its lease, so that neither reads a key the team does not have."""
+    if connection.vendor != "postgresql":
+        return "NULL"
+    quote = connection.ops.quote_name
+    provider, team = (quote(column_field(ProviderKey, name).column)
+                      for name in ("provider", "team"))
+    # Only our own table and column names are interpolated.
+    return (f"ARRAY(SELECT p.{provider} FROM {quote(ProviderKey._meta.db_table)} p "  # noqa: S608
+            f"WHERE p.{team} = {team_column})")
+
+
+def keep_team_providers(row_object: Any, value: object) -> None:
+    """Keep on the object read what team_providers_sql gave (nothing, where it gave NULL)."""
+    if isinstance(value, list):
+        row_object.read_team_providers = frozenset(value)
+
+
+def team_providers_read(row_object: object) -> frozenset[str] | None:
+    """The providers the object's team has keys for, as read with it (keep_team_providers);
+    None when it was read otherwise."""
+    read = getattr(row_object, "read_team_providers", None)
+    return read if isinstance(read, frozenset) else None

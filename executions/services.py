@@ -22,13 +22,14 @@ from accounts.credits import (
     total_of,
 )
 from accounts.models import ProviderKey, User
+from accounts.selectors import team_providers_read
 from wireflow_site import rows
 from wireflow_site.errors import Conflict, InvalidGraph, InvalidRequest
 from workflows import dataflow, graph, node_secrets
 from workflows.graph import GraphEdge, GraphNode
 from workflows.models import Workflow, WorkflowVersion
 from workflows.nodes import catalogue
-from workflows.selectors import workflow_team_providers, workflow_version_latest_id
+from workflows.selectors import workflow_version_latest_id
 
 from . import dispatch
 from .engine.backlog import recent_lag
@@ -171,7 +172,7 @@ def execution_start(workflow: Workflow, user: User | None, request: ExecuteReque
     # Credits: the estimate is reserved with the execution, or the 402 is raised and nothing is
     # created. Carried-over nodes are not paid again.
     items = [item for item in line_items(plan, team_id=workflow.team_id,
-                                         team_providers=workflow_team_providers(workflow))
+                                         team_providers=team_providers_read(workflow))
              if item.node_id not in request.carried]
     if _start_in_one_statement(execution, runs, items, now):
         dispatch.advance_later(str(execution.pk))  # the run starts at once

@@ -7,10 +7,10 @@ import uuid
 from django.db import connection
 from django.db.models import QuerySet
 
-from accounts.models import Membership, ProviderKey, Team, User
+from accounts.models import Membership, Team, User
 from accounts.permissions import Action, readable_one, readable_row, role_may
-from accounts.selectors import membership_role
-from wireflow_site.rows import column_field, columns, instances
+from accounts.selectors import keep_team_providers, membership_role, team_providers_sql
+from wireflow_site.rows import columns, instances
 
 from .models import Workflow, WorkflowVersion
 
@@ -44,8 +44,7 @@ def workflow_get_with_role(user: User, workflow_id: str | uuid.UUID, *,
     workflow, owner = instances(row, (Workflow, Team))
     Workflow._meta.get_field("team").set_cached_value(workflow, owner)
     workflow.read_latest_version_id = row[-2]
-    if isinstance(row[-1], list):  # not read on SQLite
-        workflow.read_team_providers = frozenset(row[-1])
+    keep_team_providers(workflow, row[-1])
     role = row[-3]
     return workflow, role if isinstance(role, str) else None
 
@@ -53,18 +52,12 @@ def workflow_get_with_role(user: User, workflow_id: str | uuid.UUID, *,
 @functools.cache
 def _workflow_with_role_sql(roles: int, narrowed: bool) -> str:
     quote = connection.ops.quote_name
-    workflow, team, member, version, key = (
-        quote(m._meta.db_table) for m in (Workflow, Team, Membership, WorkflowVersion, ProviderKey))
-    provider, key_team = (quote(column_field(ProviderKey, name).column)
-                          for name in ("provider", "team"))
-    # The team's providers with keys, as an array: PostgreSQL's (on SQLite, read when needed).
-    providers = (f"ARRAY(SELECT p.{provider} FROM {key} p "  # noqa: S608
-                 f"WHERE p.{key_team} = w.team_id)" if connection.vendor == "postgresql"
-                 else "NULL")
+    workflow, team, member, version = (
+        quote(m._meta.db_table) for m in (Workflow, Team, Membership, WorkflowVersion))
     # Names from the models' metadata, quoted; the values are parameters.
     return (f"SELECT {columns(Workflow, 'w')}, {columns(Team, 't')}, m.role, "  # noqa: S608
             f"(SELECT v.id FROM {version} v WHERE v.workflow_id = w.id "
-            f"ORDER BY v.version DESC LIMIT 1), {providers} "
+            f"ORDER BY v.version DESC LIMIT 1), {team_providers_sql('w.team_id')} "
             f"FROM {workflow} w JOIN {team} t ON t.id = w.team_id "
             f"JOIN {member} m ON m.team_id = w.team_id AND m.user_id = %s "
             f"WHERE w.id = %s AND m.role IN ({', '.join(['%s'] * roles)})"
@@ -82,13 +75,6 @@ def workflows_for_team(team: Team, *, is_active: bool | None = None) -> QuerySet
 def workflow_list(team: Team, *, is_active: bool | None = None, limit: int = 100,
                   offset: int = 0) -> list[Workflow]:
     return list(workflows_for_team(team, is_active=is_active)[offset:offset + limit])
-
-
-def workflow_team_providers(workflow: Workflow) -> frozenset[str] | None:
-    """The providers the workflow's team has its own keys for, as read with the workflow by
-    workflow_get_with_role; None when it was read otherwise."""
-    read = getattr(workflow, "read_team_providers", None)
-    return read if isinstance(read, frozenset) else None
 
 
 def workflow_version_latest_id(workflow: Workflow) -> int | None:

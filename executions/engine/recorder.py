@@ -19,6 +19,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from accounts.credits import credits_charge_nodes, credits_release_execution
+from accounts.selectors import team_providers_read
 from executions.batches import batch_row_finished_safely
 from executions.events import EventBuffer, LeaseLost
 from executions.models import Execution, ExecutionStatus, NodePhase, NodeRun, NodeStatus, Trigger
@@ -68,7 +69,7 @@ class Recorder:
         self.order = [n for n in topological_order(list(self.graph.nodes), pairs)
                       if n in self.runs]
         self.events = EventBuffer(execution)
-        self.keys = KeyRing(execution.team_id, state.team_providers(execution))
+        self.keys = KeyRing(execution.team_id, team_providers_read(execution))
         self.finished = False
         self._stop_with: tuple[str, str] | None = None
         # Priced nodes completed in the open recording transaction, charged together at its

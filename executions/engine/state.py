@@ -2,6 +2,7 @@
 worker) changes nothing and backs off."""
 
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, cast
 
 from django.conf import settings
@@ -10,7 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.credits import credits_release_execution
-from accounts.models import ProviderKey
+from accounts.selectors import keep_team_providers, team_providers_sql
 from executions.models import Execution, ExecutionStatus, NodePhase, NodeRun, NodeStatus
 from wireflow_site.rows import column_field, columns, instances, one_row, update_where
 
@@ -40,49 +41,37 @@ def acquire_lease(execution_id: str, owner: str) -> Execution | None:
 
 def _lease_returning(execution_id: str, owner: str, now: datetime,
                      expires: datetime) -> Execution | None:
-    meta = Execution._meta
-    quote = connection.ops.quote_name
-
-    def field(name: str) -> Any:
-        return meta.get_field(name)
-
-    def col(name: str) -> str:
-        return quote(field(name).column)
-
     def prep(name: str, value: Any) -> Any:
-        return field(name).get_db_prep_value(value, connection)
+        return column_field(Execution, name).get_db_prep_value(value, connection)
 
-    keys, provider, key_team = (quote(ProviderKey._meta.db_table),
-                                quote(column_field(ProviderKey, "provider").column),
-                                quote(column_field(ProviderKey, "team").column))
-    # The team's providers with keys, as an array: PostgreSQL's (on SQLite, read when needed).
-    providers = (f"ARRAY(SELECT p.{provider} FROM {keys} p WHERE "  # noqa: S608
-                 f"p.{key_team} = {quote(meta.db_table)}.{col('team')})"
-                 if connection.vendor == "postgresql" else "NULL")
-    # Only our own table and column names are interpolated; every value is a parameter.
-    sql = (f"UPDATE {quote(meta.db_table)} SET {col('lease_owner')} = %s, "  # noqa: S608
-           f"{col('lease_expires_at')} = %s, {col('wake_requested')} = %s "
-           f"WHERE {col('id')} = %s AND {col('status')} = %s "
-           f"AND ({col('lease_owner')} = %s OR {col('lease_expires_at')} < %s) "
-           f"RETURNING {columns(Execution)}, {providers}")
     with connection.cursor() as cursor:
-        cursor.execute(sql, [owner, prep("lease_expires_at", expires),
-                             prep("wake_requested", False), prep("id", execution_id),
-                             ExecutionStatus.RUNNING, "", prep("lease_expires_at", now)])
+        cursor.execute(_lease_sql(), [owner, prep("lease_expires_at", expires),
+                                      prep("wake_requested", False), prep("id", execution_id),
+                                      ExecutionStatus.RUNNING, "", prep("lease_expires_at", now)])
         row = cursor.fetchone()
     if row is None:
         return None
     execution = instances(row[:-1], [Execution])[0]
-    if isinstance(row[-1], list):  # not read on SQLite
-        execution.read_team_providers = frozenset(row[-1])
+    keep_team_providers(execution, row[-1])
     return cast(Execution, execution)
 
 
-def team_providers(execution: Execution) -> frozenset[str] | None:
-    """The providers the execution's team has keys for, as read with its lease; None when the
-    execution was read otherwise."""
-    read = getattr(execution, "read_team_providers", None)
-    return read if isinstance(read, frozenset) else None
+@cache
+def _lease_sql() -> str:
+    """_lease_returning's statement, written once (every pass takes a lease)."""
+    meta = Execution._meta
+    quote = connection.ops.quote_name
+
+    def col(name: str) -> str:
+        return quote(column_field(Execution, name).column)
+
+    # Only our own table and column names are interpolated; every value is a parameter.
+    return (f"UPDATE {quote(meta.db_table)} SET {col('lease_owner')} = %s, "  # noqa: S608
+            f"{col('lease_expires_at')} = %s, {col('wake_requested')} = %s "
+            f"WHERE {col('id')} = %s AND {col('status')} = %s "
+            f"AND ({col('lease_owner')} = %s OR {col('lease_expires_at')} < %s) "
+            f"RETURNING {columns(Execution)}, "
+            + team_providers_sql(f"{quote(meta.db_table)}.{col('team')}"))
 
 
 def request_wake(execution_id: str) -> bool:
