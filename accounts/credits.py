@@ -18,11 +18,18 @@ So at every moment: balance = grants ± adjustments − charges − outstanding 
 The balance itself is kept in `CreditAccount`, updated in the same transaction as each entry,
 so reading it does not sum a ledger that grows for ever (the tests check the two agree).
 
-Never negative: every write takes the lock of the team's account row (SELECT ... FOR UPDATE, or
-a reservation's UPDATE ... WHERE balance >= R, which the database re-checks on the fresh row
-after waiting for it), so concurrent executes and charges of one team are serialised and each
-compares against the fresh balance; a CHECK constraint backs that up in the database. The
-engine charges a node at most the bound it covered, so a charge always comes out of the
+Never negative: every write that moves the balance takes the lock of the team's account row
+(SELECT ... FOR UPDATE, or a reservation's UPDATE ... WHERE balance >= R, which the database
+re-checks on the fresh row after waiting for it), so concurrent executes and charges of one team
+are serialised and each compares against the fresh balance; a CHECK constraint backs that up in
+the database. A charge wholly out of its execution's reservation, with nothing left to give back
+(the usual case: a node costs what it was estimated at), does not move the balance and takes no
+account lock: the writers of one execution's reservation are serialised by a lock of their own
+instead (`_lock_reservation`), so a team's results are recorded side by side, not one at a
+time. Locks are always taken in that order: the execution's reservation, then the team's
+account.
+
+The engine charges a node at most the bound it covered, so a charge always comes out of the
 reservation; should one cost more all the same, the overrun is taken from the team's
 available credits, and if those run out the charge is capped at what is there. The team is
 never charged more than it has, and the node's recorded credits are the capped amount, so
@@ -53,6 +60,8 @@ ZERO = Decimal(0)
 QUANTUM = Decimal("0.0001")  # the ledger's precision: Decimal(12, 4)
 MAX_AMOUNT = Decimal("99999999.9999")
 ExecutionId = UUID | str
+# The seed of the advisory locks' keys that serialise each execution's reservation writers.
+RESERVATION_LOCKS = 0x5E5E
 
 
 def to_credits(value: float | int | str | Decimal) -> Decimal:
@@ -206,8 +215,22 @@ def _lock_account(team_id: int) -> Decimal:
     return cast(Decimal, balance)
 
 
+def _lock_reservation(execution_id: ExecutionId) -> None:
+    """Serialise the writers of one execution's reservation (its nodes' charges, the release of
+    its rest: the engine's lease holder, a stale one, the release of a deleted execution) until
+    the caller's transaction ends, before it reads what is reserved: on PostgreSQL a
+    transaction-level advisory lock on the execution, which the team's other executions do not
+    queue behind. Elsewhere (SQLite, `make dev`) the database takes one writer at a time."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, %s))",
+                       [str(execution_id), RESERVATION_LOCKS])
+
+
 def _post(team_id: int, *entries: CreditEntry) -> None:
-    """Append entries and move the balance by their sum. The caller holds the account lock."""
+    """Append entries and move the balance by their sum. The caller holds the account lock,
+    unless they sum to zero (a charge wholly out of the reservation: nothing moves)."""
     rows.insert(entries)
     delta = sum((entry.amount for entry in entries), ZERO)
     if delta:  # a charge wholly out of the reservation (release +c, charge -c) moves nothing
@@ -352,8 +375,13 @@ def credits_charge_nodes(team_id: int, execution_id: ExecutionId,
         if release_rest:
             credits_release_execution(team_id, execution_id)
         return {node_id: ZERO for node_id, _ in priced}
-    available = _lock_account(team_id)
+    _lock_reservation(execution_id)
     reserved = reservation_outstanding(execution_id)
+    due = sum((cost for _, cost in priced if cost > 0), ZERO)
+    # The balance moves only for an overrun or a rest to give back: only then is it read,
+    # under the account's lock (what is reserved cannot change meanwhile: see above).
+    moves = due > reserved or (release_rest and reserved > due)
+    available = _lock_account(team_id) if moves else ZERO
     entries: list[CreditEntry] = []
     for node_id, cost in priced:
         if cost <= 0:
@@ -408,8 +436,9 @@ def credits_release_execution(team_id: int, execution_id: ExecutionId) -> Decima
 
 @transaction.atomic
 def _release_rest(team_id: int, execution_id: ExecutionId) -> Decimal:
-    _lock_account(team_id)
+    _lock_reservation(execution_id)
     rest = reservation_outstanding(execution_id)
     if rest > 0:
+        _lock_account(team_id)
         _post(team_id, _entry(team_id, CreditKind.RELEASE, rest, execution_id=execution_id))
     return max(rest, ZERO)
