@@ -4,6 +4,7 @@ environment, it measures one kind of work and prints its process CPU per unit as
     python -m bench.cpu_driver request GET /api/v1/team <api key> <count> <concurrency>
     python -m bench.cpu_driver pass <workflow id> <email> <count> <threads>
     python -m bench.cpu_driver hook <workflow id> <email> <count> <concurrency>
+    python -m bench.cpu_driver result <workflow id> <email> <count> <threads>
 
 `request`: the site's ASGI application called directly on a uvloop loop (no server, no socket:
 what a request costs the web process beyond uvicorn's HTTP parsing). `pass`: executions started
@@ -12,7 +13,10 @@ submit on the process's provider loop, its request id recorded, the lease releas
 `threads` threads; nothing goes through the broker. `hook`: jobs submitted as `pass` submits
 them (not measured), then each one's completion webhook, a provider's POST to
 /hooks/provider/<token>/ with fal's body, through the site's ASGI application as `request`
-calls it (the task it sends goes to the broker).
+calls it (the task it sends goes to the broker). `result`: jobs submitted and their completion
+webhooks recorded (not measured), then `advance()` on each from `threads` threads: the result's
+pass (lease, the delivery read, the node completed, the rest of the graph run inline, the
+execution ended and charged, the lease released).
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -93,6 +99,15 @@ def _measure_calls(calls: list[tuple[str, str, list[tuple[bytes, bytes]], bytes]
     return uvloop.run(main())
 
 
+def _fal_delivery(request_id: str) -> dict[str, Any]:
+    """fal's completion webhook body for a FLUX job."""
+    return {"request_id": request_id, "gateway_request_id": request_id, "status": "OK",
+            "error": None, "payload": {
+                "images": [{"url": "http://127.0.0.1/media/a.png", "width": 256, "height": 256,
+                            "content_type": "image/png"}],
+                "seed": 1, "timings": {"inference": 30.0}}}
+
+
 def measure_hooks(workflow_id: str, email: str, count: int, concurrency: int) -> dict[str, Any]:
     from executions import dispatch
     from executions.engine.nodectx import webhook_url
@@ -101,17 +116,33 @@ def measure_hooks(workflow_id: str, email: str, count: int, concurrency: int) ->
 
     submitted = measure_passes(workflow_id, email, count, 8, keep=True)["ids"]
     dispatch.connect(embedded=lambda *_: None, distributed=send_advance)  # as the site sends
-    calls = []
-    for run in NodeRun.objects.filter(execution_id__in=submitted, phase="submitted"):
-        body = json.dumps({"request_id": run.request_id, "gateway_request_id": run.request_id,
-                           "status": "OK", "error": None, "payload": {
-                               "images": [{"url": "http://127.0.0.1/media/a.png", "width": 256,
-                                           "height": 256, "content_type": "image/png"}],
-                               "seed": 1, "timings": {"inference": 30.0}}}).encode()
-        calls.append(("POST", "/" + webhook_url(run).split("/", 3)[3], [], body))
+    calls = [("POST", "/" + webhook_url(run).split("/", 3)[3], [],
+              json.dumps(_fal_delivery(run.request_id)).encode())
+             for run in NodeRun.objects.filter(execution_id__in=submitted, phase="submitted")]
     if len(calls) != len(submitted):
         raise RuntimeError(f"{len(calls)} of {len(submitted)} jobs were submitted")
     return _measure_calls(calls, concurrency)
+
+
+def measure_results(workflow_id: str, email: str, count: int, threads: int) -> dict[str, Any]:
+    from executions.engine.runner import advance
+    from executions.models import Execution, NodeRun
+    from executions.services import provider_hook_received
+
+    ids = measure_passes(workflow_id, email, count, 8, keep=True)["ids"]  # no broker (above)
+    runs = list(NodeRun.objects.filter(execution_id__in=ids, phase="submitted"))
+    if len(runs) != len(ids):
+        raise RuntimeError(f"{len(runs)} of {len(ids)} jobs were submitted")
+    for run in runs:
+        provider_hook_received(run.pk, run.attempt, _fal_delivery(run.request_id))
+    for execution_id in ids[:WARM_UP]:
+        advance(execution_id)
+    measured = ids[WARM_UP:]
+    cpu, wall = time.process_time(), time.perf_counter()
+    _on_threads(advance, measured, threads)
+    used, took = time.process_time() - cpu, time.perf_counter() - wall
+    completed = Execution.objects.filter(pk__in=measured, status="COMPLETED").count()
+    return {"cpuMs": used / count * 1000, "wallMs": took / count * 1000, "completed": completed}
 
 
 def measure_passes(workflow_id: str, email: str, count: int, threads: int, *,
@@ -143,12 +174,35 @@ def measure_passes(workflow_id: str, email: str, count: int, threads: int, *,
         for execution_id in measured:
             advance(execution_id)
     else:
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(advance, measured))
+        _on_threads(advance, measured, threads)
     used, took = time.process_time() - cpu, time.perf_counter() - wall
     submitted = NodeRun.objects.filter(execution_id__in=measured, phase="submitted").count()
     return {"cpuMs": used / count * 1000, "wallMs": took / count * 1000,
             "submitted": submitted, **({"ids": ids} if keep else {})}
+
+
+def _on_threads(work: Callable[[str], object], items: list[str], threads: int) -> None:
+    """`work` on each item from `threads` threads, each handing its database connection back
+    when it is done (as a Celery task's end does): the next measure's threads need them."""
+    from django.db import connections
+
+    left = iter(items)
+    lock = threading.Lock()
+
+    def thread() -> None:
+        try:
+            while True:
+                with lock:
+                    item = next(left, None)
+                if item is None:
+                    return
+                work(item)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(threads) as pool:
+        for done in [pool.submit(thread) for _ in range(threads)]:
+            done.result()
 
 
 def main(args: list[str]) -> int:
@@ -164,8 +218,11 @@ def main(args: list[str]) -> int:
     elif args[0] == "hook":
         workflow_id, email, count, concurrency = args[1:5]
         out = measure_hooks(workflow_id, email, int(count), int(concurrency))
+    elif args[0] == "result":
+        workflow_id, email, count, threads = args[1:5]
+        out = measure_results(workflow_id, email, int(count), int(threads))
     else:
-        print(f"unknown kind {args[0]!r}: request, pass or hook", file=sys.stderr)
+        print(f"unknown kind {args[0]!r}: request, pass, hook or result", file=sys.stderr)
         return 2
     print(json.dumps(out))
     return 0

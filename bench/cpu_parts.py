@@ -13,7 +13,10 @@ database, Redis and simulator, the median of REPEATS runs (their spread in the n
   worker), executions started through the service and advanced without the broker;
 - its job's completion webhook (the provider's POST to /hooks/provider/<token>/, fal's body),
   CONCURRENT side by side through the ASGI application: what each of B3's results costs the
-  web.
+  web;
+- the result's pass once that webhook is recorded (`advance()`: the lease, the delivery read,
+  the node completed and charged, the execution ended, the lease released), THREADS threads:
+  what each of B3's results costs the worker beside its Celery message.
 
 No goals: these are the measures to read before and after a change to the request path or the
 engine's pass.
@@ -54,6 +57,7 @@ def run(site: Site) -> list[Result]:
     execute = ["request", "POST", f"/api/v1/workflows/{workflow}/execute", site.api_key]
     submit = ["pass", workflow, EMAIL]
     hook = ["hook", workflow, EMAIL]
+    result = ["result", workflow, EMAIL]
     results = []
     for what, args, count, width in [
         ("a hello, one at a time", hello, REQUESTS, 1),
@@ -63,6 +67,7 @@ def run(site: Site) -> list[Result]:
         ("a submit pass, one thread", submit, PASSES, 1),
         (f"a submit pass, {THREADS} threads", submit, PASSES, THREADS),
         (f"a provider webhook, {CONCURRENT} side by side", hook, EXECUTES, CONCURRENT),
+        (f"a result's pass, {THREADS} threads", result, PASSES, THREADS),
     ]:
         runs = []
         for _ in range(REPEATS):
@@ -91,7 +96,7 @@ def _drive(site: Site, args: list[str], count: int, width: int) -> dict[str, Any
         raise RuntimeError(f"cpu_driver {' '.join(args[:2])} failed: {done.stderr[-2000:]}")
     out: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     if out.get("statuses", ["200"]) not in (["200"], ["201"]) \
-            or out.get("submitted", count) != count:
+            or out.get("submitted", count) != count or out.get("completed", count) != count:
         raise RuntimeError(f"cpu_driver {' '.join(args[:2])} did not do the work: {out}")
     return out
 
