@@ -4,7 +4,8 @@ the usage report, grantcredits, and the ledger's arithmetic (reserve, charge, re
 import importlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from io import StringIO
@@ -614,6 +615,33 @@ def _wait_for(condition: Callable[[], bool], what: str) -> None:
         time.sleep(0.01)
 
 
+@contextmanager
+def _held_open(work: Callable[[], Any]) -> Iterator[list[Any]]:
+    """`work()` in a transaction of its own on a thread of its own, left open (its locks held,
+    its writes not committed) for the with block, then committed; its result lands in the
+    list given once the block ends."""
+    done, commit = threading.Event(), threading.Event()
+
+    def hold() -> Any:
+        try:
+            with transaction.atomic():
+                result = work()
+                done.set()
+                commit.wait(30)
+            return result
+        finally:
+            done.set()
+
+    thread, out = _in_a_thread(hold)
+    got: list[Any] = []
+    try:
+        assert done.wait(30)
+        yield got
+    finally:
+        commit.set()
+        got.append(_result(thread, out))
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_charge_out_of_the_reservation_does_not_queue_behind_the_teams_account(
         api: ApiClient, team: Team) -> None:
@@ -621,24 +649,11 @@ def test_a_charge_out_of_the_reservation_does_not_queue_behind_the_teams_account
     # account row; a charge its own reservation covers moves no balance and does not wait.
     fund(team, "100")
     execution = start(api, seed_workflow(api))
-    held, release = threading.Event(), threading.Event()
-
-    def hold_the_account() -> None:
-        with transaction.atomic():
-            CreditAccount.objects.select_for_update().get(team=team)
-            held.set()
-            release.wait(30)
-
-    holder = _in_a_thread(hold_the_account)
-    try:
-        assert held.wait(30)
-        with transaction.atomic():
-            with connection.cursor() as cursor:  # a wait would fail, not hang
-                cursor.execute("SET LOCAL lock_timeout = '5s'")
-            charged = credits_charge_nodes(team.pk, execution.pk, [("gen", 20)])
-    finally:
-        release.set()
-        _result(*holder)
+    with (_held_open(lambda: CreditAccount.objects.select_for_update().get(team=team)),
+          transaction.atomic()):
+        with connection.cursor() as cursor:  # a wait would fail, not hang
+            cursor.execute("SET LOCAL lock_timeout = '5s'")
+        charged = credits_charge_nodes(team.pk, execution.pk, [("gen", 20)])
     assert charged == {"gen": Decimal(20)}
     assert reservation_outstanding(execution.pk) == 20
     assert credit_balance(team.pk) == 60 == ledger_sum(team)
@@ -653,24 +668,11 @@ def test_a_charge_waits_for_a_release_of_its_execution_and_is_then_taken_from_th
     # The charge waits for it instead, then finds nothing reserved and pays from the balance.
     fund(team, "100")
     execution = start(api, seed_workflow(api))
-    released, commit = threading.Event(), threading.Event()
-
-    def release_then_hold() -> Decimal:
-        with transaction.atomic():
-            rest = credits_release_execution(team.pk, execution.pk)
-            released.set()
-            commit.wait(30)
-        return rest
-
-    releaser = _in_a_thread(release_then_hold)
-    try:
-        assert released.wait(30)
+    with _held_open(lambda: credits_release_execution(team.pk, execution.pk)) as released:
         charger = _in_a_thread(lambda: credits_charge_nodes(team.pk, execution.pk,
                                                             [("gen", 20)]))
         _wait_for(lambda: _waiting_on_a_lock("advisory"), "the charge to wait for the release")
-    finally:
-        commit.set()
-    assert _result(*releaser) == 40
+    assert released == [40]
     assert _result(*charger) == {"gen": Decimal(20)}
     assert ledger(team)[1:] == [("reserve", Decimal("-40.0000"), ""),
                                 ("release", Decimal("40.0000"), ""),
