@@ -216,8 +216,9 @@ def _lock_account(team_id: int) -> Decimal:
 
 
 def _lock_reservation(execution_id: ExecutionId) -> None:
-    """Serialise the writers of one execution's reservation (its nodes' charges, the release of
-    its rest: the engine's lease holder, a stale one, the release of a deleted execution) until
+    """Serialise the writers of one execution's reservation (its nodes' charges and covers, the
+    release of its rest: the engine's lease holder, a stale one, the release of a deleted
+    execution) until
     the caller's transaction ends, before it reads what is reserved: on PostgreSQL a
     transaction-level advisory lock on the execution, which the team's other executions do not
     queue behind. Elsewhere (SQLite, `make dev`) the database takes one writer at a time."""
@@ -418,6 +419,7 @@ def credits_cover_node(team_id: int, execution_id: ExecutionId, item: LineItem,
         return
     # A savepoint: the engine catches the refusal inside its transaction and fails the node.
     with transaction.atomic():
+        _lock_reservation(execution_id)  # the locks' order, though it reads no reservation
         available = _lock_account(team_id)
         if extra > available:
             raise InsufficientCredits(to_credits(bound), item.credits + available,

@@ -21,10 +21,12 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from accounts.credits import (
+    LineItem,
     credit_balance,
     credits_adjust,
     credits_charge_node,
     credits_charge_nodes,
+    credits_cover_node,
     credits_grant,
     credits_release_execution,
     reservation_outstanding,
@@ -678,6 +680,29 @@ def test_a_charge_waits_for_a_release_of_its_execution_and_is_then_taken_from_th
                                 ("release", Decimal("40.0000"), ""),
                                 ("charge", Decimal("-20.0000"), "gen")]
     assert credit_balance(team.pk) == 80 == ledger_sum(team)
+
+
+@pytest.mark.parametrize("write", ["charge", "cover", "release"])
+def test_every_write_locks_the_executions_reservation_before_the_teams_account(
+        api: ApiClient, team: Team, write: str) -> None:
+    # One order everywhere, so that two writers of one execution cannot deadlock: a recording
+    # transaction may cover one node and charge another, while a release of the same
+    # execution runs elsewhere.
+    fund(team, "100")
+    execution = start(api, seed_workflow(api))
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        if write == "charge":  # an overrun: the balance moves
+            credits_charge_nodes(team.pk, execution.pk, [("gen", 50)])
+        elif write == "cover":  # a bound over the node's estimate
+            credits_cover_node(team.pk, execution.pk, LineItem("gen", "Generate", "generate",
+                                                               Decimal(20)), 30)
+        else:
+            credits_release_execution(team.pk, execution.pk)
+    sql = [q["sql"] for q in queries.captured_queries]
+    reservation = [i for i, text in enumerate(sql) if "pg_advisory_xact_lock" in text]
+    account = [i for i, text in enumerate(sql) if "FOR UPDATE" in text]
+    assert reservation and account and reservation[0] < account[0], sql
+    assert credit_balance(team.pk) == ledger_sum(team)
 
 
 def test_a_node_can_never_be_charged_twice(api: ApiClient, team: Team) -> None:
