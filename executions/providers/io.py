@@ -26,6 +26,7 @@ from collections.abc import Coroutine
 from functools import partial
 from http.cookiejar import Cookie, CookieJar
 from typing import Any, TypeVar
+from urllib.request import getproxies
 
 import aiohttp
 import httpx
@@ -69,16 +70,28 @@ def pooled() -> httpx.AsyncClient | None:
     except RuntimeError:
         return None
     if own not in _client:
-        # Each request passes its own timeout; this one only bounds a request made without.
-        # No cookie jar (in httpx, nor in aiohttp under it): one client serves every team, and
-        # a cookie a provider set in answer to one team's key must never go out with another
-        # team's request.
-        _client[own] = httpx.AsyncClient(
-            transport=AiohttpTransport(verify=client_context(), limits=LIMITS,
-                                       client=_session),
-            verify=client_context(), limits=LIMITS, timeout=30, cookies=_NoCookies())
+        _client[own] = new_client()
         atexit.register(_close, own)
     return _client[own]
+
+
+def new_client() -> httpx.AsyncClient:
+    """The pooled client as `pooled` makes it. Each request passes its own timeout; this one
+    only bounds a request made without. No cookie jar (in httpx, nor in aiohttp under it): one
+    client serves every team, and a cookie a provider set in answer to one team's key must
+    never go out with another team's request.
+
+    aiohttp's transport when the environment names no proxy. httpx reads HTTP(S)_PROXY,
+    ALL_PROXY and NO_PROXY only for its own transports, so where a proxy is named (a worker
+    whose way out is an egress proxy) the client keeps httpx's, which goes through it as the
+    engine's calls always have. (aiohttp's own reading of the environment would also look up
+    ~/.netrc on a thread at every request, and refuse a provider's Authorization header
+    beside credentials it found there.)"""
+    if any(getproxies().get(scheme) for scheme in ("http", "https", "all")):
+        return httpx.AsyncClient(verify=client_context(), limits=LIMITS, timeout=30,
+                                 cookies=_NoCookies())
+    return httpx.AsyncClient(transport=AiohttpTransport(verify=client_context(), client=_session),
+                             timeout=30, cookies=_NoCookies())
 
 
 def _close(loop: asyncio.AbstractEventLoop) -> None:
@@ -93,7 +106,7 @@ def _close(loop: asyncio.AbstractEventLoop) -> None:
 def _session() -> aiohttp.ClientSession:
     """aiohttp's side of the pooled client, made on the provider loop on its first request: no
     limit on connections at once (as many as the calls in flight), idle ones kept 30 s, no
-    cookies, no proxy from the environment (as httpx's transport had none for this client)."""
+    cookies, nothing read from the environment (`new_client` uses it only without a proxy)."""
     connector = aiohttp.TCPConnector(ssl=client_context(), limit=0,
                                      keepalive_timeout=LIMITS.keepalive_expiry)
     return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(),

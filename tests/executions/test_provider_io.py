@@ -22,6 +22,7 @@ class _Seen:
     def __init__(self) -> None:
         self.peers: list[int] = []  # the client port of each request
         self.cookies: list[str | None] = []
+        self.paths: list[str] = []  # each request's target, as its request line had it
 
 
 @pytest.fixture
@@ -35,6 +36,7 @@ def server() -> Iterator[tuple[str, _Seen]]:
             length = int(self.headers.get("Content-Length") or 0)
             self.rfile.read(length)
             seen.peers.append(self.client_address[1])
+            seen.paths.append(self.path)
             seen.cookies.append(self.headers.get("Cookie"))
             base = f"http://127.0.0.1:{cast(LocalHTTPServer, self.server).server_port}"
             body = json.dumps({"request_id": f"r{len(seen.peers)}",
@@ -91,6 +93,26 @@ def test_no_cookie_a_provider_set_goes_out_with_a_later_request(
         fal = FalClient(url, f"key-{team}", timeout=10)
         provider_io.run(fal.submit("fal-ai/flux-2", {"prompt": "fox"})).result(timeout=10)
     assert seen.cookies == [None, None]
+
+
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "http_proxy", "ALL_PROXY"])
+def test_a_proxy_the_environment_names_carries_the_calls(
+        server: tuple[str, _Seen], monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
+    # A worker whose way out is an egress proxy: the provider's host is reached through it
+    # (here the local server plays the proxy; the host itself does not resolve).
+    url, seen = server
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY",
+                 "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(variable, url)
+
+    async def submit() -> str:
+        async with provider_io.new_client() as client:
+            fal = FalClient("http://provider.invalid", "key", timeout=10, http=client)
+            return (await fal.submit("fal-ai/flux-2", {"prompt": "fox"})).request_id
+
+    assert asyncio.run(submit()) == "r1"
+    assert seen.paths == ["http://provider.invalid/fal-ai/flux-2"]
 
 
 def test_a_call_the_pass_stops_waiting_for_is_cancelled_on_the_loop(
