@@ -413,26 +413,28 @@ def _delivery_recorded(run_id: int, attempt: int, body: dict[str, Any] | None,
 def _delivery_sql() -> str:
     quote = connection.ops.quote_name
 
+    def col(model: type[Any], name: str) -> str:
+        return quote(rows.column_field(model, name).column)
+
     def run(name: str) -> str:
-        return "r." + quote(rows.column_field(NodeRun, name).column)
+        return "r." + col(NodeRun, name)
 
     def ex(name: str) -> str:
-        return quote(rows.column_field(Execution, name).column)
+        return col(Execution, name)
 
     remote, request_id = run("remote"), run("request_id")
     owner, expires = f"e.{ex('lease_owner')}", f"e.{ex('lease_expires_at')}"
     # Only our own table and column names are interpolated; every value is a parameter.
     return (f"WITH run AS (UPDATE {quote(NodeRun._meta.db_table)} AS r SET "  # noqa: S608
-            f"{quote(rows.column_field(NodeRun, 'next_check_at').column)} = %s, "
-            f"{quote(rows.column_field(NodeRun, 'remote').column)} = CASE WHEN %s AND "
+            f"{col(NodeRun, 'next_check_at')} = %s, "
+            f"{col(NodeRun, 'remote')} = CASE WHEN %s AND "
             f"(%s OR {request_id} = %s OR {request_id} = '') "
             f"THEN {remote} || jsonb_build_object('delivered', %s::jsonb) ELSE {remote} END "
             f"FROM {quote(Execution._meta.db_table)} AS e "
             f"WHERE {run('id')} = %s AND {run('status')} = %s AND {run('attempt')} = %s "
             f"AND e.{ex('id')} = {run('execution')} AND e.{ex('status')} = %s "
-            f"RETURNING {run('execution')} AS execution_id, ({owner} <> '' AND {expires} "
-            "IS NOT NULL AND "
-            f"{expires} >= %s) AS held), "
+            f"RETURNING {run('execution')} AS execution_id, "
+            f"({owner} <> '' AND {expires} IS NOT NULL AND {expires} >= %s) AS held), "
             f"due AS (UPDATE {quote(Execution._meta.db_table)} AS x SET {ex('wake_at')} = %s "
             f"FROM run WHERE x.{ex('id')} = run.execution_id AND NOT run.held "
             f"AND x.{ex('wake_at')} > %s) "
