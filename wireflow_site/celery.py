@@ -10,7 +10,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wireflow_site.settings")
 
 brokerfix.install()  # a lost Redis connection must not end the worker (see the module)
 app = Celery("wireflow")
-app.config_from_object("django.conf:settings", namespace="CELERY")
+app.config_from_object("wireflow_site.celery_settings:SETTINGS", namespace="CELERY")
 app.autodiscover_tasks()
 
 # Celery's Django fixup closes the database connection before and after every task, and with

@@ -4,11 +4,15 @@ queue of wake-ups waiting their turn is not sent a second time. A sweep lets go 
 found in one statement; a wake-up far off is left to the sweeper rather than held by the
 broker."""
 
+import base64
+import json
 import time
 from datetime import timedelta
 from typing import Any
 
 import pytest
+import redis
+from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -22,6 +26,7 @@ from executions.engine.runner import advance
 from executions.models import Execution, NodePhase, NodeRun
 from executions.services import sweep_stalled
 from tests.conftest import ApiClient
+from tests.harness import flush_broker
 
 from .helpers import create_workflow, edge, execute, node
 
@@ -129,6 +134,45 @@ def test_the_message_shows_its_arguments(monkeypatch: pytest.MonkeyPatch) -> Non
     assert message.headers["task"] == "executions.advance"
     assert message.headers["argsrepr"].startswith("('e1', None, ")
     assert message.headers["kwargsrepr"] == "{}"
+
+
+def test_on_redis_a_send_queues_the_task_and_declares_nothing() -> None:
+    """Through Celery and kombu to the broker, with no queue declared before: the message is on
+    the queue's list (which the first push creates) and kombu recorded no binding."""
+    flush_broker()
+    client = redis.Redis.from_url(django_settings.CELERY_BROKER_URL)
+    try:
+        tasks.send_advance("e1", 0.0)
+        assert client.llen("celery") == 1
+        assert client.keys("_kombu.binding.*") == []
+        queued = client.lindex("celery", 0)
+        assert isinstance(queued, bytes)
+        envelope = json.loads(queued)
+        assert envelope["headers"]["task"] == "executions.advance"
+        args, kwargs, _ = json.loads(base64.b64decode(envelope["body"]))
+        assert args[:2] == ["e1", None] and kwargs == {}
+    finally:
+        flush_broker()
+
+
+@pytest.mark.parametrize(("broker", "declared"), [
+    ("redis://127.0.0.1:6379/0", False), ("rediss://cache.example:6380/0", False),
+    ("amqp://guest:guest@127.0.0.1:5672//", True), ("pyamqp://127.0.0.1//", True),
+])
+def test_the_queue_is_declared_on_every_broker_but_redis(
+        monkeypatch: pytest.MonkeyPatch, broker: str, declared: bool) -> None:
+    """On AMQP a message for a queue nobody has declared yet would be dropped."""
+    sends: list[dict[str, Any]] = []
+    monkeypatch.setattr(tasks.advance_task, "apply_async",
+                        lambda args, **options: sends.append(options))
+    monkeypatch.setitem(tasks.advance_task.app.conf, "broker_url", broker)
+    tasks._publish_options.cache_clear()
+    try:
+        tasks.send_advance("e1", 0.0)
+    finally:
+        tasks._publish_options.cache_clear()
+    (options,) = sends
+    assert ("declare" not in options) is declared
 
 
 # --- The sweeper ---------------------------------------------------------------------------
