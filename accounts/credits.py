@@ -218,10 +218,10 @@ def _lock_account(team_id: int) -> Decimal:
 def _lock_reservation(execution_id: ExecutionId) -> None:
     """Serialise the writers of one execution's reservation (its nodes' charges and covers, the
     release of its rest: the engine's lease holder, a stale one, the release of a deleted
-    execution) until
-    the caller's transaction ends, before it reads what is reserved: on PostgreSQL a
-    transaction-level advisory lock on the execution, which the team's other executions do not
-    queue behind. Elsewhere (SQLite, `make dev`) the database takes one writer at a time."""
+    execution) until the caller's transaction ends, before it reads what is reserved: on
+    PostgreSQL a transaction-level advisory lock on the execution, which the team's other
+    executions do not queue behind. Elsewhere (SQLite, `make dev`) the database takes one
+    writer at a time."""
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:

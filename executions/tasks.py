@@ -7,7 +7,6 @@ import logging
 import time
 from functools import cache
 from typing import Any
-from urllib.parse import urlsplit
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -61,12 +60,14 @@ def send_advance(execution_id: str, delay: float) -> None:
 @cache
 def _publish_options() -> dict[str, Any]:
     """On Redis, `declare=[]`: kombu otherwise checks on every send that the task's queue was
-    declared on this connection, copying and binding the queue's entity each time (a sixth of
-    a send's CPU). A task reaches its queue by name through the default exchange, a Redis list
-    that its first push creates, so nothing needs declaring. On an AMQP broker a message for a
-    queue not yet declared would be dropped: there kombu declares it, as by default."""
-    scheme = urlsplit(str(advance_task.app.conf.broker_url or "")).scheme
-    return {"declare": []} if scheme in ("redis", "rediss", "redis+socket") else {}
+    declared on this connection, copying and binding the queue's entity each time (an eighth
+    of a send's CPU). A task reaches its queue by name through the default exchange, a Redis
+    list that its first push creates, so nothing needs declaring. On an AMQP broker a message
+    for a queue not yet declared would be dropped: there kombu declares it, as by default.
+    Which transport the broker URL names is kombu's to say (redis, rediss, sentinel...)."""
+    with advance_task.app.connection_for_write() as broker:  # not connected: nothing is sent
+        on_redis = broker.transport.driver_type == "redis"
+    return {"declare": []} if on_redis else {}
 
 
 @shared_task(name="executions.ping", ignore_result=True)

@@ -5,7 +5,7 @@ Celery reads its configuration on every task sent (the serializer, the routes, t
 queue and more: five reads per `apply_async`), and a read tries each of a setting's names (the
 prefixed, the plain and the old one) in turn against each source. Against Django's settings
 object every miss is a `LazySettings.__getattr__` raising AttributeError, and most settings
-are Celery's defaults, so misses are the rule: a fifth of a task send's CPU went there. A dict
+are Celery's defaults, so misses are the rule: a sixth of a task send's CPU went there. A dict
 answers a miss at C speed. The price: settings changed after start-up (override_settings in a
 test) do not reach Celery, as they would not reach a running worker either.
 """

@@ -157,6 +157,7 @@ def test_on_redis_a_send_queues_the_task_and_declares_nothing() -> None:
 
 @pytest.mark.parametrize(("broker", "declared"), [
     ("redis://127.0.0.1:6379/0", False), ("rediss://cache.example:6380/0", False),
+    ("sentinel://sentinel.example:26379", False),
     ("amqp://guest:guest@127.0.0.1:5672//", True), ("pyamqp://127.0.0.1//", True),
 ])
 def test_the_queue_is_declared_on_every_broker_but_redis(
