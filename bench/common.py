@@ -90,6 +90,7 @@ BENCH_RECEIVER_HOST = "127.0.0.2"
 # The platform's fal key on the bench site: the site sends it and its simulator accepts it, so a
 # benchmark can submit to the simulator directly (B2's provider alone) with the same key.
 FAL_KEY = "bench-fal-key"
+SIMULATOR_SETTINGS = "executions.simulators.server_settings"
 
 
 @dataclass
@@ -123,7 +124,10 @@ class Site:
                     # Where a benchmark's own receiver listens for the simulators' webhooks
                     # (B2's provider-alone floor): a loopback address the site never uses.
                     "WIREFLOW_SSRF_ALLOW_HOSTS": BENCH_RECEIVER_HOST, "FAL_KEY": FAL_KEY,
-                    "LOG_LEVEL": "WARNING"}
+                    # A provider renders its pictures on its own machines, not on the site's:
+                    # the simulators draw theirs small (64x64 for a square), a third of the
+                    # CPU of make dev's default size. The site only passes their URLs on.
+                    "WIREFLOW_SIM_IMAGE_SCALE": "0.125", "LOG_LEVEL": "WARNING"}
         _recreate_database()
         redis.Redis.from_url(REDIS_URL).flushdb()
         self._manage("migrate", "--noinput")
@@ -136,11 +140,12 @@ class Site:
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True))
         sim_log = (ROOT / "var" / "bench-simulators.log").open("w")
+        # Their routes alone, without the site's middleware (executions/simulators/asgi.py).
         self.processes.append(subprocess.Popen(
-            [str(BIN / "uvicorn"), "wireflow_site.asgi:application", "--host", "127.0.0.1",
-             "--port", str(sim_port), "--log-level", "warning"],
-            cwd=ROOT, env=self.env, stdout=sim_log, stderr=subprocess.STDOUT,
-            start_new_session=True))
+            [str(BIN / "uvicorn"), "executions.simulators.asgi:application", "--host",
+             "127.0.0.1", "--port", str(sim_port), "--log-level", "warning"],
+            cwd=ROOT, env={**self.env, "DJANGO_SETTINGS_MODULE": SIMULATOR_SETTINGS},
+            stdout=sim_log, stderr=subprocess.STDOUT, start_new_session=True))
         worker_log = (ROOT / "var" / "bench-worker.log").open("w")
         self.processes.append(subprocess.Popen(
             [str(BIN / "celery"), "-A", "wireflow_site", "worker", "-B", "--loglevel", "WARNING",
@@ -180,13 +185,16 @@ class Site:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                # The simulators' server is up once it answers at all (401 without a key).
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200 and httpx.get(
+                        f"{self.sim_url}/fal/_stats", timeout=2).status_code < 500:
                     time.sleep(2)  # and give the worker a moment to join the broker
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.3)
-        raise RuntimeError("the site did not come up; see var/bench-web.log")
+        raise RuntimeError("the site did not come up; see var/bench-web.log and "
+                           "var/bench-simulators.log")
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=f"{self.url}/api/v1", timeout=60,

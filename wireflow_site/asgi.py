@@ -10,7 +10,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from .bodylimit import BodySizeLimit  # noqa: E402
+from .bodylimit import BodySizeLimit, largest_body  # noqa: E402
 from .routing import websocket_urlpatterns  # noqa: E402
 
 
@@ -41,18 +41,9 @@ def _load_urls() -> None:
 
 _load_urls()
 
-
-def _largest_body() -> int:
-    from django.conf import settings
-
-    from .middleware import MULTIPART_OVERHEAD_BYTES
-
-    return max(settings.UPLOAD_MAX_BYTES, settings.BATCH_CSV_MAX_BYTES,
-               settings.API_MAX_BODY_BYTES) + MULTIPART_OVERHEAD_BYTES
-
 application = ProtocolTypeRouter(
     {
-        "http": BodySizeLimit(django_asgi_app, limit=_largest_body()),
+        "http": BodySizeLimit(django_asgi_app, limit=largest_body()),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

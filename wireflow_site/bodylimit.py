@@ -22,6 +22,16 @@ App = Callable[..., Awaitable[None]]  # an ASGI application (Django's handler ty
 _TOO_LARGE = json.dumps(PayloadTooLarge().body()).encode()
 
 
+def largest_body() -> int:
+    """The largest body any endpoint takes, its multipart framing included."""
+    from django.conf import settings
+
+    from .middleware import MULTIPART_OVERHEAD_BYTES
+
+    return max(settings.UPLOAD_MAX_BYTES, settings.BATCH_CSV_MAX_BYTES,
+               settings.API_MAX_BODY_BYTES) + MULTIPART_OVERHEAD_BYTES
+
+
 class BodySizeLimit:
     def __init__(self, app: App, limit: int) -> None:
         self.app = app

@@ -1,0 +1,27 @@
+"""The provider simulators on a server of their own, as a provider's API is:
+
+    DJANGO_SETTINGS_MODULE=executions.simulators.server_settings \\
+        uvicorn executions.simulators.asgi:application --port 8001
+
+with the site's FAL_QUEUE_URL (and the other providers' URLs) pointing at it, e.g.
+http://127.0.0.1:8001/_sim/fal. The site serves the same simulators at /_sim/ when they are on
+(make dev); on their own they answer from the simulators' routes alone, with none of the
+site's middleware (server_settings.py), which the benchmarks use so that the stand-in provider
+takes as little as it can of the CPU the site under test runs on.
+"""
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "executions.simulators.server_settings")
+
+from wireflow_site.asgi_handler import get_asgi_application  # noqa: E402
+
+_handler = get_asgi_application()
+
+from django.urls import get_resolver  # noqa: E402
+
+from wireflow_site.bodylimit import BodySizeLimit, largest_body  # noqa: E402
+
+get_resolver().url_patterns  # noqa: B018 - imported before the first request, as the site does
+
+application = BodySizeLimit(_handler, limit=largest_body())
