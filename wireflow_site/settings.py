@@ -168,7 +168,12 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Each worker slot reserves up to 4 messages (Celery's default): an advance is short (it never
+# waits on a model), so a slot that ends a pass starts the next without first asking the broker
+# for it. At 1, each slot fetched its next task only after acknowledging the last, and in B3 the
+# one worker fell behind the executes (docs/benchmarks.md). What a killed worker had reserved is
+# not lost: the sweeper advances those executions again.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
