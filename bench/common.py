@@ -153,8 +153,10 @@ class Site:
              "--without-gossip",
              "--without-mingle", "--without-heartbeat",
              "--schedule", str(ROOT / "var" / "bench-beat-schedule")],
-            cwd=ROOT, env=self.env, stdout=worker_log, stderr=subprocess.STDOUT,
-            start_new_session=True))
+            # One plain connection per process or thread, as make serve runs its workers
+            # (scripts/serve.sh), not the web processes' pool.
+            cwd=ROOT, env={**self.env, "WIREFLOW_DB_POOL_SIZE": "0"}, stdout=worker_log,
+            stderr=subprocess.STDOUT, start_new_session=True))
         try:
             self._wait_until_up()
         except BaseException:  # interrupted or never up: leave no server behind
