@@ -206,25 +206,30 @@ def quiesce(timeout: float = 120) -> None:
 
 class ProductionWeb:
     """The site as `make serve` runs it (production settings, DEBUG off, uvicorn with several
-    worker processes, each with its own PostgreSQL connection pool) on the test database."""
+    worker processes, each with its own PostgreSQL connection pool) on the test database. Or
+    another ASGI application of the project (`app`, its `settings_module`), ready once
+    `ready_path` answers 200 to a GET with `ready_headers`."""
 
-    def __init__(self, workers: int = 2, **env: str) -> None:
+    def __init__(self, workers: int = 2, *, app: str = "wireflow_site.asgi:application",
+                 settings_module: str = "wireflow_site.settings", ready_path: str = "/healthz",
+                 ready_headers: dict[str, str] | None = None, **env: str) -> None:
+        self.ready_path, self.ready_headers = ready_path, ready_headers or {}
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = int(sock.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
         unset = {"DJANGO_SETTINGS_MODULE", "DEBUG", "WIREFLOW_DB_POOL_SIZE"}
         full_env = {**{k: v for k, v in os.environ.items() if k not in unset},
-                    "DJANGO_SETTINGS_MODULE": "wireflow_site.settings", "WIREFLOW_ENV_FILE": "",
+                    "DJANGO_SETTINGS_MODULE": settings_module, "WIREFLOW_ENV_FILE": "",
                     "DATABASE_URL": _database_url(), "REDIS_URL": settings.REDIS_URL,
                     "SECRET_KEY": settings.SECRET_KEY, "SITE_URL": self.url,
                     "ALLOWED_HOSTS": "127.0.0.1", "LOG_LEVEL": "WARNING", **env}
         self.log_path = ROOT / "var" / f"web-{self.port}-{os.getpid()}.log"
         self.log = self.log_path.open("w")
         self.process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("uvicorn")), "wireflow_site.asgi:application",
-             "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers),
-             "--timeout-keep-alive", "75", "--log-level", "warning"],
+            [str(Path(sys.executable).with_name("uvicorn")), app, "--host", "127.0.0.1",
+             "--port", str(self.port), "--workers", str(workers), "--timeout-keep-alive", "75",
+             "--log-level", "warning"],
             cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT,
             start_new_session=True)
         wait_until(self._ready, 120, lambda: f"the web server never answered:\n{self.log_text()}")
@@ -233,9 +238,11 @@ class ProductionWeb:
         if self.process.poll() is not None:
             raise RuntimeError(f"the web server exited:\n{self.log_text()}")
         try:
-            return httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200
+            answer = httpx.get(f"{self.url}{self.ready_path}", headers=self.ready_headers,
+                               timeout=2)
         except httpx.HTTPError:
             return False
+        return answer.status_code == 200
 
     def log_text(self) -> str:
         self.log.flush()

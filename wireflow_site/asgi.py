@@ -28,19 +28,6 @@ def _start_embedded_executor() -> None:
 _start_embedded_executor()
 
 
-def _load_urls() -> None:
-    # Django imports the URLconf on a process's first request, and ours mounts the API (every
-    # router's operations and their pydantic models): about a second of CPU that the first
-    # requests of each web worker would wait behind (a burst of provider webhooks reaching a
-    # worker that had served nothing yet queued for it). Done here, before the worker accepts
-    # a connection.
-    from django.urls import get_resolver
-
-    get_resolver().url_patterns  # noqa: B018 - the attribute's first read imports the URLconf
-
-
-_load_urls()
-
 application = ProtocolTypeRouter(
     {
         "http": BodySizeLimit(django_asgi_app, limit=largest_body()),

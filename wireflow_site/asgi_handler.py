@@ -178,8 +178,15 @@ def _unawaited(future: "asyncio.Future[Any]") -> None:
 
 
 def get_asgi_application() -> OneHopASGIHandler:
-    """As django.core.asgi.get_asgi_application, with the one-hop handler."""
+    """As django.core.asgi.get_asgi_application, with the one-hop handler, and the URLconf
+    imported now. Django imports it on a process's first request, and the site's mounts the API
+    (every router's operations and their pydantic models): about a second of CPU that the first
+    requests of each web worker would wait behind (a burst of provider webhooks reaching a
+    worker that had served nothing yet queued for it). Here it is done before the worker
+    accepts a connection."""
     import django
+    from django.urls import get_resolver
 
     django.setup(set_prefix=False)
+    get_resolver().url_patterns  # noqa: B018 - the attribute's first read imports the URLconf
     return OneHopASGIHandler()

@@ -15,13 +15,6 @@ import os
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "executions.simulators.server_settings")
 
 from wireflow_site.asgi_handler import get_asgi_application  # noqa: E402
-
-_handler = get_asgi_application()
-
-from django.urls import get_resolver  # noqa: E402
-
 from wireflow_site.bodylimit import BodySizeLimit, largest_body  # noqa: E402
 
-get_resolver().url_patterns  # noqa: B018 - imported before the first request, as the site does
-
-application = BodySizeLimit(_handler, limit=largest_body())
+application = BodySizeLimit(get_asgi_application(), limit=largest_body())

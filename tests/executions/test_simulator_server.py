@@ -2,12 +2,7 @@
 the benchmarks start it: it takes a fal job and answers at the URLs it hands out, serves nothing
 of the site, runs none of the site's middleware, and answers bad input in fal's own shape."""
 
-import os
-import socket
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,9 +10,8 @@ import pytest
 from django.test import Client
 
 from executions.simulators.state import reset_simulator
-from tests.harness import _database_url, stop_group, wait_until
+from tests.harness import ProductionWeb
 
-ROOT = Path(__file__).resolve().parents[2]
 KEY = "simulator-server-key"
 FLUX = "fal-ai/flux-2"
 
@@ -26,40 +20,15 @@ FLUX = "fal-ai/flux-2"
 def simulators(django_db_setup: None) -> Iterator[str]:
     """The base URL of the simulators' own server (its routes under /_sim/, as on the site), on
     the test database (a key that is not the platform's is looked up among the teams')."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "executions.simulators.server_settings",
-           "WIREFLOW_ENV_FILE": "", "DATABASE_URL": _database_url(),
-           "WIREFLOW_SIMULATORS": "1", "FAL_KEY": KEY,
-           "ALLOWED_HOSTS": "127.0.0.1", "LOG_LEVEL": "WARNING"}
-    log = (ROOT / "var" / f"simulators-{port}-{os.getpid()}.log")
-    log.parent.mkdir(exist_ok=True)
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("uvicorn")),
-             "executions.simulators.asgi:application", "--host", "127.0.0.1", "--port",
-             str(port), "--log-level", "warning"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        base = f"http://127.0.0.1:{port}"
-
-        def up() -> bool:
-            if process.poll() is not None:
-                raise RuntimeError(f"the simulators' server exited:\n{log.read_text()[-3000:]}")
-            try:
-                httpx.get(f"{base}/_sim/fal/_stats", timeout=2)
-            except httpx.HTTPError:
-                return False
-            return True
-
-        try:
-            wait_until(up, 120, lambda: f"the simulators' server never answered:\n"
-                                        f"{log.read_text()[-3000:]}")
-            yield base
-        finally:
-            stop_group(process, timeout=30)
-            reset_simulator()  # the jobs it left in Redis
-    log.unlink(missing_ok=True)
+    server = ProductionWeb(workers=1, app="executions.simulators.asgi:application",
+                           settings_module="executions.simulators.server_settings",
+                           ready_path="/_sim/fal/_stats", ready_headers=_key(),
+                           WIREFLOW_SIMULATORS="1", FAL_KEY=KEY)
+    try:
+        yield server.url
+    finally:
+        server.stop()
+        reset_simulator()  # the jobs it left in Redis
 
 
 def _key() -> dict[str, str]:
