@@ -10,6 +10,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from . import heap  # noqa: E402
 from .bodylimit import BodySizeLimit, largest_body  # noqa: E402
 from .routing import websocket_urlpatterns  # noqa: E402
 
@@ -36,3 +37,4 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+heap.settle()  # everything a request needs is loaded: see heap.py

@@ -4,7 +4,7 @@ from typing import Any
 from celery import Celery, signals
 from django.db import close_old_connections
 
-from wireflow_site import brokerfix, task_limits
+from wireflow_site import brokerfix, heap, task_limits
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wireflow_site.settings")
 
@@ -31,3 +31,13 @@ def _connections_as_a_request_would(**_: Any) -> None:
 # The threads pool (many passes overlapping their I/O in one process) enforces no time limit:
 # task_limits does, as prefork would (engine.md: every task has a hard time limit).
 signals.worker_init.connect(task_limits.install, weak=False)
+
+
+@signals.worker_ready.connect  # the consumer, and the threads pool's tasks: the pool started
+def _settle_heap(**_: Any) -> None:
+    heap.settle()
+
+
+@signals.worker_process_init.connect  # each prefork child, after its fork
+def _settle_forked_heap(**_: Any) -> None:
+    heap.settle(collect=False)

@@ -14,7 +14,9 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "executions.simulators.server_settings")
 
+from wireflow_site import heap  # noqa: E402
 from wireflow_site.asgi_handler import get_asgi_application  # noqa: E402
 from wireflow_site.bodylimit import BodySizeLimit, largest_body  # noqa: E402
 
 application = BodySizeLimit(get_asgi_application(), limit=largest_body())
+heap.settle()
