@@ -12,27 +12,32 @@ from typing import Any
 
 import pytest
 from django.core.signals import request_finished, request_started
-from django.http import HttpRequest, StreamingHttpResponse
-from django.urls import path
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.urls import get_script_prefix, path, reverse
 
 from tests.harness import wait_until
 from wireflow_site.asgi_handler import OneHopASGIHandler, Threads
 
 
 def _get(handler: OneHopASGIHandler, url: str, sent: list[dict[str, Any]] | None = None,
-         leave_after_body: bool = False, leave_at_once: bool = False) -> int | None:
+         leave_after_body: bool = False, leave_at_once: bool = False,
+         root_path: str = "", loops: list[int] | None = None) -> int | None:
     """GET `url`: the status answered (None if none was); the messages sent go to `sent`.
     With `leave_after_body`, the client disconnects once a first piece of the body has reached
-    it; with `leave_at_once`, right after sending its request."""
+    it; with `leave_at_once`, right after sending its request. The id of the event loop the
+    request was served on goes to `loops`."""
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-             "method": "GET", "scheme": "http", "path": url, "raw_path": url.encode(),
-             "query_string": b"", "root_path": "", "headers": [(b"host", b"testserver")],
+             "method": "GET", "scheme": "http", "path": root_path + url,
+             "raw_path": (root_path + url).encode(), "query_string": b"",
+             "root_path": root_path, "headers": [(b"host", b"testserver")],
              "server": ("testserver", 80), "client": ("127.0.0.1", 1234)}
     sent = [] if sent is None else sent
     pending = [{"type": "http.request", "body": b"", "more_body": False}]
 
     async def main() -> None:
         body_came = asyncio.Event()
+        if loops is not None:
+            loops.append(id(asyncio.get_running_loop()))
 
         async def receive() -> dict[str, Any]:
             if pending:
@@ -92,7 +97,17 @@ def _slow(request: HttpRequest) -> StreamingHttpResponse:
     return StreamingHttpResponse(lines, content_type="text/plain")
 
 
-urlpatterns = [path("streamed", _streamed), path("short", _short), path("slow", _slow)]
+async def _on_a_loop(request: HttpRequest) -> HttpResponse:
+    """An `async def` view: Django runs it from the request's thread with async_to_sync."""
+    return HttpResponse(str(id(asyncio.get_running_loop())))
+
+
+def _prefix(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(f"{get_script_prefix()} {reverse('short')}")
+
+
+urlpatterns = [path("streamed", _streamed), path("short", _short, name="short"),
+               path("slow", _slow), path("on-a-loop", _on_a_loop), path("prefix", _prefix)]
 
 
 @pytest.fixture
@@ -255,3 +270,30 @@ def test_a_client_gone_before_the_answer_ends_the_request_and_the_view_is_closed
     wait_until(lambda: handler.threads.idle() == 1, 30, "the request's thread was not kept")
     assert [event for event, _ in threads_seen] == ["started", "finished"]
     assert len({ident for _, ident in threads_seen}) == 1
+
+
+def _body(sent: list[dict[str, Any]]) -> str:
+    return b"".join(m.get("body", b"") for m in sent
+                    if m["type"] == "http.response.body").decode()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("views_here")
+def test_an_async_view_is_awaited_on_the_loop_that_serves_its_request() -> None:
+    """Not on a loop of its own in yet another thread: what it awaits (a channel layer's
+    connections, a stream it returns) belongs to the server's loop."""
+    sent: list[dict[str, Any]] = []
+    loops: list[int] = []
+    assert _get(OneHopASGIHandler(), "/on-a-loop", sent, loops=loops) == 200
+    assert _body(sent) == str(loops[0])
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("views_here")
+def test_a_view_sees_the_script_prefix_the_site_is_mounted_under() -> None:
+    sent: list[dict[str, Any]] = []
+    assert _get(OneHopASGIHandler(), "/prefix", sent, root_path="/wireflow") == 200
+    assert _body(sent) == "/wireflow/ /wireflow/short"
+    sent.clear()
+    assert _get(OneHopASGIHandler(), "/prefix", sent) == 200  # and the next one its own
+    assert _body(sent) == "/ /short"
