@@ -78,6 +78,10 @@ class Recorder:
         # Whether a recording transaction that leaves no node open may end the execution too
         # (`_settle`); off once that failed, so the end is then written on its own.
         self._end_with_last = True
+        # Set once a fused step let go of the lease as the pass's last write (`_fused`): the
+        # pass then ends, waking the execution next at `let_go_wake`.
+        self.let_go = False
+        self.let_go_wake: datetime | None = None
 
     def refresh(self) -> None:
         """Re-read the unfinished nodes: a provider webhook may have marked one due, and a
@@ -136,9 +140,12 @@ class Recorder:
                 if len(self.events.pending) > events:
                     raise fused.Unfusable("events without a node transition")
                 return won
+            let_go = collector.let_go = self._last_write_of_pass()
             # In a transaction already (a test's): a savepoint, so that a failure undoes it.
             with transaction.atomic() if connection.in_atomic_block else nullcontext():
                 written = collector.write(self.events)
+            if written and let_go is not None and collector.let_go_done:
+                self.let_go, self.let_go_wake = True, let_go[1]
         except fused.Unfusable:
             collector.restore()
             del self.events.pending[events:]
@@ -151,6 +158,12 @@ class Recorder:
         if not written:
             self._stop_with = stop
         return won and written
+
+    def _last_write_of_pass(self) -> tuple[str, datetime | None] | None:
+        """When the step being fused (its transition applied in memory) is the pass's last
+        write: the lease's owner and the execution's next wake-up, for the same statement to
+        let go of the lease (fused.py). None here; the runner knows when a pass ends."""
+        return None
 
     def _stop_if_asked(self) -> None:
         """A stop a committed step asked for (a failed node): done after the commit, because

@@ -97,7 +97,8 @@ def advance(execution_id: str) -> None:
         finally:
             # If the database is gone this fails too: the lease then expires and the sweeper
             # re-advances the execution once it is back. An execution that ended let go of
-            # its lease in the same write.
+            # its lease in the same write, and so did a pass whose last write was a job's
+            # submission (Runner._last_write_of_pass).
             out_of_time = time.monotonic() - started >= settings.ENGINE_PASS_SECONDS
             if not ended:
                 released = state.release_lease(execution_id, owner, wake_at, force=out_of_time)
@@ -134,13 +135,13 @@ def _take_lease(execution_id: str, owner: str) -> Execution | None:
 
 def _advance(execution_id: str, heartbeat: Heartbeat,
              execution: Execution | None = None) -> tuple[bool, datetime | None]:
-    """Run a pass over `execution` (read afresh when not given): (whether it ended the
-    execution, when to wake it next). Whatever goes wrong, the execution ends up terminal or
-    due again."""
+    """Run a pass over `execution` (read afresh when not given): (whether its lease was let go
+    already, by the end of the execution or with the pass's last write; when to wake it next).
+    Whatever goes wrong, the execution ends up terminal or due again."""
     try:
         runner = Runner(execution or Execution.objects.get(pk=execution_id), heartbeat)
         wake_at = runner.run()
-        return runner.finished, wake_at
+        return runner.finished or runner.let_go, wake_at
     except Execution.DoesNotExist:
         return False, None  # deleted meanwhile
     except LeaseLost:
@@ -180,6 +181,8 @@ class Runner(Recorder):
         self._pure_off = False
         self._webhooks_arrive: bool | None = None  # read once per pass, when a job needs it
         self._deliveries: _Deliveries | None = None  # of the submissions being recorded
+        self._round_terminal = 0  # nodes terminal when the round began
+        self._recording_last = False  # recording a round's only provider answer
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -196,10 +199,12 @@ class Runner(Recorder):
                 self.stop(ExecutionStatus.FAILED, "Execution exceeded its deadline")
             if self.finished:
                 return None
-            terminal_before = self._terminal_count()
+            terminal_before = self._round_terminal = self._terminal_count()
             changed = self.inline_wave()
             if not self.finished:
                 changed = self.remote_round() or changed
+                if self.let_go:  # its last write let go of the lease: the pass is over
+                    return self.let_go_wake
             if not self.finished and self._all_terminal():
                 self.complete()
             if self.finished:
@@ -234,6 +239,17 @@ class Runner(Recorder):
         now = timezone.now()
         return any(run.status == NodeStatus.RUNNING and run.phase != NodePhase.SUBMITTING
                    and is_due(run, now) for run in self.runs.values())
+
+    def _last_write_of_pass(self) -> tuple[str, datetime | None] | None:
+        """While a round's only provider answer is recorded in one statement (its transition
+        applied in memory): when nothing else is due with it, run() would end the pass next and
+        advance() let go of the lease. Then the lease's owner and the next wake-up, for that
+        statement to let go of the lease itself: one write fewer for each job submitted."""
+        if (not self._recording_last or self.finished or self._stop_with is not None
+                or self._to_charge or self._all_terminal() or self._out_of_time()
+                or self._more_now(self._round_terminal)):
+            return None
+        return self.owner, self._next_wake()
 
     def _decide(self, node_id: str) -> dataflow.Decision:
         incoming = self.graph.incoming[node_id]
@@ -584,10 +600,14 @@ class Runner(Recorder):
         messages = {run.pk: message for run, message in expired}
         deliveries = self._deliveries = _Deliveries(
             [done.run.pk for done in results if done.kind == "submitted" and not done.failed])
-        return any(self.guarded_batch([
-            (done.run, "the provider's answer",
-             partial(self._record, done, messages.get(done.run.pk, ""), deliveries))
-            for done in results]))
+        self._recording_last = len(results) == 1
+        try:
+            return any(self.guarded_batch([
+                (done.run, "the provider's answer",
+                 partial(self._record, done, messages.get(done.run.pk, ""), deliveries))
+                for done in results]))
+        finally:
+            self._recording_last = False
 
     def _record(self, done: Outcome, expiry: str, deliveries: "_Deliveries") -> bool:
         kind, run, value = done.kind, done.run, done.value

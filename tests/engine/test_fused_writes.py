@@ -186,3 +186,93 @@ def test_a_submission_without_a_delivery_waits_for_its_webhook(
     assert run.phase == NodePhase.SUBMITTED and "delivered" not in run.remote
     assert run.next_check_at is not None and run.next_check_at > before + timedelta(seconds=5)
     assert [node_id for _, node_id in _events(execution_id)] == ["g", "g"]
+
+
+# --- a submission's record that ends its pass lets go of the lease (Runner._last_write_of_pass)
+
+
+def _after_the_providers_answer(monkeypatch: pytest.MonkeyPatch,
+                                then: Any) -> None:
+    """`then(outcomes)` once the provider has answered a pass's calls, before their record."""
+    real = Heartbeat.run
+
+    def answered(self: Heartbeat, work: Any, timeout: float | None) -> Any:
+        outcomes = real(self, work, timeout)
+        if isinstance(outcomes, list):
+            then(outcomes)
+        return outcomes
+
+    monkeypatch.setattr(Heartbeat, "run", answered)
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
+    """How many times Runner.`name` is called."""
+    real = getattr(Runner, name)
+    calls: list[int] = []
+
+    def counted(self: Runner, *args: Any) -> Any:
+        calls.append(1)
+        return real(self, *args)
+
+    monkeypatch.setattr(Runner, name, counted)
+    return calls
+
+
+def test_a_submission_that_ends_its_pass_lets_go_of_the_lease_in_its_record(
+        sent: list[str], sim_site: str, api: ApiClient) -> None:
+    execution_id = _hang(api)
+    with CaptureQueriesContext(connection) as queries:
+        advance(execution_id)
+    statements = [query["sql"] for query in queries.captured_queries]
+    [record] = [sql for sql in statements
+                if sql.startswith("WITH node AS") and "\"phase\" = 'submitted'" in sql]
+    assert '"lease_owner" = CASE' in record, record
+    # The lease was taken once and let go by the record: no statement of its own for that.
+    executions = [sql for sql in statements if sql.startswith('UPDATE "executions_execution"')]
+    letting_go = 'UPDATE "executions_execution" SET "lease_owner" = \'\','
+    assert len(executions) == 1 and not executions[0].startswith(letting_go), executions
+    execution, run = Execution.objects.get(pk=execution_id), NodeRun.objects.get(
+        execution_id=execution_id)
+    assert run.phase == NodePhase.SUBMITTED and run.request_id
+    assert (execution.lease_owner, execution.lease_expires_at) == ("", None)
+    assert execution.wake_at == run.next_check_at and not execution.wake_requested
+
+
+def test_a_wake_up_during_the_submission_keeps_the_lease_for_one_more_pass(
+        sent: list[str], sim_site: str, api: ApiClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    execution_id = _hang(api)
+    marks: list[bool] = []
+    _after_the_providers_answer(monkeypatch,
+                                lambda _: marks.append(state.request_wake(execution_id)))
+    passes = _counting(monkeypatch, "run")
+    advance(execution_id)
+    # The mark was left for this pass, which saw it when its record would have let go, kept
+    # the lease, and ran one more pass (whose own record let go: nothing was waiting then).
+    assert marks and marks[0] is True
+    assert len(passes) == 2
+    execution = Execution.objects.get(pk=execution_id)
+    assert (execution.lease_owner, execution.wake_requested) == ("", False)
+    assert execution.wake_at is not None
+
+
+def test_a_result_delivered_during_the_submission_keeps_the_pass_going(
+        sent: list[str], sim_site: str, api: ApiClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    execution_id = _hang(api)
+
+    def deliver(outcomes: list[Any]) -> None:
+        for done in outcomes:
+            if done.kind == "submitted" and not done.failed:
+                provider_hook_received(done.run.pk, done.run.attempt,
+                                       {"request_id": done.value.request_id, "status": "OK"})
+        # Only the delivery counts here: the wake-up it left is cleared.
+        Execution.objects.filter(pk=execution_id).update(wake_requested=False)
+
+    _after_the_providers_answer(monkeypatch, deliver)
+    rounds = _counting(monkeypatch, "remote_round")
+    advance(execution_id)
+    run = NodeRun.objects.get(execution_id=execution_id)
+    assert run.remote["delivered"]["request_id"] == run.request_id
+    # The record kept the delivery and with it the lease: the node was due at once, so the
+    # same pass went on to look at it in a second round.
+    assert len(rounds) >= 2
+    assert Execution.objects.get(pk=execution_id).lease_owner == ""

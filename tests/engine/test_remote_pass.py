@@ -59,7 +59,8 @@ def test_a_pass_that_only_submits_a_job_reads_its_nodes_once_and_ends(
     assert not [sql for sql in statements
                 if sql.startswith("SELECT") and '"accounts_providerkey"' in sql], statements
     assert run.remote.get("teamKey") is False, run.remote
-    assert len(statements) <= 5, statements
+    # The lease, the node runs, the claim, and the record (which lets go of the lease too).
+    assert len(statements) <= 4, statements
     execution = Execution.objects.get(pk=execution_id)
     assert execution.lease_owner == "" and execution.wake_at == run.next_check_at
 
