@@ -63,8 +63,9 @@ class Recorder:
         self.heartbeat = heartbeat
         self.owner = heartbeat.owner
         self.graph = GraphView.build(execution.nodes, execution.edges)
-        self.runs = {run.node_id: run
-                     for run in instances_where(NodeRun, "execution", execution.pk)}
+        read = state.node_runs_read(execution)  # with its lease, or afresh
+        self.runs = {run.node_id: run for run in (
+            read if read is not None else instances_where(NodeRun, "execution", execution.pk))}
         pairs = [(link.source, link.target) for link in self.graph.links]
         self.order = [n for n in topological_order(list(self.graph.nodes), pairs)
                       if n in self.runs]

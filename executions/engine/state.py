@@ -25,7 +25,8 @@ def lease_seconds() -> float:
 def acquire_lease(execution_id: str, owner: str) -> Execution | None:
     """Take the lease when it is free or expired, and read the execution as it then is (one
     statement where the database returns rows from an UPDATE; with it, the providers its team
-    has keys for: `team_providers`); None when it was not free.
+    has keys for: `team_providers`, and on PostgreSQL its node runs: `node_runs_read`); None
+    when it was not free.
     Whatever wake-up was left for a previous holder is this pass's to see: it starts by
     reading everything."""
     now = timezone.now()
@@ -44,21 +45,40 @@ def _lease_returning(execution_id: str, owner: str, now: datetime,
     def prep(name: str, value: Any) -> Any:
         return column_field(Execution, name).get_db_prep_value(value, connection)
 
+    with_runs = connection.vendor == "postgresql"
     with connection.cursor() as cursor:
-        cursor.execute(_lease_sql(), [owner, prep("lease_expires_at", expires),
-                                      prep("wake_requested", False), prep("id", execution_id),
-                                      ExecutionStatus.RUNNING, "", prep("lease_expires_at", now)])
-        row = cursor.fetchone()
-    if row is None:
+        cursor.execute(_lease_sql(with_runs), [owner, prep("lease_expires_at", expires),
+                                               prep("wake_requested", False),
+                                               prep("id", execution_id), ExecutionStatus.RUNNING,
+                                               "", prep("lease_expires_at", now)])
+        rows = cursor.fetchall()
+    if not rows:
         return None
-    execution = instances(row[:-1], [Execution])[0]
-    keep_team_providers(execution, row[-1])
+    if not with_runs:
+        execution = instances(rows[0][:-1], [Execution])[0]
+        keep_team_providers(execution, rows[0][-1])
+        return cast(Execution, execution)
+    # The execution's row first, then one row per node run (see _lease_sql).
+    width = len(columns(Execution).split(", "))
+    execution = instances(rows[0][1:1 + width], [Execution])[0]
+    keep_team_providers(execution, rows[0][1 + width])
+    execution.read_node_runs = [instances(row[2 + width:], [NodeRun])[0] for row in rows[1:]]
     return cast(Execution, execution)
 
 
+def node_runs_read(execution: Execution) -> list[NodeRun] | None:
+    """The execution's node runs as its lease read them, the first time they are asked for
+    (a later pass reads them afresh); None when the lease did not read them."""
+    read = execution.__dict__.pop("read_node_runs", None)
+    return read if isinstance(read, list) else None
+
+
 @cache
-def _lease_sql() -> str:
-    """_lease_returning's statement, written once (every pass takes a lease)."""
+def _lease_sql(with_runs: bool) -> str:
+    """_lease_returning's statement, written once (every pass takes a lease). `with_runs`
+    (PostgreSQL): the node runs come in the same statement, each a row after the execution's,
+    its part of the row NULL where the other's is (a pass reads them all next anyway: one
+    round trip instead of two)."""
     meta = Execution._meta
     quote = connection.ops.quote_name
 
@@ -66,12 +86,26 @@ def _lease_sql() -> str:
         return quote(column_field(Execution, name).column)
 
     # Only our own table and column names are interpolated; every value is a parameter.
-    return (f"UPDATE {quote(meta.db_table)} SET {col('lease_owner')} = %s, "  # noqa: S608
-            f"{col('lease_expires_at')} = %s, {col('wake_requested')} = %s "
-            f"WHERE {col('id')} = %s AND {col('status')} = %s "
-            f"AND ({col('lease_owner')} = %s OR {col('lease_expires_at')} < %s) "
-            f"RETURNING {columns(Execution)}, "
-            + team_providers_sql(f"{quote(meta.db_table)}.{col('team')}"))
+    update = (f"UPDATE {quote(meta.db_table)} SET {col('lease_owner')} = %s, "  # noqa: S608
+              f"{col('lease_expires_at')} = %s, {col('wake_requested')} = %s "
+              f"WHERE {col('id')} = %s AND {col('status')} = %s "
+              f"AND ({col('lease_owner')} = %s OR {col('lease_expires_at')} < %s) "
+              f"RETURNING {columns(Execution)}, "
+              + team_providers_sql(f"{quote(meta.db_table)}.{col('team')}"))
+    if not with_runs:
+        return update
+    execution_width = len(columns(Execution).split(", ")) + 1  # and the team's providers
+    run_columns = columns(NodeRun, "r").split(", ")
+    position = run_columns.index(f'r.{quote(column_field(NodeRun, "position").column)}')
+    run_table, run_execution = (quote(NodeRun._meta.db_table),
+                                quote(column_field(NodeRun, "execution").column))
+    nulls = ", ".join(["NULL"] * execution_width)
+    run_nulls = ", ".join(["NULL"] * len(run_columns))
+    return (f"WITH lease AS ({update}) "  # noqa: S608
+            f"SELECT 0, lease.*, {run_nulls} FROM lease UNION ALL "
+            f"SELECT 1, {nulls}, {', '.join(run_columns)} FROM {run_table} r "
+            f"WHERE r.{run_execution} = (SELECT {col('id')} FROM lease) "
+            f"ORDER BY 1, {2 + execution_width + position}")
 
 
 def request_wake(execution_id: str) -> bool:

@@ -132,6 +132,28 @@ def test_taking_the_lease_reads_the_execution_as_the_orm_would(sent: list[str],
     assert state.acquire_lease(execution_id, "another") is None  # held: nothing returned
 
 
+def test_taking_the_lease_reads_the_node_runs_as_the_orm_would_once(sent: list[str],
+                                                                     api: ApiClient) -> None:
+    """On PostgreSQL the same statement returns the execution's node runs, in their order, each
+    field as a fresh read gives it; they are handed out once (a later pass reads afresh)."""
+    assert connection.vendor == "postgresql", "the lease reads the node runs on PostgreSQL"
+    nodes = [node(f"n{i}", "input:text", text=f"line {i}") for i in range(3)]
+    nodes.append(node("g", "generate:flux_2", prompt="a fox [sim hang]"))
+    execution_id = execute(api, create_workflow(api, nodes, []))
+    NodeRun.objects.filter(execution_id=execution_id, node_id="n1").update(
+        output={"text": "x"}, started_at=timezone.now(), progress=0.5, remote={"a": [1]})
+    taken = state.acquire_lease(execution_id, "holder")
+    assert taken is not None
+    read = state.node_runs_read(taken)
+    fresh = list(NodeRun.objects.filter(execution_id=execution_id))
+    assert read is not None and [run.pk for run in read] == [run.pk for run in fresh]
+    for mine, theirs in zip(read, fresh, strict=True):
+        for field in NodeRun._meta.concrete_fields:
+            assert getattr(mine, field.attname) == getattr(theirs, field.attname), field.name
+    assert state.node_runs_read(taken) is None  # handed out once
+    assert state.acquire_lease(execution_id, "another") is None
+
+
 # --- A provider's delivery ---------------------------------------------------------------
 
 def submitted(api: ApiClient) -> NodeRun:

@@ -228,9 +228,9 @@ def test_a_submission_that_ends_its_pass_lets_go_of_the_lease_in_its_record(
                 if sql.startswith("WITH node AS") and "\"phase\" = 'submitted'" in sql]
     assert '"lease_owner" = CASE' in record, record
     # The lease was taken once and let go by the record: no statement of its own for that.
-    executions = [sql for sql in statements if sql.startswith('UPDATE "executions_execution"')]
-    letting_go = 'UPDATE "executions_execution" SET "lease_owner" = \'\','
-    assert len(executions) == 1 and not executions[0].startswith(letting_go), executions
+    leases = [sql for sql in statements if 'UPDATE "executions_execution" SET "lease_owner"' in sql]
+    assert len(leases) == 1, leases
+    assert 'UPDATE "executions_execution" SET "lease_owner" = \'\',' not in leases[0], leases
     execution, run = Execution.objects.get(pk=execution_id), NodeRun.objects.get(
         execution_id=execution_id)
     assert run.phase == NodePhase.SUBMITTED and run.request_id
