@@ -59,7 +59,7 @@ def _lease_returning(execution_id: str, owner: str, now: datetime,
         keep_team_providers(execution, rows[0][-1])
         return cast(Execution, execution)
     # The execution's row first, then one row per node run (see _lease_sql).
-    width = len(columns(Execution).split(", "))
+    width = _execution_width()
     execution = instances(rows[0][1:1 + width], [Execution])[0]
     keep_team_providers(execution, rows[0][1 + width])
     execution.read_node_runs = [instances(row[2 + width:], [NodeRun])[0] for row in rows[1:]]
@@ -71,6 +71,12 @@ def node_runs_read(execution: Execution) -> list[NodeRun] | None:
     (a later pass reads them afresh); None when the lease did not read them."""
     read = execution.__dict__.pop("read_node_runs", None)
     return read if isinstance(read, list) else None
+
+
+@cache
+def _execution_width() -> int:
+    """How many columns the execution's part of the lease's row has (`columns(Execution)`)."""
+    return len(columns(Execution).split(", "))
 
 
 @cache
@@ -94,7 +100,7 @@ def _lease_sql(with_runs: bool) -> str:
               + team_providers_sql(f"{quote(meta.db_table)}.{col('team')}"))
     if not with_runs:
         return update
-    execution_width = len(columns(Execution).split(", ")) + 1  # and the team's providers
+    execution_width = _execution_width() + 1  # and the team's providers
     run_columns = columns(NodeRun, "r").split(", ")
     position = run_columns.index(f'r.{quote(column_field(NodeRun, "position").column)}')
     run_table, run_execution = (quote(NodeRun._meta.db_table),
