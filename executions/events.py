@@ -109,10 +109,13 @@ def _store_numbered_sql() -> str:
 
 
 @functools.cache
-def numbered_events_sql(condition: str = "") -> tuple[str, str]:
+def numbered_events_sql(condition: str = "", *, also_set: str = "", also_from: str = "",
+                        also_return: str = "") -> tuple[str, str]:
     """PostgreSQL: the UPDATE that adds the events' count to the execution's counter (where
     `condition` holds too, when given) returning its new value as `top`, and the INSERT of the
-    events numbered up to it that reads it from a WITH named `counter`, returning their `seq`."""
+    events numbered up to it that reads it from a WITH named `counter`, returning their `seq`.
+    The caller's own `also_set` assignments, `also_from` relation and `also_return` columns
+    join the UPDATE's (one statement may update the execution's row only once)."""
     execution, event = Execution._meta, ExecutionEvent._meta
 
     def col(meta: Any, name: str) -> str:
@@ -121,9 +124,11 @@ def numbered_events_sql(condition: str = "") -> tuple[str, str]:
     last_seq = col(execution, "last_seq")
     # Only our own table and column names (and the caller's own condition) are interpolated;
     # every value is a parameter.
-    counter = (f"UPDATE {_qn(execution.db_table)} SET {last_seq} = {last_seq} + %s "  # noqa: S608
-               f"WHERE {col(execution, 'id')} = %s" + (f" AND {condition}" if condition else "")
-               + f" RETURNING {last_seq} AS top")
+    counter = (f"UPDATE {_qn(execution.db_table)} SET {last_seq} = {last_seq} + %s"  # noqa: S608
+               + (f", {also_set}" if also_set else "")
+               + (f" FROM {also_from}" if also_from else "")
+               + f" WHERE {col(execution, 'id')} = %s" + (f" AND {condition}" if condition else "")
+               + f" RETURNING {last_seq} AS top" + (f", {also_return}" if also_return else ""))
     stored = (f"INSERT INTO {_qn(event.db_table)} ({col(event, 'execution')}, "  # noqa: S608
               f"{col(event, 'seq')}, {col(event, 'type')}, {col(event, 'payload')}, "
               f"{col(event, 'created_at')}) "

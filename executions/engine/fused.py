@@ -80,7 +80,8 @@ class Collector:
         rows = events.pending_rows()
         keeping = self.due_if_delivered is not None and "remote" in self.fields \
             and "next_check_at" in self.fields
-        letting_go = self.let_go is not None and bool(rows)
+        let_go = self.let_go if rows else None  # with the counter's UPDATE: events only
+        letting_go = let_go is not None
         setting = tuple(self.fields)
         params: list[Any] = []
         for name, value in self.fields.items():
@@ -92,9 +93,8 @@ class Collector:
         params += [NodeRun._meta.pk.get_db_prep_value(pk, connection), status, attempt]
         if rows:
             numbered = numbered_params(events.execution.pk, rows)
-            if letting_go:
-                assert self.let_go is not None
-                owner, wake_at = self.let_go
+            if let_go is not None:
+                owner, wake_at = let_go
                 wake = column_field(Execution, "wake_at").get_db_prep_value(wake_at, connection)
                 numbered[1:1] = [owner, wake]  # after the count: the counter's FROM (p)
             params += numbered
@@ -194,24 +194,22 @@ def _letting_go_sql(delivered: str) -> tuple[str, str]:
     """numbered_events_sql's two parts, the counter's UPDATE also letting go of the lease
     where release_lease's conditions hold (and the run's webhook has not delivered, when
     `delivered` says how to see that on the CTE `node`), returning `kept` as well."""
-    counter, stored = numbered_events_sql("EXISTS (SELECT 1 FROM node)")
     quote = connection.ops.quote_name
 
     def col(name: str) -> str:
         return quote(column_field(Execution, name).column)
 
-    # Only our own table and column names (and the caller's own condition) are interpolated;
-    # every value is a parameter. The counter's SET gains the lease's columns; its WHERE and
-    # RETURNING stay as they are, and `kept` is read on the row as updated.
+    # Only our own column names (and the caller's own condition) are interpolated; every
+    # value is a parameter. `kept` is read on the row as updated.
     owner = col("lease_owner")
     go = f"{owner} = p.owner AND NOT {col('wake_requested')}"
     if delivered:
         go += f" AND NOT EXISTS (SELECT 1 FROM node WHERE {delivered})"  # noqa: S608
-    head, _, where = counter.partition(" WHERE ")
-    counter = (f"{head}, {owner} = CASE WHEN {go} THEN '' ELSE {owner} END, "
-               f"{col('lease_expires_at')} = CASE WHEN {go} THEN NULL "
-               f"ELSE {col('lease_expires_at')} END, "
-               f"{col('wake_at')} = CASE WHEN {go} THEN p.wake ELSE {col('wake_at')} END "
-               "FROM (SELECT %s::text AS owner, %s::timestamptz AS wake) AS p "
-               f"WHERE {where}, {owner} = p.owner AS kept")
-    return counter, stored
+    letting_go = (f"{owner} = CASE WHEN {go} THEN '' ELSE {owner} END, "
+                  f"{col('lease_expires_at')} = CASE WHEN {go} THEN NULL "
+                  f"ELSE {col('lease_expires_at')} END, "
+                  f"{col('wake_at')} = CASE WHEN {go} THEN p.wake ELSE {col('wake_at')} END")
+    return numbered_events_sql(
+        "EXISTS (SELECT 1 FROM node)", also_set=letting_go,
+        also_from="(SELECT %s::text AS owner, %s::timestamptz AS wake) AS p",
+        also_return=f"{owner} = p.owner AS kept")
