@@ -9,6 +9,7 @@ import functools
 import json
 import logging
 import threading
+import time
 from functools import partial
 from typing import Any
 
@@ -185,23 +186,26 @@ def continuing(broadcast: list[dict[str, Any]], last: int) -> list[dict[str, Any
 
 
 def broadcast(execution_id: str, messages: list[dict[str, Any]]) -> None:
-    """Send the events to the execution's listeners without waiting for the send: the engine's
-    pass goes on (a round trip to Redis and two thread hand-offs, ~1.5 ms of a 20 ms submit
-    pass, twice). Live delivery is best effort: a send that fails or comes after a later one
-    shows a listener a gap, and it reads the stored events. At most SENDS_IN_FLIGHT sends are
-    pending per process; past that a broadcast waits for one to end (a stalled layer cannot
-    pile up sends), and after SLOT_WAIT_SECONDS it is dropped; a send is bounded by
-    SEND_SECONDS."""
+    """Send the events to the execution's listeners. Live delivery is best effort: a send that
+    fails or comes after a later one shows a listener a gap, and it reads the stored events.
+
+    On Redis's layer the send is made on the caller's thread (`_sent_now`). Otherwise, or
+    while that path is paused, the engine's pass does not wait for it: it goes to an event
+    loop's thread. At most SENDS_IN_FLIGHT of those are pending per process; past that a
+    broadcast waits for one to end (a stalled layer cannot pile up sends), and after
+    SLOT_WAIT_SECONDS it is dropped; such a send is bounded by SEND_SECONDS."""
     layer = get_channel_layer()
     if layer is None:
+        return
+    message = {"type": "execution.events", "events": messages}
+    if _sent_now(layer, execution_id, message):
         return
     slots = _send_slots.get()
     if not slots.acquire(timeout=SLOT_WAIT_SECONDS):
         logger.warning("could not broadcast events for %s: the channel layer is behind",
                        execution_id)
         return
-    send = _send_bounded(layer, group_name(execution_id),
-                         {"type": "execution.events", "events": messages})
+    send = _send_bounded(layer, group_name(execution_id), message)
     try:
         future = asyncio.run_coroutine_threadsafe(send, _event_loop())
     except BaseException:
@@ -209,6 +213,31 @@ def broadcast(execution_id: str, messages: list[dict[str, Any]]) -> None:
         send.close()
         raise
     future.add_done_callback(partial(_sent, execution_id, slots))
+
+
+def _sent_now(layer: Any, execution_id: str, message: dict[str, Any]) -> bool:
+    """Whether the send was dealt with on this thread: made by a layer that can
+    (`group_send_now`, wireflow_site/channel_layer.py: one PUBLISH, bounded in time, with
+    neither a hop to an event loop's thread nor an asyncio client, which cost a submit pass
+    about a sixth of its CPU), or given up there. Not on an event loop's own thread, which it
+    would hold up. A send that fails is dropped and logged, and the sends of the next
+    NOW_PAUSE_SECONDS take the loop's path: none of them waits on a Redis that has just
+    failed to answer."""
+    send_now = getattr(layer, "group_send_now", None)
+    if send_now is None or asyncio._get_running_loop() is not None \
+            or time.monotonic() < _now_paused_until:
+        return False
+    try:
+        return bool(send_now(group_name(execution_id), message))
+    except Exception:
+        _pause_now()
+        logger.warning("could not broadcast events for %s", execution_id, exc_info=True)
+        return True
+
+
+def _pause_now() -> None:
+    global _now_paused_until
+    _now_paused_until = time.monotonic() + NOW_PAUSE_SECONDS
 
 
 async def _send_bounded(layer: Any, group: str, message: dict[str, Any]) -> None:
@@ -228,6 +257,8 @@ def _sent(execution_id: str, slots: threading.BoundedSemaphore,
 
 SEND_SECONDS = 5.0
 SLOT_WAIT_SECONDS = 5.0
+NOW_PAUSE_SECONDS = 5.0
+_now_paused_until = 0.0  # time.monotonic() before which sends take the loop's path
 SENDS_IN_FLIGHT = 256
 _send_slots = PerProcess(lambda: threading.BoundedSemaphore(SENDS_IN_FLIGHT))
 

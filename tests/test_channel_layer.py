@@ -3,15 +3,18 @@ broadcast from another process reaches the group's listeners, a listener's wait 
 it is cancelled, and a listener that stops reading holds only the newest messages."""
 
 import asyncio
+import socket
+import threading
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+import redis
 from channels.layers import channel_layers
 from django.conf import settings
 
-from wireflow_site.channel_layer import CAPACITY, ChannelLayer, Inbox
+from wireflow_site.channel_layer import CAPACITY, NOW_SECONDS, ChannelLayer, Inbox
 
 RECEIVE_TIMEOUT = 30  # bounds a hang
 
@@ -117,3 +120,53 @@ def test_an_inbox_drops_its_oldest_message_when_full() -> None:
 def test_a_capacity_below_one_is_refused(capacity: int) -> None:
     with pytest.raises(ValueError, match="capacity must be at least 1"):
         fresh_layer(capacity=capacity)
+
+
+def test_a_send_from_synchronous_code_reaches_the_groups_listeners() -> None:
+    # What the engine's passes do (executions/events.broadcast): the same channel, shard and
+    # bytes as the layer's own group_send, or the listeners would never see it.
+    group = f"execution-{uuid.uuid4().hex}"
+    sending = fresh_layer()
+
+    async def test(listening: Any) -> list[dict[str, Any]]:
+        first, second = await listening.new_channel(), await listening.new_channel()
+        for channel in (first, second):
+            await listening.group_add(group, channel)
+        sent = await asyncio.to_thread(
+            sending.group_send_now, group, {"type": "execution.events", "events": [1]})
+        assert sent is True
+        return [await asyncio.wait_for(listening.receive(channel), RECEIVE_TIMEOUT)
+                for channel in (first, second)]
+
+    got = run(test, fresh_layer())
+    assert got == [{"type": "execution.events", "events": [1]}] * 2
+
+
+def test_a_send_from_synchronous_code_to_a_silent_redis_gives_up_after_its_bound() -> None:
+    # A server that takes the connection and never answers: the send must fail within
+    # NOW_SECONDS, not wait out the host's own socket timeout (15 s in the settings).
+    silent = socket.create_server(("127.0.0.1", 0))
+    port = silent.getsockname()[1]
+    layer = ChannelLayer(hosts=[{"address": f"redis://127.0.0.1:{port}/0",
+                                 "socket_timeout": 15, "socket_connect_timeout": 15}])
+    outcome: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            layer.group_send_now("g", {"type": "x"})
+        except BaseException as exc:  # noqa: BLE001 - what it raised is the test's answer
+            outcome.append(exc)
+
+    sender = threading.Thread(target=send, daemon=True)
+    try:
+        sender.start()
+        sender.join(timeout=NOW_SECONDS * 10)
+        assert not sender.is_alive(), "the send was still waiting on the silent server"
+    finally:
+        silent.close()
+    assert len(outcome) == 1 and isinstance(outcome[0], redis.TimeoutError), outcome
+
+
+def test_sentinel_hosts_send_through_the_loop_instead() -> None:
+    layer = ChannelLayer(hosts=[{"master_name": "main", "sentinels": [("127.0.0.1", 26379)]}])
+    assert layer.group_send_now("g", {"type": "x"}) is False

@@ -100,3 +100,72 @@ def test_a_send_that_hangs_is_given_up_after_its_time_and_frees_its_slot(
     assert layer.sent == []
     wait_until(lambda: slots.acquire(blocking=False), 10, "its slot never came back")
     slots.release()
+
+
+class _NowLayer(_HeldLayer):
+    """A layer that can also send on the caller's thread (as Redis's can), or fails to."""
+
+    def __init__(self, now: str = "sends") -> None:
+        super().__init__()
+        self.release.set()
+        self.now = now
+        self.sent_now: list[tuple[str, dict[str, Any], int]] = []
+
+    def group_send_now(self, group: str, message: dict[str, Any]) -> bool:
+        if self.now == "fails":
+            raise ConnectionError("Redis went away")
+        if self.now == "cannot":
+            return False
+        self.sent_now.append((group, message, threading.get_ident()))
+        return True
+
+
+@pytest.fixture
+def now_layer(monkeypatch: pytest.MonkeyPatch) -> _NowLayer:
+    layer = _NowLayer()
+    monkeypatch.setattr(events, "get_channel_layer", lambda: layer)
+    monkeypatch.setattr(events, "_now_paused_until", 0.0)
+    return layer
+
+
+def test_a_layer_that_can_send_at_once_sends_on_the_callers_thread(now_layer: _NowLayer) -> None:
+    messages = [{"type": "node", "seq": 1, "data": {}}]
+    events.broadcast("e1", messages)
+    assert now_layer.sent_now == [(events.group_name("e1"),
+                                   {"type": "execution.events", "events": messages},
+                                   threading.get_ident())]
+    assert now_layer.started == []  # nothing went through an event loop
+
+
+def test_a_send_at_once_that_fails_is_logged_and_the_next_ones_go_through_the_loop(
+        now_layer: _NowLayer, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    now_layer.now = "fails"
+    events.broadcast("e1", [])
+    assert "could not broadcast events for e1" in caplog.text
+    assert now_layer.started == []  # dropped, not sent twice
+    now_layer.now = "sends"  # Redis is back, but the pause is not over
+    events.broadcast("e2", [])
+    wait_until(lambda: now_layer.sent == [events.group_name("e2")], 10,
+               "the send during the pause did not go through the loop")
+    assert now_layer.sent_now == []
+    monkeypatch.setattr(events, "_now_paused_until", 0.0)  # the pause is over
+    events.broadcast("e3", [])
+    assert [group for group, _, _ in now_layer.sent_now] == [events.group_name("e3")]
+
+
+def test_a_layer_that_cannot_send_at_once_sends_through_the_loop(now_layer: _NowLayer) -> None:
+    now_layer.now = "cannot"
+    events.broadcast("e1", [])
+    wait_until(lambda: now_layer.sent == [events.group_name("e1")], 10,
+               "the send never went through the loop")
+
+
+def test_a_broadcast_on_an_event_loops_thread_does_not_hold_it_up(now_layer: _NowLayer) -> None:
+    async def on_a_loop() -> None:
+        events.broadcast("e1", [])
+
+    asyncio.run(on_a_loop())
+    wait_until(lambda: now_layer.sent == [events.group_name("e1")], 10,
+               "the send never went through the loop")
+    assert now_layer.sent_now == []
