@@ -155,3 +155,30 @@ def test_the_signals_register_the_task_on_its_own_thread(monkeypatch: pytest.Mon
     assert running.hard_at - running.soft_at == pytest.approx(4, abs=0.5)
     task_limits._finished()
     assert watchdog._running == {}
+
+
+class _CountingCondition(threading.Condition):
+    def __init__(self) -> None:
+        super().__init__()
+        self.notified = 0
+
+    def notify(self, n: int = 1) -> None:
+        self.notified += 1
+        super().notify(n)
+
+
+def test_a_task_wakes_the_watchdog_only_when_due_before_its_next_check() -> None:
+    # Every delivery starts a task: waking the watchdog's thread for each would take the GIL
+    # from the tasks' threads for nothing when it will look in time anyway.
+    clock = Clock()
+    watchdog = Watchdog(exit_process=lambda status: None, clock=clock)
+    changed = watchdog._changed = _CountingCondition()
+    assert watchdog.check() == pytest.approx(1.0)  # nothing running: it looks again in 1 s
+    watchdog.started("patient", "x", soft=300, hard=360, thread=1)
+    watchdog.started("no limits", "x", soft=None, hard=None, thread=2)
+    assert changed.notified == 0
+    watchdog.started("hasty", "x", soft=0.5, hard=0.9, thread=3)
+    assert changed.notified == 1
+    assert watchdog.check() == pytest.approx(0.5)
+    watchdog.started("hastier", "x", soft=None, hard=0.2, thread=4)  # before that, too
+    assert changed.notified == 2

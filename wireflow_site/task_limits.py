@@ -53,15 +53,21 @@ class Watchdog:
         self._running: dict[int, _Running] = {}
         self._changed = threading.Condition()
         self._stopped = False
+        # When `run` looks again (the clock's time), as the last `check` planned it. A task is
+        # started on every delivery: one that is not due before then does not wake the
+        # watchdog's thread (which would take the GIL from the tasks' threads for nothing).
+        self._next_check = 0.0
 
     def started(self, task_id: str, name: str, soft: float | None, hard: float | None,
                 thread: int | None = None) -> None:
         now = self._clock()
+        running = _Running(task_id, name, None if soft is None else now + soft,
+                           None if hard is None else now + hard)
+        due = [at for at in (running.soft_at, running.hard_at) if at is not None]
         with self._changed:
-            self._running[thread or threading.get_ident()] = _Running(
-                task_id, name, None if soft is None else now + soft,
-                None if hard is None else now + hard)
-            self._changed.notify()
+            self._running[thread or threading.get_ident()] = running
+            if due and min(due) < self._next_check:
+                self._changed.notify()
 
     def finished(self, thread: int | None = None) -> None:
         with self._changed:
@@ -95,7 +101,9 @@ class Watchdog:
                         wait = min(wait, task.soft_at - now)
                 if task.hard_at is not None:
                     wait = min(wait, task.hard_at - now)
-            return max(wait, 0.01)
+            wait = max(wait, 0.01)
+            self._next_check = now + wait
+            return wait
 
     def _soft_limit(self, thread: int, task: _Running) -> None:
         logger.warning("task %s[%s] passed its soft time limit; interrupting it", task.name,
