@@ -1,8 +1,10 @@
 import os
+import threading
+import time
 from typing import Any
 
 from celery import Celery, signals
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 from wireflow_site import brokerfix, heap, task_limits
 
@@ -23,9 +25,43 @@ app.conf["CELERY_DB_REUSE_MAX"] = 2**62
 
 
 @signals.task_prerun.connect
-@signals.task_postrun.connect
-def _connections_as_a_request_would(**_: Any) -> None:
+def _connections_before_a_task(**_: Any) -> None:
     close_old_connections()
+    _trust_the_fresh()
+
+
+@signals.task_postrun.connect
+def _connections_after_a_task(**_: Any) -> None:
+    close_old_connections()
+    _note_the_kept()
+
+
+# With CONN_HEALTH_CHECKS (a worker's plain connections), Django checks a kept connection with a
+# `SELECT 1` round trip before its first query in each task: one more statement for every
+# advance, most of them a few milliseconds after the last task on the same connection. One
+# that ended its last task less than FRESH_SECONDS ago, without an error (close_old_connections
+# checks and drops those itself), is taken as alive: a PostgreSQL restart takes longer than that,
+# and a connection that dies meanwhile fails its task, which the engine takes up again (a lease
+# that expires, the sweeper). One idle for longer is checked as before.
+FRESH_SECONDS = 1.0
+_kept = threading.local()  # by_alias: this thread's kept connections, alias -> (connection, when)
+
+
+def _note_the_kept() -> None:
+    now = time.monotonic()
+    _kept.by_alias = {conn.alias: (conn.connection, now)
+                      for conn in connections.all(initialized_only=True)
+                      if conn.connection is not None}
+
+
+def _trust_the_fresh() -> None:
+    kept: dict[str, tuple[Any, float]] = getattr(_kept, "by_alias", {})
+    now = time.monotonic()
+    for conn in connections.all(initialized_only=True):
+        connection, when = kept.get(conn.alias, (None, 0.0))
+        if conn.connection is not None and conn.connection is connection \
+                and now - when < FRESH_SECONDS:
+            conn.health_check_done = True  # type: ignore[attr-defined]  # Django's own flag
 
 
 # The threads pool (many passes overlapping their I/O in one process) enforces no time limit:

@@ -138,7 +138,8 @@ if DATABASE_URL:
             "min_size": 1, "max_size": DB_POOL_SIZE, "timeout": DB_POOL_TIMEOUT}
     else:
         # Kept for a minute across requests and tasks; checked before reuse, so a connection
-        # that died with a PostgreSQL restart is replaced rather than failing a request.
+        # that died with a PostgreSQL restart is replaced rather than failing a request (a
+        # worker's skips the check when it served a task within the second: celery.py).
         DATABASES["default"]["CONN_MAX_AGE"] = 60
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
