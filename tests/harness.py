@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from http.server import ThreadingHTTPServer
@@ -39,6 +40,18 @@ class LocalHTTPServer(ThreadingHTTPServer):
     code under test."""
 
     request_queue_size = 128
+
+
+class CountingCondition(threading.Condition):
+    """A condition that counts its notifications: whether a change woke a waiting thread."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.notified = 0
+
+    def notify(self, n: int = 1) -> None:
+        self.notified += 1
+        super().notify(n)
 
 
 def wait_until(condition: Callable[[], T | None], timeout: float,

@@ -11,6 +11,7 @@ from celery.concurrency.prefork import TaskPool as PreforkPool
 from celery.concurrency.thread import TaskPool as ThreadPool
 from celery.exceptions import SoftTimeLimitExceeded
 
+from tests.harness import CountingCondition
 from wireflow_site import task_limits
 from wireflow_site.celery import app
 from wireflow_site.task_limits import EXIT_HARD_LIMIT, Watchdog
@@ -157,22 +158,12 @@ def test_the_signals_register_the_task_on_its_own_thread(monkeypatch: pytest.Mon
     assert watchdog._running == {}
 
 
-class _CountingCondition(threading.Condition):
-    def __init__(self) -> None:
-        super().__init__()
-        self.notified = 0
-
-    def notify(self, n: int = 1) -> None:
-        self.notified += 1
-        super().notify(n)
-
-
 def test_a_task_wakes_the_watchdog_only_when_due_before_its_next_check() -> None:
     # Every delivery starts a task: waking the watchdog's thread for each would take the GIL
     # from the tasks' threads for nothing when it will look in time anyway.
     clock = Clock()
     watchdog = Watchdog(exit_process=lambda status: None, clock=clock)
-    changed = watchdog._changed = _CountingCondition()
+    changed = watchdog._changed = CountingCondition()
     assert watchdog.check() == pytest.approx(1.0)  # nothing running: it looks again in 1 s
     watchdog.started("patient", "x", soft=300, hard=360, thread=1)
     watchdog.started("no limits", "x", soft=None, hard=None, thread=2)

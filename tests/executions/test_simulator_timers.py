@@ -1,21 +1,10 @@
 """The simulators' timers: calls run at their time, in order, from one waiting thread that is
 woken only when the next due time moves earlier."""
 
-import threading
 import time
 
 from executions.simulators.timers import Timers
-from tests.harness import wait_until
-
-
-class CountingCondition(threading.Condition):
-    def __init__(self) -> None:
-        super().__init__()
-        self.notified = 0
-
-    def notify(self, n: int = 1) -> None:
-        self.notified += 1
-        super().notify(n)
+from tests.harness import CountingCondition, wait_until
 
 
 def test_calls_run_in_due_order_whatever_order_they_were_made_in() -> None:
