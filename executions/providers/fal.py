@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from wireflow_site.tls import client_context
 
 from .errors import ProviderError, detail_message, error_from_http, transport_errors
-from .io import pooled
+from .io import Client, pooled
 
 FalState = Literal["IN_QUEUE", "IN_PROGRESS", "COMPLETED"]
 PROVIDER = "fal"
@@ -95,7 +95,7 @@ class _WebhookIn(BaseModel):
 
 
 class FalClient:
-    def __init__(self, base_url: str, key: str, *, http: httpx.AsyncClient | None = None,
+    def __init__(self, base_url: str, key: str, *, http: Client | None = None,
                  timeout: float = 30.0) -> None:
         self.base_url = base_url.rstrip("/")
         self.key = key

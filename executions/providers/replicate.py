@@ -30,7 +30,7 @@ from .errors import (
     parse_retry_after,
     transport_errors,
 )
-from .io import pooled
+from .io import Client, pooled
 
 PROVIDER = "replicate"
 Status = Literal["starting", "processing", "succeeded", "failed", "canceled"]
@@ -96,7 +96,7 @@ class _PredictionOut(BaseModel):
 
 
 class ReplicateClient:
-    def __init__(self, base_url: str, token: str, *, http: httpx.AsyncClient | None = None,
+    def __init__(self, base_url: str, token: str, *, http: Client | None = None,
                  timeout: float = 30.0) -> None:
         # Accept the base with or without its /v1 (a team may name .../v1).
         self.base_url = base_url.rstrip("/").removesuffix("/v1")

@@ -3,17 +3,22 @@ HTTP client whose connections outlive a pass, which keeps no cookie between requ
 cancelled there when the pass stops waiting for them."""
 
 import asyncio
+import gzip
 import json
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from typing import Any, cast
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
 from executions.engine.heartbeat import CallTimedOut, Heartbeat
 from executions.providers import io as provider_io
+from executions.providers.errors import ProviderError
 from executions.providers.fal import FalClient
 from tests.harness import LocalHTTPServer, wait_until
 
@@ -65,7 +70,7 @@ def server() -> Iterator[tuple[str, _Seen]]:
         httpd.server_close()
 
 
-async def _pooled() -> httpx.AsyncClient | None:
+async def _pooled() -> provider_io.Client | None:
     return provider_io.pooled()
 
 
@@ -140,3 +145,135 @@ def test_a_call_s_error_reaches_the_pass(monkeypatch: pytest.MonkeyPatch) -> Non
 
     with pytest.raises(ValueError, match="made no sense"):
         Heartbeat("e" * 32, "owner").run(failing(), timeout=5)
+
+
+# --- The pooled client: httpx's behaviour, on aiohttp ------------------------------------------
+
+class _Exchange:
+    """What a request brought: its method, target, headers and body."""
+
+    def __init__(self, method: str, path: str, headers: dict[str, str], body: bytes) -> None:
+        self.method, self.path, self.headers, self.body = method, path, headers, body
+
+
+@pytest.fixture
+def recorder() -> Iterator[tuple[str, list[_Exchange]]]:
+    """A server that records each request. /redirect answers 302, /gzip a gzip-encoded JSON
+    body, /slow answers after 3 s; anything else answers 200 with a small JSON body."""
+    seen: list[_Exchange] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            seen.append(_Exchange(self.command, self.path,
+                                  {k.lower(): v for k, v in self.headers.items()},
+                                  self.rfile.read(length)))
+            status, headers, body = 200, {"Content-Type": "application/json"}, b'{"ok": true}'
+            if self.path.startswith("/redirect"):
+                status, headers, body = 302, {"Location": "/elsewhere"}, b""
+            elif self.path.startswith("/gzip"):
+                headers["Content-Encoding"] = "gzip"
+                body = gzip.compress(b'{"packed": "\\u00e9t\\u00e9"}')
+            elif self.path.startswith("/slow"):
+                time.sleep(3)
+            self.send_response(status)
+            for name, value in {**headers, "Content-Length": str(len(body))}.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_PUT = _answer
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    httpd = LocalHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", seen
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def _on_the_loop(method: str, url: str, **kwargs: Any) -> httpx.Response:
+    async def call() -> httpx.Response:
+        client = provider_io.pooled()
+        assert isinstance(client, provider_io.PooledClient)
+        return await client.request(method, url, **kwargs)
+
+    return provider_io.run(call()).result(timeout=20)
+
+
+async def _with_httpx(method: str, url: str, **kwargs: Any) -> httpx.Response:
+    async with httpx.AsyncClient() as client:
+        return await client.request(method, url, **kwargs)
+
+
+@pytest.mark.parametrize("payload", [
+    {"prompt": "un renard en été \u2603", "n": 1, "nested": {"list": [1.5, None, True]}},
+    ["a", "b"], "text", 0])
+def test_a_body_and_query_go_out_as_httpx_sends_them(
+        recorder: tuple[str, list[_Exchange]], payload: Any) -> None:
+    url, seen = recorder
+    webhook = "http://127.0.0.1:8000/hooks/fal/a b?sig=x&y=é"
+    for send in (_on_the_loop, lambda *a, **k: asyncio.run(_with_httpx(*a, **k))):
+        response = send("POST", f"{url}/fal-ai/flux?already=1", json=payload,
+                        params={"fal_webhook": webhook, "logs": "1"},
+                        headers={"Authorization": "Key k", "Accept": "application/json"},
+                        timeout=10)
+        assert response.status_code == 200 and response.json() == {"ok": True}
+    ours, theirs = seen
+    assert ours.body == theirs.body and json.loads(ours.body) == payload
+    assert ours.method == theirs.method == "POST"
+    # As httpx does, the parameters replace the URL's own query.
+    assert parse_qs(urlsplit(ours.path).query) == parse_qs(urlsplit(theirs.path).query) == {
+        "fal_webhook": [webhook], "logs": ["1"]}
+    assert urlsplit(ours.path).path == urlsplit(theirs.path).path == "/fal-ai/flux"
+    for name in ("content-type", "authorization", "accept"):
+        assert ours.headers[name] == theirs.headers[name], name
+
+
+def test_a_body_that_is_not_json_is_refused_before_anything_is_sent(
+        recorder: tuple[str, list[_Exchange]]) -> None:
+    url, seen = recorder
+    with pytest.raises(ValueError):
+        _on_the_loop("POST", url, json={"seed": float("nan")}, timeout=10)
+    assert seen == []
+
+
+def test_a_redirect_is_answered_not_followed(recorder: tuple[str, list[_Exchange]]) -> None:
+    url, seen = recorder
+    response = _on_the_loop("GET", f"{url}/redirect", timeout=10)
+    assert response.status_code == 302 and response.headers["location"] == "/elsewhere"
+    assert [exchange.path for exchange in seen] == ["/redirect"]
+
+
+def test_an_encoded_answer_is_decoded(recorder: tuple[str, list[_Exchange]]) -> None:
+    url, seen = recorder
+    response = _on_the_loop("GET", f"{url}/gzip", timeout=10)
+    assert response.json() == {"packed": "été"}
+    assert "gzip" in seen[0].headers["accept-encoding"]
+
+
+def test_a_provider_that_does_not_answer_in_time_is_a_retryable_error(
+        recorder: tuple[str, list[_Exchange]]) -> None:
+    url, _ = recorder
+    fal = FalClient(url, "key", timeout=0.3)
+    with pytest.raises(ProviderError, match="did not answer in time") as raised:
+        provider_io.run(fal.result(f"{url}/slow")).result(timeout=20)
+    assert raised.value.retryable
+
+
+def test_a_provider_that_cannot_be_reached_is_a_retryable_error() -> None:
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    fal = FalClient(f"http://127.0.0.1:{port}", "key", timeout=5)
+    with pytest.raises(ProviderError) as raised:
+        provider_io.run(fal.submit("fal-ai/flux-2", {"prompt": "fox"})).result(timeout=20)
+    assert raised.value.retryable
