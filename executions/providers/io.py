@@ -5,8 +5,8 @@ A pass's submits, checks and fetches used to run in a fresh loop on a fresh thre
 with an HTTP client of its own: a thread start, a loop, a client and a TCP connection (a TLS
 handshake with a real provider) every time; a submit pass against the local simulator took
 20.8 ms with them and 19.9 ms on this loop. Here the calls of every pass of the process share
-one client, whose connections to a provider stay open between passes (httpx drops a pooled
-connection the server has closed before reusing it).
+one client, whose connections to a provider stay open between passes (one the server has
+closed is dropped, not reused).
 
 `run(work)` is how a worker thread hands a batch of coroutines to the loop; the calls then
 find the pooled client with `pooled()`. Code running on any other loop (a test's, a web
