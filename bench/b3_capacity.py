@@ -123,7 +123,7 @@ def run(site: Site) -> list[Result]:
         f"just before ({FLOOR_SAMPLES} each): a hello from hey on the same {CLIENTS} connections "
         f"{floor['hello']:.2f} ms of machine CPU (an execute is that request and more); the "
         f"simulator accepting a submit {floor['submit']:.2f} ms (its own process) and its "
-        f"caller's side of it {floor['client']:.2f} ms (httpx on kept-alive connections); a raw "
+        f"caller's side of it {floor['client']:.2f} ms (the engine's client, kept-alive); a raw "
         f"Celery no-op task on the same worker {floor['task']:.2f} ms of machine CPU; "
         f"{COMMITS} committed writes, each a single-row UPDATE through psycopg at "
         f"{floor['commit']:.2f} ms of machine CPU (engine.md: the execution stored before its "

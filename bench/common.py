@@ -376,19 +376,21 @@ FAL_FLUX = "fal-ai/flux-2"  # generate:flux_2's model on fal
 def provider_accept_ms(site: Site, samples: int = 1000, in_flight: int = 8) -> dict[str, float]:
     """CPU milliseconds per submit the simulator accepts: `samples` submits of jobs that never
     run ([sim hang]), `in_flight` at a time on kept-alive connections. "submit" is the
-    simulator process's own CPU, "client" the caller's (this process: httpx, as the providers'
-    clients use it), each over the submits. The least a submit costs: the network stack comes
-    on top, and the worker opens a connection per pass."""
+    simulator process's own CPU, "client" the caller's (this process, with the client the
+    engine's provider calls use: executions/providers/io.py), each over the submits. The least
+    a submit costs: the network stack comes on top."""
+    from executions.providers.io import PooledClient  # needs no settings
+
     hook = f"{site.url}/hooks/provider/bench-floor/"
 
     async def submit(n: int, tag: str) -> None:
         limit = asyncio.Semaphore(in_flight)
-        async with httpx.AsyncClient(timeout=60) as http:
+        async with PooledClient() as http:
             async def one(i: int) -> int:
                 async with limit:
-                    answer = await http.post(
-                        f"{site.sim_url}/fal/{FAL_FLUX}", params={"fal_webhook": hook},
-                        headers={"Authorization": f"Key {FAL_KEY}"},
+                    answer = await http.request(
+                        "POST", f"{site.sim_url}/fal/{FAL_FLUX}", params={"fal_webhook": hook},
+                        headers={"Authorization": f"Key {FAL_KEY}"}, timeout=60,
                         json={"prompt": f"floor {tag} {i} [sim hang]", "image_size": "square"})
                     return answer.status_code
             codes = await asyncio.gather(*(one(i) for i in range(n)))
