@@ -4,6 +4,7 @@ live in tests/conftest.py. `wait_until` is the one polling loop of the suite. Al
 helpers the tests share: stopping a process group, manage.py as a `make dev` checkout runs it,
 a management command's output, and the local HTTP server every test receiver is."""
 
+import contextlib
 import json
 import os
 import signal
@@ -12,8 +13,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
-from http.server import ThreadingHTTPServer
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import StringIO
 from pathlib import Path
 from typing import Any, TypeVar
@@ -40,6 +41,20 @@ class LocalHTTPServer(ThreadingHTTPServer):
     code under test."""
 
     request_queue_size = 128
+
+
+@contextlib.contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """`handler` on a LocalHTTPServer of a free loopback port, on a thread: its base URL,
+    until the block ends (the server then stops and lets go of its port)."""
+    httpd = LocalHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True  # a request still being answered does not hold up the end
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 class CountingCondition(threading.Condition):

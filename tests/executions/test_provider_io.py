@@ -20,7 +20,7 @@ from executions.engine.heartbeat import CallTimedOut, Heartbeat
 from executions.providers import io as provider_io
 from executions.providers.errors import ProviderError
 from executions.providers.fal import FalClient
-from tests.harness import LocalHTTPServer, wait_until
+from tests.harness import LocalHTTPServer, serving, wait_until
 
 
 class _Seen:
@@ -60,14 +60,8 @@ def server() -> Iterator[tuple[str, _Seen]]:
         def log_message(self, *_: Any) -> None:
             pass
 
-    httpd = LocalHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", seen
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serving(Handler) as url:
+        yield url, seen
 
 
 async def _pooled() -> provider_io.Client | None:
@@ -189,15 +183,8 @@ def recorder() -> Iterator[tuple[str, list[_Exchange]]]:
         def log_message(self, *_: Any) -> None:
             pass
 
-    httpd = LocalHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", seen
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serving(Handler) as url:
+        yield url, seen
 
 
 def _on_the_loop(method: str, url: str, **kwargs: Any) -> httpx.Response:
