@@ -18,5 +18,10 @@ from wireflow_site import heap  # noqa: E402
 from wireflow_site.asgi_handler import get_asgi_application  # noqa: E402
 from wireflow_site.bodylimit import BodySizeLimit, largest_body  # noqa: E402
 
-application = BodySizeLimit(get_asgi_application(), limit=largest_body())
+django_application = get_asgi_application()  # Django set up: the routes below import models
+
+from .asgi_routes import FalSubmit  # noqa: E402
+
+# fal's submit straight from ASGI, the rest through Django (asgi_routes.py).
+application = BodySizeLimit(FalSubmit(django_application), limit=largest_body())
 heap.settle()

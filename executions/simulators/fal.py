@@ -26,7 +26,9 @@ from executions.providers.fal import platform_key
 from . import fal_jobs, state
 from .fal_jobs import Refusal
 from .state import Job
-from .views import View, json_object, sync_simulator_view
+from .views import HasBody, View, json_object, sync_simulator_view
+
+CRASHED = {"detail": "Internal simulator error"}  # a bug's answer, never an HTML page
 
 
 def fal_view(method: str) -> Callable[[View], View]:
@@ -35,16 +37,23 @@ def fal_view(method: str) -> Callable[[View], View]:
         method, provider="fal", check_key=lambda request: _check_key(request),
         not_found=lambda: Refusal(404, "Not found"),
         not_allowed=lambda used: Refusal(405, f"Method {used} not allowed here"),
-        crashed=lambda: {"detail": "Internal simulator error"})
+        crashed=lambda: dict(CRASHED))
 
 
 @fal_view("POST")
 def submit_view(request: HttpRequest, model_id: str) -> JsonResponse:
-    webhook_url = _webhook_url(request)
-    job = fal_jobs.submit(model_id, _payload(request), webhook_url,
-                          key_seen=_key_of(request))
-    return JsonResponse({"request_id": job.request_id, **_urls(request, job),
-                         "queue_position": 0})
+    return JsonResponse(submitted(model_id, _key_of(request), request.GET.get("fal_webhook"),
+                                  request, request.build_absolute_uri))
+
+
+def submitted(model_id: str, key: str, webhook: str | None, request: HasBody,
+              absolute: Callable[[str], str]) -> dict[str, Any]:
+    """A submit's answer past the key check, wherever it came in (this view, or asgi_routes.py
+    on the simulators' own server): the webhook checked, then the body read, then the job.
+    `absolute(path)` makes the URLs it hands out absolute."""
+    webhook_url = _webhook_url(webhook)
+    job = fal_jobs.submit(model_id, _payload(request), webhook_url, key_seen=key)
+    return {"request_id": job.request_id, **_urls(absolute, job), "queue_position": 0}
 
 
 @fal_view("GET")
@@ -53,7 +62,7 @@ def status_view(request: HttpRequest, owner: str, app: str, request_id: str) -> 
     report = fal_jobs.report(job)
     status = report.phase.status
     body: dict[str, Any] = {"status": status, "request_id": job.request_id,
-                            **_urls(request, job)}
+                            **_urls(request.build_absolute_uri, job)}
     if status == "IN_QUEUE":
         body["queue_position"] = 0
     if request.GET.get("logs") in ("1", "true"):
@@ -92,12 +101,20 @@ def reset_view(request: HttpRequest) -> JsonResponse:
 # --- Helpers -------------------------------------------------------------------------------
 
 def _key_of(request: HttpRequest) -> str:
-    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    return key_in(request.headers.get("Authorization", ""))
+
+
+def key_in(authorization: str) -> str:
+    """The key of an Authorization header's value ("" if it is not `Key <key>`)."""
+    scheme, _, key = authorization.partition(" ")
     return key.strip() if scheme == "Key" else ""
 
 
 def _check_key(request: HttpRequest) -> None:
-    key = _key_of(request)
+    check_key(_key_of(request))
+
+
+def check_key(key: str) -> None:
     if not key:
         raise Refusal(401, "Missing or malformed Authorization header; expected 'Key <FAL_KEY>'")
     if not hmac.compare_digest(key.encode(), platform_key().encode()) \
@@ -105,7 +122,7 @@ def _check_key(request: HttpRequest) -> None:
         raise Refusal(401, "Invalid key")
 
 
-def _payload(request: HttpRequest) -> dict[str, Any]:
+def _payload(request: HasBody) -> dict[str, Any]:
     return json_object(
         request, too_large=Refusal(413, "Request body too large"),
         invalid=lambda exc: Refusal(422, [{"loc": ["body"], "msg": f"Invalid JSON: {exc}",
@@ -114,11 +131,10 @@ def _payload(request: HttpRequest) -> dict[str, Any]:
                                   "type": "dict_type"}]))
 
 
-def _webhook_url(request: HttpRequest) -> str | None:
-    """The completion webhook, refused at once if the SSRF guard would refuse to POST there
-    (delivery checks it again: DNS may change in between)."""
-    url = request.GET.get("fal_webhook") or None
-    if url is None:
+def _webhook_url(url: str | None) -> str | None:
+    """The completion webhook (the query's `fal_webhook`), refused at once if the SSRF guard
+    would refuse to POST there (delivery checks it again: DNS may change in between)."""
+    if not url:
         return None
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -134,11 +150,11 @@ def _bad_webhook(kind: str, message: str) -> Refusal:
     return Refusal(422, [{"loc": ["query", "fal_webhook"], "type": kind, "msg": message}])
 
 
-def _urls(request: HttpRequest, job: Job) -> dict[str, str]:
+def _urls(absolute: Callable[[str], str], job: Job) -> dict[str, str]:
     owner, app = job.app.split("/")
     ids = {"owner": owner, "app": app, "request_id": job.request_id}
     # The status and cancel routes are the result's URL and one more segment (urls.py).
-    response_url = request.build_absolute_uri(reverse("sim-fal-result", kwargs=ids))
+    response_url = absolute(reverse("sim-fal-result", kwargs=ids))
     return {"status_url": f"{response_url}/status", "response_url": response_url,
             "cancel_url": f"{response_url}/cancel"}
 

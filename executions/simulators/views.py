@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import wraps
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -22,6 +22,14 @@ K = TypeVar("K")  # what a key check hands the view: the key, or None
 E = TypeVar("E", bound=Exception)
 
 
+class HasBody(Protocol):
+    """What json_object reads: a request's body (Django's, which refuses one over its limit
+    with RequestDataTooBig)."""
+
+    @property
+    def body(self) -> bytes: ...
+
+
 class Refusal(Exception):
     """An error answer: its status, its body in the provider's shape, extra headers."""
 
@@ -33,7 +41,7 @@ class Refusal(Exception):
         self.headers = headers or {}
 
 
-def json_object(request: HttpRequest, *, too_large: E, invalid: Callable[[Exception], E],
+def json_object(request: HasBody, *, too_large: E, invalid: Callable[[Exception], E],
                 not_object: E) -> dict[str, Any]:
     """The request's body, a JSON object ({} when empty); the provider's refusal for a body
     over Django's limit (`too_large`), one that is not JSON (`invalid(error)`) and JSON that
