@@ -46,6 +46,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 App = Callable[..., Awaitable[None]]
+MAX_PATH = 512  # longer paths (no model's) go to Django: the routes remembered stay small
 
 
 class FalSubmit:
@@ -127,7 +128,7 @@ def _readable_submit(scope: Scope) -> _Submit | None:
             or settings.FORCE_SCRIPT_NAME or settings.USE_X_FORWARDED_HOST \
             or settings.SECURE_PROXY_SSL_HEADER:
         return None
-    model_id = _submitted_model(scope["path"])
+    model_id = _submitted_model(scope["path"]) if len(scope["path"]) <= MAX_PATH else None
     if model_id is None:
         return None
     try:  # Django reads the query at the view, whose failures its view answers (a 500)

@@ -157,6 +157,7 @@ def test_a_bug_is_fals_500_body_and_logged(monkeypatch: pytest.MonkeyPatch,
     ("POST", "/_sim/replicate/v1/predictions", "127.0.0.1:8001"),
     ("POST", "/api/v1/team", "127.0.0.1:8001"),           # not the simulators'
     ("POST", FLUX, "evil.example"),                       # a Host Django does not allow
+    ("POST", FLUX + "/x" * 300, "127.0.0.1:8001"),        # a path longer than any model's
 ])
 def test_everything_else_goes_to_django(method: str, path: str, host: str) -> None:
     django = Django()
