@@ -22,8 +22,6 @@ import functools
 import hmac
 import ipaddress
 import json
-import logging
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,16 +34,11 @@ from django.http.request import split_domain_port, validate_host
 from django.urls import Resolver404, resolve
 
 from executions.providers.fal import platform_key
+from wireflow_site.bodylimit import App, Receive, Scope, Send
 
 from . import fal
-from .views import Refusal
+from .views import failure_answer
 
-logger = logging.getLogger("wireflow.simulators")
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-App = Callable[..., Awaitable[None]]
 MAX_PATH = 512  # longer paths (no model's) go to Django: the routes remembered stay small
 
 
@@ -189,11 +182,9 @@ def _answer(submit: _Submit, body: bytes) -> tuple[int, dict[str, Any], dict[str
         return 200, fal.submitted(submit.model_id, submit.key, submit.webhook,
                                   _Body(body, submit.declared_length),
                                   lambda path: submit.origin + path), {}
-    except Refusal as refusal:
-        return refusal.http_status, refusal.body, refusal.headers
-    except Exception:
-        logger.exception("simulated fal failed on %s %s", submit.method, submit.path)
-        return 500, dict(fal.CRASHED), {}
+    except Exception as failure:
+        return failure_answer("fal", submit.method, submit.path, failure,
+                              lambda: dict(fal.CRASHED))
     finally:
         close_old_connections()  # as a request's end does: a team key's lookup used one
 

@@ -121,14 +121,22 @@ class Gate(Generic[K]):
 
 def failure_response(request: HttpRequest, provider: str, failure: Exception,
                      crashed: Callable[[], dict[str, Any]]) -> JsonResponse:
-    """A view's failure as the provider answers it: a Refusal in its own shape; anything
-    else is a bug, logged, and answered with the provider's 500 body `crashed()` all the same,
-    never an HTML page."""
+    """A view's failure as the provider answers it (`failure_answer`), as a response."""
+    status, body, headers = failure_answer(provider, str(request.method), request.path,
+                                           failure, crashed)
+    response = JsonResponse(body, status=status)
+    for name, value in headers.items():
+        response[name] = value
+    return response
+
+
+def failure_answer(provider: str, method: str, path: str, failure: Exception,
+                   crashed: Callable[[], dict[str, Any]]
+                   ) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """A failure as the provider answers it (status, body, extra headers): a Refusal in its
+    own shape; anything else is a bug, logged, and answered with the provider's 500 body
+    `crashed()` all the same, never an HTML page."""
     if isinstance(failure, Refusal):
-        response = JsonResponse(failure.body, status=failure.http_status)
-        for name, value in failure.headers.items():
-            response[name] = value
-        return response
-    logger.error("simulated %s failed on %s %s", provider, request.method, request.path,
-                 exc_info=failure)
-    return JsonResponse(crashed(), status=500)
+        return failure.http_status, failure.body, failure.headers
+    logger.error("simulated %s failed on %s %s", provider, method, path, exc_info=failure)
+    return 500, crashed(), {}
