@@ -93,8 +93,12 @@ class Served:
                        "make serve did not stop", interval=0.2)
             stopped = True
         except AssertionError:
-            self.survivors = subprocess.run(["ps", "-o", "pid,stat,etime,args", "-g", str(group)],
-                                            capture_output=True, text=True).stdout
+            # Every thread of every survivor, with its parent, what it waits in, and the whole
+            # command line: enough to tell the worker from beat, and a stuck child from a
+            # stuck parent.
+            self.survivors = subprocess.run(
+                ["ps", "-ww", "-L", "-o", "pid,tid,ppid,stat,etime,wchan:24,args", "-g",
+                 str(group)], capture_output=True, text=True).stdout
             os.killpg(group, signal.SIGKILL)
             stopped = False
         self.process.wait(timeout=10)
