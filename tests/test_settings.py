@@ -87,19 +87,27 @@ HTTPS_ONLY = {"SECURE_SSL_REDIRECT": "1", "SECURE_HSTS_SECONDS": "31536000",
               "SECURE_HSTS_INCLUDE_SUBDOMAINS": "1", "SECURE_HSTS_PRELOAD": "1"}
 
 
-def _run(code: str, tmp_path: Path, *, setup: bool = True,
-         **env: str) -> subprocess.CompletedProcess[str]:
-    """`code` in a fresh interpreter with `env` as the only settings from outside. Code that
-    reads settings alone passes setup=False: the settings module is then all that is imported
-    (about a third of the time of django.setup(), which imports every app)."""
+def _run(code: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """`code` in a fresh interpreter after django.setup(), with `env` as the only settings from
+    outside."""
+    return _interpreter(f"import django; django.setup(); {code}", tmp_path, env)
+
+
+def _read(code: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """The same for code that reads settings alone: only the settings module is imported, about
+    a third of the time of django.setup(), which imports every app."""
+    return _interpreter(code, tmp_path, env)
+
+
+def _interpreter(code: str, tmp_path: Path,
+                 env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items()
              if k not in {"SECRET_KEY", "DEBUG", "DATABASE_URL", "REDIS_URL", "SITE_URL",
                           "WIREFLOW_ENV_FILE", "WIREFLOW_SIMULATORS", "FAL_KEY", "FAL_QUEUE_URL",
                           "ALLOWED_HOSTS", *HTTPS_ONLY, *PROVIDER_BASES,
                           *(key for key, _, _ in PROVIDER_BASES.values())}}
     return subprocess.run(
-        [sys.executable, "-c", f"import django; django.setup(); {code}" if setup else code],
-        cwd=ROOT,
+        [sys.executable, "-c", code], cwd=ROOT,
         env={**clean, "DJANGO_SETTINGS_MODULE": "wireflow_site.settings",
              "WIREFLOW_VAR_DIR": str(tmp_path), **env},
         capture_output=True, text=True, timeout=120, check=False)
@@ -131,14 +139,14 @@ FAL_QUEUE = "from django.conf import settings; print(settings.FAL_QUEUE_URL)"
 
 def test_production_sends_model_calls_to_fal_s_queue(tmp_path: Path) -> None:
     for extra in ({}, {"FAL_KEY": "fal-key"}, {"FAL_KEY": "fal-key", "WIREFLOW_SIMULATORS": "1"}):
-        done = _run(FAL_QUEUE, tmp_path, setup=False, **PRODUCTION, **extra)
+        done = _read(FAL_QUEUE, tmp_path, **PRODUCTION, **extra)
         assert done.stdout.strip() == "https://queue.fal.run", (extra, done.stderr)
 
 
 def test_without_a_fal_key_the_simulators_stand_in_when_they_are_served(tmp_path: Path) -> None:
-    done = _run(FAL_QUEUE, tmp_path, setup=False, **PRODUCTION, WIREFLOW_SIMULATORS="1")
+    done = _read(FAL_QUEUE, tmp_path, **PRODUCTION, WIREFLOW_SIMULATORS="1")
     assert done.stdout.strip() == "https://flows.example.com/_sim/fal", done.stderr
-    done = _run(FAL_QUEUE, tmp_path, setup=False, DEBUG="1", WIREFLOW_ENV_FILE="",
+    done = _read(FAL_QUEUE, tmp_path, DEBUG="1", WIREFLOW_ENV_FILE="",
                 SITE_URL="http://127.0.0.1:8000")
     assert done.stdout.strip() == "http://127.0.0.1:8000/_sim/fal", done.stderr
 
@@ -159,11 +167,11 @@ def test_each_provider_is_its_real_api_unless_the_simulators_stand_in(tmp_path: 
     key, real, simulated = PROVIDER_BASES[setting]
     code = f"from django.conf import settings; print(settings.{setting})"
     for extra in ({}, {key: "a-key"}, {key: "a-key", "WIREFLOW_SIMULATORS": "1"}):
-        done = _run(code, tmp_path, setup=False, **PRODUCTION, **extra)
+        done = _read(code, tmp_path, **PRODUCTION, **extra)
         assert done.stdout.strip() == real, (extra, done.stderr)
-    done = _run(code, tmp_path, setup=False, **PRODUCTION, WIREFLOW_SIMULATORS="1")
+    done = _read(code, tmp_path, **PRODUCTION, WIREFLOW_SIMULATORS="1")
     assert done.stdout.strip() == f"https://flows.example.com{simulated}", done.stderr
-    done = _run(code, tmp_path, setup=False, **PRODUCTION,
+    done = _read(code, tmp_path, **PRODUCTION,
                 **{setting: "https://llm.internal/v1"})
     assert done.stdout.strip() == "https://llm.internal/v1", done.stderr
 
@@ -192,9 +200,9 @@ def test_https_settings_come_from_the_environment(tmp_path: Path) -> None:
              "SECURE_HSTS_PRELOAD", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"]
     code = ("from django.conf import settings; "
             f"print([getattr(settings, name) for name in {names!r}])")
-    assert _run(code, tmp_path, setup=False, **PRODUCTION, **HTTPS_ONLY).stdout.strip() == \
+    assert _read(code, tmp_path, **PRODUCTION, **HTTPS_ONLY).stdout.strip() == \
         "[True, 31536000, True, True, True, True]"
-    plain = _run(code, tmp_path, setup=False,
+    plain = _read(code, tmp_path,
                  **{**PRODUCTION, "SITE_URL": "http://127.0.0.1:8000"})
     assert plain.stdout.strip() == "[False, 0, False, False, False, False]", plain.stderr
 
