@@ -147,7 +147,7 @@ def test_without_a_fal_key_the_simulators_stand_in_when_they_are_served(tmp_path
     done = _read(FAL_QUEUE, tmp_path, **PRODUCTION, WIREFLOW_SIMULATORS="1")
     assert done.stdout.strip() == "https://flows.example.com/_sim/fal", done.stderr
     done = _read(FAL_QUEUE, tmp_path, DEBUG="1", WIREFLOW_ENV_FILE="",
-                SITE_URL="http://127.0.0.1:8000")
+                 SITE_URL="http://127.0.0.1:8000")
     assert done.stdout.strip() == "http://127.0.0.1:8000/_sim/fal", done.stderr
 
 
@@ -171,8 +171,7 @@ def test_each_provider_is_its_real_api_unless_the_simulators_stand_in(tmp_path: 
         assert done.stdout.strip() == real, (extra, done.stderr)
     done = _read(code, tmp_path, **PRODUCTION, WIREFLOW_SIMULATORS="1")
     assert done.stdout.strip() == f"https://flows.example.com{simulated}", done.stderr
-    done = _read(code, tmp_path, **PRODUCTION,
-                **{setting: "https://llm.internal/v1"})
+    done = _read(code, tmp_path, **PRODUCTION, **{setting: "https://llm.internal/v1"})
     assert done.stdout.strip() == "https://llm.internal/v1", done.stderr
 
 
@@ -202,8 +201,7 @@ def test_https_settings_come_from_the_environment(tmp_path: Path) -> None:
             f"print([getattr(settings, name) for name in {names!r}])")
     assert _read(code, tmp_path, **PRODUCTION, **HTTPS_ONLY).stdout.strip() == \
         "[True, 31536000, True, True, True, True]"
-    plain = _read(code, tmp_path,
-                 **{**PRODUCTION, "SITE_URL": "http://127.0.0.1:8000"})
+    plain = _read(code, tmp_path, **{**PRODUCTION, "SITE_URL": "http://127.0.0.1:8000"})
     assert plain.stdout.strip() == "[False, 0, False, False, False, False]", plain.stderr
 
 

@@ -16,6 +16,8 @@ from typing import Any
 # Bounds a hang, not a speed: these runs take a second or two, more on a busy machine.
 DEADLINE_SECONDS = 120.0
 PASSED_SETTINGS = ("MEDIA_ROOT", "MEDIA_URL", "MAX_TEXT_BYTES")
+_FORK_SERVER = multiprocessing.get_context("forkserver")
+_FORK_SERVER.set_forkserver_preload(["tests.workflows.bounded_preload"])  # read at its start
 
 
 @dataclass(frozen=True)
@@ -35,11 +37,10 @@ def run_node(node_type: str, params: dict[str, Any], inputs: dict[str, Any] | No
              deadline: float = DEADLINE_SECONDS) -> Outcome:
     """Run `node_type`'s executor on these params and inputs in a child process; its outcome,
     or an AssertionError if it has not finished by the deadline (the child is then killed)."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["tests.workflows.bounded_preload"])  # before its first start
-    receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_run, args=(sender, node_type, params, inputs or {},
-                                               labels or {}, _passed_settings()), daemon=True)
+    receiver, sender = _FORK_SERVER.Pipe(duplex=False)
+    child = _FORK_SERVER.Process(
+        target=_run, args=(sender, node_type, params, inputs or {}, labels or {},
+                           _passed_settings()), daemon=True)
     child.start()
     sender.close()
     try:
