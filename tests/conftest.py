@@ -13,7 +13,7 @@ from pytest_django import DjangoDbBlocker, Settings
 from accounts.models import Team, User
 from accounts.services import api_key_create
 
-from .harness import Worker, flush_broker, quiesce, start_worker, wait_until
+from .harness import Worker, flush_broker, quiesce, settle_simulators, start_worker, wait_until
 
 if TYPE_CHECKING:  # Playwright is imported when a browser is started (see _chromium)
     from playwright.sync_api import Browser, Page
@@ -201,7 +201,10 @@ def _asgi_server(django_db_setup: None,
 def live_site(_asgi_server: LiveServer, transactional_db: None) -> Iterator[str]:
     """The base URL of the site served by uvicorn, on the test database (data committed)."""
     yield _asgi_server.url
-    _asgi_server.wait_idle()  # before transactional_db empties the database
+    # Before transactional_db empties the database: the simulators' callbacks, then the
+    # requests still being answered.
+    settle_simulators()
+    _asgi_server.wait_idle()
 
 
 # --- Chromium through Playwright -------------------------------------------------------------

@@ -214,6 +214,27 @@ def start_worker(site: str, name: str, **kwargs: Any) -> Worker:
     return worker
 
 
+def settle_simulators(timeout: float = 60) -> None:
+    """Until the in-process simulators have nothing due, running or being delivered, then
+    drop what they had left for later: an ended test's jobs must not call back into the site
+    (a webhook arriving while the test database is emptied deadlocks with it)."""
+    from executions.simulators import deliveries
+    from executions.simulators.timers import drawing, timers
+
+    def busy() -> bool:
+        return bool(deliveries.in_flight() or timers.busy() or drawing.busy())
+
+    def settled() -> bool:
+        if busy():
+            return False
+        timers.discard_pending()
+        drawing.discard_pending()
+        return not busy()  # a call that started meanwhile is waited for too
+
+    wait_until(settled, timeout, lambda: f"the simulators did not settle: "
+                                         f"{deliveries.in_flight()} webhooks in flight")
+
+
 def quiesce(timeout: float = 120) -> None:
     """Cancel every execution still running and wait until the engine is done with them: none
     RUNNING and no lease held (an advance that ended one still writes until it lets go)."""

@@ -34,6 +34,18 @@ class _Loop:
 
 
 _loops = PerProcess(_Loop)  # a forked child starts its own
+_posted = {"in_flight": 0}
+_posted_lock = threading.Lock()
+
+
+def in_flight() -> int:
+    """Deliveries posted whose outcome has not been counted yet."""
+    return _posted["in_flight"]
+
+
+def _note(change: int) -> None:
+    with _posted_lock:
+        _posted["in_flight"] += change
 
 
 def post(url: str, body: dict[str, Any], *, what: str, timeout: float, max_answer: int,
@@ -41,6 +53,7 @@ def post(url: str, body: dict[str, Any], *, what: str, timeout: float, max_answe
     """POST `body` to `url` in the background; `done(answered 2xx)` then runs on the timers'
     pool. The returned future resolves after `done` has run (tests wait on it)."""
     finished: concurrent.futures.Future[bool] = concurrent.futures.Future()
+    _note(+1)
     current = _loops.get()
     sent = asyncio.run_coroutine_threadsafe(
         _send(current.in_flight, url, body, what, timeout, max_answer), current.loop)
@@ -75,4 +88,5 @@ def _finish(done: Done, ok: bool, finished: "concurrent.futures.Future[bool]") -
     try:
         done(ok)
     finally:
+        _note(-1)
         finished.set_result(ok)

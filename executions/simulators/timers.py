@@ -27,6 +27,7 @@ class Timers:
         self._heap: list[Entry] = []
         self._pid = -1
         self._pool: ThreadPoolExecutor | None = None
+        self._running = 0  # calls handed to the pool and not finished
 
     def call_at(self, when: float, function: Callable[..., Any], *args: Any) -> None:
         with self._ready:
@@ -37,11 +38,22 @@ class Timers:
             if self._heap[0] is entry:
                 self._ready.notify()
 
+    def discard_pending(self) -> None:
+        """Drops every call not yet handed to the pool: a test's simulated jobs must not call
+        back into the site once the test has ended."""
+        with self._ready:
+            self._heap.clear()
+
+    def busy(self) -> bool:
+        """Whether a call is due now or still running."""
+        with self._ready:
+            return self._running > 0 or bool(self._heap and self._heap[0][0] <= time.time())
+
     def _start_once_per_process(self) -> None:
         # After a fork the child inherits the heap but not the thread: start afresh.
         if self._pid == os.getpid():
             return
-        self._pid, self._heap = os.getpid(), []
+        self._pid, self._heap, self._running = os.getpid(), [], 0
         self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="sim-work")
         threading.Thread(target=self._loop, name="sim-timers", daemon=True).start()
 
@@ -53,8 +65,16 @@ class Timers:
                     self._ready.wait(wait)
                 _, _, function, args = heapq.heappop(self._heap)
                 pool = self._pool
-            if pool is not None:
-                pool.submit(_safely, function, *args)
+                self._running += 1
+            assert pool is not None  # made before this thread started
+            pool.submit(self._run, function, *args)
+
+    def _run(self, function: Callable[..., Any], *args: Any) -> None:
+        try:
+            _safely(function, *args)
+        finally:
+            with self._ready:
+                self._running -= 1
 
 
 def _safely(function: Callable[..., Any], *args: Any) -> None:
