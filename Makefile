@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 HOST ?= 127.0.0.1
+# make test's pytest processes (pytest-xdist): each has its own test database and Redis database.
+TEST_PROCESSES ?= 2
 
 # The test suite runs against real services; these are the local defaults.
 TEST_ENV := DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres:postgres@127.0.0.1:5432/wireflow} \
@@ -70,7 +72,7 @@ lint: install-test
 ## make test: everything, against real PostgreSQL, Redis, Celery workers and Chromium
 test: install-test editor services chromium lint
 	scripts/test-editor.sh
-	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/pytest -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
 
 ## make build: everything production serves, built once: the Python packages, the editor bundle
 ## and the collected static files (var/staticfiles/). Node is needed here, never at run time.

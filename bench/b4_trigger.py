@@ -77,7 +77,7 @@ def celery_trigger_ms(samples: int) -> list[float]:
     """Raw `send_task` -> the ping task has run and its reply is popped, one at a time."""
     from celery import Celery
 
-    app = Celery("bench", broker=REDIS_URL)
+    app = Celery("bench", broker=REDIS_URL, set_as_current=False)
     client = redis.Redis.from_url(REDIS_URL)
     times = []
     for i in range(WARMUP + samples):

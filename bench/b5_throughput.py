@@ -177,7 +177,7 @@ def _execute_client(queue: Any, url: str, api_key: str, workflow_id: str, start:
 def _ping_client(queue: Any, start: float, window: tuple[float, float]) -> None:
     from celery import Celery
 
-    app = Celery("bench", broker=REDIS_URL)
+    app = Celery("bench", broker=REDIS_URL, set_as_current=False)
     client = redis.Redis.from_url(REDIS_URL)
     key = f"bench:b5:{os.getpid()}"
     outstanding = counted = 0

@@ -424,7 +424,7 @@ def celery_round_trip_ms(samples: int = 50) -> float:
     """A raw Celery no-op task round trip on the same Redis: the B1 baseline."""
     from celery import Celery
 
-    app = Celery("bench", broker=REDIS_URL)
+    app = Celery("bench", broker=REDIS_URL, set_as_current=False)
     client = redis.Redis.from_url(REDIS_URL)
     times = []
     for i in range(samples):
@@ -496,7 +496,7 @@ def noop_tasks_cpu_ms(site: Site, samples: int = 1000) -> float:
     `samples` of them: the least a worker task costs this machine."""
     from celery import Celery
 
-    app = Celery("bench", broker=site.env["REDIS_URL"])
+    app = Celery("bench", broker=site.env["REDIS_URL"], set_as_current=False)
     client = redis.Redis.from_url(site.env["REDIS_URL"])
     key = f"bench:floor:{os.getpid()}"
     client.delete(key)

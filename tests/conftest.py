@@ -19,6 +19,18 @@ if TYPE_CHECKING:  # Playwright is imported when a browser is started (see _chro
     from playwright.sync_api import Browser, Page
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test has a node id of its own. pytest-xdist hands out tests by node id (make
+    test's `--dist loadfile`): of tests that share one, one would run and the rest be lost
+    without a word. (Schemathesis's tests, one per API operation, all had their function's id
+    under pytest 9.2, which `pyproject.toml` therefore leaves out.)"""
+    seen: set[str] = set()
+    for item in items:
+        if item.nodeid in seen:
+            raise pytest.UsageError(f"two tests are collected as {item.nodeid}")
+        seen.add(item.nodeid)
+
+
 @pytest.fixture(autouse=True)
 def _no_backlog_noted(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts without a backlog measure (engine/backlog.py): one noted by an earlier
@@ -32,6 +44,21 @@ def _no_backlog_noted(monkeypatch: pytest.MonkeyPatch) -> None:
     # Nor whether webhooks arrive, as an earlier test's pass read it (the cache's mark is each
     # test's own to set or delete).
     monkeypatch.setattr(nodectx, "_known_at", None)
+
+
+@pytest.fixture(autouse=True)
+def _celery_app_kept() -> Iterator[None]:
+    """Wireflow's Celery app stays the current one. A test's own app (one that pings a
+    throwaway Redis's workers) made current would take every shared task sent afterwards in
+    this process, by any later test, to that Redis: made with `set_as_current=False`."""
+    from celery import current_app
+
+    from wireflow_site.celery import app
+
+    yield
+    current = current_app._get_current_object()  # type: ignore[attr-defined]  # a proxy
+    app.set_current()  # the tests after it are not to fail for it
+    assert current is app, f"the test left {current!r} as Celery's current app, not {app!r}"
 
 
 @pytest.fixture

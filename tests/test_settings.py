@@ -233,3 +233,25 @@ def test_a_soft_limit_not_below_the_hard_one_is_refused(tmp_path: Path, soft: st
                 CELERY_TASK_TIME_LIMIT=hard)
     assert done.returncode != 0
     assert "CELERY_TASK_SOFT_TIME_LIMIT must be positive and below" in done.stderr
+
+
+REDIS_URL_HERE_AND_IN_A_CHILD = (
+    "import subprocess, sys\n"
+    "from django.conf import settings\n"
+    "child = 'from django.conf import settings; print(settings.REDIS_URL)'\n"
+    "print(settings.REDIS_URL)\n"
+    "print(subprocess.run([sys.executable, '-c', child], capture_output=True, text=True,\n"
+    "                     check=True).stdout.strip())")
+
+
+@pytest.mark.parametrize(("worker", "database"), [("", 14), ("gw0", 14), ("gw1", 13), ("gw2", 12)])
+def test_each_test_process_has_a_redis_database_of_its_own_and_its_children_share_it(
+        tmp_path: Path, worker: str, database: int) -> None:
+    """make test's pytest-xdist processes count down from TEST_REDIS_URL's database; a worker
+    or server that a test starts inherits its process's database, not one further down."""
+    done = _read(REDIS_URL_HERE_AND_IN_A_CHILD, tmp_path,
+                 DJANGO_SETTINGS_MODULE="wireflow_site.settings_test",
+                 REDIS_URL="redis://127.0.0.1:6379/14", PYTEST_XDIST_WORKER=worker,
+                 WIREFLOW_TEST_REDIS_OF="")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [f"redis://127.0.0.1:6379/{database}"] * 2

@@ -331,7 +331,7 @@ class Deployment:
     def _worker_answers(self) -> bool:
         for process in self.processes:
             process.check_alive()
-        app = Celery(broker=self.redis.url)
+        app = Celery(broker=self.redis.url, set_as_current=False)  # ours stays current
         try:
             return bool(app.control.ping(timeout=1))
         finally:

@@ -94,13 +94,15 @@ def test_a_stranger_gets_404_for_another_teams_workflow(stranger: User,
     assert "Fox pipeline" not in response.content.decode()
 
 
-@pytest.mark.parametrize("bad_id", [str(uuid.uuid4()), "not-a-uuid", "123"])
+# Ids name the random cases: every pytest-xdist process must collect the same tests.
+@pytest.mark.parametrize("bad_id", [pytest.param(str(uuid.uuid4()), id="unknown"), "not-a-uuid",
+                                    "123"])
 def test_unknown_or_malformed_ids_are_404(owner: User, bad_id: str) -> None:
     assert logged_in(owner).get(f"/workflows/{bad_id}/edit").status_code == 404
 
 
 @pytest.mark.parametrize("path", ["/workflows/", "/workflows/new",
-                                  f"/workflows/{uuid.uuid4()}/edit"])
+                                  pytest.param(f"/workflows/{uuid.uuid4()}/edit", id="edit")])
 def test_anonymous_visitors_are_sent_to_log_in(path: str) -> None:
     response = Client().get(path)
     assert response.status_code == 302
