@@ -71,17 +71,12 @@ class Timers:
 
     def _run(self, function: Callable[..., Any], *args: Any) -> None:
         try:
-            _safely(function, *args)
+            function(*args)
+        except Exception:  # a background job has no caller to report to: log and carry on
+            logger.exception("simulator background call %s failed", function.__name__)
         finally:
             with self._ready:
                 self._running -= 1
-
-
-def _safely(function: Callable[..., Any], *args: Any) -> None:
-    try:
-        function(*args)
-    except Exception:  # a background job has no caller to report to: log and carry on
-        logger.exception("simulator background call %s failed", function.__name__)
 
 
 timers = Timers()
