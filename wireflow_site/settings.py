@@ -64,6 +64,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",  # naturaltime: "now", "3 minutes ago" on the lists
     "channels",
+    # django-ninja's own templates and static files: the API docs (Swagger UI) are served by
+    # the site itself, not from a CDN that a self-hosted or offline install may not reach.
+    "ninja",
     "allauth",
     "allauth.account",
     "accounts",

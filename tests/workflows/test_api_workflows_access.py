@@ -1,6 +1,7 @@
 """Who may use the workflows endpoints: stranger, teammate, viewer, the browser session; and
 the OpenAPI document that describes them."""
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -138,3 +139,12 @@ def test_the_openapi_document_declares_every_status_the_endpoints_answer() -> No
 
 def test_the_interactive_docs_are_served() -> None:
     assert Client().get("/api/v1/docs").status_code == 200
+
+
+def test_the_interactive_docs_load_nothing_from_another_host() -> None:
+    """Every script and style sheet of the docs page is the site's own (django-ninja's static
+    files), none from a CDN."""
+    html = Client().get("/api/v1/docs").content.decode()
+    sources = re.findall(r'(?:src|href)="([^"]*)"', html)
+    assert any(source.endswith("swagger-ui-bundle.js") for source in sources), sources
+    assert [source for source in sources if not source.startswith("/")] == []

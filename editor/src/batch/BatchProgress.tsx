@@ -1,4 +1,5 @@
 import { useEffect, useState } from "react";
+import { Picture } from "../components/Picture";
 import { explain } from "../actions/errors";
 import { useEnv } from "../env";
 import { ROWS_SHOWN, cancelBatch, getBatch, resultsUrl } from "./api";
@@ -153,7 +154,7 @@ function Output({ output }: { output: RowOutput }) {
         const kind = mediaKind(url);
         return kind === "image" ? (
           <a key={url} href={url} target="_blank" rel="noreferrer">
-            <img src={url} alt={output.label} loading="lazy" />
+            <Picture url={url} alt={output.label} />
           </a>
         ) : (
           <a key={url} href={url} target="_blank" rel="noreferrer">

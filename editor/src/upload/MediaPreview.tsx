@@ -1,4 +1,5 @@
 import { memo } from "react";
+import { Picture } from "../components/Picture";
 import "./upload.css";
 import type { JsonValue } from "../api/types";
 import { kindOfNodeType, URL_PARAM } from "./types";
@@ -16,7 +17,7 @@ export const MediaPreview = memo(function MediaPreview({
   if (!kind || typeof url !== "string" || !isShowable(url)) return null;
   return (
     <div className="wf-node__media nodrag" data-testid="input-preview" data-kind={kind}>
-      {kind === "image" ? <img src={url} alt="" loading="lazy" referrerPolicy="no-referrer" /> : null}
+      {kind === "image" ? <Picture url={url} alt="" /> : null}
       {kind === "video" ? <video src={url} controls muted preload="metadata" /> : null}
       {kind === "audio" ? <audio src={url} controls preload="metadata" /> : null}
     </div>

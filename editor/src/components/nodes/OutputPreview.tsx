@@ -1,5 +1,6 @@
 import { memo } from "react";
 import type { NodeState, PortType } from "../../api/types";
+import { Picture } from "../Picture";
 import { mediaKind } from "../theme";
 
 interface Props {
@@ -14,7 +15,7 @@ function OutputPreviewView({ state, primaryType }: Props) {
   if (url && kind === "image") {
     return (
       <a className="wf-preview nodrag" href={url} target="_blank" rel="noreferrer">
-        <img src={url} alt="output" loading="lazy" data-testid="node-preview-image" />
+        <Picture url={url} alt="output" testId="node-preview-image" />
       </a>
     );
   }
