@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Literal, cast
 
 from django.http import HttpRequest
+from ninja.security.base import SecuritySchema
 from ninja.utils import check_csrf
 
 from wireflow_site import ratelimit
@@ -58,6 +59,13 @@ class Caller:
 
 
 class ApiAuth:
+    # What the OpenAPI document declares for every endpoint behind it, so that the interactive
+    # docs offer "Authorize" for a key (the browser's session, the other way in, is a cookie).
+    openapi_security_schema = SecuritySchema(
+        type="http", scheme="bearer", bearerFormat="sk-wf_...",
+        description="An API key, created at Settings > API Keys: `Authorization: Bearer "
+                    "sk-wf_...`.")
+
     def __init__(self, scope: str | None = None, counts: Counts = REQUEST) -> None:
         self.scope = scope
         self.counts = counts

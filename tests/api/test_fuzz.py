@@ -36,20 +36,24 @@ SCHEMA_URL = "/api/v1/openapi.json"
 SEED = 20261128
 
 
-def _config(max_examples: int, coverage: bool) -> SchemathesisConfig:
+def _config(max_examples: int, coverage: bool, keyed: bool) -> SchemathesisConfig:
     return SchemathesisConfig.from_dict({
         "seed": SEED,
-        "generation": {"mode": "all", "max-examples": max_examples, "deterministic": True},
+        # With a key, every request carries the key's own Authorization header: a generated one
+        # (the document's bearer scheme) would be overwritten, and a case made "invalid" by a
+        # missing or malformed one would pass as valid. Without a key, they are generated.
+        "generation": {"mode": "all", "max-examples": max_examples, "deterministic": True,
+                       "with-security-parameters": not keyed},
         # The coverage phase (boundary and invalid values of each parameter, a finite list)
         # runs besides the max-examples random cases; stateful chains are left out (unbounded).
         "phases": {"coverage": {"enabled": coverage}, "stateful": {"enabled": False}},
     })
 
 
-with_key = schemathesis.openapi.from_wsgi(SCHEMA_URL, application,
-                                          config=_config(max_examples=25, coverage=True))
-without_key = schemathesis.openapi.from_wsgi(SCHEMA_URL, application,
-                                             config=_config(max_examples=5, coverage=False))
+with_key = schemathesis.openapi.from_wsgi(
+    SCHEMA_URL, application, config=_config(max_examples=25, coverage=True, keyed=True))
+without_key = schemathesis.openapi.from_wsgi(
+    SCHEMA_URL, application, config=_config(max_examples=5, coverage=False, keyed=False))
 # One team and one key for all the cases of an operation, on purpose.
 SHARED_FIXTURES = settings(deadline=None,
                            suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -6,6 +6,9 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Page, Request, expect
 
+from accounts.models import User
+from accounts.services import api_key_create
+
 
 @pytest.mark.browser
 def test_the_api_docs_render_every_operation_from_the_sites_own_files(live_site: str,
@@ -28,3 +31,26 @@ def test_the_api_docs_render_every_operation_from_the_sites_own_files(live_site:
     origin = urlsplit(live_site).netloc
     assert {urlsplit(url).netloc for url in requested if url.startswith("http")} == {origin}
     assert failures == []
+
+
+@pytest.mark.browser
+def test_a_key_given_to_the_docs_authorize_button_runs_a_call_from_them(
+        live_site: str, page: Page, owner: User) -> None:
+    assert owner.current_team is not None
+    secret = api_key_create(user=owner, team=owner.current_team, name="docs").secret
+    page.goto(f"{live_site}/api/v1/docs")
+    page.locator("button.authorize").first.click()
+    dialog = page.locator(".dialog-ux")
+    dialog.locator("input").first.fill(secret)
+    dialog.locator("button.authorize").click()
+    dialog.locator("button.btn-done, button.close-modal").first.click()
+
+    team = page.locator(".opblock-get").filter(
+        has=page.locator(".opblock-summary-path", has_text="/api/v1/team")).filter(
+        has_not=page.locator(".opblock-summary-path", has_text="/api/v1/team/")).first
+    team.locator(".opblock-summary").click()
+    team.locator("button.try-out__btn").click()
+    team.locator("button.execute").click()
+    answer = team.locator(".live-responses-table tbody tr.response")
+    expect(answer.locator(".response-col_status")).to_have_text("200")
+    expect(answer.locator(".microlight").first).to_contain_text(owner.current_team.name)
