@@ -1,5 +1,6 @@
 """The one NinjaAPI. Every error — ours, ninja's, Django's — leaves here as the error body."""
 
+import json
 import logging
 from typing import Any
 
@@ -7,6 +8,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.openapi.docs import Swagger, render_template
 from ninja.parser import Parser
 
 from .errors import (
@@ -32,6 +34,18 @@ class JsonParser(Parser):
         return parse_json(request.body)
 
 
+class SessionSwagger(Swagger):
+    """Swagger UI whose "Try it out" also works for the person signed in to the site: its calls
+    carry the page's CSRF token, which the API checks on a browser session's writes (a call
+    with a key from "Authorize" needs none). ninja adds the token only for an API-wide auth."""
+
+    def render_page(self, request: HttpRequest, api: NinjaAPI, **kwargs: Any) -> HttpResponse:
+        self.settings["url"] = self.get_openapi_url(api, kwargs)
+        context = {"swagger_settings": json.dumps(self.settings, indent=1), "api": api,
+                   "add_csrf": True}
+        return render_template(request, self.template, self.template_cdn, context)
+
+
 api = NinjaAPI(
     title="Wireflow API",
     version="1.0.0",
@@ -39,6 +53,7 @@ api = NinjaAPI(
     urls_namespace="api",
     parser=JsonParser(),
     renderer=RENDERER,
+    docs=SessionSwagger(),
     docs_url="/docs",
     openapi_url="/openapi.json",
 )

@@ -9,6 +9,8 @@ from playwright.sync_api import Page, Request, expect
 from accounts.models import User
 from accounts.services import api_key_create
 
+from .editor_page import open_page
+
 
 @pytest.mark.browser
 def test_the_api_docs_render_every_operation_from_the_sites_own_files(live_site: str,
@@ -54,3 +56,19 @@ def test_a_key_given_to_the_docs_authorize_button_runs_a_call_from_them(
     answer = team.locator(".live-responses-table tbody tr.response")
     expect(answer.locator(".response-col_status")).to_have_text("200")
     expect(answer.locator(".microlight").first).to_contain_text(owner.current_team.name)
+
+
+@pytest.mark.browser
+def test_signed_in_the_docs_try_a_write_with_the_browsers_session(live_site: str, page: Page,
+                                                                   owner: User) -> None:
+    """No key: the session's cookie and the page's CSRF token carry the call."""
+    open_page(page, live_site, owner, "/api/v1/docs")
+    lint = page.locator(".opblock-post").filter(
+        has=page.locator(".opblock-summary-path", has_text="/api/v1/workflows/lint")).first
+    lint.locator(".opblock-summary").click()
+    lint.locator("button.try-out__btn").click()
+    lint.locator("textarea.body-param__text").fill('{"nodes": [], "edges": []}')
+    lint.locator("button.execute").click()
+    answer = lint.locator(".live-responses-table tbody tr.response")
+    expect(answer.locator(".response-col_status")).to_have_text("200")
+    expect(answer.locator(".microlight").first).to_contain_text('"ok"')
